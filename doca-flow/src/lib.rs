@@ -1,0 +1,1 @@
+//! doca-flow

@@ -1,0 +1,4 @@
+//! The `dpu-fw` command.
+fn main() {
+    println!("dpu-fw");
+}
