@@ -1,1 +1,3 @@
-//! doca-flow
+//! doca-flow: a safe DOCA Flow API with a software backend.
+
+pub mod packet;

@@ -1,0 +1,219 @@
+//! Packet views: zero-copy, checked once, never panic on any byte string.
+//!
+//! Two layers, in the style of smoltcp:
+//!
+//! * wire views per header (`EthernetFrame<T>`, `Ipv4Packet<T>`, ... over
+//!   `T: AsRef<[u8]>`), each with `new_checked`, after which no accessor
+//!   panics, and setters over `T: AsMut<[u8]>` for the modify actions;
+//! * [`Headers`]: the one-pass summary the software pipeline matches on,
+//!   produced by [`Headers::parse`] for any byte string.
+//!
+//! Non-first IP fragments carry no L4 header: [`Headers::l4`] is
+//! [`L4::None`] for them, so they never match port rules.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// Ethertypes the parser knows.
+pub mod ethertype {
+    /// IPv4.
+    pub const IPV4: u16 = 0x0800;
+    /// IPv6.
+    pub const IPV6: u16 = 0x86DD;
+    /// ARP.
+    pub const ARP: u16 = 0x0806;
+    /// 802.1Q VLAN tag.
+    pub const VLAN: u16 = 0x8100;
+    /// 802.1ad service VLAN tag (QinQ outer).
+    pub const QINQ: u16 = 0x88A8;
+}
+
+/// IP protocol numbers the parser knows.
+pub mod ip_proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// GRE.
+    pub const GRE: u8 = 47;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+}
+
+/// One VLAN tag as found on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VlanTag {
+    /// The tag protocol identifier (0x8100 or 0x88a8).
+    pub tpid: u16,
+    /// The tag control information (PCP, DEI, VID).
+    pub tci: u16,
+}
+
+impl VlanTag {
+    /// The 12-bit VLAN id.
+    pub fn vid(&self) -> u16 {
+        self.tci & 0x0fff
+    }
+}
+
+/// The outer Ethernet header, after any VLAN tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EthHeader {
+    /// Destination MAC.
+    pub dst: [u8; 6],
+    /// Source MAC.
+    pub src: [u8; 6],
+    /// The ethertype after the VLAN tags (the L3 protocol).
+    pub ethertype: u16,
+    /// Up to two VLAN tags, outermost first.
+    pub vlan: [Option<VlanTag>; 2],
+}
+
+/// IP fragmentation facts of an IPv4 or IPv6 packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fragment {
+    /// The packet is a fragment (more-fragments set, or a non-zero offset).
+    pub is_fragment: bool,
+    /// The fragment offset in 8-byte units (0 for the first fragment).
+    pub offset: u16,
+    /// The more-fragments flag.
+    pub more: bool,
+    /// IPv4 don't-fragment flag (always false for IPv6).
+    pub dont_fragment: bool,
+}
+
+/// The IPv4 header fields the pipeline matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Header {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// The protocol field.
+    pub protocol: u8,
+    /// DSCP (the upper 6 bits of the TOS byte).
+    pub dscp: u8,
+    /// ECN (the lower 2 bits of the TOS byte).
+    pub ecn: u8,
+    /// Time to live.
+    pub ttl: u8,
+    /// Header length in bytes (IHL * 4).
+    pub header_len: u8,
+    /// Fragmentation.
+    pub fragment: Fragment,
+}
+
+/// The IPv6 header fields the pipeline matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Header {
+    /// Source address.
+    pub src: Ipv6Addr,
+    /// Destination address.
+    pub dst: Ipv6Addr,
+    /// The upper-layer protocol after all extension headers that were walked
+    /// (the "next header" that names TCP/UDP/ICMPv6/...).
+    pub next_header: u8,
+    /// Traffic class (DSCP << 2 | ECN).
+    pub traffic_class: u8,
+    /// The 20-bit flow label.
+    pub flow_label: u32,
+    /// Hop limit.
+    pub hop_limit: u8,
+    /// Fragmentation, from a fragment extension header if one was present.
+    pub fragment: Fragment,
+}
+
+/// The L3 layer of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum L3 {
+    /// No L3 header could be read (non-IP ethertype is [`L3::Other`]).
+    #[default]
+    None,
+    /// IPv4.
+    Ipv4(Ipv4Header),
+    /// IPv6.
+    Ipv6(Ipv6Header),
+    /// Another ethertype (ARP, ...); its payload is not parsed.
+    Other(u16),
+}
+
+/// The L4 layer of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum L4 {
+    /// No L4 header: none present, truncated, or a non-first fragment.
+    #[default]
+    None,
+    /// TCP.
+    Tcp {
+        /// Source port.
+        src_port: u16,
+        /// Destination port.
+        dst_port: u16,
+        /// The 8 flag bits (CWR ECE URG ACK PSH RST SYN FIN).
+        flags: u8,
+    },
+    /// UDP.
+    Udp {
+        /// Source port.
+        src_port: u16,
+        /// Destination port.
+        dst_port: u16,
+    },
+    /// ICMP (IPv4).
+    Icmp {
+        /// Type.
+        icmp_type: u8,
+        /// Code.
+        code: u8,
+    },
+    /// ICMPv6.
+    Icmp6 {
+        /// Type.
+        icmp_type: u8,
+        /// Code.
+        code: u8,
+    },
+    /// Another protocol, or an L4 header the parser does not read.
+    Other(u8),
+}
+
+/// Byte offsets of each layer in the frame, for the modify actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offsets {
+    /// Start of the L3 header (after Ethernet and VLAN tags), if any.
+    pub l3: Option<u16>,
+    /// Start of the L4 header, if any.
+    pub l4: Option<u16>,
+}
+
+/// Why a frame was only partly parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The frame ends inside the Ethernet or a VLAN header.
+    TruncatedEthernet,
+    /// The frame ends inside the IP header, or IHL/total length is invalid.
+    BadIpHeader,
+    /// The frame ends inside an IPv6 extension header.
+    BadIpv6Extension,
+    /// The frame ends inside the L4 header.
+    TruncatedL4,
+}
+
+/// The one-pass summary of a frame that the software pipeline matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Headers {
+    /// Frame length in bytes.
+    pub len: usize,
+    /// The Ethernet header, if the frame is long enough to hold one.
+    pub eth: Option<EthHeader>,
+    /// The L3 layer.
+    pub l3: L3,
+    /// The L4 layer.
+    pub l4: L4,
+    /// Offsets of the layers.
+    pub offsets: Offsets,
+    /// Set when a layer was cut short; what was read before it stays valid.
+    pub malformed: Option<Malformed>,
+}
