@@ -1,0 +1,473 @@
+//! The software packet classifier: the engine behind the software ACL pipe.
+//!
+//! A [`Classifier`] holds 5-tuple [`Rule`]s (source and destination prefix,
+//! source and destination port range, protocol under a mask) and answers, for a
+//! packet [`Key`], the id of the matching rule with the smallest
+//! `(priority, id)`. Rules can be inserted and removed one at a time without a
+//! full rebuild. The same code serves IPv4 (`Classifier<u32>`) and IPv6
+//! (`Classifier<u128>`).
+//!
+//! # Quick start
+//!
+//! ```
+//! use doca_flow::classifier::{Classifier, Key, PortRange, Prefix, Rule};
+//!
+//! let web = Rule {
+//!     src: Prefix::ANY,
+//!     dst: Prefix { addr: 0x0a00_0000u32, len: 8 },
+//!     src_port: PortRange::ANY,
+//!     dst_port: PortRange { lo: 80, hi: 80 },
+//!     proto: 6,
+//!     proto_mask: 0xff,
+//!     priority: 0,
+//!     id: 7,
+//! };
+//! let mut c = Classifier::build(&[web]).unwrap();
+//! let key = Key { src: 0xc0a8_0001, dst: 0x0a01_0203, src_port: 40000, dst_port: 80, proto: 6, has_ports: true };
+//! assert_eq!(c.classify(&key), Some(7));
+//! assert_eq!(c.remove(7).map(|r| r.id), Some(7));
+//! assert_eq!(c.classify(&key), None);
+//! ```
+//!
+//! # Semantics
+//!
+//! A rule matches a key when the key's source and destination addresses lie in
+//! the rule's prefixes, `(key.proto & proto_mask) == (rule.proto & proto_mask)`,
+//! and both ports lie in the rule's inclusive ranges. A rule whose source or
+//! destination port range is not the full `0..=65535` never matches a key with
+//! `has_ports == false` (non-first fragments, ICMP, no L4 header); full-range
+//! rules do. A lower priority value wins; ties go to the lower id.
+//!
+//! The algorithm (partitioned multi-bit cutting trees with leaf-level updates)
+//! is described in `docs/classifier.md`.
+
+mod tree;
+
+use std::collections::HashMap;
+
+use tree::Engine;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u32 {}
+    impl Sealed for u128 {}
+}
+
+/// Address width: implemented for `u32` (IPv4) and `u128` (IPv6).
+///
+/// The trait is sealed; its methods are the few bit operations the classifier
+/// needs, so the same code serves both families.
+pub trait Addr:
+    Copy + Eq + Ord + core::hash::Hash + core::fmt::Debug + Send + Sync + 'static + sealed::Sealed
+{
+    /// Number of bits in the address.
+    const BITS: u32;
+    /// The all-zero address.
+    const ZERO: Self;
+    /// The mask that keeps the first `len` bits (`len` is clamped to `BITS`).
+    fn prefix_mask(len: u8) -> Self;
+    /// Bitwise AND.
+    fn and(self, other: Self) -> Self;
+    /// The address widened to 128 bits (IPv4 is zero-extended).
+    fn to_u128(self) -> u128;
+    /// The low `BITS` bits of `v`.
+    fn from_u128(v: u128) -> Self;
+    /// `(self >> shift)` truncated to 32 bits; `shift < BITS`.
+    fn window(self, shift: u32) -> u32;
+}
+
+impl Addr for u32 {
+    const BITS: u32 = 32;
+    const ZERO: Self = 0;
+    #[inline]
+    fn prefix_mask(len: u8) -> Self {
+        let len = u32::from(len).min(32);
+        if len == 0 { 0 } else { u32::MAX << (32 - len) }
+    }
+    #[inline]
+    fn and(self, other: Self) -> Self {
+        self & other
+    }
+    #[inline]
+    fn to_u128(self) -> u128 {
+        u128::from(self)
+    }
+    #[inline]
+    fn from_u128(v: u128) -> Self {
+        v as u32
+    }
+    #[inline]
+    fn window(self, shift: u32) -> u32 {
+        self >> shift
+    }
+}
+
+impl Addr for u128 {
+    const BITS: u32 = 128;
+    const ZERO: Self = 0;
+    #[inline]
+    fn prefix_mask(len: u8) -> Self {
+        let len = u32::from(len).min(128);
+        if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - len)
+        }
+    }
+    #[inline]
+    fn and(self, other: Self) -> Self {
+        self & other
+    }
+    #[inline]
+    fn to_u128(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn from_u128(v: u128) -> Self {
+        v
+    }
+    #[inline]
+    fn window(self, shift: u32) -> u32 {
+        (self >> shift) as u32
+    }
+}
+
+/// An address prefix: `addr/len`. Bits beyond `len` are ignored; the
+/// classifier normalises them to zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix<A: Addr> {
+    /// The address; only its first `len` bits count.
+    pub addr: A,
+    /// Prefix length, `0..=A::BITS`; `0` matches every address.
+    pub len: u8,
+}
+
+impl<A: Addr> Prefix<A> {
+    /// The prefix that matches every address (`/0`).
+    pub const ANY: Self = Prefix {
+        addr: A::ZERO,
+        len: 0,
+    };
+
+    /// The same prefix with the bits beyond `len` cleared.
+    #[must_use]
+    pub fn normalized(self) -> Self {
+        Prefix {
+            addr: self.addr.and(A::prefix_mask(self.len)),
+            len: self.len,
+        }
+    }
+
+    /// Whether `a` lies in the prefix.
+    #[inline]
+    pub fn contains(&self, a: A) -> bool {
+        let m = A::prefix_mask(self.len);
+        a.and(m) == self.addr.and(m)
+    }
+}
+
+/// An inclusive port range `lo..=hi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port in the range.
+    pub lo: u16,
+    /// Last port in the range (inclusive); `lo <= hi`.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every port, `0..=65535`.
+    pub const ANY: Self = PortRange {
+        lo: 0,
+        hi: u16::MAX,
+    };
+
+    /// One port.
+    #[must_use]
+    pub const fn exact(p: u16) -> Self {
+        PortRange { lo: p, hi: p }
+    }
+
+    /// Whether this is the full range `0..=65535`.
+    #[inline]
+    pub const fn is_any(&self) -> bool {
+        self.lo == 0 && self.hi == u16::MAX
+    }
+
+    /// Whether `p` lies in the range.
+    #[inline]
+    pub const fn contains(&self, p: u16) -> bool {
+        self.lo <= p && p <= self.hi
+    }
+}
+
+/// A 5-tuple classification rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule<A: Addr> {
+    /// Source address prefix.
+    pub src: Prefix<A>,
+    /// Destination address prefix.
+    pub dst: Prefix<A>,
+    /// Source port range.
+    pub src_port: PortRange,
+    /// Destination port range.
+    pub dst_port: PortRange,
+    /// Protocol value, compared under `proto_mask`.
+    pub proto: u8,
+    /// Protocol mask: `0` matches any protocol, `0xff` one protocol.
+    pub proto_mask: u8,
+    /// Priority: the lower value wins.
+    pub priority: u32,
+    /// Unique rule id; breaks priority ties (the lower id wins).
+    pub id: u32,
+}
+
+impl<A: Addr> Rule<A> {
+    /// Whether the rule matches `key` (the linear first-match oracle's test).
+    #[inline]
+    pub fn matches(&self, key: &Key<A>) -> bool {
+        let ports_ok = if key.has_ports {
+            self.src_port.contains(key.src_port) && self.dst_port.contains(key.dst_port)
+        } else {
+            self.src_port.is_any() && self.dst_port.is_any()
+        };
+        ports_ok
+            && self.src.contains(key.src)
+            && self.dst.contains(key.dst)
+            && (key.proto & self.proto_mask) == (self.proto & self.proto_mask)
+    }
+
+    /// The ordering key: `(priority, id)` packed so that smaller wins.
+    #[inline]
+    pub(crate) fn rank(&self) -> u64 {
+        (u64::from(self.priority) << 32) | u64::from(self.id)
+    }
+
+    /// Checks the fields and returns the rule with its prefixes normalised.
+    fn validated(self) -> Result<Self, ClassifierError> {
+        let id = self.id;
+        for (field, p) in [(Field::Src, self.src), (Field::Dst, self.dst)] {
+            if u32::from(p.len) > A::BITS {
+                return Err(ClassifierError::PrefixTooLong {
+                    id,
+                    field,
+                    len: p.len,
+                    max: A::BITS,
+                });
+            }
+        }
+        for (field, r) in [
+            (Field::SrcPort, self.src_port),
+            (Field::DstPort, self.dst_port),
+        ] {
+            if r.lo > r.hi {
+                return Err(ClassifierError::EmptyPortRange {
+                    id,
+                    field,
+                    lo: r.lo,
+                    hi: r.hi,
+                });
+            }
+        }
+        Ok(Rule {
+            src: self.src.normalized(),
+            dst: self.dst.normalized(),
+            ..self
+        })
+    }
+}
+
+/// A packet's classification key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key<A: Addr> {
+    /// Source address.
+    pub src: A,
+    /// Destination address.
+    pub dst: A,
+    /// Source port (ignored when `has_ports` is false).
+    pub src_port: u16,
+    /// Destination port (ignored when `has_ports` is false).
+    pub dst_port: u16,
+    /// IP protocol.
+    pub proto: u8,
+    /// Whether the packet carries L4 ports (false for non-first fragments,
+    /// ICMP, no L4 header).
+    pub has_ports: bool,
+}
+
+/// A rule field, as named in [`ClassifierError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field {
+    /// Source prefix.
+    Src,
+    /// Destination prefix.
+    Dst,
+    /// Source port range.
+    SrcPort,
+    /// Destination port range.
+    DstPort,
+}
+
+impl core::fmt::Display for Field {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Field::Src => "src",
+            Field::Dst => "dst",
+            Field::SrcPort => "src_port",
+            Field::DstPort => "dst_port",
+        })
+    }
+}
+
+/// Why a rule was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClassifierError {
+    /// Another rule already has this id.
+    #[error("rule {id}: duplicate rule id")]
+    DuplicateId {
+        /// The rule id.
+        id: u32,
+    },
+    /// A port range with `lo > hi`.
+    #[error("rule {id}: {field} range {lo}..={hi} is empty (lo > hi)")]
+    EmptyPortRange {
+        /// The rule id.
+        id: u32,
+        /// The bad field.
+        field: Field,
+        /// Range start.
+        lo: u16,
+        /// Range end.
+        hi: u16,
+    },
+    /// A prefix longer than the address.
+    #[error("rule {id}: {field} prefix length {len} exceeds {max}")]
+    PrefixTooLong {
+        /// The rule id.
+        id: u32,
+        /// The bad field.
+        field: Field,
+        /// The given length.
+        len: u8,
+        /// The address width.
+        max: u32,
+    },
+}
+
+/// A 5-tuple packet classifier with in-place updates.
+///
+/// See the [module docs](self) for semantics and an example.
+#[derive(Clone, Debug)]
+pub struct Classifier<A: Addr> {
+    rules: HashMap<u32, Rule<A>>,
+    engine: Engine<A>,
+}
+
+impl<A: Addr> Default for Classifier<A> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: Addr> Classifier<A> {
+    /// An empty classifier.
+    #[must_use]
+    pub fn new() -> Self {
+        Classifier {
+            rules: HashMap::new(),
+            engine: Engine::new(),
+        }
+    }
+
+    /// Builds a classifier from a rule set in one pass.
+    ///
+    /// # Errors
+    ///
+    /// [`ClassifierError::DuplicateId`] when two rules share an id,
+    /// [`ClassifierError::EmptyPortRange`] for a range with `lo > hi`,
+    /// [`ClassifierError::PrefixTooLong`] for a prefix longer than `A::BITS`.
+    pub fn build(rules: &[Rule<A>]) -> Result<Self, ClassifierError> {
+        let mut map = HashMap::with_capacity(rules.len());
+        let mut valid = Vec::with_capacity(rules.len());
+        for r in rules {
+            let r = r.validated()?;
+            if map.insert(r.id, r).is_some() {
+                return Err(ClassifierError::DuplicateId { id: r.id });
+            }
+            valid.push(r);
+        }
+        Ok(Classifier {
+            rules: map,
+            engine: Engine::build(&valid),
+        })
+    }
+
+    /// The id of the matching rule with the smallest `(priority, id)`, or
+    /// `None` when no rule matches.
+    #[inline]
+    pub fn classify(&self, key: &Key<A>) -> Option<u32> {
+        self.engine.classify(key)
+    }
+
+    /// Classifies a burst: `out[i] = self.classify(&keys[i])`.
+    ///
+    /// # Panics
+    ///
+    /// When `out.len() != keys.len()`.
+    pub fn classify_batch(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        assert_eq!(
+            keys.len(),
+            out.len(),
+            "classify_batch: keys and out differ in length"
+        );
+        self.engine.classify_batch(keys, out);
+    }
+
+    /// Adds one rule without a full rebuild.
+    ///
+    /// # Errors
+    ///
+    /// As [`Classifier::build`]; the classifier is unchanged on error.
+    pub fn insert(&mut self, rule: Rule<A>) -> Result<(), ClassifierError> {
+        let rule = rule.validated()?;
+        if self.rules.contains_key(&rule.id) {
+            return Err(ClassifierError::DuplicateId { id: rule.id });
+        }
+        self.rules.insert(rule.id, rule);
+        self.engine.insert(&rule);
+        Ok(())
+    }
+
+    /// Removes the rule with this id and returns it (`None` if absent).
+    pub fn remove(&mut self, id: u32) -> Option<Rule<A>> {
+        let rule = self.rules.remove(&id)?;
+        self.engine.remove(&rule);
+        Some(rule)
+    }
+
+    /// The rule with this id, as stored (prefixes normalised).
+    pub fn get(&self, id: u32) -> Option<&Rule<A>> {
+        self.rules.get(&id)
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Bytes held by the lookup structures (trees, leaves, partition tables,
+    /// including allocated spare capacity). The id → rule map used by
+    /// [`Classifier::get`] and the per-partition rule lists used by updates
+    /// are counted too, so this is the whole runtime footprint.
+    pub fn memory_bytes(&self) -> usize {
+        let map = self.rules.capacity() * (size_of::<u32>() + size_of::<Rule<A>>() + 8);
+        map + self.engine.memory_bytes()
+    }
+}

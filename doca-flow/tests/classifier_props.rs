@@ -1,0 +1,328 @@
+//! Property tests: the classifier equals the linear first-match oracle on
+//! random IPv4 and IPv6 rule sets (overlaps, ranges, wildcards, protocol
+//! masks, keys without ports), after a build and after interleaved
+//! inserts and removes.
+
+use doca_flow::classifier::{Addr, Classifier, ClassifierError, Key, PortRange, Prefix, Rule};
+use proptest::prelude::*;
+
+/// The oracle: smallest `(priority, id)` among matching rules.
+fn oracle<A: Addr>(rules: &[Rule<A>], key: &Key<A>) -> Option<u32> {
+    rules
+        .iter()
+        .filter(|r| r.matches(key))
+        .min_by_key(|r| (r.priority, r.id))
+        .map(|r| r.id)
+}
+
+/// Addresses drawn from a small pool so prefixes overlap often.
+fn addr_pool<A: Addr>(bits: u32) -> impl Strategy<Value = A> {
+    (0u8..6, any::<u128>()).prop_map(move |(pick, noise)| {
+        let base: u128 = match pick {
+            0 => 0,
+            1 => u128::MAX,
+            2 => 0x0a00_0000_0000_0000_0000_0000_0000_0000,
+            3 => 0x0a0b_0c0d_0000_0000_0000_0000_0000_0000,
+            4 => 0xc0a8_0000_0000_0000_0000_0000_0000_0000,
+            _ => noise,
+        };
+        // Keep the high bits meaningful for either width; a little noise.
+        let v = (base >> (128 - bits)) ^ (noise & 0x0f0f);
+        A::from_u128(v)
+    })
+}
+
+fn prefix<A: Addr>(bits: u32) -> impl Strategy<Value = Prefix<A>> {
+    let len = prop_oneof![Just(0u8), Just(bits as u8), 0..=bits as u8, 1..=16u8];
+    (addr_pool::<A>(bits), len).prop_map(|(addr, len)| Prefix { addr, len })
+}
+
+fn port_range() -> impl Strategy<Value = PortRange> {
+    prop_oneof![
+        Just(PortRange::ANY),
+        Just(PortRange {
+            lo: 1024,
+            hi: 65535
+        }),
+        Just(PortRange { lo: 0, hi: 1023 }),
+        (0u16..100).prop_map(PortRange::exact),
+        (0u16..2000, 0u16..3000).prop_map(|(a, w)| PortRange {
+            lo: a,
+            hi: a.saturating_add(w)
+        }),
+    ]
+}
+
+fn proto() -> impl Strategy<Value = (u8, u8)> {
+    prop_oneof![
+        Just((0u8, 0u8)),
+        Just((6u8, 0xffu8)),
+        Just((17u8, 0xffu8)),
+        (any::<u8>(), any::<u8>()),
+    ]
+}
+
+fn rules<A: Addr>(bits: u32, max: usize) -> impl Strategy<Value = Vec<Rule<A>>> {
+    prop::collection::vec(
+        (
+            prefix::<A>(bits),
+            prefix::<A>(bits),
+            port_range(),
+            port_range(),
+            proto(),
+            0u32..8,
+        ),
+        0..max,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (src, dst, sp, dp, (p, m), prio))| Rule {
+                src,
+                dst,
+                src_port: sp,
+                dst_port: dp,
+                proto: p,
+                proto_mask: m,
+                priority: prio,
+                id: i as u32 * 3 + 1,
+            })
+            .collect()
+    })
+}
+
+fn key<A: Addr>(bits: u32) -> impl Strategy<Value = Key<A>> {
+    (
+        addr_pool::<A>(bits),
+        addr_pool::<A>(bits),
+        prop_oneof![0u16..2100, any::<u16>(), Just(65535u16), Just(1024u16)],
+        prop_oneof![0u16..2100, any::<u16>(), Just(80u16)],
+        prop_oneof![Just(6u8), Just(17u8), any::<u8>()],
+        prop_oneof![4 => Just(true), 1 => Just(false)],
+    )
+        .prop_map(|(src, dst, src_port, dst_port, proto, has_ports)| Key {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            proto,
+            has_ports,
+        })
+}
+
+/// Keys at the corners of the rules' boxes, plus random ones.
+fn corner_keys<A: Addr>(rules: &[Rule<A>], random: &[Key<A>]) -> Vec<Key<A>> {
+    let mut out = random.to_vec();
+    for (i, r) in rules.iter().enumerate() {
+        let hi = |p: Prefix<A>| {
+            let host = !A::prefix_mask(p.len).to_u128();
+            A::from_u128(p.addr.to_u128() | host)
+        };
+        let k = &random[i % random.len()];
+        out.push(Key {
+            src: if i % 2 == 0 { r.src.addr } else { hi(r.src) },
+            dst: if i % 3 == 0 { r.dst.addr } else { hi(r.dst) },
+            src_port: if i % 5 == 0 {
+                r.src_port.lo
+            } else {
+                r.src_port.hi
+            },
+            dst_port: if i % 7 < 3 {
+                r.dst_port.lo
+            } else {
+                r.dst_port.hi
+            },
+            proto: r.proto,
+            has_ports: k.has_ports,
+        });
+    }
+    out
+}
+
+fn check_build<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestCaseError> {
+    let c = Classifier::build(rs).unwrap();
+    prop_assert_eq!(c.len(), rs.len());
+    let keys = corner_keys(rs, keys);
+    let mut out = vec![None; keys.len()];
+    c.classify_batch(&keys, &mut out);
+    for (k, o) in keys.iter().zip(&out) {
+        let want = oracle(rs, k);
+        prop_assert_eq!(c.classify(k), want, "key {:?}", k);
+        prop_assert_eq!(*o, want, "batch key {:?}", k);
+    }
+    Ok(())
+}
+
+/// Interleaved inserts and removes, checked against the oracle after each
+/// step on a fixed key set.
+fn check_updates<A: Addr>(
+    initial: &[Rule<A>],
+    extra: &[Rule<A>],
+    ops: &[(bool, usize)],
+    keys: &[Key<A>],
+) -> Result<(), TestCaseError> {
+    let (first, rest) = initial.split_at(initial.len() / 2);
+    let mut live: Vec<Rule<A>> = first.to_vec();
+    let mut c = Classifier::build(first).unwrap();
+    let mut pool: Vec<Rule<A>> = rest.iter().chain(extra).copied().collect();
+    // Give `extra` rules fresh ids.
+    for (i, r) in pool.iter_mut().enumerate() {
+        r.id = 1_000_000 + i as u32;
+    }
+    let keys = corner_keys(initial, keys);
+    for &(ins, pick) in ops {
+        if ins && !pool.is_empty() {
+            let r = pool.swap_remove(pick % pool.len());
+            c.insert(r).unwrap();
+            prop_assert_eq!(c.insert(r), Err(ClassifierError::DuplicateId { id: r.id }));
+            live.push(r);
+        } else if !live.is_empty() {
+            let r = live.swap_remove(pick % live.len());
+            let got = c.remove(r.id);
+            prop_assert_eq!(got.map(|g| g.id), Some(r.id));
+            prop_assert!(c.remove(r.id).is_none());
+            pool.push(r);
+        }
+        prop_assert_eq!(c.len(), live.len());
+        for k in &keys {
+            prop_assert_eq!(c.classify(k), oracle(&live, k), "key {:?}", k);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ipv4_build_equals_oracle(rs in rules::<u32>(32, 300), keys in prop::collection::vec(key::<u32>(32), 1..200)) {
+        check_build(&rs, &keys)?;
+    }
+
+    #[test]
+    fn ipv6_build_equals_oracle(rs in rules::<u128>(128, 300), keys in prop::collection::vec(key::<u128>(128), 1..200)) {
+        check_build(&rs, &keys)?;
+    }
+
+    #[test]
+    fn ipv4_updates_equal_oracle(
+        rs in rules::<u32>(32, 200),
+        extra in rules::<u32>(32, 60),
+        ops in prop::collection::vec((any::<bool>(), any::<usize>()), 1..120),
+        keys in prop::collection::vec(key::<u32>(32), 1..60),
+    ) {
+        check_updates(&rs, &extra, &ops, &keys)?;
+    }
+
+    #[test]
+    fn ipv6_updates_equal_oracle(
+        rs in rules::<u128>(128, 200),
+        extra in rules::<u128>(128, 60),
+        ops in prop::collection::vec((any::<bool>(), any::<usize>()), 1..120),
+        keys in prop::collection::vec(key::<u128>(128), 1..60),
+    ) {
+        check_updates(&rs, &extra, &ops, &keys)?;
+    }
+}
+
+#[test]
+fn errors_name_the_rule_and_field() {
+    let ok = Rule::<u32> {
+        src: Prefix::ANY,
+        dst: Prefix::ANY,
+        src_port: PortRange::ANY,
+        dst_port: PortRange::ANY,
+        proto: 0,
+        proto_mask: 0,
+        priority: 0,
+        id: 5,
+    };
+    let e = Classifier::build(&[ok, ok]).unwrap_err();
+    assert_eq!(e, ClassifierError::DuplicateId { id: 5 });
+    let bad = Rule {
+        dst_port: PortRange { lo: 9, hi: 3 },
+        ..ok
+    };
+    let e = Classifier::build(&[bad]).unwrap_err();
+    assert!(
+        e.to_string().contains("rule 5") && e.to_string().contains("dst_port"),
+        "{e}"
+    );
+    let bad = Rule {
+        src: Prefix { addr: 0, len: 33 },
+        ..ok
+    };
+    assert!(
+        Classifier::build(&[bad])
+            .unwrap_err()
+            .to_string()
+            .contains("src prefix length 33")
+    );
+    let mut c = Classifier::new();
+    assert!(
+        c.insert(Rule {
+            src: Prefix { addr: 0, len: 40 },
+            ..ok
+        })
+        .is_err()
+    );
+    assert!(c.is_empty());
+}
+
+#[test]
+fn prefixes_are_normalised_and_no_port_keys_skip_port_rules() {
+    let r = Rule::<u32> {
+        src: Prefix {
+            addr: 0x0a01_0203,
+            len: 8,
+        },
+        dst: Prefix::ANY,
+        src_port: PortRange::ANY,
+        dst_port: PortRange::exact(80),
+        proto: 6,
+        proto_mask: 0xff,
+        priority: 1,
+        id: 1,
+    };
+    let any = Rule {
+        dst_port: PortRange::ANY,
+        priority: 2,
+        id: 2,
+        ..r
+    };
+    let c = Classifier::build(&[r, any]).unwrap();
+    assert_eq!(c.get(1).unwrap().src.addr, 0x0a00_0000);
+    let k = Key {
+        src: 0x0aff_0000,
+        dst: 1,
+        src_port: 0,
+        dst_port: 80,
+        proto: 6,
+        has_ports: true,
+    };
+    assert_eq!(c.classify(&k), Some(1));
+    assert_eq!(
+        c.classify(&Key {
+            has_ports: false,
+            ..k
+        }),
+        Some(2)
+    );
+    assert_eq!(c.classify(&Key { proto: 17, ..k }), None);
+}
+
+#[test]
+fn empty_classifier_matches_nothing() {
+    let c = Classifier::<u128>::new();
+    let k = Key {
+        src: 1,
+        dst: 2,
+        src_port: 3,
+        dst_port: 4,
+        proto: 6,
+        has_ports: true,
+    };
+    assert_eq!(c.classify(&k), None);
+    assert!(c.is_empty());
+    assert_eq!(c.len(), 0);
+}
