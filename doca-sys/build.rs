@@ -53,7 +53,10 @@ fn main() {
         // A panic would bury the message under a backtrace hint; print it
         // plainly and fail the build.
         eprintln!("\nerror: doca-sys: {msg}\n");
-        println!("cargo:warning=doca-sys: {}", msg.lines().next().unwrap_or(""));
+        println!(
+            "cargo:warning=doca-sys: {}",
+            msg.lines().next().unwrap_or("")
+        );
         std::process::exit(1);
     }
 }
@@ -86,7 +89,10 @@ mod native {
             "doca-sys/csrc/dpdk_shim.c",
             "doca-sys/csrc/doca_shim.c",
         ] {
-            println!("cargo:rerun-if-changed={}", manifest.join("..").join(f).display());
+            println!(
+                "cargo:rerun-if-changed={}",
+                manifest.join("..").join(f).display()
+            );
         }
 
         // DOCA first: when it is wanted, its pkg-config path may also be the
@@ -440,7 +446,7 @@ mod native {
             .derive_default(true)
             .derive_debug(true)
             .prepend_enum_name(false)
-            .default_enum_style(bindgen::EnumVariation::ModuleConsts)
+            .default_enum_style(bindgen::EnumVariation::Consts)
             .size_t_is_usize(true)
             .use_core()
             .wrap_unsafe_ops(true)

@@ -66,6 +66,9 @@ int dsys_errno(void);
 /* The calling thread's lcore id, or UINT32_MAX (LCORE_ID_ANY) if none. */
 unsigned int dsys_lcore_id(void);
 uint64_t dsys_rdtsc(void);
+/* RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP (macros bindgen cannot
+ * evaluate). */
+uint64_t dsys_eth_rss_ip_tcp_udp(void);
 /* The DPDK version string, e.g. "DPDK 22.11.11". */
 const char *dsys_version(void);
 

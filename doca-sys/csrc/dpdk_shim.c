@@ -114,3 +114,8 @@ const char *dsys_version(void)
 {
 	return rte_version();
 }
+
+uint64_t dsys_eth_rss_ip_tcp_udp(void)
+{
+	return RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
+}

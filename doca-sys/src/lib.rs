@@ -67,7 +67,6 @@ pub const BUILD: BuildInfo = BuildInfo {
     unreachable_pub,
     clippy::all,
     clippy::undocumented_unsafe_blocks,
-    clippy::multiple_unsafe_ops_per_block,
     rustdoc::all
 )]
 pub mod dpdk {
@@ -86,7 +85,6 @@ pub mod dpdk {
     unreachable_pub,
     clippy::all,
     clippy::undocumented_unsafe_blocks,
-    clippy::multiple_unsafe_ops_per_block,
     rustdoc::all
 )]
 pub mod doca {

@@ -1,0 +1,308 @@
+use std::ptr::NonNull;
+
+use doca_sys::dpdk as sys;
+
+use super::DpdkError;
+
+/// The most mbufs one [`MbufBurst`] holds.
+pub const BURST_MAX: usize = 64;
+
+/// One owned packet buffer (`struct rte_mbuf`, single segment). Freed back to
+/// its pool on drop.
+///
+/// A multi-segment mbuf received from a port exposes only its first segment
+/// through [`Mbuf::data`]; [`Mbuf::is_contiguous`] tells.
+#[derive(Debug)]
+pub struct Mbuf {
+    raw: NonNull<sys::rte_mbuf>,
+}
+
+// SAFETY: an Mbuf is uniquely owned; freeing it from another thread is
+// allowed by DPDK (mempool put is thread-safe).
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf that nothing else owns or frees.
+    pub unsafe fn from_raw(raw: NonNull<sys::rte_mbuf>) -> Mbuf {
+        Mbuf { raw }
+    }
+
+    /// Gives up ownership; the caller must free the mbuf (or hand it to DPDK).
+    pub fn into_raw(self) -> NonNull<sys::rte_mbuf> {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw
+    }
+
+    /// The bytes of the first segment.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: the mbuf is valid and owned by us; mtod points at
+        // data_len initialised bytes inside its buffer.
+        unsafe {
+            let p = sys::dsys_pktmbuf_data(self.raw.as_ptr()) as *const u8;
+            let len = sys::dsys_pktmbuf_data_len(self.raw.as_ptr()) as usize;
+            std::slice::from_raw_parts(p, len)
+        }
+    }
+
+    /// The bytes of the first segment, writable.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in data(); &mut self guarantees exclusive access.
+        unsafe {
+            let p = sys::dsys_pktmbuf_data(self.raw.as_ptr()) as *mut u8;
+            let len = sys::dsys_pktmbuf_data_len(self.raw.as_ptr()) as usize;
+            std::slice::from_raw_parts_mut(p, len)
+        }
+    }
+
+    /// Total packet length over all segments.
+    pub fn pkt_len(&self) -> u32 {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_pkt_len(self.raw.as_ptr()) }
+    }
+
+    /// Whether the packet is one segment (so [`Mbuf::data`] is all of it).
+    pub fn is_contiguous(&self) -> bool {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_nb_segs(self.raw.as_ptr()) == 1 }
+    }
+
+    /// The port the mbuf was received on.
+    pub fn port(&self) -> u16 {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_port(self.raw.as_ptr()) }
+    }
+
+    /// The RSS hash the NIC computed (0 when RSS is off).
+    pub fn rss_hash(&self) -> u32 {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_rss_hash(self.raw.as_ptr()) }
+    }
+
+    /// Free bytes after the data.
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_tailroom(self.raw.as_ptr()) as usize }
+    }
+
+    /// Appends `bytes` after the data.
+    ///
+    /// # Errors
+    /// [`DpdkError::NoRoom`] when the tailroom is too small.
+    #[doc(alias = "rte_pktmbuf_append")]
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), DpdkError> {
+        let room = self.tailroom();
+        let len = u16::try_from(bytes.len())
+            .ok()
+            .filter(|&l| (l as usize) <= room)
+            .ok_or(DpdkError::NoRoom {
+                room,
+                wanted: bytes.len(),
+            })?;
+        // SAFETY: valid, owned mbuf with at least len bytes of tailroom
+        // (checked above), so append returns a pointer to len writable bytes.
+        unsafe {
+            let p = sys::dsys_pktmbuf_append(self.raw.as_ptr(), len) as *mut u8;
+            if p.is_null() {
+                return Err(DpdkError::NoRoom {
+                    room,
+                    wanted: bytes.len(),
+                });
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Empties the mbuf (length 0), keeping it.
+    pub fn reset(&mut self) {
+        // SAFETY: valid, owned mbuf.
+        unsafe { sys::dsys_pktmbuf_reset(self.raw.as_ptr()) }
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf; it returns to its pool.
+        unsafe { sys::dsys_pktmbuf_free(self.raw.as_ptr()) }
+    }
+}
+
+/// Up to [`BURST_MAX`] owned mbufs, the unit of receive and transmit.
+/// Whatever is left in it is freed on drop.
+#[derive(Debug)]
+pub struct MbufBurst {
+    ptrs: [*mut sys::rte_mbuf; BURST_MAX],
+    len: usize,
+}
+
+// SAFETY: the burst uniquely owns its mbufs (see Mbuf: Send).
+unsafe impl Send for MbufBurst {}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MbufBurst {
+    /// An empty burst.
+    pub fn new() -> MbufBurst {
+        MbufBurst {
+            ptrs: [std::ptr::null_mut(); BURST_MAX],
+            len: 0,
+        }
+    }
+
+    /// Number of mbufs held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the burst is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the burst is full.
+    pub fn is_full(&self) -> bool {
+        self.len == BURST_MAX
+    }
+
+    /// Adds an mbuf; gives it back when the burst is full.
+    ///
+    /// # Errors
+    /// The mbuf itself, when the burst already holds [`BURST_MAX`].
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.is_full() {
+            return Err(m);
+        }
+        self.ptrs[self.len] = m.into_raw().as_ptr();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes and returns the last mbuf.
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slots below len hold valid owned mbufs; the slot is
+        // forgotten by decrementing len, so ownership moves out exactly once.
+        NonNull::new(self.ptrs[self.len]).map(|p| unsafe { Mbuf::from_raw(p) })
+    }
+
+    /// The packet bytes of mbuf `i` (first segment).
+    pub fn data(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len {
+            return None;
+        }
+        // SAFETY: slot i < len holds a valid owned mbuf; the data slice
+        // borrows self, so the mbuf outlives it.
+        unsafe {
+            let m = self.ptrs[i];
+            let p = sys::dsys_pktmbuf_data(m) as *const u8;
+            let len = sys::dsys_pktmbuf_data_len(m) as usize;
+            Some(std::slice::from_raw_parts(p, len))
+        }
+    }
+
+    /// The packet bytes of mbuf `i` (first segment), writable.
+    pub fn data_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        if i >= self.len {
+            return None;
+        }
+        // SAFETY: as in data(); &mut self gives exclusive access.
+        unsafe {
+            let m = self.ptrs[i];
+            let p = sys::dsys_pktmbuf_data(m) as *mut u8;
+            let len = sys::dsys_pktmbuf_data_len(m) as usize;
+            Some(std::slice::from_raw_parts_mut(p, len))
+        }
+    }
+
+    /// Keeps only the mbufs for which `keep(index, bytes)` is true, freeing
+    /// the others, and preserving order. Returns how many were freed.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &mut [u8]) -> bool) -> usize {
+        let mut w = 0;
+        let n = self.len;
+        for r in 0..n {
+            let m = self.ptrs[r];
+            // SAFETY: slot r < len holds a valid owned mbuf.
+            let bytes = unsafe {
+                let p = sys::dsys_pktmbuf_data(m) as *mut u8;
+                let len = sys::dsys_pktmbuf_data_len(m) as usize;
+                std::slice::from_raw_parts_mut(p, len)
+            };
+            if keep(r, bytes) {
+                self.ptrs[w] = m;
+                w += 1;
+            } else {
+                // SAFETY: we own m and drop it from the burst here.
+                unsafe { sys::dsys_pktmbuf_free(m) }
+            }
+        }
+        self.len = w;
+        n - w
+    }
+
+    /// Moves mbufs from the front of `self` to the end of `dst`, as many as
+    /// `dst` has room for, keeping their order; the rest stay. Returns how
+    /// many moved.
+    pub fn drain_into(&mut self, dst: &mut MbufBurst) -> usize {
+        let n = self.len.min(BURST_MAX - dst.len);
+        dst.ptrs[dst.len..dst.len + n].copy_from_slice(&self.ptrs[..n]);
+        dst.len += n;
+        self.ptrs.copy_within(n..self.len, 0);
+        self.len -= n;
+        n
+    }
+
+    /// Frees every mbuf held.
+    pub fn clear(&mut self) {
+        for &m in &self.ptrs[..self.len] {
+            // SAFETY: slots below len hold valid owned mbufs, each freed once
+            // (len is reset right after).
+            unsafe { sys::dsys_pktmbuf_free(m) }
+        }
+        self.len = 0;
+    }
+
+    /// Raw view for receive: the free slots, to be filled by DPDK.
+    pub(crate) fn spare_raw(&mut self) -> (*mut *mut sys::rte_mbuf, u16) {
+        // SAFETY: len <= BURST_MAX, so the pointer stays in (or one past) the
+        // array.
+        let p = unsafe { self.ptrs.as_mut_ptr().add(self.len) };
+        (p, (BURST_MAX - self.len) as u16)
+    }
+
+    /// Records that DPDK filled `n` more slots.
+    ///
+    /// # Safety
+    /// The `n` slots after len must now hold valid mbufs owned by us.
+    pub(crate) unsafe fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(BURST_MAX);
+    }
+
+    /// Raw view for transmit: the held mbufs.
+    pub(crate) fn held_raw(&mut self) -> (*mut *mut sys::rte_mbuf, u16) {
+        (self.ptrs.as_mut_ptr(), self.len as u16)
+    }
+
+    /// Records that DPDK took ownership of the first `n` mbufs.
+    pub(crate) fn consumed(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.ptrs.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
