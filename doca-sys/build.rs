@@ -425,6 +425,18 @@ mod native {
         b.allowlist_function("doca_.*|dsys_doca_.*")
             .allowlist_type("doca_.*|dsys_doca_.*")
             .allowlist_var("DOCA_.*|DSYS_DOCA_.*")
+            // Functions whose signature or symbol differs between DOCA
+            // versions (3.3 renames them to *_v1): callers use the
+            // dsys_doca_* shim instead, so the raw names are not bound.
+            .blocklist_function(
+                "doca_flow_(init|port_calc_entropy|pipe_cfg_set_(match|actions|monitor|ordered_lists)|\
+                 pipe_create|pipe_(basic_|acl_|lpm_)?(add|update)_entry|\
+                 pipe_(hash|control|ordered_list)_add_entry|pipe_calc_hash|pipe_update_miss|\
+                 resource_query_(entry|pipe_miss)|shared_resources?_(query|set_cfg|bind)|\
+                 port_shared_resources?_(get|put|set_cfg|query)|port_query_default_miss)(_v1)?",
+            )
+            // Inline in the SDK header; Rust reads DSYS_DOCA_VERSION instead.
+            .blocklist_function("doca_version")
             // DPDK items come from dpdk.rs.
             .blocklist_function("rte_.*")
             .blocklist_type("rte_.*")
