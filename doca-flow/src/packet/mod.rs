@@ -13,6 +13,35 @@
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
+mod build;
+mod bytes;
+pub mod checksum;
+pub mod ethernet;
+pub mod ipv4;
+pub mod ipv6;
+pub mod l4;
+mod parse;
+
+pub use build::{DEFAULT_DST_MAC, DEFAULT_SRC_MAC, Ipv6Ext, PacketBuilder};
+pub use ethernet::EthernetFrame;
+pub use ipv4::Ipv4Packet;
+pub use ipv6::Ipv6Packet;
+pub use l4::{IcmpMessage, TcpSegment, UdpDatagram, tcp_flags};
+pub use parse::{MAX_IPV6_EXT_HEADERS, MAX_VLAN_TAGS};
+
+/// Why a wire view refused a buffer in `new_checked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The buffer ends inside the named header (or before the length its
+    /// own length field claims).
+    #[error("buffer too short for the {0} header")]
+    Truncated(&'static str),
+    /// A length field of the named header is invalid.
+    #[error("malformed {0} header: {1}")]
+    Malformed(&'static str, &'static str),
+}
+
 /// Ethertypes the parser knows.
 pub mod ethertype {
     /// IPv4.
@@ -197,7 +226,9 @@ pub enum Malformed {
     BadIpHeader,
     /// The frame ends inside an IPv6 extension header.
     BadIpv6Extension,
-    /// The frame ends inside the L4 header.
+    /// The frame (or, for IP, the packet as bounded by its length field)
+    /// ends inside the L4 header, or the header's own length is invalid
+    /// (TCP data offset below 5).
     TruncatedL4,
 }
 
@@ -216,4 +247,40 @@ pub struct Headers {
     pub offsets: Offsets,
     /// Set when a layer was cut short; what was read before it stays valid.
     pub malformed: Option<Malformed>,
+}
+
+impl Headers {
+    /// The IP protocol (IPv4) or final next header (IPv6), if the frame is IP.
+    pub fn ip_proto(&self) -> Option<u8> {
+        match self.l3 {
+            L3::Ipv4(ip) => Some(ip.protocol),
+            L3::Ipv6(ip) => Some(ip.next_header),
+            L3::None | L3::Other(_) => None,
+        }
+    }
+
+    /// The IP fragmentation facts, if the frame is IP.
+    pub fn fragment(&self) -> Option<Fragment> {
+        match self.l3 {
+            L3::Ipv4(ip) => Some(ip.fragment),
+            L3::Ipv6(ip) => Some(ip.fragment),
+            L3::None | L3::Other(_) => None,
+        }
+    }
+
+    /// The TCP or UDP source port, if the frame carries a TCP/UDP header.
+    pub fn src_port(&self) -> Option<u16> {
+        match self.l4 {
+            L4::Tcp { src_port, .. } | L4::Udp { src_port, .. } => Some(src_port),
+            _ => None,
+        }
+    }
+
+    /// The TCP or UDP destination port, if the frame carries a TCP/UDP header.
+    pub fn dst_port(&self) -> Option<u16> {
+        match self.l4 {
+            L4::Tcp { dst_port, .. } | L4::Udp { dst_port, .. } => Some(dst_port),
+            _ => None,
+        }
+    }
 }

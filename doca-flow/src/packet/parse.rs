@@ -1,0 +1,263 @@
+//! [`Headers::parse`]: the one-pass summary of a frame.
+//!
+//! Built on the same field-offset constants as the wire views, so there is
+//! one source of truth for each layout. Every read goes through the
+//! bounds-checked helpers in `bytes` after an explicit length check.
+
+use super::ethernet::{self, is_vlan_tpid, vlan_field};
+use super::ipv4::{self, Ipv4Packet};
+use super::ipv6::{self, Ipv6Packet, ext};
+use super::l4::{icmp_field, tcp_field, udp_field};
+use super::{
+    EthHeader, Fragment, Headers, Ipv4Header, Ipv6Header, L3, L4, Malformed, VlanTag, bytes,
+    ethertype, ip_proto,
+};
+
+/// The most IPv6 extension headers the parser walks before it gives up
+/// with [`Malformed::BadIpv6Extension`].
+pub const MAX_IPV6_EXT_HEADERS: usize = 8;
+
+/// The most VLAN tags the parser reads; a third tag stops the parse with
+/// `L3::Other(tpid)` (see [`Headers::parse`]).
+pub const MAX_VLAN_TAGS: usize = 2;
+
+fn offset(v: usize) -> Option<u16> {
+    u16::try_from(v).ok()
+}
+
+impl Headers {
+    /// Parses a frame in one pass, without copying or allocating. Never
+    /// panics, whatever the bytes.
+    ///
+    /// Decisions worth knowing:
+    ///
+    /// * **VLAN**: up to [`MAX_VLAN_TAGS`] tags (TPID 0x8100 or 0x88a8, in
+    ///   any order) are read into [`EthHeader::vlan`], outermost first. A
+    ///   third tag is not read: `eth.ethertype` is its TPID, `l3` is
+    ///   [`L3::Other`] of that TPID and `offsets.l3` points at the third
+    ///   tag's TCI; the frame is not marked malformed (it is legal, just
+    ///   not classified past two tags).
+    /// * **IPv4**: with fewer than 20 bytes or a version nibble other than
+    ///   4, `l3` is [`L3::None`] and the frame is
+    ///   [`Malformed::BadIpHeader`]. With the fixed header present but
+    ///   IHL < 5, the options cut short, total length < IHL * 4, or total
+    ///   length beyond the frame, `l3` is filled in (the addresses were
+    ///   read) but the frame is [`Malformed::BadIpHeader`] and `l4` is
+    ///   [`L4::None`].
+    /// * **Padding**: L4 parsing is bounded by the IPv4 total length (IPv6:
+    ///   40 + payload length), so Ethernet padding after a short packet is
+    ///   never read as a header. `len` stays the whole frame length.
+    /// * **Fragments**: a non-first fragment (offset != 0) has
+    ///   [`L4::None`] and `offsets.l4 == None`; a first fragment with MF set
+    ///   has its L4 header parsed (and is [`Malformed::TruncatedL4`] if that
+    ///   header does not fit in it, the RFC 1858 tiny-fragment case).
+    /// * **IPv6 extension headers**: hop-by-hop (only as the first one),
+    ///   routing, fragment, destination options and AH are walked, at most
+    ///   [`MAX_IPV6_EXT_HEADERS`]; `next_header` is the upper-layer
+    ///   protocol after them. If the walk stops early (truncation,
+    ///   hop-by-hop not first, too many headers) the frame is
+    ///   [`Malformed::BadIpv6Extension`], `l4` is [`L4::None`] and
+    ///   `next_header` is the extension header type where the walk stopped.
+    ///   ESP (50) is not walked: `l4` is `L4::Other(50)`. A fragment header
+    ///   with offset != 0 stops the walk: `next_header` is the fragment
+    ///   header's next header and `l4` is [`L4::None`].
+    /// * **L4**: TCP needs its whole header as the data offset says (data
+    ///   offset < 5 or options cut short is [`Malformed::TruncatedL4`]);
+    ///   UDP needs 8 bytes; ICMP (over IPv4) and ICMPv6 (over IPv6) need 8;
+    ///   any other protocol is [`L4::Other`] with `offsets.l4` at its start.
+    ///   `offsets.l4` is set exactly when `l4` is not [`L4::None`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use doca_flow::packet::{Headers, L4, PacketBuilder};
+    ///
+    /// let frame = PacketBuilder::udp4([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 5000, 53)
+    ///     .payload(b"query")
+    ///     .build();
+    /// let h = Headers::parse(&frame);
+    /// assert_eq!(h.l4, L4::Udp { src_port: 5000, dst_port: 53 });
+    /// assert_eq!(h.malformed, None);
+    /// ```
+    pub fn parse(frame: &[u8]) -> Headers {
+        let mut h = Headers {
+            len: frame.len(),
+            ..Headers::default()
+        };
+        if frame.len() < ethernet::field::HEADER_LEN {
+            h.malformed = Some(Malformed::TruncatedEthernet);
+            return h;
+        }
+        let mut eth = EthHeader {
+            dst: bytes::array_or_zero(frame, ethernet::field::DST),
+            src: bytes::array_or_zero(frame, ethernet::field::SRC),
+            ethertype: bytes::u16_at(frame, ethernet::field::ETHERTYPE),
+            vlan: [None; 2],
+        };
+        let mut off = ethernet::field::HEADER_LEN;
+        let mut tags = 0;
+        while is_vlan_tpid(eth.ethertype) && tags < MAX_VLAN_TAGS {
+            if frame.len() < off + vlan_field::TAG_LEN {
+                h.eth = Some(eth);
+                h.malformed = Some(Malformed::TruncatedEthernet);
+                return h;
+            }
+            if let Some(slot) = eth.vlan.get_mut(tags) {
+                *slot = Some(VlanTag {
+                    tpid: eth.ethertype,
+                    tci: bytes::u16_at(frame, off + vlan_field::TCI),
+                });
+            }
+            eth.ethertype = bytes::u16_at(frame, off + vlan_field::ETHERTYPE);
+            off += vlan_field::TAG_LEN;
+            tags += 1;
+        }
+        h.eth = Some(eth);
+        h.offsets.l3 = offset(off);
+        let l3 = bytes::range(frame, off, frame.len());
+        match eth.ethertype {
+            ethertype::IPV4 => parse_ipv4(&mut h, l3, off),
+            ethertype::IPV6 => parse_ipv6(&mut h, l3, off),
+            other => h.l3 = L3::Other(other),
+        }
+        h
+    }
+}
+
+fn parse_ipv4(h: &mut Headers, l3: &[u8], l3_off: usize) {
+    let ip = Ipv4Packet::new_unchecked(l3);
+    if l3.len() < ipv4::field::MIN_HEADER_LEN || ip.version() != 4 {
+        h.malformed = Some(Malformed::BadIpHeader);
+        return;
+    }
+    let offset = ip.frag_offset();
+    let fragment = Fragment {
+        is_fragment: ip.more_frags() || offset != 0,
+        offset,
+        more: ip.more_frags(),
+        dont_fragment: ip.dont_frag(),
+    };
+    h.l3 = L3::Ipv4(Ipv4Header {
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+        protocol: ip.protocol(),
+        dscp: ip.dscp(),
+        ecn: ip.ecn(),
+        ttl: ip.ttl(),
+        header_len: ip.header_len(),
+        fragment,
+    });
+    if ip.check_len().is_err() {
+        h.malformed = Some(Malformed::BadIpHeader);
+        return;
+    }
+    if offset != 0 {
+        return;
+    }
+    let header_len = usize::from(ip.header_len());
+    parse_l4(h, ip.protocol(), ip.payload(), l3_off + header_len, false);
+}
+
+fn parse_ipv6(h: &mut Headers, l3: &[u8], l3_off: usize) {
+    let ip = Ipv6Packet::new_unchecked(l3);
+    if l3.len() < ipv6::field::HEADER_LEN || ip.version() != 6 {
+        h.malformed = Some(Malformed::BadIpHeader);
+        return;
+    }
+    let mut hdr = Ipv6Header {
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+        next_header: ip.next_header(),
+        traffic_class: ip.traffic_class(),
+        flow_label: ip.flow_label(),
+        hop_limit: ip.hop_limit(),
+        fragment: Fragment::default(),
+    };
+    if ip.check_len().is_err() {
+        h.l3 = L3::Ipv6(hdr);
+        h.malformed = Some(Malformed::BadIpHeader);
+        return;
+    }
+    // Offsets below are relative to the IPv6 payload.
+    let payload = ip.payload();
+    let mut nh = hdr.next_header;
+    let mut off = 0usize;
+    let mut walked = 0usize;
+    while ext::is_walked(nh) {
+        let rest = bytes::range(payload, off, payload.len());
+        let bad = walked == MAX_IPV6_EXT_HEADERS
+            || (nh == ext::HOP_BY_HOP && walked > 0)
+            || rest.len() < 2
+            || rest.len() < ext::header_len(nh, bytes::u8_at(rest, ext::LEN));
+        if bad {
+            hdr.next_header = nh;
+            h.l3 = L3::Ipv6(hdr);
+            h.malformed = Some(Malformed::BadIpv6Extension);
+            return;
+        }
+        walked += 1;
+        let next = bytes::u8_at(rest, ext::NEXT_HEADER);
+        if nh == ext::FRAGMENT {
+            let word = bytes::u16_at(rest, ext::FRAG_OFFSET_FLAGS);
+            let frag_offset = word >> 3;
+            let more = word & ext::FRAG_M != 0;
+            hdr.fragment = Fragment {
+                is_fragment: more || frag_offset != 0,
+                offset: frag_offset,
+                more,
+                dont_fragment: false,
+            };
+            if frag_offset != 0 {
+                hdr.next_header = next;
+                h.l3 = L3::Ipv6(hdr);
+                return;
+            }
+        }
+        off += ext::header_len(nh, bytes::u8_at(rest, ext::LEN));
+        nh = next;
+    }
+    hdr.next_header = nh;
+    h.l3 = L3::Ipv6(hdr);
+    let l4 = bytes::range(payload, off, payload.len());
+    parse_l4(h, nh, l4, l3_off + ipv6::field::HEADER_LEN + off, true);
+}
+
+fn parse_l4(h: &mut Headers, proto: u8, seg: &[u8], l4_off: usize, v6: bool) {
+    let l4 = match proto {
+        ip_proto::TCP => {
+            let hl = usize::from(bytes::u8_at(seg, tcp_field::DATA_OFF) >> 4) * 4;
+            if seg.len() < tcp_field::MIN_HEADER_LEN
+                || hl < tcp_field::MIN_HEADER_LEN
+                || seg.len() < hl
+            {
+                None
+            } else {
+                Some(L4::Tcp {
+                    src_port: bytes::u16_at(seg, tcp_field::SRC_PORT),
+                    dst_port: bytes::u16_at(seg, tcp_field::DST_PORT),
+                    flags: bytes::u8_at(seg, tcp_field::FLAGS),
+                })
+            }
+        }
+        ip_proto::UDP => (seg.len() >= udp_field::HEADER_LEN).then(|| L4::Udp {
+            src_port: bytes::u16_at(seg, udp_field::SRC_PORT),
+            dst_port: bytes::u16_at(seg, udp_field::DST_PORT),
+        }),
+        ip_proto::ICMP if !v6 => (seg.len() >= icmp_field::HEADER_LEN).then(|| L4::Icmp {
+            icmp_type: bytes::u8_at(seg, icmp_field::TYPE),
+            code: bytes::u8_at(seg, icmp_field::CODE),
+        }),
+        ip_proto::ICMPV6 if v6 => (seg.len() >= icmp_field::HEADER_LEN).then(|| L4::Icmp6 {
+            icmp_type: bytes::u8_at(seg, icmp_field::TYPE),
+            code: bytes::u8_at(seg, icmp_field::CODE),
+        }),
+        other => Some(L4::Other(other)),
+    };
+    match l4 {
+        Some(l4) => {
+            h.l4 = l4;
+            h.offsets.l4 = offset(l4_off);
+        }
+        None => h.malformed = Some(Malformed::TruncatedL4),
+    }
+}
