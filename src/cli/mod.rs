@@ -1,0 +1,3 @@
+//! One module per subcommand of the `dpu-fw` command.
+
+pub(crate) mod version;
