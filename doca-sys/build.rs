@@ -46,18 +46,16 @@ fn main() {
     }
     if env::var_os("DOCS_RS").is_some() {
         println!("cargo:rustc-cfg=doca_sys_docs_rs");
-        return;
-    }
-    #[cfg(feature = "dpdk")]
-    if let Err(msg) = native::run() {
-        // A panic would bury the message under a backtrace hint; print it
-        // plainly and fail the build.
-        eprintln!("\nerror: doca-sys: {msg}\n");
-        println!(
-            "cargo:warning=doca-sys: {}",
-            msg.lines().next().unwrap_or("")
-        );
-        std::process::exit(1);
+    } else {
+        #[cfg(feature = "dpdk")]
+        if let Err(msg) = native::run() {
+            // A panic would bury the message under a backtrace hint; print it
+            // plainly and fail the build.
+            eprintln!("\nerror: doca-sys: {msg}\n");
+            let first = msg.lines().next().unwrap_or("");
+            println!("cargo:warning=doca-sys: {first}");
+            std::process::exit(1);
+        }
     }
 }
 
