@@ -1,0 +1,253 @@
+//! Running a packet through the pipes: the sw backend's hot path.
+
+use crate::action::Actions;
+use crate::backend::{Domain, FwdSpec, PipeId, PortId};
+use crate::matching::{PacketKey, PacketMeta};
+use crate::packet::Headers;
+
+use super::SwBackend;
+
+/// The most pipes a packet may visit before the sw backend calls it a loop and drops it.
+pub const MAX_HOPS: u32 = 64;
+
+/// Why the sw backend dropped a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// A `Fwd::Drop` (entry, pipe or fwd_miss).
+    Fwd,
+    /// A non-root pipe missed and has no fwd_miss.
+    Miss,
+    /// A meter coloured the packet red.
+    Meter,
+    /// More than [`MAX_HOPS`] pipes: a forwarding loop.
+    Loop,
+    /// The ingress port is not started.
+    UnknownPort,
+}
+
+/// Where a packet went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Sent out of this port.
+    Port(PortId),
+    /// Dropped.
+    Drop(DropReason),
+    /// Delivered to software on this RSS queue by a `Fwd::Rss`.
+    Rss {
+        /// The queue.
+        queue: u16,
+    },
+    /// Delivered to the kernel.
+    Kernel,
+    /// Missed the ingress root pipe (or no root pipe exists) with no fwd_miss: DOCA delivers
+    /// such packets to the ingress port's RSS queues (switch mode: the representor's).
+    Miss {
+        /// The RSS queue, chosen by hash over all of the flow's queues.
+        queue: u16,
+    },
+}
+
+/// What happened to one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Where it went.
+    pub verdict: Verdict,
+    /// The packet's meta at the end (pkt_meta and scratch words written by actions).
+    pub meta: PacketMeta,
+    /// Whether an action rewrote header bytes.
+    pub modified: bool,
+    /// How many pipes it visited.
+    pub hops: u32,
+}
+
+/// The next step after a pipe.
+#[derive(Clone, Copy)]
+enum Next {
+    Pipe(PipeId),
+    Port(PortId),
+    Done(Verdict),
+}
+
+impl SwBackend {
+    /// Runs one frame that arrived on `port` through the pipes; modifies it in place.
+    ///
+    /// Allocation-free. Meters see [`SwBackend::time_ns`].
+    pub fn process_packet(&mut self, port: PortId, pkt: &mut [u8]) -> Outcome {
+        let mut hdrs = Headers::parse(pkt);
+        let mut meta = PacketMeta {
+            port_id: port.0,
+            ..PacketMeta::default()
+        };
+        let mut key = PacketKey::extract(&hdrs, &meta);
+        let mut out = Outcome {
+            verdict: Verdict::Drop(DropReason::UnknownPort),
+            meta,
+            modified: false,
+            hops: 0,
+        };
+        let Some(owner) = self.owner(port) else {
+            return out;
+        };
+        let mut domain = Domain::Ingress;
+        let mut egress_port = port;
+        let mut next = match self.root(owner, Domain::Ingress) {
+            Some(p) => Next::Pipe(p),
+            None => Next::Done(self.default_miss(&key)),
+        };
+        let len = pkt.len();
+        let now = self.now_ns;
+        loop {
+            let cur = match next {
+                Next::Pipe(p) => p,
+                Next::Port(p) => {
+                    let eg_owner = self.owner(p).unwrap_or(p);
+                    match (domain, self.root(eg_owner, Domain::Egress)) {
+                        (Domain::Ingress, Some(root)) => {
+                            domain = Domain::Egress;
+                            egress_port = p;
+                            root
+                        }
+                        _ => {
+                            out.verdict = Verdict::Port(p);
+                            break;
+                        }
+                    }
+                }
+                Next::Done(v) => {
+                    out.verdict = v;
+                    break;
+                }
+            };
+            out.hops += 1;
+            if out.hops > MAX_HOPS {
+                out.verdict = Verdict::Drop(DropReason::Loop);
+                break;
+            }
+            let Some(pipe) = self.pipes.get_mut(cur.0 as usize).and_then(Option::as_mut) else {
+                out.verdict = Verdict::Drop(DropReason::Miss);
+                break;
+            };
+            match pipe.table.lookup(&pipe.template, &key, &mut self.scratch) {
+                Some(slot) => {
+                    let d = &mut self.slots[slot as usize].data;
+                    if let Some(c) = &mut d.counter {
+                        c.add(len);
+                    }
+                    if let Some(m) = &mut d.meter {
+                        if !m.admit(len, now) {
+                            out.verdict = Verdict::Drop(DropReason::Meter);
+                            break;
+                        }
+                    }
+                    if !d.actions.is_empty() {
+                        apply_meta(&d.actions, &mut meta);
+                        if d.modifies {
+                            apply_headers(&d.actions, pkt, &hdrs);
+                            out.modified = true;
+                            hdrs = Headers::parse(pkt);
+                            key = PacketKey::extract(&hdrs, &meta);
+                        } else {
+                            key.update_meta(&meta);
+                        }
+                    }
+                    next = resolve(
+                        d.fwd.as_ref(),
+                        &key,
+                        Next::Done(Verdict::Drop(DropReason::Fwd)),
+                    );
+                }
+                None => {
+                    if let Some(c) = &mut pipe.miss {
+                        c.add(len);
+                    }
+                    let dflt = if !pipe.cfg.is_root {
+                        Next::Done(Verdict::Drop(DropReason::Miss))
+                    } else if domain == Domain::Egress {
+                        Next::Done(Verdict::Port(egress_port))
+                    } else {
+                        Next::Done(Verdict::Miss { queue: 0 })
+                    };
+                    next = resolve(pipe.fwd_miss.as_ref(), &key, dflt);
+                    if let Next::Done(Verdict::Miss { .. }) = next {
+                        next = Next::Done(self.default_miss(&key));
+                    }
+                }
+            }
+            if let (Domain::Egress, Next::Port(p)) = (domain, next) {
+                out.verdict = Verdict::Port(p);
+                break;
+            }
+        }
+        out.meta = meta;
+        out
+    }
+
+    /// Runs a batch of frames that arrived on `port`; appends one outcome per frame to `out`.
+    pub fn process_batch<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        out: &mut Vec<Outcome>,
+    ) {
+        out.reserve(pkts.len());
+        for p in pkts {
+            let o = self.process_packet(port, p.as_mut());
+            out.push(o);
+        }
+    }
+
+    fn default_miss(&self, key: &PacketKey) -> Verdict {
+        Verdict::Miss {
+            queue: rss_queue(key, self.nr_queues()),
+        }
+    }
+}
+
+fn rss_queue(key: &PacketKey, n: u16) -> u16 {
+    use crate::matching::Field as F;
+    let fields = [
+        (F::Ipv4Src, u128::MAX),
+        (F::Ipv4Dst, u128::MAX),
+        (F::Ipv6Src, u128::MAX),
+        (F::Ipv6Dst, u128::MAX),
+        (F::TransportSrcPort, u128::MAX),
+        (F::TransportDstPort, u128::MAX),
+    ];
+    (key.hash_fields(&fields) % u64::from(n.max(1))) as u16
+}
+
+#[inline]
+fn resolve(fwd: Option<&FwdSpec>, key: &PacketKey, dflt: Next) -> Next {
+    match fwd {
+        None | Some(FwdSpec::Changeable) => dflt,
+        Some(FwdSpec::Pipe(p)) => Next::Pipe(*p),
+        Some(FwdSpec::Port(p)) => Next::Port(*p),
+        Some(FwdSpec::Drop) => Next::Done(Verdict::Drop(DropReason::Fwd)),
+        Some(FwdSpec::Kernel) => Next::Done(Verdict::Kernel),
+        Some(FwdSpec::Rss(queues)) => {
+            let q = if queues.is_empty() {
+                0
+            } else {
+                queues[rss_queue(key, queues.len() as u16) as usize]
+            };
+            Next::Done(Verdict::Rss { queue: q })
+        }
+    }
+}
+
+fn apply_meta(a: &Actions, meta: &mut PacketMeta) {
+    if let Some(v) = a.pkt_meta {
+        meta.pkt_meta = v;
+    }
+    for (i, w) in a.meta.iter().enumerate() {
+        if let Some(v) = w {
+            meta.scratch[i] = *v;
+        }
+    }
+}
+
+fn apply_headers(a: &Actions, pkt: &mut [u8], hdrs: &Headers) {
+    super::modify::apply(a, pkt, hdrs);
+}

@@ -1,0 +1,887 @@
+//! The software backend: executes pipes on packet bytes the way the hardware would.
+//!
+//! Sans-I/O: give it a port and a frame, get an [`Outcome`] back (the frame modified in
+//! place, counters and meters updated). Time for meters is an explicit input
+//! ([`SwBackend::set_time_ns`]), so runs are deterministic.
+//!
+//! Data layout for the hot path: pipes in an arena indexed by [`PipeId`], entries in a slot
+//! arena indexed by [`EntryId`]; per pipe type one table (hash map for basic, a
+//! priority-sorted vector for control, the crate's [`classifier`](crate::classifier) for
+//! ACL, one hash map per prefix length for LPM, a bucket array for hash pipes). Processing
+//! a packet allocates nothing.
+
+mod exec;
+pub(crate) mod hash;
+mod modify;
+mod table;
+
+use std::collections::VecDeque;
+
+pub use exec::{DropReason, MAX_HOPS, Outcome, Verdict};
+
+use crate::action::Actions;
+use crate::backend::{
+    AclFamily, Backend, Completion, Domain, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus,
+    EntryUpdate, Flags, FlowCfg, FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId,
+    PortKind,
+};
+use crate::error::{Error, Result};
+use crate::matching::{Field, MaskedMatch, Template};
+use crate::monitor::{Counters, Monitor, TokenBucket};
+use crate::pipe::acl::decode_acl;
+use table::{Compiled, Table};
+
+#[derive(Debug)]
+struct SwPort {
+    cfg: PortCfg,
+    roots: [Option<PipeId>; 2],
+    pair: Option<PortId>,
+}
+
+#[derive(Debug)]
+struct SwPipe {
+    cfg: PipeCfg,
+    template: Template,
+    fwd: Option<FwdSpec>,
+    fwd_miss: Option<FwdSpec>,
+    miss: Option<Counters>,
+    table: Table,
+    /// Installed entries plus queued adds: what the capacity limit counts.
+    used: u32,
+    acl: AclFamily,
+    lpm_field: Option<Field>,
+}
+
+/// What an entry does when it hits.
+#[derive(Debug, Clone, Default)]
+struct EntryData {
+    actions: Actions,
+    modifies: bool,
+    fwd: Option<FwdSpec>,
+    counter: Option<Counters>,
+    meter: Option<TokenBucket>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    live: bool,
+    pipe: u32,
+    status: Option<EntryStatus>,
+    installed: bool,
+    handle: bool,
+    pending: u32,
+    compiled: Option<Compiled>,
+    data: EntryData,
+}
+
+#[derive(Debug)]
+enum OpKind {
+    Add,
+    Update(Box<EntryData>),
+    Remove,
+}
+
+#[derive(Debug)]
+struct Op {
+    port: PortId,
+    entry: EntryId,
+    kind: OpKind,
+    #[allow(dead_code)]
+    flags: Flags,
+}
+
+/// The software DOCA Flow backend.
+#[derive(Debug)]
+pub struct SwBackend {
+    cfg: Option<FlowCfg>,
+    ports: Vec<Option<SwPort>>,
+    pipes: Vec<Option<SwPipe>>,
+    free_pipes: Vec<u32>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    queues: Vec<VecDeque<Op>>,
+    counters_used: u32,
+    meters_used: u32,
+    now_ns: u64,
+    scratch: Box<[u128; Field::COUNT]>,
+}
+
+fn backend_err(op: &'static str, msg: impl Into<String>) -> Error {
+    let msg: String = msg.into();
+    Error::Backend {
+        op,
+        source: msg.into(),
+    }
+}
+
+impl Default for SwBackend {
+    fn default() -> Self {
+        Self {
+            cfg: None,
+            ports: Vec::new(),
+            pipes: Vec::new(),
+            free_pipes: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            queues: Vec::new(),
+            counters_used: 0,
+            meters_used: 0,
+            now_ns: 0,
+            scratch: Box::new([0; Field::COUNT]),
+        }
+    }
+}
+
+impl SwBackend {
+    /// A backend with no ports; [`Backend::init`] configures it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the time that meters see, in nanoseconds (monotonic; earlier times are ignored).
+    pub fn set_time_ns(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
+    /// The time meters see.
+    pub fn time_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    fn flow_cfg(&self) -> Result<&FlowCfg> {
+        self.cfg
+            .as_ref()
+            .ok_or_else(|| backend_err("doca_flow_init", "not initialised"))
+    }
+
+    fn port(&self, id: PortId) -> Option<&SwPort> {
+        self.ports.get(usize::from(id.0)).and_then(Option::as_ref)
+    }
+
+    fn pipe(&self, id: PipeId) -> Result<&SwPipe> {
+        self.pipes
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| backend_err("pipe", format!("no pipe {}", id.0)))
+    }
+
+    fn slot(&self, e: EntryId) -> Option<&Slot> {
+        self.slots
+            .get(e.index as usize)
+            .filter(|s| s.live && s.generation == e.generation)
+    }
+
+    fn slot_mut(&mut self, e: EntryId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(e.index as usize)
+            .filter(|s| s.live && s.generation == e.generation)
+    }
+
+    fn alloc_slot(&mut self, pipe: PipeId) -> EntryId {
+        let index = match self.free_slots.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let s = &mut self.slots[index as usize];
+        s.generation = s.generation.wrapping_add(1);
+        s.live = true;
+        s.pipe = pipe.0;
+        s.status = Some(EntryStatus::InProcess);
+        s.installed = false;
+        s.handle = true;
+        s.pending = 0;
+        s.compiled = None;
+        s.data = EntryData::default();
+        EntryId {
+            index,
+            generation: s.generation,
+        }
+    }
+
+    fn release_resources(&mut self, data: &EntryData) {
+        if data.counter.is_some() {
+            self.counters_used -= 1;
+        }
+        if data.meter.is_some() {
+            self.meters_used -= 1;
+        }
+    }
+
+    /// Frees a slot when nothing refers to it any more.
+    fn maybe_free(&mut self, index: u32) {
+        let s = &mut self.slots[index as usize];
+        if s.live && !s.handle && !s.installed && s.pending == 0 {
+            s.live = false;
+            s.compiled = None;
+            let data = std::mem::take(&mut s.data);
+            self.release_resources(&data);
+            self.free_slots.push(index);
+        }
+    }
+
+    fn push_op(&mut self, queue: u16, op: Op) -> Result<()> {
+        let depth = self.flow_cfg()?.queue_depth;
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::Queue {
+                queue,
+                reason: "no such queue",
+            })?;
+        if q.len() as u32 >= depth {
+            return Err(Error::QueueFull { queue, depth });
+        }
+        q.push_back(op);
+        Ok(())
+    }
+
+    fn check_queue_room(&self, queue: u16) -> Result<()> {
+        let depth = self.flow_cfg()?.queue_depth;
+        let q = self.queues.get(usize::from(queue)).ok_or(Error::Queue {
+            queue,
+            reason: "no such queue",
+        })?;
+        if q.len() as u32 >= depth {
+            return Err(Error::QueueFull { queue, depth });
+        }
+        Ok(())
+    }
+
+    /// Builds an entry's runtime data, taking a counter and a meter from the pools.
+    fn entry_data(
+        &mut self,
+        pipe: &SwPipeView,
+        actions: &Actions,
+        monitor: Option<&Monitor>,
+        fwd: Option<FwdSpec>,
+    ) -> Result<EntryData> {
+        let cfg = self.flow_cfg()?.clone();
+        let mon = monitor.copied().unwrap_or(pipe.monitor);
+        let counter = pipe.monitor.counter || mon.counter;
+        if counter && self.counters_used >= cfg.counters {
+            return Err(Error::CapacityExceeded {
+                what: "counters",
+                limit: cfg.counters,
+            });
+        }
+        if mon.meter.is_some() && self.meters_used >= cfg.meters {
+            return Err(Error::CapacityExceeded {
+                what: "meters",
+                limit: cfg.meters,
+            });
+        }
+        if counter {
+            self.counters_used += 1;
+        }
+        if mon.meter.is_some() {
+            self.meters_used += 1;
+        }
+        let actions = pipe.actions.overlay(actions);
+        let fwd = match (&pipe.fwd, fwd) {
+            (Some(f), None) if *f != FwdSpec::Changeable => Some(f.clone()),
+            (_, f) => f,
+        };
+        Ok(EntryData {
+            modifies: actions.modifies_headers(),
+            actions,
+            fwd,
+            counter: counter.then(Counters::default),
+            meter: mon.meter.map(TokenBucket::new),
+        })
+    }
+
+    fn compile(&self, p: &SwPipe, spec: &EntrySpec) -> Result<Compiled> {
+        Ok(match spec {
+            EntrySpec::Basic { matcher, .. } => Compiled::Basic {
+                key: p.template.entry_key(matcher),
+            },
+            EntrySpec::Control {
+                priority,
+                matcher,
+                mask,
+                ..
+            } => Compiled::Control {
+                priority: *priority,
+                matcher: MaskedMatch::compile(matcher, mask.as_ref()),
+            },
+            EntrySpec::Acl {
+                priority,
+                matcher,
+                mask,
+                ..
+            } => match p.acl {
+                AclFamily::V4 => {
+                    let r = decode_acl(AclFamily::V4, matcher, mask, *priority)?;
+                    Compiled::Acl4(crate::classifier::Rule {
+                        src: crate::classifier::Prefix {
+                            addr: r.src.0 as u32,
+                            len: r.src.1,
+                        },
+                        dst: crate::classifier::Prefix {
+                            addr: r.dst.0 as u32,
+                            len: r.dst.1,
+                        },
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        proto: r.proto,
+                        proto_mask: r.proto_mask,
+                        priority: r.priority,
+                        id: 0,
+                    })
+                }
+                AclFamily::V6 => {
+                    let r = decode_acl(AclFamily::V6, matcher, mask, *priority)?;
+                    Compiled::Acl6(crate::classifier::Rule {
+                        src: crate::classifier::Prefix {
+                            addr: r.src.0,
+                            len: r.src.1,
+                        },
+                        dst: crate::classifier::Prefix {
+                            addr: r.dst.0,
+                            len: r.dst.1,
+                        },
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        proto: r.proto,
+                        proto_mask: r.proto_mask,
+                        priority: r.priority,
+                        id: 0,
+                    })
+                }
+            },
+            EntrySpec::Lpm { matcher, mask, .. } => {
+                let field = p.lpm_field.ok_or(Error::Invalid {
+                    what: "lpm pipe",
+                    reason: "no changeable address field".into(),
+                })?;
+                let m = mask.get(field);
+                let plen = (m << (128 - field.bits())).leading_ones() as u8;
+                if crate::matching::prefix_mask(field, plen) != m {
+                    return Err(Error::Invalid {
+                        what: "lpm mask",
+                        reason: format!("{m:#x} is not a prefix"),
+                    });
+                }
+                let Table::Lpm(t) = &p.table else {
+                    unreachable!()
+                };
+                let mut key: Vec<u128> =
+                    t.exact.iter().map(|&(f, mk)| matcher.get(f) & mk).collect();
+                key.push(matcher.get(field) & m);
+                Compiled::Lpm {
+                    len: plen,
+                    key: key.into_boxed_slice(),
+                }
+            }
+            EntrySpec::Hash { index, .. } => {
+                if *index >= p.cfg.nr_entries {
+                    return Err(Error::CapacityExceeded {
+                        what: "hash pipe index",
+                        limit: p.cfg.nr_entries,
+                    });
+                }
+                Compiled::Hash { index: *index }
+            }
+        })
+    }
+
+    /// The port whose pipes see packets arriving on `port` (the switch port in switch mode).
+    fn owner(&self, port: PortId) -> Option<PortId> {
+        match self.port(port)?.cfg.kind {
+            PortKind::Representor { switch } => Some(switch),
+            PortKind::Plain | PortKind::Switch => Some(port),
+        }
+    }
+
+    fn nr_queues(&self) -> u16 {
+        self.cfg.as_ref().map_or(1, |c| c.queues.max(1))
+    }
+
+    /// The port a pipe belongs to.
+    pub fn pipe_port(&self, pipe: PipeId) -> Option<PortId> {
+        self.pipe(pipe).ok().map(|p| p.cfg.port)
+    }
+
+    /// The root pipe of `port` in `domain`, if any.
+    pub fn root(&self, port: PortId, domain: Domain) -> Option<PipeId> {
+        self.port(port)?.roots[domain as usize]
+    }
+
+    /// The port `port` is paired with, if any.
+    pub fn paired(&self, port: PortId) -> Option<PortId> {
+        self.port(port)?.pair
+    }
+}
+
+/// The parts of a pipe that building an entry's data needs.
+struct SwPipeView {
+    monitor: Monitor,
+    actions: Actions,
+    fwd: Option<FwdSpec>,
+}
+
+impl Backend for SwBackend {
+    fn init(&mut self, cfg: &FlowCfg) -> Result<()> {
+        self.queues = (0..cfg.queues).map(|_| VecDeque::new()).collect();
+        self.cfg = Some(cfg.clone());
+        Ok(())
+    }
+
+    fn port_start(&mut self, cfg: &PortCfg) -> Result<()> {
+        let i = usize::from(cfg.id.0);
+        if self.ports.len() <= i {
+            self.ports.resize_with(i + 1, || None);
+        }
+        if self.ports[i].is_some() {
+            return Err(backend_err(
+                "doca_flow_port_start",
+                format!("port {} already started", i),
+            ));
+        }
+        if let PortKind::Representor { switch } = cfg.kind {
+            if self.port(switch).map(|p| p.cfg.kind) != Some(PortKind::Switch) {
+                return Err(backend_err(
+                    "doca_flow_port_start",
+                    "representor of a port that is not a switch",
+                ));
+            }
+        }
+        self.ports[i] = Some(SwPort {
+            cfg: cfg.clone(),
+            roots: [None, None],
+            pair: None,
+        });
+        Ok(())
+    }
+
+    fn port_stop(&mut self, port: PortId) -> Result<()> {
+        if self.pipes.iter().flatten().any(|p| p.cfg.port == port) {
+            return Err(backend_err("doca_flow_port_stop", "port has pipes"));
+        }
+        if let Some(p) = self.ports.get_mut(usize::from(port.0)) {
+            *p = None;
+        }
+        Ok(())
+    }
+
+    fn port_pair(&mut self, port: PortId, pair: PortId) -> Result<()> {
+        if self.port(port).is_none() || self.port(pair).is_none() {
+            return Err(backend_err("doca_flow_port_pair", "unknown port"));
+        }
+        for (a, b) in [(port, pair), (pair, port)] {
+            if let Some(p) = self.ports[usize::from(a.0)].as_mut() {
+                p.pair = Some(b);
+            }
+        }
+        Ok(())
+    }
+
+    fn pipe_create(
+        &mut self,
+        cfg: &PipeCfg,
+        fwd: Option<&FwdSpec>,
+        fwd_miss: Option<&FwdSpec>,
+    ) -> Result<PipeId> {
+        if self.port(cfg.port).is_none() {
+            return Err(backend_err("doca_flow_pipe_create", "port not started"));
+        }
+        let template = Template::compile(&cfg.matcher, cfg.match_mask.as_ref());
+        let acl = if cfg.matcher.get(Field::Ipv6Src) != 0 || cfg.matcher.get(Field::Ipv6Dst) != 0 {
+            AclFamily::V6
+        } else {
+            AclFamily::V4
+        };
+        let lpm_field = [
+            Field::Ipv4Dst,
+            Field::Ipv4Src,
+            Field::Ipv6Dst,
+            Field::Ipv6Src,
+        ]
+        .into_iter()
+        .find(|f| template.changeable.iter().any(|(c, _)| c == f));
+        let mut template = template;
+        if cfg.pipe_type == PipeType::Acl {
+            // ACL entries carry the whole 5-tuple; the template only names the family.
+            template = Template::default();
+        }
+        let table = Table::new(cfg.pipe_type, &template, acl, cfg.nr_entries, lpm_field);
+        let pipe = SwPipe {
+            cfg: cfg.clone(),
+            template,
+            fwd: fwd.cloned(),
+            fwd_miss: fwd_miss.cloned(),
+            miss: cfg.miss_counter.then(Counters::default),
+            table,
+            used: 0,
+            acl,
+            lpm_field,
+        };
+        let id = match self.free_pipes.pop() {
+            Some(i) => {
+                self.pipes[i as usize] = Some(pipe);
+                i
+            }
+            None => {
+                self.pipes.push(Some(pipe));
+                (self.pipes.len() - 1) as u32
+            }
+        };
+        if cfg.is_root {
+            let port = self.ports[usize::from(cfg.port.0)]
+                .as_mut()
+                .expect("checked above");
+            let r = &mut port.roots[cfg.domain as usize];
+            if r.is_some() {
+                self.pipes[id as usize] = None;
+                self.free_pipes.push(id);
+                return Err(Error::RootExists {
+                    port: cfg.port.0,
+                    domain: cfg.domain.name(),
+                });
+            }
+            *r = Some(PipeId(id));
+        }
+        Ok(PipeId(id))
+    }
+
+    fn pipe_destroy(&mut self, pipe: PipeId) {
+        let Some(p) = self.pipes.get_mut(pipe.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        if p.cfg.is_root {
+            if let Some(port) = self
+                .ports
+                .get_mut(usize::from(p.cfg.port.0))
+                .and_then(Option::as_mut)
+            {
+                let r = &mut port.roots[p.cfg.domain as usize];
+                if *r == Some(pipe) {
+                    *r = None;
+                }
+            }
+        }
+        // Drop queued operations on its entries, then the entries themselves.
+        let slots = &self.slots;
+        for q in &mut self.queues {
+            q.retain(|op| slots[op.entry.index as usize].pipe != pipe.0);
+        }
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            if s.live && s.pipe == pipe.0 {
+                s.live = false;
+                s.installed = false;
+                s.compiled = None;
+                let data = std::mem::take(&mut s.data);
+                self.release_resources(&data);
+                self.free_slots.push(i as u32);
+            }
+        }
+        self.free_pipes.push(pipe.0);
+    }
+
+    fn entry_add(
+        &mut self,
+        queue: u16,
+        pipe: PipeId,
+        spec: EntrySpec,
+        flags: Flags,
+    ) -> Result<EntryId> {
+        self.check_queue_room(queue)?;
+        let p = self.pipe(pipe)?;
+        if spec.kind() != p.cfg.pipe_type {
+            return Err(Error::WrongPipeType {
+                entry: spec.kind().name(),
+                pipe: p.cfg.pipe_type.name(),
+            });
+        }
+        if p.used >= p.cfg.nr_entries {
+            return Err(Error::CapacityExceeded {
+                what: "pipe entries",
+                limit: p.cfg.nr_entries,
+            });
+        }
+        let compiled = self.compile(p, &spec)?;
+        let view = SwPipeView {
+            monitor: p.cfg.monitor,
+            actions: p.cfg.actions.clone(),
+            fwd: p.fwd.clone(),
+        };
+        let port = p.cfg.port;
+        let (actions, monitor, fwd) = match spec {
+            EntrySpec::Basic {
+                actions,
+                monitor,
+                fwd,
+                ..
+            }
+            | EntrySpec::Lpm {
+                actions,
+                monitor,
+                fwd,
+                ..
+            }
+            | EntrySpec::Hash {
+                actions,
+                monitor,
+                fwd,
+                ..
+            } => (actions, monitor, fwd),
+            EntrySpec::Control {
+                actions,
+                monitor,
+                fwd,
+                ..
+            } => (actions, monitor, Some(fwd)),
+            EntrySpec::Acl { fwd, .. } => (Actions::default(), None, Some(fwd)),
+        };
+        let data = self.entry_data(&view, &actions, monitor.as_ref(), fwd)?;
+        let id = self.alloc_slot(pipe);
+        let s = &mut self.slots[id.index as usize];
+        s.compiled = Some(compiled);
+        s.data = data;
+        s.pending = 1;
+        self.pipes[pipe.0 as usize].as_mut().expect("checked").used += 1;
+        self.push_op(
+            queue,
+            Op {
+                port,
+                entry: id,
+                kind: OpKind::Add,
+                flags,
+            },
+        )?;
+        Ok(id)
+    }
+
+    fn entry_update(
+        &mut self,
+        queue: u16,
+        entry: EntryId,
+        update: EntryUpdate,
+        flags: Flags,
+    ) -> Result<()> {
+        self.check_queue_room(queue)?;
+        let s = self
+            .slot(entry)
+            .ok_or(Error::EntryNotInstalled(entry.index))?;
+        let p = self.pipe(PipeId(s.pipe))?;
+        let port = p.cfg.port;
+        let mut data = s.data.clone();
+        if let Some(a) = update.actions {
+            data.actions = p.cfg.actions.overlay(&a);
+            data.modifies = data.actions.modifies_headers();
+        }
+        if let Some(m) = update.monitor {
+            if let Some(meter) = m.meter {
+                if data.meter.is_none() {
+                    return Err(Error::Invalid {
+                        what: "update",
+                        reason: "cannot add a meter to an entry without one".into(),
+                    });
+                }
+                data.meter = Some(TokenBucket::new(meter));
+            }
+        }
+        if let Some(f) = update.fwd {
+            data.fwd = Some(f);
+        }
+        let s = self.slot_mut(entry).expect("checked");
+        s.pending += 1;
+        s.status = Some(EntryStatus::InProcess);
+        self.push_op(
+            queue,
+            Op {
+                port,
+                entry,
+                kind: OpKind::Update(Box::new(data)),
+                flags,
+            },
+        )
+    }
+
+    fn entry_remove(&mut self, queue: u16, entry: EntryId, flags: Flags) -> Result<()> {
+        self.check_queue_room(queue)?;
+        let s = self
+            .slot(entry)
+            .ok_or(Error::EntryNotInstalled(entry.index))?;
+        let port = self.pipe(PipeId(s.pipe))?.cfg.port;
+        let s = self.slot_mut(entry).expect("checked");
+        s.pending += 1;
+        s.status = Some(EntryStatus::InProcess);
+        self.push_op(
+            queue,
+            Op {
+                port,
+                entry,
+                kind: OpKind::Remove,
+                flags,
+            },
+        )
+    }
+
+    fn entries_process(
+        &mut self,
+        port: PortId,
+        queue: u16,
+        max: u32,
+        out: &mut Vec<Completion>,
+    ) -> Result<()> {
+        let Some(q) = self.queues.get_mut(usize::from(queue)) else {
+            return Err(Error::Queue {
+                queue,
+                reason: "no such queue",
+            });
+        };
+        let mut ops = Vec::new();
+        let mut rest = VecDeque::with_capacity(q.len());
+        let max = if max == 0 { u32::MAX } else { max };
+        while let Some(op) = q.pop_front() {
+            if op.port == port && (ops.len() as u32) < max {
+                ops.push(op);
+            } else {
+                rest.push_back(op);
+            }
+        }
+        *q = rest;
+        for op in ops {
+            let c = self.complete(queue, op);
+            out.push(c);
+        }
+        Ok(())
+    }
+
+    fn entry_status(&self, entry: EntryId) -> EntryStatus {
+        self.slot(entry)
+            .and_then(|s| s.status)
+            .unwrap_or(EntryStatus::Success)
+    }
+
+    fn entry_installed(&self, entry: EntryId) -> bool {
+        self.slot(entry).is_some_and(|s| s.installed)
+    }
+
+    fn entry_release(&mut self, entry: EntryId) {
+        if let Some(s) = self.slot_mut(entry) {
+            s.handle = false;
+            self.maybe_free(entry.index);
+        }
+    }
+
+    fn query_entry(&self, entry: EntryId) -> Result<Counters> {
+        self.slot(entry)
+            .and_then(|s| s.data.counter)
+            .ok_or_else(|| backend_err("doca_flow_resource_query_entry", "entry has no counter"))
+    }
+
+    fn query_pipe_miss(&self, pipe: PipeId) -> Result<Counters> {
+        self.pipe(pipe)?.miss.ok_or_else(|| {
+            backend_err(
+                "doca_flow_resource_query_pipe_miss",
+                "pipe has no miss counter",
+            )
+        })
+    }
+
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+}
+
+impl SwBackend {
+    /// Completes one queued operation.
+    fn complete(&mut self, queue: u16, op: Op) -> Completion {
+        let idx = op.entry.index;
+        let done = |status, error, op_kind| Completion {
+            entry: op.entry,
+            queue,
+            op: op_kind,
+            status,
+            error,
+        };
+        let s = &mut self.slots[idx as usize];
+        s.pending -= 1;
+        let pipe_idx = s.pipe as usize;
+        let c = match op.kind {
+            OpKind::Add => {
+                let compiled = s.compiled.clone().expect("added entries are compiled");
+                let pipe = self.pipes[pipe_idx]
+                    .as_mut()
+                    .expect("ops of destroyed pipes are dropped");
+                match pipe.table.insert(&compiled, idx) {
+                    Ok(()) => {
+                        let s = &mut self.slots[idx as usize];
+                        s.installed = true;
+                        s.status = Some(EntryStatus::Success);
+                        done(EntryStatus::Success, None, EntryOp::Add)
+                    }
+                    Err(_) => {
+                        pipe.used -= 1;
+                        let s = &mut self.slots[idx as usize];
+                        s.status = Some(EntryStatus::Error);
+                        s.compiled = None;
+                        let data = std::mem::take(&mut s.data);
+                        self.release_resources(&data);
+                        done(
+                            EntryStatus::Error,
+                            Some(EntryError::Duplicate),
+                            EntryOp::Add,
+                        )
+                    }
+                }
+            }
+            OpKind::Update(data) => {
+                if s.installed {
+                    let counter = s.data.counter;
+                    s.data = *data;
+                    s.data.counter = counter;
+                    s.status = Some(EntryStatus::Success);
+                    done(EntryStatus::Success, None, EntryOp::Update)
+                } else {
+                    s.status = Some(EntryStatus::Error);
+                    done(
+                        EntryStatus::Error,
+                        Some(EntryError::NotInstalled),
+                        EntryOp::Update,
+                    )
+                }
+            }
+            OpKind::Remove => {
+                if s.installed {
+                    s.installed = false;
+                    s.status = Some(EntryStatus::Success);
+                    let compiled = s.compiled.take().expect("installed entries are compiled");
+                    let data = std::mem::take(&mut s.data);
+                    let pipe = self.pipes[pipe_idx].as_mut().expect("live");
+                    pipe.table.remove(&compiled, idx);
+                    pipe.used -= 1;
+                    self.release_resources(&data);
+                    done(EntryStatus::Success, None, EntryOp::Remove)
+                } else {
+                    s.status = Some(EntryStatus::Error);
+                    done(
+                        EntryStatus::Error,
+                        Some(EntryError::NotInstalled),
+                        EntryOp::Remove,
+                    )
+                }
+            }
+        };
+        self.maybe_free(idx);
+        c
+    }
+}
+
+impl SwBackend {
+    /// The flow mode, once initialised.
+    pub fn mode(&self) -> Option<Mode> {
+        self.cfg.as_ref().map(|c| c.mode)
+    }
+}

@@ -1,0 +1,271 @@
+//! Per-pipe entry tables of the sw backend: one structure per pipe type.
+
+use crate::backend::sw::hash::FxHashMap;
+use crate::backend::{AclFamily, PipeType};
+use crate::classifier::{Classifier, Key, Rule};
+use crate::matching::{Field, MaskedMatch, PacketKey, Template};
+
+/// Masked field values -> entry slot.
+type KeyMap = FxHashMap<Box<[u128]>, u32>;
+
+/// A compiled entry, ready to be put into its pipe's table.
+#[derive(Debug, Clone)]
+pub(crate) enum Compiled {
+    Basic { key: Box<[u128]> },
+    Control { priority: u32, matcher: MaskedMatch },
+    Acl4(Rule<u32>),
+    Acl6(Rule<u128>),
+    Lpm { len: u8, key: Box<[u128]> },
+    Hash { index: u32 },
+}
+
+/// Control pipe: entries sorted by (priority, insertion sequence); the first match wins.
+#[derive(Debug, Default)]
+pub(crate) struct ControlTable {
+    rules: Vec<(u32, u64, MaskedMatch, u32)>,
+    seq: u64,
+}
+
+/// LPM pipe: one hash map per prefix length, longest first.
+#[derive(Debug)]
+pub(crate) struct LpmTable {
+    /// The LPM field.
+    pub(crate) field: Field,
+    /// Exact fields (every other changeable field of the template).
+    pub(crate) exact: Vec<(Field, u128)>,
+    by_len: Vec<(u8, KeyMap)>,
+}
+
+/// ACL pipe: the crate's classifier, one per family. Rule id = entry slot.
+#[derive(Debug)]
+pub(crate) enum AclTable {
+    V4(Classifier<u32>),
+    V6(Classifier<u128>),
+}
+
+/// A pipe's entries.
+#[derive(Debug)]
+pub(crate) enum Table {
+    Basic(FxHashMap<Box<[u128]>, u32>),
+    Control(ControlTable),
+    Acl(AclTable),
+    Lpm(LpmTable),
+    Hash {
+        fields: Vec<(Field, u128)>,
+        slots: Vec<Option<u32>>,
+    },
+}
+
+/// Why a table refused an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Duplicate;
+
+impl Table {
+    pub(crate) fn new(
+        ty: PipeType,
+        template: &Template,
+        acl: AclFamily,
+        nr_entries: u32,
+        lpm: Option<Field>,
+    ) -> Self {
+        match ty {
+            PipeType::Basic => Table::Basic(FxHashMap::default()),
+            PipeType::Control => Table::Control(ControlTable::default()),
+            PipeType::Acl => Table::Acl(match acl {
+                AclFamily::V4 => AclTable::V4(Classifier::new()),
+                AclFamily::V6 => AclTable::V6(Classifier::new()),
+            }),
+            PipeType::Lpm => {
+                let field = lpm.unwrap_or(Field::Ipv4Dst);
+                Table::Lpm(LpmTable {
+                    field,
+                    exact: template
+                        .changeable
+                        .iter()
+                        .copied()
+                        .filter(|(f, _)| *f != field)
+                        .collect(),
+                    by_len: Vec::new(),
+                })
+            }
+            PipeType::Hash => Table::Hash {
+                fields: template.changeable.clone(),
+                slots: vec![None; nr_entries as usize],
+            },
+        }
+    }
+
+    /// Puts an entry into the table.
+    pub(crate) fn insert(&mut self, c: &Compiled, slot: u32) -> Result<(), Duplicate> {
+        match (self, c) {
+            (Table::Basic(m), Compiled::Basic { key }) => {
+                if m.contains_key(key) {
+                    return Err(Duplicate);
+                }
+                m.insert(key.clone(), slot);
+            }
+            (Table::Control(t), Compiled::Control { priority, matcher }) => {
+                t.seq += 1;
+                let pos = t
+                    .rules
+                    .partition_point(|r| (r.0, r.1) <= (*priority, t.seq));
+                t.rules
+                    .insert(pos, (*priority, t.seq, matcher.clone(), slot));
+            }
+            (Table::Acl(AclTable::V4(c)), Compiled::Acl4(r)) => {
+                c.insert(Rule { id: slot, ..*r }).map_err(|_| Duplicate)?;
+            }
+            (Table::Acl(AclTable::V6(c)), Compiled::Acl6(r)) => {
+                c.insert(Rule { id: slot, ..*r }).map_err(|_| Duplicate)?;
+            }
+            (Table::Lpm(t), Compiled::Lpm { len, key }) => {
+                let pos = match t.by_len.binary_search_by(|(l, _)| len.cmp(l)) {
+                    Ok(p) => p,
+                    Err(p) => {
+                        t.by_len.insert(p, (*len, FxHashMap::default()));
+                        p
+                    }
+                };
+                let m = &mut t.by_len[pos].1;
+                if m.contains_key(key) {
+                    return Err(Duplicate);
+                }
+                m.insert(key.clone(), slot);
+            }
+            (Table::Hash { slots, .. }, Compiled::Hash { index }) => {
+                let s = slots.get_mut(*index as usize).ok_or(Duplicate)?;
+                if s.is_some() {
+                    return Err(Duplicate);
+                }
+                *s = Some(slot);
+            }
+            _ => unreachable!("entries are compiled for their pipe's type"),
+        }
+        Ok(())
+    }
+
+    /// Takes an entry out of the table.
+    pub(crate) fn remove(&mut self, c: &Compiled, slot: u32) {
+        match (self, c) {
+            (Table::Basic(m), Compiled::Basic { key }) => {
+                m.remove(key);
+            }
+            (Table::Control(t), Compiled::Control { .. }) => t.rules.retain(|r| r.3 != slot),
+            (Table::Acl(AclTable::V4(c)), _) => {
+                c.remove(slot);
+            }
+            (Table::Acl(AclTable::V6(c)), _) => {
+                c.remove(slot);
+            }
+            (Table::Lpm(t), Compiled::Lpm { len, key }) => {
+                if let Ok(p) = t.by_len.binary_search_by(|(l, _)| len.cmp(l)) {
+                    t.by_len[p].1.remove(key);
+                    if t.by_len[p].1.is_empty() {
+                        t.by_len.remove(p);
+                    }
+                }
+            }
+            (Table::Hash { slots, .. }, Compiled::Hash { index }) => {
+                if let Some(s) = slots.get_mut(*index as usize) {
+                    *s = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The entry slot a packet hits, if any. `buf` is scratch space for keys.
+    #[inline]
+    pub(crate) fn lookup(
+        &self,
+        template: &Template,
+        key: &PacketKey,
+        buf: &mut [u128; Field::COUNT],
+    ) -> Option<u32> {
+        match self {
+            Table::Basic(m) => {
+                if !template.constants_match(key) {
+                    return None;
+                }
+                let n = template.key_of(key, buf);
+                m.get(&buf[..n]).copied()
+            }
+            Table::Control(t) => {
+                if !template.constants_match(key) {
+                    return None;
+                }
+                t.rules.iter().find(|r| r.2.matches(key)).map(|r| r.3)
+            }
+            Table::Acl(a) => {
+                if !template.constants_match(key) {
+                    return None;
+                }
+                acl_lookup(a, key)
+            }
+            Table::Lpm(t) => {
+                if !template.constants_match(key) {
+                    return None;
+                }
+                let n = t.exact.len();
+                for (i, &(f, m)) in t.exact.iter().enumerate() {
+                    buf[i] = key.get(f) & m;
+                }
+                let addr = key.get(t.field);
+                let full = t.field.full();
+                for (len, m) in &t.by_len {
+                    buf[n] = addr & crate::matching::prefix_mask(t.field, *len) & full;
+                    if let Some(&s) = m.get(&buf[..=n]) {
+                        return Some(s);
+                    }
+                }
+                None
+            }
+            Table::Hash { fields, slots } => {
+                if !template.constants_match(key) || slots.is_empty() {
+                    return None;
+                }
+                let h = key.hash_fields(fields);
+                slots[(h % slots.len() as u64) as usize]
+            }
+        }
+    }
+}
+
+fn acl_lookup(a: &AclTable, key: &PacketKey) -> Option<u32> {
+    let l4 = key.get(Field::L4Type) as u32;
+    let (sp, dp, has_ports) = if l4 == crate::matching::L4Type::Tcp as u32 {
+        (key.get(Field::TcpSrcPort), key.get(Field::TcpDstPort), true)
+    } else if l4 == crate::matching::L4Type::Udp as u32 {
+        (key.get(Field::UdpSrcPort), key.get(Field::UdpDstPort), true)
+    } else {
+        (0, 0, false)
+    };
+    match a {
+        AclTable::V4(c) => {
+            if key.present & Field::Ipv4Src.bit() == 0 {
+                return None;
+            }
+            c.classify(&Key {
+                src: key.get(Field::Ipv4Src) as u32,
+                dst: key.get(Field::Ipv4Dst) as u32,
+                src_port: sp as u16,
+                dst_port: dp as u16,
+                proto: key.get(Field::Ipv4Proto) as u8,
+                has_ports,
+            })
+        }
+        AclTable::V6(c) => {
+            if key.present & Field::Ipv6Src.bit() == 0 {
+                return None;
+            }
+            c.classify(&Key {
+                src: key.get(Field::Ipv6Src),
+                dst: key.get(Field::Ipv6Dst),
+                src_port: sp as u16,
+                dst_port: dp as u16,
+                proto: key.get(Field::Ipv6NextHeader) as u8,
+                has_ports,
+            })
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The library handle (`doca_flow_init` / `doca_flow_destroy`) and its queues.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::backend::sw::SwBackend;
+use crate::backend::{Backend, Completion, FlowCfg, Mode, PortCfg, PortId, PortKind};
+use crate::error::{Error, Result};
+use crate::port::Port;
+
+type EntryCb = Box<dyn FnMut(&Completion) + Send>;
+
+pub(crate) struct FlowInner {
+    backend: Mutex<Box<dyn Backend>>,
+    pub(crate) cfg: FlowCfg,
+    queues: Vec<AtomicBool>,
+    entry_cb: Mutex<Option<EntryCb>>,
+}
+
+impl FlowInner {
+    /// Locks the backend. Poisoning is ignored: the backend's state is consistent between
+    /// calls, and a panic in a caller's callback does not run inside the lock.
+    pub(crate) fn backend(&self) -> MutexGuard<'_, Box<dyn Backend>> {
+        self.backend.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn report(&self, completions: &[Completion]) {
+        let mut cb = self.entry_cb.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cb) = cb.as_mut() {
+            for c in completions {
+                cb(c);
+            }
+        }
+    }
+}
+
+/// The DOCA Flow library: configuration, backend, queues. Ports hold it alive, so it is
+/// torn down last.
+///
+/// Cloning gives another handle to the same library.
+#[derive(Clone)]
+#[must_use]
+pub struct Flow {
+    pub(crate) inner: Arc<FlowInner>,
+}
+
+impl core::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Flow")
+            .field("cfg", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Flow`] (`struct doca_flow_cfg`).
+#[must_use]
+pub struct FlowBuilder {
+    cfg: FlowCfg,
+    cb: Option<EntryCb>,
+}
+
+impl Default for FlowBuilder {
+    fn default() -> Self {
+        Self {
+            cfg: FlowCfg {
+                mode: Mode::Vnf,
+                queues: 1,
+                queue_depth: 128,
+                counters: 1 << 16,
+                meters: 1 << 12,
+            },
+            cb: None,
+        }
+    }
+}
+
+impl FlowBuilder {
+    /// vnf (default) or switch mode (`doca_flow_cfg_set_mode_args`).
+    #[doc(alias = "doca_flow_cfg_set_mode_args")]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.cfg.mode = mode;
+        self
+    }
+
+    /// Number of queues (default 1).
+    #[doc(alias = "doca_flow_cfg_set_pipe_queues")]
+    pub fn queues(mut self, n: u16) -> Self {
+        self.cfg.queues = n;
+        self
+    }
+
+    /// Operations a queue holds before it must be processed (default 128).
+    #[doc(alias = "doca_flow_cfg_set_queue_depth")]
+    pub fn queue_depth(mut self, n: u32) -> Self {
+        self.cfg.queue_depth = n;
+        self
+    }
+
+    /// Counter pool size (default 65536).
+    #[doc(alias = "doca_flow_cfg_set_nr_counters")]
+    pub fn counters(mut self, n: u32) -> Self {
+        self.cfg.counters = n;
+        self
+    }
+
+    /// Meter pool size (default 4096).
+    #[doc(alias = "doca_flow_cfg_set_nr_meters")]
+    pub fn meters(mut self, n: u32) -> Self {
+        self.cfg.meters = n;
+        self
+    }
+
+    /// Called once per completed entry operation, from `entries_process`.
+    #[doc(alias = "doca_flow_cfg_set_cb_entry_process")]
+    pub fn entry_process_cb(mut self, cb: impl FnMut(&Completion) + Send + 'static) -> Self {
+        self.cb = Some(Box::new(cb));
+        self
+    }
+
+    /// Initialises the library on the software backend.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for zero queues or a zero queue depth.
+    #[doc(alias = "doca_flow_init")]
+    pub fn build(self) -> Result<Flow> {
+        self.build_with(SwBackend::new())
+    }
+
+    /// Initialises the library on the given backend.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for zero queues or a zero queue depth; the backend's init failure.
+    pub fn build_with(self, mut backend: impl Backend) -> Result<Flow> {
+        if self.cfg.queues == 0 {
+            return Err(Error::Invalid {
+                what: "queues",
+                reason: "at least one queue".into(),
+            });
+        }
+        if self.cfg.queue_depth == 0 {
+            return Err(Error::Invalid {
+                what: "queue_depth",
+                reason: "must be positive".into(),
+            });
+        }
+        backend.init(&self.cfg)?;
+        Ok(Flow {
+            inner: Arc::new(FlowInner {
+                backend: Mutex::new(Box::new(backend)),
+                queues: (0..self.cfg.queues)
+                    .map(|_| AtomicBool::new(false))
+                    .collect(),
+                cfg: self.cfg,
+                entry_cb: Mutex::new(self.cb),
+            }),
+        })
+    }
+}
+
+impl Flow {
+    /// A builder with the defaults: vnf mode, one queue of depth 128.
+    pub fn builder() -> FlowBuilder {
+        FlowBuilder::default()
+    }
+
+    /// The configuration.
+    pub fn cfg(&self) -> &FlowCfg {
+        &self.inner.cfg
+    }
+
+    /// Takes queue `id` for this thread of work. A queue is held by one [`Queue`] at a time;
+    /// dropping it gives it back.
+    ///
+    /// # Errors
+    /// [`Error::Queue`] if `id` is out of range or already taken.
+    pub fn take_queue(&self, id: u16) -> Result<Queue> {
+        let slot = self.inner.queues.get(usize::from(id)).ok_or(Error::Queue {
+            queue: id,
+            reason: "out of range",
+        })?;
+        if slot.swap(true, Ordering::AcqRel) {
+            return Err(Error::Queue {
+                queue: id,
+                reason: "already taken",
+            });
+        }
+        Ok(Queue {
+            flow: self.inner.clone(),
+            id,
+        })
+    }
+
+    /// Starts a port in vnf mode.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] in switch mode (use [`Flow::start_switch_port`]); backend failures.
+    #[doc(alias = "doca_flow_port_start")]
+    pub fn start_port(&self, id: u16, name: &str) -> Result<Port> {
+        if self.inner.cfg.mode != Mode::Vnf {
+            return Err(Error::Invalid {
+                what: "port",
+                reason: "switch mode: start the switch port, then representors".into(),
+            });
+        }
+        Port::start(
+            self.inner.clone(),
+            PortCfg {
+                id: PortId(id),
+                name: name.into(),
+                kind: PortKind::Plain,
+            },
+            None,
+        )
+    }
+
+    /// Starts the switch manager port in switch mode (usually the uplink `p0`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] in vnf mode; backend failures.
+    #[doc(alias = "doca_flow_port_start")]
+    pub fn start_switch_port(&self, id: u16, name: &str) -> Result<Port> {
+        if self.inner.cfg.mode != Mode::Switch {
+            return Err(Error::Invalid {
+                what: "port",
+                reason: "switch ports exist in switch mode only".into(),
+            });
+        }
+        Port::start(
+            self.inner.clone(),
+            PortCfg {
+                id: PortId(id),
+                name: name.into(),
+                kind: PortKind::Switch,
+            },
+            None,
+        )
+    }
+
+    /// The software backend, locked, if this flow runs on it. Do not call other methods of
+    /// this flow's handles while holding it (they lock the same backend).
+    pub fn sw(&self) -> Option<SwGuard<'_>> {
+        let g = self.inner.backend();
+        if g.as_any().is::<SwBackend>() {
+            Some(SwGuard(g))
+        } else {
+            None
+        }
+    }
+}
+
+/// The locked software backend; derefs to [`SwBackend`].
+pub struct SwGuard<'a>(MutexGuard<'a, Box<dyn Backend>>);
+
+impl core::ops::Deref for SwGuard<'_> {
+    type Target = SwBackend;
+    fn deref(&self) -> &SwBackend {
+        self.0.as_any().downcast_ref().expect("checked in Flow::sw")
+    }
+}
+
+impl core::ops::DerefMut for SwGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SwBackend {
+        self.0
+            .as_any_mut()
+            .downcast_mut()
+            .expect("checked in Flow::sw")
+    }
+}
+
+/// A DOCA Flow queue (`pipe_queue`): entry operations are posted on it and completed by
+/// [`Port::entries_process`]. Not `Clone`: the hot path borrows it `&mut`, so one thread of
+/// work owns a queue at a time.
+///
+/// ```compile_fail
+/// # let flow = doca_flow::Flow::builder().build().unwrap();
+/// let q = flow.take_queue(0).unwrap();
+/// let q2 = q.clone(); // queues are not shared
+/// ```
+#[must_use]
+pub struct Queue {
+    pub(crate) flow: Arc<FlowInner>,
+    pub(crate) id: u16,
+}
+
+impl core::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Queue").field("id", &self.id).finish()
+    }
+}
+
+impl Queue {
+    /// The queue id.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.flow.queues[usize::from(self.id)].store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,285 @@
+//! ACL entries: typed 5-tuples and DOCA's encoding of them.
+//!
+//! DOCA's ACL pipe takes an entry as `match` + `match_mask`: addresses in `match`, their
+//! masks (prefixes) in `match_mask`; the protocol in `match`, `0xff` in the mask to match it
+//! (`0` for any); and **L4 port ranges as `[value..mask]`: `match` carries the low port and
+//! `match_mask` the high port**. This crate encodes and decodes exactly that:
+//!
+//! | range | `match` port | `match_mask` port |
+//! |---|---|---|
+//! | any (`0..=65535`) | 0 | 0 |
+//! | exact `p` (p > 0) | p | p |
+//! | `lo..=hi` | lo | hi |
+//!
+//! Decoding also takes `(p, 0)` with `p > 0` as exact `p`. Port 0 alone (`0..=0`) cannot be
+//! expressed and is refused. Ports live in DOCA's `outer.transport` (TCP or UDP).
+//!
+//! A rule with a non-full port range never matches a packet without ports (ICMP, non-first
+//! fragments); a rule with full ranges does.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::backend::AclFamily;
+use crate::classifier::PortRange;
+use crate::error::{Error, Result};
+use crate::fwd::Fwd;
+use crate::matching::{Field, Match, prefix_mask};
+
+/// The largest ACL priority DOCA accepts (1025 levels, 0 the highest).
+pub const ACL_MAX_PRIORITY: u32 = 1024;
+
+/// An address prefix of either family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpPrefix {
+    /// IPv4 `addr/len`.
+    V4(Ipv4Addr, u8),
+    /// IPv6 `addr/len`.
+    V6(Ipv6Addr, u8),
+}
+
+impl IpPrefix {
+    /// Every IPv4 address.
+    pub const ANY_V4: IpPrefix = IpPrefix::V4(Ipv4Addr::UNSPECIFIED, 0);
+    /// Every IPv6 address.
+    pub const ANY_V6: IpPrefix = IpPrefix::V6(Ipv6Addr::UNSPECIFIED, 0);
+
+    fn family(self) -> AclFamily {
+        match self {
+            IpPrefix::V4(..) => AclFamily::V4,
+            IpPrefix::V6(..) => AclFamily::V6,
+        }
+    }
+
+    fn parts(self) -> (u128, u8) {
+        match self {
+            IpPrefix::V4(a, l) => (u128::from(u32::from(a)), l),
+            IpPrefix::V6(a, l) => (u128::from(a), l),
+        }
+    }
+}
+
+/// An ACL entry (`doca_flow_pipe_acl_add_entry`).
+#[derive(Debug, Clone)]
+pub struct AclEntry {
+    /// Source prefix.
+    pub src: IpPrefix,
+    /// Destination prefix.
+    pub dst: IpPrefix,
+    /// Source port range.
+    pub src_port: PortRange,
+    /// Destination port range.
+    pub dst_port: PortRange,
+    /// IP protocol, or any.
+    pub proto: Option<u8>,
+    /// Priority 0..=1024, lower wins.
+    pub priority: u32,
+    /// Fwd.
+    pub fwd: Fwd,
+}
+
+impl AclEntry {
+    /// An entry matching everything of the family of `src`/`dst`, with this priority and fwd.
+    pub fn new(src: IpPrefix, dst: IpPrefix, priority: u32, fwd: Fwd) -> Self {
+        Self {
+            src,
+            dst,
+            src_port: PortRange::ANY,
+            dst_port: PortRange::ANY,
+            proto: None,
+            priority,
+            fwd,
+        }
+    }
+    /// With a protocol.
+    #[must_use]
+    pub fn proto(mut self, p: u8) -> Self {
+        self.proto = Some(p);
+        self
+    }
+    /// With a source port range.
+    #[must_use]
+    pub fn src_port(mut self, r: PortRange) -> Self {
+        self.src_port = r;
+        self
+    }
+    /// With a destination port range.
+    #[must_use]
+    pub fn dst_port(mut self, r: PortRange) -> Self {
+        self.dst_port = r;
+        self
+    }
+
+    /// The address family, or an error if source and destination differ.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the families differ.
+    pub fn family(&self) -> Result<AclFamily> {
+        if self.src.family() != self.dst.family() {
+            return Err(Error::Invalid {
+                what: "acl entry",
+                reason: "src and dst of different families".into(),
+            });
+        }
+        Ok(self.src.family())
+    }
+
+    /// DOCA's `(match, match_mask)` for this entry.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for mixed families, prefixes too long, or a `0..=0` port range.
+    pub fn to_doca(&self) -> Result<(Match, Match)> {
+        let fam = self.family()?;
+        let (sf, df, pf) = fields(fam);
+        let mut m = Match::new();
+        let mut k = Match::new();
+        for (f, p) in [(sf, self.src), (df, self.dst)] {
+            let (a, len) = p.parts();
+            if u32::from(len) > f.bits() {
+                return Err(Error::Invalid {
+                    what: "acl prefix",
+                    reason: format!("/{len} is longer than {} bits", f.bits()),
+                });
+            }
+            let mask = prefix_mask(f, len);
+            m.set(f, a & mask);
+            k.set(f, mask);
+        }
+        if let Some(p) = self.proto {
+            m.set(pf, u128::from(p));
+            k.set(pf, 0xff);
+        }
+        for (f, r) in [
+            (Field::TransportSrcPort, self.src_port),
+            (Field::TransportDstPort, self.dst_port),
+        ] {
+            let (lo, hi) = encode_ports(r)?;
+            m.set(f, u128::from(lo));
+            k.set(f, u128::from(hi));
+        }
+        Ok((m, k))
+    }
+}
+
+fn fields(fam: AclFamily) -> (Field, Field, Field) {
+    match fam {
+        AclFamily::V4 => (Field::Ipv4Src, Field::Ipv4Dst, Field::Ipv4Proto),
+        AclFamily::V6 => (Field::Ipv6Src, Field::Ipv6Dst, Field::Ipv6NextHeader),
+    }
+}
+
+/// DOCA's `(match port, match_mask port)` for a range.
+///
+/// # Errors
+/// [`Error::Invalid`] for `lo > hi` and for `0..=0`.
+pub fn encode_ports(r: PortRange) -> Result<(u16, u16)> {
+    if r.lo > r.hi {
+        return Err(Error::Invalid {
+            what: "port range",
+            reason: format!("{}..={} is empty", r.lo, r.hi),
+        });
+    }
+    if r.is_any() {
+        Ok((0, 0))
+    } else if r.hi == 0 {
+        Err(Error::Invalid {
+            what: "port range",
+            reason: "0..=0 cannot be encoded in DOCA's ACL".into(),
+        })
+    } else {
+        Ok((r.lo, r.hi))
+    }
+}
+
+/// The range DOCA's `(match port, match_mask port)` means.
+///
+/// # Errors
+/// [`Error::Invalid`] when `value > mask` and `mask != 0`.
+pub fn decode_ports(value: u16, mask: u16) -> Result<PortRange> {
+    match (value, mask) {
+        (0, 0) => Ok(PortRange::ANY),
+        (p, 0) => Ok(PortRange::exact(p)),
+        (lo, hi) if lo <= hi => Ok(PortRange { lo, hi }),
+        (lo, hi) => Err(Error::Invalid {
+            what: "acl ports",
+            reason: format!("low port {lo} above high port {hi}"),
+        }),
+    }
+}
+
+/// A decoded ACL entry, family-independent (addresses as `u128`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodedAcl {
+    pub(crate) src: (u128, u8),
+    pub(crate) dst: (u128, u8),
+    pub(crate) src_port: PortRange,
+    pub(crate) dst_port: PortRange,
+    pub(crate) proto: u8,
+    pub(crate) proto_mask: u8,
+    pub(crate) priority: u32,
+}
+
+fn prefix_len(f: Field, mask: u128) -> Result<u8> {
+    let len = (mask << (128 - f.bits())).leading_ones() as u8;
+    if prefix_mask(f, len) != mask {
+        return Err(Error::Invalid {
+            what: "acl address mask",
+            reason: format!("{mask:#x} is not a prefix"),
+        });
+    }
+    Ok(len)
+}
+
+/// Decodes DOCA's ACL `(match, match_mask)`.
+pub(crate) fn decode_acl(
+    fam: AclFamily,
+    m: &Match,
+    k: &Match,
+    priority: u32,
+) -> Result<DecodedAcl> {
+    let (sf, df, pf) = fields(fam);
+    let sl = prefix_len(sf, k.get(sf))?;
+    let dl = prefix_len(df, k.get(df))?;
+    Ok(DecodedAcl {
+        src: (m.get(sf) & k.get(sf), sl),
+        dst: (m.get(df) & k.get(df), dl),
+        src_port: decode_ports(
+            m.get(Field::TransportSrcPort) as u16,
+            k.get(Field::TransportSrcPort) as u16,
+        )?,
+        dst_port: decode_ports(
+            m.get(Field::TransportDstPort) as u16,
+            k.get(Field::TransportDstPort) as u16,
+        )?,
+        proto: m.get(pf) as u8,
+        proto_mask: k.get(pf) as u8,
+        priority,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_encoding_roundtrip() {
+        for r in [
+            PortRange::ANY,
+            PortRange::exact(80),
+            PortRange {
+                lo: 1024,
+                hi: 65535,
+            },
+            PortRange { lo: 0, hi: 1023 },
+        ] {
+            let (v, m) = encode_ports(r).unwrap();
+            assert_eq!(decode_ports(v, m).unwrap(), r);
+        }
+        assert_eq!(
+            encode_ports(PortRange { lo: 1000, hi: 2000 }).unwrap(),
+            (1000, 2000)
+        );
+        assert!(encode_ports(PortRange::exact(0)).is_err());
+        assert_eq!(decode_ports(443, 0).unwrap(), PortRange::exact(443));
+        assert!(decode_ports(10, 5).is_err());
+    }
+}

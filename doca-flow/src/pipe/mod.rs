@@ -1,0 +1,395 @@
+//! Pipes: creation ([`builder`]), entries, and the rules DOCA puts on both.
+
+pub mod acl;
+pub mod builder;
+
+use std::sync::{Arc, Mutex};
+
+use crate::backend::{Domain, EntrySpec, EntryUpdate, Flags, PipeCfg, PipeId, PipeType, PortId};
+use crate::entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry};
+use crate::error::{Error, Result};
+use crate::flow::{FlowInner, Queue};
+use crate::fwd::Fwd;
+use crate::matching::Template;
+use crate::monitor::Counters;
+use crate::port::PortInner;
+use acl::{ACL_MAX_PRIORITY, AclEntry};
+
+pub(crate) struct PipeInner {
+    pub(crate) port: Arc<PortInner>,
+    pub(crate) id: PipeId,
+    pub(crate) cfg: PipeCfg,
+    pub(crate) template: Template,
+    /// Entries give their own fwd.
+    pub(crate) fwd_changeable: bool,
+    /// Pipes this pipe or its entries forward to: kept alive while this pipe lives.
+    pub(crate) targets: Mutex<Vec<Pipe>>,
+}
+
+impl Drop for PipeInner {
+    fn drop(&mut self) {
+        self.port.flow.backend().pipe_destroy(self.id);
+        if self.cfg.is_root {
+            self.port.release_root(self.cfg.domain);
+        }
+    }
+}
+
+/// A pipe (`struct doca_flow_pipe *`). Holds its port alive; entries and other pipes that
+/// forward to it hold it alive. Cloning gives another handle to the same pipe.
+#[derive(Clone)]
+#[must_use]
+pub struct Pipe {
+    pub(crate) inner: Arc<PipeInner>,
+}
+
+impl core::fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pipe")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.cfg.name)
+            .field("type", &self.inner.cfg.pipe_type)
+            .finish()
+    }
+}
+
+/// Checks a fwd against the pipe it is used in.
+pub(crate) fn check_fwd(
+    f: &Fwd,
+    owner: PortId,
+    domain: Domain,
+    nr_queues: u16,
+    flow: &Arc<FlowInner>,
+    changeable_ok: bool,
+) -> Result<()> {
+    match f {
+        Fwd::Changeable if !changeable_ok => Err(Error::FwdNotAllowed {
+            fwd: "changeable",
+            reason: "entries and fwd_miss need a concrete fwd",
+        }),
+        Fwd::Rss { queues } => {
+            if domain == Domain::Egress {
+                return Err(Error::FwdNotAllowed {
+                    fwd: "rss",
+                    reason: "egress pipes cannot forward to software",
+                });
+            }
+            if queues.is_empty() || queues.iter().any(|&q| q >= nr_queues) {
+                return Err(Error::Invalid {
+                    what: "rss queues",
+                    reason: format!("need 1.. queues below {nr_queues}"),
+                });
+            }
+            Ok(())
+        }
+        Fwd::Kernel if domain == Domain::Egress => Err(Error::FwdNotAllowed {
+            fwd: "kernel",
+            reason: "egress pipes cannot forward to the kernel",
+        }),
+        Fwd::Pipe(p) => {
+            let t = &p.inner;
+            if !Arc::ptr_eq(&t.port.flow, flow) || t.port.owner_id() != owner {
+                return Err(Error::Mismatch("fwd to a pipe of another port"));
+            }
+            if t.cfg.domain != domain {
+                return Err(Error::FwdNotAllowed {
+                    fwd: "pipe",
+                    reason: "the target pipe is in another domain",
+                });
+            }
+            if t.cfg.is_root {
+                return Err(Error::FwdNotAllowed {
+                    fwd: "pipe",
+                    reason: "a root pipe is reached only from its port",
+                });
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Pipe {
+    /// The backend's id.
+    pub fn id(&self) -> PipeId {
+        self.inner.id
+    }
+
+    /// The configuration it was built from.
+    pub fn cfg(&self) -> &PipeCfg {
+        &self.inner.cfg
+    }
+
+    /// The port it belongs to.
+    pub fn port_id(&self) -> PortId {
+        self.inner.port.cfg.id
+    }
+
+    fn check_queue(&self, q: &Queue) -> Result<()> {
+        if Arc::ptr_eq(&q.flow, &self.inner.port.flow) {
+            Ok(())
+        } else {
+            Err(Error::Mismatch("queue of another flow"))
+        }
+    }
+
+    fn check_type(&self, entry: PipeType) -> Result<()> {
+        let pipe = self.inner.cfg.pipe_type;
+        if pipe == entry {
+            Ok(())
+        } else {
+            Err(Error::WrongPipeType {
+                entry: entry.name(),
+                pipe: pipe.name(),
+            })
+        }
+    }
+
+    /// Validates an entry's fwd and returns its spec.
+    fn entry_fwd(&self, f: Option<&Fwd>) -> Result<Option<crate::backend::FwdSpec>> {
+        let i = &self.inner;
+        match (f, i.fwd_changeable) {
+            (None, true) => Err(Error::MissingEntryFwd),
+            (None, false) => Ok(None),
+            (Some(f), false) => Err(Error::FwdNotAllowed {
+                fwd: f.kind(),
+                reason: "the pipe's fwd is not changeable",
+            }),
+            (Some(f), true) => {
+                check_fwd(
+                    f,
+                    i.port.cfg.id,
+                    i.cfg.domain,
+                    i.port.flow.cfg.queues,
+                    &i.port.flow,
+                    false,
+                )?;
+                if let Some((p, _)) = f.target_pipe() {
+                    i.targets
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(p.clone());
+                }
+                Ok(Some(f.spec()))
+            }
+        }
+    }
+
+    fn add(&self, q: &mut Queue, spec: EntrySpec, flags: Flags) -> Result<Entry> {
+        let id = self
+            .inner
+            .port
+            .flow
+            .backend()
+            .entry_add(q.id, self.inner.id, spec, flags)?;
+        Ok(Entry {
+            pipe: self.clone(),
+            id,
+        })
+    }
+
+    /// Posts an entry on a basic pipe. It becomes active once `queue` is processed and it
+    /// reports success.
+    ///
+    /// # Errors
+    /// [`Error::WrongPipeType`], [`Error::ValueForConstantField`], [`Error::MissingEntryFwd`],
+    /// [`Error::FwdNotAllowed`], [`Error::CapacityExceeded`], [`Error::QueueFull`].
+    #[doc(alias = "doca_flow_pipe_basic_add_entry")]
+    #[doc(alias = "doca_flow_pipe_add_entry")]
+    pub fn add_entry(&self, queue: &mut Queue, e: BasicEntry, flags: Flags) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Basic)?;
+        self.inner.template.check_entry(&e.matcher)?;
+        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let spec = EntrySpec::Basic {
+            matcher: e.matcher,
+            actions: e.actions,
+            monitor: e.monitor,
+            fwd,
+        };
+        self.add(queue, spec, flags)
+    }
+
+    /// Posts an entry on a control pipe.
+    ///
+    /// # Errors
+    /// As [`Pipe::add_entry`].
+    #[doc(alias = "doca_flow_pipe_control_add_entry")]
+    pub fn control_add_entry(&self, queue: &mut Queue, e: ControlEntry) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Control)?;
+        let fwd = self
+            .entry_fwd(Some(&e.fwd))?
+            .expect("control pipes forward per entry");
+        let spec = EntrySpec::Control {
+            priority: e.priority,
+            matcher: e.matcher,
+            mask: e.mask,
+            actions: e.actions,
+            monitor: e.monitor,
+            fwd,
+        };
+        self.add(queue, spec, Flags::NoWait)
+    }
+
+    /// Posts an entry on an ACL pipe. Use [`Flags::WaitForBatch`] for all but the last entry
+    /// of a batch.
+    ///
+    /// # Errors
+    /// [`Error::PriorityOutOfRange`] above 1024, [`Error::Invalid`] for a bad 5-tuple or a
+    /// family other than the pipe's, and as [`Pipe::add_entry`].
+    #[doc(alias = "doca_flow_pipe_acl_add_entry")]
+    pub fn acl_add_entry(&self, queue: &mut Queue, e: AclEntry, flags: Flags) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Acl)?;
+        if e.priority > ACL_MAX_PRIORITY {
+            return Err(Error::PriorityOutOfRange {
+                priority: e.priority,
+                max: ACL_MAX_PRIORITY,
+            });
+        }
+        let fam = e.family()?;
+        let v6 = self.inner.cfg.matcher.get(crate::Field::Ipv6Src) != 0;
+        if v6 != (fam == crate::backend::AclFamily::V6) {
+            return Err(Error::Invalid {
+                what: "acl entry",
+                reason: "address family differs from the pipe's".into(),
+            });
+        }
+        let (matcher, mask) = e.to_doca()?;
+        let fwd = self
+            .entry_fwd(Some(&e.fwd))?
+            .expect("acl pipes forward per entry");
+        self.add(
+            queue,
+            EntrySpec::Acl {
+                priority: e.priority,
+                matcher,
+                mask,
+                fwd,
+            },
+            flags,
+        )
+    }
+
+    /// Posts an entry on an LPM pipe.
+    ///
+    /// # Errors
+    /// As [`Pipe::add_entry`]; [`Error::Invalid`] when the mask is not a prefix.
+    #[doc(alias = "doca_flow_pipe_lpm_add_entry")]
+    pub fn lpm_add_entry(&self, queue: &mut Queue, e: LpmEntry, flags: Flags) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Lpm)?;
+        self.inner.template.check_entry(&e.matcher)?;
+        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let mut mask = e.mask;
+        // Exact fields need no mask from the caller.
+        for &(f, m) in &self.inner.template.changeable {
+            if !matches!(
+                f,
+                crate::Field::Ipv4Src
+                    | crate::Field::Ipv4Dst
+                    | crate::Field::Ipv6Src
+                    | crate::Field::Ipv6Dst
+            ) {
+                mask.set(f, m);
+            }
+        }
+        let spec = EntrySpec::Lpm {
+            matcher: e.matcher,
+            mask,
+            actions: e.actions,
+            monitor: e.monitor,
+            fwd,
+        };
+        self.add(queue, spec, flags)
+    }
+
+    /// Posts the entry of one bucket of a hash pipe.
+    ///
+    /// # Errors
+    /// As [`Pipe::add_entry`]; [`Error::CapacityExceeded`] for an index beyond `nr_entries`.
+    #[doc(alias = "doca_flow_pipe_hash_add_entry")]
+    pub fn hash_add_entry(&self, queue: &mut Queue, e: HashEntry, flags: Flags) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Hash)?;
+        if e.index >= self.inner.cfg.nr_entries {
+            return Err(Error::CapacityExceeded {
+                what: "hash pipe index",
+                limit: self.inner.cfg.nr_entries,
+            });
+        }
+        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let spec = EntrySpec::Hash {
+            index: e.index,
+            actions: e.actions,
+            monitor: e.monitor,
+            fwd,
+        };
+        self.add(queue, spec, flags)
+    }
+
+    /// Posts an update of an entry's actions, monitor or fwd.
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] for an entry of another pipe; as [`Pipe::add_entry`].
+    #[doc(alias = "doca_flow_pipe_update_entry")]
+    pub fn update_entry(
+        &self,
+        queue: &mut Queue,
+        entry: &Entry,
+        actions: Option<crate::Actions>,
+        monitor: Option<crate::Monitor>,
+        fwd: Option<Fwd>,
+        flags: Flags,
+    ) -> Result<()> {
+        self.check_queue(queue)?;
+        if !Arc::ptr_eq(&entry.pipe.inner, &self.inner) {
+            return Err(Error::Mismatch("entry of another pipe"));
+        }
+        let fwd = match fwd {
+            Some(f) => self.entry_fwd(Some(&f))?,
+            None => None,
+        };
+        let update = EntryUpdate {
+            actions,
+            monitor,
+            fwd,
+        };
+        self.inner
+            .port
+            .flow
+            .backend()
+            .entry_update(queue.id, entry.id, update, flags)
+    }
+
+    /// Posts the removal of an entry; it leaves the data path when `queue` is processed.
+    ///
+    /// # Errors
+    /// [`Error::Mismatch`] for an entry of another pipe; [`Error::QueueFull`].
+    #[doc(alias = "doca_flow_pipe_remove_entry")]
+    pub fn remove_entry(&self, queue: &mut Queue, entry: &Entry, flags: Flags) -> Result<()> {
+        self.check_queue(queue)?;
+        if !Arc::ptr_eq(&entry.pipe.inner, &self.inner) {
+            return Err(Error::Mismatch("entry of another pipe"));
+        }
+        self.inner
+            .port
+            .flow
+            .backend()
+            .entry_remove(queue.id, entry.id, flags)
+    }
+
+    /// Packets that missed this pipe (needs `miss_counter(true)`).
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the pipe has no miss counter.
+    #[doc(alias = "doca_flow_resource_query_pipe_miss")]
+    pub fn query_miss(&self) -> Result<Counters> {
+        self.inner
+            .port
+            .flow
+            .backend()
+            .query_pipe_miss(self.inner.id)
+    }
+}
