@@ -20,6 +20,7 @@ pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod l4;
+pub mod modify;
 mod parse;
 
 pub use build::{DEFAULT_DST_MAC, DEFAULT_SRC_MAC, Ipv6Ext, PacketBuilder};
