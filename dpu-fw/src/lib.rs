@@ -1,1 +1,2 @@
 //! dpu-fw
+pub mod classbench;

@@ -1,0 +1,104 @@
+//! Exactness on ClassBench: for each of the nine shared sets, every trace
+//! header's first match equals the `*.match5.gz` line.
+//!
+//! Data folder: env `CLASSBENCH_DIR`, default `../shared/classbench` next to
+//! the workspace. When it is absent the test prints why and passes.
+//! A debug build checks the 1k and 10k sets only (the 100k sets take long
+//! unoptimised); set `CLASSBENCH_ALL=1` (or run `cargo test --release`) for
+//! all nine.
+
+use std::path::{Path, PathBuf};
+
+use doca_flow::classifier::Classifier;
+use dpu_fw::classbench;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("CLASSBENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("shared")
+                .join("classbench")
+        })
+}
+
+fn existing(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [stem.to_owned(), format!("{stem}.gz")]
+        .into_iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.exists())
+}
+
+fn check_set(dir: &Path, name: &str) {
+    let rules = existing(dir, &format!("{name}.rules")).expect("rules file");
+    let trace = existing(dir, &format!("{name}.trace")).expect("trace file");
+    let matches = existing(dir, &format!("{name}.match5")).expect("match5 file");
+    let rules = classbench::to_rules(&classbench::read_rules(&rules).unwrap());
+    let trace = classbench::read_trace(&trace).unwrap();
+    let want = classbench::read_matches(&matches).unwrap();
+    assert_eq!(
+        trace.len(),
+        want.len(),
+        "{name}: trace and match5 lengths differ"
+    );
+    let c = Classifier::build(&rules).unwrap();
+    let keys: Vec<_> = trace.iter().map(classbench::CbHeader::to_key).collect();
+    let mut got = vec![None; keys.len()];
+    c.classify_batch(&keys, &mut got);
+    let mut bad = 0;
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if g != w || c.classify(&keys[i]) != *w {
+            if bad < 5 {
+                eprintln!(
+                    "{name}: trace line {}: got {g:?}, want {w:?}, key {:?}",
+                    i + 1,
+                    keys[i]
+                );
+            }
+            bad += 1;
+        }
+    }
+    assert_eq!(
+        bad,
+        0,
+        "{name}: {bad} of {} headers differ from match5",
+        keys.len()
+    );
+    eprintln!(
+        "{name}: {} rules, {} headers, all equal match5",
+        rules.len(),
+        keys.len()
+    );
+}
+
+#[test]
+fn classbench_first_match_equals_match5() {
+    let dir = data_dir();
+    if !dir.is_dir() {
+        eprintln!(
+            "skipped: ClassBench folder {} not found (set CLASSBENCH_DIR)",
+            dir.display()
+        );
+        return;
+    }
+    let all = cfg!(not(debug_assertions)) || std::env::var_os("CLASSBENCH_ALL").is_some();
+    let sizes: &[&str] = if all {
+        &["1k", "10k", "100k"]
+    } else {
+        &["1k", "10k"]
+    };
+    if !all {
+        eprintln!("debug build: 100k sets skipped (set CLASSBENCH_ALL=1 or use --release)");
+    }
+    for size in sizes {
+        for set in ["acl1", "fw1", "ipc1"] {
+            let name = format!("{set}_{size}");
+            if existing(&dir, &format!("{name}.rules")).is_none() {
+                eprintln!("skipped {name}: not in {}", dir.display());
+                continue;
+            }
+            check_set(&dir, &name);
+        }
+    }
+}
