@@ -11,7 +11,7 @@ use super::SwBackend;
 pub const MAX_HOPS: u32 = 64;
 
 /// Why the sw backend dropped a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
     /// A `Fwd::Drop` (entry, pipe or fwd_miss).
@@ -27,7 +27,7 @@ pub enum DropReason {
 }
 
 /// Where a packet went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Verdict {
     /// Sent out of this port.

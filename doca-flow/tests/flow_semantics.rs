@@ -1,0 +1,1149 @@
+//! One test per documented DOCA Flow rule that the sw backend reproduces.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use doca_flow::packet::{Headers, L3, PacketBuilder};
+use doca_flow::{
+    AclEntry, Actions, BasicEntry, ControlEntry, Counters, Domain, DropReason, EntryStatus, Error,
+    Field, Flags, Flow, Fwd, IpPrefix, LpmEntry, Match, MeterCfg, MeterLimit, Mode, Monitor,
+    PipeType, PortId, PortRange, Verdict,
+};
+
+fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
+    Ipv4Addr::new(a, b, c, d)
+}
+
+fn tcp(dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    PacketBuilder::tcp4(ip(192, 0, 2, 1), dst, 40000, dport).build()
+}
+
+fn udp(dst: Ipv4Addr, dport: u16) -> Vec<u8> {
+    PacketBuilder::udp4(ip(192, 0, 2, 1), dst, 40000, dport).build()
+}
+
+fn run(flow: &Flow, port: u16, mut pkt: Vec<u8>) -> Verdict {
+    flow.sw()
+        .unwrap()
+        .process_packet(PortId(port), &mut pkt)
+        .verdict
+}
+
+fn setup() -> (Flow, doca_flow::Port, doca_flow::Queue) {
+    let flow = Flow::builder().queues(2).build().unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let q = flow.take_queue(0).unwrap();
+    (flow, p0, q)
+}
+
+const OUT: Fwd = Fwd::Port(PortId(1));
+
+// ---- match model -------------------------------------------------------------------------
+
+#[test]
+fn zero_ignores_all_ones_changeable_other_constant() {
+    let (flow, p0, mut q) = setup();
+    // dst changeable, TCP dst port the constant 443, src ignored (zero).
+    let pipe = p0
+        .pipe_builder("basic")
+        .root(true)
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST).tcp_dst_port(443))
+        .fwd(OUT)
+        .build()
+        .unwrap();
+    let _e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().ipv4_dst(ip(10, 0, 0, 1))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(10, 0, 0, 1), 443)),
+        Verdict::Port(PortId(1))
+    );
+    // The constant: another port misses.
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(10, 0, 0, 1), 80)),
+        Verdict::Miss { .. }
+    ));
+    // The changeable field: another dst misses.
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(10, 0, 0, 2), 443)),
+        Verdict::Miss { .. }
+    ));
+    // A packet without the field (UDP has no TCP port) misses.
+    assert!(matches!(
+        run(&flow, 0, udp(ip(10, 0, 0, 1), 443)),
+        Verdict::Miss { .. }
+    ));
+}
+
+#[test]
+fn per_entry_value_for_constant_field_is_refused() {
+    let (_flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("basic")
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST).tcp_dst_port(443))
+        .fwd(OUT)
+        .build()
+        .unwrap();
+    let err = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::ValueForConstantField {
+            field: Field::TcpDstPort
+        }
+    ));
+    let err = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().ipv4_src(ip(1, 1, 1, 1))),
+            Flags::NoWait,
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::ValueForConstantField {
+            field: Field::Ipv4Src
+        }
+    ));
+}
+
+#[test]
+fn explicit_mask_gives_prefix_matching() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("prefix")
+        .root(true)
+        .matcher(
+            Match::new()
+                .ipv4_dst(Ipv4Addr::BROADCAST)
+                .ipv4_src(ip(192, 0, 0, 0)),
+        )
+        .match_mask(
+            Match::new()
+                .prefix(Field::Ipv4Dst, 24)
+                .prefix(Field::Ipv4Src, 8),
+        )
+        .fwd(OUT)
+        .build()
+        .unwrap();
+    let _e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().ipv4_dst(ip(10, 1, 2, 99))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    // Entry value is masked to 10.1.2.0/24; src constant 192/8.
+    assert_eq!(
+        run(&flow, 0, tcp(ip(10, 1, 2, 7), 1)),
+        Verdict::Port(PortId(1))
+    );
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(10, 1, 3, 7), 1)),
+        Verdict::Miss { .. }
+    ));
+    let other_src = PacketBuilder::tcp4(ip(193, 0, 2, 1), ip(10, 1, 2, 7), 1, 1).build();
+    assert!(matches!(run(&flow, 0, other_src), Verdict::Miss { .. }));
+}
+
+// ---- control pipes -----------------------------------------------------------------------
+
+#[test]
+fn control_lower_priority_wins_and_ties_keep_insertion_order() {
+    let (flow, p0, mut q) = setup();
+    let _p1 = flow.start_port(1, "p1").unwrap();
+    let _p2 = flow.start_port(2, "p2").unwrap();
+    let pipe = p0
+        .pipe_builder("ctl")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    let any_tcp = Match::new().l4_type(doca_flow::L4Type::Tcp);
+    let web = Match::new().tcp_dst_port(80);
+    let _a = pipe
+        .control_add_entry(
+            &mut q,
+            ControlEntry::new(10, any_tcp.clone(), Fwd::Port(PortId(1))),
+        )
+        .unwrap();
+    let _b = pipe
+        .control_add_entry(&mut q, ControlEntry::new(5, web, Fwd::Port(PortId(2))))
+        .unwrap();
+    let _c = pipe
+        .control_add_entry(&mut q, ControlEntry::new(10, any_tcp, Fwd::Drop))
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Port(PortId(2))
+    );
+    // Priority 10 twice: the first added wins.
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 22)),
+        Verdict::Port(PortId(1))
+    );
+}
+
+#[test]
+fn control_entry_mask_matches_bits() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("ctl")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    // TCP SYN set, whatever else (flags & 0x02 == 0x02).
+    let e = ControlEntry::new(0, Match::new().tcp_flags(0x02), Fwd::Drop)
+        .mask(Match::new().tcp_flags(0x02));
+    let _e = pipe.control_add_entry(&mut q, e).unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let syn_ack = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
+        .flags(0x12)
+        .build();
+    let ack = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
+        .flags(0x10)
+        .build();
+    assert_eq!(run(&flow, 0, syn_ack), Verdict::Drop(DropReason::Fwd));
+    assert!(matches!(run(&flow, 0, ack), Verdict::Miss { .. }));
+}
+
+// ---- ACL ---------------------------------------------------------------------------------
+
+/// An ACL pipe behind a control root (ACL pipes cannot be root). Both pipes are returned:
+/// dropping the last handle of a pipe destroys it.
+fn acl_behind_root(
+    p0: &doca_flow::Port,
+    q: &mut doca_flow::Queue,
+) -> (doca_flow::Pipe, doca_flow::Pipe) {
+    let acl = p0
+        .pipe_builder("acl")
+        .pipe_type(PipeType::Acl)
+        .nr_entries(64)
+        .fwd_miss(Fwd::Drop)
+        .build()
+        .unwrap();
+    let root = p0
+        .pipe_builder("root")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    let e = root
+        .control_add_entry(
+            q,
+            ControlEntry::new(
+                0,
+                Match::new().l3_type(doca_flow::L3Type::Ipv4),
+                Fwd::Pipe(acl.clone()),
+            ),
+        )
+        .unwrap();
+    drop(e); // the entry stays installed: dropping a handle does not remove it
+    (root, acl)
+}
+
+#[test]
+fn acl_cannot_be_root_and_priority_is_0_to_1024() {
+    let (_flow, p0, mut q) = setup();
+    let err = p0
+        .pipe_builder("acl")
+        .pipe_type(PipeType::Acl)
+        .root(true)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::AclRoot));
+    let acl = p0
+        .pipe_builder("acl")
+        .pipe_type(PipeType::Acl)
+        .build()
+        .unwrap();
+    let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1025, Fwd::Drop);
+    assert!(matches!(
+        acl.acl_add_entry(&mut q, e, Flags::NoWait),
+        Err(Error::PriorityOutOfRange {
+            priority: 1025,
+            max: 1024
+        })
+    ));
+    let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1024, Fwd::Drop);
+    assert!(acl.acl_add_entry(&mut q, e, Flags::NoWait).is_ok());
+}
+
+#[test]
+fn acl_port_ranges_prefixes_and_priority() {
+    let (flow, p0, mut q) = setup();
+    let _p1 = flow.start_port(1, "p1").unwrap();
+    let (_root, acl) = acl_behind_root(&p0, &mut q);
+    let allow = AclEntry::new(
+        IpPrefix::V4(ip(10, 0, 0, 0), 8),
+        IpPrefix::ANY_V4,
+        1,
+        Fwd::Port(PortId(1)),
+    )
+    .proto(6)
+    .dst_port(PortRange { lo: 1000, hi: 2000 });
+    let deny_all = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 2, Fwd::Drop);
+    let _a = acl
+        .acl_add_entry(&mut q, allow, Flags::WaitForBatch)
+        .unwrap();
+    let _b = acl.acl_add_entry(&mut q, deny_all, Flags::NoWait).unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let from10 = |dport| PacketBuilder::tcp4(ip(10, 9, 9, 9), ip(1, 1, 1, 1), 5, dport).build();
+    assert_eq!(run(&flow, 0, from10(1000)), Verdict::Port(PortId(1)));
+    assert_eq!(run(&flow, 0, from10(2000)), Verdict::Port(PortId(1)));
+    assert_eq!(run(&flow, 0, from10(2001)), Verdict::Drop(DropReason::Fwd));
+    let other = PacketBuilder::tcp4(ip(11, 0, 0, 1), ip(1, 1, 1, 1), 5, 1500).build();
+    assert_eq!(run(&flow, 0, other), Verdict::Drop(DropReason::Fwd));
+    // A range rule never matches a packet without ports (a non-first fragment).
+    let frag = PacketBuilder::tcp4(ip(10, 9, 9, 9), ip(1, 1, 1, 1), 5, 1500)
+        .fragment(10, false)
+        .build();
+    assert_eq!(run(&flow, 0, frag), Verdict::Drop(DropReason::Fwd));
+}
+
+#[test]
+fn acl_range_encoding_is_low_in_match_high_in_mask() {
+    let e = AclEntry::new(
+        IpPrefix::ANY_V4,
+        IpPrefix::V4(ip(10, 0, 0, 0), 16),
+        0,
+        Fwd::Drop,
+    )
+    .src_port(PortRange { lo: 100, hi: 200 })
+    .dst_port(PortRange::exact(53));
+    let (m, k) = e.to_doca().unwrap();
+    assert_eq!(m.get(Field::TransportSrcPort), 100);
+    assert_eq!(k.get(Field::TransportSrcPort), 200);
+    assert_eq!(m.get(Field::TransportDstPort), 53);
+    assert_eq!(k.get(Field::TransportDstPort), 53);
+    assert_eq!(k.get(Field::Ipv4Dst), 0xffff_0000);
+    assert_eq!(k.get(Field::Ipv4Src), 0);
+}
+
+#[test]
+fn acl_ipv6() {
+    let flow = Flow::builder().build().unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let acl = p0
+        .pipe_builder("acl6")
+        .pipe_type(PipeType::Acl)
+        .acl_family(doca_flow::AclFamily::V6)
+        .build()
+        .unwrap();
+    let root = p0
+        .pipe_builder("root")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    let _r = root
+        .control_add_entry(
+            &mut q,
+            ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone())),
+        )
+        .unwrap();
+    let net: Ipv6Addr = "2001:db8::".parse().unwrap();
+    let _e = acl
+        .acl_add_entry(
+            &mut q,
+            AclEntry::new(IpPrefix::ANY_V6, IpPrefix::V6(net, 32), 0, Fwd::Kernel),
+            Flags::NoWait,
+        )
+        .unwrap();
+    assert!(matches!(
+        acl.acl_add_entry(
+            &mut q,
+            AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 0, Fwd::Drop),
+            Flags::NoWait
+        ),
+        Err(Error::Invalid { .. })
+    ));
+    p0.entries_process(&mut q, 0).unwrap();
+    let pkt = PacketBuilder::udp6(
+        "2001:db9::1".parse().unwrap(),
+        "2001:db8::5".parse().unwrap(),
+        1,
+        2,
+    )
+    .build();
+    assert_eq!(run(&flow, 0, pkt), Verdict::Kernel);
+    let pkt = PacketBuilder::udp6(
+        "2001:db9::1".parse().unwrap(),
+        "2001:db9::5".parse().unwrap(),
+        1,
+        2,
+    )
+    .build();
+    assert_eq!(run(&flow, 0, pkt), Verdict::Drop(DropReason::Miss));
+}
+
+// ---- LPM -----------------------------------------------------------------------------------
+
+#[test]
+fn lpm_longest_prefix_wins() {
+    let (flow, p0, mut q) = setup();
+    for i in 1..=3 {
+        std::mem::forget(flow.start_port(i, "px").unwrap());
+    }
+    let lpm = p0
+        .pipe_builder("lpm")
+        .pipe_type(PipeType::Lpm)
+        .root(true)
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let add = |q: &mut doca_flow::Queue, a: Ipv4Addr, len: u8, port: u16| {
+        lpm.lpm_add_entry(
+            q,
+            LpmEntry::new(
+                Match::new().ipv4_dst(a),
+                Match::new().prefix(Field::Ipv4Dst, len),
+            )
+            .fwd(Fwd::Port(PortId(port))),
+            Flags::NoWait,
+        )
+        .unwrap()
+    };
+    let _a = add(&mut q, ip(10, 0, 0, 0), 8, 1);
+    let _b = add(&mut q, ip(10, 1, 0, 0), 16, 2);
+    let _c = add(&mut q, ip(10, 1, 2, 0), 24, 3);
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(10, 1, 2, 3), 1)),
+        Verdict::Port(PortId(3))
+    );
+    assert_eq!(
+        run(&flow, 0, tcp(ip(10, 1, 9, 3), 1)),
+        Verdict::Port(PortId(2))
+    );
+    assert_eq!(
+        run(&flow, 0, tcp(ip(10, 9, 9, 3), 1)),
+        Verdict::Port(PortId(1))
+    );
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(11, 0, 0, 1), 1)),
+        Verdict::Miss { .. }
+    ));
+}
+
+// ---- miss chains, roots, domains ---------------------------------------------------------
+
+#[test]
+fn miss_follows_fwd_miss_then_defaults() {
+    let (flow, p0, mut q) = setup();
+    let last = p0
+        .pipe_builder("last")
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Port(PortId(1)))
+        .miss_counter(true)
+        .build()
+        .unwrap();
+    let root = p0
+        .pipe_builder("root")
+        .root(true)
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .fwd(Fwd::Kernel)
+        .fwd_miss(Fwd::Pipe(last.clone()))
+        .build()
+        .unwrap();
+    let _r = root
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().ipv4_dst(ip(9, 9, 9, 9))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    let _l = last
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(22)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(run(&flow, 0, tcp(ip(9, 9, 9, 9), 1)), Verdict::Kernel);
+    // Root miss -> fwd_miss -> hit in `last`.
+    assert_eq!(
+        run(&flow, 0, tcp(ip(8, 8, 8, 8), 22)),
+        Verdict::Port(PortId(1))
+    );
+    // Root miss -> `last` misses too; a non-root pipe without fwd_miss drops.
+    assert_eq!(
+        run(&flow, 0, tcp(ip(8, 8, 8, 8), 23)),
+        Verdict::Drop(DropReason::Miss)
+    );
+    assert_eq!(
+        last.query_miss().unwrap(),
+        Counters {
+            packets: 1,
+            bytes: tcp(ip(8, 8, 8, 8), 23).len() as u64
+        }
+    );
+}
+
+#[test]
+fn root_miss_without_fwd_miss_goes_to_rss() {
+    let (flow, p0, _q) = setup();
+    // No root at all: DOCA's default miss (the port's RSS queues).
+    assert!(matches!(run(&flow, 0, tcp(ip(1, 2, 3, 4), 1)), Verdict::Miss { queue } if queue < 2));
+    let _root = p0
+        .pipe_builder("root")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 2, 3, 4), 1)),
+        Verdict::Miss { .. }
+    ));
+}
+
+#[test]
+fn one_root_per_port_and_domain() {
+    let (_flow, p0, _q) = setup();
+    let _r = p0
+        .pipe_builder("r1")
+        .root(true)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let err = p0
+        .pipe_builder("r2")
+        .root(true)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::RootExists {
+            port: 0,
+            domain: "ingress"
+        }
+    ));
+    // The egress domain has its own root.
+    let eg = p0
+        .pipe_builder("e1")
+        .root(true)
+        .domain(Domain::Egress)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    drop(eg);
+    // Destroying a root frees the slot.
+    drop(_r);
+    assert!(
+        p0.pipe_builder("r3")
+            .root(true)
+            .fwd(Fwd::Drop)
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn non_root_pipes_are_reached_only_by_fwd_and_roots_are_not_targets() {
+    let (flow, p0, _q) = setup();
+    let _lonely = p0
+        .pipe_builder("nonroot")
+        .fwd(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 2, 3, 4), 1)),
+        Verdict::Miss { .. }
+    ));
+    let root = p0
+        .pipe_builder("root")
+        .root(true)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let err = p0
+        .pipe_builder("x")
+        .fwd(Fwd::Pipe(root))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::FwdNotAllowed { fwd: "pipe", .. }));
+}
+
+#[test]
+fn egress_pipes_see_packets_forwarded_to_their_port() {
+    let (flow, p0, mut q) = setup();
+    let p1 = flow.start_port(1, "p1").unwrap();
+    let ingress = p0
+        .pipe_builder("in")
+        .root(true)
+        .fwd(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    // A basic pipe with no match fields still needs one (empty) entry to hit.
+    let _all = ingress
+        .add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let eg = p1
+        .pipe_builder("eg")
+        .root(true)
+        .domain(Domain::Egress)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let _e = eg
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(23)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p1.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 23)),
+        Verdict::Drop(DropReason::Fwd)
+    );
+    // An egress root miss leaves through the port.
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Port(PortId(1))
+    );
+    // Egress pipes cannot send to software.
+    let err = p1
+        .pipe_builder("x")
+        .domain(Domain::Egress)
+        .fwd(Fwd::Kernel)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::FwdNotAllowed { fwd: "kernel", .. }));
+}
+
+#[test]
+fn fwd_types_the_pipe_type_does_not_allow() {
+    let (_flow, p0, _q) = setup();
+    let err = p0
+        .pipe_builder("c")
+        .pipe_type(PipeType::Control)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::FwdNotAllowed { fwd: "drop", .. }));
+    let err = p0.pipe_builder("b").build().unwrap_err();
+    assert!(matches!(err, Error::Invalid { what: "fwd", .. }));
+    let err = p0
+        .pipe_builder("b")
+        .fwd(Fwd::Drop)
+        .fwd_miss(Fwd::Changeable)
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::FwdNotAllowed {
+            fwd: "changeable",
+            ..
+        }
+    ));
+    let err = p0
+        .pipe_builder("b")
+        .fwd(Fwd::Rss { queues: vec![7] })
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Invalid {
+            what: "rss queues",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn changeable_fwd_is_per_entry() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .root(true)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let m = |p| Match::new().tcp_dst_port(p);
+    assert!(matches!(
+        pipe.add_entry(&mut q, BasicEntry::new(m(1)), Flags::NoWait),
+        Err(Error::MissingEntryFwd)
+    ));
+    let _a = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(m(1)).fwd(Fwd::Rss { queues: vec![1] }),
+            Flags::NoWait,
+        )
+        .unwrap();
+    let _b = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(m(2)).fwd(Fwd::Kernel),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)),
+        Verdict::Rss { queue: 1 }
+    );
+    assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 2)), Verdict::Kernel);
+    // A fixed pipe fwd refuses entry fwds.
+    let fixed = p0
+        .pipe_builder("f")
+        .matcher(m(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        fixed.add_entry(
+            &mut q,
+            BasicEntry::new(m(1)).fwd(Fwd::Kernel),
+            Flags::NoWait
+        ),
+        Err(Error::FwdNotAllowed { .. })
+    ));
+}
+
+// ---- async entries -----------------------------------------------------------------------
+
+#[test]
+fn entry_is_active_only_after_its_queue_was_processed() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .root(true)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    assert_eq!(e.status(), EntryStatus::InProcess);
+    assert!(!e.is_installed());
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Miss { .. }
+    ));
+    // Processing another queue does not complete it.
+    let mut q1 = flow.take_queue(1).unwrap();
+    assert!(p0.entries_process(&mut q1, 0).unwrap().is_empty());
+    let done = p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, EntryStatus::Success);
+    assert_eq!(e.status(), EntryStatus::Success);
+    assert!(e.is_installed());
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Drop(DropReason::Fwd)
+    );
+    // Removal is async too.
+    pipe.remove_entry(&mut q, &e, Flags::NoWait).unwrap();
+    assert_eq!(e.status(), EntryStatus::InProcess);
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Drop(DropReason::Fwd)
+    );
+    let done = p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(done[0].op, doca_flow::EntryOp::Remove);
+    assert!(!e.is_installed());
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Miss { .. }
+    ));
+}
+
+#[test]
+fn failed_add_reports_error_and_is_never_installed() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let flow = Flow::builder()
+        .entry_process_cb(move |c| s2.lock().unwrap().push(*c))
+        .build()
+        .unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let pipe = p0
+        .pipe_builder("b")
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let a = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    let dup = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(a.status(), EntryStatus::Success);
+    assert_eq!(dup.status(), EntryStatus::Error);
+    assert!(!dup.is_installed());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].status, EntryStatus::Error);
+    assert_eq!(
+        seen[1].error,
+        Some(doca_flow::backend::EntryError::Duplicate)
+    );
+}
+
+#[test]
+fn full_queue_is_a_typed_error_the_caller_can_act_on() {
+    let flow = Flow::builder().queue_depth(2).build().unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let pipe = p0
+        .pipe_builder("b")
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let add = |q: &mut doca_flow::Queue, p| {
+        pipe.add_entry(
+            q,
+            BasicEntry::new(Match::new().tcp_dst_port(p)),
+            Flags::WaitForBatch,
+        )
+    };
+    let _a = add(&mut q, 1).unwrap();
+    let _b = add(&mut q, 2).unwrap();
+    assert!(matches!(
+        add(&mut q, 3),
+        Err(Error::QueueFull { queue: 0, depth: 2 })
+    ));
+    p0.entries_process(&mut q, 0).unwrap();
+    let _c = add(&mut q, 3).unwrap();
+    // A queue is held by one owner at a time.
+    assert!(matches!(
+        flow.take_queue(0),
+        Err(Error::Queue { queue: 0, .. })
+    ));
+    assert!(matches!(
+        flow.take_queue(9),
+        Err(Error::Queue { queue: 9, .. })
+    ));
+}
+
+#[test]
+fn capacity_is_enforced() {
+    let (_flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .nr_entries(2)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let add = |q: &mut doca_flow::Queue, p| {
+        pipe.add_entry(
+            q,
+            BasicEntry::new(Match::new().tcp_dst_port(p)),
+            Flags::NoWait,
+        )
+    };
+    let a = add(&mut q, 1).unwrap();
+    let _b = add(&mut q, 2).unwrap();
+    assert!(matches!(
+        add(&mut q, 3),
+        Err(Error::CapacityExceeded {
+            what: "pipe entries",
+            limit: 2
+        })
+    ));
+    p0.entries_process(&mut q, 0).unwrap();
+    pipe.remove_entry(&mut q, &a, Flags::NoWait).unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert!(add(&mut q, 3).is_ok());
+}
+
+// ---- monitor -----------------------------------------------------------------------------
+
+#[test]
+fn counters_count_packets_and_bytes() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .root(true)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .monitor(Monitor::counter())
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let pkt = tcp(ip(1, 1, 1, 1), 80);
+    let n = pkt.len() as u64;
+    for _ in 0..3 {
+        run(&flow, 0, pkt.clone());
+    }
+    run(&flow, 0, tcp(ip(1, 1, 1, 1), 81));
+    assert_eq!(
+        e.query().unwrap(),
+        Counters {
+            packets: 3,
+            bytes: 3 * n
+        }
+    );
+}
+
+#[test]
+fn counter_pool_is_limited() {
+    let flow = Flow::builder().counters(1).build().unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let pipe = p0
+        .pipe_builder("b")
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .monitor(Monitor::counter())
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let _a = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(1)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    assert!(matches!(
+        pipe.add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(2)),
+            Flags::NoWait
+        ),
+        Err(Error::CapacityExceeded {
+            what: "counters",
+            limit: 1
+        })
+    ));
+}
+
+#[test]
+fn meter_drops_red_packets_with_explicit_time() {
+    let (flow, p0, mut q) = setup();
+    let meter = MeterCfg {
+        limit: MeterLimit::Packets,
+        cir: 1,
+        cbs: 2,
+    };
+    let pipe = p0
+        .pipe_builder("b")
+        .root(true)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .monitor(Monitor::counter().with_meter(meter))
+        .fwd(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    let e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let pkt = tcp(ip(1, 1, 1, 1), 80);
+    let verdicts: Vec<_> = (0..3).map(|_| run(&flow, 0, pkt.clone())).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Port(PortId(1)),
+            Verdict::Port(PortId(1)),
+            Verdict::Drop(DropReason::Meter)
+        ]
+    );
+    flow.sw().unwrap().set_time_ns(1_000_000_000);
+    assert_eq!(run(&flow, 0, pkt.clone()), Verdict::Port(PortId(1)));
+    assert_eq!(run(&flow, 0, pkt), Verdict::Drop(DropReason::Meter));
+    assert_eq!(e.query().unwrap().packets, 5);
+}
+
+// ---- actions -----------------------------------------------------------------------------
+
+#[test]
+fn modify_actions_rewrite_headers_and_meta() {
+    let (flow, p0, mut q) = setup();
+    let next = p0
+        .pipe_builder("by-meta")
+        .matcher(Match::new().pkt_meta(u32::MAX))
+        .fwd(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    let pipe = p0
+        .pipe_builder("nat")
+        .root(true)
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .actions(Actions::new().dec_ttl().pkt_meta(7))
+        .fwd(Fwd::Pipe(next.clone()))
+        .build()
+        .unwrap();
+    let e = BasicEntry::new(Match::new().ipv4_dst(ip(203, 0, 113, 1)))
+        .actions(Actions::new().ipv4_dst(ip(10, 0, 0, 1)).l4_dst_port(8080));
+    let _e = pipe.add_entry(&mut q, e, Flags::NoWait).unwrap();
+    let _n = next
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().pkt_meta(7)),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let mut pkt = PacketBuilder::tcp4(ip(192, 0, 2, 1), ip(203, 0, 113, 1), 40000, 80)
+        .ttl(64)
+        .build();
+    let out = flow.sw().unwrap().process_packet(PortId(0), &mut pkt);
+    assert_eq!(out.verdict, Verdict::Port(PortId(1)));
+    assert!(out.modified);
+    assert_eq!(out.meta.pkt_meta, 7);
+    let h = Headers::parse(&pkt);
+    let L3::Ipv4(v4) = h.l3 else { panic!("ipv4") };
+    assert_eq!(v4.dst, ip(10, 0, 0, 1));
+    assert_eq!(v4.ttl, 63);
+    assert_eq!(h.dst_port(), Some(8080));
+    // Checksums stay valid: the builder's frame for the rewritten packet is byte-identical.
+    let expect = PacketBuilder::tcp4(ip(192, 0, 2, 1), ip(10, 0, 0, 1), 40000, 8080)
+        .ttl(63)
+        .build();
+    assert_eq!(pkt, expect);
+}
+
+// ---- ports -------------------------------------------------------------------------------
+
+#[test]
+fn a_port_with_live_pipes_cannot_stop() {
+    let (_flow, p0, _q) = setup();
+    let pipe = p0.pipe_builder("b").fwd(Fwd::Drop).build().unwrap();
+    let p0b = _flow.start_port(5, "p5").unwrap();
+    let _pipe5 = p0b.pipe_builder("b").fwd(Fwd::Drop).build().unwrap();
+    assert!(matches!(
+        p0b.stop(),
+        Err(Error::PortBusy { port: 5, live: 1 })
+    ));
+    drop(pipe);
+    assert!(p0.stop().is_ok());
+}
+
+#[test]
+fn switch_mode_representors_share_the_switch_pipes() {
+    let flow = Flow::builder().mode(Mode::Switch).build().unwrap();
+    let p0 = flow.start_switch_port(0, "p0").unwrap();
+    let hpf = p0.start_representor(1, "pf0hpf").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    assert!(matches!(
+        hpf.pipe_builder("x").fwd(Fwd::Drop).build(),
+        Err(Error::Mismatch(_))
+    ));
+    assert!(matches!(
+        flow.start_port(3, "p3"),
+        Err(Error::Invalid { .. })
+    ));
+    let root = p0
+        .pipe_builder("switch")
+        .root(true)
+        .matcher(Match::new().port_id(u16::MAX))
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let _a = root
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().port_id(0)).fwd(Fwd::Port(PortId(1))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    let _b = root
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().port_id(1)).fwd(Fwd::Port(PortId(0))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)),
+        Verdict::Port(PortId(1))
+    );
+    assert_eq!(
+        run(&flow, 1, tcp(ip(1, 1, 1, 1), 1)),
+        Verdict::Port(PortId(0))
+    );
+    // The switch port is held by its representor.
+    assert_eq!(p0.holders(), 2);
+}
+
+#[test]
+fn hash_pipe_spreads_by_hash_of_fields() {
+    let (flow, p0, mut q) = setup();
+    for i in 1..=4 {
+        std::mem::forget(flow.start_port(i, "px").unwrap());
+    }
+    let pipe = p0
+        .pipe_builder("hash")
+        .pipe_type(PipeType::Hash)
+        .root(true)
+        .nr_entries(4)
+        .matcher(
+            Match::new()
+                .ipv4_src(Ipv4Addr::BROADCAST)
+                .tcp_src_port(u16::MAX),
+        )
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let _es: Vec<_> = (0..4)
+        .map(|i| {
+            pipe.hash_add_entry(
+                &mut q,
+                doca_flow::HashEntry::new(i).fwd(Fwd::Port(PortId(i as u16 + 1))),
+                Flags::NoWait,
+            )
+            .unwrap()
+        })
+        .collect();
+    p0.entries_process(&mut q, 0).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for sport in 0..64u16 {
+        let pkt = PacketBuilder::tcp4(ip(10, 0, 0, 1), ip(1, 1, 1, 1), 1000 + sport, 80).build();
+        let v = run(&flow, 0, pkt.clone());
+        assert_eq!(v, run(&flow, 0, pkt), "deterministic");
+        seen.insert(v);
+    }
+    assert_eq!(seen.len(), 4);
+}
