@@ -1,2 +1,4 @@
 //! dpu-fw
 pub mod classbench;
+#[cfg(feature = "dpdk")]
+pub mod dataplane;

@@ -262,6 +262,16 @@ impl MbufBurst {
         n
     }
 
+    /// Takes every mbuf out, in order, leaving the burst empty. Mbufs the
+    /// iterator does not yield (if it is dropped early) are freed.
+    pub fn drain(&mut self) -> Drain<'_> {
+        let len = std::mem::replace(&mut self.len, 0);
+        Drain {
+            ptrs: &self.ptrs[..len],
+            next: 0,
+        }
+    }
+
     /// Frees every mbuf held.
     pub fn clear(&mut self) {
         for &m in &self.ptrs[..self.len] {
@@ -304,5 +314,33 @@ impl MbufBurst {
 impl Drop for MbufBurst {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+/// The iterator of [`MbufBurst::drain`].
+#[derive(Debug)]
+pub struct Drain<'a> {
+    ptrs: &'a [*mut sys::rte_mbuf],
+    next: usize,
+}
+
+impl Iterator for Drain<'_> {
+    type Item = Mbuf;
+
+    fn next(&mut self) -> Option<Mbuf> {
+        let p = *self.ptrs.get(self.next)?;
+        self.next += 1;
+        // SAFETY: the burst owned these mbufs and gave up ownership when
+        // drain() reset its length; each slot is yielded at most once.
+        NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        for &m in &self.ptrs[self.next..] {
+            // SAFETY: slots not yet yielded are still owned by us (see next).
+            unsafe { sys::dsys_pktmbuf_free(m) }
+        }
     }
 }

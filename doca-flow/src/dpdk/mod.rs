@@ -31,7 +31,7 @@ mod port;
 pub use acl::{AclAlgorithm, AclContext, AclIpv4Key, AclIpv4Rule};
 pub use eal::Eal;
 pub use error::DpdkError;
-pub use mbuf::{BURST_MAX, Mbuf, MbufBurst};
+pub use mbuf::{BURST_MAX, Drain, Mbuf, MbufBurst};
 pub use mempool::Mempool;
 pub use port::{Port, PortConfig, PortHandle, PortStats, RxQueue, StartedPort, TxQueue};
 

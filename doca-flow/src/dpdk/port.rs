@@ -153,6 +153,7 @@ impl Port {
                 ret,
             ));
         }
+        self.inner.started.store(true, Ordering::Relaxed);
         Ok(StartedPort {
             rx_taken: vec![false; self.inner.rx_queues as usize],
             tx_taken: vec![false; self.inner.tx_queues as usize],

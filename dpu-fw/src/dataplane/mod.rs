@@ -1,0 +1,242 @@
+//! The software dataplane (feature `dpdk`): DPDK ports in, a policy in the
+//! middle, DPDK ports out.
+//!
+//! `rx burst -> process each packet -> tx burst to the port the policy
+//! chose, or drop`, in batches throughout, one worker thread per queue.
+//! The policy is anything that implements [`Processor`]; a compiled plan on
+//! doca-flow's software backend is one.
+//!
+//! Policies are swapped atomically: each worker takes a new processor only
+//! between two bursts, so every packet sees exactly one policy, never half
+//! of one (see [`Dataplane::swap`]).
+
+mod stats;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use doca_flow::dpdk::{DpdkError, Eal, Mempool, Port, PortConfig, RxQueue, TxQueue};
+
+pub use stats::{PortCounters, PortSnapshot};
+use worker::{PolicySlot, Worker};
+
+/// What a policy decides for one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Send it out of the dataplane port with this index.
+    Forward(usize),
+    /// Drop it.
+    Drop,
+}
+
+/// A packet policy run by one worker. It may rewrite the packet's bytes.
+pub trait Processor: Send {
+    /// Decides for one packet that arrived on dataplane port `in_port`.
+    fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition;
+}
+
+impl<F> Processor for F
+where
+    F: FnMut(usize, &mut [u8]) -> Disposition + Send,
+{
+    fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
+        self(in_port, packet)
+    }
+}
+
+/// One dataplane port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The name the policy uses (`p0`, `pf0hpf`, ...).
+    pub name: String,
+    /// The DPDK device name (`net_af_packet0`, a PCI address, ...).
+    pub device: String,
+}
+
+/// How to start the dataplane.
+#[derive(Debug, Clone)]
+pub struct DataplaneConfig {
+    /// EAL arguments, program name first (vdevs are given here).
+    pub eal_args: Vec<String>,
+    /// The ports, in dataplane-index order.
+    pub ports: Vec<PortSpec>,
+    /// Worker threads; each polls its own receive queue of every port.
+    pub workers: usize,
+    /// Mbufs in the pool.
+    pub mbufs: u32,
+}
+
+/// Errors of the dataplane.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataplaneError {
+    /// DPDK failed.
+    #[error(transparent)]
+    Dpdk(#[from] DpdkError),
+    /// A port failed to come up.
+    #[error("port {name} ({device}): {source}")]
+    Port {
+        /// The policy's name for it.
+        name: String,
+        /// The DPDK device.
+        device: String,
+        /// What DPDK said.
+        source: DpdkError,
+    },
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// A worker thread could not be started.
+    #[error("could not start worker thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running dataplane.
+#[derive(Debug)]
+pub struct Dataplane {
+    ports: Vec<PortSpec>,
+    counters: Arc<Vec<PortCounters>>,
+    slots: Vec<Arc<PolicySlot>>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    port_ids: Vec<u16>,
+    _pool: Arc<Mempool>,
+    _eal: Eal,
+}
+
+impl Dataplane {
+    /// Starts the EAL and every port, then one worker per queue, each
+    /// running the processor `make(worker_index)` returns.
+    ///
+    /// # Errors
+    /// [`DataplaneError`] naming the port or the DPDK call that failed.
+    pub fn start(
+        cfg: &DataplaneConfig,
+        mut make: impl FnMut(usize) -> Box<dyn Processor>,
+    ) -> Result<Dataplane, DataplaneError> {
+        if cfg.ports.is_empty() {
+            return Err(DataplaneError::Config("no ports configured".into()));
+        }
+        if cfg.workers == 0 {
+            return Err(DataplaneError::Config(
+                "at least one worker is needed".into(),
+            ));
+        }
+        let queues = u16::try_from(cfg.workers)
+            .map_err(|_| DataplaneError::Config(format!("{} workers is too many", cfg.workers)))?;
+        let eal = Eal::init(&cfg.eal_args)?;
+        let pool = Mempool::pktmbuf(&eal, "dpufw_pool", cfg.mbufs, 256, 2048)?;
+        let pcfg = PortConfig {
+            rx_queues: queues,
+            tx_queues: queues,
+            ..PortConfig::default()
+        };
+        let mut rx: Vec<Vec<RxQueue>> = (0..cfg.workers).map(|_| Vec::new()).collect();
+        let mut tx: Vec<Vec<TxQueue>> = (0..cfg.workers).map(|_| Vec::new()).collect();
+        let mut port_ids = Vec::new();
+        for spec in &cfg.ports {
+            let port_err = |source| DataplaneError::Port {
+                name: spec.name.clone(),
+                device: spec.device.clone(),
+                source,
+            };
+            let mut started = Port::by_name(&eal, &spec.device)
+                .and_then(|p| p.configure(&pcfg, &pool))
+                .and_then(|p| p.start())
+                .map_err(port_err)?;
+            port_ids.push(started.id());
+            for w in 0..cfg.workers {
+                rx[w].push(started.rx_queue(w as u16).map_err(port_err)?);
+                tx[w].push(started.tx_queue(w as u16).map_err(port_err)?);
+            }
+        }
+        let counters: Arc<Vec<PortCounters>> =
+            Arc::new(cfg.ports.iter().map(|_| PortCounters::default()).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut slots = Vec::new();
+        let mut workers = Vec::new();
+        for (w, (rxq, txq)) in rx.into_iter().zip(tx).enumerate() {
+            let slot = Arc::new(PolicySlot::default());
+            let worker = Worker {
+                rx: rxq,
+                tx: txq,
+                processor: make(w),
+                slot: slot.clone(),
+                counters: counters.clone(),
+                stop: stop.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("dpu-fw-worker-{w}"))
+                .spawn(move || worker.run())
+                .map_err(DataplaneError::Thread)?;
+            slots.push(slot);
+            workers.push(handle);
+        }
+        Ok(Dataplane {
+            ports: cfg.ports.clone(),
+            counters,
+            slots,
+            stop,
+            workers,
+            port_ids,
+            _pool: pool,
+            _eal: eal,
+        })
+    }
+
+    /// The ports, in index order.
+    pub fn ports(&self) -> &[PortSpec] {
+        &self.ports
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Hands each worker a new processor (`make(worker_index)`). Every
+    /// worker switches between two bursts, so no packet sees a mix of the
+    /// old and new policy. Returns once every worker has switched.
+    pub fn swap(&self, mut make: impl FnMut(usize) -> Box<dyn Processor>) {
+        for (w, slot) in self.slots.iter().enumerate() {
+            slot.offer(make(w));
+        }
+        for slot in &self.slots {
+            slot.wait_taken(&self.stop);
+        }
+    }
+
+    /// The dataplane's own per-port counters.
+    pub fn counters(&self) -> Vec<PortSnapshot> {
+        self.counters.iter().map(PortCounters::snapshot).collect()
+    }
+
+    /// The DPDK port ids, in dataplane-index order.
+    pub fn port_ids(&self) -> &[u16] {
+        &self.port_ids
+    }
+
+    /// Stops the workers and returns the final counters. Ports and the EAL
+    /// shut down when the dataplane is dropped.
+    pub fn stop(mut self) -> Vec<PortSnapshot> {
+        self.halt();
+        self.counters()
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for h in self.workers.drain(..) {
+            // A worker that panicked has nothing left to clean up; its
+            // queues were dropped during unwinding.
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}

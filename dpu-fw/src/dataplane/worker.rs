@@ -1,0 +1,164 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use doca_flow::dpdk::{MbufBurst, RxQueue, TxQueue};
+
+use super::{Disposition, PortCounters, Processor};
+
+/// Where the control thread leaves a new processor for a worker.
+#[derive(Default)]
+pub(super) struct PolicySlot {
+    pending: AtomicBool,
+    next: Mutex<Option<Box<dyn Processor>>>,
+    taken: Condvar,
+}
+
+impl std::fmt::Debug for PolicySlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicySlot")
+            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl PolicySlot {
+    pub(super) fn offer(&self, p: Box<dyn Processor>) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        *next = Some(p);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// Blocks until the worker took the offered processor (or stopped).
+    pub(super) fn wait_taken(&self, stop: &AtomicBool) {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        while next.is_some() && !stop.load(Ordering::Acquire) {
+            next = self
+                .taken
+                .wait_timeout(next, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// The new processor, if one is waiting. Cheap when none is.
+    fn take(&self) -> Option<Box<dyn Processor>> {
+        if !self.pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        self.pending.store(false, Ordering::Relaxed);
+        let p = next.take();
+        self.taken.notify_all();
+        p
+    }
+}
+
+/// One worker: its receive and transmit queue on every port.
+pub(super) struct Worker {
+    pub(super) rx: Vec<RxQueue>,
+    pub(super) tx: Vec<TxQueue>,
+    pub(super) processor: Box<dyn Processor>,
+    pub(super) slot: Arc<PolicySlot>,
+    pub(super) counters: Arc<Vec<PortCounters>>,
+    pub(super) stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    pub(super) fn run(mut self) {
+        let nports = self.rx.len();
+        let mut rx_burst = MbufBurst::new();
+        let mut out: Vec<MbufBurst> = (0..nports).map(|_| MbufBurst::new()).collect();
+        let mut idle_rounds = 0u32;
+        while !self.stop.load(Ordering::Relaxed) {
+            // Between bursts, and only here: take a new policy.
+            if let Some(p) = self.slot.take() {
+                self.processor = p;
+            }
+            let mut busy = false;
+            for in_port in 0..nports {
+                if self.rx[in_port].rx_burst(&mut rx_burst) == 0 {
+                    continue;
+                }
+                busy = true;
+                self.process_burst(in_port, &mut rx_burst, &mut out);
+                for (p, burst) in out.iter_mut().enumerate() {
+                    self.flush(p, burst);
+                }
+            }
+            if busy {
+                idle_rounds = 0;
+            } else {
+                // Poll mode, but yield the core when nothing arrives for a
+                // while (this dataplane shares machines with other work).
+                idle_rounds = idle_rounds.saturating_add(1);
+                if idle_rounds > 1024 {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+        }
+    }
+
+    fn process_burst(&mut self, in_port: usize, burst: &mut MbufBurst, out: &mut [MbufBurst]) {
+        let mut bytes = 0u64;
+        let mut drops = 0u64;
+        let n = burst.len() as u64;
+        let nports = out.len();
+        for mut m in burst.drain() {
+            bytes += m.pkt_len() as u64;
+            let d = self.processor.process(in_port, m.data_mut());
+            match d {
+                Disposition::Forward(p) if p < nports => {
+                    if let Err(m) = out[p].push(m) {
+                        // The output burst is full: send it, then queue.
+                        let full = &mut out[p];
+                        Self::send(&mut self.tx[p], &self.counters[p], full);
+                        if out[p].push(m).is_err() {
+                            self.counters[p].add_tx_drops(1);
+                        }
+                    }
+                }
+                // Drop, or a port index the dataplane does not have.
+                _ => {
+                    drops += 1;
+                    drop(m);
+                }
+            }
+        }
+        self.counters[in_port].add_rx(n, bytes);
+        self.counters[in_port].add_policy_drops(drops);
+    }
+
+    fn flush(&mut self, port: usize, burst: &mut MbufBurst) {
+        if !burst.is_empty() {
+            Self::send(&mut self.tx[port], &self.counters[port], burst);
+        }
+    }
+
+    fn send(tx: &mut TxQueue, counters: &PortCounters, burst: &mut MbufBurst) {
+        let mut bytes = 0u64;
+        for i in 0..burst.len() {
+            bytes += burst.data(i).map_or(0, |d| d.len() as u64);
+        }
+        let total = burst.len();
+        let mut sent = 0;
+        // A few tries: the queue may free descriptors between calls.
+        for _ in 0..4 {
+            sent += tx.tx_burst(burst);
+            if burst.is_empty() {
+                break;
+            }
+        }
+        let unsent = burst.len();
+        if unsent > 0 {
+            // Subtract the bytes of what stays, then free it.
+            for i in 0..unsent {
+                bytes -= burst.data(i).map_or(0, |d| d.len() as u64);
+            }
+            burst.clear();
+            counters.add_tx_drops(unsent as u64);
+        }
+        debug_assert_eq!(sent + unsent, total);
+        counters.add_tx(sent as u64, bytes);
+    }
+}
