@@ -2,3 +2,4 @@
 pub mod classbench;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
+pub mod metrics;

@@ -1,0 +1,324 @@
+//! Prometheus text exposition of the firewall's counters, and a minimal
+//! HTTP endpoint that serves it.
+//!
+//! The endpoint binds to loopback unless told otherwise, answers
+//! `GET /metrics` (and `GET /`) with `text/plain; version=0.0.4`, and
+//! anything else with 404. It is deliberately tiny (std only, one thread,
+//! one request per connection): scrapers poll it every few seconds.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Counters of one dataplane port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortMetrics {
+    /// The port's name in the policy.
+    pub name: String,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Received packets the policy dropped.
+    pub dropped: u64,
+    /// Packets lost because a transmit queue was full.
+    pub tx_dropped: u64,
+}
+
+/// Counters of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleMetrics {
+    /// The rule's name (or its index, when unnamed).
+    pub rule: String,
+    /// Its action (`accept`, `drop`, ...).
+    pub action: String,
+    /// Packets that matched it.
+    pub packets: u64,
+    /// Bytes that matched it.
+    pub bytes: u64,
+}
+
+/// Everything the endpoint exposes, as one consistent snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Per-port counters.
+    pub ports: Vec<PortMetrics>,
+    /// Per-rule counters (the default policy of each direction included).
+    pub rules: Vec<RuleMetrics>,
+    /// Policy reloads that took effect.
+    pub reloads_ok: u64,
+    /// Policy reloads rejected (the old policy stayed in force).
+    pub reloads_failed: u64,
+    /// Other errors the dataplane logged.
+    pub errors: u64,
+}
+
+/// A metric family: name, help text, and how to read it from a sample.
+type Family<T> = (&'static str, &'static str, fn(&T) -> u64);
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Snapshot {
+    /// The Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let port_metrics: [Family<PortMetrics>; 6] = [
+            (
+                "dpufw_port_rx_packets_total",
+                "Packets received on the port.",
+                |p| p.rx_packets,
+            ),
+            (
+                "dpufw_port_rx_bytes_total",
+                "Bytes received on the port.",
+                |p| p.rx_bytes,
+            ),
+            (
+                "dpufw_port_tx_packets_total",
+                "Packets sent out of the port.",
+                |p| p.tx_packets,
+            ),
+            (
+                "dpufw_port_tx_bytes_total",
+                "Bytes sent out of the port.",
+                |p| p.tx_bytes,
+            ),
+            (
+                "dpufw_port_dropped_total",
+                "Packets received on the port that the policy dropped.",
+                |p| p.dropped,
+            ),
+            (
+                "dpufw_port_tx_dropped_total",
+                "Packets lost because the port's transmit queue was full.",
+                |p| p.tx_dropped,
+            ),
+        ];
+        for (name, help, get) in port_metrics {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for p in &self.ports {
+                let _ = writeln!(out, "{name}{{port=\"{}\"}} {}", escape(&p.name), get(p));
+            }
+        }
+        let rule_metrics: [Family<RuleMetrics>; 2] = [
+            (
+                "dpufw_rule_packets_total",
+                "Packets that matched the rule.",
+                |r| r.packets,
+            ),
+            (
+                "dpufw_rule_bytes_total",
+                "Bytes that matched the rule.",
+                |r| r.bytes,
+            ),
+        ];
+        for (name, help, get) in rule_metrics {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for r in &self.rules {
+                let _ = writeln!(
+                    out,
+                    "{name}{{rule=\"{}\",action=\"{}\"}} {}",
+                    escape(&r.rule),
+                    escape(&r.action),
+                    get(r)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP dpufw_reloads_total Policy reloads by outcome.\n# TYPE dpufw_reloads_total counter\n\
+             dpufw_reloads_total{{outcome=\"ok\"}} {}\ndpufw_reloads_total{{outcome=\"failed\"}} {}",
+            self.reloads_ok, self.reloads_failed
+        );
+        let _ = writeln!(
+            out,
+            "# HELP dpufw_errors_total Errors the dataplane logged.\n# TYPE dpufw_errors_total counter\n\
+             dpufw_errors_total {}",
+            self.errors
+        );
+        out
+    }
+}
+
+/// A running metrics endpoint. Stops when dropped.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Serves `render()` at `http://addr/metrics` from a background thread.
+    ///
+    /// # Errors
+    /// The bind error, e.g. the address is in use or not local.
+    pub fn start(
+        addr: SocketAddr,
+        render: Arc<dyn Fn() -> String + Send + Sync>,
+    ) -> std::io::Result<MetricsServer> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("dpu-fw-metrics".into())
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            // One slow or broken client must not stop the
+                            // endpoint; its error is its own.
+                            let _ = serve(stream, render.as_ref());
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                    }
+                }
+            })?;
+        Ok(MetricsServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(stream: TcpStream, render: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // Read (and ignore) the headers up to the blank line.
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, ctype, body) = match (method, path) {
+        ("GET", "/metrics") | ("GET", "/") => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            render(),
+        ),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics\n".into(),
+        ),
+        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".into()),
+    };
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            ports: vec![PortMetrics {
+                name: "p0".into(),
+                rx_packets: 10,
+                rx_bytes: 1000,
+                tx_packets: 7,
+                tx_bytes: 700,
+                dropped: 3,
+                tx_dropped: 0,
+            }],
+            rules: vec![RuleMetrics {
+                rule: "allow \"web\"".into(),
+                action: "accept".into(),
+                packets: 7,
+                bytes: 700,
+            }],
+            reloads_ok: 2,
+            reloads_failed: 1,
+            errors: 0,
+        }
+    }
+
+    #[test]
+    fn renders_every_family_with_labels_escaped() {
+        let text = sample().render();
+        assert!(text.contains("dpufw_port_rx_packets_total{port=\"p0\"} 10\n"));
+        assert!(text.contains("dpufw_port_dropped_total{port=\"p0\"} 3\n"));
+        assert!(text.contains(
+            "dpufw_rule_packets_total{rule=\"allow \\\"web\\\"\",action=\"accept\"} 7\n"
+        ));
+        assert!(text.contains("dpufw_reloads_total{outcome=\"failed\"} 1\n"));
+        // Every sample line belongs to a family declared before it.
+        let mut declared = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                declared.insert(rest.split_whitespace().next().unwrap().to_string());
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap();
+                assert!(declared.contains(name), "{name} has no TYPE line");
+            }
+        }
+    }
+
+    #[test]
+    fn serves_metrics_over_http_on_loopback() {
+        let snap = sample();
+        let server = MetricsServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(move || snap.render()),
+        )
+        .unwrap();
+        let get = |path: &str| {
+            let mut s = TcpStream::connect(server.local_addr()).unwrap();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let ok = get("/metrics");
+        assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
+        assert!(ok.contains("dpufw_port_tx_packets_total{port=\"p0\"} 7"));
+        assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    }
+}
