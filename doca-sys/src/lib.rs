@@ -9,8 +9,8 @@
 //! | feature | what it binds | needs at build time |
 //! |---|---|---|
 //! | (none) | nothing; [`BUILD`] says so | nothing (no libclang, no C library) |
-//! | `dpdk` | [`dpdk`]: EAL, ethdev, mbuf, mempool, ring, `rte_acl`, plus `dsys_*` shim functions for DPDK's `static inline` functions and thread-locals | `libdpdk` via pkg-config, clang/libclang |
-//! | `doca` | [`doca`]: DOCA Flow, DOCA common, the DOCA DPDK bridge, plus `dsys_doca_*` functions that hide API differences between DOCA versions | the DOCA SDK (see below) |
+//! | `dpdk` | module `dpdk`: EAL, ethdev, mbuf, mempool, ring, `rte_acl`, plus `dsys_*` shim functions for DPDK's `static inline` functions and thread-locals | `libdpdk` via pkg-config, clang/libclang |
+//! | `doca` | module `doca`: DOCA Flow, DOCA common, the DOCA DPDK bridge, plus `dsys_doca_*` functions that hide API differences between DOCA versions | the DOCA SDK (see below) |
 //!
 //! # Finding the DOCA SDK
 //!
