@@ -3,3 +3,4 @@ pub mod classbench;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod metrics;
+pub mod pcap;
