@@ -7,12 +7,15 @@
 //!
 //! | range | `match` port | `match_mask` port |
 //! |---|---|---|
-//! | any (`0..=65535`) | 0 | 0 |
-//! | exact `p` (p > 0) | p | p |
-//! | `lo..=hi` | lo | hi |
+//! | any (`0..=65535`) | any (0) | 0 |
+//! | exact `p` | p | p |
+//! | `lo..=hi`, `lo < hi` | lo | hi |
 //!
-//! Decoding also takes `(p, 0)` with `p > 0` as exact `p`. Port 0 alone (`0..=0`) cannot be
-//! expressed and is refused. Ports live in DOCA's `outer.transport` (TCP or UDP).
+//! These are the rules of NVIDIA's `flow_acl` sample: a zero mask port means any port, a mask
+//! equal to the value an exact port, a mask above the value a range, a mask below the value
+//! an error. Port 0 alone (`0..=0`) cannot be expressed and is refused. Ports live in DOCA's
+//! `outer.transport` (TCP or UDP); the protocol is matched on `next_proto` (DOCA's sample
+//! also sets `parser_meta.outer_l4_type`, which is equivalent for TCP and UDP).
 //!
 //! A rule with a non-full port range never matches a packet without ports (ICMP, non-first
 //! fragments); a rule with full ranges does.
@@ -192,12 +195,13 @@ pub fn encode_ports(r: PortRange) -> Result<(u16, u16)> {
 
 /// The range DOCA's `(match port, match_mask port)` means.
 ///
+/// A zero mask means any port, whatever the value.
+///
 /// # Errors
 /// [`Error::Invalid`] when `value > mask` and `mask != 0`.
 pub fn decode_ports(value: u16, mask: u16) -> Result<PortRange> {
     match (value, mask) {
-        (0, 0) => Ok(PortRange::ANY),
-        (p, 0) => Ok(PortRange::exact(p)),
+        (_, 0) => Ok(PortRange::ANY),
         (lo, hi) if lo <= hi => Ok(PortRange { lo, hi }),
         (lo, hi) => Err(Error::Invalid {
             what: "acl ports",
@@ -279,7 +283,8 @@ mod tests {
             (1000, 2000)
         );
         assert!(encode_ports(PortRange::exact(0)).is_err());
-        assert_eq!(decode_ports(443, 0).unwrap(), PortRange::exact(443));
+        assert_eq!(decode_ports(443, 0).unwrap(), PortRange::ANY);
+        assert_eq!(decode_ports(443, 443).unwrap(), PortRange::exact(443));
         assert!(decode_ports(10, 5).is_err());
     }
 }

@@ -504,11 +504,26 @@ impl Backend for SwBackend {
         .into_iter()
         .find(|f| template.changeable.iter().any(|(c, _)| c == f));
         let mut template = template;
-        if cfg.pipe_type == PipeType::Acl {
+        let mut hash_fields = Vec::new();
+        match cfg.pipe_type {
             // ACL entries carry the whole 5-tuple; the template only names the family.
-            template = Template::default();
+            PipeType::Acl => template = Template::default(),
+            // The mask (or, without one, the match) selects the hashed fields.
+            PipeType::Hash => {
+                let sel = cfg.match_mask.as_ref().unwrap_or(&cfg.matcher);
+                hash_fields = sel.fields().collect();
+                template = Template::default();
+            }
+            _ => {}
         }
-        let table = Table::new(cfg.pipe_type, &template, acl, cfg.nr_entries, lpm_field);
+        let table = Table::new(
+            cfg.pipe_type,
+            &template,
+            acl,
+            cfg.nr_entries,
+            lpm_field,
+            hash_fields,
+        );
         let pipe = SwPipe {
             cfg: cfg.clone(),
             template,

@@ -67,6 +67,7 @@ impl Table {
         acl: AclFamily,
         nr_entries: u32,
         lpm: Option<Field>,
+        hash_fields: Vec<(Field, u128)>,
     ) -> Self {
         match ty {
             PipeType::Basic => Table::Basic(FxHashMap::default()),
@@ -89,7 +90,7 @@ impl Table {
                 })
             }
             PipeType::Hash => Table::Hash {
-                fields: template.changeable.clone(),
+                fields: hash_fields,
                 slots: vec![None; nr_entries as usize],
             },
         }
