@@ -3,4 +3,6 @@ pub mod classbench;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod metrics;
+pub mod model;
+pub mod oracle;
 pub mod pcap;
