@@ -238,6 +238,14 @@ impl Flow {
 
     /// The software backend, locked, if this flow runs on it. Do not call other methods of
     /// this flow's handles while holding it (they lock the same backend).
+    ///
+    /// The guard borrows the flow, so it cannot outlive it:
+    /// ```compile_fail
+    /// let sw = {
+    ///     let flow = doca_flow::Flow::builder().build().unwrap();
+    ///     flow.sw().unwrap()
+    /// };
+    /// ```
     pub fn sw(&self) -> Option<SwGuard<'_>> {
         let g = self.inner.backend();
         if g.as_any().is::<SwBackend>() {
@@ -275,6 +283,16 @@ impl core::ops::DerefMut for SwGuard<'_> {
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
 /// let q = flow.take_queue(0).unwrap();
 /// let q2 = q.clone(); // queues are not shared
+/// ```
+///
+/// Work on a queue borrows it exclusively, so two operations cannot interleave on it:
+/// ```compile_fail
+/// # let flow = doca_flow::Flow::builder().build().unwrap();
+/// # let p0 = flow.start_port(0, "p0").unwrap();
+/// let mut q = flow.take_queue(0).unwrap();
+/// let held = &mut q;
+/// p0.entries_process(&mut q, 0).unwrap(); // `q` is already borrowed
+/// held.id();
 /// ```
 #[must_use]
 pub struct Queue {

@@ -1147,3 +1147,80 @@ fn hash_pipe_spreads_by_hash_of_fields() {
     }
     assert_eq!(seen.len(), 4);
 }
+
+// ---- ownership -------------------------------------------------------------------------------
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Flow>();
+    check::<doca_flow::Port>();
+    check::<doca_flow::Pipe>();
+    check::<doca_flow::Entry>();
+    check::<doca_flow::Queue>();
+}
+
+#[test]
+fn dropping_the_last_pipe_handle_destroys_it_but_fwd_targets_stay_alive() {
+    let (flow, p0, mut q) = setup();
+    let target = p0.pipe_builder("target").fwd(Fwd::Kernel).build().unwrap();
+    let _t = target
+        .add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)
+        .unwrap();
+    let root = p0
+        .pipe_builder("root")
+        .root(true)
+        .fwd(Fwd::Pipe(target.clone()))
+        .build()
+        .unwrap();
+    let e = root
+        .add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    drop(target); // the root's fwd keeps it alive
+    assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)), Verdict::Kernel);
+    drop(root); // the entry handle still holds the root
+    assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)), Verdict::Kernel);
+    drop(e); // last holder: root destroyed, and with it its entries
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)),
+        Verdict::Miss { .. }
+    ));
+    // The root slot is free again.
+    assert!(
+        p0.pipe_builder("root2")
+            .root(true)
+            .fwd(Fwd::Drop)
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn update_changes_fwd_after_processing() {
+    let (flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .root(true)
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let e = pipe
+        .add_entry(
+            &mut q,
+            BasicEntry::new(Match::new().tcp_dst_port(80)).fwd(Fwd::Drop),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    pipe.update_entry(&mut q, &e, None, None, Some(Fwd::Kernel), Flags::NoWait)
+        .unwrap();
+    assert_eq!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)),
+        Verdict::Drop(DropReason::Fwd)
+    );
+    let done = p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(done[0].op, doca_flow::EntryOp::Update);
+    assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)), Verdict::Kernel);
+}
