@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod model;
 pub mod oracle;
 pub mod pcap;
+pub mod compile;

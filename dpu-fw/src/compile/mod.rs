@@ -1,0 +1,3 @@
+//! The compiler: a pure, deterministic `(RuleSet, Target) -> Plan`.
+
+pub mod levels;
