@@ -14,9 +14,10 @@ pub const MAX_HOPS: u32 = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// A `Fwd::Drop` (entry, pipe or fwd_miss).
+    /// An entry's (or its pipe's) `Fwd::Drop`.
     Fwd,
-    /// A non-root pipe missed and has no fwd_miss.
+    /// A miss that the pipe drops: its `fwd_miss` is `Fwd::Drop`, or it is a non-root pipe
+    /// without `fwd_miss`.
     Miss,
     /// A meter coloured the packet red.
     Meter,
@@ -169,10 +170,11 @@ impl SwBackend {
                     } else {
                         Next::Done(Verdict::Miss { queue: 0 })
                     };
-                    next = resolve(pipe.fwd_miss.as_ref(), &key, dflt);
-                    if let Next::Done(Verdict::Miss { .. }) = next {
-                        next = Next::Done(self.default_miss(&key));
-                    }
+                    next = match resolve(pipe.fwd_miss.as_ref(), &key, dflt) {
+                        Next::Done(Verdict::Miss { .. }) => Next::Done(self.default_miss(&key)),
+                        Next::Done(Verdict::Drop(_)) => Next::Done(Verdict::Drop(DropReason::Miss)),
+                        n => n,
+                    };
                 }
             }
             if let (Domain::Egress, Next::Port(p)) = (domain, next) {
