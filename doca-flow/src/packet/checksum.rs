@@ -111,3 +111,65 @@ pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u
 pub fn update(checksum: u16, old: &[u8], new: &[u8]) -> u16 {
     !fold(u64::from(!checksum) + sum_complement(old) + sum(new))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example() {
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data)), 0xddf2);
+    }
+
+    #[test]
+    fn known_ipv4_header() {
+        // The classic example header (checksum 0xb861).
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert!(verify(0, &h));
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(checksum(&h), 0xb861);
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+        assert_eq!(sum(&[]), 0);
+    }
+
+    #[test]
+    fn update_equals_recompute_for_every_word_value() {
+        let mut data = [0x45, 0x00, 0x00, 0x73, 0x12, 0x34, 0x40, 0x11, 0, 0];
+        let base = checksum(&data);
+        for w in (0..=0xffffu32).step_by(7) {
+            let new = (w as u16).to_be_bytes();
+            let old = [data[4], data[5]];
+            data[4] = new[0];
+            data[5] = new[1];
+            let expect = checksum(&data);
+            let got = update(checksum_before(&data, old), &old, &new);
+            // 0x0000 and 0xffff are the same ones' complement value.
+            assert!(got == expect || (got ^ expect) == 0xffff, "{w:#x}");
+            data[4] = old[0];
+            data[5] = old[1];
+            assert_eq!(checksum(&data), base);
+        }
+    }
+
+    fn checksum_before(data: &[u8; 10], old: [u8; 2]) -> u16 {
+        let mut d = *data;
+        d[4] = old[0];
+        d[5] = old[1];
+        checksum(&d)
+    }
+
+    #[test]
+    fn fold_handles_large_sums() {
+        let data = vec![0xffu8; 1 << 20];
+        assert_eq!(fold(sum(&data)), 0xffff);
+    }
+}

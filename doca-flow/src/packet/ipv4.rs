@@ -325,3 +325,91 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         bytes::range_mut(self.buf_mut(), start, end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: [u8; 24] = [
+        0x46, 0xb9, 0x00, 0x1c, 0xab, 0xcd, 0x20, 0x05, 0x07, 0x06, 0x00, 0x00, 10, 0, 0, 1, 10, 0,
+        0, 2, 0x01, 0x01, 0x01, 0x00,
+    ];
+
+    #[test]
+    fn golden_fields() {
+        let mut bytes = HEADER.to_vec();
+        bytes.extend_from_slice(&[0xaa; 4]);
+        bytes.extend_from_slice(&[0; 10]); // link-layer padding
+        let p = Ipv4Packet::new_checked(&bytes[..]).unwrap();
+        assert_eq!(p.version(), 4);
+        assert_eq!(p.header_len(), 24);
+        assert_eq!((p.dscp(), p.ecn()), (46, 1));
+        assert_eq!(p.total_len(), 28);
+        assert_eq!(p.ident(), 0xabcd);
+        assert!(p.more_frags() && !p.dont_frag());
+        assert_eq!(p.frag_offset(), 5);
+        assert_eq!((p.ttl(), p.protocol()), (7, 6));
+        assert_eq!(p.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(p.dst_addr(), Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!(p.options(), &[1, 1, 1, 0]);
+        assert_eq!(p.payload(), &[0xaa; 4]);
+    }
+
+    #[test]
+    fn check_len_errors() {
+        let mut b = HEADER.to_vec();
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..19]).unwrap_err(),
+            Error::Truncated("IPv4")
+        );
+        assert_eq!(
+            Ipv4Packet::new_checked(&b[..27]).unwrap_err(),
+            Error::Truncated("IPv4")
+        );
+        b[0] = 0x44;
+        assert!(matches!(
+            Ipv4Packet::new_checked(&b[..]),
+            Err(Error::Malformed(..))
+        ));
+        b[0] = 0x46;
+        b[3] = 20;
+        assert!(matches!(
+            Ipv4Packet::new_checked(&b[..]),
+            Err(Error::Malformed(..))
+        ));
+    }
+
+    #[test]
+    fn setters_round_trip_and_checksum() {
+        let mut b = [0u8; 20];
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        p.set_version(4);
+        p.set_header_len(20);
+        p.set_dscp(63);
+        p.set_ecn(2);
+        p.set_total_len(20);
+        p.set_dont_frag(true);
+        p.set_more_frags(true);
+        p.set_frag_offset(0x1fff);
+        p.set_more_frags(false);
+        p.set_ttl(1);
+        p.set_protocol(17);
+        p.set_src_addr(Ipv4Addr::new(1, 2, 3, 4));
+        p.set_dst_addr(Ipv4Addr::BROADCAST);
+        p.fill_checksum();
+        assert!(p.verify_checksum());
+        assert!(p.check_len().is_ok());
+        assert_eq!((p.dscp(), p.ecn(), p.frag_offset()), (63, 2, 0x1fff));
+        assert!(p.dont_frag() && !p.more_frags());
+        assert_eq!(p.dst_addr(), Ipv4Addr::BROADCAST);
+    }
+
+    #[test]
+    fn unchecked_short_buffer_reads_zero() {
+        let p = Ipv4Packet::new_unchecked(&[0x45u8, 0][..]);
+        assert_eq!(p.total_len(), 0);
+        assert_eq!(p.src_addr(), Ipv4Addr::UNSPECIFIED);
+        assert!(p.payload().is_empty());
+    }
+}

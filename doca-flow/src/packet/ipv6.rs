@@ -242,3 +242,55 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<T> {
         bytes::range_mut(self.buf_mut(), field::HEADER_LEN, end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_round_trip() {
+        let mut b = [0u8; 48];
+        let mut p = Ipv6Packet::new_unchecked(&mut b[..]);
+        p.set_version(6);
+        p.set_traffic_class(0xb9);
+        p.set_flow_label(0xfedcb);
+        p.set_payload_len(8);
+        p.set_next_header(17);
+        p.set_hop_limit(255);
+        p.set_src_addr(Ipv6Addr::LOCALHOST);
+        p.set_dst_addr(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+        p.set_dscp(1);
+        assert!(p.check_len().is_ok());
+        assert_eq!(p.version(), 6);
+        assert_eq!(p.traffic_class(), (1 << 2) | 1);
+        assert_eq!(p.flow_label(), 0xfedcb);
+        assert_eq!(
+            (p.payload_len(), p.next_header(), p.hop_limit()),
+            (8, 17, 255)
+        );
+        assert_eq!(p.src_addr(), Ipv6Addr::LOCALHOST);
+        assert_eq!(p.payload().len(), 8);
+        assert_eq!(&b[..4], &[0x60, 0x5f, 0xed, 0xcb]);
+    }
+
+    #[test]
+    fn payload_len_beyond_buffer_is_truncated() {
+        let mut b = [0u8; 40];
+        b[0] = 0x60;
+        b[5] = 1;
+        assert_eq!(
+            Ipv6Packet::new_checked(&b[..]).unwrap_err(),
+            Error::Truncated("IPv6")
+        );
+    }
+
+    #[test]
+    fn extension_header_lengths() {
+        assert_eq!(ext::header_len(ext::HOP_BY_HOP, 0), 8);
+        assert_eq!(ext::header_len(ext::ROUTING, 2), 24);
+        assert_eq!(ext::header_len(ext::FRAGMENT, 9), 8);
+        assert_eq!(ext::header_len(ext::AH, 4), 24);
+        assert_eq!(ext::header_len(ext::DEST_OPTS, 255), 2048);
+        assert!(!ext::is_walked(ext::ESP));
+    }
+}

@@ -529,3 +529,52 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpMessage<T> {
         bytes::range_mut(buf, icmp_field::HEADER_LEN, len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_golden() {
+        let b = [
+            0x30, 0x39, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 2, 0x60, 0x12, 0xff, 0xff, 0x12, 0x34, 0,
+            9, 2, 4, 5, 0xb4, b'h', b'i',
+        ];
+        let t = TcpSegment::new_checked(&b[..]).unwrap();
+        assert_eq!((t.src_port(), t.dst_port()), (12345, 443));
+        assert_eq!((t.seq_number(), t.ack_number()), (1, 2));
+        assert_eq!(t.header_len(), 24);
+        assert_eq!(t.flags(), tcp_flags::SYN | tcp_flags::ACK);
+        assert_eq!((t.window(), t.checksum(), t.urgent()), (0xffff, 0x1234, 9));
+        assert_eq!(t.options(), &[2, 4, 5, 0xb4]);
+        assert_eq!(t.payload(), b"hi");
+        assert_eq!(
+            TcpSegment::new_checked(&b[..22]).unwrap_err(),
+            Error::Truncated("TCP")
+        );
+    }
+
+    #[test]
+    fn udp_length_field_bounds_payload() {
+        let b = [0, 53, 0, 54, 0, 10, 0, 0, 1, 2, 0, 0];
+        let u = UdpDatagram::new_checked(&b[..]).unwrap();
+        assert_eq!((u.src_port(), u.dst_port(), u.len()), (53, 54, 10));
+        assert_eq!(u.payload(), &[1, 2]);
+        let short = [0, 53, 0, 54, 0, 7, 0, 0];
+        assert!(matches!(
+            UdpDatagram::new_checked(&short[..]),
+            Err(Error::Malformed(..))
+        ));
+    }
+
+    #[test]
+    fn icmp_fill_and_verify() {
+        let mut b = [8u8, 0, 0, 0, 0, 1, 0, 2, b'x'];
+        let mut m = IcmpMessage::new_checked(&mut b[..]).unwrap();
+        m.fill_checksum(0);
+        assert!(m.verify_checksum(0));
+        assert_eq!((m.msg_type(), m.code()), (8, 0));
+        assert_eq!(m.rest_of_header(), [0, 1, 0, 2]);
+        assert_eq!(m.payload(), b"x");
+    }
+}

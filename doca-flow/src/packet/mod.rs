@@ -10,6 +10,32 @@
 //!
 //! Non-first IP fragments carry no L4 header: [`Headers::l4`] is
 //! [`L4::None`] for them, so they never match port rules.
+//!
+//! Around them: [`PacketBuilder`] emits valid frames (correct lengths and
+//! checksums) for tests, generators and the simulate command; [`modify`]
+//! rewrites header fields in place for the modify-header actions, keeping
+//! checksums right by incremental update; [`checksum`] holds the Internet
+//! checksum arithmetic.
+//!
+//! # Quick start
+//!
+//! ```
+//! use doca_flow::packet::{Headers, L3, L4, PacketBuilder, modify, tcp_flags};
+//!
+//! let mut frame = PacketBuilder::tcp4([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 40000, 22)
+//!     .flags(tcp_flags::SYN)
+//!     .build();
+//! let h = Headers::parse(&frame);
+//! assert!(matches!(h.l3, L3::Ipv4(ip) if ip.ttl == 64));
+//! assert_eq!(h.l4, L4::Tcp { src_port: 40000, dst_port: 22, flags: tcp_flags::SYN });
+//!
+//! modify::decrement_ipv4_ttl(&mut frame, &h).unwrap();
+//! assert!(matches!(Headers::parse(&frame).l3, L3::Ipv4(ip) if ip.ttl == 63));
+//! ```
+//!
+//! The parser's decisions (more than two VLAN tags, padding, malformed
+//! IP headers, fragments, extension-header limits) are listed on
+//! [`Headers::parse`].
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 

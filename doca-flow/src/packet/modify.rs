@@ -17,7 +17,14 @@
 //! `Headers`, so several modifications may be applied with the same
 //! `Headers`; its fields are not updated (re-parse to read them back).
 //!
+//! Only TCP, UDP and ICMPv6 checksums are maintained; other protocols
+//! ([`L4::Other`], e.g. GRE, SCTP, ESP) and L4 headers the parser did not
+//! reach (a frame marked malformed) are left alone. Frames whose IP
+//! header is [`Malformed::BadIpHeader`] are refused.
+//!
 //! On error the frame is left unchanged.
+//!
+//! [`Malformed::BadIpHeader`]: super::Malformed::BadIpHeader
 //!
 //! # Examples
 //!

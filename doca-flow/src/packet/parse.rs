@@ -37,6 +37,9 @@ impl Headers {
     ///   [`L3::Other`] of that TPID and `offsets.l3` points at the third
     ///   tag's TCI; the frame is not marked malformed (it is legal, just
     ///   not classified past two tags).
+    /// * **Offsets**: `offsets.l3` is set once the Ethernet header and its
+    ///   tags were read whole (even if the L3 header then turns out short
+    ///   or invalid); `offsets.l4` as described under L4 below.
     /// * **IPv4**: with fewer than 20 bytes or a version nibble other than
     ///   4, `l3` is [`L3::None`] and the frame is
     ///   [`Malformed::BadIpHeader`]. With the fixed header present but
