@@ -7,3 +7,5 @@ pub mod model;
 pub mod oracle;
 pub mod pcap;
 pub mod compile;
+pub mod bench;
+pub mod synth;

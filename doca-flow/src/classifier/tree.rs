@@ -1,26 +1,689 @@
-//! The lookup engine (first version: a priority-sorted linear scan).
+//! The lookup engine: rules partitioned by which address fields are
+//! specific, one multi-bit cutting tree per partition, leaves scanned in
+//! priority order. See `docs/classifier.md` for the design and figures.
+//!
+//! Layout. A tree is a flat array of 64-bit entries. An inner entry packs
+//! `(child base, field, shift, k)`: the child is `children[base + ((field
+//! value >> shift) & (2^k - 1))]`. A leaf entry packs the offset of its
+//! rules in the partition's leaf arena; a leaf is a run of [`LeafRule`]s in
+//! `(priority, id)` order closed by a sentinel that matches every key with
+//! the worst rank, so the scan needs no length and stops at the first
+//! match or as soon as a rule cannot beat the best match so far.
 
 use super::{Addr, Key, Rule};
+use std::collections::HashMap;
 
-/// Rules sorted by `(priority, id)`.
+/// Number of fields: src, dst, src port, dst port, protocol.
+const NF: usize = 5;
+/// A subtree with at most this many (unshadowed) rules becomes a leaf.
+const BINTH: usize = 8;
+/// Per node, the children's rule copies plus pointers may not exceed
+/// `SPFAC` times the node's rules (HiCuts' space factor).
+const SPFAC: usize = 4;
+/// Most bits one node may cut.
+const KMAX: u32 = 16;
+/// An insert rebuilds a leaf into a subtree once it holds more rules
+/// than this (and then at each doubling).
+const LEAF_SPLIT: usize = 2 * BINTH;
+
+const LEAF: u64 = 1 << 63;
+/// The shared empty leaf: offset 0 holds a sentinel.
+const EMPTY: u64 = LEAF;
+const SENTINEL_RANK: u64 = u64::MAX;
+
+#[inline]
+fn low_mask(n: u32) -> u128 {
+    if n == 0 {
+        0
+    } else if n >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << n) - 1
+    }
+}
+
+#[inline]
+fn width<A: Addr>(f: usize) -> u32 {
+    match f {
+        0 | 1 => A::BITS,
+        2 | 3 => 16,
+        _ => 8,
+    }
+}
+
+/// The rule's interval in field `f` (for the protocol, the smallest
+/// interval holding every matching value).
+#[inline]
+fn interval<A: Addr>(r: &Rule<A>, f: usize) -> (u128, u128) {
+    match f {
+        0 | 1 => {
+            let p = if f == 0 { r.src } else { r.dst };
+            let lo = p.addr.to_u128();
+            (lo, lo | low_mask(A::BITS - u32::from(p.len)))
+        }
+        2 => (u128::from(r.src_port.lo), u128::from(r.src_port.hi)),
+        3 => (u128::from(r.dst_port.lo), u128::from(r.dst_port.hi)),
+        _ => {
+            let v = r.proto & r.proto_mask;
+            (u128::from(v), u128::from(v | !r.proto_mask))
+        }
+    }
+}
+
+#[inline]
+fn needs_ports<A: Addr>(r: &Rule<A>) -> bool {
+    !(r.src_port.is_any() && r.dst_port.is_any())
+}
+
+/// A node's box: per field, the value of the bits cut so far and how many.
+#[derive(Clone, Copy, Debug)]
+struct Region {
+    v: [u128; NF],
+    d: [u32; NF],
+}
+
+impl Region {
+    const ALL: Region = Region {
+        v: [0; NF],
+        d: [0; NF],
+    };
+
+    #[inline]
+    fn bounds<A: Addr>(&self, f: usize) -> (u128, u128) {
+        let lo = self.v[f];
+        (lo, lo | low_mask(width::<A>(f) - self.d[f]))
+    }
+
+    fn child<A: Addr>(&self, f: usize, k: u32, c: usize) -> Region {
+        let mut r = *self;
+        let s = width::<A>(f) - self.d[f] - k;
+        r.v[f] |= (c as u128) << s;
+        r.d[f] += k;
+        r
+    }
+
+    /// Whether every key in the box matches `r`'s fields (ports included;
+    /// the caller decides what `has_ports == false` keys mean).
+    fn covered_by<A: Addr>(&self, r: &Rule<A>) -> bool {
+        for f in 0..4 {
+            let (a, b) = interval(r, f);
+            let (lo, hi) = self.bounds::<A>(f);
+            if a > lo || b < hi {
+                return false;
+            }
+        }
+        let m = u128::from(r.proto_mask);
+        let free = low_mask(8 - self.d[4]);
+        m & free == 0 && (self.v[4] & m) == (u128::from(r.proto) & m)
+    }
+
+    /// The children `c0..=c1` of a `k`-bit cut on `f` that `r` overlaps.
+    #[inline]
+    fn span<A: Addr>(&self, r: &Rule<A>, f: usize, k: u32) -> (usize, usize) {
+        let (a, b) = interval(r, f);
+        let (lo, hi) = self.bounds::<A>(f);
+        let (a, b) = (a.max(lo), b.min(hi));
+        let s = width::<A>(f) - self.d[f] - k;
+        let m = low_mask(k);
+        (((a >> s) & m) as usize, ((b.max(a) >> s) & m) as usize)
+    }
+}
+
+/// A rule as the leaf scan tests it.
+#[derive(Clone, Copy, Debug)]
+struct LeafRule<A: Addr> {
+    src: A,
+    smask: A,
+    dst: A,
+    dmask: A,
+    /// `(priority << 32) | id`; the sentinel has `u64::MAX`.
+    rank: u64,
+    sp_lo: u16,
+    sp_span: u16,
+    dp_lo: u16,
+    dp_span: u16,
+    proto: u8,
+    pmask: u8,
+    needs_ports: bool,
+}
+
+impl<A: Addr> LeafRule<A> {
+    const SENTINEL: Self = LeafRule {
+        src: A::ZERO,
+        smask: A::ZERO,
+        dst: A::ZERO,
+        dmask: A::ZERO,
+        rank: SENTINEL_RANK,
+        sp_lo: 0,
+        sp_span: u16::MAX,
+        dp_lo: 0,
+        dp_span: u16::MAX,
+        proto: 0,
+        pmask: 0,
+        needs_ports: false,
+    };
+
+    fn new(r: &Rule<A>) -> Self {
+        let smask = A::prefix_mask(r.src.len);
+        let dmask = A::prefix_mask(r.dst.len);
+        LeafRule {
+            src: r.src.addr.and(smask),
+            smask,
+            dst: r.dst.addr.and(dmask),
+            dmask,
+            rank: r.rank(),
+            sp_lo: r.src_port.lo,
+            sp_span: r.src_port.hi - r.src_port.lo,
+            dp_lo: r.dst_port.lo,
+            dp_span: r.dst_port.hi - r.dst_port.lo,
+            proto: r.proto & r.proto_mask,
+            pmask: r.proto_mask,
+            needs_ports: needs_ports(r),
+        }
+    }
+
+    #[inline(always)]
+    fn matches(&self, k: &Key<A>) -> bool {
+        (k.src.and(self.smask) == self.src)
+            & (k.dst.and(self.dmask) == self.dst)
+            & (k.src_port.wrapping_sub(self.sp_lo) <= self.sp_span)
+            & (k.dst_port.wrapping_sub(self.dp_lo) <= self.dp_span)
+            & ((k.proto & self.pmask) == self.proto)
+            & (k.has_ports | !self.needs_ports)
+    }
+}
+
+/// Where an entry lives: the partition root or a child slot.
+#[derive(Clone, Copy)]
+enum Slot {
+    Root,
+    Child(usize),
+}
+
+/// Rules whose `(src specific, dst specific)` signature is the same, and
+/// their tree.
+#[derive(Clone, Debug)]
+struct Part<A: Addr> {
+    root: u64,
+    /// Smallest rank in the partition (`u64::MAX` when empty).
+    best: u64,
+    children: Vec<u64>,
+    leaves: Vec<LeafRule<A>>,
+    /// Freed leaf blocks by capacity (small capacities only).
+    free: Vec<Vec<u32>>,
+    /// Entries and leaf slots no longer reachable.
+    garbage: usize,
+    /// The partition's rules (for rebuilds) and their positions by id.
+    members: Vec<Rule<A>>,
+    pos: HashMap<u32, u32>,
+}
+
+impl<A: Addr> Part<A> {
+    fn new() -> Self {
+        Part {
+            root: EMPTY,
+            best: SENTINEL_RANK,
+            children: Vec::new(),
+            leaves: vec![LeafRule::SENTINEL],
+            free: Vec::new(),
+            garbage: 0,
+            members: Vec::new(),
+            pos: HashMap::new(),
+        }
+    }
+
+    fn from_rules(mut rules: Vec<Rule<A>>) -> Self {
+        rules.sort_by_key(Rule::rank);
+        let mut p = Part::new();
+        p.best = rules.first().map_or(SENTINEL_RANK, Rule::rank);
+        p.pos = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i as u32))
+            .collect();
+        let idx: Vec<u32> = (0..rules.len() as u32).collect();
+        p.root = p.build_node(&rules, idx, &Region::ALL);
+        p.members = rules;
+        p.children.shrink_to_fit();
+        p.leaves.shrink_to_fit();
+        p
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.children.capacity() * 8
+            + self.leaves.capacity() * size_of::<LeafRule<A>>()
+            + self
+                .free
+                .iter()
+                .map(|v| v.capacity() * 4 + 24)
+                .sum::<usize>()
+            + self.members.capacity() * size_of::<Rule<A>>()
+            + self.pos.capacity() * 9
+    }
+
+    // ---- lookup -------------------------------------------------------
+
+    /// Walks the tree for `fields` and scans the leaf; lowers `best`.
+    #[inline(always)]
+    fn lookup(&self, key: &Key<A>, fields: &[A; NF], best: &mut u64) {
+        let mut e = self.root;
+        while e & LEAF == 0 {
+            let base = e as u32 as usize;
+            let f = ((e >> 32) & 7) as usize;
+            let shift = ((e >> 35) & 127) as u32;
+            let k = ((e >> 42) & 31) as u32;
+            let idx = fields[f].window(shift) & ((1u32 << k) - 1);
+            e = self.children[base + idx as usize];
+        }
+        let mut i = e as u32 as usize;
+        loop {
+            let r = &self.leaves[i];
+            if r.rank >= *best {
+                return;
+            }
+            if r.matches(key) {
+                *best = r.rank;
+                return;
+            }
+            i += 1;
+        }
+    }
+
+    // ---- build --------------------------------------------------------
+
+    /// Drops rules that a higher-priority rule covering the whole box
+    /// shadows (for every key, or for every key with ports).
+    fn prune(rules: &[Rule<A>], idx: &mut Vec<u32>, region: &Region) {
+        let mut port_shadowed = false;
+        let mut out = 0;
+        for i in 0..idx.len() {
+            let r = &rules[idx[i] as usize];
+            let np = needs_ports(r);
+            if port_shadowed && np {
+                continue;
+            }
+            idx[out] = idx[i];
+            out += 1;
+            if region.covered_by(r) {
+                if !np {
+                    break;
+                }
+                port_shadowed = true;
+            }
+        }
+        idx.truncate(out);
+    }
+
+    /// Builds the subtree for `idx` (indices into `rules`, rank order) in
+    /// `region` and returns its entry.
+    fn build_node(&mut self, rules: &[Rule<A>], mut idx: Vec<u32>, region: &Region) -> u64 {
+        Self::prune(rules, &mut idx, region);
+        let n = idx.len();
+        if n == 0 {
+            return EMPTY;
+        }
+        if n <= BINTH {
+            return self.make_leaf(idx.iter().map(|&i| LeafRule::new(&rules[i as usize])));
+        }
+        let Some((f, k)) = Self::choose_cut(rules, &idx, region) else {
+            return self.make_leaf(idx.iter().map(|&i| LeafRule::new(&rules[i as usize])));
+        };
+        let nc = 1usize << k;
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); nc];
+        for &i in &idx {
+            let (c0, c1) = region.span(&rules[i as usize], f, k);
+            for l in &mut lists[c0..=c1] {
+                l.push(i);
+            }
+        }
+        drop(idx);
+        let base = self.children.len();
+        self.children.resize(base + nc, EMPTY);
+        for (c, list) in lists.into_iter().enumerate() {
+            let e = self.build_node(rules, list, &region.child::<A>(f, k, c));
+            self.children[base + c] = e;
+        }
+        let shift = width::<A>(f) - region.d[f] - k;
+        (base as u64) | ((f as u64) << 32) | (u64::from(shift) << 35) | (u64::from(k) << 42)
+    }
+
+    /// HiCuts-style choice: per field the most bits whose copies stay within
+    /// the space factor, then the field whose largest child is smallest.
+    fn choose_cut(rules: &[Rule<A>], idx: &[u32], region: &Region) -> Option<(usize, u32)> {
+        let n = idx.len();
+        let budget = SPFAC * n;
+        let mut best: Option<(usize, usize, usize, u32)> = None; // (max, sum, f, k)
+        let mut diff: Vec<i32> = Vec::new();
+        for f in 0..NF {
+            let rem = width::<A>(f) - region.d[f];
+            let mut cand = None;
+            for k in 1..=rem.min(KMAX) {
+                let nc = 1usize << k;
+                if k > 1 && nc > budget {
+                    break;
+                }
+                diff.clear();
+                diff.resize(nc + 1, 0);
+                let mut sum = 0usize;
+                for &i in idx {
+                    let (c0, c1) = region.span(&rules[i as usize], f, k);
+                    diff[c0] += 1;
+                    diff[c1 + 1] -= 1;
+                    sum += c1 - c0 + 1;
+                }
+                if k > 1 && sum + nc > budget {
+                    break;
+                }
+                let mut run = 0i32;
+                let mut max = 0i32;
+                for d in &diff[..nc] {
+                    run += d;
+                    max = max.max(run);
+                }
+                cand = Some((max as usize, sum, f, k));
+                if (max as usize) <= BINTH / 2 {
+                    break;
+                }
+            }
+            if let Some(c) = cand {
+                if best.is_none_or(|b| (c.0, c.1) < (b.0, b.1)) {
+                    best = Some(c);
+                }
+            }
+        }
+        best.filter(|b| b.0 < n).map(|b| (b.2, b.3))
+    }
+
+    fn alloc_leaf(&mut self, cap: usize) -> u32 {
+        if let Some(off) = self.free.get_mut(cap).and_then(Vec::pop) {
+            self.garbage -= cap + 1;
+            return off;
+        }
+        let off = self.leaves.len() as u32;
+        self.leaves
+            .resize(self.leaves.len() + cap + 1, LeafRule::SENTINEL);
+        off
+    }
+
+    fn free_leaf(&mut self, e: u64) {
+        let cap = ((e >> 32) & 0x7fff_ffff) as usize;
+        if e == EMPTY {
+            return;
+        }
+        self.garbage += cap + 1;
+        if cap < 64 {
+            if self.free.len() <= cap {
+                self.free.resize(cap + 1, Vec::new());
+            }
+            self.free[cap].push(e as u32);
+        }
+    }
+
+    fn write_leaf(&mut self, cap: usize, rules: &[LeafRule<A>]) -> u64 {
+        debug_assert!(rules.len() <= cap);
+        let off = self.alloc_leaf(cap);
+        let o = off as usize;
+        self.leaves[o..o + rules.len()].copy_from_slice(rules);
+        self.leaves[o + rules.len()] = LeafRule::SENTINEL;
+        LEAF | ((cap as u64) << 32) | u64::from(off)
+    }
+
+    fn make_leaf(&mut self, rules: impl Iterator<Item = LeafRule<A>>) -> u64 {
+        let v: Vec<LeafRule<A>> = rules.collect();
+        self.write_leaf(v.len(), &v)
+    }
+
+    fn leaf_rules(&self, e: u64) -> &[LeafRule<A>] {
+        let off = e as u32 as usize;
+        let len = self.leaves[off..]
+            .iter()
+            .position(|r| r.rank == SENTINEL_RANK)
+            .unwrap_or(0);
+        &self.leaves[off..off + len]
+    }
+
+    // ---- updates ------------------------------------------------------
+
+    fn get(&self, s: Slot) -> u64 {
+        match s {
+            Slot::Root => self.root,
+            Slot::Child(i) => self.children[i],
+        }
+    }
+
+    fn set(&mut self, s: Slot, e: u64) {
+        match s {
+            Slot::Root => self.root = e,
+            Slot::Child(i) => self.children[i] = e,
+        }
+    }
+
+    /// Frees a whole subtree's storage (counted as garbage; leaves reused).
+    fn discard(&mut self, e: u64) {
+        if e & LEAF != 0 {
+            self.free_leaf(e);
+            return;
+        }
+        let base = e as u32 as usize;
+        let k = ((e >> 42) & 31) as u32;
+        self.garbage += 1 << k;
+        for c in 0..1usize << k {
+            let ce = self.children[base + c];
+            self.discard(ce);
+        }
+    }
+
+    fn add_member(&mut self, r: &Rule<A>) {
+        self.pos.insert(r.id, self.members.len() as u32);
+        self.members.push(*r);
+        self.best = self.best.min(r.rank());
+    }
+
+    fn remove_member(&mut self, id: u32) {
+        let Some(p) = self.pos.remove(&id) else {
+            return;
+        };
+        let p = p as usize;
+        let last = self.members.len() - 1;
+        if p != last {
+            self.members.swap(p, last);
+            self.pos.insert(self.members[p].id, p as u32);
+        }
+        let r = self.members.pop().map(|r| r.rank());
+        if r == Some(self.best) {
+            self.best = self
+                .members
+                .iter()
+                .map(Rule::rank)
+                .min()
+                .unwrap_or(SENTINEL_RANK);
+        }
+    }
+
+    fn insert(&mut self, r: &Rule<A>) {
+        self.add_member(r);
+        let lr = LeafRule::new(r);
+        self.insert_at(Slot::Root, &Region::ALL, r, &lr);
+        self.maybe_compact();
+    }
+
+    fn insert_at(&mut self, s: Slot, region: &Region, r: &Rule<A>, lr: &LeafRule<A>) {
+        let e = self.get(s);
+        if e & LEAF == 0 {
+            let base = e as u32 as usize;
+            let f = ((e >> 32) & 7) as usize;
+            let k = ((e >> 42) & 31) as u32;
+            let (c0, c1) = region.span(r, f, k);
+            for c in c0..=c1 {
+                self.insert_at(Slot::Child(base + c), &region.child::<A>(f, k, c), r, lr);
+            }
+            return;
+        }
+        let cap = ((e >> 32) & 0x7fff_ffff) as usize;
+        let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
+        let at = v.partition_point(|x| x.rank < lr.rank);
+        v.insert(at, *lr);
+        let len = v.len();
+        if len > LEAF_SPLIT && len.is_power_of_two() {
+            // Rebuild this leaf as a subtree of its own rules.
+            let rules: Vec<Rule<A>> = v
+                .iter()
+                .filter_map(|x| self.pos.get(&(x.rank as u32)))
+                .map(|&p| self.members[p as usize])
+                .collect();
+            let idx = (0..rules.len() as u32).collect();
+            self.free_leaf(e);
+            let ne = self.build_node(&rules, idx, region);
+            self.set(s, ne);
+        } else if len <= cap {
+            let off = e as u32 as usize;
+            self.leaves[off..off + len].copy_from_slice(&v);
+            self.leaves[off + len] = LeafRule::SENTINEL;
+        } else {
+            self.free_leaf(e);
+            let ne = self.write_leaf(len.next_power_of_two().max(2), &v);
+            self.set(s, ne);
+        }
+    }
+
+    fn remove(&mut self, r: &Rule<A>) {
+        self.remove_member(r.id);
+        self.remove_at(Slot::Root, &Region::ALL, r);
+        self.maybe_compact();
+    }
+
+    fn remove_at(&mut self, s: Slot, region: &Region, r: &Rule<A>) {
+        let e = self.get(s);
+        if e == EMPTY {
+            return;
+        }
+        if region.covered_by(r) {
+            // `r` may have shadowed (pruned) rules below this point: rebuild
+            // the subtree from the partition's rules that overlap the box.
+            let mut rules: Vec<Rule<A>> = self
+                .members
+                .iter()
+                .filter(|m| overlaps(m, region))
+                .copied()
+                .collect();
+            rules.sort_by_key(Rule::rank);
+            let idx = (0..rules.len() as u32).collect();
+            self.discard(e);
+            let ne = self.build_node(&rules, idx, region);
+            self.set(s, ne);
+            return;
+        }
+        if e & LEAF == 0 {
+            let base = e as u32 as usize;
+            let f = ((e >> 32) & 7) as usize;
+            let k = ((e >> 42) & 31) as u32;
+            let (c0, c1) = region.span(r, f, k);
+            for c in c0..=c1 {
+                self.remove_at(Slot::Child(base + c), &region.child::<A>(f, k, c), r);
+            }
+            return;
+        }
+        let rank = r.rank();
+        let off = e as u32 as usize;
+        let len = self.leaf_rules(e).len();
+        if let Some(i) = self.leaves[off..off + len]
+            .iter()
+            .position(|x| x.rank == rank)
+        {
+            self.leaves.copy_within(off + i + 1..=off + len, off + i);
+            if len == 1 {
+                self.free_leaf(e);
+                self.set(s, EMPTY);
+            }
+        }
+    }
+
+    /// Rebuilds the partition when more than half its storage is garbage.
+    fn maybe_compact(&mut self) {
+        let size = self.children.len() + self.leaves.len();
+        if self.garbage > 4096 && self.garbage * 2 > size {
+            *self = Part::from_rules(std::mem::take(&mut self.members));
+        }
+    }
+}
+
+/// Whether `r` can match some key in the box.
+fn overlaps<A: Addr>(r: &Rule<A>, region: &Region) -> bool {
+    for f in 0..4 {
+        let (a, b) = interval(r, f);
+        let (lo, hi) = region.bounds::<A>(f);
+        if b < lo || a > hi {
+            return false;
+        }
+    }
+    // Protocol: the box fixes the top d bits; the rule needs the bits under
+    // its mask; they conflict only on bits both fix.
+    let top = (!low_mask(8 - region.d[4])) & 0xff;
+    let m = u128::from(r.proto_mask) & top;
+    (region.v[4] & m) == (u128::from(r.proto) & m)
+}
+
+/// The partition a rule belongs to: which of its addresses are specific.
+fn signature<A: Addr>(r: &Rule<A>) -> usize {
+    let t = A::BITS / 2;
+    usize::from(u32::from(r.src.len) >= t) | (usize::from(u32::from(r.dst.len) >= t) << 1)
+}
+
+const NPARTS: usize = 4;
+
+/// Partitioned cutting trees.
 #[derive(Clone, Debug)]
 pub(crate) struct Engine<A: Addr> {
-    sorted: Vec<Rule<A>>,
+    parts: Vec<Part<A>>,
+    /// Partition indices by ascending best rank.
+    order: Vec<usize>,
 }
 
 impl<A: Addr> Engine<A> {
     pub(crate) fn new() -> Self {
-        Engine { sorted: Vec::new() }
+        Engine {
+            parts: (0..NPARTS).map(|_| Part::new()).collect(),
+            order: (0..NPARTS).collect(),
+        }
     }
 
     pub(crate) fn build(rules: &[Rule<A>]) -> Self {
-        let mut sorted = rules.to_vec();
-        sorted.sort_by_key(Rule::rank);
-        Engine { sorted }
+        let mut groups: Vec<Vec<Rule<A>>> = vec![Vec::new(); NPARTS];
+        for r in rules {
+            groups[signature(r)].push(*r);
+        }
+        let mut e = Engine {
+            parts: groups.into_iter().map(Part::from_rules).collect(),
+            order: Vec::new(),
+        };
+        e.reorder();
+        e
     }
 
+    fn reorder(&mut self) {
+        let mut o: Vec<usize> = (0..self.parts.len()).collect();
+        o.sort_by_key(|&i| self.parts[i].best);
+        self.order = o;
+    }
+
+    #[inline]
     pub(crate) fn classify(&self, key: &Key<A>) -> Option<u32> {
-        self.sorted.iter().find(|r| r.matches(key)).map(|r| r.id)
+        let fields = [
+            key.src,
+            key.dst,
+            A::from_u128(u128::from(key.src_port)),
+            A::from_u128(u128::from(key.dst_port)),
+            A::from_u128(u128::from(key.proto)),
+        ];
+        let mut best = SENTINEL_RANK;
+        for &p in &self.order {
+            let p = &self.parts[p];
+            if p.best >= best {
+                break;
+            }
+            p.lookup(key, &fields, &mut best);
+        }
+        (best != SENTINEL_RANK).then_some(best as u32)
     }
 
     pub(crate) fn classify_batch(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
@@ -30,18 +693,24 @@ impl<A: Addr> Engine<A> {
     }
 
     pub(crate) fn insert(&mut self, rule: &Rule<A>) {
-        let pos = self.sorted.partition_point(|r| r.rank() < rule.rank());
-        self.sorted.insert(pos, *rule);
+        let p = signature(rule);
+        let old = self.parts[p].best;
+        self.parts[p].insert(rule);
+        if self.parts[p].best != old {
+            self.reorder();
+        }
     }
 
     pub(crate) fn remove(&mut self, rule: &Rule<A>) {
-        let pos = self.sorted.partition_point(|r| r.rank() < rule.rank());
-        if self.sorted.get(pos).is_some_and(|r| r.id == rule.id) {
-            self.sorted.remove(pos);
+        let p = signature(rule);
+        let old = self.parts[p].best;
+        self.parts[p].remove(rule);
+        if self.parts[p].best != old {
+            self.reorder();
         }
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.sorted.capacity() * size_of::<Rule<A>>()
+        self.parts.iter().map(Part::memory_bytes).sum::<usize>() + self.order.capacity() * 8
     }
 }

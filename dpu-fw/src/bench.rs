@@ -1,0 +1,587 @@
+//! The library side of `dpu-fw bench`: build the classifier from a rule
+//! file, time lookups over a trace on one core, optionally churn rules, and
+//! check results against a match file.
+//!
+//! Method (documented so numbers can be compared):
+//!
+//! * **build_s**: wall time of [`Classifier::build`] (the rule file is
+//!   parsed before the clock starts), median of `build_reps` builds.
+//! * **build memory**: if the binary installed [`PeakAlloc`] as its global
+//!   allocator, the peak of live heap bytes during one build minus the
+//!   live bytes before it (exact). Otherwise the growth of the process'
+//!   peak RSS: `/proc/self/clear_refs` is reset (`5`), then
+//!   `VmHWM - VmRSS(before)` after the build (Linux only; page-granular and
+//!   an upper bound, since freed-then-reused memory is not double counted
+//!   but allocator caching is). The report says which method was used.
+//! * **memory_bytes**: [`Classifier::memory_bytes`], the runtime footprint.
+//! * **lookup**: the whole trace classified with
+//!   [`Classifier::classify_batch`] in bursts of `burst` keys; one
+//!   repetition is enough passes over the trace to last at least
+//!   `min_rep_time`; `reps` repetitions; the median ns/packet is reported
+//!   (the machine is shared, medians resist noise).
+//! * **churn**: `churn_pct`% of the rules, chosen with a seeded PRNG, are
+//!   removed and re-inserted one at a time (2 updates each); updates/s is
+//!   the number of updates over the wall time; the lookup measurement is
+//!   then repeated on the churned classifier and the results re-verified.
+//!
+//! A peer (DPDK `rte_acl`, feature `dpdk`) can be measured by the caller and
+//! attached as [`BenchReport::peer`].
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use doca_flow::classifier::{Classifier, ClassifierError, Key, Rule};
+
+use crate::classbench::{self, ClassBenchError};
+use crate::synth::SplitMix64;
+
+/// Input file format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// ClassBench filter / trace / match files (plain or gzip).
+    #[default]
+    ClassBench,
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Rule file.
+    pub rules: PathBuf,
+    /// Trace file.
+    pub trace: PathBuf,
+    /// Expected first-match file (`*.match5[.gz]`); results are verified
+    /// when given.
+    pub matches: Option<PathBuf>,
+    /// Input format.
+    pub format: Format,
+    /// Percentage of rules to delete and re-insert (`None`: no churn).
+    pub churn_pct: Option<f64>,
+    /// Lookup repetitions (the median is reported).
+    pub reps: usize,
+    /// Minimum duration of one repetition.
+    pub min_rep_time: Duration,
+    /// Builds to time (the median is reported).
+    pub build_reps: usize,
+    /// Burst size for `classify_batch`.
+    pub burst: usize,
+    /// PRNG seed for churn.
+    pub seed: u64,
+}
+
+impl BenchOptions {
+    /// Options with the defaults: 7 repetitions of at least 150 ms,
+    /// 3 builds, bursts of 256, no churn, no verification.
+    #[must_use]
+    pub fn new(rules: PathBuf, trace: PathBuf) -> Self {
+        BenchOptions {
+            rules,
+            trace,
+            matches: None,
+            format: Format::ClassBench,
+            churn_pct: None,
+            reps: 7,
+            min_rep_time: Duration::from_millis(150),
+            build_reps: 3,
+            burst: 256,
+            seed: 1,
+        }
+    }
+}
+
+/// How build memory was measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildMemoryMethod {
+    /// Peak live heap bytes through [`PeakAlloc`].
+    HeapPeak,
+    /// Growth of the process' peak RSS (`VmHWM`).
+    RssPeak,
+    /// Not available on this platform.
+    Unavailable,
+}
+
+/// Figures measured on the peer (e.g. DPDK `rte_acl`), filled by the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerReport {
+    /// Peer name and method, e.g. `"rte_acl avx2"`.
+    pub name: String,
+    /// Build time in seconds.
+    pub build_s: f64,
+    /// Runtime memory in bytes.
+    pub memory_bytes: u64,
+    /// Median lookup cost.
+    pub lookup_ns_per_packet: f64,
+}
+
+/// Figures after churning rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChurnReport {
+    /// Percentage of rules churned.
+    pub pct: f64,
+    /// Updates done (a delete and a re-insert count as two).
+    pub updates: u64,
+    /// Updates per second.
+    pub updates_per_s: f64,
+    /// Median lookup cost after the churn.
+    pub lookup_ns_per_packet: f64,
+    /// `lookup after churn / lookup after a fresh build`.
+    pub lookup_ratio: f64,
+    /// Runtime memory after the churn.
+    pub memory_bytes: u64,
+    /// Trace lines that differ from the match file after the churn.
+    pub mismatches: Option<u64>,
+}
+
+/// Everything `dpu-fw bench` prints.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    /// Rule-file name.
+    pub rules_file: String,
+    /// Number of rules.
+    pub rules: usize,
+    /// Number of trace headers.
+    pub packets: usize,
+    /// Median build time in seconds.
+    pub build_s: f64,
+    /// Extra memory during one build, in bytes (see the method).
+    pub build_memory_bytes: Option<u64>,
+    /// How `build_memory_bytes` was measured.
+    pub build_memory_method: BuildMemoryMethod,
+    /// Runtime footprint of the lookup structures.
+    pub memory_bytes: u64,
+    /// Median ns per packet over the repetitions.
+    pub lookup_ns_per_packet: f64,
+    /// Every repetition's ns per packet.
+    pub lookup_ns_reps: Vec<f64>,
+    /// Million packets per second at the median.
+    pub mpps: f64,
+    /// Trace lines that differ from the match file (`None`: not verified).
+    pub mismatches: Option<u64>,
+    /// Churn results, when asked for.
+    pub churn: Option<ChurnReport>,
+    /// The peer measured in the same run, when the caller attaches one.
+    pub peer: Option<PeerReport>,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// Reading an input failed.
+    #[error(transparent)]
+    Input(#[from] ClassBenchError),
+    /// The classifier refused the rules.
+    #[error("building the classifier: {0}")]
+    Build(#[from] ClassifierError),
+    /// The match file does not fit the trace.
+    #[error("match file has {matches} lines but the trace has {trace}")]
+    MatchLength {
+        /// Match-file lines.
+        matches: usize,
+        /// Trace lines.
+        trace: usize,
+    },
+}
+
+/// A counting global allocator for binaries that want exact build-memory
+/// figures: `#[global_allocator] static A: PeakAlloc = PeakAlloc;`.
+#[derive(Debug)]
+pub struct PeakAlloc;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+// SAFETY: every method forwards to `System` with the caller's arguments and
+// only adds relaxed counter updates, so `System`'s guarantees carry over.
+unsafe impl GlobalAlloc for PeakAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(true, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged; `ptr` came from `alloc` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+impl PeakAlloc {
+    /// Whether this allocator is the process' global allocator (it has
+    /// served at least one allocation).
+    pub fn installed() -> bool {
+        INSTALLED.load(Ordering::Relaxed)
+    }
+    /// Live heap bytes.
+    pub fn live() -> usize {
+        LIVE.load(Ordering::Relaxed)
+    }
+    /// Resets the peak to the current live bytes and returns them.
+    pub fn reset_peak() -> usize {
+        let l = LIVE.load(Ordering::Relaxed);
+        PEAK.store(l, Ordering::Relaxed);
+        l
+    }
+    /// Peak live heap bytes since the last reset.
+    pub fn peak() -> usize {
+        PEAK.load(Ordering::Relaxed)
+    }
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Builds once and returns the classifier, the time, and the extra memory.
+fn measured_build(
+    rules: &[Rule<u32>],
+) -> Result<(Classifier<u32>, f64, Option<u64>, BuildMemoryMethod), ClassifierError> {
+    if PeakAlloc::installed() {
+        let before = PeakAlloc::reset_peak();
+        let t = Instant::now();
+        let c = Classifier::build(rules)?;
+        let s = t.elapsed().as_secs_f64();
+        let extra = PeakAlloc::peak().saturating_sub(before) as u64;
+        return Ok((c, s, Some(extra), BuildMemoryMethod::HeapPeak));
+    }
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = proc_status_kib("VmRSS:");
+    let t = Instant::now();
+    let c = Classifier::build(rules)?;
+    let s = t.elapsed().as_secs_f64();
+    match (reset, before, proc_status_kib("VmHWM:")) {
+        (true, Some(b), Some(h)) => Ok((
+            c,
+            s,
+            Some(h.saturating_sub(b) * 1024),
+            BuildMemoryMethod::RssPeak,
+        )),
+        _ => Ok((c, s, None, BuildMemoryMethod::Unavailable)),
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+/// Times lookups: `reps` repetitions of at least `min_rep` each; returns
+/// every repetition's ns/packet and the last results.
+pub fn time_lookups(
+    c: &Classifier<u32>,
+    keys: &[Key<u32>],
+    burst: usize,
+    reps: usize,
+    min_rep: Duration,
+) -> (Vec<f64>, Vec<Option<u32>>) {
+    let mut out = vec![None; keys.len()];
+    let burst = burst.max(1);
+    let pass = |out: &mut [Option<u32>]| {
+        for (k, o) in keys.chunks(burst).zip(out.chunks_mut(burst)) {
+            c.classify_batch(k, o);
+        }
+    };
+    pass(&mut out); // warm-up
+    let mut per = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let mut n = 0u64;
+        while n == 0 || t.elapsed() < min_rep {
+            pass(&mut out);
+            n += 1;
+        }
+        let ns = t.elapsed().as_nanos() as f64;
+        per.push(ns / (n as f64 * keys.len().max(1) as f64));
+    }
+    (per, out)
+}
+
+fn count_mismatches(got: &[Option<u32>], want: Option<&Vec<Option<u32>>>) -> Option<u64> {
+    want.map(|w| got.iter().zip(w).filter(|(g, w)| g != w).count() as u64)
+}
+
+/// Runs the benchmark.
+///
+/// # Errors
+///
+/// Unreadable or malformed inputs, rules the classifier refuses, or a match
+/// file whose length differs from the trace.
+pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let Format::ClassBench = opts.format;
+    let rules = classbench::to_rules(&classbench::read_rules(&opts.rules)?);
+    let trace = classbench::read_trace(&opts.trace)?;
+    let keys: Vec<Key<u32>> = trace.iter().map(classbench::CbHeader::to_key).collect();
+    let want = match &opts.matches {
+        Some(m) => {
+            let w = classbench::read_matches(m)?;
+            if w.len() != keys.len() {
+                return Err(BenchError::MatchLength {
+                    matches: w.len(),
+                    trace: keys.len(),
+                });
+            }
+            Some(w)
+        }
+        None => None,
+    };
+
+    let mut builds = Vec::new();
+    let (mut c, s, build_mem, method) = measured_build(&rules)?;
+    builds.push(s);
+    for _ in 1..opts.build_reps.max(1) {
+        drop(c);
+        let (c2, s, _, _) = measured_build(&rules)?;
+        c = c2;
+        builds.push(s);
+    }
+    let build_s = median(&mut builds);
+    let memory_bytes = c.memory_bytes() as u64;
+
+    let (mut reps, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
+    let lookup_ns_reps = reps.clone();
+    let ns = median(&mut reps);
+    let mismatches = count_mismatches(&out, want.as_ref());
+
+    let churn = match opts.churn_pct {
+        Some(pct) if !rules.is_empty() => {
+            let n = ((rules.len() as f64 * pct / 100.0).round() as usize).min(rules.len());
+            let mut rng = SplitMix64::new(opts.seed);
+            let picks: Vec<u32> = (0..n)
+                .map(|_| rules[rng.below(rules.len() as u64) as usize].id)
+                .collect();
+            let t = Instant::now();
+            for &id in &picks {
+                if let Some(r) = c.remove(id) {
+                    c.insert(r)?;
+                }
+            }
+            let secs = t.elapsed().as_secs_f64();
+            let (mut reps, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
+            let after = median(&mut reps);
+            Some(ChurnReport {
+                pct,
+                updates: 2 * n as u64,
+                updates_per_s: 2.0 * n as f64 / secs.max(1e-9),
+                lookup_ns_per_packet: after,
+                lookup_ratio: after / ns,
+                memory_bytes: c.memory_bytes() as u64,
+                mismatches: count_mismatches(&out, want.as_ref()),
+            })
+        }
+        _ => None,
+    };
+
+    Ok(BenchReport {
+        rules_file: opts.rules.display().to_string(),
+        rules: rules.len(),
+        packets: keys.len(),
+        build_s,
+        build_memory_bytes: build_mem,
+        build_memory_method: method,
+        memory_bytes,
+        lookup_ns_per_packet: ns,
+        lookup_ns_reps,
+        mpps: if ns > 0.0 { 1e3 / ns } else { 0.0 },
+        mismatches,
+        churn,
+        peer: None,
+    })
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn json_f(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".to_owned()
+    }
+}
+
+fn json_opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "null".to_owned(), |v| v.to_string())
+}
+
+impl BenchReport {
+    /// The report as one JSON object (keys include `build_s`,
+    /// `memory_bytes`, `lookup_ns_per_packet`, `mpps`).
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        let reps: Vec<String> = self.lookup_ns_reps.iter().map(|v| json_f(*v)).collect();
+        let method = match self.build_memory_method {
+            BuildMemoryMethod::HeapPeak => "heap_peak",
+            BuildMemoryMethod::RssPeak => "rss_peak",
+            BuildMemoryMethod::Unavailable => "unavailable",
+        };
+        let churn = self.churn.as_ref().map_or_else(
+            || "null".to_owned(),
+            |c| {
+                format!(
+                    "{{\"pct\":{},\"updates\":{},\"updates_per_s\":{},\"lookup_ns_per_packet\":{},\"lookup_ratio\":{},\"memory_bytes\":{},\"mismatches\":{}}}",
+                    json_f(c.pct),
+                    c.updates,
+                    json_f(c.updates_per_s),
+                    json_f(c.lookup_ns_per_packet),
+                    json_f(c.lookup_ratio),
+                    c.memory_bytes,
+                    json_opt(c.mismatches)
+                )
+            },
+        );
+        let peer = self.peer.as_ref().map_or_else(
+            || "null".to_owned(),
+            |p| {
+                format!(
+                    "{{\"name\":{},\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{}}}",
+                    json_str(&p.name),
+                    json_f(p.build_s),
+                    p.memory_bytes,
+                    json_f(p.lookup_ns_per_packet)
+                )
+            },
+        );
+        format!(
+            "{{\"rules_file\":{},\"rules\":{},\"packets\":{},\"build_s\":{},\"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_ns_reps\":[{}],\"mpps\":{},\"mismatches\":{},\"churn\":{churn},\"peer\":{peer}}}",
+            json_str(&self.rules_file),
+            self.rules,
+            self.packets,
+            json_f(self.build_s),
+            json_opt(self.build_memory_bytes),
+            self.memory_bytes,
+            json_f(self.lookup_ns_per_packet),
+            reps.join(","),
+            json_f(self.mpps),
+            json_opt(self.mismatches),
+        )
+    }
+}
+
+impl core::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        writeln!(
+            f,
+            "{}: {} rules, {} packets",
+            self.rules_file, self.rules, self.packets
+        )?;
+        writeln!(
+            f,
+            "  build {:.4} s, build memory {} ({:?}), runtime memory {:.2} MiB",
+            self.build_s,
+            self.build_memory_bytes.map_or_else(
+                || "n/a".to_owned(),
+                |b| format!("{:.1} MiB", b as f64 / 1048576.0)
+            ),
+            self.build_memory_method,
+            self.memory_bytes as f64 / 1048576.0
+        )?;
+        write!(
+            f,
+            "  lookup {:.1} ns/packet ({:.2} Mpps)",
+            self.lookup_ns_per_packet, self.mpps
+        )?;
+        if let Some(m) = self.mismatches {
+            write!(f, ", {m} mismatches vs match file")?;
+        }
+        if let Some(c) = &self.churn {
+            write!(
+                f,
+                "\n  churn {}%: {:.0} updates/s, lookup {:.1} ns ({:.2}x fresh), memory {:.2} MiB",
+                c.pct,
+                c.updates_per_s,
+                c.lookup_ns_per_packet,
+                c.lookup_ratio,
+                c.memory_bytes as f64 / 1048576.0
+            )?;
+            if let Some(m) = c.mismatches {
+                write!(f, ", {m} mismatches")?;
+            }
+        }
+        if let Some(p) = &self.peer {
+            write!(
+                f,
+                "\n  peer {}: lookup {:.1} ns ({:.2}x ours), build {:.3} s",
+                p.name,
+                p.lookup_ns_per_packet,
+                p.lookup_ns_per_packet / self.lookup_ns_per_packet,
+                p.build_s
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_the_required_keys() {
+        let r = BenchReport {
+            rules_file: "a\"b".into(),
+            rules: 1,
+            packets: 2,
+            build_s: 0.5,
+            build_memory_bytes: None,
+            build_memory_method: BuildMemoryMethod::Unavailable,
+            memory_bytes: 10,
+            lookup_ns_per_packet: 20.0,
+            lookup_ns_reps: vec![20.0],
+            mpps: 50.0,
+            mismatches: Some(0),
+            churn: None,
+            peer: None,
+        };
+        let j = r.to_json();
+        for k in [
+            "\"build_s\":0.5",
+            "\"memory_bytes\":10",
+            "\"lookup_ns_per_packet\":20",
+            "\"mpps\":50",
+        ] {
+            assert!(j.contains(k), "{j}");
+        }
+        assert!(j.starts_with("{\"rules_file\":\"a\\\"b\""));
+    }
+}
