@@ -1,11 +1,12 @@
 //! dpu-fw
+pub mod bench;
 pub mod classbench;
+pub mod compile;
+pub mod config;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod metrics;
 pub mod model;
 pub mod oracle;
 pub mod pcap;
-pub mod compile;
-pub mod bench;
 pub mod synth;
