@@ -2,7 +2,7 @@
 //! semantic checks with their sites mapped back to file positions.
 
 use core::ops::Range;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use toml::Spanned;
@@ -259,7 +259,7 @@ fn convert(
     used: &mut HashSet<String>,
 ) -> RuleSet {
     let mut rules = RuleSet::default();
-    for (name, port) in &raw.ports {
+    for (name, port) in in_file_order(&raw.ports) {
         let mut keyed = Keyed::new(name.span());
         keyed.keys.insert("name", name.span());
         if let Some(p) = convert_port(cx, name.get_ref(), port.get_ref(), &mut keyed) {
@@ -267,7 +267,7 @@ fn convert(
             spans.ports.push(keyed);
         }
     }
-    for (name, set) in &raw.sets {
+    for (name, set) in in_file_order(&raw.sets) {
         let mut keyed = Keyed::new(name.span());
         keyed.keys.insert("name", name.span());
         let s = set.get_ref();
@@ -335,7 +335,7 @@ fn convert(
         };
         spans.defaults = keyed;
     }
-    for (name, chain) in &raw.chains {
+    for (name, chain) in in_file_order(&raw.chains) {
         let mut keyed = Keyed::new(name.span());
         keyed.keys.insert("name", name.span());
         let c = convert_chain(cx, name.get_ref(), chain.get_ref(), &mut keyed);
@@ -343,6 +343,13 @@ fn convert(
         spans.chains.push(keyed);
     }
     rules
+}
+
+/// Map entries in the order their keys appear in the file.
+fn in_file_order<V>(map: &BTreeMap<Spanned<String>, V>) -> Vec<(&Spanned<String>, &V)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by_key(|(k, _)| k.span().start);
+    v
 }
 
 fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> Option<Port> {
