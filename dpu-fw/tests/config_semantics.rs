@@ -110,9 +110,10 @@ fn every_error_is_reported_in_file_order() {
 fn mixed_family_sets() {
     let sets = "[sets.m]\nprefixes = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n";
     // A family-free rule may use a mixed set ...
-    ok(&format!(
+    let c = ok(&format!(
         "{PORTS}{sets}[[rules]]\nsrc = \"@m\"\naction = \"accept\"\n"
     ));
+    assert_eq!(c.rules.rules[0].matches.src.len(), 2);
     // ... an IPv6 rule may not.
     let err = config::parse(
         &format!("{PORTS}{sets}[[rules]]\nfamily = \"ipv6\"\nsrc = \"@m\"\naction = \"accept\"\n"),
