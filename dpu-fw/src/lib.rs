@@ -5,6 +5,7 @@ pub mod compile;
 pub mod config;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
+pub mod demo;
 pub mod metrics;
 pub mod model;
 pub mod oracle;
