@@ -256,7 +256,7 @@ proptest! {
     }
 
     #[test]
-    fn acl_pipe_equals_oracle(rules in proptest::collection::vec(acl(), 0..32), pkts in proptest::collection::vec(pkt(), 1..48)) {
+    fn acl_pipe_equals_oracle(rules in proptest::collection::vec(acl(), 0..64), pkts in proptest::collection::vec(pkt(), 1..48)) {
         let (flow, ports, mut q) = flow_with_ports();
         let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(64).build().unwrap();
         let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
@@ -277,6 +277,48 @@ proptest! {
         order.sort_by_key(|&i| (rules[i].prio, i));
         for p in &pkts {
             let want = order.iter().find(|&&i| rules[i].matches(p)).map(|&i| rules[i].out);
+            match (run(&flow, p), want) {
+                (Verdict::Port(PortId(got)), Some(w)) => prop_assert_eq!(got, w, "{:?}", p),
+                (Verdict::Drop(doca_flow::DropReason::Miss), None) => {}
+                (v, w) => prop_assert!(false, "{:?}: got {:?}, oracle {:?}", p, v, w),
+            }
+        }
+    }
+
+    #[test]
+    fn acl_pipe_after_removals_and_inserts_equals_oracle(
+        first in proptest::collection::vec(acl(), 32..64),
+        keep in proptest::collection::vec(any::<bool>(), 64),
+        second in proptest::collection::vec(acl(), 0..8),
+        pkts in proptest::collection::vec(pkt(), 1..48),
+    ) {
+        let (flow, ports, mut q) = flow_with_ports();
+        let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(128).build().unwrap();
+        let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
+        let _r = root.control_add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone()))).unwrap();
+        // A batch...
+        let es: Vec<_> = first.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::WaitForBatch).unwrap()).collect();
+        ports[0].entries_process(&mut q, 0).unwrap();
+        // ...then removals and single inserts.
+        let mut live: Vec<(usize, &Acl)> = Vec::new();
+        for (i, (e, r)) in es.iter().zip(&first).enumerate() {
+            if keep[i] {
+                live.push((i, r));
+            } else {
+                acl.remove_entry(&mut q, e, Flags::NoWait).unwrap();
+            }
+        }
+        let es2: Vec<_> = second.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
+        ports[0].entries_process(&mut q, 0).unwrap();
+        prop_assert!(es2.iter().all(|e| e.status() == EntryStatus::Success));
+        // Slots freed by removals are reused only once their handles are gone, so ids (the
+        // tie-breakers) follow insertion order here.
+        for (j, r) in second.iter().enumerate() {
+            live.push((first.len() + j, r));
+        }
+        live.sort_by_key(|&(i, r)| (r.prio, i));
+        for p in &pkts {
+            let want = live.iter().find(|(_, r)| r.matches(p)).map(|(_, r)| r.out);
             match (run(&flow, p), want) {
                 (Verdict::Port(PortId(got)), Some(w)) => prop_assert_eq!(got, w, "{:?}", p),
                 (Verdict::Drop(doca_flow::DropReason::Miss), None) => {}

@@ -74,7 +74,8 @@ pub struct AclEntry {
     pub dst_port: PortRange,
     /// IP protocol, or any.
     pub proto: Option<u8>,
-    /// Priority 0..=1024, lower wins.
+    /// Priority 0..=1024, lower wins. DOCA leaves ties unspecified; the sw backend breaks
+    /// them by the entry's slot id (in insertion order while no slot has been reused).
     pub priority: u32,
     /// Fwd.
     pub fwd: Fwd,
