@@ -111,6 +111,8 @@ fn qinq_two_tags() {
     );
     assert_eq!(eth.vlan[0].unwrap().vid(), 100);
     assert_eq!(eth.vlan[1].unwrap().vid(), 200);
+    assert_eq!(eth.vlan[1].unwrap().pcp(), 1);
+    assert!(!eth.vlan[1].unwrap().dei());
     assert_eq!(eth.ethertype, ethertype::IPV4);
     assert_eq!(
         h.l4,
@@ -581,4 +583,29 @@ fn empty_and_tiny_frames() {
         assert_eq!(h.eth, None);
         assert_eq!(h.malformed, Some(Malformed::TruncatedEthernet));
     }
+}
+
+#[test]
+fn ipv6_atomic_fragment_is_not_a_fragment() {
+    let f = hex(&format!(
+        "{ETH} 86dd 60000000 0010 2c 40 {V6_SRC} {V6_DST} 11 00 0000 00000007 1f90 0050 0008 0000"
+    ));
+    let h = Headers::parse(&f);
+    assert_eq!(h.fragment(), Some(Fragment::default()));
+    assert_eq!(
+        h.l4,
+        L4::Udp {
+            src_port: 8080,
+            dst_port: 80
+        }
+    );
+}
+
+#[test]
+fn vlan_pcp_and_dei() {
+    let tag = VlanTag {
+        tpid: 0x8100,
+        tci: 0xf064,
+    };
+    assert_eq!((tag.pcp(), tag.dei(), tag.vid()), (7, true, 100));
 }

@@ -111,6 +111,16 @@ impl VlanTag {
     pub fn vid(&self) -> u16 {
         self.tci & 0x0fff
     }
+
+    /// The 3-bit priority code point (802.1p).
+    pub fn pcp(&self) -> u8 {
+        (self.tci >> 13) as u8
+    }
+
+    /// The drop eligible indicator.
+    pub fn dei(&self) -> bool {
+        self.tci & 0x1000 != 0
+    }
 }
 
 /// The outer Ethernet header, after any VLAN tags.

@@ -63,7 +63,8 @@ impl Headers {
     ///   `next_header` is the extension header type where the walk stopped.
     ///   ESP (50) is not walked: `l4` is `L4::Other(50)`. A fragment header
     ///   with offset != 0 stops the walk: `next_header` is the fragment
-    ///   header's next header and `l4` is [`L4::None`].
+    ///   header's next header and `l4` is [`L4::None`]. An atomic fragment
+    ///   (offset 0, M clear, RFC 6946) has `is_fragment == false`.
     /// * **L4**: TCP needs its whole header as the data offset says (data
     ///   offset < 5 or options cut short is [`Malformed::TruncatedL4`]);
     ///   UDP needs 8 bytes; ICMP (over IPv4) and ICMPv6 (over IPv6) need 8;
