@@ -1224,3 +1224,91 @@ fn update_changes_fwd_after_processing() {
     assert_eq!(done[0].op, doca_flow::EntryOp::Update);
     assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 80)), Verdict::Kernel);
 }
+
+#[test]
+fn calc_hash_predicts_the_bucket() {
+    let (flow, p0, mut q) = setup();
+    let _p1 = flow.start_port(1, "p1").unwrap();
+    let pipe = p0
+        .pipe_builder("hash")
+        .pipe_type(PipeType::Hash)
+        .root(true)
+        .nr_entries(16)
+        .match_mask(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .fwd(Fwd::Changeable)
+        .build()
+        .unwrap();
+    let dst = ip(10, 7, 7, 7);
+    let bucket = pipe.calc_hash(&Match::new().ipv4_dst(dst)).unwrap();
+    assert!(bucket < 16);
+    let _e = pipe
+        .hash_add_entry(
+            &mut q,
+            doca_flow::HashEntry::new(bucket).fwd(Fwd::Port(PortId(1))),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    assert_eq!(run(&flow, 0, tcp(dst, 1)), Verdict::Port(PortId(1)));
+    let other = p0.pipe_builder("b").fwd(Fwd::Drop).build().unwrap();
+    assert!(matches!(
+        other.calc_hash(&Match::new()),
+        Err(Error::WrongPipeType { .. })
+    ));
+}
+
+#[test]
+fn fwd_to_a_pipe_of_another_port_is_refused() {
+    let (flow, p0, _q) = setup();
+    let p1 = flow.start_port(1, "p1").unwrap();
+    let theirs = p1.pipe_builder("p1-pipe").fwd(Fwd::Drop).build().unwrap();
+    let err = p0
+        .pipe_builder("x")
+        .fwd(Fwd::Pipe(theirs))
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::Mismatch(_)));
+    let eg = p0
+        .pipe_builder("eg")
+        .domain(Domain::Egress)
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let err = p0.pipe_builder("y").fwd(Fwd::Pipe(eg)).build().unwrap_err();
+    assert!(matches!(err, Error::FwdNotAllowed { fwd: "pipe", .. }));
+}
+
+#[test]
+fn entries_of_the_wrong_kind_are_refused() {
+    let (_flow, p0, mut q) = setup();
+    let ctl = p0
+        .pipe_builder("c")
+        .pipe_type(PipeType::Control)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        ctl.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait),
+        Err(Error::WrongPipeType {
+            entry: "basic",
+            pipe: "control"
+        })
+    ));
+    let err = p0
+        .pipe_builder("lpm")
+        .pipe_type(PipeType::Lpm)
+        .matcher(
+            Match::new()
+                .ipv4_dst(Ipv4Addr::BROADCAST)
+                .ipv4_src(Ipv4Addr::BROADCAST),
+        )
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Invalid {
+            what: "lpm pipe match",
+            ..
+        }
+    ));
+}

@@ -18,6 +18,7 @@
 //! | [`Backend::entries_process`] | `doca_flow_entries_process` (completions as the entry-process callback reports them) |
 //! | [`Backend::entry_status`] | `doca_flow_pipe_entry_get_status` |
 //! | [`Backend::query_entry`] / [`Backend::query_pipe_miss`] | `doca_flow_resource_query_entry` / `doca_flow_resource_query_pipe_miss` |
+//! | [`Backend::pipe_calc_hash`] | `doca_flow_pipe_calc_hash` |
 //!
 //! [`Backend::entry_release`] has no DOCA counterpart: it tells the backend that the safe
 //! handle is gone, so bookkeeping for an entry that is no longer installed can be freed.
@@ -446,6 +447,12 @@ pub trait Backend: Send + Any {
     /// # Errors
     /// When the pipe has no miss counter.
     fn query_pipe_miss(&self, pipe: PipeId) -> Result<Counters>;
+    /// `doca_flow_pipe_calc_hash`: the bucket of a hash pipe that a packet with these field
+    /// values lands in.
+    ///
+    /// # Errors
+    /// When the pipe is not a hash pipe.
+    fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> Result<u32>;
     /// For downcasting to the concrete backend.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting to the concrete backend.

@@ -380,6 +380,20 @@ impl Pipe {
             .entry_remove(queue.id, entry.id, flags)
     }
 
+    /// The bucket of this hash pipe that a packet with these field values lands in, so an
+    /// entry can be put where a flow will hash to.
+    ///
+    /// # Errors
+    /// [`Error::WrongPipeType`] for pipes other than hash pipes.
+    #[doc(alias = "doca_flow_pipe_calc_hash")]
+    pub fn calc_hash(&self, values: &crate::Match) -> Result<u32> {
+        self.inner
+            .port
+            .flow
+            .backend()
+            .pipe_calc_hash(self.inner.id, values)
+    }
+
     /// Packets that missed this pipe (needs `miss_counter(true)`).
     ///
     /// # Errors

@@ -801,6 +801,16 @@ impl Backend for SwBackend {
         })
     }
 
+    fn pipe_calc_hash(&self, pipe: PipeId, values: &crate::matching::Match) -> Result<u32> {
+        self.pipe(pipe)?
+            .table
+            .calc_hash(values)
+            .ok_or(Error::WrongPipeType {
+                entry: "calc_hash",
+                pipe: self.pipe(pipe)?.cfg.pipe_type.name(),
+            })
+    }
+
     fn as_any(&self) -> &dyn core::any::Any {
         self
     }
