@@ -1312,3 +1312,29 @@ fn entries_of_the_wrong_kind_are_refused() {
         }
     ));
 }
+
+#[test]
+fn update_miss_redirects_misses_at_once() {
+    let (flow, p0, _q) = setup();
+    let root = p0
+        .pipe_builder("root")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)),
+        Verdict::Miss { .. }
+    ));
+    root.update_miss(Fwd::Kernel).unwrap();
+    assert_eq!(run(&flow, 0, tcp(ip(1, 1, 1, 1), 1)), Verdict::Kernel);
+    assert!(matches!(
+        root.update_miss(Fwd::Changeable),
+        Err(Error::FwdNotAllowed { .. })
+    ));
+    let other = p0.pipe_builder("o").fwd(Fwd::Drop).build().unwrap();
+    assert!(matches!(
+        other.update_miss(Fwd::Pipe(other.clone())),
+        Err(Error::FwdNotAllowed { .. })
+    ));
+}

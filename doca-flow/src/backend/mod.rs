@@ -12,6 +12,7 @@
 //! | [`Backend::port_pair`] | `doca_flow_port_pair` |
 //! | [`Backend::pipe_create`] | `doca_flow_pipe_create(cfg, fwd, fwd_miss)` |
 //! | [`Backend::pipe_destroy`] | `doca_flow_pipe_destroy` |
+//! | [`Backend::pipe_update_miss`] | `doca_flow_pipe_update_miss` |
 //! | [`Backend::entry_add`] | `doca_flow_pipe_{basic_,control_,acl_,lpm_,hash_}add_entry` by [`EntrySpec`] variant |
 //! | [`Backend::entry_update`] | `doca_flow_pipe_update_entry` |
 //! | [`Backend::entry_remove`] | `doca_flow_pipe_remove_entry` |
@@ -19,6 +20,9 @@
 //! | [`Backend::entry_status`] | `doca_flow_pipe_entry_get_status` |
 //! | [`Backend::query_entry`] / [`Backend::query_pipe_miss`] | `doca_flow_resource_query_entry` / `doca_flow_resource_query_pipe_miss` |
 //! | [`Backend::pipe_calc_hash`] | `doca_flow_pipe_calc_hash` |
+//!
+//! `doca_flow_destroy` is the backend's `Drop`: the [`Flow`](crate::Flow) drops its backend
+//! after the last port is gone.
 //!
 //! [`Backend::entry_release`] has no DOCA counterpart: it tells the backend that the safe
 //! handle is gone, so bookkeeping for an entry that is no longer installed can be freed.
@@ -392,6 +396,11 @@ pub trait Backend: Send + Any {
     ) -> Result<PipeId>;
     /// `doca_flow_pipe_destroy`: removes its entries and any operations queued for them.
     fn pipe_destroy(&mut self, pipe: PipeId);
+    /// `doca_flow_pipe_update_miss`: replaces the pipe's `fwd_miss`.
+    ///
+    /// # Errors
+    /// The backend's own failure.
+    fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()>;
     /// The add-entry call matching `spec`'s variant, on `queue`.
     ///
     /// # Errors

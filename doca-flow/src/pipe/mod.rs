@@ -37,6 +37,10 @@ impl Drop for PipeInner {
 
 /// A pipe (`struct doca_flow_pipe *`). Holds its port alive; entries and other pipes that
 /// forward to it hold it alive. Cloning gives another handle to the same pipe.
+///
+/// Forwarding targets are held strongly, so pipes that forward to each other in a cycle
+/// (possible through entry fwds or [`Pipe::update_miss`]) keep each other alive until the
+/// cycle is broken, e.g. by removing the entries or updating the miss.
 #[derive(Clone)]
 #[must_use]
 pub struct Pipe {
@@ -378,6 +382,49 @@ impl Pipe {
             .flow
             .backend()
             .entry_remove(queue.id, entry.id, flags)
+    }
+
+    /// Replaces where this pipe's misses go, at once (no queue involved).
+    ///
+    /// # Errors
+    /// As for `fwd_miss` in [`PipeBuilder::build`](builder::PipeBuilder::build).
+    #[doc(alias = "doca_flow_pipe_update_miss")]
+    pub fn update_miss(&self, fwd_miss: Fwd) -> Result<()> {
+        let i = &self.inner;
+        if matches!(fwd_miss, Fwd::Changeable) {
+            return Err(Error::FwdNotAllowed {
+                fwd: "changeable",
+                reason: "fwd_miss cannot be changeable",
+            });
+        }
+        if fwd_miss
+            .target_pipe()
+            .is_some_and(|(p, _)| Arc::ptr_eq(&p.inner, &self.inner))
+        {
+            return Err(Error::FwdNotAllowed {
+                fwd: "pipe",
+                reason: "a pipe cannot send its misses to itself",
+            });
+        }
+        check_fwd(
+            &fwd_miss,
+            i.port.cfg.id,
+            i.cfg.domain,
+            i.port.flow.cfg.queues,
+            &i.port.flow,
+            false,
+        )?;
+        i.port
+            .flow
+            .backend()
+            .pipe_update_miss(i.id, &fwd_miss.spec())?;
+        if let Some((p, _)) = fwd_miss.target_pipe() {
+            i.targets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(p.clone());
+        }
+        Ok(())
     }
 
     /// The bucket of this hash pipe that a packet with these field values lands in, so an

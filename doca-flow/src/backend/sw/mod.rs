@@ -598,6 +598,16 @@ impl Backend for SwBackend {
         self.free_pipes.push(pipe.0);
     }
 
+    fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {
+        let p = self
+            .pipes
+            .get_mut(pipe.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| backend_err("doca_flow_pipe_update_miss", "no such pipe"))?;
+        p.fwd_miss = Some(fwd_miss.clone());
+        Ok(())
+    }
+
     fn entry_add(
         &mut self,
         queue: u16,
