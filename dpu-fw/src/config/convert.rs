@@ -12,7 +12,7 @@ use super::{Checked, Diagnostic, Error, ErrorKind, Warning, locate};
 use crate::model::{
     Action, Chain, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, Port, PortId, PortRange,
     PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleSet, Set, SetValues, Site, TcpFlags,
-    ValueError, WarningKind, protocol, tcp_flag, validate,
+    ValueError, WarningKind, problems, protocol, tcp_flag, warnings,
 };
 
 type Span = Range<usize>;
@@ -202,8 +202,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Checked, Error> {
     if !cx.errors.is_empty() {
         return Err(sorted(cx.errors));
     }
-    let (problems, warnings) = validate(&rules);
-    for p in &problems {
+    for p in &problems(&rules) {
         cx.err(
             &spans.of(p.at),
             ErrorKind::Semantic(p.kind),
@@ -213,7 +212,7 @@ pub(super) fn parse(text: &str, file: &Path) -> Result<Checked, Error> {
     if !cx.errors.is_empty() {
         return Err(sorted(cx.errors));
     }
-    let mut out: Vec<(Span, WarningKind, String)> = warnings
+    let mut out: Vec<(Span, WarningKind, String)> = warnings(&rules)
         .into_iter()
         .map(|w| (spans.of(w.at), w.kind, w.message))
         .collect();

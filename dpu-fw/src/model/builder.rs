@@ -309,13 +309,14 @@ impl RuleSetBuilder {
         self
     }
 
-    /// Resolve set references and check the rule set (see
-    /// [`super::validate`]); warnings are dropped.
+    /// Resolve set references and check the rule set for errors (see
+    /// [`super::problems`]); the (quadratic) warning analysis is skipped, so
+    /// this is fit for large imported rule sets.
     ///
     /// # Errors
     /// [`ModelError`] with every problem found.
     pub fn build(self) -> Result<RuleSet, ModelError> {
-        self.build_checked().map(|(rules, _)| rules)
+        self.resolve_and_check(false).map(|(rules, _)| rules)
     }
 
     /// Like [`RuleSetBuilder::build`], also returning the warnings.
@@ -323,6 +324,13 @@ impl RuleSetBuilder {
     /// # Errors
     /// [`ModelError`] with every problem found.
     pub fn build_checked(self) -> Result<(RuleSet, Vec<super::Warning>), ModelError> {
+        self.resolve_and_check(true)
+    }
+
+    fn resolve_and_check(
+        self,
+        with_warnings: bool,
+    ) -> Result<(RuleSet, Vec<super::Warning>), ModelError> {
         let mut problems = Vec::new();
         let rules = self
             .rules
@@ -337,9 +345,13 @@ impl RuleSetBuilder {
             defaults: self.defaults,
             chains: self.chains,
         };
-        let (more, warnings) = super::validate(&set);
-        problems.extend(more);
+        problems.extend(super::problems(&set));
         if problems.is_empty() {
+            let warnings = if with_warnings {
+                super::warnings(&set)
+            } else {
+                Vec::new()
+            };
             Ok((set, warnings))
         } else {
             Err(ModelError { problems })

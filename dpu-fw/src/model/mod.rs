@@ -51,7 +51,8 @@ mod validate;
 
 pub use builder::{RuleBuilder, RuleSetBuilder};
 pub use validate::{
-    ModelError, Problem, ProblemKind, Site, Warning, WarningKind, match_contains, validate,
+    ModelError, Problem, ProblemKind, Site, Warning, WarningKind, match_contains, problems,
+    validate, warnings,
 };
 
 /// The reserved chain hop that stands for this firewall.
@@ -243,18 +244,10 @@ impl Prefix {
             Prefix { addr: upper, len },
         ))
     }
-
-    /// Parse `addr/len` or a bare address, refusing host bits beyond `len`.
-    ///
-    /// [`FromStr`] does the same; this spelling reads better at call sites.
-    ///
-    /// # Errors
-    /// [`ValueError`] naming what is wrong with the text.
-    pub fn parse_strict(s: &str) -> Result<Self, ValueError> {
-        s.parse()
-    }
 }
 
+/// Parses `addr/len` or a bare address (a host prefix), refusing host bits
+/// beyond `len` ([`ValueError::HostBitsSet`]).
 impl FromStr for Prefix {
     type Err = ValueError;
 

@@ -149,21 +149,31 @@ fn bad_name(name: &str) -> Option<String> {
 
 /// Check a rule set: every semantic error, and the warnings.
 ///
-/// Errors: duplicate or malformed names, undefined ports, chains (sets are
-/// resolved before a [`RuleSet`] exists), empty sets, family mismatches,
-/// port / ICMP / TCP-flag matches without their protocol, VLAN ids above
-/// 4095, zero rates or bursts, `rate_limit` with `drop`, and chain paths of
-/// the wrong shape.
-///
-/// Warnings: rules shadowed by one earlier rule (see [`match_contains`]),
-/// chains that no rule or default uses.
+/// Errors: see [`problems`]. Warnings: see [`warnings`] (quadratic in the
+/// number of rules).
 pub fn validate(rules: &RuleSet) -> (Vec<Problem>, Vec<Warning>) {
+    (problems(rules), warnings(rules))
+}
+
+/// Every semantic error: duplicate or malformed names, undefined ports and
+/// chains (sets are resolved before a [`RuleSet`] exists), empty sets,
+/// family mismatches, port / ICMP / TCP-flag matches without their
+/// protocol, VLAN ids above 4095, zero rates or bursts, `rate_limit` with
+/// `drop`, and chain paths of the wrong shape. Linear in the rule set.
+pub fn problems(rules: &RuleSet) -> Vec<Problem> {
     let mut p = Vec::new();
     check_ports(rules, &mut p);
     check_sets(rules, &mut p);
     check_rules(rules, &mut p);
     check_defaults(rules, &mut p);
     check_chains(rules, &mut p);
+    p
+}
+
+/// The warnings: rules shadowed by one earlier rule (see
+/// [`match_contains`]; this compares every pair of rules, so it is
+/// quadratic), and chains that no rule or default uses.
+pub fn warnings(rules: &RuleSet) -> Vec<Warning> {
     let mut warnings = shadowed(rules);
     for (index, chain) in rules.chains.iter().enumerate() {
         let used = rules
@@ -184,7 +194,7 @@ pub fn validate(rules: &RuleSet) -> (Vec<Problem>, Vec<Warning>) {
             });
         }
     }
-    (p, warnings)
+    warnings
 }
 
 fn check_ports(rules: &RuleSet, p: &mut Vec<Problem>) {
