@@ -191,3 +191,22 @@ const PIECES: &[&str] = &[
     "rate_limit = { pps = 10 }",
     "rate_limit = { bps = 1000, burst = 0 }",
 ];
+
+/// Deep nesting is a syntax error, not a stack overflow.
+#[test]
+fn deep_nesting_is_an_error() {
+    for n in [100usize, 100_000] {
+        for text in [
+            format!("a = {}{}", "[".repeat(n), "]".repeat(n)),
+            format!("a = {}", "{ b = ".repeat(n)),
+            format!(
+                "[[rules]]\naction = \"accept\"\nsrc = {}{}",
+                "[".repeat(n),
+                "]".repeat(n)
+            ),
+        ] {
+            let err = config::parse(&text, "deep.toml").unwrap_err();
+            assert_eq!(err.diagnostics()[0].kind, config::ErrorKind::Syntax);
+        }
+    }
+}
