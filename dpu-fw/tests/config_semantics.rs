@@ -182,3 +182,33 @@ fn builder_reports_problems() {
         ]
     );
 }
+
+#[test]
+fn import_options_allow_protocol_wildcard_port_rules() {
+    use dpu_fw::model::CheckOptions;
+    let rule = || Rule::builder("dns").dst_ports([PortRange::single(53)]);
+    let strict = RuleSet::builder().rule(rule()).build().unwrap_err();
+    assert_eq!(strict.problems[0].kind, ProblemKind::ProtocolRequired);
+    let rs = RuleSet::builder()
+        .check_options(CheckOptions::IMPORT)
+        .rule(rule())
+        .rule(
+            Rule::builder("icmp-any-port")
+                .protocol(1)
+                .dst_ports([PortRange::FULL]),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(rs.rules.len(), 2);
+    // Still refused on import: a real port match with a port-less protocol.
+    let err = RuleSet::builder()
+        .check_options(CheckOptions::IMPORT)
+        .rule(
+            Rule::builder("x")
+                .protocol(1)
+                .dst_ports([PortRange::single(1)]),
+        )
+        .build()
+        .unwrap_err();
+    assert_eq!(err.problems[0].kind, ProblemKind::ProtocolRequired);
+}

@@ -2,9 +2,9 @@
 //! and the demo policy, without TOML.
 
 use super::{
-    Action, Chain, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, ModelError, Port, PortId,
-    PortRange, PortRole, Prefix, Problem, ProblemKind, RateLimit, Rule, RuleSet, Set, SetValues,
-    Site, TcpFlags,
+    Action, Chain, CheckOptions, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, ModelError,
+    Port, PortId, PortRange, PortRole, Prefix, Problem, ProblemKind, RateLimit, Rule, RuleSet, Set,
+    SetValues, Site, TcpFlags,
 };
 
 /// Builds one [`Rule`]; named sets it refers to are resolved by
@@ -221,9 +221,18 @@ pub struct RuleSetBuilder {
     rules: Vec<RuleBuilder>,
     defaults: Defaults,
     chains: Vec<Chain>,
+    options: CheckOptions,
 }
 
 impl RuleSetBuilder {
+    /// Check with `options` instead of the config language's rules (e.g.
+    /// [`CheckOptions::IMPORT`] for ClassBench rule sets, whose
+    /// protocol-wildcard rules match ports).
+    pub fn check_options(mut self, options: CheckOptions) -> Self {
+        self.options = options;
+        self
+    }
+
     /// Add a port.
     pub fn port(mut self, name: impl Into<String>, role: PortRole, id: PortId) -> Self {
         self.ports.push(Port {
@@ -345,7 +354,7 @@ impl RuleSetBuilder {
             defaults: self.defaults,
             chains: self.chains,
         };
-        problems.extend(super::problems(&set));
+        problems.extend(super::problems_with(&set, self.options));
         if problems.is_empty() {
             let warnings = if with_warnings {
                 super::warnings(&set)

@@ -51,8 +51,8 @@ mod validate;
 
 pub use builder::{RuleBuilder, RuleSetBuilder};
 pub use validate::{
-    ModelError, Problem, ProblemKind, Site, Warning, WarningKind, match_contains, problems,
-    validate, warnings,
+    CheckOptions, ModelError, Problem, ProblemKind, Site, Warning, WarningKind, match_contains,
+    problems, problems_with, validate, warnings,
 };
 
 /// The reserved chain hop that stands for this firewall.

@@ -147,6 +147,35 @@ fn bad_name(name: &str) -> Option<String> {
     }
 }
 
+/// Options of the semantic checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckOptions {
+    /// A port match needs `protocol` tcp or udp (the config language's
+    /// rule). When false, a port match may also have no protocol (it then
+    /// matches TCP and UDP packets with such ports, as ClassBench's
+    /// protocol-wildcard rules do), and a port list that covers every port
+    /// may go with any protocol.
+    pub ports_need_protocol: bool,
+}
+
+impl CheckOptions {
+    /// The checks of the config language (the default).
+    pub const STRICT: CheckOptions = CheckOptions {
+        ports_need_protocol: true,
+    };
+    /// The checks for imported rule sets (ClassBench and the like).
+    pub const IMPORT: CheckOptions = CheckOptions {
+        ports_need_protocol: false,
+    };
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions::STRICT
+    }
+}
+
 /// Check a rule set: every semantic error, and the warnings.
 ///
 /// Errors: see [`problems`]. Warnings: see [`warnings`] (quadratic in the
@@ -161,10 +190,15 @@ pub fn validate(rules: &RuleSet) -> (Vec<Problem>, Vec<Warning>) {
 /// protocol, VLAN ids above 4095, zero rates or bursts, `rate_limit` with
 /// `drop`, and chain paths of the wrong shape. Linear in the rule set.
 pub fn problems(rules: &RuleSet) -> Vec<Problem> {
+    problems_with(rules, CheckOptions::STRICT)
+}
+
+/// [`problems`] under the given options.
+pub fn problems_with(rules: &RuleSet, options: CheckOptions) -> Vec<Problem> {
     let mut p = Vec::new();
     check_ports(rules, &mut p);
     check_sets(rules, &mut p);
-    check_rules(rules, &mut p);
+    check_rules(rules, options, &mut p);
     check_defaults(rules, &mut p);
     check_chains(rules, &mut p);
     p
@@ -289,7 +323,13 @@ fn families(prefixes: &[Prefix]) -> (bool, bool) {
     )
 }
 
-fn check_match(rules: &RuleSet, index: usize, m: &Match, p: &mut Vec<Problem>) {
+fn check_match(
+    rules: &RuleSet,
+    index: usize,
+    m: &Match,
+    options: CheckOptions,
+    p: &mut Vec<Problem>,
+) {
     let at = |key| Site::Rule { index, key };
     for port in &m.in_ports {
         if rules.port(port).is_none() {
@@ -331,7 +371,12 @@ fn check_match(rules: &RuleSet, index: usize, m: &Match, p: &mut Vec<Problem>) {
     };
     let tcp_udp = matches!(m.protocol, Some(protocol::TCP | protocol::UDP));
     for (key, list) in [("src_port", &m.src_ports), ("dst_port", &m.dst_ports)] {
-        if !list.is_empty() && !tcp_udp {
+        let allowed = if options.ports_need_protocol {
+            tcp_udp
+        } else {
+            tcp_udp || m.protocol.is_none() || super::covers_all_ports(list)
+        };
+        if !list.is_empty() && !allowed {
             p.push(Problem::new(
                 at(key),
                 ProblemKind::ProtocolRequired,
@@ -385,7 +430,7 @@ fn check_action(rules: &RuleSet, action: &Action, at: Site, p: &mut Vec<Problem>
     }
 }
 
-fn check_rules(rules: &RuleSet, p: &mut Vec<Problem>) {
+fn check_rules(rules: &RuleSet, options: CheckOptions, p: &mut Vec<Problem>) {
     let mut names = HashSet::new();
     for (index, rule) in rules.rules.iter().enumerate() {
         let at = |key| Site::Rule { index, key };
@@ -399,7 +444,7 @@ fn check_rules(rules: &RuleSet, p: &mut Vec<Problem>) {
                 format!("rule `{}` is defined twice", rule.name),
             ));
         }
-        check_match(rules, index, &rule.matches, p);
+        check_match(rules, index, &rule.matches, options, p);
         check_action(rules, &rule.action, at("chain"), p);
         if let Some(limit) = rule.rate_limit {
             if rule.action == Action::Drop {
