@@ -121,7 +121,8 @@ impl Port {
     }
 
     /// Completes up to `max` (0: all) operations posted on `queue` for this port's pipes, and
-    /// reports each through the flow's entry-process callback and the returned list.
+    /// reports each through the flow's entry-process callback and the returned list. On a
+    /// representor this processes its switch port, which owns the pipes.
     ///
     /// # Errors
     /// [`Error::Mismatch`] for a queue of another flow; backend failures.
@@ -131,10 +132,11 @@ impl Port {
             return Err(Error::Mismatch("queue of another flow"));
         }
         let mut out = Vec::new();
+        let owner = self.inner.owner_id();
         self.inner
             .flow
             .backend()
-            .entries_process(self.id(), queue.id, max, &mut out)?;
+            .entries_process(owner, queue.id, max, &mut out)?;
         self.inner.flow.report(&out);
         Ok(out)
     }
