@@ -10,6 +10,7 @@
 //! ACL, one hash map per prefix length for LPM, a bucket array for hash pipes). Processing
 //! a packet allocates nothing.
 
+mod entries;
 mod exec;
 pub(crate) mod hash;
 mod modify;
@@ -21,15 +22,14 @@ pub use exec::{DropReason, MAX_HOPS, Outcome, Verdict};
 
 use crate::action::Actions;
 use crate::backend::{
-    AclFamily, Backend, Completion, Domain, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus,
-    EntryUpdate, Flags, FlowCfg, FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId,
-    PortKind,
+    AclFamily, Backend, Completion, Domain, EntryId, EntrySpec, EntryStatus, EntryUpdate, Flags,
+    FlowCfg, FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId, PortKind,
 };
 use crate::error::{Error, Result};
-use crate::matching::{Field, MaskedMatch, Template};
-use crate::monitor::{Counters, Monitor, TokenBucket};
-use crate::pipe::acl::decode_acl;
-use table::{Compiled, Table};
+use crate::matching::{Field, Template};
+use crate::monitor::{Counters, TokenBucket};
+use entries::{Op, OpKind, Slot, SwPipeView};
+use table::Table;
 
 #[derive(Debug)]
 struct SwPort {
@@ -50,45 +50,6 @@ struct SwPipe {
     used: u32,
     acl: AclFamily,
     lpm_field: Option<Field>,
-}
-
-/// What an entry does when it hits.
-#[derive(Debug, Clone, Default)]
-struct EntryData {
-    actions: Actions,
-    modifies: bool,
-    fwd: Option<FwdSpec>,
-    counter: Option<Counters>,
-    meter: Option<TokenBucket>,
-}
-
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u32,
-    live: bool,
-    pipe: u32,
-    status: Option<EntryStatus>,
-    installed: bool,
-    handle: bool,
-    pending: u32,
-    compiled: Option<Compiled>,
-    data: EntryData,
-}
-
-#[derive(Debug)]
-enum OpKind {
-    Add,
-    Update(Box<EntryData>),
-    Remove,
-}
-
-#[derive(Debug)]
-struct Op {
-    port: PortId,
-    entry: EntryId,
-    kind: OpKind,
-    #[allow(dead_code)]
-    flags: Flags,
 }
 
 /// The software DOCA Flow backend.
@@ -178,217 +139,6 @@ impl SwBackend {
             .filter(|s| s.live && s.generation == e.generation)
     }
 
-    fn alloc_slot(&mut self, pipe: PipeId) -> EntryId {
-        let index = match self.free_slots.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let s = &mut self.slots[index as usize];
-        s.generation = s.generation.wrapping_add(1);
-        s.live = true;
-        s.pipe = pipe.0;
-        s.status = Some(EntryStatus::InProcess);
-        s.installed = false;
-        s.handle = true;
-        s.pending = 0;
-        s.compiled = None;
-        s.data = EntryData::default();
-        EntryId {
-            index,
-            generation: s.generation,
-        }
-    }
-
-    fn release_resources(&mut self, data: &EntryData) {
-        if data.counter.is_some() {
-            self.counters_used -= 1;
-        }
-        if data.meter.is_some() {
-            self.meters_used -= 1;
-        }
-    }
-
-    /// Frees a slot when nothing refers to it any more.
-    fn maybe_free(&mut self, index: u32) {
-        let s = &mut self.slots[index as usize];
-        if s.live && !s.handle && !s.installed && s.pending == 0 {
-            s.live = false;
-            s.compiled = None;
-            let data = std::mem::take(&mut s.data);
-            self.release_resources(&data);
-            self.free_slots.push(index);
-        }
-    }
-
-    fn push_op(&mut self, queue: u16, op: Op) -> Result<()> {
-        let depth = self.flow_cfg()?.queue_depth;
-        let q = self
-            .queues
-            .get_mut(usize::from(queue))
-            .ok_or(Error::Queue {
-                queue,
-                reason: "no such queue",
-            })?;
-        if q.len() as u32 >= depth {
-            return Err(Error::QueueFull { queue, depth });
-        }
-        q.push_back(op);
-        Ok(())
-    }
-
-    fn check_queue_room(&self, queue: u16) -> Result<()> {
-        let depth = self.flow_cfg()?.queue_depth;
-        let q = self.queues.get(usize::from(queue)).ok_or(Error::Queue {
-            queue,
-            reason: "no such queue",
-        })?;
-        if q.len() as u32 >= depth {
-            return Err(Error::QueueFull { queue, depth });
-        }
-        Ok(())
-    }
-
-    /// Builds an entry's runtime data, taking a counter and a meter from the pools.
-    fn entry_data(
-        &mut self,
-        pipe: &SwPipeView,
-        actions: &Actions,
-        monitor: Option<&Monitor>,
-        fwd: Option<FwdSpec>,
-    ) -> Result<EntryData> {
-        let cfg = self.flow_cfg()?.clone();
-        let mon = monitor.copied().unwrap_or(pipe.monitor);
-        let counter = pipe.monitor.counter || mon.counter;
-        if counter && self.counters_used >= cfg.counters {
-            return Err(Error::CapacityExceeded {
-                what: "counters",
-                limit: cfg.counters,
-            });
-        }
-        if mon.meter.is_some() && self.meters_used >= cfg.meters {
-            return Err(Error::CapacityExceeded {
-                what: "meters",
-                limit: cfg.meters,
-            });
-        }
-        if counter {
-            self.counters_used += 1;
-        }
-        if mon.meter.is_some() {
-            self.meters_used += 1;
-        }
-        let actions = pipe.actions.overlay(actions);
-        let fwd = match (&pipe.fwd, fwd) {
-            (Some(f), None) if *f != FwdSpec::Changeable => Some(f.clone()),
-            (_, f) => f,
-        };
-        Ok(EntryData {
-            modifies: actions.modifies_headers(),
-            actions,
-            fwd,
-            counter: counter.then(Counters::default),
-            meter: mon.meter.map(TokenBucket::new),
-        })
-    }
-
-    fn compile(&self, p: &SwPipe, spec: &EntrySpec) -> Result<Compiled> {
-        Ok(match spec {
-            EntrySpec::Basic { matcher, .. } => Compiled::Basic {
-                key: p.template.entry_key(matcher),
-            },
-            EntrySpec::Control {
-                priority,
-                matcher,
-                mask,
-                ..
-            } => Compiled::Control {
-                priority: *priority,
-                matcher: MaskedMatch::compile(matcher, mask.as_ref()),
-            },
-            EntrySpec::Acl {
-                priority,
-                matcher,
-                mask,
-                ..
-            } => match p.acl {
-                AclFamily::V4 => {
-                    let r = decode_acl(AclFamily::V4, matcher, mask, *priority)?;
-                    Compiled::Acl4(crate::classifier::Rule {
-                        src: crate::classifier::Prefix {
-                            addr: r.src.0 as u32,
-                            len: r.src.1,
-                        },
-                        dst: crate::classifier::Prefix {
-                            addr: r.dst.0 as u32,
-                            len: r.dst.1,
-                        },
-                        src_port: r.src_port,
-                        dst_port: r.dst_port,
-                        proto: r.proto,
-                        proto_mask: r.proto_mask,
-                        priority: r.priority,
-                        id: 0,
-                    })
-                }
-                AclFamily::V6 => {
-                    let r = decode_acl(AclFamily::V6, matcher, mask, *priority)?;
-                    Compiled::Acl6(crate::classifier::Rule {
-                        src: crate::classifier::Prefix {
-                            addr: r.src.0,
-                            len: r.src.1,
-                        },
-                        dst: crate::classifier::Prefix {
-                            addr: r.dst.0,
-                            len: r.dst.1,
-                        },
-                        src_port: r.src_port,
-                        dst_port: r.dst_port,
-                        proto: r.proto,
-                        proto_mask: r.proto_mask,
-                        priority: r.priority,
-                        id: 0,
-                    })
-                }
-            },
-            EntrySpec::Lpm { matcher, mask, .. } => {
-                let field = p.lpm_field.ok_or(Error::Invalid {
-                    what: "lpm pipe",
-                    reason: "no changeable address field".into(),
-                })?;
-                let m = mask.get(field);
-                let plen = (m << (128 - field.bits())).leading_ones() as u8;
-                if crate::matching::prefix_mask(field, plen) != m {
-                    return Err(Error::Invalid {
-                        what: "lpm mask",
-                        reason: format!("{m:#x} is not a prefix"),
-                    });
-                }
-                let Table::Lpm(t) = &p.table else {
-                    unreachable!()
-                };
-                let mut key: Vec<u128> =
-                    t.exact.iter().map(|&(f, mk)| matcher.get(f) & mk).collect();
-                key.push(matcher.get(field) & m);
-                Compiled::Lpm {
-                    len: plen,
-                    key: key.into_boxed_slice(),
-                }
-            }
-            EntrySpec::Hash { index, .. } => {
-                if *index >= p.cfg.nr_entries {
-                    return Err(Error::CapacityExceeded {
-                        what: "hash pipe index",
-                        limit: p.cfg.nr_entries,
-                    });
-                }
-                Compiled::Hash { index: *index }
-            }
-        })
-    }
-
     /// The port whose pipes see packets arriving on `port` (the switch port in switch mode).
     fn owner(&self, port: PortId) -> Option<PortId> {
         match self.port(port)?.cfg.kind {
@@ -415,13 +165,6 @@ impl SwBackend {
     pub fn paired(&self, port: PortId) -> Option<PortId> {
         self.port(port)?.pair
     }
-}
-
-/// The parts of a pipe that building an entry's data needs.
-struct SwPipeView {
-    monitor: Monitor,
-    actions: Actions,
-    fwd: Option<FwdSpec>,
 }
 
 impl Backend for SwBackend {
@@ -827,90 +570,6 @@ impl Backend for SwBackend {
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
-    }
-}
-
-impl SwBackend {
-    /// Completes one queued operation.
-    fn complete(&mut self, queue: u16, op: Op) -> Completion {
-        let idx = op.entry.index;
-        let done = |status, error, op_kind| Completion {
-            entry: op.entry,
-            queue,
-            op: op_kind,
-            status,
-            error,
-        };
-        let s = &mut self.slots[idx as usize];
-        s.pending -= 1;
-        let pipe_idx = s.pipe as usize;
-        let c = match op.kind {
-            OpKind::Add => {
-                let compiled = s.compiled.clone().expect("added entries are compiled");
-                let pipe = self.pipes[pipe_idx]
-                    .as_mut()
-                    .expect("ops of destroyed pipes are dropped");
-                match pipe.table.insert(&compiled, idx) {
-                    Ok(()) => {
-                        let s = &mut self.slots[idx as usize];
-                        s.installed = true;
-                        s.status = Some(EntryStatus::Success);
-                        done(EntryStatus::Success, None, EntryOp::Add)
-                    }
-                    Err(_) => {
-                        pipe.used -= 1;
-                        let s = &mut self.slots[idx as usize];
-                        s.status = Some(EntryStatus::Error);
-                        s.compiled = None;
-                        let data = std::mem::take(&mut s.data);
-                        self.release_resources(&data);
-                        done(
-                            EntryStatus::Error,
-                            Some(EntryError::Duplicate),
-                            EntryOp::Add,
-                        )
-                    }
-                }
-            }
-            OpKind::Update(data) => {
-                if s.installed {
-                    let counter = s.data.counter;
-                    s.data = *data;
-                    s.data.counter = counter;
-                    s.status = Some(EntryStatus::Success);
-                    done(EntryStatus::Success, None, EntryOp::Update)
-                } else {
-                    s.status = Some(EntryStatus::Error);
-                    done(
-                        EntryStatus::Error,
-                        Some(EntryError::NotInstalled),
-                        EntryOp::Update,
-                    )
-                }
-            }
-            OpKind::Remove => {
-                if s.installed {
-                    s.installed = false;
-                    s.status = Some(EntryStatus::Success);
-                    let compiled = s.compiled.take().expect("installed entries are compiled");
-                    let data = std::mem::take(&mut s.data);
-                    let pipe = self.pipes[pipe_idx].as_mut().expect("live");
-                    pipe.table.remove(&compiled, idx);
-                    pipe.used -= 1;
-                    self.release_resources(&data);
-                    done(EntryStatus::Success, None, EntryOp::Remove)
-                } else {
-                    s.status = Some(EntryStatus::Error);
-                    done(
-                        EntryStatus::Error,
-                        Some(EntryError::NotInstalled),
-                        EntryOp::Remove,
-                    )
-                }
-            }
-        };
-        self.maybe_free(idx);
-        c
     }
 }
 

@@ -1,0 +1,353 @@
+//! Entry bookkeeping of the sw backend: slots, queued operations and their completion.
+
+use super::table::{Compiled, Table};
+use super::{SwBackend, SwPipe};
+use crate::action::Actions;
+use crate::backend::{
+    AclFamily, Completion, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus, Flags, FwdSpec,
+    PipeId, PortId,
+};
+use crate::error::{Error, Result};
+use crate::matching::MaskedMatch;
+use crate::monitor::{Counters, Monitor, TokenBucket};
+use crate::pipe::acl::decode_acl;
+
+/// What an entry does when it hits.
+#[derive(Debug, Clone, Default)]
+pub(super) struct EntryData {
+    pub(super) actions: Actions,
+    pub(super) modifies: bool,
+    pub(super) fwd: Option<FwdSpec>,
+    pub(super) counter: Option<Counters>,
+    pub(super) meter: Option<TokenBucket>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Slot {
+    pub(super) generation: u32,
+    pub(super) live: bool,
+    pub(super) pipe: u32,
+    pub(super) status: Option<EntryStatus>,
+    pub(super) installed: bool,
+    pub(super) handle: bool,
+    pub(super) pending: u32,
+    pub(super) compiled: Option<Compiled>,
+    pub(super) data: EntryData,
+}
+
+#[derive(Debug)]
+pub(super) enum OpKind {
+    Add,
+    Update(Box<EntryData>),
+    Remove,
+}
+
+#[derive(Debug)]
+pub(super) struct Op {
+    pub(super) port: PortId,
+    pub(super) entry: EntryId,
+    pub(super) kind: OpKind,
+    #[allow(dead_code)]
+    pub(super) flags: Flags,
+}
+
+/// The parts of a pipe that building an entry's data needs.
+pub(super) struct SwPipeView {
+    pub(super) monitor: Monitor,
+    pub(super) actions: Actions,
+    pub(super) fwd: Option<FwdSpec>,
+}
+
+impl SwBackend {
+    pub(super) fn alloc_slot(&mut self, pipe: PipeId) -> EntryId {
+        let index = match self.free_slots.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let s = &mut self.slots[index as usize];
+        s.generation = s.generation.wrapping_add(1);
+        s.live = true;
+        s.pipe = pipe.0;
+        s.status = Some(EntryStatus::InProcess);
+        s.installed = false;
+        s.handle = true;
+        s.pending = 0;
+        s.compiled = None;
+        s.data = EntryData::default();
+        EntryId {
+            index,
+            generation: s.generation,
+        }
+    }
+
+    pub(super) fn release_resources(&mut self, data: &EntryData) {
+        if data.counter.is_some() {
+            self.counters_used -= 1;
+        }
+        if data.meter.is_some() {
+            self.meters_used -= 1;
+        }
+    }
+
+    /// Frees a slot when nothing refers to it any more.
+    pub(super) fn maybe_free(&mut self, index: u32) {
+        let s = &mut self.slots[index as usize];
+        if s.live && !s.handle && !s.installed && s.pending == 0 {
+            s.live = false;
+            s.compiled = None;
+            let data = std::mem::take(&mut s.data);
+            self.release_resources(&data);
+            self.free_slots.push(index);
+        }
+    }
+
+    pub(super) fn push_op(&mut self, queue: u16, op: Op) -> Result<()> {
+        let depth = self.flow_cfg()?.queue_depth;
+        let q = self
+            .queues
+            .get_mut(usize::from(queue))
+            .ok_or(Error::Queue {
+                queue,
+                reason: "no such queue",
+            })?;
+        if q.len() as u32 >= depth {
+            return Err(Error::QueueFull { queue, depth });
+        }
+        q.push_back(op);
+        Ok(())
+    }
+
+    pub(super) fn check_queue_room(&self, queue: u16) -> Result<()> {
+        let depth = self.flow_cfg()?.queue_depth;
+        let q = self.queues.get(usize::from(queue)).ok_or(Error::Queue {
+            queue,
+            reason: "no such queue",
+        })?;
+        if q.len() as u32 >= depth {
+            return Err(Error::QueueFull { queue, depth });
+        }
+        Ok(())
+    }
+
+    /// Builds an entry's runtime data, taking a counter and a meter from the pools.
+    pub(super) fn entry_data(
+        &mut self,
+        pipe: &SwPipeView,
+        actions: &Actions,
+        monitor: Option<&Monitor>,
+        fwd: Option<FwdSpec>,
+    ) -> Result<EntryData> {
+        let cfg = self.flow_cfg()?.clone();
+        let mon = monitor.copied().unwrap_or(pipe.monitor);
+        let counter = pipe.monitor.counter || mon.counter;
+        if counter && self.counters_used >= cfg.counters {
+            return Err(Error::CapacityExceeded {
+                what: "counters",
+                limit: cfg.counters,
+            });
+        }
+        if mon.meter.is_some() && self.meters_used >= cfg.meters {
+            return Err(Error::CapacityExceeded {
+                what: "meters",
+                limit: cfg.meters,
+            });
+        }
+        if counter {
+            self.counters_used += 1;
+        }
+        if mon.meter.is_some() {
+            self.meters_used += 1;
+        }
+        let actions = pipe.actions.overlay(actions);
+        let fwd = match (&pipe.fwd, fwd) {
+            (Some(f), None) if *f != FwdSpec::Changeable => Some(f.clone()),
+            (_, f) => f,
+        };
+        Ok(EntryData {
+            modifies: actions.modifies_headers(),
+            actions,
+            fwd,
+            counter: counter.then(Counters::default),
+            meter: mon.meter.map(TokenBucket::new),
+        })
+    }
+
+    pub(super) fn compile(&self, p: &SwPipe, spec: &EntrySpec) -> Result<Compiled> {
+        Ok(match spec {
+            EntrySpec::Basic { matcher, .. } => Compiled::Basic {
+                key: p.template.entry_key(matcher),
+            },
+            EntrySpec::Control {
+                priority,
+                matcher,
+                mask,
+                ..
+            } => Compiled::Control {
+                priority: *priority,
+                matcher: MaskedMatch::compile(matcher, mask.as_ref()),
+            },
+            EntrySpec::Acl {
+                priority,
+                matcher,
+                mask,
+                ..
+            } => match p.acl {
+                AclFamily::V4 => {
+                    let r = decode_acl(AclFamily::V4, matcher, mask, *priority)?;
+                    Compiled::Acl4(crate::classifier::Rule {
+                        src: crate::classifier::Prefix {
+                            addr: r.src.0 as u32,
+                            len: r.src.1,
+                        },
+                        dst: crate::classifier::Prefix {
+                            addr: r.dst.0 as u32,
+                            len: r.dst.1,
+                        },
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        proto: r.proto,
+                        proto_mask: r.proto_mask,
+                        priority: r.priority,
+                        id: 0,
+                    })
+                }
+                AclFamily::V6 => {
+                    let r = decode_acl(AclFamily::V6, matcher, mask, *priority)?;
+                    Compiled::Acl6(crate::classifier::Rule {
+                        src: crate::classifier::Prefix {
+                            addr: r.src.0,
+                            len: r.src.1,
+                        },
+                        dst: crate::classifier::Prefix {
+                            addr: r.dst.0,
+                            len: r.dst.1,
+                        },
+                        src_port: r.src_port,
+                        dst_port: r.dst_port,
+                        proto: r.proto,
+                        proto_mask: r.proto_mask,
+                        priority: r.priority,
+                        id: 0,
+                    })
+                }
+            },
+            EntrySpec::Lpm { matcher, mask, .. } => {
+                let field = p.lpm_field.ok_or(Error::Invalid {
+                    what: "lpm pipe",
+                    reason: "no changeable address field".into(),
+                })?;
+                let m = mask.get(field);
+                let plen = (m << (128 - field.bits())).leading_ones() as u8;
+                if crate::matching::prefix_mask(field, plen) != m {
+                    return Err(Error::Invalid {
+                        what: "lpm mask",
+                        reason: format!("{m:#x} is not a prefix"),
+                    });
+                }
+                let Table::Lpm(t) = &p.table else {
+                    unreachable!()
+                };
+                let mut key: Vec<u128> =
+                    t.exact.iter().map(|&(f, mk)| matcher.get(f) & mk).collect();
+                key.push(matcher.get(field) & m);
+                Compiled::Lpm {
+                    len: plen,
+                    key: key.into_boxed_slice(),
+                }
+            }
+            EntrySpec::Hash { index, .. } => {
+                if *index >= p.cfg.nr_entries {
+                    return Err(Error::CapacityExceeded {
+                        what: "hash pipe index",
+                        limit: p.cfg.nr_entries,
+                    });
+                }
+                Compiled::Hash { index: *index }
+            }
+        })
+    }
+    /// Completes one queued operation.
+    pub(super) fn complete(&mut self, queue: u16, op: Op) -> Completion {
+        let idx = op.entry.index;
+        let done = |status, error, op_kind| Completion {
+            entry: op.entry,
+            queue,
+            op: op_kind,
+            status,
+            error,
+        };
+        let s = &mut self.slots[idx as usize];
+        s.pending -= 1;
+        let pipe_idx = s.pipe as usize;
+        let c = match op.kind {
+            OpKind::Add => {
+                let compiled = s.compiled.clone().expect("added entries are compiled");
+                let pipe = self.pipes[pipe_idx]
+                    .as_mut()
+                    .expect("ops of destroyed pipes are dropped");
+                match pipe.table.insert(&compiled, idx) {
+                    Ok(()) => {
+                        let s = &mut self.slots[idx as usize];
+                        s.installed = true;
+                        s.status = Some(EntryStatus::Success);
+                        done(EntryStatus::Success, None, EntryOp::Add)
+                    }
+                    Err(_) => {
+                        pipe.used -= 1;
+                        let s = &mut self.slots[idx as usize];
+                        s.status = Some(EntryStatus::Error);
+                        s.compiled = None;
+                        let data = std::mem::take(&mut s.data);
+                        self.release_resources(&data);
+                        done(
+                            EntryStatus::Error,
+                            Some(EntryError::Duplicate),
+                            EntryOp::Add,
+                        )
+                    }
+                }
+            }
+            OpKind::Update(data) => {
+                if s.installed {
+                    let counter = s.data.counter;
+                    s.data = *data;
+                    s.data.counter = counter;
+                    s.status = Some(EntryStatus::Success);
+                    done(EntryStatus::Success, None, EntryOp::Update)
+                } else {
+                    s.status = Some(EntryStatus::Error);
+                    done(
+                        EntryStatus::Error,
+                        Some(EntryError::NotInstalled),
+                        EntryOp::Update,
+                    )
+                }
+            }
+            OpKind::Remove => {
+                if s.installed {
+                    s.installed = false;
+                    s.status = Some(EntryStatus::Success);
+                    let compiled = s.compiled.take().expect("installed entries are compiled");
+                    let data = std::mem::take(&mut s.data);
+                    let pipe = self.pipes[pipe_idx].as_mut().expect("live");
+                    pipe.table.remove(&compiled, idx);
+                    pipe.used -= 1;
+                    self.release_resources(&data);
+                    done(EntryStatus::Success, None, EntryOp::Remove)
+                } else {
+                    s.status = Some(EntryStatus::Error);
+                    done(
+                        EntryStatus::Error,
+                        Some(EntryError::NotInstalled),
+                        EntryOp::Remove,
+                    )
+                }
+            }
+        };
+        self.maybe_free(idx);
+        c
+    }
+}
