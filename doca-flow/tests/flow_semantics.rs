@@ -1339,3 +1339,65 @@ fn update_miss_redirects_misses_at_once() {
         Err(Error::FwdNotAllowed { .. })
     ));
 }
+
+#[test]
+fn vlan_ipv6_and_parser_meta_fields_match() {
+    let (flow, p0, mut q) = setup();
+    for i in 1..=4 {
+        std::mem::forget(flow.start_port(i, "px").unwrap());
+    }
+    let ctl = p0
+        .pipe_builder("ctl")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .build()
+        .unwrap();
+    let vid = |v: u16| {
+        ControlEntry::new(0, Match::new().vlan0_tci(v), Fwd::Port(PortId(1)))
+            .mask(Match::new().vlan0_tci(0x0fff))
+    };
+    let frag = ControlEntry::new(1, Match::new().fragmented(1), Fwd::Port(PortId(2)));
+    let v6 = ControlEntry::new(
+        2,
+        Match::new().ipv6_dst("2001:db8::1".parse().unwrap()),
+        Fwd::Port(PortId(3)),
+    );
+    let icmp = ControlEntry::new(
+        3,
+        Match::new().l4_type(doca_flow::L4Type::Icmp),
+        Fwd::Port(PortId(4)),
+    );
+    let _es: Vec<_> = [vid(100), frag, v6, icmp]
+        .into_iter()
+        .map(|e| ctl.control_add_entry(&mut q, e).unwrap())
+        .collect();
+    p0.entries_process(&mut q, 0).unwrap();
+    let tagged = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
+        .vlan(100)
+        .build();
+    assert_eq!(run(&flow, 0, tagged), Verdict::Port(PortId(1)));
+    let other_vlan = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
+        .vlan(101)
+        .build();
+    assert!(matches!(run(&flow, 0, other_vlan), Verdict::Miss { .. }));
+    let first_frag = PacketBuilder::udp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
+        .fragment(0, true)
+        .build();
+    assert_eq!(run(&flow, 0, first_frag), Verdict::Port(PortId(2)));
+    let v6pkt = PacketBuilder::udp6(
+        "2001:db8::9".parse().unwrap(),
+        "2001:db8::1".parse().unwrap(),
+        1,
+        2,
+    )
+    .build();
+    assert_eq!(run(&flow, 0, v6pkt), Verdict::Port(PortId(3)));
+    let ping6 = PacketBuilder::icmp6(
+        "2001:db8::9".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+        128,
+        0,
+    )
+    .build();
+    assert_eq!(run(&flow, 0, ping6), Verdict::Port(PortId(4)));
+}
