@@ -212,7 +212,7 @@ impl Entry {
     /// Its packet and byte counts.
     ///
     /// # Errors
-    /// [`Error::Backend`](crate::Error::Backend) when the entry has no counter.
+    /// [`Error::NoCounter`](crate::Error::NoCounter) when the entry has no counter.
     #[doc(alias = "doca_flow_resource_query_entry")]
     pub fn query(&self) -> Result<Counters> {
         self.pipe.inner.port.flow.backend().query_entry(self.id)

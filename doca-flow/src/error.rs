@@ -104,6 +104,13 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// A counter was queried that was never configured: an entry whose pipe and entry
+    /// monitor have no counter, or a pipe built without `miss_counter(true)`.
+    #[error("no {what} counter configured")]
+    NoCounter {
+        /// `"entry"` or `"pipe miss"`.
+        what: &'static str,
+    },
     /// The entry is not (or no longer) in a state that allows the operation.
     #[error("entry {0} is not installed")]
     EntryNotInstalled(u32),

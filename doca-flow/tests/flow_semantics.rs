@@ -1401,3 +1401,36 @@ fn vlan_ipv6_and_parser_meta_fields_match() {
     .build();
     assert_eq!(run(&flow, 0, ping6), Verdict::Port(PortId(4)));
 }
+
+#[test]
+fn unconfigured_counters_and_partial_processing() {
+    let (_flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("b")
+        .matcher(Match::new().tcp_dst_port(u16::MAX))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let es: Vec<_> = (1..=3)
+        .map(|p| {
+            pipe.add_entry(
+                &mut q,
+                BasicEntry::new(Match::new().tcp_dst_port(p)),
+                Flags::NoWait,
+            )
+            .unwrap()
+        })
+        .collect();
+    // `max` bounds how many operations one call completes, oldest first.
+    assert_eq!(p0.entries_process(&mut q, 2).unwrap().len(), 2);
+    assert_eq!(es[2].status(), EntryStatus::InProcess);
+    assert_eq!(p0.entries_process(&mut q, 2).unwrap().len(), 1);
+    assert!(matches!(
+        es[0].query(),
+        Err(Error::NoCounter { what: "entry" })
+    ));
+    assert!(matches!(
+        pipe.query_miss(),
+        Err(Error::NoCounter { what: "pipe miss" })
+    ));
+}

@@ -444,7 +444,7 @@ impl Pipe {
     /// Packets that missed this pipe (needs `miss_counter(true)`).
     ///
     /// # Errors
-    /// [`Error::Backend`] when the pipe has no miss counter.
+    /// [`Error::NoCounter`] when the pipe has no miss counter.
     #[doc(alias = "doca_flow_resource_query_pipe_miss")]
     pub fn query_miss(&self) -> Result<Counters> {
         self.inner

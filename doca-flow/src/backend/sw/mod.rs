@@ -542,16 +542,13 @@ impl Backend for SwBackend {
     fn query_entry(&self, entry: EntryId) -> Result<Counters> {
         self.slot(entry)
             .and_then(|s| s.data.counter)
-            .ok_or_else(|| backend_err("doca_flow_resource_query_entry", "entry has no counter"))
+            .ok_or(Error::NoCounter { what: "entry" })
     }
 
     fn query_pipe_miss(&self, pipe: PipeId) -> Result<Counters> {
-        self.pipe(pipe)?.miss.ok_or_else(|| {
-            backend_err(
-                "doca_flow_resource_query_pipe_miss",
-                "pipe has no miss counter",
-            )
-        })
+        self.pipe(pipe)?
+            .miss
+            .ok_or(Error::NoCounter { what: "pipe miss" })
     }
 
     fn pipe_calc_hash(&self, pipe: PipeId, values: &crate::matching::Match) -> Result<u32> {
