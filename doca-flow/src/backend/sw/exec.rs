@@ -1,7 +1,7 @@
 //! Running a packet through the pipes: the sw backend's hot path.
 
 use crate::action::Actions;
-use crate::backend::{Domain, FwdSpec, PipeId, PortId};
+use crate::backend::{Domain, EntryId, FwdSpec, PipeId, PortId};
 use crate::matching::{PacketKey, PacketMeta};
 use crate::packet::Headers;
 
@@ -61,6 +61,9 @@ pub struct Outcome {
     pub modified: bool,
     /// How many pipes it visited.
     pub hops: u32,
+    /// The last entry the packet hit (`None` if it hit none): with a map from entries to
+    /// rules, this tells which rule decided the packet.
+    pub entry: Option<EntryId>,
 }
 
 /// The next step after a pipe.
@@ -87,6 +90,7 @@ impl SwBackend {
             meta,
             modified: false,
             hops: 0,
+            entry: None,
         };
         let Some(owner) = self.owner(port) else {
             return out;
@@ -132,7 +136,12 @@ impl SwBackend {
             };
             match pipe.table.lookup(&pipe.template, &key, &mut self.scratch) {
                 Some(slot) => {
-                    let d = &mut self.slots[slot as usize].data;
+                    let s = &mut self.slots[slot as usize];
+                    out.entry = Some(EntryId {
+                        index: slot,
+                        generation: s.generation,
+                    });
+                    let d = &mut s.data;
                     if let Some(c) = &mut d.counter {
                         c.add(len);
                     }
