@@ -238,5 +238,54 @@ fn packets(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, entries, packets);
+/// One root basic pipe (exact IPv4 dst, 4096 entries) -> port 1: the per-packet floor
+/// (parse, key extraction, one lookup).
+fn one_hop(c: &mut Criterion) {
+    let (flow, p0, _p1, mut q) = setup(8192);
+    let basic = p0
+        .pipe_builder("basic")
+        .root(true)
+        .nr_entries(4096)
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .fwd(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    let _es: Vec<_> = (0..4096)
+        .map(|i| {
+            basic
+                .add_entry(
+                    &mut q,
+                    BasicEntry::new(Match::new().ipv4_dst(addr(i))),
+                    Flags::WaitForBatch,
+                )
+                .unwrap()
+        })
+        .collect();
+    p0.entries_process(&mut q, 0).unwrap();
+    let mut frames: Vec<Vec<u8>> = (0..256u32)
+        .map(|i| {
+            PacketBuilder::tcp4(
+                Ipv4Addr::new(198, 51, 100, 7),
+                addr(i * 13 % 4096),
+                40000,
+                80,
+            )
+            .build()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(frames.len());
+    let mut g = c.benchmark_group("pipeline_1hop");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("process_batch_256", |b| {
+        let mut sw = flow.sw().unwrap();
+        b.iter(|| {
+            out.clear();
+            sw.process_batch(p0.id(), &mut frames, &mut out);
+            black_box(&out);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, entries, packets, one_hop);
 criterion_main!(benches);
