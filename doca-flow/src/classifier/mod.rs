@@ -72,7 +72,7 @@ pub trait Addr:
     fn to_u128(self) -> u128;
     /// The low `BITS` bits of `v`.
     fn from_u128(v: u128) -> Self;
-    /// `(self >> shift)` truncated to 32 bits; `shift < BITS`.
+    /// `(self >> (shift % BITS))` truncated to 32 bits.
     fn window(self, shift: u32) -> u32;
 }
 
@@ -98,7 +98,7 @@ impl Addr for u32 {
     }
     #[inline]
     fn window(self, shift: u32) -> u32 {
-        self >> shift
+        self.wrapping_shr(shift)
     }
 }
 
@@ -128,7 +128,7 @@ impl Addr for u128 {
     }
     #[inline]
     fn window(self, shift: u32) -> u32 {
-        (self >> shift) as u32
+        self.wrapping_shr(shift) as u32
     }
 }
 
@@ -423,6 +423,13 @@ impl<A: Addr> Classifier<A> {
             "classify_batch: keys and out differ in length"
         );
         self.engine.classify_batch(keys, out);
+    }
+
+    /// Diagnostics for tuning: per key, partitions visited, tree levels
+    /// walked and leaf rules tested, and the partition sizes.
+    #[doc(hidden)]
+    pub fn debug_stats(&self, keys: &[Key<A>]) -> String {
+        self.engine.stats(keys)
     }
 
     /// Adds one rule without a full rebuild.
