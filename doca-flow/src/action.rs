@@ -4,8 +4,28 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Header rewrites and meta writes applied when an entry hits.
 ///
-/// A pipe's actions apply to every entry; an entry's own actions (given when it is added)
-/// override the pipe's field by field. Checksums are fixed by the sw backend.
+/// As in DOCA, a pipe's actions are a template where a field acts as its own mask: a field
+/// set to **all ones** (`255.255.255.255`, port `0xffff`, MAC `ff:..:ff`, DSCP `0x3f`, TTL
+/// `0xff`, meta `0xffff_ffff`) is **changeable**: each entry of a basic, LPM or hash pipe
+/// may give its own value (an entry that gives none leaves the field alone); any other
+/// value is a constant written on every hit. Entries of those pipes may only set changeable
+/// fields ([`Error::ActionNotChangeable`](crate::Error::ActionNotChangeable)); control-pipe
+/// entries carry their own actions freely, as DOCA's control entries carry an actions mask.
+/// `dec_ttl` is an operation, not a value: it may be set on the pipe or any entry.
+///
+/// Checksums are fixed by the sw backend.
+///
+/// # Examples
+/// ```
+/// use core::net::Ipv4Addr;
+/// use doca_flow::Actions;
+///
+/// // Template: rewrite the destination per entry, always decrement the TTL.
+/// let pipe = Actions::new().ipv4_dst(Ipv4Addr::BROADCAST).dec_ttl();
+/// let entry = Actions::new().ipv4_dst(Ipv4Addr::new(10, 0, 0, 1));
+/// assert!(pipe.check_entry(&entry).is_ok());
+/// assert!(pipe.check_entry(&Actions::new().l4_dst_port(80)).is_err());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actions {
     /// New source MAC.
@@ -110,6 +130,62 @@ impl Actions {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self == &Actions::default()
+    }
+
+    /// Each value field's name, whether it is set, and whether it is all ones.
+    fn field_states(&self) -> [(&'static str, Option<bool>); 15] {
+        fn st<T: PartialEq>(v: &Option<T>, ones: T) -> Option<bool> {
+            v.as_ref().map(|x| *x == ones)
+        }
+        [
+            ("eth_src", st(&self.eth_src, [0xff; 6])),
+            ("eth_dst", st(&self.eth_dst, [0xff; 6])),
+            ("ipv4_src", st(&self.ipv4_src, Ipv4Addr::BROADCAST)),
+            ("ipv4_dst", st(&self.ipv4_dst, Ipv4Addr::BROADCAST)),
+            ("ipv6_src", st(&self.ipv6_src, Ipv6Addr::from(u128::MAX))),
+            ("ipv6_dst", st(&self.ipv6_dst, Ipv6Addr::from(u128::MAX))),
+            ("l4_src_port", st(&self.l4_src_port, u16::MAX)),
+            ("l4_dst_port", st(&self.l4_dst_port, u16::MAX)),
+            ("ttl", st(&self.ttl, u8::MAX)),
+            ("dscp", st(&self.dscp, 0x3f)),
+            ("pkt_meta", st(&self.pkt_meta, u32::MAX)),
+            ("meta[0]", st(&self.meta[0], u32::MAX)),
+            ("meta[1]", st(&self.meta[1], u32::MAX)),
+            ("meta[2]", st(&self.meta[2], u32::MAX)),
+            ("meta[3]", st(&self.meta[3], u32::MAX)),
+        ]
+    }
+
+    /// Checks that `entry` only sets fields that this pipe template makes changeable.
+    ///
+    /// # Errors
+    /// [`Error::ActionNotChangeable`](crate::Error::ActionNotChangeable) naming the first
+    /// field that is not.
+    pub fn check_entry(&self, entry: &Actions) -> crate::Result<()> {
+        let pipe = self.field_states();
+        for (i, (name, set)) in entry.field_states().into_iter().enumerate() {
+            if set.is_some() && pipe[i].1 != Some(true) {
+                return Err(crate::Error::ActionNotChangeable { action: name });
+            }
+        }
+        Ok(())
+    }
+
+    /// The template's constants: `self` without its changeable (all-ones) fields.
+    pub fn constants(&self) -> Actions {
+        let mut a = self.clone();
+        let states = self.field_states();
+        macro_rules! clear {
+            ($($i:expr => $f:ident),*) => { $( if states[$i].1 == Some(true) { a.$f = None; } )* };
+        }
+        clear!(0 => eth_src, 1 => eth_dst, 2 => ipv4_src, 3 => ipv4_dst, 4 => ipv6_src, 5 => ipv6_dst,
+            6 => l4_src_port, 7 => l4_dst_port, 8 => ttl, 9 => dscp, 10 => pkt_meta);
+        for w in 0..4 {
+            if states[11 + w].1 == Some(true) {
+                a.meta[w] = None;
+            }
+        }
+        a
     }
 
     /// `self` with every field that `over` sets replaced by `over`'s value.

@@ -22,6 +22,13 @@ pub enum Error {
         /// The offending field.
         field: Field,
     },
+    /// An entry set an action field that the pipe's action template does not make
+    /// changeable (all ones).
+    #[error("per-entry action {action}, which the pipe's actions do not make changeable")]
+    ActionNotChangeable {
+        /// The action field, e.g. `"ipv4_dst"`.
+        action: &'static str,
+    },
     /// A priority outside the range the pipe type allows.
     #[error("priority {priority} out of range 0..={max} for this pipe type")]
     PriorityOutOfRange {

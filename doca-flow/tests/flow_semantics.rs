@@ -1010,7 +1010,15 @@ fn modify_actions_rewrite_headers_and_meta() {
         .pipe_builder("nat")
         .root(true)
         .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
-        .actions(Actions::new().dec_ttl().pkt_meta(7))
+        // Template: dst address and dst port changeable per entry (all ones); constants:
+        // decrement the TTL, set pkt_meta 7.
+        .actions(
+            Actions::new()
+                .dec_ttl()
+                .pkt_meta(7)
+                .ipv4_dst(Ipv4Addr::BROADCAST)
+                .l4_dst_port(u16::MAX),
+        )
         .fwd(Fwd::Pipe(next.clone()))
         .build()
         .unwrap();
@@ -1432,5 +1440,43 @@ fn unconfigured_counters_and_partial_processing() {
     assert!(matches!(
         pipe.query_miss(),
         Err(Error::NoCounter { what: "pipe miss" })
+    ));
+}
+
+#[test]
+fn entries_may_only_set_changeable_actions() {
+    let (_flow, p0, mut q) = setup();
+    let pipe = p0
+        .pipe_builder("nat")
+        .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
+        .actions(Actions::new().ipv4_dst(Ipv4Addr::BROADCAST).dscp(10))
+        .fwd(Fwd::Drop)
+        .build()
+        .unwrap();
+    let m = Match::new().ipv4_dst(ip(1, 1, 1, 1));
+    let bad = BasicEntry::new(m.clone()).actions(Actions::new().dscp(12));
+    assert!(matches!(
+        pipe.add_entry(&mut q, bad, Flags::NoWait),
+        Err(Error::ActionNotChangeable { action: "dscp" })
+    ));
+    let bad = BasicEntry::new(m.clone()).actions(Actions::new().l4_src_port(1));
+    assert!(matches!(
+        pipe.add_entry(&mut q, bad, Flags::NoWait),
+        Err(Error::ActionNotChangeable {
+            action: "l4_src_port"
+        })
+    ));
+    let ok = BasicEntry::new(m).actions(Actions::new().ipv4_dst(ip(2, 2, 2, 2)).dec_ttl());
+    let e = pipe.add_entry(&mut q, ok, Flags::NoWait).unwrap();
+    assert!(matches!(
+        pipe.update_entry(
+            &mut q,
+            &e,
+            Some(Actions::new().ttl(3)),
+            None,
+            None,
+            Flags::NoWait
+        ),
+        Err(Error::ActionNotChangeable { action: "ttl" })
     ));
 }

@@ -204,6 +204,7 @@ impl Pipe {
         self.check_queue(queue)?;
         self.check_type(PipeType::Basic)?;
         self.inner.template.check_entry(&e.matcher)?;
+        self.inner.cfg.actions.check_entry(&e.actions)?;
         let fwd = self.entry_fwd(e.fwd.as_ref())?;
         let spec = EntrySpec::Basic {
             matcher: e.matcher,
@@ -285,6 +286,7 @@ impl Pipe {
         self.check_queue(queue)?;
         self.check_type(PipeType::Lpm)?;
         self.inner.template.check_entry(&e.matcher)?;
+        self.inner.cfg.actions.check_entry(&e.actions)?;
         let fwd = self.entry_fwd(e.fwd.as_ref())?;
         let mut mask = e.mask;
         // Exact fields need no mask from the caller.
@@ -323,6 +325,7 @@ impl Pipe {
                 limit: self.inner.cfg.nr_entries,
             });
         }
+        self.inner.cfg.actions.check_entry(&e.actions)?;
         let fwd = self.entry_fwd(e.fwd.as_ref())?;
         let spec = EntrySpec::Hash {
             index: e.index,
@@ -350,6 +353,11 @@ impl Pipe {
         self.check_queue(queue)?;
         if !Arc::ptr_eq(&entry.pipe.inner, &self.inner) {
             return Err(Error::Mismatch("entry of another pipe"));
+        }
+        if let Some(a) = &actions {
+            if self.inner.cfg.pipe_type != PipeType::Control {
+                self.inner.cfg.actions.check_entry(a)?;
+            }
         }
         let fwd = match fwd {
             Some(f) => self.entry_fwd(Some(&f))?,

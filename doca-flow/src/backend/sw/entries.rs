@@ -161,7 +161,7 @@ impl SwBackend {
         if mon.meter.is_some() {
             self.meters_used += 1;
         }
-        let actions = pipe.actions.overlay(actions);
+        let actions = pipe.actions.constants().overlay(actions);
         let fwd = match (&pipe.fwd, fwd) {
             (Some(f), None) if *f != FwdSpec::Changeable => Some(f.clone()),
             (_, f) => f,

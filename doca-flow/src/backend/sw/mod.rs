@@ -440,7 +440,7 @@ impl Backend for SwBackend {
         let port = p.cfg.port;
         let mut data = s.data.clone();
         if let Some(a) = update.actions {
-            data.actions = p.cfg.actions.overlay(&a);
+            data.actions = p.cfg.actions.constants().overlay(&a);
             data.modifies = data.actions.modifies_headers();
         }
         if let Some(m) = update.monitor {
