@@ -421,8 +421,8 @@ mod native {
 
     fn doca_allowlist(b: bindgen::Builder) -> bindgen::Builder {
         b.allowlist_function("doca_.*|dsys_doca_.*")
-            .allowlist_type("doca_.*|dsys_doca_.*")
-            .allowlist_var("DOCA_.*|DSYS_DOCA_.*")
+            .allowlist_type("doca_.*|dsys_doca_.*|dsys_flow_.*")
+            .allowlist_var("DOCA_.*|DSYS_DOCA_.*|DSYS_HDR_.*|DSYS_FWD_.*")
             // Functions whose signature or symbol differs between DOCA
             // versions (3.3 renames them to *_v1): callers use the
             // dsys_doca_* shim instead, so the raw names are not bound.

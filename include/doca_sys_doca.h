@@ -164,6 +164,88 @@ doca_error_t dsys_doca_flow_shared_meter_create(
 	struct doca_flow_port *port, uint32_t hint_id,
 	const dsys_doca_flow_resource_meter_cfg *cfg, uint32_t *id);
 
+/* --- filling DOCA structs from flat, host-order specs ------------------------
+ * The DOCA Flow structs nest anonymous unions whose layout and bindgen names
+ * vary between releases; C fills them by field name, so Rust never touches
+ * their insides. Values are host order; the shim converts to big endian. */
+
+/* Which header groups a spec sets (bits of dsys_flow_header_spec.present). */
+enum dsys_flow_header_bits {
+	DSYS_HDR_ETH = 1u << 0,
+	DSYS_HDR_VLAN0 = 1u << 1,
+	DSYS_HDR_VLAN1 = 1u << 2,
+	DSYS_HDR_IP4 = 1u << 3,
+	DSYS_HDR_IP6 = 1u << 4,
+	DSYS_HDR_TCP = 1u << 5,
+	DSYS_HDR_UDP = 1u << 6,
+	DSYS_HDR_TRANSPORT = 1u << 7,
+	DSYS_HDR_ICMP = 1u << 8,
+	DSYS_HDR_ICMP6 = 1u << 9,
+	DSYS_HDR_PARSER_META = 1u << 10,
+	DSYS_HDR_META = 1u << 11,
+};
+
+/* One match, mask or modify-actions template: every outer field DOCA Flow
+ * matches that doca-flow models. */
+struct dsys_flow_header_spec {
+	uint32_t present; /* dsys_flow_header_bits */
+	uint8_t eth_src[6];
+	uint8_t eth_dst[6];
+	uint16_t eth_type;
+	uint16_t vlan_tci[2];
+	uint32_t ip4_src;
+	uint32_t ip4_dst;
+	uint8_t ip4_proto;
+	uint8_t ip4_dscp_ecn;
+	uint8_t ip4_ttl;
+	uint16_t ip4_flags_frag;
+	uint8_t ip6_src[16]; /* network order already */
+	uint8_t ip6_dst[16];
+	uint8_t ip6_next;
+	uint8_t ip6_traffic_class;
+	uint32_t ip6_flow_label;
+	uint8_t ip6_hop_limit;
+	uint16_t l4_src_port; /* TCP, UDP or transport, by present bits */
+	uint16_t l4_dst_port;
+	uint8_t tcp_flags;
+	uint8_t icmp_type;
+	uint8_t icmp_code;
+	uint16_t port_id;
+	uint32_t l3_meta; /* enum doca_flow_l3_meta */
+	uint32_t l4_meta; /* enum doca_flow_l4_meta */
+	uint8_t fragmented;
+	uint32_t pkt_meta;
+	uint32_t meta_u32[4];
+};
+
+void dsys_doca_flow_match_fill(dsys_doca_flow_match *m,
+			       const struct dsys_flow_header_spec *s);
+void dsys_doca_flow_actions_fill(dsys_doca_flow_actions *a,
+				 const struct dsys_flow_header_spec *s);
+/* A monitor with an optional per-entry counter and an optional single-rate
+ * meter (limit in packets when meter_packets, else bytes). */
+void dsys_doca_flow_monitor_fill(dsys_doca_flow_monitor *m, bool counter, bool meter,
+				 bool meter_packets, uint64_t cir, uint64_t cbs);
+
+enum dsys_flow_fwd_kind {
+	DSYS_FWD_NONE = 0,
+	DSYS_FWD_PORT,
+	DSYS_FWD_PIPE,
+	DSYS_FWD_DROP,
+	DSYS_FWD_RSS,
+	DSYS_FWD_KERNEL,
+	DSYS_FWD_CHANGEABLE,
+};
+/* Fills a fwd. queues must stay valid until the pipe or entry using it is
+ * created (RSS only). */
+doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_kind kind,
+				     uint16_t port_id, struct doca_flow_pipe *pipe,
+				     uint16_t *queues, uint16_t nr_queues);
+void dsys_doca_flow_query_counters(const dsys_doca_flow_resource_query *q, uint64_t *packets,
+				   uint64_t *bytes);
+doca_error_t dsys_doca_flow_pipe_calc_hash(struct doca_flow_pipe *pipe,
+					   const dsys_doca_flow_match *match, uint32_t *hash);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
  * 3.2 and 2.9 branches follow NVIDIA's doca-samples call sites for those
  * versions; no public 3.1, 3.2 or 2.9 headers were available to compile them.
  */
+#include <endian.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -282,4 +283,160 @@ doca_error_t dsys_doca_flow_shared_meter_create(
 	*id = hint_id;
 	return DOCA_SUCCESS;
 #endif
+}
+
+/* --- struct fillers ------------------------------------------------------ */
+
+static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta *meta,
+			struct doca_flow_parser_meta *pm, const struct dsys_flow_header_spec *s)
+{
+	uint32_t p = s->present;
+
+	if (p & DSYS_HDR_ETH) {
+		memcpy(h->eth.src_mac, s->eth_src, 6);
+		memcpy(h->eth.dst_mac, s->eth_dst, 6);
+		h->eth.type = htobe16(s->eth_type);
+	}
+	if (p & DSYS_HDR_VLAN0) {
+		h->l2_valid_headers |= DOCA_FLOW_L2_VALID_HEADER_VLAN_0;
+		h->eth_vlan[0].tci = htobe16(s->vlan_tci[0]);
+	}
+	if (p & DSYS_HDR_VLAN1) {
+		h->l2_valid_headers |= DOCA_FLOW_L2_VALID_HEADER_VLAN_1;
+		h->eth_vlan[1].tci = htobe16(s->vlan_tci[1]);
+	}
+	if (p & DSYS_HDR_IP4) {
+		h->l3_type = DOCA_FLOW_L3_TYPE_IP4;
+		h->ip4.src_ip = htobe32(s->ip4_src);
+		h->ip4.dst_ip = htobe32(s->ip4_dst);
+		h->ip4.next_proto = s->ip4_proto;
+		h->ip4.dscp_ecn = s->ip4_dscp_ecn;
+		h->ip4.ttl = s->ip4_ttl;
+		h->ip4.flags_fragment_offset = htobe16(s->ip4_flags_frag);
+	} else if (p & DSYS_HDR_IP6) {
+		h->l3_type = DOCA_FLOW_L3_TYPE_IP6;
+		memcpy(h->ip6.src_ip, s->ip6_src, 16);
+		memcpy(h->ip6.dst_ip, s->ip6_dst, 16);
+		h->ip6.next_proto = s->ip6_next;
+		h->ip6.traffic_class = s->ip6_traffic_class;
+		h->ip6.flow_label = htobe32(s->ip6_flow_label);
+		h->ip6.hop_limit = s->ip6_hop_limit;
+	}
+	if (p & DSYS_HDR_TCP) {
+		h->l4_type_ext = DOCA_FLOW_L4_TYPE_EXT_TCP;
+		h->tcp.l4_port.src_port = htobe16(s->l4_src_port);
+		h->tcp.l4_port.dst_port = htobe16(s->l4_dst_port);
+		h->tcp.flags = s->tcp_flags;
+	} else if (p & DSYS_HDR_UDP) {
+		h->l4_type_ext = DOCA_FLOW_L4_TYPE_EXT_UDP;
+		h->udp.l4_port.src_port = htobe16(s->l4_src_port);
+		h->udp.l4_port.dst_port = htobe16(s->l4_dst_port);
+	} else if (p & DSYS_HDR_TRANSPORT) {
+		h->l4_type_ext = DOCA_FLOW_L4_TYPE_EXT_TRANSPORT;
+		h->transport.src_port = htobe16(s->l4_src_port);
+		h->transport.dst_port = htobe16(s->l4_dst_port);
+	} else if (p & DSYS_HDR_ICMP) {
+		h->l4_type_ext = DOCA_FLOW_L4_TYPE_EXT_ICMP;
+		h->icmp.type = s->icmp_type;
+		h->icmp.code = s->icmp_code;
+	} else if (p & DSYS_HDR_ICMP6) {
+		h->l4_type_ext = DOCA_FLOW_L4_TYPE_EXT_ICMP6;
+		h->icmp.type = s->icmp_type;
+		h->icmp.code = s->icmp_code;
+	}
+	if (pm != NULL && (p & DSYS_HDR_PARSER_META)) {
+		pm->port_id = s->port_id;
+		pm->outer_l3_type = (enum doca_flow_l3_meta)s->l3_meta;
+		pm->outer_l4_type = (enum doca_flow_l4_meta)s->l4_meta;
+		pm->outer_ip_fragmented = s->fragmented;
+	}
+	if (meta != NULL && (p & DSYS_HDR_META)) {
+		meta->pkt_meta = htobe32(s->pkt_meta);
+		for (int i = 0; i < 4; i++)
+			meta->u32[i] = htobe32(s->meta_u32[i]);
+	}
+}
+
+void dsys_doca_flow_match_fill(dsys_doca_flow_match *m, const struct dsys_flow_header_spec *s)
+{
+	memset(m, 0, sizeof(*m));
+	fill_header(&m->outer, &m->meta, &m->parser_meta, s);
+}
+
+void dsys_doca_flow_actions_fill(dsys_doca_flow_actions *a, const struct dsys_flow_header_spec *s)
+{
+	memset(a, 0, sizeof(*a));
+	fill_header(&a->outer, &a->meta, NULL, s);
+}
+
+void dsys_doca_flow_monitor_fill(dsys_doca_flow_monitor *m, bool counter, bool meter,
+				 bool meter_packets, uint64_t cir, uint64_t cbs)
+{
+	memset(m, 0, sizeof(*m));
+	if (counter)
+		m->counter_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+	if (meter) {
+		m->meter_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+		m->non_shared_meter.limit_type = meter_packets ? DOCA_FLOW_METER_LIMIT_TYPE_PACKETS
+							       : DOCA_FLOW_METER_LIMIT_TYPE_BYTES;
+		m->non_shared_meter.cir = cir;
+		m->non_shared_meter.cbs = cbs;
+	}
+}
+
+doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_kind kind,
+				     uint16_t port_id, struct doca_flow_pipe *pipe,
+				     uint16_t *queues, uint16_t nr_queues)
+{
+	memset(f, 0, sizeof(*f));
+	switch (kind) {
+	case DSYS_FWD_NONE:
+		f->type = DOCA_FLOW_FWD_NONE;
+		return DOCA_SUCCESS;
+	case DSYS_FWD_PORT:
+		f->type = DOCA_FLOW_FWD_PORT;
+		f->port_id = port_id;
+		return DOCA_SUCCESS;
+	case DSYS_FWD_PIPE:
+		f->type = DOCA_FLOW_FWD_PIPE;
+		f->next_pipe = pipe;
+		return DOCA_SUCCESS;
+	case DSYS_FWD_DROP:
+		f->type = DOCA_FLOW_FWD_DROP;
+		return DOCA_SUCCESS;
+	case DSYS_FWD_RSS:
+		f->type = DOCA_FLOW_FWD_RSS;
+		f->rss_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+		f->rss.outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
+				     DOCA_FLOW_RSS_TCP;
+		f->rss.queues_array = queues;
+		f->rss.nr_queues = nr_queues;
+		return DOCA_SUCCESS;
+	case DSYS_FWD_KERNEL: {
+		struct doca_flow_target *target = NULL;
+		doca_error_t rc = doca_flow_get_target(DOCA_FLOW_TARGET_KERNEL, &target);
+		if (rc != DOCA_SUCCESS)
+			return rc;
+		f->type = DOCA_FLOW_FWD_TARGET;
+		f->target = target;
+		return DOCA_SUCCESS;
+	}
+	case DSYS_FWD_CHANGEABLE:
+		f->type = DOCA_FLOW_FWD_CHANGEABLE;
+		return DOCA_SUCCESS;
+	}
+	return DOCA_ERROR_INVALID_VALUE;
+}
+
+void dsys_doca_flow_query_counters(const dsys_doca_flow_resource_query *q, uint64_t *packets,
+				   uint64_t *bytes)
+{
+	*packets = q->counter.total_pkts;
+	*bytes = q->counter.total_bytes;
+}
+
+doca_error_t dsys_doca_flow_pipe_calc_hash(struct doca_flow_pipe *pipe,
+					   const dsys_doca_flow_match *match, uint32_t *hash)
+{
+	return doca_flow_pipe_calc_hash(pipe, match, hash);
 }

@@ -27,6 +27,8 @@
 //! [`Backend::entry_release`] has no DOCA counterpart: it tells the backend that the safe
 //! handle is gone, so bookkeeping for an entry that is no longer installed can be freed.
 
+#[cfg(feature = "doca")]
+pub mod hw;
 pub mod sw;
 
 use core::any::Any;
