@@ -95,7 +95,8 @@
 //! * Monitor and actions: per-entry packet and byte counters, pipe miss counters,
 //!   single-rate token-bucket meters (red is dropped), header rewrites (MACs, IPv4/IPv6
 //!   addresses, ports, TTL / hop limit, DSCP) with checksum fixes, packet meta and scratch
-//!   words.
+//!   words; pipe actions are a template where all ones means changeable per entry
+//!   ([`Actions`]).
 //! * Switch mode: representors (`p0`, `pf0hpf`, VFs, SFs) are ports of one switch; the
 //!   switch port's pipes see every representor's packets and match the ingress port with
 //!   [`Field::PortId`].
