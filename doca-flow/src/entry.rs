@@ -8,6 +8,32 @@ use crate::matching::Match;
 use crate::monitor::{Counters, Monitor};
 use crate::pipe::Pipe;
 
+/// An entry priority: the lower value wins; 0 is the highest.
+///
+/// Control pipes take any `u32`; ACL pipes take `0..=1024` ([`Priority::ACL_LOWEST`]).
+/// Plain integers convert: `ControlEntry::new(3, ...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Priority(pub u32);
+
+impl Priority {
+    /// The highest priority, 0.
+    pub const HIGHEST: Priority = Priority(0);
+    /// The lowest priority an ACL pipe accepts, 1024.
+    pub const ACL_LOWEST: Priority = Priority(crate::pipe::acl::ACL_MAX_PRIORITY);
+}
+
+impl From<u32> for Priority {
+    fn from(p: u32) -> Self {
+        Priority(p)
+    }
+}
+
+impl core::fmt::Display for Priority {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// An entry of a basic pipe (`doca_flow_pipe_basic_add_entry`): values for the template's
 /// changeable fields.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +80,7 @@ impl BasicEntry {
 #[derive(Debug, Clone)]
 pub struct ControlEntry {
     /// Priority: lower wins; equal priorities are tried in insertion order.
-    pub priority: u32,
+    pub priority: Priority,
     /// Match values.
     pub matcher: Match,
     /// Match mask; `None`: non-zero fields of `matcher` are matched exactly.
@@ -69,9 +95,9 @@ pub struct ControlEntry {
 
 impl ControlEntry {
     /// An entry with a priority, a match and a fwd.
-    pub fn new(priority: u32, matcher: Match, fwd: Fwd) -> Self {
+    pub fn new(priority: impl Into<Priority>, matcher: Match, fwd: Fwd) -> Self {
         Self {
-            priority,
+            priority: priority.into(),
             matcher,
             mask: None,
             actions: Actions::default(),

@@ -134,7 +134,7 @@ pub use backend::{
     PipeType, PortId,
 };
 pub use classifier::PortRange;
-pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry};
+pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};
 pub use flow::{Flow, FlowBuilder, Queue, SwGuard};
 pub use fwd::Fwd;

@@ -24,6 +24,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::backend::AclFamily;
 use crate::classifier::PortRange;
+use crate::entry::Priority;
 use crate::error::{Error, Result};
 use crate::fwd::Fwd;
 use crate::matching::{Field, Match, prefix_mask};
@@ -76,21 +77,21 @@ pub struct AclEntry {
     pub proto: Option<u8>,
     /// Priority 0..=1024, lower wins. DOCA leaves ties unspecified; the sw backend breaks
     /// them by the entry's slot id (in insertion order while no slot has been reused).
-    pub priority: u32,
+    pub priority: Priority,
     /// Fwd.
     pub fwd: Fwd,
 }
 
 impl AclEntry {
     /// An entry matching everything of the family of `src`/`dst`, with this priority and fwd.
-    pub fn new(src: IpPrefix, dst: IpPrefix, priority: u32, fwd: Fwd) -> Self {
+    pub fn new(src: IpPrefix, dst: IpPrefix, priority: impl Into<Priority>, fwd: Fwd) -> Self {
         Self {
             src,
             dst,
             src_port: PortRange::ANY,
             dst_port: PortRange::ANY,
             proto: None,
-            priority,
+            priority: priority.into(),
             fwd,
         }
     }

@@ -227,7 +227,7 @@ impl Pipe {
             .entry_fwd(Some(&e.fwd))?
             .expect("control pipes forward per entry");
         let spec = EntrySpec::Control {
-            priority: e.priority,
+            priority: e.priority.0,
             matcher: e.matcher,
             mask: e.mask,
             actions: e.actions,
@@ -247,9 +247,9 @@ impl Pipe {
     pub fn acl_add_entry(&self, queue: &mut Queue, e: AclEntry, flags: Flags) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Acl)?;
-        if e.priority > ACL_MAX_PRIORITY {
+        if e.priority.0 > ACL_MAX_PRIORITY {
             return Err(Error::PriorityOutOfRange {
-                priority: e.priority,
+                priority: e.priority.0,
                 max: ACL_MAX_PRIORITY,
             });
         }
@@ -268,7 +268,7 @@ impl Pipe {
         self.add(
             queue,
             EntrySpec::Acl {
-                priority: e.priority,
+                priority: e.priority.0,
                 matcher,
                 mask,
                 fwd,
