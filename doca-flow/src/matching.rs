@@ -366,13 +366,20 @@ impl Match {
 }
 
 /// `len` leading ones in the width of `field` (clamped to the width).
+///
+/// ```
+/// use doca_flow::{Field, matching::prefix_mask};
+/// assert_eq!(prefix_mask(Field::Ipv6Dst, 128), u128::MAX);
+/// assert_eq!(prefix_mask(Field::Ipv4Dst, 8), 0xff00_0000);
+/// ```
 pub fn prefix_mask(field: Field, len: u8) -> u128 {
     let bits = field.bits();
     let len = u32::from(len).min(bits);
     if len == 0 {
         0
     } else {
-        field.full() & !(field.full() >> len)
+        // `checked_shr`: a 128-bit field with len 128 would shift by the type's width.
+        field.full() & !field.full().checked_shr(len).unwrap_or(0)
     }
 }
 
