@@ -63,9 +63,12 @@
 //!   return [`Outcome`]s (egress port, drop, RSS queue, kernel, default miss), with headers
 //!   rewritten in place and counters and meters updated. Time for meters is an explicit input
 //!   ([`SwBackend::set_time_ns`]); nothing reads a wall clock.
-//! * **hw** (feature `doca`): **not written yet.** It will translate each [`Backend`] method
-//!   into its DOCA Flow call through `doca-sys`; this page will then list the DOCA versions it
-//!   was type-checked against.
+//! * **hw** (`HwBackend`, feature `doca`): translates each [`Backend`] method into its DOCA
+//!   Flow call through `doca-sys`. Type-checked (clippy, `-D warnings`) against DOCA
+//!   3.3.0109 and 3.0.0058 headers; DOCA 3.2, 3.1 and 2.9 paths follow NVIDIA's samples
+//!   but were not compiled. **It has never been linked against `libdoca_flow` nor run on a
+//!   BlueField.** See `docs/doca-versions.md` and the `backend::hw` module docs for what it
+//!   does not do yet.
 //!
 //! ## DOCA behaviours the sw backend reproduces
 //!
