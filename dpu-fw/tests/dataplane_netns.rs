@@ -11,7 +11,7 @@ mod netns_util;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Disposition, PortSpec, Processor};
+use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
 use netns_util::{Lab, sh, try_sh};
 
 /// Forward everything between ports 0 and 1, except IPv4 UDP.
@@ -55,11 +55,11 @@ fn af_packet_ping_tcp_and_udp_drop() {
         ports: vec![
             PortSpec {
                 name: "a".into(),
-                device: "net_af_packet0".into(),
+                device: Device::Name("net_af_packet0".into()),
             },
             PortSpec {
                 name: "b".into(),
-                device: "net_af_packet1".into(),
+                device: Device::Id(1),
             },
         ],
         workers: 1,

@@ -131,6 +131,34 @@ impl Port {
         })
     }
 
+    /// The port with DPDK port id `id` (ports are numbered in probe order:
+    /// PCI devices, then `--vdev`s in the order given). On a BlueField this
+    /// is also the DOCA Flow port id.
+    ///
+    /// # Errors
+    /// [`DpdkError::NoSuchPort`] when no ethdev has that id.
+    #[doc(alias = "rte_eth_dev_get_name_by_port")]
+    pub fn by_id(eal: &Eal, id: u16) -> Result<PortHandle, DpdkError> {
+        let mut buf = [0 as core::ffi::c_char; 64];
+        // SAFETY: the EAL is initialised; buf has room for
+        // RTE_ETH_NAME_MAX_LEN (64) bytes including the NUL.
+        let ret = unsafe { sys::rte_eth_dev_get_name_by_port(id, buf.as_mut_ptr()) };
+        if ret != 0 {
+            return Err(DpdkError::NoSuchPort {
+                name: format!("port id {id}"),
+            });
+        }
+        // SAFETY: DPDK wrote a NUL-terminated name into buf.
+        let name = unsafe { core::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
+        Ok(PortHandle {
+            id,
+            name,
+            eal: eal.clone(),
+        })
+    }
+
     /// Number of ports DPDK probed.
     #[doc(alias = "rte_eth_dev_count_avail")]
     pub fn count(_eal: &Eal) -> u16 {
@@ -171,6 +199,11 @@ impl PortHandle {
     /// The port id.
     pub fn id(&self) -> u16 {
         self.id
+    }
+
+    /// The device name (`net_ring0`, a PCI address, ...).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Configures the port with `cfg`; receive queues fill from `pool`.

@@ -51,8 +51,26 @@ where
 pub struct PortSpec {
     /// The name the policy uses (`p0`, `pf0hpf`, ...).
     pub name: String,
-    /// The DPDK device name (`net_af_packet0`, a PCI address, ...).
-    pub device: String,
+    /// Which DPDK port it is.
+    pub device: Device,
+}
+
+/// How a dataplane port is found among the DPDK ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Device {
+    /// By DPDK port id (probe order; on a BlueField, the DOCA port id).
+    Id(u16),
+    /// By DPDK device name (`net_af_packet0`, a PCI address, a representor).
+    Name(String),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Id(id) => write!(f, "DPDK port {id}"),
+            Device::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 /// How to start the dataplane.
@@ -81,7 +99,7 @@ pub enum DataplaneError {
         /// The policy's name for it.
         name: String,
         /// The DPDK device.
-        device: String,
+        device: Device,
         /// What DPDK said.
         source: DpdkError,
     },
@@ -142,7 +160,11 @@ impl Dataplane {
                 device: spec.device.clone(),
                 source,
             };
-            let mut started = Port::by_name(&eal, &spec.device)
+            let handle = match &spec.device {
+                Device::Id(id) => Port::by_id(&eal, *id),
+                Device::Name(n) => Port::by_name(&eal, n),
+            };
+            let mut started = handle
                 .and_then(|p| p.configure(&pcfg, &pool))
                 .and_then(|p| p.start())
                 .map_err(port_err)?;
