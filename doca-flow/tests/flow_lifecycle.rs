@@ -54,13 +54,15 @@ impl Model {
             match op {
                 MOp::Add(h) => {
                     let key = self.entries[h].0;
-                    if self.installed.contains_key(&key) {
-                        self.entries[h].2 = EntryStatus::Error;
-                        self.used -= 1;
-                    } else {
-                        self.installed.insert(key, h);
+                    if let std::collections::hash_map::Entry::Vacant(slot) =
+                        self.installed.entry(key)
+                    {
+                        slot.insert(h);
                         self.entries[h].2 = EntryStatus::Success;
                         self.entries[h].3 = true;
+                    } else {
+                        self.entries[h].2 = EntryStatus::Error;
+                        self.used -= 1;
                     }
                 }
                 MOp::Remove(h) => {
