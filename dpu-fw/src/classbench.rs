@@ -58,6 +58,15 @@ pub enum ClassBenchError {
         /// The offending token (empty at the end of a line).
         found: String,
     },
+    /// A rule that the firewall model cannot express (a protocol mask other than
+    /// `0x00` or `0xFF`), or that the model's checker refused.
+    #[error("rule {index} (0-based): {reason}")]
+    Unsupported {
+        /// The rule's 0-based index.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// One ClassBench filter, as written in the file.
@@ -442,6 +451,65 @@ pub fn parse_matches(text: &str, file: &Path) -> Result<Vec<Option<u32>>, ClassB
         out.push(v);
     }
     Ok(out)
+}
+
+/// Converts a parsed rule file into a firewall rule set with the semantics of
+/// `match5`: rule `i` is named `r{i}`, keeps its line order (first line = highest
+/// priority), matches its prefixes, inclusive port ranges and protocol (value/mask
+/// `0xPP/0xFF` or any with `0x00/0x00`), ignores the flags, and accepts. The rule set has
+/// an uplink `p0` (DOCA port 0) where the trace enters and a host port `pf0hpf` (port 1)
+/// where accepted packets go; the inbound default is drop, so "no rule matched" is
+/// visible. Checked with [`CheckOptions::IMPORT`](crate::model::CheckOptions::IMPORT):
+/// ClassBench has port ranges under a protocol wildcard.
+///
+/// # Errors
+///
+/// [`ClassBenchError::Unsupported`] for a protocol mask other than `0x00`/`0xFF`, or a
+/// rule the model's checker refuses.
+pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBenchError> {
+    use crate::model::{
+        Action, CheckOptions, PortId, PortRange as ModelRange, PortRole, Prefix as ModelPrefix,
+        Rule as ModelRule, RuleSet,
+    };
+    let prefix = |p: Prefix<u32>| -> Option<ModelPrefix> {
+        (p.len > 0).then(|| {
+            ModelPrefix::new(std::net::Ipv4Addr::from(p.addr).into(), p.len)
+                .expect("a length <= 32 is valid for IPv4")
+        })
+    };
+    let range = |r: PortRange| -> Option<ModelRange> {
+        (!r.is_any()).then(|| ModelRange::new(r.lo, r.hi).expect("the parser refuses lo > hi"))
+    };
+    let mut b = RuleSet::builder()
+        .check_options(CheckOptions::IMPORT)
+        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
+        .defaults(Action::Drop, Action::Drop);
+    for (i, r) in rules.iter().enumerate() {
+        let mut rb = ModelRule::builder(format!("r{i}")).action(Action::Accept);
+        rb = rb.src(prefix(r.src));
+        rb = rb.dst(prefix(r.dst));
+        rb = rb.src_ports(range(r.src_port));
+        rb = rb.dst_ports(range(r.dst_port));
+        match r.proto_mask {
+            0 => {}
+            0xff => rb = rb.protocol(r.proto),
+            m => {
+                return Err(ClassBenchError::Unsupported {
+                    index: i,
+                    reason: format!("protocol mask {m:#04x} (only 0x00 and 0xFF can be expressed)"),
+                });
+            }
+        }
+        b = b.rule(rb);
+    }
+    b.build().map_err(|e| ClassBenchError::Unsupported {
+        index: e.problems.first().map_or(0, |p| match &p.at {
+            crate::model::Site::Rule { index, .. } => *index,
+            _ => 0,
+        }),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod config;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod demo;
+pub mod install;
 pub mod metrics;
 pub mod model;
 pub mod oracle;

@@ -1,0 +1,556 @@
+//! Install a [`Plan`] on DOCA Flow (either backend) and keep it up to date.
+//!
+//! [`Installed::new`] starts a flow in switch mode (the plan's first port is the switch
+//! port, the others its representors), creates the plan's pipes targets-first, posts their
+//! entries on a queue (ACL entries batched: `WAIT_FOR_BATCH` for all but the last of each
+//! batch, which is `NO_WAIT`) and drives `entries_process` until every entry reported
+//! success. Any failure aborts: what was made is dropped (pipes destroyed) and the error
+//! returned.
+//!
+//! [`Installed::update`] is make-before-break: the new plan's non-root pipes are built
+//! beside the old ones; only when all of them are in place are the root entries flipped
+//! (in one `entries_process`, so no packet sees a mix); then the old entries are removed.
+//! If anything fails before the flip, the new pipes are dropped and the old policy stays
+//! fully in force; a failure during the flip is rolled back.
+//!
+//! # Examples
+//!
+//! ```
+//! use doca_flow::packet::PacketBuilder;
+//! use dpu_fw::compile::{Target, compile};
+//! use dpu_fw::install::Installed;
+//! use dpu_fw::demo;
+//!
+//! let rules = demo::policy();
+//! let plan = compile(&rules, &Target::software()).unwrap();
+//! let fw = Installed::new(&plan).unwrap();
+//! let mut frame = PacketBuilder::udp4([127, 0, 0, 1].into(), [10, 1, 0, 10].into(), 1, 2).build();
+//! let d = fw.process(plan.port_id("p0").unwrap(), &mut frame);
+//! assert_eq!(d.rule, Some(0)); // drop-bogons
+//! ```
+
+use std::collections::HashMap;
+
+use doca_flow::{
+    AclEntry, AclFamily, Backend, Completion, ControlEntry, Counters, Entry, EntryId, EntryStatus,
+    Flags, Flow, Fwd, Mode, Monitor, Outcome, Pipe, PipeType, Port, PortId, Queue,
+};
+
+use crate::compile::{Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind};
+use crate::model::Family;
+
+/// Operations posted before the queue is processed.
+const BATCH: usize = 1024;
+
+/// Why a plan could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// A DOCA Flow call failed.
+    #[error("{what}: {source}")]
+    Flow {
+        /// What was being done (names the pipe or port).
+        what: String,
+        /// The error.
+        #[source]
+        source: doca_flow::Error,
+    },
+    /// An entry operation completed with an error.
+    #[error("pipe `{pipe}`: an entry operation failed ({status:?}, {error})")]
+    Entry {
+        /// The pipe.
+        pipe: String,
+        /// The reported status.
+        status: EntryStatus,
+        /// The reported reason.
+        error: String,
+    },
+    /// The plan is not well formed.
+    #[error("invalid plan: {0}")]
+    InvalidPlan(String),
+    /// An update changes the ports; updates keep the ports (reinstall instead).
+    #[error("the new plan has other ports than the installed one; install it afresh")]
+    PortsChanged,
+}
+
+fn flow_err(what: impl Into<String>) -> impl FnOnce(doca_flow::Error) -> InstallError {
+    let what = what.into();
+    move |source| InstallError::Flow { what, source }
+}
+
+/// What decided one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The sw backend's outcome.
+    pub outcome: Outcome,
+    /// The index of the rule that decided the packet; `None` = the default (or a frame
+    /// no rule can match).
+    pub rule: Option<u32>,
+}
+
+/// The non-root pipes of one plan, with their entries.
+struct Generation {
+    entries: Vec<Entry>,
+    pipes: Vec<Option<Pipe>>,
+    /// Deciding entries: entry -> (rule, counts).
+    rules: HashMap<EntryId, (u32, bool)>,
+}
+
+/// A plan installed on a flow.
+pub struct Installed {
+    root_entries: Vec<(RootKey, Entry)>,
+    root: Pipe,
+    current: Generation,
+    queue: Queue,
+    ports: Vec<Port>,
+    flow: Flow,
+    plan: Plan,
+}
+
+impl core::fmt::Debug for Installed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Installed")
+            .field("plan", &self.plan.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Root entries are keyed by their match, so updates can flip them in place.
+type RootKey = (u32, String);
+
+fn root_key(e: &PlanEntry) -> RootKey {
+    match &e.matcher {
+        PlanMatch::Control {
+            priority,
+            matcher,
+            mask,
+        } => (*priority, format!("{matcher:?}/{mask:?}")),
+        PlanMatch::Acl(a) => (a.priority, format!("{a:?}")),
+    }
+}
+
+impl Installed {
+    /// Installs `plan` on a new flow on the software backend.
+    ///
+    /// # Errors
+    /// [`InstallError`] naming the pipe or port that failed.
+    pub fn new(plan: &Plan) -> Result<Self, InstallError> {
+        Self::with_backend(plan, doca_flow::SwBackend::new())
+    }
+
+    /// Installs `plan` on a new flow on `backend`.
+    ///
+    /// # Errors
+    /// [`InstallError`] naming the pipe or port that failed.
+    pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
+        plan.validate().map_err(InstallError::InvalidPlan)?;
+        let flow = Flow::builder()
+            .mode(Mode::Switch)
+            .queues(1)
+            .queue_depth(BATCH as u32 + 1)
+            .counters(1 << 26)
+            .meters(1 << 20)
+            .build_with(backend)
+            .map_err(flow_err("doca_flow_init"))?;
+        let mut ports: Vec<Port> = Vec::with_capacity(plan.ports.len());
+        let first = &plan.ports[0];
+        let switch = flow
+            .start_switch_port(first.id, &first.name)
+            .map_err(flow_err(format!("port `{}`", first.name)))?;
+        ports.push(switch);
+        for p in &plan.ports[1..] {
+            let rep = ports[0]
+                .start_representor(p.id, &p.name)
+                .map_err(flow_err(format!("port `{}`", p.name)))?;
+            ports.push(rep);
+        }
+        let mut queue = flow.take_queue(0).map_err(flow_err("queue 0"))?;
+        let current = build_generation(plan, &ports[0], &mut queue)?;
+        let root_plan = &plan.pipes[plan.root()];
+        let root = ports[0]
+            .pipe_builder(&root_plan.name)
+            .pipe_type(PipeType::Control)
+            .root(true)
+            .nr_entries(root_capacity(plan))
+            .build()
+            .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
+        let mut root_entries = Vec::with_capacity(root_plan.entries.len());
+        for e in &root_plan.entries {
+            let fwd = to_fwd(e.fwd, &current.pipes);
+            let entry = root
+                .control_add_entry(&mut queue, control_entry(e, fwd))
+                .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
+            root_entries.push((root_key(e), entry));
+        }
+        process_all(&ports[0], &mut queue, &root_plan.name)?;
+        Ok(Installed {
+            root_entries,
+            root,
+            current,
+            queue,
+            ports,
+            flow,
+            plan: plan.clone(),
+        })
+    }
+
+    /// The installed plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    /// Sets the time the meters see (sw backend only).
+    pub fn set_time_ns(&self, now_ns: u64) {
+        if let Some(mut sw) = self.flow.sw() {
+            sw.set_time_ns(now_ns);
+        }
+    }
+
+    fn decide(&self, outcome: Outcome) -> Decision {
+        let rule = outcome
+            .entry
+            .and_then(|e| self.current.rules.get(&e))
+            .map(|(r, _)| *r);
+        Decision { outcome, rule }
+    }
+
+    /// Runs one frame that arrived on DOCA port `port` through the installed pipes (sw
+    /// backend; on another backend every packet is reported as dropped at an unknown
+    /// port).
+    pub fn process(&self, port: u16, frame: &mut [u8]) -> Decision {
+        let outcome = match self.flow.sw() {
+            Some(mut sw) => sw.process_packet(PortId(port), frame),
+            None => unknown_port(),
+        };
+        self.decide(outcome)
+    }
+
+    /// Runs a batch of frames that arrived on `port`; appends one decision per frame.
+    pub fn process_batch<B: AsMut<[u8]>>(
+        &self,
+        port: u16,
+        frames: &mut [B],
+        out: &mut Vec<Decision>,
+    ) {
+        let mut outcomes = Vec::with_capacity(frames.len());
+        match self.flow.sw() {
+            Some(mut sw) => sw.process_batch(PortId(port), frames, &mut outcomes),
+            None => outcomes.extend(frames.iter().map(|_| unknown_port())),
+        }
+        out.extend(outcomes.into_iter().map(|o| self.decide(o)));
+    }
+
+    /// Packet and byte counts per rule (indexed like `RuleSet::rules`), summed over the
+    /// rule's entries, since the current plan was installed.
+    pub fn rule_counters(&self) -> Vec<Counters> {
+        let mut out = vec![Counters::default(); self.plan.rules.len()];
+        for e in &self.current.entries {
+            if let Some(&(rule, true)) = self.current.rules.get(&e.id()) {
+                if let Ok(c) = e.query() {
+                    let slot = &mut out[rule as usize];
+                    slot.packets += c.packets;
+                    slot.bytes += c.bytes;
+                }
+            }
+        }
+        out
+    }
+
+    /// Replaces the installed plan by `plan`, make-before-break: the old policy stays in
+    /// force until the new one is completely in place, and stays in force if this fails.
+    ///
+    /// # Errors
+    /// [`InstallError::PortsChanged`] if the ports differ; any failure while building the
+    /// new pipes or flipping the root (the old policy is then still installed).
+    pub fn update(&mut self, plan: &Plan) -> Result<(), InstallError> {
+        plan.validate().map_err(InstallError::InvalidPlan)?;
+        if plan.ports != self.plan.ports {
+            return Err(InstallError::PortsChanged);
+        }
+        let root_plan = &plan.pipes[plan.root()];
+        if root_plan.entries.len() as u32 > root_capacity(&self.plan) {
+            return Err(InstallError::PortsChanged);
+        }
+        // 1. Make: the new pipes beside the old ones.
+        let new = build_generation(plan, &self.ports[0], &mut self.queue)?;
+        // 2. Flip the root entries, all in one entries_process.
+        let mut old_by_key: HashMap<RootKey, usize> = self
+            .root_entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect();
+        let mut keep: Vec<Option<(RootKey, Entry)>> =
+            self.root_entries.drain(..).map(Some).collect();
+        // (key, entry, the fwd it had before if it is an old entry that was flipped)
+        let mut next_root: Vec<(RootKey, Entry, Option<Fwd>)> = Vec::new();
+        let mut failure = None;
+        for e in &root_plan.entries {
+            let key = root_key(e);
+            let fwd = to_fwd(e.fwd, &new.pipes);
+            let res = match old_by_key.remove(&key) {
+                Some(i) => {
+                    let old_fwd = to_fwd(self.old_root_fwd(&key), &self.current.pipes);
+                    let (_, entry) = keep[i].as_ref().expect("each key once");
+                    self.root
+                        .update_entry(&mut self.queue, entry, None, None, Some(fwd), Flags::NoWait)
+                        .map(|()| {
+                            let (k, entry) = keep[i].take().expect("each key once");
+                            next_root.push((k, entry, Some(old_fwd)));
+                        })
+                }
+                None => self
+                    .root
+                    .control_add_entry(&mut self.queue, control_entry(e, fwd))
+                    .map(|entry| next_root.push((key, entry, None))),
+            };
+            if let Err(source) = res {
+                failure = Some(InstallError::Flow {
+                    what: format!("pipe `{}`", root_plan.name),
+                    source,
+                });
+                break;
+            }
+        }
+        let mut removed = Vec::new();
+        if failure.is_none() {
+            for slot in &mut keep {
+                let Some((_, entry)) = slot.as_ref() else {
+                    continue;
+                };
+                match self
+                    .root
+                    .remove_entry(&mut self.queue, entry, Flags::NoWait)
+                {
+                    Ok(()) => removed.push(slot.take().expect("checked")),
+                    Err(source) => {
+                        failure = Some(InstallError::Flow {
+                            what: format!("pipe `{}`", root_plan.name),
+                            source,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        let processed = process_all(&self.ports[0], &mut self.queue, &root_plan.name);
+        if let Some(err) = failure.or(processed.err()) {
+            // Roll back: flipped entries get their old fwd, added ones go, removed ones
+            // come back; then the new pipes are dropped.
+            let mut restored: Vec<(RootKey, Entry)> = keep.into_iter().flatten().collect();
+            for (key, entry, old) in next_root {
+                match old {
+                    Some(fwd) => {
+                        let _ = self.root.update_entry(
+                            &mut self.queue,
+                            &entry,
+                            None,
+                            None,
+                            Some(fwd),
+                            Flags::NoWait,
+                        );
+                        restored.push((key, entry));
+                    }
+                    None => {
+                        let _ = self
+                            .root
+                            .remove_entry(&mut self.queue, &entry, Flags::NoWait);
+                    }
+                }
+            }
+            let old_root = &self.plan.pipes[self.plan.root()];
+            for (key, _) in removed {
+                if let Some(e) = old_root.entries.iter().find(|e| root_key(e) == key) {
+                    let fwd = to_fwd(e.fwd, &self.current.pipes);
+                    if let Ok(entry) = self
+                        .root
+                        .control_add_entry(&mut self.queue, control_entry(e, fwd))
+                    {
+                        restored.push((key, entry));
+                    }
+                }
+            }
+            let _ = self.ports[0].entries_process(&mut self.queue, 0);
+            self.root_entries = restored;
+            drop(new);
+            return Err(err);
+        }
+        // 3. Break: remove the old entries; their pipes go when nothing holds them.
+        let old = std::mem::replace(&mut self.current, new);
+        self.root_entries = next_root.into_iter().map(|(k, e, _)| (k, e)).collect();
+        self.plan = plan.clone();
+        remove_generation(old, &self.ports[0], &mut self.queue);
+        Ok(())
+    }
+
+    fn old_root_fwd(&self, key: &RootKey) -> PlanFwd {
+        let root = &self.plan.pipes[self.plan.root()];
+        root.entries
+            .iter()
+            .find(|e| root_key(e) == *key)
+            .map_or(PlanFwd::Drop, |e| e.fwd)
+    }
+}
+
+fn unknown_port() -> Outcome {
+    Outcome {
+        verdict: doca_flow::Verdict::Drop(doca_flow::DropReason::UnknownPort),
+        meta: Default::default(),
+        modified: false,
+        hops: 0,
+        entry: None,
+    }
+}
+
+fn root_capacity(plan: &Plan) -> u32 {
+    (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
+}
+
+fn to_fwd(f: PlanFwd, pipes: &[Option<Pipe>]) -> Fwd {
+    match f {
+        PlanFwd::Port(id) => Fwd::Port(PortId(id)),
+        PlanFwd::Pipe(i) => match pipes.get(i).and_then(Option::as_ref) {
+            Some(p) => Fwd::Pipe(p.clone()),
+            // Validated plans forward only to earlier, non-root pipes.
+            None => Fwd::Drop,
+        },
+        PlanFwd::Drop => Fwd::Drop,
+        PlanFwd::Software => Fwd::Rss { queues: vec![0] },
+    }
+}
+
+fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
+    let (priority, matcher, mask) = match &e.matcher {
+        PlanMatch::Control {
+            priority,
+            matcher,
+            mask,
+        } => (*priority, (**matcher).clone(), (**mask).clone()),
+        PlanMatch::Acl(_) => unreachable!("control pipes hold control entries"),
+    };
+    let mut c = ControlEntry::new(priority, matcher, fwd).mask(mask);
+    if e.counter || e.meter.is_some() {
+        c = c.monitor(Monitor {
+            counter: e.counter,
+            meter: e.meter,
+        });
+    }
+    c
+}
+
+/// Processes the queue until nothing is pending; any error completion fails.
+fn process_all(port: &Port, queue: &mut Queue, pipe: &str) -> Result<(), InstallError> {
+    let done: Vec<Completion> = port
+        .entries_process(queue, 0)
+        .map_err(flow_err(format!("pipe `{pipe}`: entries_process")))?;
+    match done.iter().find(|c| c.status != EntryStatus::Success) {
+        Some(c) => Err(InstallError::Entry {
+            pipe: pipe.to_string(),
+            status: c.status,
+            error: format!("{:?}", c.error),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn build_generation(
+    plan: &Plan,
+    switch: &Port,
+    queue: &mut Queue,
+) -> Result<Generation, InstallError> {
+    let mut g = Generation {
+        entries: Vec::new(),
+        pipes: Vec::with_capacity(plan.pipes.len()),
+        rules: HashMap::new(),
+    };
+    for p in &plan.pipes {
+        if p.kind == PlanPipeKind::Root {
+            g.pipes.push(None);
+            continue;
+        }
+        let pipe = create_pipe(p, switch, &g.pipes)?;
+        add_entries(p, &pipe, queue, switch, &mut g)?;
+        g.pipes.push(Some(pipe));
+    }
+    Ok(g)
+}
+
+fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pipe, InstallError> {
+    let mut b = switch
+        .pipe_builder(&p.name)
+        .nr_entries(p.entries.len().max(1) as u32);
+    b = match p.kind {
+        PlanPipeKind::Acl(fam) => b
+            .pipe_type(PipeType::Acl)
+            .acl_family(match fam {
+                Family::Ipv4 => AclFamily::V4,
+                Family::Ipv6 => AclFamily::V6,
+            })
+            .monitor(Monitor::counter()),
+        PlanPipeKind::Control | PlanPipeKind::Meter | PlanPipeKind::Root => {
+            b.pipe_type(PipeType::Control)
+        }
+    };
+    if let Some(m) = p.fwd_miss {
+        b = b.fwd_miss(to_fwd(m, made));
+    }
+    b.build().map_err(flow_err(format!("pipe `{}`", p.name)))
+}
+
+fn add_entries(
+    p: &PlanPipe,
+    pipe: &Pipe,
+    queue: &mut Queue,
+    switch: &Port,
+    g: &mut Generation,
+) -> Result<(), InstallError> {
+    let n = p.entries.len();
+    for (i, e) in p.entries.iter().enumerate() {
+        let fwd = to_fwd(e.fwd, &g.pipes);
+        let last_of_batch = (i + 1) % BATCH == 0 || i + 1 == n;
+        let entry = match &e.matcher {
+            PlanMatch::Acl(a) => {
+                let mut acl = AclEntry::new(a.src, a.dst, a.priority, fwd)
+                    .src_port(a.src_port)
+                    .dst_port(a.dst_port);
+                acl.proto = a.proto;
+                let flags = if last_of_batch {
+                    Flags::NoWait
+                } else {
+                    Flags::WaitForBatch
+                };
+                pipe.acl_add_entry(queue, acl, flags)
+            }
+            PlanMatch::Control { .. } => pipe.control_add_entry(queue, control_entry(e, fwd)),
+        }
+        .map_err(flow_err(format!("pipe `{}`, entry {i}", p.name)))?;
+        if let Some(rule) = e.rule {
+            g.rules.insert(entry.id(), (rule, e.counter));
+        }
+        g.entries.push(entry);
+        if last_of_batch {
+            process_all(switch, queue, &p.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_generation(old: Generation, switch: &Port, queue: &mut Queue) {
+    let mut posted = 0;
+    for e in &old.entries {
+        if e.pipe().remove_entry(queue, e, Flags::NoWait).is_ok() {
+            posted += 1;
+        }
+        if posted == BATCH {
+            let _ = switch.entries_process(queue, 0);
+            posted = 0;
+        }
+    }
+    let _ = switch.entries_process(queue, 0);
+    drop(old);
+}
