@@ -136,6 +136,43 @@ fn entries(c: &mut Criterion) {
         );
     });
     g.finish();
+
+    // A batch large enough to be built in one pass (see the sw backend's
+    // ACL_BATCH_BUILD_MIN).
+    const BIG: u32 = 10_000;
+    let mut g = c.benchmark_group("entries_add_batch");
+    g.throughput(Throughput::Elements(u64::from(BIG)));
+    g.sample_size(10);
+    g.bench_function("acl_10000", |b| {
+        b.iter_batched(
+            || {
+                let (f, p0, p1, q) = setup(2 * BIG);
+                let pipe = p0
+                    .pipe_builder("a")
+                    .nr_entries(BIG)
+                    .pipe_type(PipeType::Acl)
+                    .build()
+                    .unwrap();
+                (f, p0, p1, q, pipe)
+            },
+            |(f, p0, p1, mut q, pipe)| {
+                let es: Vec<_> = (0..BIG)
+                    .map(|i| {
+                        let flags = if i + 1 == BIG {
+                            Flags::NoWait
+                        } else {
+                            Flags::WaitForBatch
+                        };
+                        pipe.acl_add_entry(&mut q, acl_rule(i), flags).unwrap()
+                    })
+                    .collect();
+                p0.entries_process(&mut q, 0).unwrap();
+                (es, pipe, q, p1, p0, f)
+            },
+            BatchSize::PerIteration,
+        );
+    });
+    g.finish();
 }
 
 /// control (by L3 type) -> ACL (N rules) -> basic (exact IPv4 dst) -> port 1.

@@ -80,7 +80,7 @@
 //! * Pipe types: basic (exact on changeable fields), control (per-entry match, mask and
 //!   priority, lower wins; equal priorities in insertion order), ACL (5-tuple with prefixes
 //!   and port ranges encoded `[value..mask]`, priorities `0..=1024`, lower wins, never root;
-//!   executed by the crate's [`classifier`]), LPM (longest prefix on one address field,
+//!   executed by the crate's [`classifier`], large batches built in one pass), LPM (longest prefix on one address field,
 //!   optional exact fields, mask 0 = default route), hash (the entry of bucket
 //!   `hash(fields) % nr_entries`). Capacities (`nr_entries`, counter and meter pools).
 //! * Forwarding: port, pipe, drop, RSS (a queue chosen by a hash of the 5-tuple), kernel,
@@ -110,7 +110,8 @@
 //! shared resources (shared counters, meters, RSS), two-rate meters and meter colours as a
 //! match field, mirroring, aging, pipe resize, port pairing beyond bookkeeping, Toeplitz RSS
 //! (the sw RSS hash is its own), and the hardware's WAIT_FOR_BATCH timing (in the sw backend
-//! both flags take effect at the next `entries_process`).
+//! both flags take effect at the next `entries_process`, where a large ACL batch is built
+//! in one pass).
 
 pub mod classifier;
 #[cfg(feature = "dpdk")]

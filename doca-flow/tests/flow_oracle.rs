@@ -372,3 +372,65 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    /// A batch large enough that the sw backend builds the classifier in one pass, then
+    /// removals and single inserts on the built classifier.
+    #[test]
+    fn acl_pipe_large_batch_equals_oracle(
+        first in proptest::collection::vec(acl(), 1600..2000),
+        keep in proptest::collection::vec(any::<bool>(), 2000),
+        second in proptest::collection::vec(acl(), 0..16),
+        pkts in proptest::collection::vec(pkt(), 64..128),
+    ) {
+        let flow = Flow::builder().queue_depth(4096).build().unwrap();
+        let ports: Vec<_> = (0..PORTS).map(|i| flow.start_port(i, "p").unwrap()).collect();
+        let mut q = flow.take_queue(0).unwrap();
+        let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(4096).build().unwrap();
+        let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
+        let _r = root.control_add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone()))).unwrap();
+        let n = first.len();
+        let es: Vec<_> = first
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let f = if i + 1 == n { Flags::NoWait } else { Flags::WaitForBatch };
+                acl.acl_add_entry(&mut q, r.entry(), f).unwrap()
+            })
+            .collect();
+        ports[0].entries_process(&mut q, 0).unwrap();
+        prop_assert!(es.iter().all(|e| e.status() == EntryStatus::Success && e.is_installed()));
+        let check = |live: &[(usize, &Acl)]| -> Result<(), TestCaseError> {
+            let mut order = live.to_vec();
+            order.sort_by_key(|&(i, r)| (r.prio, i));
+            for p in &pkts {
+                let want = order.iter().find(|(_, r)| r.matches(p)).map(|(_, r)| r.out);
+                match (run(&flow, p), want) {
+                    (Verdict::Port(PortId(got)), Some(w)) => prop_assert_eq!(got, w, "{:?}", p),
+                    (Verdict::Drop(doca_flow::DropReason::Miss), None) => {}
+                    (v, w) => prop_assert!(false, "{:?}: got {:?}, oracle {:?}", p, v, w),
+                }
+            }
+            Ok(())
+        };
+        let mut live: Vec<(usize, &Acl)> = first.iter().enumerate().collect();
+        check(&live)?;
+        live.clear();
+        for (i, (e, r)) in es.iter().zip(&first).enumerate() {
+            if keep[i] {
+                live.push((i, r));
+            } else {
+                acl.remove_entry(&mut q, e, Flags::NoWait).unwrap();
+            }
+        }
+        let es2: Vec<_> = second.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
+        ports[0].entries_process(&mut q, 0).unwrap();
+        prop_assert!(es2.iter().all(|e| e.status() == EntryStatus::Success));
+        for (j, r) in second.iter().enumerate() {
+            live.push((n + j, r));
+        }
+        check(&live)?;
+    }
+}

@@ -1,6 +1,8 @@
 //! Entry bookkeeping of the sw backend: slots, queued operations and their completion.
 
-use super::table::{Compiled, Table};
+use std::collections::{HashMap, HashSet};
+
+use super::table::{ACL_BATCH_BUILD_MIN, Compiled, Table};
 use super::{SwBackend, SwPipe};
 use crate::action::Actions;
 use crate::backend::{
@@ -59,6 +61,58 @@ pub(super) struct SwPipeView {
 }
 
 impl SwBackend {
+    /// Builds an ACL pipe's classifier once for a large batch of adds in one
+    /// `entries_process` (see [`ACL_BATCH_BUILD_MIN`]); returns the slots now in their
+    /// table, which [`SwBackend::complete_prebuilt`] then completes in queue order.
+    pub(super) fn acl_batch_build(&mut self, ops: &[Op]) -> HashSet<u32> {
+        let mut per_pipe: HashMap<u32, Vec<(Compiled, u32)>> = HashMap::new();
+        for op in ops {
+            if let OpKind::Add = op.kind {
+                let s = &self.slots[op.entry.index as usize];
+                if let Some(c @ (Compiled::Acl4(_) | Compiled::Acl6(_))) = &s.compiled {
+                    per_pipe
+                        .entry(s.pipe)
+                        .or_default()
+                        .push((c.clone(), op.entry.index));
+                }
+            }
+        }
+        let mut done = HashSet::new();
+        for (pipe, items) in per_pipe {
+            if items.len() < ACL_BATCH_BUILD_MIN {
+                continue;
+            }
+            let Some(p) = self.pipes[pipe as usize].as_mut() else {
+                continue;
+            };
+            if let Some(ok) = p.table.acl_bulk_insert(&items) {
+                done.extend(
+                    items
+                        .iter()
+                        .zip(ok)
+                        .filter(|(_, ok)| *ok)
+                        .map(|((_, slot), _)| *slot),
+                );
+            }
+        }
+        done
+    }
+
+    /// Completes an add whose rule [`SwBackend::acl_batch_build`] already put in its table.
+    pub(super) fn complete_prebuilt(&mut self, queue: u16, op: &Op) -> Completion {
+        let s = &mut self.slots[op.entry.index as usize];
+        s.pending -= 1;
+        s.installed = true;
+        s.status = Some(EntryStatus::Success);
+        Completion {
+            entry: op.entry,
+            queue,
+            op: EntryOp::Add,
+            status: EntryStatus::Success,
+            error: None,
+        }
+    }
+
     pub(super) fn alloc_slot(&mut self, pipe: PipeId) -> EntryId {
         let index = match self.free_slots.pop() {
             Some(i) => i,

@@ -515,8 +515,13 @@ impl Backend for SwBackend {
             }
         }
         *q = rest;
+        let prebuilt = self.acl_batch_build(&ops);
         for op in ops {
-            let c = self.complete(queue, op);
+            let c = if prebuilt.contains(&op.entry.index) {
+                self.complete_prebuilt(queue, &op)
+            } else {
+                self.complete(queue, op)
+            };
             out.push(c);
         }
         Ok(())

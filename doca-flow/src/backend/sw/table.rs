@@ -2,7 +2,7 @@
 
 use crate::backend::sw::hash::FxHashMap;
 use crate::backend::{AclFamily, PipeType};
-use crate::classifier::{Classifier, Key, Rule};
+use crate::classifier::{Addr, Classifier, Key, Rule};
 use crate::matching::{Field, MaskedMatch, PacketKey, Template};
 
 /// Masked field values -> entry slot.
@@ -39,8 +39,62 @@ pub(crate) struct LpmTable {
 /// ACL pipe: the crate's classifier, one per family. Rule id = entry slot.
 #[derive(Debug)]
 pub(crate) enum AclTable {
-    V4(Classifier<u32>),
-    V6(Classifier<u128>),
+    V4(AclSet<u32>),
+    V6(AclSet<u128>),
+}
+
+/// A classifier plus its rules, so that a large batch of adds can rebuild it in one pass.
+#[derive(Debug)]
+pub(crate) struct AclSet<A: Addr> {
+    classifier: Classifier<A>,
+    rules: FxHashMap<u32, Rule<A>>,
+}
+
+/// From this many ACL adds in one `entries_process` on, the sw backend rebuilds the pipe's
+/// classifier in one pass instead of inserting rule by rule (DOCA, too, builds an ACL batch
+/// at once). Measured with the classifier at 3b4a136: 1000 rules insert in 3.5 ms and build
+/// in 40 ms; 2000 insert in 300 ms and build in 70 ms; 10000 insert in 3.3 s and build in
+/// 9 ms.
+pub(crate) const ACL_BATCH_BUILD_MIN: usize = 1536;
+
+impl<A: Addr> AclSet<A> {
+    fn new() -> Self {
+        Self {
+            classifier: Classifier::new(),
+            rules: FxHashMap::default(),
+        }
+    }
+
+    fn insert(&mut self, r: Rule<A>) -> Result<(), Duplicate> {
+        self.classifier.insert(r).map_err(|_| Duplicate)?;
+        self.rules.insert(r.id, r);
+        Ok(())
+    }
+
+    fn remove(&mut self, id: u32) {
+        self.classifier.remove(id);
+        self.rules.remove(&id);
+    }
+
+    /// Adds `new` with one classifier build; falls back to inserts if the build refuses.
+    /// Returns which rules went in.
+    fn bulk_insert(&mut self, new: &[Rule<A>]) -> Vec<bool> {
+        let mut all: Vec<Rule<A>> = self.rules.values().copied().collect();
+        all.extend_from_slice(new);
+        match Classifier::build(&all) {
+            Ok(c) => {
+                self.classifier = c;
+                self.rules.extend(new.iter().map(|r| (r.id, *r)));
+                vec![true; new.len()]
+            }
+            Err(_) => new.iter().map(|r| self.insert(*r).is_ok()).collect(),
+        }
+    }
+
+    #[inline]
+    fn classify(&self, key: &Key<A>) -> Option<u32> {
+        self.classifier.classify(key)
+    }
 }
 
 /// A pipe's entries.
@@ -73,8 +127,8 @@ impl Table {
             PipeType::Basic => Table::Basic(FxHashMap::default()),
             PipeType::Control => Table::Control(ControlTable::default()),
             PipeType::Acl => Table::Acl(match acl {
-                AclFamily::V4 => AclTable::V4(Classifier::new()),
-                AclFamily::V6 => AclTable::V6(Classifier::new()),
+                AclFamily::V4 => AclTable::V4(AclSet::new()),
+                AclFamily::V6 => AclTable::V6(AclSet::new()),
             }),
             PipeType::Lpm => {
                 let field = lpm.unwrap_or(Field::Ipv4Dst);
@@ -114,10 +168,10 @@ impl Table {
                     .insert(pos, (*priority, t.seq, matcher.clone(), slot));
             }
             (Table::Acl(AclTable::V4(c)), Compiled::Acl4(r)) => {
-                c.insert(Rule { id: slot, ..*r }).map_err(|_| Duplicate)?;
+                c.insert(Rule { id: slot, ..*r })?
             }
             (Table::Acl(AclTable::V6(c)), Compiled::Acl6(r)) => {
-                c.insert(Rule { id: slot, ..*r }).map_err(|_| Duplicate)?;
+                c.insert(Rule { id: slot, ..*r })?
             }
             (Table::Lpm(t), Compiled::Lpm { len, key }) => {
                 let pos = match t.by_len.binary_search_by(|(l, _)| len.cmp(l)) {
@@ -143,6 +197,34 @@ impl Table {
             _ => unreachable!("entries are compiled for their pipe's type"),
         }
         Ok(())
+    }
+
+    /// Puts a batch of ACL entries into an ACL table with one classifier build. Returns, per
+    /// item, whether it went in; `None` if this is not an ACL table of the items' family.
+    pub(crate) fn acl_bulk_insert(&mut self, items: &[(Compiled, u32)]) -> Option<Vec<bool>> {
+        match self {
+            Table::Acl(AclTable::V4(set)) => {
+                let rules: Vec<_> = items
+                    .iter()
+                    .filter_map(|(c, slot)| match c {
+                        Compiled::Acl4(r) => Some(Rule { id: *slot, ..*r }),
+                        _ => None,
+                    })
+                    .collect();
+                (rules.len() == items.len()).then(|| set.bulk_insert(&rules))
+            }
+            Table::Acl(AclTable::V6(set)) => {
+                let rules: Vec<_> = items
+                    .iter()
+                    .filter_map(|(c, slot)| match c {
+                        Compiled::Acl6(r) => Some(Rule { id: *slot, ..*r }),
+                        _ => None,
+                    })
+                    .collect();
+                (rules.len() == items.len()).then(|| set.bulk_insert(&rules))
+            }
+            _ => None,
+        }
     }
 
     /// Takes an entry out of the table.
