@@ -110,7 +110,9 @@ impl FlowBuilder {
         self
     }
 
-    /// Called once per completed entry operation, from `entries_process`.
+    /// Called once per completed entry operation, from `entries_process`, after the backend
+    /// is unlocked (the callback may query entries). It must not call `entries_process`
+    /// itself.
     #[doc(alias = "doca_flow_cfg_set_cb_entry_process")]
     pub fn entry_process_cb(mut self, cb: impl FnMut(&Completion) + Send + 'static) -> Self {
         self.cb = Some(Box::new(cb));
@@ -237,7 +239,8 @@ impl Flow {
     }
 
     /// The software backend, locked, if this flow runs on it. Do not call other methods of
-    /// this flow's handles while holding it (they lock the same backend).
+    /// this flow's handles, nor drop an [`Entry`](crate::Entry) or the last handle of a
+    /// [`Pipe`](crate::Pipe), while holding it: they lock the same backend.
     ///
     /// The guard borrows the flow, so it cannot outlive it:
     /// ```compile_fail
