@@ -19,6 +19,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Validate a policy file: print its warnings, exit non-zero on errors.
+    Check(cli::check::Args),
+    /// Compile a rule file to a DOCA Flow plan: pipes, entries, worst-path lookups.
+    Compile(cli::compile::Args),
+    /// Run packets through the installed plan on the software backend (no arguments: the
+    /// built-in demo policy and traffic).
+    Simulate(cli::simulate::Args),
+    /// Print the first matching rule of every trace header (ClassBench match5 format).
+    Classify(cli::classify::Args),
+    /// Forward packets between DPDK ports through a policy (feature `dpdk`), with live
+    /// reload, counters and Prometheus metrics.
+    Run(cli::run::Args),
     /// Print what this binary was built with (features, DPDK and DOCA versions).
     Version,
 }
@@ -26,6 +38,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => cli::check::run(&args),
+        Command::Compile(args) => cli::compile::run(&args),
+        Command::Simulate(args) => cli::simulate::run(&args),
+        Command::Classify(args) => cli::classify::run(&args),
+        Command::Run(args) => cli::run::run(&args),
         Command::Version => cli::version::run(),
     };
     match result {

@@ -455,11 +455,11 @@ pub fn parse_matches(text: &str, file: &Path) -> Result<Vec<Option<u32>>, ClassB
 
 /// Converts a parsed rule file into a firewall rule set with the semantics of
 /// `match5`: rule `i` is named `r{i}`, keeps its line order (first line = highest
-/// priority), matches its prefixes, inclusive port ranges and protocol (value/mask
-/// `0xPP/0xFF` or any with `0x00/0x00`), ignores the flags, and accepts. The rule set has
-/// an uplink `p0` (DOCA port 0) where the trace enters and a host port `pf0hpf` (port 1)
-/// where accepted packets go; the inbound default is drop, so "no rule matched" is
-/// visible. Checked with [`CheckOptions::IMPORT`](crate::model::CheckOptions::IMPORT):
+/// priority), matches IPv4 only, its prefixes, inclusive port ranges and protocol
+/// (value/mask `0xPP/0xFF` or any with `0x00/0x00`), ignores the flags, and accepts. The
+/// rule set has one port, the uplink `p0` (DOCA port 0) where the trace enters; it has no
+/// peer, so accepted packets go to software, and the default is drop, so "no rule
+/// matched" stays visible. Checked with [`CheckOptions::IMPORT`](crate::model::CheckOptions::IMPORT):
 /// ClassBench has port ranges under a protocol wildcard.
 ///
 /// # Errors
@@ -483,10 +483,11 @@ pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBench
     let mut b = RuleSet::builder()
         .check_options(CheckOptions::IMPORT)
         .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
         .defaults(Action::Drop, Action::Drop);
     for (i, r) in rules.iter().enumerate() {
-        let mut rb = ModelRule::builder(format!("r{i}")).action(Action::Accept);
+        let mut rb = ModelRule::builder(format!("r{i}"))
+            .family(crate::model::Family::Ipv4)
+            .action(Action::Accept);
         rb = rb.src(prefix(r.src));
         rb = rb.dst(prefix(r.dst));
         rb = rb.src_ports(range(r.src_port));

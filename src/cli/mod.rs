@@ -1,3 +1,8 @@
 //! One module per subcommand of the `dpu-fw` command.
 
+pub(crate) mod check;
+pub(crate) mod classify;
+pub(crate) mod compile;
+pub(crate) mod run;
+pub(crate) mod simulate;
 pub(crate) mod version;

@@ -1,0 +1,262 @@
+//! `dpu-fw simulate`: run packets through the installed plan on the sw backend.
+//!
+//! With no arguments: the built-in demo policy and service chains (`dpu_fw::demo`,
+//! the text of `examples/firewall.toml`) against built-in synthetic traffic. With
+//! `--config`, a policy file; with `--pcap`, packets from a capture (entering at
+//! `--port`); with `--out`, the packets that passed are written to a capture.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use doca_flow::Verdict;
+use doca_flow::packet::Headers;
+use dpu_fw::compile::Plan;
+use dpu_fw::install::Installed;
+use dpu_fw::model::RuleSet;
+use dpu_fw::pcap::{PcapReader, PcapWriter};
+
+use super::compile::{Format, TargetArg, compile_with_progress, load_rules, print_pipeline};
+
+/// Arguments of `dpu-fw simulate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// A TOML policy (default: the built-in demo policy).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Packets to run, from a pcap file (default: the built-in demo traffic, which needs
+    /// the demo policy's ports).
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// The port the pcap's packets enter at (default: the policy's first uplink).
+    #[arg(long)]
+    port: Option<String>,
+    /// Write the packets that passed to this pcap file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to compile for.
+    #[arg(long, value_enum, default_value = "software")]
+    target: TargetArg,
+}
+
+struct Packet {
+    in_port: String,
+    frame: Vec<u8>,
+    time: Duration,
+    note: Option<&'static str>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct PortTally {
+    passed: u64,
+    dropped: u64,
+}
+
+fn verdict_name(plan: &Plan, v: Verdict) -> String {
+    match v {
+        Verdict::Port(p) => format!("-> {}", plan.port_name(p.0).unwrap_or("?")),
+        Verdict::Drop(r) => format!("drop ({r:?})"),
+        Verdict::Rss { queue } => format!("-> software (queue {queue})"),
+        Verdict::Kernel => "-> kernel".into(),
+        Verdict::Miss { queue } => format!("-> software (miss, queue {queue})"),
+        _ => format!("{v:?}"),
+    }
+}
+
+fn passed(v: Verdict) -> bool {
+    !matches!(v, Verdict::Drop(_))
+}
+
+/// Runs `dpu-fw simulate`.
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let rules: RuleSet = match &args.config {
+        Some(path) => load_rules(path, Format::Toml)?,
+        None => {
+            println!(
+                "simulate: built-in demo policy ({}) and synthetic traffic",
+                dpu_fw::demo::POLICY_FILE
+            );
+            dpu_fw::demo::policy()
+        }
+    };
+    let packets: Vec<Packet> = match &args.pcap {
+        Some(path) => read_pcap(path, &rules, args.port.as_deref())?,
+        None => {
+            if args.config.is_some() {
+                bail!("--config needs --pcap: the built-in traffic is made for the demo policy");
+            }
+            dpu_fw::demo::traffic_described()
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| Packet {
+                    in_port: p.in_port.to_string(),
+                    frame: p.frame,
+                    time: Duration::from_millis(i as u64),
+                    note: Some(p.note),
+                })
+                .collect()
+        }
+    };
+    let plan = compile_with_progress(&rules, args.target)?;
+    println!();
+    print_pipeline(&plan);
+    println!();
+    let fw = Installed::new(&plan).context("installing the plan on the sw backend")?;
+    let mut writer = match &args.out {
+        Some(path) => Some(PcapWriter::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ))?),
+        None => None,
+    };
+    let mut ports: Vec<PortTally> = vec![PortTally::default(); plan.ports.len()];
+    let mut rule_tally: Vec<PortTally> = vec![PortTally::default(); rules.rules.len()];
+    let mut default_tally = PortTally::default();
+    let mut mismatches = 0usize;
+    let show = packets.iter().all(|p| p.note.is_some());
+    if show {
+        println!("packets:");
+    }
+    for p in &packets {
+        let Some(id) = plan.port_id(&p.in_port) else {
+            bail!(
+                "packet enters at port `{}`, which the policy does not have",
+                p.in_port
+            );
+        };
+        let slot = plan.ports.iter().position(|q| q.id == id).unwrap_or(0);
+        fw.set_time_ns(p.time.as_nanos() as u64);
+        let mut frame = p.frame.clone();
+        let want = dpu_fw::oracle::evaluate(&rules, &p.in_port, &Headers::parse(&frame));
+        let d = fw.process(id, &mut frame);
+        let ok = d.rule.map(|r| r as usize) == want.rule;
+        if !ok {
+            mismatches += 1;
+        }
+        let pass = passed(d.outcome.verdict);
+        let tally = match d.rule {
+            Some(r) => &mut rule_tally[r as usize],
+            None => &mut default_tally,
+        };
+        if pass {
+            tally.passed += 1;
+            ports[slot].passed += 1;
+            if let Some(w) = writer.as_mut() {
+                w.write_packet(p.time, &frame)?;
+            }
+        } else {
+            tally.dropped += 1;
+            ports[slot].dropped += 1;
+        }
+        if let Some(note) = p.note {
+            let rule = d.rule.map_or("(default)".to_string(), |r| {
+                rules.rules[r as usize].name.clone()
+            });
+            println!(
+                "  {:<7} {:<18} {:<24} {}{}",
+                p.in_port,
+                rule,
+                verdict_name(&plan, d.outcome.verdict),
+                note,
+                if ok {
+                    ""
+                } else {
+                    "   <-- differs from the oracle"
+                }
+            );
+        }
+    }
+    if let Some(w) = writer.as_mut() {
+        w.flush()?;
+    }
+    let counters = fw.rule_counters();
+    println!();
+    println!("per rule:");
+    println!(
+        "  {:<20} {:<18} {:>8} {:>8} {:>10} {:>10}",
+        "rule", "action", "passed", "dropped", "counted", "bytes"
+    );
+    for (i, r) in rules.rules.iter().enumerate() {
+        let t = rule_tally[i];
+        let (counted, bytes) = if r.count {
+            (
+                counters[i].packets.to_string(),
+                counters[i].bytes.to_string(),
+            )
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
+        let mut action = r.action.to_string();
+        if r.rate_limit.is_some() {
+            action.push_str(" (policed)");
+        }
+        println!(
+            "  {:<20} {:<18} {:>8} {:>8} {:>10} {:>10}",
+            r.name, action, t.passed, t.dropped, counted, bytes
+        );
+    }
+    println!(
+        "  {:<20} {:<18} {:>8} {:>8}",
+        "(defaults)", "", default_tally.passed, default_tally.dropped
+    );
+    println!();
+    println!("per ingress port:");
+    println!("  {:<12} {:>8} {:>8}", "port", "passed", "dropped");
+    for (p, t) in plan.ports.iter().zip(&ports) {
+        println!("  {:<12} {:>8} {:>8}", p.name, t.passed, t.dropped);
+    }
+    println!();
+    if mismatches == 0 {
+        println!(
+            "{} packets; every decision equals the oracle's",
+            packets.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "{} packets; {mismatches} decisions differ from the oracle",
+            packets.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn read_pcap(
+    path: &std::path::Path,
+    rules: &RuleSet,
+    port: Option<&str>,
+) -> anyhow::Result<Vec<Packet>> {
+    let in_port = match port {
+        Some(p) => {
+            if rules.port(p).is_none() {
+                bail!("--port {p}: the policy has no such port");
+            }
+            p.to_string()
+        }
+        None => rules
+            .ports
+            .iter()
+            .find(|p| p.role == dpu_fw::model::PortRole::Uplink)
+            .or(rules.ports.first())
+            .map(|p| p.name.clone())
+            .context("the policy has no ports")?,
+    };
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = PcapReader::new(std::io::BufReader::new(file))
+        .with_context(|| format!("{}: not a pcap file", path.display()))?;
+    let mut out = Vec::new();
+    while let Some(p) = reader
+        .next_packet()
+        .with_context(|| format!("{}: packet {}", path.display(), out.len() + 1))?
+    {
+        out.push(Packet {
+            in_port: in_port.clone(),
+            frame: p.data,
+            time: p.timestamp,
+            note: None,
+        });
+    }
+    Ok(out)
+}
