@@ -6,13 +6,13 @@
 //! (`.ci/run` installs them).
 #![cfg(feature = "dpdk")]
 
-mod netns_util;
+mod netns;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
-use netns_util::{Lab, sh, try_sh};
+use netns::{Lab, sh, try_sh};
 
 /// Forward everything between ports 0 and 1, except IPv4 UDP.
 fn policy() -> Box<dyn Processor> {

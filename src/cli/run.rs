@@ -1,0 +1,451 @@
+//! `dpu-fw run`: forward real packets through the policy (feature `dpdk`).
+//!
+//! Starts the EAL, opens the policy's ports, compiles and installs the
+//! policy on the software backend once per worker, and runs the dataplane.
+//! Prints `READY` once every port is up. Reloads on SIGHUP and when the
+//! policy file changes (a reload that fails keeps the old policy and logs
+//! why); stops cleanly on SIGINT / SIGTERM and prints the final counters.
+//! Serves Prometheus metrics on `--metrics` (loopback by default).
+
+use std::path::PathBuf;
+
+/// Arguments of `dpu-fw run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The policy file (TOML, see docs/config.md).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Worker threads; each polls its own receive queue of every port.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Print per-port and per-rule counters every SECS seconds (0 = only at exit).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    stats_interval: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics ("off" to disable).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    metrics: String,
+    /// Use this DPDK device for a policy port: NAME=DEVICE, where DEVICE is
+    /// a DPDK port id or device name (e.g. p0=net_af_packet0). Without it, a
+    /// port with `id = N` is DPDK port N and a port found by `representor`
+    /// is the DPDK device of that name.
+    #[arg(long = "port", value_name = "NAME=DEVICE")]
+    ports: Vec<String>,
+    /// Mbufs in the packet pool.
+    #[arg(long, default_value_t = 8191)]
+    mbufs: u32,
+    /// EAL arguments, after `--` (e.g. -- -l 0-1 --vdev=net_af_packet0,iface=eth1).
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal: Vec<String>,
+}
+
+/// Without DPDK there is no dataplane to run.
+#[cfg(not(feature = "dpdk"))]
+pub(crate) fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!(
+        "this dpu-fw was built without the `dpdk` feature, so it has no dataplane; \
+         rebuild with `cargo build --release --features dpdk` (needs libdpdk-dev, clang); \
+         `dpu-fw simulate` runs policies without DPDK"
+    )
+}
+
+#[cfg(feature = "dpdk")]
+pub(crate) use dataplane::run;
+
+#[cfg(feature = "dpdk")]
+mod dataplane {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::ExitCode;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant, SystemTime};
+
+    use anyhow::{Context, bail};
+    use doca_flow::Verdict;
+    use dpu_fw::compile::{Plan, Target, compile};
+    use dpu_fw::dataplane::{
+        Dataplane, DataplaneConfig, Device, Disposition, PortSnapshot, PortSpec, Processor,
+    };
+    use dpu_fw::install::Installed;
+    use dpu_fw::metrics::{MetricsServer, PortMetrics, RuleMetrics, Snapshot};
+    use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
+    use tracing::{error, info, warn};
+
+    use super::Args;
+
+    /// Per-rule packet and byte counts of one policy generation, shared by
+    /// its workers. The last two slots are the inbound and outbound defaults.
+    struct RuleStats {
+        names: Vec<String>,
+        actions: Vec<String>,
+        packets: Vec<AtomicU64>,
+        bytes: Vec<AtomicU64>,
+    }
+
+    impl RuleStats {
+        fn new(rules: &RuleSet) -> RuleStats {
+            let mut names: Vec<String> = rules
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    if r.name.is_empty() {
+                        format!("#{i}")
+                    } else {
+                        r.name.clone()
+                    }
+                })
+                .collect();
+            let mut actions: Vec<String> =
+                rules.rules.iter().map(|r| r.action.to_string()).collect();
+            names.push("default-inbound".into());
+            actions.push(rules.defaults.inbound.to_string());
+            names.push("default-outbound".into());
+            actions.push(rules.defaults.outbound.to_string());
+            let n = names.len();
+            RuleStats {
+                names,
+                actions,
+                packets: (0..n).map(|_| AtomicU64::new(0)).collect(),
+                bytes: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            }
+        }
+
+        fn record(&self, slot: usize, bytes: usize) {
+            if let (Some(p), Some(b)) = (self.packets.get(slot), self.bytes.get(slot)) {
+                p.fetch_add(1, Ordering::Relaxed);
+                b.fetch_add(bytes as u64, Ordering::Relaxed);
+            }
+        }
+
+        fn snapshot(&self) -> Vec<RuleMetrics> {
+            (0..self.names.len())
+                .map(|i| RuleMetrics {
+                    rule: self.names[i].clone(),
+                    action: self.actions[i].clone(),
+                    packets: self.packets[i].load(Ordering::Relaxed),
+                    bytes: self.bytes[i].load(Ordering::Relaxed),
+                })
+                .collect()
+        }
+    }
+
+    /// One worker's copy of the installed policy.
+    struct PlanProcessor {
+        fw: Installed,
+        /// Dataplane port index -> plan (DOCA) port id.
+        ids: Vec<u16>,
+        /// Plan port id -> dataplane port index.
+        index_of: HashMap<u16, usize>,
+        /// Dataplane port index -> the stats slot of its direction's default.
+        default_slot: Vec<usize>,
+        stats: Arc<RuleStats>,
+    }
+
+    impl Processor for PlanProcessor {
+        fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
+            let Some(&port_id) = self.ids.get(in_port) else {
+                return Disposition::Drop;
+            };
+            let len = packet.len();
+            let d = self.fw.process(port_id, packet);
+            let slot = match d.rule {
+                Some(r) => r as usize,
+                None => self.default_slot[in_port],
+            };
+            self.stats.record(slot, len);
+            match d.outcome.verdict {
+                Verdict::Port(p) => self
+                    .index_of
+                    .get(&p.0)
+                    .map_or(Disposition::Drop, |&i| Disposition::Forward(i)),
+                _ => Disposition::Drop,
+            }
+        }
+    }
+
+    /// A compiled policy, ready to be installed once per worker.
+    struct Policy {
+        rules: RuleSet,
+        plan: Plan,
+        stats: Arc<RuleStats>,
+    }
+
+    fn load_policy(path: &Path) -> anyhow::Result<Policy> {
+        let checked = dpu_fw::config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for w in &checked.warnings {
+            warn!(file = %path.display(), "{w}");
+        }
+        let plan = compile(&checked.rules, &Target::software())
+            .with_context(|| format!("compiling {}", path.display()))?;
+        let stats = Arc::new(RuleStats::new(&checked.rules));
+        Ok(Policy {
+            rules: checked.rules,
+            plan,
+            stats,
+        })
+    }
+
+    /// Which DPDK device each policy port is, in policy port order.
+    fn port_specs(rules: &RuleSet, overrides: &[String]) -> anyhow::Result<Vec<PortSpec>> {
+        let mut map = HashMap::new();
+        for o in overrides {
+            let Some((name, dev)) = o.split_once('=') else {
+                bail!("--port {o:?}: expected NAME=DEVICE, e.g. p0=net_af_packet0");
+            };
+            if rules.port(name).is_none() {
+                bail!("--port {o:?}: the policy has no port named {name:?}");
+            }
+            let device = match dev.parse::<u16>() {
+                Ok(id) => Device::Id(id),
+                Err(_) if !dev.is_empty() => Device::Name(dev.to_string()),
+                Err(_) => bail!("--port {o:?}: empty DEVICE"),
+            };
+            if map.insert(name.to_string(), device).is_some() {
+                bail!("--port: port {name:?} given twice");
+            }
+        }
+        Ok(rules
+            .ports
+            .iter()
+            .map(|p| PortSpec {
+                name: p.name.clone(),
+                device: map.remove(&p.name).unwrap_or_else(|| match &p.id {
+                    ModelPortId::Doca(id) => Device::Id(*id),
+                    ModelPortId::Representor(n) => Device::Name(n.clone()),
+                }),
+            })
+            .collect())
+    }
+
+    fn processor(policy: &Policy, specs: &[PortSpec]) -> anyhow::Result<Box<dyn Processor>> {
+        let fw = Installed::new(&policy.plan).context("installing the policy")?;
+        let mut ids = Vec::new();
+        let mut index_of = HashMap::new();
+        let mut default_slot = Vec::new();
+        let n = policy.rules.rules.len();
+        for (i, spec) in specs.iter().enumerate() {
+            let id = policy
+                .plan
+                .port_id(&spec.name)
+                .with_context(|| format!("the plan has no port {:?}", spec.name))?;
+            ids.push(id);
+            index_of.insert(id, i);
+            default_slot.push(match policy.rules.direction_of(&spec.name) {
+                Direction::Inbound => n,
+                Direction::Outbound => n + 1,
+            });
+        }
+        Ok(Box::new(PlanProcessor {
+            fw,
+            ids,
+            index_of,
+            default_slot,
+            stats: policy.stats.clone(),
+        }))
+    }
+
+    /// Installs `policy` once per worker, all or nothing.
+    fn processors(
+        policy: &Policy,
+        specs: &[PortSpec],
+        workers: usize,
+    ) -> anyhow::Result<Vec<Box<dyn Processor>>> {
+        (0..workers).map(|_| processor(policy, specs)).collect()
+    }
+
+    /// What the control loop and the metrics endpoint share.
+    struct Shared {
+        stats: Mutex<Arc<RuleStats>>,
+        ports: Mutex<Vec<PortSnapshot>>,
+        names: Vec<String>,
+        reloads_ok: AtomicU64,
+        reloads_failed: AtomicU64,
+        errors: AtomicU64,
+    }
+
+    impl Shared {
+        fn snapshot(&self) -> Snapshot {
+            let ports = self.ports.lock().map(|p| p.clone()).unwrap_or_default();
+            let stats = self.stats.lock().map(|s| s.clone());
+            Snapshot {
+                ports: self
+                    .names
+                    .iter()
+                    .zip(ports)
+                    .map(|(name, p)| PortMetrics {
+                        name: name.clone(),
+                        rx_packets: p.rx_packets,
+                        rx_bytes: p.rx_bytes,
+                        tx_packets: p.tx_packets,
+                        tx_bytes: p.tx_bytes,
+                        dropped: p.policy_drops,
+                        tx_dropped: p.tx_drops,
+                    })
+                    .collect(),
+                rules: stats.map(|s| s.snapshot()).unwrap_or_default(),
+                reloads_ok: self.reloads_ok.load(Ordering::Relaxed),
+                reloads_failed: self.reloads_failed.load(Ordering::Relaxed),
+                errors: self.errors.load(Ordering::Relaxed),
+            }
+        }
+    }
+
+    fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    fn print_counters(shared: &Shared, title: &str) {
+        let s = shared.snapshot();
+        println!("--- {title} ---");
+        println!(
+            "{:<16} {:>12} {:>12} {:>12} {:>12} {:>10}",
+            "port", "rx_pkts", "tx_pkts", "rx_bytes", "tx_bytes", "dropped"
+        );
+        for p in &s.ports {
+            println!(
+                "{:<16} {:>12} {:>12} {:>12} {:>12} {:>10}",
+                p.name, p.rx_packets, p.tx_packets, p.rx_bytes, p.tx_bytes, p.dropped
+            );
+        }
+        println!(
+            "{:<24} {:<16} {:>12} {:>14}",
+            "rule", "action", "packets", "bytes"
+        );
+        for r in &s.rules {
+            println!(
+                "{:<24} {:<16} {:>12} {:>14}",
+                r.rule, r.action, r.packets, r.bytes
+            );
+        }
+        println!("reloads: {} ok, {} failed", s.reloads_ok, s.reloads_failed);
+        let _ = std::io::stdout().flush();
+    }
+
+    /// `dpu-fw run`.
+    pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init();
+
+        let policy = load_policy(&args.config)?;
+        let specs = port_specs(&policy.rules, &args.ports)?;
+        let workers = usize::from(args.workers);
+        let mut first = processors(&policy, &specs, workers)?.into_iter();
+
+        let mut eal = vec!["dpu-fw".to_string()];
+        eal.extend(args.eal.iter().cloned());
+        let cfg = DataplaneConfig {
+            eal_args: eal,
+            ports: specs.clone(),
+            workers,
+            mbufs: args.mbufs,
+        };
+        let dp = Dataplane::start(&cfg, |_| {
+            first
+                .next()
+                .unwrap_or_else(|| Box::new(|_: usize, _: &mut [u8]| Disposition::Drop))
+        })
+        .context("starting the dataplane")?;
+
+        let shared = Arc::new(Shared {
+            stats: Mutex::new(policy.stats.clone()),
+            ports: Mutex::new(dp.counters()),
+            names: specs.iter().map(|s| s.name.clone()).collect(),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        });
+        let _metrics = if args.metrics == "off" {
+            None
+        } else {
+            let addr = args
+                .metrics
+                .parse()
+                .with_context(|| format!("--metrics {:?}: not an IP:PORT address", args.metrics))?;
+            let s = shared.clone();
+            let server = MetricsServer::start(addr, Arc::new(move || s.snapshot().render()))
+                .with_context(|| format!("serving metrics on {addr}"))?;
+            info!(addr = %server.local_addr(), "metrics at http://{}/metrics", server.local_addr());
+            Some(server)
+        };
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let hup = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+            .context("installing signal handlers")?;
+
+        info!(
+            config = %args.config.display(),
+            ports = specs.len(),
+            workers,
+            rules = policy.rules.rules.len(),
+            "dataplane up"
+        );
+        println!("READY");
+        let _ = std::io::stdout().flush();
+
+        let mut stamp = file_stamp(&args.config);
+        let mut last_stats = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(mut p) = shared.ports.lock() {
+                *p = dp.counters();
+            }
+            let now_stamp = file_stamp(&args.config);
+            let changed = now_stamp.is_some() && now_stamp != stamp;
+            if hup.swap(false, Ordering::Relaxed) || changed {
+                stamp = now_stamp;
+                let why = if changed { "file changed" } else { "SIGHUP" };
+                match load_policy(&args.config).and_then(|p| {
+                    let procs = processors(&p, &specs, workers)?;
+                    Ok((p, procs))
+                }) {
+                    Ok((p, procs)) => {
+                        let mut procs = procs.into_iter();
+                        dp.swap(|_| {
+                            procs.next().unwrap_or_else(|| {
+                                Box::new(|_: usize, _: &mut [u8]| Disposition::Drop)
+                            })
+                        });
+                        if let Ok(mut s) = shared.stats.lock() {
+                            *s = p.stats.clone();
+                        }
+                        shared.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                        info!(reason = why, rules = p.rules.rules.len(), "policy reloaded");
+                    }
+                    Err(e) => {
+                        shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                        error!(
+                            reason = why,
+                            "reload failed, the old policy stays in force: {e:#}"
+                        );
+                    }
+                }
+            }
+            if args.stats_interval > 0
+                && last_stats.elapsed() >= Duration::from_secs(args.stats_interval)
+            {
+                last_stats = Instant::now();
+                print_counters(&shared, "counters");
+            }
+        }
+        info!("stopping");
+        let fin = dp.stop();
+        if let Ok(mut p) = shared.ports.lock() {
+            *p = fin;
+        }
+        print_counters(&shared, "final counters");
+        Ok(ExitCode::SUCCESS)
+    }
+}
