@@ -36,11 +36,15 @@ use doca_flow::{
     Flags, Flow, Fwd, Mode, Monitor, Outcome, Pipe, PipeType, Port, PortId, Queue,
 };
 
-use crate::compile::{Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind};
+use crate::compile::{Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, diff};
 use crate::model::Family;
 
 /// Operations posted before the queue is processed.
 const BATCH: usize = 1024;
+
+/// Updates with at most this many entry operations (and the same pipes) are applied in
+/// place; larger ones are installed make-before-break.
+pub const IN_PLACE_OPS: usize = 1024;
 
 /// Why a plan could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +94,8 @@ pub struct Decision {
 
 /// The non-root pipes of one plan, with their entries.
 struct Generation {
-    entries: Vec<Entry>,
+    /// Per plan pipe (the root's list is empty), in the plan's entry order.
+    entries: Vec<Vec<Entry>>,
     pipes: Vec<Option<Pipe>>,
     /// Deciding entries: entry -> (rule, counts).
     rules: HashMap<EntryId, (u32, bool)>,
@@ -249,7 +254,7 @@ impl Installed {
     /// rule's entries, since the current plan was installed.
     pub fn rule_counters(&self) -> Vec<Counters> {
         let mut out = vec![Counters::default(); self.plan.rules.len()];
-        for e in &self.current.entries {
+        for e in self.current.entries.iter().flatten() {
             if let Some(&(rule, true)) = self.current.rules.get(&e.id()) {
                 if let Ok(c) = e.query() {
                     let slot = &mut out[rule as usize];
@@ -275,6 +280,16 @@ impl Installed {
         let root_plan = &plan.pipes[plan.root()];
         if root_plan.entries.len() as u32 > root_capacity(&self.plan) {
             return Err(InstallError::PortsChanged);
+        }
+        let d = diff::diff(&self.plan, plan);
+        let root = self.plan.root();
+        let touches_root = d
+            .entries_added
+            .iter()
+            .chain(&d.entries_removed)
+            .any(|(p, _)| *p == root);
+        if d.in_place(IN_PLACE_OPS) && !touches_root {
+            return self.update_in_place(plan, &d);
         }
         // 1. Make: the new pipes beside the old ones.
         let new = build_generation(plan, &self.ports[0], &mut self.queue)?;
@@ -388,6 +403,114 @@ impl Installed {
         Ok(())
     }
 
+    /// Applies a diff between plans with the same pipes: adds, then removes, each
+    /// completed in one `entries_process`. If an add fails, the adds made so far are
+    /// removed again and the old policy stays.
+    fn update_in_place(&mut self, plan: &Plan, d: &diff::PlanDiff) -> Result<(), InstallError> {
+        let mut added: HashMap<(usize, usize), Entry> = HashMap::new();
+        let mut failure = None;
+        for &(p, n) in &d.entries_added {
+            let pp = &plan.pipes[p];
+            let e = &pp.entries[n];
+            let Some(pipe) = self.current.pipes[p].clone() else {
+                continue;
+            };
+            let fwd = to_fwd(e.fwd, &self.current.pipes);
+            let res = match &e.matcher {
+                PlanMatch::Acl(_) => {
+                    pipe.acl_add_entry(&mut self.queue, acl_entry(e, fwd), Flags::NoWait)
+                }
+                PlanMatch::Control { .. } => {
+                    pipe.control_add_entry(&mut self.queue, control_entry(e, fwd))
+                }
+            };
+            match res {
+                Ok(entry) => {
+                    added.insert((p, n), entry);
+                }
+                Err(source) => {
+                    failure = Some(InstallError::Flow {
+                        what: format!("pipe `{}`, entry {n}", pp.name),
+                        source,
+                    });
+                    break;
+                }
+            }
+            if added.len() % BATCH == 0 {
+                if let Err(e) = process_all(&self.ports[0], &mut self.queue, &pp.name) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            if let Err(e) = process_all(&self.ports[0], &mut self.queue, "in-place update") {
+                failure = Some(e);
+            }
+        }
+        if let Some(err) = failure {
+            for entry in added.values() {
+                let _ = entry
+                    .pipe()
+                    .remove_entry(&mut self.queue, entry, Flags::NoWait);
+            }
+            let _ = self.ports[0].entries_process(&mut self.queue, 0);
+            return Err(err);
+        }
+        let removed: std::collections::HashSet<(usize, usize)> =
+            d.entries_removed.iter().copied().collect();
+        for &(p, n) in &d.entries_removed {
+            let entry = &self.current.entries[p][n];
+            let _ = entry
+                .pipe()
+                .remove_entry(&mut self.queue, entry, Flags::NoWait);
+        }
+        // The new entries are in force; the removes must complete too, or the policy is a
+        // mix. Posted operations stay queued, so a failed process is retried.
+        let mut tries = 0;
+        while let Err(e) = process_all(&self.ports[0], &mut self.queue, "in-place update") {
+            tries += 1;
+            if tries == 3 {
+                return Err(e);
+            }
+        }
+        // Re-align the handles with the new plan's entry order.
+        let old_plan = std::mem::replace(&mut self.plan, plan.clone());
+        let old_lists = std::mem::take(&mut self.current.entries);
+        for (p, list) in old_lists.into_iter().enumerate() {
+            let mut pool: HashMap<String, Vec<Entry>> = HashMap::new();
+            for (n, entry) in list.into_iter().enumerate() {
+                if removed.contains(&(p, n)) {
+                    self.current.rules.remove(&entry.id());
+                    continue;
+                }
+                let key = diff::entry_key(&old_plan, &old_plan.pipes[p].entries[n]);
+                pool.entry(key).or_default().push(entry);
+            }
+            let mut aligned = Vec::with_capacity(plan.pipes[p].entries.len());
+            if plan.pipes[p].kind == PlanPipeKind::Root {
+                // Root entries are held in `root_entries`; the diff did not touch them.
+                self.current.entries.push(aligned);
+                continue;
+            }
+            for (n, e) in plan.pipes[p].entries.iter().enumerate() {
+                let entry = match added.remove(&(p, n)) {
+                    Some(entry) => entry,
+                    None => pool
+                        .get_mut(&diff::entry_key(plan, e))
+                        .and_then(Vec::pop)
+                        .expect("the diff accounts for every entry"),
+                };
+                if let Some(rule) = e.rule {
+                    self.current.rules.insert(entry.id(), (rule, e.counter));
+                }
+                aligned.push(entry);
+            }
+            self.current.entries.push(aligned);
+        }
+        Ok(())
+    }
+
     fn old_root_fwd(&self, key: &RootKey) -> PlanFwd {
         let root = &self.plan.pipes[self.plan.root()];
         root.entries
@@ -411,6 +534,11 @@ fn root_capacity(plan: &Plan) -> u32 {
     (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
 }
 
+/// Room for in-place updates beside the plan's entries.
+fn capacity(entries: usize) -> u32 {
+    (entries + entries / 4 + 64).min(u32::MAX as usize) as u32
+}
+
 fn to_fwd(f: PlanFwd, pipes: &[Option<Pipe>]) -> Fwd {
     match f {
         PlanFwd::Port(id) => Fwd::Port(PortId(id)),
@@ -422,6 +550,17 @@ fn to_fwd(f: PlanFwd, pipes: &[Option<Pipe>]) -> Fwd {
         PlanFwd::Drop => Fwd::Drop,
         PlanFwd::Software => Fwd::Rss { queues: vec![0] },
     }
+}
+
+fn acl_entry(e: &PlanEntry, fwd: Fwd) -> AclEntry {
+    let PlanMatch::Acl(a) = &e.matcher else {
+        unreachable!("ACL pipes hold ACL entries")
+    };
+    let mut acl = AclEntry::new(a.src, a.dst, a.priority, fwd)
+        .src_port(a.src_port)
+        .dst_port(a.dst_port);
+    acl.proto = a.proto;
+    acl
 }
 
 fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
@@ -469,6 +608,7 @@ fn build_generation(
         rules: HashMap::new(),
     };
     for p in &plan.pipes {
+        g.entries.push(Vec::new());
         if p.kind == PlanPipeKind::Root {
             g.pipes.push(None);
             continue;
@@ -483,7 +623,7 @@ fn build_generation(
 fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pipe, InstallError> {
     let mut b = switch
         .pipe_builder(&p.name)
-        .nr_entries(p.entries.len().max(1) as u32);
+        .nr_entries(capacity(p.entries.len()));
     b = match p.kind {
         PlanPipeKind::Acl(fam) => b
             .pipe_type(PipeType::Acl)
@@ -514,11 +654,8 @@ fn add_entries(
         let fwd = to_fwd(e.fwd, &g.pipes);
         let last_of_batch = (i + 1) % BATCH == 0 || i + 1 == n;
         let entry = match &e.matcher {
-            PlanMatch::Acl(a) => {
-                let mut acl = AclEntry::new(a.src, a.dst, a.priority, fwd)
-                    .src_port(a.src_port)
-                    .dst_port(a.dst_port);
-                acl.proto = a.proto;
+            PlanMatch::Acl(_) => {
+                let acl = acl_entry(e, fwd);
                 let flags = if last_of_batch {
                     Flags::NoWait
                 } else {
@@ -532,7 +669,9 @@ fn add_entries(
         if let Some(rule) = e.rule {
             g.rules.insert(entry.id(), (rule, e.counter));
         }
-        g.entries.push(entry);
+        if let Some(list) = g.entries.last_mut() {
+            list.push(entry);
+        }
         if last_of_batch {
             process_all(switch, queue, &p.name)?;
         }
@@ -540,9 +679,12 @@ fn add_entries(
     Ok(())
 }
 
+/// Removes the entries of a generation that nothing forwards to any more. Failures are
+/// ignored: the entries are unreachable, and their pipes are destroyed when the last
+/// handle goes.
 fn remove_generation(old: Generation, switch: &Port, queue: &mut Queue) {
     let mut posted = 0;
-    for e in &old.entries {
+    for e in old.entries.iter().flatten() {
         if e.pipe().remove_entry(queue, e, Flags::NoWait).is_ok() {
             posted += 1;
         }

@@ -1,0 +1,343 @@
+//! Updates: make-before-break and in-place installs give the new plan's decisions, and a
+//! failure at any backend call in the middle of an update leaves the old policy fully in
+//! force (checked by running the same packets before and after the failed update).
+
+mod strategies;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use doca_flow::backend::{Completion, EntrySpec, EntryUpdate, FlowCfg, FwdSpec, PipeCfg, PortCfg};
+use doca_flow::packet::Headers;
+use doca_flow::{
+    Backend, Counters, EntryId, EntryStatus, Flags, Match, PipeId, PortId, SwBackend, Verdict,
+};
+use dpu_fw::compile::{Plan, Target, compile, diff::diff};
+use dpu_fw::demo;
+use dpu_fw::install::{InstallError, Installed};
+use dpu_fw::model::{Action, RuleSet};
+use dpu_fw::oracle;
+use proptest::prelude::*;
+
+/// The sw backend, failing the call that brings `countdown` from 1 to 0 (counting every
+/// fallible call that changes state); a negative countdown never fails.
+struct Faulty {
+    inner: SwBackend,
+    countdown: Arc<AtomicI64>,
+}
+
+impl Faulty {
+    fn tick(&self, op: &'static str) -> doca_flow::Result<()> {
+        if self.countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
+            Err(doca_flow::Error::Backend {
+                op,
+                source: "injected failure".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Backend for Faulty {
+    fn init(&mut self, cfg: &FlowCfg) -> doca_flow::Result<()> {
+        self.inner.init(cfg)
+    }
+    fn port_start(&mut self, cfg: &PortCfg) -> doca_flow::Result<()> {
+        self.inner.port_start(cfg)
+    }
+    fn port_stop(&mut self, port: PortId) -> doca_flow::Result<()> {
+        self.inner.port_stop(port)
+    }
+    fn port_pair(&mut self, port: PortId, pair: PortId) -> doca_flow::Result<()> {
+        self.inner.port_pair(port, pair)
+    }
+    fn pipe_create(
+        &mut self,
+        cfg: &PipeCfg,
+        fwd: Option<&FwdSpec>,
+        fwd_miss: Option<&FwdSpec>,
+    ) -> doca_flow::Result<PipeId> {
+        self.tick("pipe_create")?;
+        self.inner.pipe_create(cfg, fwd, fwd_miss)
+    }
+    fn pipe_destroy(&mut self, pipe: PipeId) {
+        self.inner.pipe_destroy(pipe);
+    }
+    fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> doca_flow::Result<()> {
+        self.tick("pipe_update_miss")?;
+        self.inner.pipe_update_miss(pipe, fwd_miss)
+    }
+    fn entry_add(
+        &mut self,
+        queue: u16,
+        pipe: PipeId,
+        spec: EntrySpec,
+        flags: Flags,
+    ) -> doca_flow::Result<EntryId> {
+        self.tick("entry_add")?;
+        self.inner.entry_add(queue, pipe, spec, flags)
+    }
+    fn entry_update(
+        &mut self,
+        queue: u16,
+        entry: EntryId,
+        update: EntryUpdate,
+        flags: Flags,
+    ) -> doca_flow::Result<()> {
+        self.tick("entry_update")?;
+        self.inner.entry_update(queue, entry, update, flags)
+    }
+    fn entry_remove(&mut self, queue: u16, entry: EntryId, flags: Flags) -> doca_flow::Result<()> {
+        self.inner.entry_remove(queue, entry, flags)
+    }
+    fn entries_process(
+        &mut self,
+        port: PortId,
+        queue: u16,
+        max: u32,
+        out: &mut Vec<Completion>,
+    ) -> doca_flow::Result<()> {
+        self.tick("entries_process")?;
+        self.inner.entries_process(port, queue, max, out)
+    }
+    fn entry_status(&self, entry: EntryId) -> EntryStatus {
+        self.inner.entry_status(entry)
+    }
+    fn entry_installed(&self, entry: EntryId) -> bool {
+        self.inner.entry_installed(entry)
+    }
+    fn entry_release(&mut self, entry: EntryId) {
+        self.inner.entry_release(entry);
+    }
+    fn query_entry(&self, entry: EntryId) -> doca_flow::Result<Counters> {
+        self.inner.query_entry(entry)
+    }
+    fn query_pipe_miss(&self, pipe: PipeId) -> doca_flow::Result<Counters> {
+        self.inner.query_pipe_miss(pipe)
+    }
+    fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> doca_flow::Result<u32> {
+        self.inner.pipe_calc_hash(pipe, values)
+    }
+    // The flow's `sw()` downcasts through these: the wrapper is transparent to it.
+    fn as_any(&self) -> &dyn core::any::Any {
+        self.inner.as_any()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self.inner.as_any_mut()
+    }
+}
+
+fn faulty(plan: &Plan) -> (Installed, Arc<AtomicI64>) {
+    let countdown = Arc::new(AtomicI64::new(-1));
+    let fw = Installed::with_backend(
+        plan,
+        Faulty {
+            inner: SwBackend::new(),
+            countdown: countdown.clone(),
+        },
+    )
+    .expect("install without failures");
+    (fw, countdown)
+}
+
+/// The decisions for the demo traffic: (rule, verdict) per packet.
+fn decisions(fw: &Installed) -> Vec<(Option<u32>, Verdict)> {
+    demo::traffic()
+        .into_iter()
+        .map(|(port, mut frame)| {
+            let id = fw.plan().port_id(&port).unwrap();
+            let d = fw.process(id, &mut frame);
+            (d.rule, d.outcome.verdict)
+        })
+        .collect()
+}
+
+fn assert_oracle(fw: &Installed, rules: &RuleSet) {
+    for (port, mut frame) in demo::traffic() {
+        let want = oracle::evaluate(rules, &port, &Headers::parse(&frame));
+        let id = fw.plan().port_id(&port).unwrap();
+        let d = fw.process(id, &mut frame);
+        assert_eq!(d.rule.map(|r| r as usize), want.rule, "port {port}");
+        assert_eq!(
+            matches!(d.outcome.verdict, Verdict::Drop(_)),
+            want.action == Action::Drop,
+            "port {port}: {:?} vs {}",
+            d.outcome.verdict,
+            want.action
+        );
+    }
+}
+
+/// The demo policy with its first rules removed and the defaults flipped: a big change
+/// (other segments, other pipes).
+fn big_change() -> RuleSet {
+    let mut r = demo::policy();
+    r.rules.drain(..3);
+    r.defaults.inbound = Action::Accept;
+    r
+}
+
+/// The demo policy with one rule's port changed: a small, in-place change.
+fn small_change() -> RuleSet {
+    let mut r = demo::policy();
+    let ssh = r.rules.iter_mut().find(|r| r.name == "ssh-others").unwrap();
+    ssh.matches.dst_ports = vec![2222.into()];
+    r
+}
+
+/// Counts the state-changing backend calls a successful update makes.
+fn calls_for(old: &Plan, new: &Plan) -> i64 {
+    let (mut fw, countdown) = faulty(old);
+    countdown.store(1_000_000, Ordering::SeqCst);
+    fw.update(new).expect("update without failures");
+    1_000_000 - countdown.load(Ordering::SeqCst)
+}
+
+fn fails_cleanly_at_every_call(new_rules: &RuleSet, expect_in_place: bool) {
+    let old_rules = demo::policy();
+    let old = compile(&old_rules, &Target::bluefield()).unwrap();
+    let new = compile(new_rules, &Target::bluefield()).unwrap();
+    assert_eq!(
+        diff(&old, &new).in_place(dpu_fw::install::IN_PLACE_OPS),
+        expect_in_place
+    );
+    let calls = calls_for(&old, &new);
+    assert!(calls > 0);
+    let mut failed = 0;
+    for k in 1..=calls {
+        let (mut fw, countdown) = faulty(&old);
+        let before = decisions(&fw);
+        countdown.store(k, Ordering::SeqCst);
+        let res = fw.update(&new);
+        countdown.store(-1, Ordering::SeqCst);
+        match res {
+            Err(InstallError::Flow { .. } | InstallError::Entry { .. }) => {
+                failed += 1;
+                assert_eq!(
+                    decisions(&fw),
+                    before,
+                    "call {k} of {calls}: the old policy changed"
+                );
+                assert_oracle(&fw, &old_rules);
+            }
+            // A failure after the flip (removing the old entries) is absorbed: the new
+            // policy is then in force.
+            Ok(()) => {
+                assert!(
+                    k > calls / 2,
+                    "call {k} of {calls}: a failure before the flip was ignored"
+                );
+                assert_oracle(&fw, new_rules);
+            }
+            Err(e) => panic!("call {k} of {calls}: {e}"),
+        }
+        // The failed attempt does not poison the next one.
+        fw.update(&new).expect("retry without failures");
+        assert_oracle(&fw, new_rules);
+    }
+    assert!(
+        failed * 2 >= calls,
+        "only {failed} of {calls} injected failures failed the update"
+    );
+}
+
+#[test]
+fn make_before_break_failure_at_any_call_keeps_the_old_policy() {
+    fails_cleanly_at_every_call(&big_change(), false);
+}
+
+#[test]
+fn in_place_failure_at_any_call_keeps_the_old_policy() {
+    fails_cleanly_at_every_call(&small_change(), true);
+}
+
+#[test]
+fn updates_back_and_forth_equal_the_oracle() {
+    let a = demo::policy();
+    let plan_a = compile(&a, &Target::software()).unwrap();
+    let mut fw = Installed::new(&plan_a).unwrap();
+    for rules in [big_change(), small_change(), demo::policy(), small_change()] {
+        let plan = compile(&rules, &Target::software()).unwrap();
+        fw.update(&plan).unwrap();
+        assert_oracle(&fw, &rules);
+        assert_eq!(fw.plan(), &plan);
+    }
+}
+
+#[test]
+fn counters_restart_with_a_new_plan_and_count_per_rule() {
+    let rules = demo::policy();
+    let fw = Installed::new(&compile(&rules, &Target::software()).unwrap()).unwrap();
+    decisions(&fw);
+    let c = fw.rule_counters();
+    let by_name = |n: &str| c[rules.rules.iter().position(|r| r.name == n).unwrap()].packets;
+    assert_eq!(by_name("web"), 2);
+    assert_eq!(by_name("drop-bogons"), 1);
+    assert_eq!(by_name("ping"), 1);
+}
+
+fn frames(packets: &[(&'static str, Headers)]) -> Vec<(&'static str, Vec<u8>)> {
+    use doca_flow::packet::{L3, L4, PacketBuilder};
+    packets
+        .iter()
+        .filter(|(p, _)| *p != "unknown")
+        .map(|(p, h)| {
+            let b = match (h.l3, h.l4) {
+                (
+                    L3::Ipv4(ip),
+                    L4::Tcp {
+                        src_port,
+                        dst_port,
+                        flags,
+                    },
+                ) => PacketBuilder::tcp4(ip.src, ip.dst, src_port, dst_port).flags(flags),
+                (L3::Ipv4(ip), L4::Udp { src_port, dst_port }) => {
+                    PacketBuilder::udp4(ip.src, ip.dst, src_port, dst_port)
+                }
+                (L3::Ipv4(ip), _) => PacketBuilder::ipv4(ip.src, ip.dst, ip.protocol),
+                (
+                    L3::Ipv6(ip),
+                    L4::Tcp {
+                        src_port,
+                        dst_port,
+                        flags,
+                    },
+                ) => PacketBuilder::tcp6(ip.src, ip.dst, src_port, dst_port).flags(flags),
+                (L3::Ipv6(ip), L4::Udp { src_port, dst_port }) => {
+                    PacketBuilder::udp6(ip.src, ip.dst, src_port, dst_port)
+                }
+                (L3::Ipv6(ip), _) => PacketBuilder::ipv6(ip.src, ip.dst, ip.next_header),
+                _ => PacketBuilder::ethernet(0x0806).payload(&[0; 28]),
+            };
+            (*p, b.build())
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn any_update_equals_the_new_rule_sets_oracle(
+        a in strategies::rule_set(10),
+        b in strategies::rule_set(10),
+        packets in prop::collection::vec((strategies::in_port(), strategies::headers()), 1..32),
+        levels in 1u32..4,
+    ) {
+        let target = Target::bluefield().with_acl_levels(levels);
+        let mut fw = Installed::new(&compile(&a, &target).unwrap()).unwrap();
+        // b, then a small edit of b (last rule dropped), in place or not.
+        let mut b2 = b.clone();
+        b2.rules.pop();
+        for rules in [&b, &b2] {
+            fw.update(&compile(rules, &target).unwrap()).unwrap();
+            for (port, frame) in frames(&packets) {
+                let mut f = frame.clone();
+                let want = oracle::evaluate(rules, port, &Headers::parse(&frame));
+                let d = fw.process(fw.plan().port_id(port).unwrap(), &mut f);
+                prop_assert_eq!(d.rule.map(|r| r as usize), want.rule);
+            }
+        }
+    }
+}
