@@ -15,6 +15,8 @@ pub(crate) struct FlowInner {
     pub(crate) cfg: FlowCfg,
     queues: Vec<AtomicBool>,
     entry_cb: Mutex<Option<EntryCb>>,
+    /// The largest ACL priority entries may have (DOCA: 1024).
+    pub(crate) acl_max_priority: u32,
 }
 
 impl FlowInner {
@@ -57,6 +59,7 @@ impl core::fmt::Debug for Flow {
 pub struct FlowBuilder {
     cfg: FlowCfg,
     cb: Option<EntryCb>,
+    unbounded_acl: bool,
 }
 
 impl Default for FlowBuilder {
@@ -70,6 +73,7 @@ impl Default for FlowBuilder {
                 meters: 1 << 12,
             },
             cb: None,
+            unbounded_acl: false,
         }
     }
 }
@@ -119,6 +123,33 @@ impl FlowBuilder {
         self
     }
 
+    /// Software backend only: accept ACL priorities above DOCA's 1024, so that plans made
+    /// for the software backend need only one ACL pipe however deep their rules overlap.
+    /// No DOCA release has this; [`FlowBuilder::build_with`] refuses it for other backends.
+    ///
+    /// ```
+    /// use doca_flow::{AclEntry, Flags, Flow, Fwd, IpPrefix, PipeType};
+    /// # fn main() -> doca_flow::Result<()> {
+    /// for unbounded in [false, true] {
+    ///     let mut b = Flow::builder();
+    ///     if unbounded {
+    ///         b = b.unbounded_acl_priorities();
+    ///     }
+    ///     let flow = b.build()?;
+    ///     let p0 = flow.start_port(0, "p0")?;
+    ///     let mut q = flow.take_queue(0)?;
+    ///     let acl = p0.pipe_builder("acl").pipe_type(PipeType::Acl).build()?;
+    ///     let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 5000, Fwd::Drop);
+    ///     assert_eq!(acl.acl_add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn unbounded_acl_priorities(mut self) -> Self {
+        self.unbounded_acl = true;
+        self
+    }
+
     /// Initialises the library on the software backend.
     ///
     /// # Errors
@@ -145,7 +176,18 @@ impl FlowBuilder {
                 reason: "must be positive".into(),
             });
         }
+        if self.unbounded_acl && !backend.as_any().is::<SwBackend>() {
+            return Err(Error::Invalid {
+                what: "unbounded_acl_priorities",
+                reason: "only the software backend takes ACL priorities above 1024".into(),
+            });
+        }
         backend.init(&self.cfg)?;
+        let acl_max_priority = if self.unbounded_acl {
+            u32::MAX
+        } else {
+            crate::pipe::acl::ACL_MAX_PRIORITY
+        };
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 backend: Mutex::new(Box::new(backend)),
@@ -154,6 +196,7 @@ impl FlowBuilder {
                     .collect(),
                 cfg: self.cfg,
                 entry_cb: Mutex::new(self.cb),
+                acl_max_priority,
             }),
         })
     }

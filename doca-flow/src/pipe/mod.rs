@@ -13,7 +13,7 @@ use crate::fwd::Fwd;
 use crate::matching::Template;
 use crate::monitor::Counters;
 use crate::port::PortInner;
-use acl::{ACL_MAX_PRIORITY, AclEntry};
+use acl::AclEntry;
 
 pub(crate) struct PipeInner {
     pub(crate) port: Arc<PortInner>,
@@ -241,16 +241,19 @@ impl Pipe {
     /// of a batch.
     ///
     /// # Errors
-    /// [`Error::PriorityOutOfRange`] above 1024, [`Error::Invalid`] for a bad 5-tuple or a
+    /// [`Error::PriorityOutOfRange`] above 1024 (unless the flow was built with
+    /// [`FlowBuilder::unbounded_acl_priorities`](crate::FlowBuilder::unbounded_acl_priorities)),
+    /// [`Error::Invalid`] for a bad 5-tuple or a
     /// family other than the pipe's, and as [`Pipe::add_entry`].
     #[doc(alias = "doca_flow_pipe_acl_add_entry")]
     pub fn acl_add_entry(&self, queue: &mut Queue, e: AclEntry, flags: Flags) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Acl)?;
-        if e.priority.0 > ACL_MAX_PRIORITY {
+        let max = self.inner.port.flow.acl_max_priority;
+        if e.priority.0 > max {
             return Err(Error::PriorityOutOfRange {
                 priority: e.priority.0,
-                max: ACL_MAX_PRIORITY,
+                max,
             });
         }
         let fam = e.family()?;
