@@ -101,6 +101,13 @@ impl<A: Addr> AclSet<A> {
 #[derive(Debug)]
 pub(crate) enum Table {
     Basic(FxHashMap<Box<[u128]>, u32>),
+    /// A basic pipe with exactly one changeable field: the key is that field's masked value
+    /// (no slice hashing or comparison on the hot path).
+    Basic1 {
+        field: Field,
+        mask: u128,
+        map: FxHashMap<u128, u32>,
+    },
     Control(ControlTable),
     Acl(AclTable),
     Lpm(LpmTable),
@@ -124,7 +131,14 @@ impl Table {
         hash_fields: Vec<(Field, u128)>,
     ) -> Self {
         match ty {
-            PipeType::Basic => Table::Basic(FxHashMap::default()),
+            PipeType::Basic => match template.changeable.as_slice() {
+                &[(field, mask)] => Table::Basic1 {
+                    field,
+                    mask,
+                    map: FxHashMap::default(),
+                },
+                _ => Table::Basic(FxHashMap::default()),
+            },
             PipeType::Control => Table::Control(ControlTable::default()),
             PipeType::Acl => Table::Acl(match acl {
                 AclFamily::V4 => AclTable::V4(AclSet::new()),
@@ -159,6 +173,12 @@ impl Table {
                 }
                 m.insert(key.clone(), slot);
             }
+            (Table::Basic1 { map, .. }, Compiled::Basic { key }) => match map.entry(key[0]) {
+                std::collections::hash_map::Entry::Occupied(_) => return Err(Duplicate),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(slot);
+                }
+            },
             (Table::Control(t), Compiled::Control { priority, matcher }) => {
                 t.seq += 1;
                 let pos = t
@@ -233,6 +253,9 @@ impl Table {
             (Table::Basic(m), Compiled::Basic { key }) => {
                 m.remove(key);
             }
+            (Table::Basic1 { map, .. }, Compiled::Basic { key }) => {
+                map.remove(&key[0]);
+            }
             (Table::Control(t), Compiled::Control { .. }) => t.rules.retain(|r| r.3 != slot),
             (Table::Acl(AclTable::V4(c)), _) => {
                 c.remove(slot);
@@ -285,6 +308,12 @@ impl Table {
                 }
                 let n = template.key_of(key, buf);
                 m.get(&buf[..n]).copied()
+            }
+            Table::Basic1 { field, mask, map } => {
+                if !template.constants_match(key) {
+                    return None;
+                }
+                map.get(&(key.get(*field) & *mask)).copied()
             }
             Table::Control(t) => {
                 if !template.constants_match(key) {
