@@ -72,7 +72,8 @@
 //!
 //! ## DOCA behaviours the sw backend reproduces
 //!
-//! Each is a test in `tests/flow_semantics.rs` or a proptest in `tests/flow_oracle.rs`.
+//! Each is a test in `tests/flow_semantics.rs`, or a proptest against an oracle or model in
+//! `tests/flow_oracle.rs` and `tests/flow_lifecycle.rs`.
 //!
 //! * Match masks ([`matching`]): a zero pipe value ignores a field, all ones makes it
 //!   changeable per entry, any other value is a pipe constant; an explicit mask gives
@@ -80,9 +81,10 @@
 //! * Pipe types: basic (exact on changeable fields), control (per-entry match, mask and
 //!   priority, lower wins; equal priorities in insertion order), ACL (5-tuple with prefixes
 //!   and port ranges encoded `[value..mask]`, priorities `0..=1024`, lower wins, never root;
-//!   executed by the crate's [`classifier`], large batches built in one pass), LPM (longest prefix on one address field,
-//!   optional exact fields, mask 0 = default route), hash (the entry of bucket
-//!   `hash(fields) % nr_entries`). Capacities (`nr_entries`, counter and meter pools).
+//!   executed by the crate's [`classifier`], large batches built in one pass), LPM (longest
+//!   prefix on one address field, optional exact fields, mask 0 = default route), hash (the
+//!   entry of bucket `hash(fields) % nr_entries`). Capacities (`nr_entries`, counter and
+//!   meter pools).
 //! * Forwarding: port, pipe, drop, RSS (a queue chosen by a hash of the 5-tuple), kernel,
 //!   changeable per entry; `fwd_miss` chains; one root pipe per port and domain; a non-root
 //!   pipe is reached only by a fwd; egress-domain pipes see packets that ingress forwarded
