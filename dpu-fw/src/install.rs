@@ -36,7 +36,9 @@ use doca_flow::{
     Flags, Flow, Fwd, Mode, Monitor, Outcome, Pipe, PipeType, Port, PortId, Queue,
 };
 
-use crate::compile::{Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, diff};
+use crate::compile::{
+    Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, TargetKind, diff,
+};
 use crate::model::Family;
 
 /// Operations posted before the queue is processed.
@@ -149,12 +151,17 @@ impl Installed {
     /// [`InstallError`] naming the pipe or port that failed.
     pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
         plan.validate().map_err(InstallError::InvalidPlan)?;
-        let flow = Flow::builder()
+        let mut builder = Flow::builder()
             .mode(Mode::Switch)
             .queues(1)
             .queue_depth(BATCH as u32 + 1)
             .counters(1 << 26)
-            .meters(1 << 20)
+            .meters(1 << 20);
+        if plan.target == TargetKind::Software {
+            // Software plans put a whole segment in one ACL pipe, whatever its depth.
+            builder = builder.unbounded_acl_priorities();
+        }
+        let flow = builder
             .build_with(backend)
             .map_err(flow_err("doca_flow_init"))?;
         let mut ports: Vec<Port> = Vec::with_capacity(plan.ports.len());

@@ -1,0 +1,282 @@
+//! The shape of compiled plans: level bands and chained pipes, software vs hardware
+//! targets, port groups, service chains and plain steering, rate limits, errors, and the
+//! Graphviz drawing.
+
+use doca_flow::Verdict;
+use doca_flow::packet::{Headers, PacketBuilder};
+use dpu_fw::compile::{
+    CompileError, PlanFwd, PlanMatch, PlanPipeKind, Target, TargetKind, compile, dot,
+};
+use dpu_fw::demo;
+use dpu_fw::install::Installed;
+use dpu_fw::model::{Action, Family, PortId, PortRange, PortRole, Rate, RateLimit, Rule, RuleSet};
+use dpu_fw::oracle;
+
+fn acl_pipes(plan: &dpu_fw::compile::Plan, fam: Family) -> usize {
+    plan.pipes
+        .iter()
+        .filter(|p| p.kind == PlanPipeKind::Acl(fam))
+        .count()
+}
+
+/// `n` TCP rules on nested port ranges: every rule overlaps every earlier one, so rule
+/// `i` needs level `i`.
+fn nested(n: u16) -> RuleSet {
+    let mut b = RuleSet::builder()
+        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("pf0hpf", PortRole::Host, PortId::Doca(1));
+    for i in 0..n {
+        b = b.rule(
+            Rule::builder(format!("r{i}"))
+                .in_port("p0")
+                .family(Family::Ipv4)
+                .protocol(6)
+                .dst_ports([PortRange::new(30000 - i, 30000 + i).unwrap()])
+                .action(if i % 2 == 0 {
+                    Action::Accept
+                } else {
+                    Action::Drop
+                }),
+        );
+    }
+    b.build().unwrap()
+}
+
+fn check_against_oracle(rules: &RuleSet, fw: &Installed, ports: impl Iterator<Item = u16>) {
+    for dport in ports {
+        let mut f =
+            PacketBuilder::tcp4([1, 2, 3, 4].into(), [5, 6, 7, 8].into(), 1000, dport).build();
+        let want = oracle::evaluate(rules, "p0", &Headers::parse(&f));
+        let d = fw.process(0, &mut f);
+        assert_eq!(d.rule.map(|r| r as usize), want.rule, "dst port {dport}");
+    }
+}
+
+#[test]
+fn deep_overlap_chains_acl_pipes_on_hardware_and_not_in_software() {
+    let rules = nested(1100);
+    let hw = compile(&rules, &Target::bluefield()).unwrap();
+    let sw = compile(&rules, &Target::software()).unwrap();
+    // 1100 levels: two bands of at most 1025 on hardware, one pipe in software.
+    assert_eq!(acl_pipes(&hw, Family::Ipv4), 2);
+    assert_eq!(acl_pipes(&sw, Family::Ipv4), 1);
+    assert_eq!(hw.stats().max_priority, 1024);
+    assert_eq!(sw.stats().max_priority, 1099);
+    assert_eq!(hw.stats().worst_path_lookups, 3);
+    assert_eq!(sw.stats().worst_path_lookups, 2);
+    for plan in [&hw, &sw] {
+        let fw = Installed::new(plan).unwrap();
+        check_against_oracle(&rules, &fw, (28890..=31110).step_by(7));
+    }
+}
+
+#[test]
+fn a_tiny_level_limit_makes_one_pipe_per_band() {
+    let rules = nested(10);
+    for (limit, pipes) in [(1, 10), (3, 4), (10, 1), (1025, 1)] {
+        let plan = compile(&rules, &Target::bluefield().with_acl_levels(limit)).unwrap();
+        assert_eq!(acl_pipes(&plan, Family::Ipv4), pipes, "limit {limit}");
+        let fw = Installed::new(&plan).unwrap();
+        check_against_oracle(&rules, &fw, 29985..=30015);
+    }
+    assert!(matches!(
+        compile(&rules, &Target::bluefield().with_acl_levels(0)),
+        Err(CompileError::InvalidTarget(_))
+    ));
+}
+
+#[test]
+fn disjoint_rules_share_one_level() {
+    let mut b = RuleSet::builder().port("p0", PortRole::Uplink, PortId::Doca(0));
+    for i in 0..2000u16 {
+        b = b.rule(
+            Rule::builder(format!("r{i}"))
+                .protocol(17)
+                .dst_ports([PortRange::single(10000 + i)])
+                .action(Action::Drop),
+        );
+    }
+    let plan = compile(&b.build().unwrap(), &Target::bluefield()).unwrap();
+    assert_eq!(plan.stats().max_priority, 0);
+    assert_eq!(acl_pipes(&plan, Family::Ipv4), 1);
+    assert_eq!(acl_pipes(&plan, Family::Ipv6), 1);
+}
+
+#[test]
+fn compiling_is_deterministic() {
+    let rules = demo::policy();
+    for t in [Target::software(), Target::bluefield()] {
+        assert_eq!(compile(&rules, &t).unwrap(), compile(&rules, &t).unwrap());
+    }
+    assert_eq!(
+        compile(&rules, &Target::software()).unwrap().target,
+        TargetKind::Software
+    );
+}
+
+#[test]
+fn the_demo_plan_has_the_documented_shape() {
+    let rules = demo::policy();
+    let plan = compile(&rules, &Target::bluefield()).unwrap();
+    plan.validate().unwrap();
+    let root = &plan.pipes[plan.root()];
+    assert_eq!(root.kind, PlanPipeKind::Root);
+    // Three ports with three different rule lists: (v4, v6, non-IP) entries each.
+    assert_eq!(root.entries.len(), 9);
+    // Every deciding entry counts; meter pipes exist for the three policed rules per
+    // port group that can see them.
+    for p in &plan.pipes {
+        for e in &p.entries {
+            assert_eq!(e.counter, e.rule.is_some() && p.kind != PlanPipeKind::Meter);
+            assert_eq!(e.meter.is_some(), p.kind == PlanPipeKind::Meter);
+        }
+    }
+    let meters: Vec<&str> = plan
+        .pipes
+        .iter()
+        .filter(|p| p.kind == PlanPipeKind::Meter)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(meters.iter().any(|n| n.starts_with("meter/tcp-syn/")));
+    assert!(meters.iter().any(|n| n.starts_with("meter/dns/")));
+    assert!(meters.iter().any(|n| n.starts_with("meter/ping/")));
+    // ICMP, TCP flags and VLAN rules need control pipes.
+    assert!(plan.pipes.iter().any(|p| p.kind == PlanPipeKind::Control));
+    let d = dot::to_dot(&plan);
+    assert!(d.starts_with("digraph plan {"));
+    for i in 0..plan.pipes.len() {
+        assert!(d.contains(&format!("pipe{i} [")), "pipe {i} drawn");
+    }
+    assert!(d.contains("style=dashed"));
+}
+
+#[test]
+fn chains_and_peers_decide_where_packets_go() {
+    let rules = demo::policy();
+    let plan = compile(&rules, &Target::software()).unwrap();
+    let fw = Installed::new(&plan).unwrap();
+    let id = |n: &str| doca_flow::PortId(plan.port_id(n).unwrap());
+    for p in demo::traffic_described() {
+        let mut f = p.frame.clone();
+        let d = fw.process(id(p.in_port).0, &mut f);
+        let want = oracle::evaluate(&rules, p.in_port, &Headers::parse(&p.frame));
+        let expect = match (&want.action, p.in_port) {
+            (Action::Drop, _) => None,
+            // chain web: p0 -> firewall -> hbn -> pf0hpf; chain direct: -> pf0hpf.
+            (Action::Chain(c), _) if c == "web" => Some(id("hbn")),
+            (Action::Chain(_), _) => Some(id("pf0hpf")),
+            (Action::Accept, "p0") => Some(id("pf0hpf")),
+            (Action::Accept, "pf0hpf") => Some(id("p0")),
+            // hbn has no peer: accepts continue on its chain, to pf0hpf.
+            (Action::Accept, _) => Some(id("pf0hpf")),
+        };
+        match expect {
+            None => assert!(matches!(d.outcome.verdict, Verdict::Drop(_)), "{}", p.note),
+            Some(port) => assert_eq!(d.outcome.verdict, Verdict::Port(port), "{}", p.note),
+        }
+    }
+}
+
+#[test]
+fn ports_with_the_same_rules_share_a_pipeline_and_ruleless_ports_are_steered() {
+    let rules = RuleSet::builder()
+        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("p1", PortRole::Uplink, PortId::Doca(1))
+        .port(
+            "pf0hpf",
+            PortRole::Host,
+            PortId::Representor("pf0hpf".into()),
+        )
+        .rule(
+            Rule::builder("ssh")
+                .in_port("p0")
+                .in_port("p1")
+                .protocol(6)
+                .dst_ports([22.into()])
+                .action(Action::Drop),
+        )
+        .defaults(Action::Drop, Action::Accept)
+        .build()
+        .unwrap();
+    let mut rules = rules;
+    for p in rules
+        .ports
+        .iter_mut()
+        .filter(|p| p.role == PortRole::Uplink)
+    {
+        p.peer = Some("pf0hpf".into());
+    }
+    let plan = compile(&rules, &Target::bluefield()).unwrap();
+    // The representor gets the first free id.
+    assert_eq!(plan.port_id("pf0hpf"), Some(2));
+    // p0 and p1: one shared pipeline (one ACL pipe per family).
+    assert_eq!(acl_pipes(&plan, Family::Ipv4), 1);
+    assert_eq!(acl_pipes(&plan, Family::Ipv6), 1);
+    let root = &plan.pipes[plan.root()];
+    // pf0hpf has no rules and no peer: one plain entry to its default (software).
+    let host: Vec<_> = root
+        .entries
+        .iter()
+        .filter(|e| match &e.matcher {
+            PlanMatch::Control { matcher, .. } => matcher.get(doca_flow::Field::PortId) == 2,
+            PlanMatch::Acl(_) => false,
+        })
+        .collect();
+    assert_eq!(host.len(), 1);
+    assert_eq!(host[0].fwd, PlanFwd::Software);
+    assert_eq!(root.entries.len(), 3 + 3 + 1);
+}
+
+#[test]
+fn rate_limits_drop_red_packets_and_count_them_on_the_rule() {
+    let rules = RuleSet::builder()
+        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
+        .rule(
+            Rule::builder("udp")
+                .protocol(17)
+                .action(Action::Accept)
+                .rate_limit(RateLimit {
+                    rate: Rate::PacketsPerSecond(10),
+                    burst: 3,
+                }),
+        )
+        .build()
+        .unwrap();
+    let plan = compile(&rules, &Target::software()).unwrap();
+    let fw = Installed::new(&plan).unwrap();
+    fw.set_time_ns(1);
+    let mut verdicts = Vec::new();
+    for _ in 0..5 {
+        let mut f = PacketBuilder::udp4([1, 1, 1, 1].into(), [2, 2, 2, 2].into(), 1, 2).build();
+        let d = fw.process(0, &mut f);
+        assert_eq!(d.rule, Some(0));
+        verdicts.push(d.outcome.verdict);
+    }
+    let passed = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Port(doca_flow::PortId(1)))
+        .count();
+    assert_eq!(passed, 3, "{verdicts:?}");
+    assert_eq!(fw.rule_counters()[0].packets, 5);
+}
+
+#[test]
+fn compile_errors_name_the_problem() {
+    let empty = RuleSet::default();
+    assert_eq!(
+        compile(&empty, &Target::software()),
+        Err(CompileError::NoPorts)
+    );
+    let mut rules = demo::policy();
+    rules.chains.retain(|c| c.name != "web");
+    let err = compile(&rules, &Target::software()).unwrap_err();
+    assert_eq!(
+        err,
+        CompileError::Chain {
+            site: "rule `web`".into(),
+            chain: "web".into()
+        }
+    );
+    assert!(err.to_string().contains("chain `web`"));
+}
