@@ -90,7 +90,10 @@ impl TokenBucket {
         let cap = u128::from(self.cfg.cbs) * NS;
         if let Some(last) = self.last_ns {
             let dt = u128::from(now_ns.saturating_sub(last));
-            self.tokens = (self.tokens + dt * u128::from(self.cfg.cir)).min(cap);
+            self.tokens = self
+                .tokens
+                .saturating_add(dt.saturating_mul(u128::from(self.cfg.cir)))
+                .min(cap);
         }
         self.last_ns = Some(self.last_ns.map_or(now_ns, |l| l.max(now_ns)));
         let cost = match self.cfg.limit {
@@ -124,6 +127,17 @@ mod tests {
         assert!(!b.admit(100, 50_000_000));
         assert!(b.admit(100, 100_000_000));
         assert!(!b.admit(100, 100_000_000));
+    }
+
+    #[test]
+    fn bucket_survives_extreme_rates_and_times() {
+        let mut b = TokenBucket::new(MeterCfg {
+            limit: MeterLimit::Bytes,
+            cir: u64::MAX,
+            cbs: u64::MAX,
+        });
+        assert!(b.admit(1500, 0));
+        assert!(b.admit(1500, u64::MAX));
     }
 
     #[test]
