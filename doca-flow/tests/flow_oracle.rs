@@ -434,3 +434,57 @@ proptest! {
         check(&live)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any byte string goes through a pipeline with rewrites, meters and every pipe type
+    /// without a panic, and leaves with a verdict.
+    #[test]
+    fn arbitrary_frames_never_panic(frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..128), 1..16)) {
+        let (flow, ports, mut q) = flow_with_ports();
+        let p0 = &ports[0];
+        let hash = p0
+            .pipe_builder("hash")
+            .pipe_type(PipeType::Hash)
+            .nr_entries(2)
+            .match_mask(Match::new().ipv4_src(Ipv4Addr::BROADCAST))
+            .fwd(Fwd::Port(PortId(1)))
+            .build()
+            .unwrap();
+        let _h = hash.hash_add_entry(&mut q, doca_flow::HashEntry::new(0), Flags::NoWait).unwrap();
+        let lpm = p0
+            .pipe_builder("lpm")
+            .pipe_type(PipeType::Lpm)
+            .matcher(Match::new().ipv6_dst(core::net::Ipv6Addr::from(u128::MAX)))
+            .fwd(Fwd::Pipe(hash.clone()))
+            .fwd_miss(Fwd::Pipe(hash.clone()))
+            .build()
+            .unwrap();
+        let _l = lpm
+            .lpm_add_entry(&mut q, LpmEntry::new(Match::new(), Match::new()), Flags::NoWait)
+            .unwrap();
+        let root = p0.pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
+        let rewrite = doca_flow::Actions::new()
+            .eth_dst([2, 0, 0, 0, 0, 1])
+            .ipv4_dst(Ipv4Addr::new(10, 0, 0, 1))
+            .ipv6_src(core::net::Ipv6Addr::LOCALHOST)
+            .l4_dst_port(8080)
+            .dec_ttl()
+            .dscp(46);
+        let meter = doca_flow::MeterCfg { limit: doca_flow::MeterLimit::Bytes, cir: 1000, cbs: 200 };
+        let _r = root
+            .control_add_entry(
+                &mut q,
+                ControlEntry::new(0, Match::new(), Fwd::Pipe(lpm.clone()))
+                    .actions(rewrite)
+                    .monitor(doca_flow::Monitor::counter().with_meter(meter)),
+            )
+            .unwrap();
+        ports[0].entries_process(&mut q, 0).unwrap();
+        let mut frames = frames;
+        let mut out = Vec::new();
+        flow.sw().unwrap().process_batch(PortId(0), &mut frames, &mut out);
+        prop_assert_eq!(out.len(), frames.len());
+    }
+}
