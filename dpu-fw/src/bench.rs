@@ -19,6 +19,9 @@
 //!   repetition is enough passes over the trace to last at least
 //!   `min_rep_time`; `reps` repetitions; the median ns/packet is reported
 //!   (the machine is shared, medians resist noise).
+//!   The median by thread CPU time (`/proc/thread-self/schedstat`) is
+//!   reported beside it, since the wall clock also counts time the thread
+//!   waited for a CPU on a shared machine.
 //! * **churn**: `churn_pct`% of the rules, chosen with a seeded PRNG, are
 //!   removed and re-inserted one at a time (2 updates each); updates/s is
 //!   the number of updates over the wall time; the lookup measurement is
@@ -124,10 +127,14 @@ pub struct ChurnReport {
     pub pct: f64,
     /// Updates done (a delete and a re-insert count as two).
     pub updates: u64,
-    /// Updates per second.
+    /// Updates per second (wall clock).
     pub updates_per_s: f64,
+    /// Updates per second of thread CPU time (Linux).
+    pub updates_per_cpu_s: Option<f64>,
     /// Median lookup cost after the churn.
     pub lookup_ns_per_packet: f64,
+    /// The same by thread CPU time (Linux).
+    pub lookup_cpu_ns_per_packet: Option<f64>,
     /// `lookup after churn / lookup after a fresh build`.
     pub lookup_ratio: f64,
     /// Runtime memory after the churn.
@@ -155,7 +162,10 @@ pub struct BenchReport {
     pub memory_bytes: u64,
     /// Median ns per packet over the repetitions.
     pub lookup_ns_per_packet: f64,
-    /// Every repetition's ns per packet.
+    /// Median ns per packet by thread CPU time (Linux), which discounts
+    /// time the benchmark spent descheduled on a busy machine.
+    pub lookup_cpu_ns_per_packet: Option<f64>,
+    /// Every repetition's (wall-clock) ns per packet.
     pub lookup_ns_reps: Vec<f64>,
     /// Million packets per second at the median.
     pub mpps: f64,
@@ -294,6 +304,25 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux
+/// `/proc/thread-self/schedstat`), to discount time spent descheduled on a
+/// shared machine; `None` elsewhere.
+#[must_use]
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok().filter(|&v| v > 0)
+}
+
+/// Lookup timings: per repetition, ns/packet by wall clock and (when the
+/// platform reports it) by thread CPU time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LookupTimes {
+    /// Wall-clock ns/packet per repetition.
+    pub wall: Vec<f64>,
+    /// CPU-time ns/packet per repetition (empty when unavailable).
+    pub cpu: Vec<f64>,
+}
+
 /// Times lookups: `reps` repetitions of at least `min_rep` each; returns
 /// every repetition's ns/packet and the last results.
 pub fn time_lookups(
@@ -302,7 +331,7 @@ pub fn time_lookups(
     burst: usize,
     reps: usize,
     min_rep: Duration,
-) -> (Vec<f64>, Vec<Option<u32>>) {
+) -> (LookupTimes, Vec<Option<u32>>) {
     let mut out = vec![None; keys.len()];
     let burst = burst.max(1);
     let pass = |out: &mut [Option<u32>]| {
@@ -311,8 +340,10 @@ pub fn time_lookups(
         }
     };
     pass(&mut out); // warm-up
-    let mut per = Vec::with_capacity(reps);
+    let mut times = LookupTimes::default();
+    let pkts = keys.len().max(1) as f64;
     for _ in 0..reps.max(1) {
+        let cpu0 = thread_cpu_ns();
         let t = Instant::now();
         let mut n = 0u64;
         while n == 0 || t.elapsed() < min_rep {
@@ -320,9 +351,14 @@ pub fn time_lookups(
             n += 1;
         }
         let ns = t.elapsed().as_nanos() as f64;
-        per.push(ns / (n as f64 * keys.len().max(1) as f64));
+        times.wall.push(ns / (n as f64 * pkts));
+        if let (Some(a), Some(b)) = (cpu0, thread_cpu_ns()) {
+            times
+                .cpu
+                .push(b.saturating_sub(a) as f64 / (n as f64 * pkts));
+        }
     }
-    (per, out)
+    (times, out)
 }
 
 fn count_mismatches(got: &[Option<u32>], want: Option<&Vec<Option<u32>>>) -> Option<u64> {
@@ -366,9 +402,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let build_s = median(&mut builds);
     let memory_bytes = c.memory_bytes() as u64;
 
-    let (mut reps, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
-    let lookup_ns_reps = reps.clone();
-    let ns = median(&mut reps);
+    let (times, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
+    let lookup_ns_reps = times.wall.clone();
+    let ns = median(&mut times.wall.clone());
+    let cpu_ns = (!times.cpu.is_empty()).then(|| median(&mut times.cpu.clone()));
     let mismatches = count_mismatches(&out, want.as_ref());
 
     let churn = match opts.churn_pct {
@@ -378,6 +415,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
             let picks: Vec<u32> = (0..n)
                 .map(|_| rules[rng.below(rules.len() as u64) as usize].id)
                 .collect();
+            let cpu0 = thread_cpu_ns();
             let t = Instant::now();
             for &id in &picks {
                 if let Some(r) = c.remove(id) {
@@ -385,13 +423,24 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
                 }
             }
             let secs = t.elapsed().as_secs_f64();
-            let (mut reps, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
-            let after = median(&mut reps);
+            let cpu_secs = match (cpu0, thread_cpu_ns()) {
+                // The scheduler accounts run time per tick: short spans are
+                // too coarse to report.
+                (Some(a), Some(b)) if b.saturating_sub(a) >= 50_000_000 => {
+                    Some(b.saturating_sub(a) as f64 / 1e9)
+                }
+                _ => None,
+            };
+            let (times, out) = time_lookups(&c, &keys, opts.burst, opts.reps, opts.min_rep_time);
+            let after = median(&mut times.wall.clone());
+            let after_cpu = (!times.cpu.is_empty()).then(|| median(&mut times.cpu.clone()));
             Some(ChurnReport {
                 pct,
                 updates: 2 * n as u64,
                 updates_per_s: 2.0 * n as f64 / secs.max(1e-9),
+                updates_per_cpu_s: cpu_secs.map(|c| 2.0 * n as f64 / c.max(1e-9)),
                 lookup_ns_per_packet: after,
+                lookup_cpu_ns_per_packet: after_cpu,
                 lookup_ratio: after / ns,
                 memory_bytes: c.memory_bytes() as u64,
                 mismatches: count_mismatches(&out, want.as_ref()),
@@ -409,6 +458,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         build_memory_method: method,
         memory_bytes,
         lookup_ns_per_packet: ns,
+        lookup_cpu_ns_per_packet: cpu_ns,
         lookup_ns_reps,
         mpps: if ns > 0.0 { 1e3 / ns } else { 0.0 },
         mismatches,
@@ -459,11 +509,13 @@ impl BenchReport {
             || "null".to_owned(),
             |c| {
                 format!(
-                    "{{\"pct\":{},\"updates\":{},\"updates_per_s\":{},\"lookup_ns_per_packet\":{},\"lookup_ratio\":{},\"memory_bytes\":{},\"mismatches\":{}}}",
+                    "{{\"pct\":{},\"updates\":{},\"updates_per_s\":{},\"updates_per_cpu_s\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"lookup_ratio\":{},\"memory_bytes\":{},\"mismatches\":{}}}",
                     json_f(c.pct),
                     c.updates,
                     json_f(c.updates_per_s),
+                    c.updates_per_cpu_s.map_or_else(|| "null".to_owned(), json_f),
                     json_f(c.lookup_ns_per_packet),
+                    c.lookup_cpu_ns_per_packet.map_or_else(|| "null".to_owned(), json_f),
                     json_f(c.lookup_ratio),
                     c.memory_bytes,
                     json_opt(c.mismatches)
@@ -483,7 +535,7 @@ impl BenchReport {
             },
         );
         format!(
-            "{{\"rules_file\":{},\"rules\":{},\"packets\":{},\"build_s\":{},\"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_ns_reps\":[{}],\"mpps\":{},\"mismatches\":{},\"churn\":{churn},\"peer\":{peer}}}",
+            "{{\"rules_file\":{},\"rules\":{},\"packets\":{},\"build_s\":{},\"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"lookup_ns_reps\":[{}],\"mpps\":{},\"mismatches\":{},\"churn\":{churn},\"peer\":{peer}}}",
             json_str(&self.rules_file),
             self.rules,
             self.packets,
@@ -491,6 +543,8 @@ impl BenchReport {
             json_opt(self.build_memory_bytes),
             self.memory_bytes,
             json_f(self.lookup_ns_per_packet),
+            self.lookup_cpu_ns_per_packet
+                .map_or_else(|| "null".to_owned(), json_f),
             reps.join(","),
             json_f(self.mpps),
             json_opt(self.mismatches),
@@ -567,6 +621,7 @@ mod tests {
             build_memory_method: BuildMemoryMethod::Unavailable,
             memory_bytes: 10,
             lookup_ns_per_packet: 20.0,
+            lookup_cpu_ns_per_packet: None,
             lookup_ns_reps: vec![20.0],
             mpps: 50.0,
             mismatches: Some(0),

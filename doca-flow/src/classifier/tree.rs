@@ -182,6 +182,37 @@ impl<A: Addr> LeafRule<A> {
         }
     }
 
+    /// Whether every key in the box matches this rule's fields.
+    fn covers(&self, region: &Region) -> bool {
+        let iv = [
+            (
+                self.src.to_u128(),
+                self.src.to_u128() | !self.smask.to_u128() & low_mask(A::BITS),
+            ),
+            (
+                self.dst.to_u128(),
+                self.dst.to_u128() | !self.dmask.to_u128() & low_mask(A::BITS),
+            ),
+            (
+                u128::from(self.sp_lo),
+                u128::from(self.sp_lo) + u128::from(self.sp_span),
+            ),
+            (
+                u128::from(self.dp_lo),
+                u128::from(self.dp_lo) + u128::from(self.dp_span),
+            ),
+        ];
+        for (f, (a, b)) in iv.into_iter().enumerate() {
+            let (lo, hi) = region.bounds::<A>(f);
+            if a > lo || b < hi {
+                return false;
+            }
+        }
+        let m = u128::from(self.pmask);
+        let free = low_mask(8 - region.d[4]);
+        m & free == 0 && (region.v[4] & m) == u128::from(self.proto)
+    }
+
     #[inline(always)]
     fn matches(&self, k: &Key<A>) -> bool {
         (k.src.and(self.smask) == self.src)
@@ -350,6 +381,7 @@ impl<A: Addr> Part<A> {
         }
         drop(idx);
         let base = self.children.len();
+        grow_gently(&mut self.children, nc);
         self.children.resize(base + nc, EMPTY);
         for (c, list) in lists.into_iter().enumerate() {
             let e = self.build_node(rules, list, &region.child::<A>(f, k, c));
@@ -412,6 +444,7 @@ impl<A: Addr> Part<A> {
             return off;
         }
         let off = self.leaves.len() as u32;
+        grow_gently(&mut self.leaves, cap + 1);
         self.leaves
             .resize(self.leaves.len() + cap + 1, LeafRule::SENTINEL);
         off
@@ -534,6 +567,15 @@ impl<A: Addr> Part<A> {
         let cap = ((e >> 32) & 0x7fff_ffff) as usize;
         let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
         let at = v.partition_point(|x| x.rank < lr.rank);
+        // As at build time: a higher-priority rule covering the whole box
+        // shadows the new one here (for keys with ports, if both need them).
+        if let Some(by) = v[..at]
+            .iter()
+            .find(|x| (!x.needs_ports || lr.needs_ports) && x.covers(region))
+        {
+            self.pruners.insert(by.rank as u32);
+            return;
+        }
         v.insert(at, *lr);
         let len = v.len();
         if len > LEAF_SPLIT && len.is_power_of_two() {
@@ -616,6 +658,15 @@ impl<A: Addr> Part<A> {
         if self.garbage > 4096 && self.garbage * 2 > size {
             *self = Part::from_rules(std::mem::take(&mut self.members));
         }
+    }
+}
+
+/// Reserves room for `extra` more items, growing by 1/8 instead of
+/// doubling: after a build the arrays are exactly sized, and doubling them
+/// on the first update would inflate the footprint by up to 2x.
+fn grow_gently<T>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        v.reserve_exact(extra.max(v.len() / 8));
     }
 }
 
@@ -760,9 +811,13 @@ impl<A: Addr> Engine<A> {
             }
         }
         let n = keys.len() as f64;
-        let sizes: Vec<usize> = self.parts.iter().map(|p| p.members.len()).collect();
+        let sizes: Vec<(usize, usize, usize, usize)> = self
+            .parts
+            .iter()
+            .map(|p| (p.members.len(), p.children.len(), p.leaves.len(), p.garbage))
+            .collect();
         format!(
-            "parts/pkt {:.2} levels/pkt {:.2} scanned/pkt {:.2} sizes {:?}",
+            "parts/pkt {:.2} levels/pkt {:.2} scanned/pkt {:.2} (rules, entries, leaf slots, garbage) {:?}",
             parts as f64 / n,
             levels as f64 / n,
             scanned as f64 / n,
