@@ -1,11 +1,12 @@
 //! Install a [`Plan`] on DOCA Flow (either backend) and keep it up to date.
 //!
 //! [`Installed::new`] starts a flow in switch mode (the plan's first port is the switch
-//! port, the others its representors), creates the plan's pipes targets-first, posts their
-//! entries on a queue (ACL entries batched: `WAIT_FOR_BATCH` for all but the last of each
-//! batch, which is `NO_WAIT`) and drives `entries_process` until every entry reported
-//! success. Any failure aborts: what was made is dropped (pipes destroyed) and the error
-//! returned.
+//! port, the others its representors; software-target plans also opt into ACL priorities
+//! above 1024, which only the sw backend has), creates the plan's pipes targets-first,
+//! posts their entries on a queue (an ACL pipe's entries as one batch: `WAIT_FOR_BATCH`
+//! for all but the last, which is `NO_WAIT`; the queue is made deep enough) and drives
+//! `entries_process` until every entry reported success. Any failure aborts: what was
+//! made is dropped (pipes destroyed) and the error returned.
 //!
 //! [`Installed::update`] is make-before-break: the new plan's non-root pipes are built
 //! beside the old ones; only when all of them are in place are the root entries flipped
@@ -154,7 +155,7 @@ impl Installed {
         let mut builder = Flow::builder()
             .mode(Mode::Switch)
             .queues(1)
-            .queue_depth(BATCH as u32 + 1)
+            .queue_depth(queue_depth(plan))
             .counters(1 << 26)
             .meters(1 << 20);
         if plan.target == TargetKind::Software {
@@ -541,6 +542,18 @@ fn root_capacity(plan: &Plan) -> u32 {
     (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
 }
 
+/// Deep enough for the largest ACL pipe's entries in one batch.
+fn queue_depth(plan: &Plan) -> u32 {
+    let largest = plan
+        .pipes
+        .iter()
+        .filter(|p| matches!(p.kind, PlanPipeKind::Acl(_)))
+        .map(|p| p.entries.len())
+        .max()
+        .unwrap_or(0);
+    (largest.max(BATCH) + 1).min(u32::MAX as usize) as u32
+}
+
 /// Room for in-place updates beside the plan's entries.
 fn capacity(entries: usize) -> u32 {
     (entries + entries / 4 + 64).min(u32::MAX as usize) as u32
@@ -659,7 +672,10 @@ fn add_entries(
     let n = p.entries.len();
     for (i, e) in p.entries.iter().enumerate() {
         let fwd = to_fwd(e.fwd, &g.pipes);
-        let last_of_batch = (i + 1) % BATCH == 0 || i + 1 == n;
+        // An ACL pipe's entries are one batch (the backend builds its classifier once);
+        // control entries are processed every BATCH.
+        let last_of_batch =
+            i + 1 == n || (!matches!(p.kind, PlanPipeKind::Acl(_)) && (i + 1) % BATCH == 0);
         let entry = match &e.matcher {
             PlanMatch::Acl(_) => {
                 let acl = acl_entry(e, fwd);
