@@ -67,7 +67,7 @@ mod dataplane {
     use dpu_fw::dataplane::{
         Dataplane, DataplaneConfig, Device, Disposition, PortSnapshot, PortSpec, Processor,
     };
-    use dpu_fw::install::Installed;
+    use dpu_fw::install::{Decision, Installed};
     use dpu_fw::metrics::{MetricsServer, PortMetrics, RuleMetrics, Snapshot};
     use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
     use tracing::{error, info, warn};
@@ -141,6 +141,8 @@ mod dataplane {
         /// Dataplane port index -> the stats slot of its direction's default.
         default_slot: Vec<usize>,
         stats: Arc<RuleStats>,
+        /// The plan's decisions for the current burst (reused).
+        decisions: Vec<Decision>,
     }
 
     impl Processor for PlanProcessor {
@@ -155,6 +157,34 @@ mod dataplane {
                 None => self.default_slot[in_port],
             };
             self.stats.record(slot, len);
+            self.disposition(&d)
+        }
+
+        fn process_burst(
+            &mut self,
+            in_port: usize,
+            packets: &mut [&mut [u8]],
+            out: &mut Vec<Disposition>,
+        ) {
+            let Some(&port_id) = self.ids.get(in_port) else {
+                out.extend(packets.iter().map(|_| Disposition::Drop));
+                return;
+            };
+            self.decisions.clear();
+            self.fw.process_batch(port_id, packets, &mut self.decisions);
+            for (d, p) in self.decisions.iter().zip(packets.iter()) {
+                let slot = match d.rule {
+                    Some(r) => r as usize,
+                    None => self.default_slot[in_port],
+                };
+                self.stats.record(slot, p.len());
+                out.push(self.disposition(d));
+            }
+        }
+    }
+
+    impl PlanProcessor {
+        fn disposition(&self, d: &Decision) -> Disposition {
             match d.outcome.verdict {
                 Verdict::Port(p) => self
                     .index_of
@@ -243,6 +273,7 @@ mod dataplane {
             index_of,
             default_slot,
             stats: policy.stats.clone(),
+            decisions: Vec::with_capacity(64),
         }))
     }
 

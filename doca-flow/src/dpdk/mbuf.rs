@@ -225,6 +225,23 @@ impl MbufBurst {
         }
     }
 
+    /// The packet bytes of every mbuf (first segments), writable, in order.
+    pub fn slices_mut(&mut self) -> Vec<&mut [u8]> {
+        self.ptrs[..self.len]
+            .iter()
+            .map(|&m| {
+                // SAFETY: every slot below len holds a distinct valid mbuf we
+                // own, so the slices do not alias; they borrow self mutably,
+                // so no mbuf can be freed or moved while they live.
+                unsafe {
+                    let p = sys::dsys_pktmbuf_data(m) as *mut u8;
+                    let len = sys::dsys_pktmbuf_data_len(m) as usize;
+                    std::slice::from_raw_parts_mut(p, len)
+                }
+            })
+            .collect()
+    }
+
     /// Keeps only the mbufs for which `keep(index, bytes)` is true, freeing
     /// the others, and preserving order. Returns how many were freed.
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &mut [u8]) -> bool) -> usize {

@@ -35,6 +35,20 @@ pub enum Disposition {
 pub trait Processor: Send {
     /// Decides for one packet that arrived on dataplane port `in_port`.
     fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition;
+
+    /// Decides for a burst of packets that arrived on `in_port`, appending
+    /// one disposition per packet to `out`, in order. The default calls
+    /// [`Processor::process`] for each; override it when a batch is cheaper.
+    fn process_burst(
+        &mut self,
+        in_port: usize,
+        packets: &mut [&mut [u8]],
+        out: &mut Vec<Disposition>,
+    ) {
+        for p in packets.iter_mut() {
+            out.push(self.process(in_port, p));
+        }
+    }
 }
 
 impl<F> Processor for F
@@ -188,6 +202,7 @@ impl Dataplane {
                 slot: slot.clone(),
                 counters: counters.clone(),
                 stop: stop.clone(),
+                decisions: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("dpu-fw-worker-{w}"))

@@ -62,6 +62,8 @@ pub(super) struct Worker {
     pub(super) slot: Arc<PolicySlot>,
     pub(super) counters: Arc<Vec<PortCounters>>,
     pub(super) stop: Arc<AtomicBool>,
+    /// The processor's decisions for the current burst (reused).
+    pub(super) decisions: Vec<Disposition>,
 }
 
 impl Worker {
@@ -100,25 +102,29 @@ impl Worker {
     }
 
     fn process_burst(&mut self, in_port: usize, burst: &mut MbufBurst, out: &mut [MbufBurst]) {
-        let mut bytes = 0u64;
-        let mut drops = 0u64;
         let n = burst.len() as u64;
         let nports = out.len();
-        for mut m in burst.drain() {
-            bytes += m.pkt_len() as u64;
-            let d = self.processor.process(in_port, m.data_mut());
-            match d {
-                Disposition::Forward(p) if p < nports => {
+        self.decisions.clear();
+        {
+            let mut packets = burst.slices_mut();
+            self.processor
+                .process_burst(in_port, &mut packets, &mut self.decisions);
+        }
+        let mut bytes = 0u64;
+        let mut drops = 0u64;
+        for (i, m) in burst.drain().enumerate() {
+            bytes += u64::from(m.pkt_len());
+            match self.decisions.get(i) {
+                Some(&Disposition::Forward(p)) if p < nports => {
                     if let Err(m) = out[p].push(m) {
                         // The output burst is full: send it, then queue.
-                        let full = &mut out[p];
-                        Self::send(&mut self.tx[p], &self.counters[p], full);
+                        Self::send(&mut self.tx[p], &self.counters[p], &mut out[p]);
                         if out[p].push(m).is_err() {
                             self.counters[p].add_tx_drops(1);
                         }
                     }
                 }
-                // Drop, or a port index the dataplane does not have.
+                // Drop, a port the dataplane does not have, or no decision.
                 _ => {
                     drops += 1;
                     drop(m);
