@@ -565,17 +565,26 @@ impl<A: Addr> Part<A> {
             return;
         }
         let cap = ((e >> 32) & 0x7fff_ffff) as usize;
-        let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
-        let at = v.partition_point(|x| x.rank < lr.rank);
+        let off = e as u32 as usize;
+        let len = self.leaf_rules(e).len();
+        let cur = &self.leaves[off..off + len];
+        let at = cur.partition_point(|x| x.rank < lr.rank);
         // As at build time: a higher-priority rule covering the whole box
         // shadows the new one here (for keys with ports, if both need them).
-        if let Some(by) = v[..at]
+        if let Some(by) = cur[..at]
             .iter()
             .find(|x| (!x.needs_ports || lr.needs_ports) && x.covers(region))
         {
             self.pruners.insert(by.rank as u32);
             return;
         }
+        if len < cap && !(len + 1 > LEAF_SPLIT && (len + 1).is_power_of_two()) {
+            // Room in place: shift the tail (and the sentinel) right.
+            self.leaves.copy_within(off + at..=off + len, off + at + 1);
+            self.leaves[off + at] = *lr;
+            return;
+        }
+        let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
         v.insert(at, *lr);
         let len = v.len();
         if len > LEAF_SPLIT && len.is_power_of_two() {
