@@ -284,6 +284,9 @@ impl Plan {
         if self.ports.is_empty() {
             return Err("no ports".into());
         }
+        if self.pipes.last().is_none_or(|p| p.kind != PlanPipeKind::Root) {
+            return Err("the last pipe must be the root".into());
+        }
         for (i, p) in self.pipes.iter().enumerate() {
             let is_root = p.kind == PlanPipeKind::Root;
             if is_root != (i == self.root()) {
