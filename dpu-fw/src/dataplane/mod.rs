@@ -108,7 +108,7 @@ pub enum DataplaneError {
     #[error(transparent)]
     Dpdk(#[from] DpdkError),
     /// A port failed to come up.
-    #[error("port {name} ({device}): {source}")]
+    #[error("port {name} ({device}) did not come up")]
     Port {
         /// The policy's name for it.
         name: String,

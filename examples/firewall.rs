@@ -1,0 +1,139 @@
+//! A minimal DPU firewall on the dpu-fw library: policy file -> compile ->
+//! install -> packet loop. Copy this file to start your own DPU app.
+//!
+//! Software dataplane (feature `dpdk`; any Linux box, as root), e.g. with two
+//! af_packet interfaces:
+//!
+//! ```text
+//! cargo run --release --features dpdk --example firewall -- examples/firewall.toml -- \
+//!     -l 0 --no-huge -m 512 --no-pci --vdev=net_af_packet0,iface=eth1 \
+//!     --vdev=net_af_packet1,iface=eth2 --vdev=net_af_packet2,iface=eth3
+//! ```
+//!
+//! On a BlueField (features `dpdk,doca`, DOCA SDK installed), pass the PF and
+//! its representors to the EAL (`-a 03:00.0,dv_flow_en=2,representor=...`):
+//! the policy is compiled for the hardware's limits and installed into DOCA
+//! Flow pipes, and this loop only sees the exception traffic the hardware
+//! sends up. (The `doca` path is type-checked only; it has not run on
+//! hardware, see docs/doca-versions.md.)
+//!
+//! Ports of the policy are DPDK ports by their `id` (probe order), or by
+//! representor name. Stop with Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use doca_flow::Verdict;
+use dpu_fw::compile::{Target, compile};
+use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
+use dpu_fw::install::Installed;
+use dpu_fw::model::PortId;
+
+/// One worker's copy of the policy: the compiled plan on the software backend.
+struct Firewall {
+    fw: Installed,
+    /// Dataplane port index <-> DOCA port id of the plan.
+    port_ids: Vec<u16>,
+}
+
+impl Processor for Firewall {
+    fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
+        let decision = self.fw.process(self.port_ids[in_port], packet);
+        match decision.outcome.verdict {
+            Verdict::Port(out) => match self.port_ids.iter().position(|&id| id == out.0) {
+                Some(index) => Disposition::Forward(index),
+                None => Disposition::Drop,
+            },
+            _ => Disposition::Drop,
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    // Arguments: POLICY [-- EAL args].
+    let mut args = std::env::args().skip(1);
+    let Some(policy_path) = args.next() else {
+        bail!("usage: firewall POLICY.toml -- EAL-ARGS");
+    };
+    let eal: Vec<String> = std::iter::once("firewall".to_string())
+        .chain(args.skip_while(|a| a == "--"))
+        .collect();
+
+    // 1. The policy: parse and check it (errors name file, line and column).
+    let checked = dpu_fw::config::load(&policy_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for warning in &checked.warnings {
+        eprintln!("{warning}");
+    }
+    let rules = checked.rules;
+
+    // 2. Compile it for the target: software (no hardware limits) or the
+    //    BlueField's DOCA Flow limits.
+    let target = if cfg!(feature = "doca") {
+        Target::bluefield()
+    } else {
+        Target::software()
+    };
+    let plan = compile(&rules, &target).context("compiling the policy")?;
+    println!("{}", plan.stats());
+
+    // 3. The ports: the policy's ports as DPDK ports.
+    let ports: Vec<PortSpec> = rules
+        .ports
+        .iter()
+        .map(|p| PortSpec {
+            name: p.name.clone(),
+            device: match &p.id {
+                PortId::Doca(id) => Device::Id(*id),
+                PortId::Representor(name) => Device::Name(name.clone()),
+            },
+        })
+        .collect();
+    // 4. Install and run. The worker runs the installed plan on the software
+    //    backend for every packet it receives: all traffic on a plain Linux
+    //    box; on a BlueField only what the hardware pipes miss and send up.
+    let port_ids = ports
+        .iter()
+        .map(|p| {
+            plan.port_id(&p.name)
+                .context("a port missing from the plan")
+        })
+        .collect::<anyhow::Result<Vec<u16>>>()?;
+    let mut worker = Some(Firewall {
+        fw: Installed::new(&plan).context("installing the policy")?,
+        port_ids,
+    });
+    let config = DataplaneConfig {
+        eal_args: eal,
+        ports,
+        workers: 1,
+        mbufs: 8191,
+    };
+    let dataplane = Dataplane::start(&config, |_| match worker.take() {
+        Some(w) => Box::new(w),
+        None => Box::new(|_: usize, _: &mut [u8]| Disposition::Drop),
+    })?;
+    // On a BlueField the same plan also goes into DOCA Flow hardware pipes,
+    // once the DPDK ports are up.
+    #[cfg(feature = "doca")]
+    let _hardware = Installed::with_backend(&plan, doca_flow::HwBackend::new())
+        .context("installing the policy into DOCA Flow")?;
+
+    // 5. Until Ctrl-C: print the counters every second.
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone())?;
+    println!("running; Ctrl-C to stop");
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_secs(1));
+        for (spec, c) in dataplane.ports().iter().zip(dataplane.counters()) {
+            println!(
+                "{:<10} rx {:>10}  tx {:>10}  dropped {:>10}",
+                spec.name, c.rx_packets, c.tx_packets, c.policy_drops
+            );
+        }
+    }
+    dataplane.stop();
+    Ok(())
+}
