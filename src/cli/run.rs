@@ -202,12 +202,58 @@ mod dataplane {
         stats: Arc<RuleStats>,
     }
 
+    /// The hardware's limits when the policy goes into DOCA Flow pipes; none
+    /// otherwise.
+    fn target() -> Target {
+        if cfg!(feature = "doca") {
+            Target::bluefield()
+        } else {
+            Target::software()
+        }
+    }
+
+    /// On a BlueField (feature `doca`) the policy is also installed into DOCA
+    /// Flow hardware pipes, and the workers see only what the hardware sends
+    /// up (root misses). Not run on hardware yet: see docs/doca-versions.md.
+    #[cfg(feature = "doca")]
+    struct Hardware(Installed);
+
+    #[cfg(feature = "doca")]
+    impl Hardware {
+        fn install(policy: &Policy) -> anyhow::Result<Hardware> {
+            Installed::with_backend(&policy.plan, doca_flow::HwBackend::new())
+                .map(Hardware)
+                .context("installing the policy into DOCA Flow hardware pipes")
+        }
+
+        /// Make-before-break: the old pipes stay in force if this fails.
+        fn update(&mut self, policy: &Policy) -> anyhow::Result<()> {
+            self.0
+                .update(&policy.plan)
+                .context("updating the DOCA Flow hardware pipes")
+        }
+    }
+
+    #[cfg(not(feature = "doca"))]
+    struct Hardware;
+
+    #[cfg(not(feature = "doca"))]
+    impl Hardware {
+        fn install(_: &Policy) -> anyhow::Result<Hardware> {
+            Ok(Hardware)
+        }
+
+        fn update(&mut self, _: &Policy) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
     fn load_policy(path: &Path) -> anyhow::Result<Policy> {
         let checked = dpu_fw::config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         for w in &checked.warnings {
             warn!(file = %path.display(), "{w}");
         }
-        let plan = compile(&checked.rules, &Target::software())
+        let plan = compile(&checked.rules, &target())
             .with_context(|| format!("compiling {}", path.display()))?;
         let stats = Arc::new(RuleStats::new(&checked.rules));
         Ok(Policy {
@@ -385,6 +431,7 @@ mod dataplane {
                 .unwrap_or_else(|| Box::new(|_: usize, _: &mut [u8]| Disposition::Drop))
         })
         .context("starting the dataplane")?;
+        let mut hardware = Hardware::install(&policy)?;
 
         let shared = Arc::new(Shared {
             stats: Mutex::new(policy.stats.clone()),
@@ -440,6 +487,7 @@ mod dataplane {
                 let why = if changed { "file changed" } else { "SIGHUP" };
                 match load_policy(&args.config).and_then(|p| {
                     let procs = processors(&p, &specs, workers)?;
+                    hardware.update(&p)?;
                     Ok((p, procs))
                 }) {
                     Ok((p, procs)) => {
