@@ -284,7 +284,11 @@ impl Plan {
         if self.ports.is_empty() {
             return Err("no ports".into());
         }
-        if self.pipes.last().is_none_or(|p| p.kind != PlanPipeKind::Root) {
+        if self
+            .pipes
+            .last()
+            .is_none_or(|p| p.kind != PlanPipeKind::Root)
+        {
             return Err("the last pipe must be the root".into());
         }
         for (i, p) in self.pipes.iter().enumerate() {
