@@ -70,8 +70,8 @@ fn demo_plans_match_their_snapshots() {
         ("demo_software.plan", Target::software()),
         ("demo_bluefield.plan", Target::bluefield()),
         (
-            "demo_bluefield_2_levels.plan",
-            Target::bluefield().with_acl_levels(2),
+            "demo_bluefield_1_level.plan",
+            Target::bluefield().with_acl_levels(1),
         ),
     ] {
         let got = render(&compile(&rules, &target).unwrap());
