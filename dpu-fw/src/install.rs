@@ -33,8 +33,9 @@
 use std::collections::HashMap;
 
 use doca_flow::{
-    AclEntry, AclFamily, Backend, Completion, ControlEntry, Counters, Entry, EntryId, EntryStatus,
-    Flags, Flow, Fwd, Mode, Monitor, Outcome, Pipe, PipeType, Port, PortId, Queue,
+    AclEntry, AclFamily, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry, EntryId,
+    EntryStatus, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe, PipeType, Port,
+    PortId, Queue,
 };
 
 use crate::compile::{
@@ -134,6 +135,7 @@ fn root_key(e: &PlanEntry) -> RootKey {
             mask,
         } => (*priority, format!("{matcher:?}/{mask:?}")),
         PlanMatch::Acl(a) => (a.priority, format!("{a:?}")),
+        other => (0, format!("{other:?}")),
     }
 }
 
@@ -424,14 +426,7 @@ impl Installed {
                 continue;
             };
             let fwd = to_fwd(e.fwd, &self.current.pipes);
-            let res = match &e.matcher {
-                PlanMatch::Acl(_) => {
-                    pipe.acl_add_entry(&mut self.queue, acl_entry(e, fwd), Flags::NoWait)
-                }
-                PlanMatch::Control { .. } => {
-                    pipe.control_add_entry(&mut self.queue, control_entry(e, fwd))
-                }
-            };
+            let res = post_entry(&pipe, &mut self.queue, e, fwd, Flags::NoWait);
             match res {
                 Ok(entry) => {
                     added.insert((p, n), entry);
@@ -583,6 +578,29 @@ fn acl_entry(e: &PlanEntry, fwd: Fwd) -> AclEntry {
     acl
 }
 
+/// Posts one plan entry on its pipe with the add call of its kind.
+fn post_entry(
+    pipe: &Pipe,
+    queue: &mut Queue,
+    e: &PlanEntry,
+    fwd: Fwd,
+    flags: Flags,
+) -> doca_flow::Result<Entry> {
+    match &e.matcher {
+        PlanMatch::Acl(_) => pipe.acl_add_entry(queue, acl_entry(e, fwd), flags),
+        PlanMatch::Control { .. } => pipe.control_add_entry(queue, control_entry(e, fwd)),
+        PlanMatch::Prefix { field, addr, len } => {
+            let value = Match::new().with(*field, *addr);
+            if pipe.cfg().pipe_type == PipeType::Lpm {
+                let entry = LpmEntry::new(value, Match::new().prefix(*field, *len)).fwd(fwd);
+                pipe.lpm_add_entry(queue, entry, flags)
+            } else {
+                pipe.add_entry(queue, BasicEntry::new(value).fwd(fwd), flags)
+            }
+        }
+    }
+}
+
 fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
     let (priority, matcher, mask) = match &e.matcher {
         PlanMatch::Control {
@@ -590,7 +608,7 @@ fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
             matcher,
             mask,
         } => (*priority, (**matcher).clone(), (**mask).clone()),
-        PlanMatch::Acl(_) => unreachable!("control pipes hold control entries"),
+        _ => unreachable!("control pipes hold control entries"),
     };
     let mut c = ControlEntry::new(priority, matcher, fwd).mask(mask);
     if e.counter || e.meter.is_some() {
@@ -655,6 +673,16 @@ fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pip
         PlanPipeKind::Control | PlanPipeKind::Meter | PlanPipeKind::Root => {
             b.pipe_type(PipeType::Control)
         }
+        PlanPipeKind::Lpm(field) => b
+            .pipe_type(PipeType::Lpm)
+            .matcher(Match::changeable(&[field]))
+            .fwd(Fwd::Changeable)
+            .monitor(Monitor::counter()),
+        PlanPipeKind::Exact(field) => b
+            .pipe_type(PipeType::Basic)
+            .matcher(Match::changeable(&[field]))
+            .fwd(Fwd::Changeable)
+            .monitor(Monitor::counter()),
     };
     if let Some(m) = p.fwd_miss {
         b = b.fwd_miss(to_fwd(m, made));
@@ -676,19 +704,13 @@ fn add_entries(
         // control entries are processed every BATCH.
         let last_of_batch =
             i + 1 == n || (!matches!(p.kind, PlanPipeKind::Acl(_)) && (i + 1) % BATCH == 0);
-        let entry = match &e.matcher {
-            PlanMatch::Acl(_) => {
-                let acl = acl_entry(e, fwd);
-                let flags = if last_of_batch {
-                    Flags::NoWait
-                } else {
-                    Flags::WaitForBatch
-                };
-                pipe.acl_add_entry(queue, acl, flags)
-            }
-            PlanMatch::Control { .. } => pipe.control_add_entry(queue, control_entry(e, fwd)),
-        }
-        .map_err(flow_err(format!("pipe `{}`, entry {i}", p.name)))?;
+        let flags = if last_of_batch {
+            Flags::NoWait
+        } else {
+            Flags::WaitForBatch
+        };
+        let entry = post_entry(pipe, queue, e, fwd, flags)
+            .map_err(flow_err(format!("pipe `{}`, entry {i}", p.name)))?;
         if let Some(rule) = e.rule {
             g.rules.insert(entry.id(), (rule, e.counter));
         }

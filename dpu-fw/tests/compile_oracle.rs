@@ -130,6 +130,46 @@ fn check(
     Ok(())
 }
 
+/// Rule sets of pure-prefix rules (only `src` or only `dst`, sometimes host prefixes
+/// only), with now and then another rule in between.
+fn prefix_rule_set() -> impl Strategy<Value = RuleSet> {
+    let host = || strategies::prefix().prop_map(|p| dpu_fw::model::Prefix::host(p.addr()));
+    let rule = prop_oneof![
+        4 => (any::<bool>(), prop::collection::vec(strategies::prefix(), 1..3)),
+        2 => (any::<bool>(), prop::collection::vec(host(), 1..3)),
+    ];
+    (
+        strategies::rule_set(3),
+        prop::collection::vec((rule, strategies::action()), 0..24),
+    )
+        .prop_map(|(mut rs, extra)| {
+            let others = std::mem::take(&mut rs.rules);
+            for (i, ((dst, prefixes), action)) in extra.into_iter().enumerate() {
+                let mut m = dpu_fw::model::Match::default();
+                if dst {
+                    m.dst = prefixes;
+                } else {
+                    m.src = prefixes;
+                }
+                rs.rules.push(dpu_fw::model::Rule {
+                    name: format!("p{i}"),
+                    matches: m,
+                    action,
+                    count: i % 2 == 0,
+                    rate_limit: None,
+                });
+                if i % 7 == 6 {
+                    if let Some(o) = others.get(i / 7) {
+                        let mut o = o.clone();
+                        o.name = format!("o{i}");
+                        rs.rules.push(o);
+                    }
+                }
+            }
+            rs
+        })
+}
+
 fn with_limits(mut rules: RuleSet) -> RuleSet {
     // Generous policers on some accepting rules: packets still take the rule's action,
     // but go through a meter pipe.
@@ -154,6 +194,17 @@ proptest! {
         check(&rules, Target::bluefield(), &packets)?;
         check(&rules, Target::bluefield().with_acl_levels(1), &packets)?;
         check(&rules, Target::bluefield().with_acl_levels(2), &packets)?;
+        check(&rules, Target::bluefield().with_lpm_min(1), &packets)?;
+    }
+
+    #[test]
+    fn prefix_rules_equal_oracle(
+        rules in prefix_rule_set(),
+        packets in prop::collection::vec((strategies::in_port(), strategies::headers()), 1..48),
+        lpm_min in 1usize..4,
+    ) {
+        check(&rules, Target::bluefield().with_lpm_min(lpm_min), &packets)?;
+        check(&rules, Target::software().with_lpm_min(lpm_min), &packets)?;
     }
 
     #[test]

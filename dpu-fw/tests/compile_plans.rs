@@ -219,7 +219,7 @@ fn ports_with_the_same_rules_share_a_pipeline_and_ruleless_ports_are_steered() {
         .iter()
         .filter(|e| match &e.matcher {
             PlanMatch::Control { matcher, .. } => matcher.get(doca_flow::Field::PortId) == 2,
-            PlanMatch::Acl(_) => false,
+            _ => false,
         })
         .collect();
     assert_eq!(host.len(), 1);
@@ -279,4 +279,61 @@ fn compile_errors_name_the_problem() {
         }
     );
     assert!(err.to_string().contains("chain `web`"));
+}
+
+#[test]
+fn long_pure_prefix_runs_go_to_lpm_and_exact_pipes() {
+    let mut b = RuleSet::builder()
+        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("pf0hpf", PortRole::Host, PortId::Doca(1));
+    // 64 nested and disjoint destination prefixes, then 64 host sources.
+    for i in 0..64u32 {
+        let len = 8 + (i % 24) as u8;
+        let addr = std::net::Ipv4Addr::from(0x0a00_0000 | (i << 8));
+        let p = dpu_fw::model::Prefix::new(addr.into(), len).unwrap();
+        b = b.rule(
+            Rule::builder(format!("d{i}"))
+                .dst([p])
+                .action(if i % 3 == 0 {
+                    Action::Drop
+                } else {
+                    Action::Accept
+                }),
+        );
+    }
+    for i in 0..64u32 {
+        let addr = std::net::Ipv4Addr::from(0xc000_0200 | i);
+        b = b.rule(
+            Rule::builder(format!("s{i}"))
+                .src([dpu_fw::model::Prefix::host(addr.into())])
+                .action(Action::Drop),
+        );
+    }
+    let rules = b.build().unwrap();
+    let plan = compile(&rules, &Target::bluefield()).unwrap();
+    let kinds: Vec<PlanPipeKind> = plan.pipes.iter().map(|p| p.kind).collect();
+    assert!(
+        kinds.contains(&PlanPipeKind::Lpm(doca_flow::Field::Ipv4Dst)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&PlanPipeKind::Exact(doca_flow::Field::Ipv4Src)),
+        "{kinds:?}"
+    );
+    assert_eq!(acl_pipes(&plan, Family::Ipv4), 0);
+    // Below the threshold the same rules are ACL entries.
+    let acl = compile(&rules, &Target::bluefield().with_lpm_min(usize::MAX)).unwrap();
+    assert_eq!(acl.stats().prefix_pipes, 0);
+    assert!(acl_pipes(&acl, Family::Ipv4) > 0);
+    for plan in [&plan, &acl] {
+        let fw = Installed::new(plan).unwrap();
+        for i in 0..300u32 {
+            let src = std::net::Ipv4Addr::from(0xc000_0200 | (i % 80));
+            let dst = std::net::Ipv4Addr::from(0x0a00_0000 | (i << 7));
+            let mut f = PacketBuilder::udp4(src, dst, 1, 2).build();
+            let want = oracle::evaluate(&rules, "p0", &Headers::parse(&f));
+            let d = fw.process(0, &mut f);
+            assert_eq!(d.rule.map(|r| r as usize), want.rule, "{src} -> {dst}");
+        }
+    }
 }

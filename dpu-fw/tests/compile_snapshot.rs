@@ -48,6 +48,9 @@ fn render(plan: &Plan) -> String {
                     matcher,
                     mask,
                 } => format!("prio {priority} match {matcher:?} mask {mask:?}"),
+                PlanMatch::Prefix { field, addr, len } => {
+                    format!("{field:?} {addr:#x}/{len}")
+                }
             };
             let _ = writeln!(
                 s,

@@ -138,8 +138,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         plan.target
     );
     println!(
-        "pipes: {} ({} ACL, {} control, {} meter, 1 root)",
-        s.pipes, s.acl_pipes, s.control_pipes, s.meter_pipes
+        "pipes: {} ({} ACL, {} control, {} LPM/exact, {} meter, 1 root)",
+        s.pipes, s.acl_pipes, s.control_pipes, s.prefix_pipes, s.meter_pipes
     );
     println!("entries: {} ({} in ACL pipes)", s.entries, s.acl_entries);
     println!("worst-path lookups: {}", s.worst_path_lookups);

@@ -53,11 +53,19 @@ use levels::{Region, dim};
 /// DOCA's number of ACL priority levels (`0..=1024`).
 pub const DOCA_ACL_LEVELS: u32 = 1025;
 
+/// Pure-prefix rules (one address field, nothing else) go to LPM pipes (exact-match
+/// basic pipes when every prefix is a host address) instead of ACL pipes when there are
+/// at least this many of them in a run and they are at least half of a family chain's
+/// ACL-expressible rules: fewer ACL entries (the scarce ones on hardware) without cutting
+/// ACL pipes apart.
+pub const DEFAULT_LPM_MIN: usize = 16;
+
 /// What the compiler compiles for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
     kind: TargetKind,
     levels: Option<u32>,
+    lpm_min: usize,
 }
 
 impl Target {
@@ -66,6 +74,7 @@ impl Target {
         Target {
             kind: TargetKind::Software,
             levels: None,
+            lpm_min: DEFAULT_LPM_MIN,
         }
     }
 
@@ -74,6 +83,7 @@ impl Target {
         Target {
             kind: TargetKind::Bluefield,
             levels: Some(DOCA_ACL_LEVELS),
+            lpm_min: DEFAULT_LPM_MIN,
         }
     }
 
@@ -83,6 +93,19 @@ impl Target {
     pub fn with_acl_levels(mut self, levels: u32) -> Self {
         self.levels = Some(levels);
         self
+    }
+
+    /// The same target, sending runs of at least `rules` pure-prefix rules to LPM or exact
+    /// pipes (`usize::MAX`: never).
+    #[must_use]
+    pub fn with_lpm_min(mut self, rules: usize) -> Self {
+        self.lpm_min = rules.max(1);
+        self
+    }
+
+    /// The fewest pure-prefix rules in a run that go to an LPM or exact pipe.
+    pub fn lpm_min(&self) -> usize {
+        self.lpm_min
     }
 
     /// The kind.
@@ -148,6 +171,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         rules,
         ports: &ports,
         limit,
+        lpm_min: target.lpm_min,
         pipes: Vec::new(),
         meters: HashMap::new(),
         chains: HashMap::new(),
@@ -379,6 +403,23 @@ impl Proj {
         })
     }
 
+    /// Which kind of pipe can hold it.
+    fn kind(&self) -> Kind {
+        if !self.acl_ok() {
+            Kind::Control
+        } else if self.proto.is_none()
+            && self.sports.is_empty()
+            && self.dports.is_empty()
+            && self.src.is_empty() != self.dst.is_empty()
+        {
+            Kind::Prefix {
+                dst: !self.dst.is_empty(),
+            }
+        } else {
+            Kind::Acl
+        }
+    }
+
     /// Whether an ACL entry can express it.
     fn acl_ok(&self) -> bool {
         let zero = |l: &[PortRange]| l.iter().any(|r| r.hi() == 0);
@@ -497,7 +538,7 @@ pub fn range_to_masks(lo: u16, hi: u16) -> Vec<(u16, u16)> {
 
 /// One pipe's worth of a segment: its rules with their priorities.
 struct Band {
-    acl: bool,
+    kind: Kind,
     name: String,
     members: Vec<(Proj, u32)>,
 }
@@ -506,6 +547,7 @@ struct Compiler<'a> {
     rules: &'a RuleSet,
     ports: &'a [PlanPort],
     limit: u32,
+    lpm_min: usize,
     pipes: Vec<PlanPipe>,
     /// Meter pipes by (rule, destination).
     meters: HashMap<(u32, PlanFwd), usize>,
@@ -604,14 +646,29 @@ impl Compiler<'_> {
             .iter()
             .filter_map(|&i| Proj::new(i, &self.rules.rules[i as usize].matches, fam))
             .collect();
-        let segments = segments(projs);
+        let segments = segments(projs, self.lpm_min);
         // Bands per segment, then build from the last so that miss targets exist first.
         let fam_name = match fam {
             Family::Ipv4 => "v4",
             Family::Ipv6 => "v6",
         };
         let mut bands: Vec<Band> = Vec::new();
-        for (s, (acl, projs, boxes)) in segments.into_iter().enumerate() {
+        for (s, (kind, projs, boxes)) in segments.into_iter().enumerate() {
+            if let Kind::Prefix { .. } = kind {
+                let exact = projs.iter().all(|p| {
+                    p.src
+                        .iter()
+                        .chain(&p.dst)
+                        .all(|x| x.prefix_len() == fam.bits())
+                });
+                let word = if exact { "exact" } else { "lpm" };
+                bands.push(Band {
+                    kind,
+                    name: format!("{label}/{fam_name}/seg{s}/{word}0"),
+                    members: projs.into_iter().map(|p| (p, 0)).collect(),
+                });
+                continue;
+            }
             let levels = levels::assign_levels(&boxes);
             let max = levels.iter().copied().max().unwrap_or(0);
             let n_bands = max / self.limit + 1;
@@ -619,36 +676,52 @@ impl Compiler<'_> {
             for (p, l) in projs.into_iter().zip(levels) {
                 per[(l / self.limit) as usize].push((p, l % self.limit));
             }
-            let kind = if acl { "acl" } else { "control" };
+            let word = if kind == Kind::Acl { "acl" } else { "control" };
             for (b, v) in per.into_iter().enumerate() {
                 if !v.is_empty() {
                     bands.push(Band {
-                        acl,
-                        name: format!("{label}/{fam_name}/seg{s}/{kind}{b}"),
+                        kind,
+                        name: format!("{label}/{fam_name}/seg{s}/{word}{b}"),
                         members: v,
                     });
                 }
             }
         }
         let mut next = default;
-        for Band { acl, name, members } in bands.into_iter().rev() {
+        for Band {
+            kind,
+            name,
+            members,
+        } in bands.into_iter().rev()
+        {
             let mut entries = Vec::new();
+            let mut prefixes = PrefixSet::default();
             for (p, prio) in &members {
                 let fwd = self.rule_fwd(p.rule, accept)?;
-                if acl {
-                    acl_entries(p, *prio, fam, fwd, &mut entries);
-                } else {
-                    control_entries(p, *prio, fam, fwd, &mut entries);
+                match kind {
+                    Kind::Acl => acl_entries(p, *prio, fam, fwd, &mut entries),
+                    Kind::Control => control_entries(p, *prio, fam, fwd, &mut entries),
+                    Kind::Prefix { dst } => {
+                        prefix_entries(p, dst, fam, fwd, &mut prefixes, &mut entries);
+                    }
                 }
             }
+            let pipe_kind = match kind {
+                Kind::Acl => PlanPipeKind::Acl(fam),
+                Kind::Control => PlanPipeKind::Control,
+                Kind::Prefix { dst } => {
+                    let field = address_field(fam, dst);
+                    if name.ends_with("/exact0") {
+                        PlanPipeKind::Exact(field)
+                    } else {
+                        PlanPipeKind::Lpm(field)
+                    }
+                }
+            };
             let i = self.pipes.len();
             self.pipes.push(PlanPipe {
                 name,
-                kind: if acl {
-                    PlanPipeKind::Acl(fam)
-                } else {
-                    PlanPipeKind::Control
-                },
+                kind: pipe_kind,
                 fwd_miss: Some(next),
                 entries,
             });
@@ -667,19 +740,35 @@ const HOIST_WINDOW: usize = 4096;
 /// whose kind differs from the last segment's joins the latest earlier segment of its
 /// kind when it overlaps no rule after that segment: moving a rule before rules it shares
 /// no packet with changes no verdict, and it saves a segment (pipes and lookups).
-fn segments(projs: Vec<Proj>) -> Vec<Segment> {
+fn segments(projs: Vec<Proj>, lpm_min: usize) -> Vec<Segment> {
+    // Prefix pipes pay only where pure-prefix rules of one address field are many and
+    // most of the ACL-expressible rules: otherwise they cut ACL segments apart and add
+    // lookups (on ClassBench they took the worst path from 2 to up to 21 lookups).
+    let count = |dst: bool| {
+        projs
+            .iter()
+            .filter(|p| p.kind() == Kind::Prefix { dst })
+            .count()
+    };
+    let acl_able = projs.iter().filter(|p| p.kind() != Kind::Control).count();
+    let worth = |n: usize| n >= lpm_min && 2 * n >= acl_able;
+    let (use_dst, use_src) = (worth(count(true)), worth(count(false)));
     let mut segs: Vec<Segment> = Vec::new();
     for p in projs {
-        let acl = p.acl_ok();
+        let kind = match p.kind() {
+            Kind::Prefix { dst } if (dst && use_dst) || (!dst && use_src) => Kind::Prefix { dst },
+            Kind::Prefix { .. } => Kind::Acl,
+            k => k,
+        };
         let boxes = p.boxes();
         if let Some((k, v, b)) = segs.last_mut() {
-            if *k == acl {
+            if *k == kind {
                 v.push(p);
                 b.push(boxes);
                 continue;
             }
         }
-        let target = segs.iter().rposition(|(k, _, _)| *k == acl);
+        let target = segs.iter().rposition(|(k, _, _)| *k == kind);
         let hoist = target.filter(|&t| {
             let between = &segs[t + 1..];
             between.iter().map(|(_, v, _)| v.len()).sum::<usize>() <= HOIST_WINDOW
@@ -693,14 +782,112 @@ fn segments(projs: Vec<Proj>) -> Vec<Segment> {
                 segs[t].1.push(p);
                 segs[t].2.push(boxes);
             }
-            None => segs.push((acl, vec![p], vec![boxes])),
+            None => segs.push((kind, vec![p], vec![boxes])),
         }
     }
-    segs
+    // Short prefix runs are not worth a pipe of their own: they are ACL rules, and
+    // neighbouring ACL segments (adjacent in the miss chain) merge.
+    let mut out: Vec<Segment> = Vec::with_capacity(segs.len());
+    for (mut k, v, b) in segs {
+        if matches!(k, Kind::Prefix { .. }) && v.len() < lpm_min {
+            k = Kind::Acl;
+        }
+        match out.last_mut() {
+            Some((lk, lv, lb)) if *lk == k && k == Kind::Acl => {
+                lv.extend(v);
+                lb.extend(b);
+            }
+            _ => out.push((k, v, b)),
+        }
+    }
+    out
 }
 
-/// A segment: its kind (ACL or not), its rules in order, and each rule's boxes.
-type Segment = (bool, Vec<Proj>, Vec<Vec<Region>>);
+/// What kind of pipe a rule can go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// An ACL pipe: prefixes, protocol, L4 port ranges.
+    Acl,
+    /// A control pipe: anything else.
+    Control,
+    /// Only prefixes of one address field: an LPM or exact pipe.
+    Prefix {
+        /// The destination (else the source) address.
+        dst: bool,
+    },
+}
+
+/// A segment: its kind, its rules in order, and each rule's boxes.
+type Segment = (Kind, Vec<Proj>, Vec<Vec<Region>>);
+
+fn address_field(fam: Family, dst: bool) -> Field {
+    match (fam, dst) {
+        (Family::Ipv4, true) => Field::Ipv4Dst,
+        (Family::Ipv4, false) => Field::Ipv4Src,
+        (Family::Ipv6, true) => Field::Ipv6Dst,
+        (Family::Ipv6, false) => Field::Ipv6Src,
+    }
+}
+
+/// The prefixes already placed in a prefix pipe, by length.
+#[derive(Default)]
+struct PrefixSet {
+    by_len: HashMap<u8, std::collections::HashSet<u128>>,
+}
+
+impl PrefixSet {
+    /// Whether a placed prefix contains `(addr, len)`.
+    fn covers(&self, addr: u128, len: u8, bits: u8) -> bool {
+        self.by_len
+            .iter()
+            .any(|(&l, set)| l <= len && set.contains(&(addr & mask_bits(l, bits))))
+    }
+
+    fn insert(&mut self, addr: u128, len: u8) {
+        self.by_len.entry(len).or_default().insert(addr);
+    }
+}
+
+/// `len` leading ones of a `bits`-wide address, as a `u128` right-aligned.
+fn mask_bits(len: u8, bits: u8) -> u128 {
+    let full = if bits == 128 {
+        u128::MAX
+    } else {
+        (1u128 << bits) - 1
+    };
+    full & !(full.checked_shr(u32::from(len)).unwrap_or(0))
+}
+
+/// LPM entries for a pure-prefix rule. Longest-prefix match equals first match once every
+/// prefix that an earlier prefix of the pipe contains is left out: such a prefix could
+/// never decide a packet (the earlier, shorter one matches first), and among the prefixes
+/// kept, a nested pair always has the longer one first.
+fn prefix_entries(
+    p: &Proj,
+    dst: bool,
+    fam: Family,
+    fwd: PlanFwd,
+    placed: &mut PrefixSet,
+    out: &mut Vec<PlanEntry>,
+) {
+    let field = address_field(fam, dst);
+    let list = if dst { &p.dst } else { &p.src };
+    for pfx in list {
+        let (addr, _) = prefix_interval(pfx);
+        let len = pfx.prefix_len();
+        if placed.covers(addr, len, fam.bits()) {
+            continue;
+        }
+        placed.insert(addr, len);
+        out.push(PlanEntry {
+            rule: Some(p.rule),
+            matcher: PlanMatch::Prefix { field, addr, len },
+            fwd,
+            counter: true,
+            meter: None,
+        });
+    }
+}
 
 fn opt_list<T>(l: &[T]) -> Vec<Option<&T>> {
     if l.is_empty() {

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use doca_flow::{IpPrefix, Match, MeterCfg, PortRange};
+use doca_flow::{Field, IpPrefix, Match, MeterCfg, PortRange};
 
 use crate::model::Family;
 
@@ -65,10 +65,14 @@ pub enum PlanPipeKind {
     Acl(Family),
     /// A rate-limit pipe: one catch-all entry with a meter (red is dropped).
     Meter,
+    /// An LPM pipe on one address field.
+    Lpm(Field),
+    /// A basic pipe matching one address field exactly (host prefixes).
+    Exact(Field),
 }
 
 impl PlanPipeKind {
-    /// A short name: `root`, `control`, `acl4`, `acl6`, `meter`.
+    /// A short name: `root`, `control`, `acl4`, `acl6`, `meter`, `lpm`, `exact`.
     pub fn name(self) -> &'static str {
         match self {
             PlanPipeKind::Root => "root",
@@ -76,6 +80,8 @@ impl PlanPipeKind {
             PlanPipeKind::Acl(Family::Ipv4) => "acl4",
             PlanPipeKind::Acl(Family::Ipv6) => "acl6",
             PlanPipeKind::Meter => "meter",
+            PlanPipeKind::Lpm(_) => "lpm",
+            PlanPipeKind::Exact(_) => "exact",
         }
     }
 }
@@ -111,6 +117,16 @@ pub enum PlanMatch {
         /// Mask.
         mask: Box<Match>,
     },
+    /// An LPM or exact entry: one address field and a prefix of it (the full width in
+    /// exact pipes).
+    Prefix {
+        /// The address field.
+        field: Field,
+        /// The prefix's address bits, right-aligned in the field's width.
+        addr: u128,
+        /// The prefix length.
+        len: u8,
+    },
 }
 
 impl PlanMatch {
@@ -119,6 +135,7 @@ impl PlanMatch {
         match self {
             PlanMatch::Acl(a) => a.priority,
             PlanMatch::Control { priority, .. } => *priority,
+            PlanMatch::Prefix { .. } => 0,
         }
     }
 }
@@ -166,6 +183,8 @@ pub struct PlanStats {
     pub control_pipes: usize,
     /// Meter pipes.
     pub meter_pipes: usize,
+    /// LPM and exact (basic) pipes.
+    pub prefix_pipes: usize,
     /// All entries.
     pub entries: usize,
     /// Entries of ACL pipes.
@@ -180,11 +199,12 @@ impl fmt::Display for PlanStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} pipes ({} ACL, {} control, {} meter, 1 root), {} entries ({} ACL), \
+            "{} pipes ({} ACL, {} control, {} LPM/exact, {} meter, 1 root), {} entries ({} ACL), \
              {} lookups on the worst path, highest priority {}",
             self.pipes,
             self.acl_pipes,
             self.control_pipes,
+            self.prefix_pipes,
             self.meter_pipes,
             self.entries,
             self.acl_entries,
@@ -241,6 +261,7 @@ impl Plan {
                 }
                 PlanPipeKind::Control => s.control_pipes += 1,
                 PlanPipeKind::Meter => s.meter_pipes += 1,
+                PlanPipeKind::Lpm(_) | PlanPipeKind::Exact(_) => s.prefix_pipes += 1,
                 PlanPipeKind::Root => {}
             }
             s.entries += p.entries.len();
