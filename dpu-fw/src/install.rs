@@ -288,8 +288,10 @@ impl Installed {
             return Err(InstallError::PortsChanged);
         }
         let root_plan = &plan.pipes[plan.root()];
-        if root_plan.entries.len() as u32 > root_capacity(&self.plan) {
-            return Err(InstallError::PortsChanged);
+        if 2 * root_plan.entries.len() as u32 > root_capacity(&self.plan) {
+            return Err(InstallError::InvalidPlan(
+                "the new root has more entries than the installed root has room for".into(),
+            ));
         }
         let d = diff::diff(&self.plan, plan);
         let root = self.plan.root();
@@ -533,8 +535,10 @@ fn unknown_port() -> Outcome {
     }
 }
 
+/// The root holds at most three entries per port; an update adds the new ones before it
+/// removes the old ones, so it has room for both.
 fn root_capacity(plan: &Plan) -> u32 {
-    (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
+    2 * (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
 }
 
 /// Deep enough for the largest ACL pipe's entries in one batch.
