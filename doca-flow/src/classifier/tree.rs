@@ -78,14 +78,21 @@ fn needs_ports<A: Addr>(r: &Rule<A>) -> bool {
 /// A node's box: per field, the value of the bits cut so far and how many.
 #[derive(Clone, Copy, Debug)]
 struct Region {
+    /// The bits cut so far (skipped bits, see `td`, are left zero).
     v: [u128; NF],
+    /// How many leading bits `v` fixes for routing.
     d: [u32; NF],
+    /// How many leading bits every key in the box really has equal to
+    /// `v`'s: `d` until a cut skips bits (keys with other values in the
+    /// skipped bits also arrive here). Covering decisions use this.
+    td: [u32; NF],
 }
 
 impl Region {
     const ALL: Region = Region {
         v: [0; NF],
         d: [0; NF],
+        td: [0; NF],
     };
 
     #[inline]
@@ -94,11 +101,25 @@ impl Region {
         (lo, lo | low_mask(width::<A>(f) - self.d[f]))
     }
 
-    fn child<A: Addr>(&self, f: usize, k: u32, c: usize) -> Region {
+    /// The box that keys with every address bit beyond `td` free can
+    /// occupy: what a rule must cover to shadow others here.
+    #[inline]
+    fn true_bounds<A: Addr>(&self, f: usize) -> (u128, u128) {
+        let free = low_mask(width::<A>(f) - self.td[f]);
+        let lo = self.v[f] & !free;
+        (lo, lo | free)
+    }
+
+    /// Child `c` of a `k`-bit cut of `f` at `shift` (bits between the
+    /// current depth and the window are skipped).
+    fn child<A: Addr>(&self, f: usize, shift: u32, k: u32, c: usize) -> Region {
         let mut r = *self;
-        let s = width::<A>(f) - self.d[f] - k;
-        r.v[f] |= (c as u128) << s;
-        r.d[f] += k;
+        let start = width::<A>(f) - shift - k;
+        if start == self.d[f] && self.td[f] == self.d[f] {
+            r.td[f] += k;
+        }
+        r.v[f] |= (c as u128) << shift;
+        r.d[f] = start + k;
         r
     }
 
@@ -107,7 +128,7 @@ impl Region {
     fn covered_by<A: Addr>(&self, r: &Rule<A>) -> bool {
         for f in 0..4 {
             let (a, b) = interval(r, f);
-            let (lo, hi) = self.bounds::<A>(f);
+            let (lo, hi) = self.true_bounds::<A>(f);
             if a > lo || b < hi {
                 return false;
             }
@@ -119,11 +140,26 @@ impl Region {
 
     /// The children `c0..=c1` of a `k`-bit cut on `f` that `r` overlaps.
     #[inline]
-    fn span<A: Addr>(&self, r: &Rule<A>, f: usize, k: u32) -> (usize, usize) {
+    fn span<A: Addr>(&self, r: &Rule<A>, f: usize, s: u32, k: u32) -> (usize, usize) {
+        if f < 2 {
+            // A prefix: its own bits say which windows it spans, whatever
+            // the box assumes about skipped bits.
+            let p = if f == 0 { r.src } else { r.dst };
+            let l = u32::from(p.len);
+            let start = A::BITS - s - k;
+            let m = low_mask(k);
+            if l <= start {
+                return (0, m as usize);
+            }
+            let b = ((p.addr.to_u128() >> s) & m) as usize;
+            if l >= start + k {
+                return (b, b);
+            }
+            return (b, b | low_mask(start + k - l) as usize);
+        }
         let (a, b) = interval(r, f);
         let (lo, hi) = self.bounds::<A>(f);
         let (a, b) = (a.max(lo), b.min(hi));
-        let s = width::<A>(f) - self.d[f] - k;
         let m = low_mask(k);
         (((a >> s) & m) as usize, ((b.max(a) >> s) & m) as usize)
     }
@@ -203,7 +239,7 @@ impl<A: Addr> LeafRule<A> {
             ),
         ];
         for (f, (a, b)) in iv.into_iter().enumerate() {
-            let (lo, hi) = region.bounds::<A>(f);
+            let (lo, hi) = region.true_bounds::<A>(f);
             if a > lo || b < hi {
                 return false;
             }
@@ -360,6 +396,12 @@ impl<A: Addr> Part<A> {
     /// Builds the subtree for `idx` (indices into `rules`, rank order) in
     /// `region` and returns its entry.
     fn build_node(&mut self, rules: &[Rule<A>], mut idx: Vec<u32>, region: &Region) -> u64 {
+        // Address bits every rule (before pruning, so re-inserts of pruned
+        // rules keep the agreement) either leaves free or sets alike.
+        let skips = [
+            skip_of(rules, &idx, region, 0),
+            skip_of(rules, &idx, region, 1),
+        ];
         self.prune(rules, &mut idx, region);
         let n = idx.len();
         if n == 0 {
@@ -368,13 +410,16 @@ impl<A: Addr> Part<A> {
         if n <= BINTH {
             return self.make_leaf(idx.iter().map(|&i| LeafRule::new(&rules[i as usize])));
         }
-        let Some((f, k)) = Self::choose_cut(rules, &idx, region) else {
+        let start = |f: usize| region.d[f] + if f < 2 { skips[f] } else { 0 };
+        let starts: [u32; NF] = core::array::from_fn(start);
+        let Some((f, k)) = Self::choose_cut(rules, &idx, region, &starts) else {
             return self.make_leaf(idx.iter().map(|&i| LeafRule::new(&rules[i as usize])));
         };
         let nc = 1usize << k;
+        let shift = width::<A>(f) - starts[f] - k;
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); nc];
         for &i in &idx {
-            let (c0, c1) = region.span(&rules[i as usize], f, k);
+            let (c0, c1) = region.span(&rules[i as usize], f, shift, k);
             for l in &mut lists[c0..=c1] {
                 l.push(i);
             }
@@ -384,22 +429,26 @@ impl<A: Addr> Part<A> {
         grow_gently(&mut self.children, nc);
         self.children.resize(base + nc, EMPTY);
         for (c, list) in lists.into_iter().enumerate() {
-            let e = self.build_node(rules, list, &region.child::<A>(f, k, c));
+            let e = self.build_node(rules, list, &region.child::<A>(f, shift, k, c));
             self.children[base + c] = e;
         }
-        let shift = width::<A>(f) - region.d[f] - k;
         (base as u64) | ((f as u64) << 32) | (u64::from(shift) << 35) | (u64::from(k) << 42)
     }
 
     /// HiCuts-style choice: per field the most bits whose copies stay within
     /// the space factor, then the field whose largest child is smallest.
-    fn choose_cut(rules: &[Rule<A>], idx: &[u32], region: &Region) -> Option<(usize, u32)> {
+    fn choose_cut(
+        rules: &[Rule<A>],
+        idx: &[u32],
+        region: &Region,
+        starts: &[u32; NF],
+    ) -> Option<(usize, u32)> {
         let n = idx.len();
         let budget = SPFAC * n;
         let mut best: Option<(usize, usize, usize, u32)> = None; // (max, sum, f, k)
         let mut diff: Vec<i32> = Vec::new();
-        for f in 0..NF {
-            let rem = width::<A>(f) - region.d[f];
+        for (f, &start) in starts.iter().enumerate() {
+            let rem = width::<A>(f) - start;
             let mut cand = None;
             for k in 1..=rem.min(KMAX) {
                 let nc = 1usize << k;
@@ -410,7 +459,8 @@ impl<A: Addr> Part<A> {
                 diff.resize(nc + 1, 0);
                 let mut sum = 0usize;
                 for &i in idx {
-                    let (c0, c1) = region.span(&rules[i as usize], f, k);
+                    let s = width::<A>(f) - start - k;
+                    let (c0, c1) = region.span(&rules[i as usize], f, s, k);
                     diff[c0] += 1;
                     diff[c1 + 1] -= 1;
                     sum += c1 - c0 + 1;
@@ -557,10 +607,12 @@ impl<A: Addr> Part<A> {
         if e & LEAF == 0 {
             let base = e as u32 as usize;
             let f = ((e >> 32) & 7) as usize;
+            let shift = ((e >> 35) & 127) as u32;
             let k = ((e >> 42) & 31) as u32;
-            let (c0, c1) = region.span(r, f, k);
+            let (c0, c1) = region.span(r, f, shift, k);
             for c in c0..=c1 {
-                self.insert_at(Slot::Child(base + c), &region.child::<A>(f, k, c), r, lr);
+                let child = region.child::<A>(f, shift, k, c);
+                self.insert_at(Slot::Child(base + c), &child, r, lr);
             }
             return;
         }
@@ -609,6 +661,22 @@ impl<A: Addr> Part<A> {
         }
     }
 
+    /// Replaces the subtree `e` at `s` by one built from the partition's
+    /// members that can match keys in the box.
+    fn rebuild_from_members(&mut self, s: Slot, e: u64, region: &Region) {
+        let mut rules: Vec<Rule<A>> = self
+            .members
+            .iter()
+            .filter(|m| overlaps(m, region))
+            .copied()
+            .collect();
+        rules.sort_by_key(Rule::rank);
+        let idx = (0..rules.len() as u32).collect();
+        self.discard(e);
+        let ne = self.build_node(&rules, idx, region);
+        self.set(s, ne);
+    }
+
     fn remove(&mut self, r: &Rule<A>) {
         self.remove_member(r.id);
         self.remove_at(Slot::Root, &Region::ALL, r);
@@ -623,26 +691,18 @@ impl<A: Addr> Part<A> {
         if self.pruners.contains(&r.id) && region.covered_by(r) {
             // `r` may have shadowed (pruned) rules below this point: rebuild
             // the subtree from the partition's rules that overlap the box.
-            let mut rules: Vec<Rule<A>> = self
-                .members
-                .iter()
-                .filter(|m| overlaps(m, region))
-                .copied()
-                .collect();
-            rules.sort_by_key(Rule::rank);
-            let idx = (0..rules.len() as u32).collect();
-            self.discard(e);
-            let ne = self.build_node(&rules, idx, region);
-            self.set(s, ne);
+            self.rebuild_from_members(s, e, region);
             return;
         }
         if e & LEAF == 0 {
             let base = e as u32 as usize;
             let f = ((e >> 32) & 7) as usize;
+            let shift = ((e >> 35) & 127) as u32;
             let k = ((e >> 42) & 31) as u32;
-            let (c0, c1) = region.span(r, f, k);
+            let (c0, c1) = region.span(r, f, shift, k);
             for c in c0..=c1 {
-                self.remove_at(Slot::Child(base + c), &region.child::<A>(f, k, c), r);
+                let child = region.child::<A>(f, shift, k, c);
+                self.remove_at(Slot::Child(base + c), &child, r);
             }
             return;
         }
@@ -670,6 +730,47 @@ impl<A: Addr> Part<A> {
     }
 }
 
+/// How many address bits below the box's depth every rule of `idx` either
+/// leaves free or sets to the same value, so cutting them would separate
+/// nothing: the node's window starts below them. Keys that differ there
+/// can only match rules that leave them free (which every child holds) or
+/// rules inserted later with other bits, which `Region::span` places by
+/// their own bits; covering decisions treat skipped bits as free.
+fn skip_of<A: Addr>(rules: &[Rule<A>], idx: &[u32], region: &Region, f: usize) -> u32 {
+    let w = A::BITS;
+    let d = region.d[f];
+    let below = low_mask(w - d);
+    let mut first: Option<u128> = None;
+    let mut s = w - d;
+    for &i in idx {
+        let p = if f == 0 {
+            rules[i as usize].src
+        } else {
+            rules[i as usize].dst
+        };
+        let l = u32::from(p.len);
+        if l <= d {
+            continue;
+        }
+        s = s.min(l - d);
+        let a = p.addr.to_u128();
+        match first {
+            None => first = Some(a),
+            Some(f0) => {
+                let x = (a ^ f0) & below;
+                if x != 0 {
+                    let pos = x.leading_zeros() - (128 - w);
+                    s = s.min(pos - d);
+                }
+            }
+        }
+        if s == 0 {
+            return 0;
+        }
+    }
+    if first.is_some() && s < w - d { s } else { 0 }
+}
+
 /// Reserves room for `extra` more items, growing by 1/8 instead of
 /// doubling: after a build the arrays are exactly sized, and doubling them
 /// on the first update would inflate the footprint by up to 2x.
@@ -683,7 +784,7 @@ fn grow_gently<T>(v: &mut Vec<T>, extra: usize) {
 fn overlaps<A: Addr>(r: &Rule<A>, region: &Region) -> bool {
     for f in 0..4 {
         let (a, b) = interval(r, f);
-        let (lo, hi) = region.bounds::<A>(f);
+        let (lo, hi) = region.true_bounds::<A>(f);
         if b < lo || a > hi {
             return false;
         }
