@@ -134,7 +134,7 @@ pub mod port;
 pub use action::Actions;
 #[cfg(feature = "doca")]
 pub use backend::hw::HwBackend;
-pub use backend::sw::{DropReason, Outcome, SwBackend, Verdict};
+pub use backend::sw::{DropReason, Outcome, SwBackend, TRAIL_LEN, Verdict};
 pub use backend::{
     AclFamily, Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId,
     PipeType, PortId,

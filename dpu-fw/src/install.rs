@@ -227,9 +227,14 @@ impl Installed {
     }
 
     fn decide(&self, outcome: Outcome) -> Decision {
+        // The last hit that belongs to a rule: steering entries after the decision belong
+        // to none, meter entries to the same rule as the decision.
         let rule = outcome
-            .entry
-            .and_then(|e| self.current.rules.get(&e))
+            .trail
+            .iter()
+            .rev()
+            .flatten()
+            .find_map(|e| self.current.rules.get(e))
             .map(|(r, _)| *r);
         Decision { outcome, rule }
     }
@@ -532,6 +537,7 @@ fn unknown_port() -> Outcome {
         modified: false,
         hops: 0,
         entry: None,
+        trail: [None; doca_flow::TRAIL_LEN],
     }
 }
 

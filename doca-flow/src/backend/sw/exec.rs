@@ -10,6 +10,9 @@ use super::SwBackend;
 /// The most pipes a packet may visit before the sw backend calls it a loop and drops it.
 pub const MAX_HOPS: u32 = 64;
 
+/// How many entry hits [`Outcome::trail`] records.
+pub const TRAIL_LEN: usize = 6;
+
 /// Why the sw backend dropped a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -64,6 +67,10 @@ pub struct Outcome {
     /// The last entry the packet hit (`None` if it hit none): with a map from entries to
     /// rules, this tells which rule decided the packet.
     pub entry: Option<EntryId>,
+    /// The first [`TRAIL_LEN`] entries the packet hit, in order (misses add none): with
+    /// a map from entries to rules, the deciding entry can be found even when later
+    /// pipes (meters, steering) hit entries of their own.
+    pub trail: [Option<EntryId>; TRAIL_LEN],
 }
 
 /// The next step after a pipe.
@@ -91,6 +98,7 @@ impl SwBackend {
             modified: false,
             hops: 0,
             entry: None,
+            trail: [None; TRAIL_LEN],
         };
         let Some(owner) = self.owner(port) else {
             return out;
@@ -137,10 +145,14 @@ impl SwBackend {
             match pipe.table.lookup(&pipe.template, &key, &mut self.scratch) {
                 Some(slot) => {
                     let s = &mut self.slots[slot as usize];
-                    out.entry = Some(EntryId {
+                    let id = EntryId {
                         index: slot,
                         generation: s.generation,
-                    });
+                    };
+                    out.entry = Some(id);
+                    if let Some(t) = out.trail.iter_mut().find(|t| t.is_none()) {
+                        *t = Some(id);
+                    }
                     let d = &mut s.data;
                     if let Some(c) = &mut d.counter {
                         c.add(len);

@@ -18,7 +18,7 @@ mod table;
 
 use std::collections::VecDeque;
 
-pub use exec::{DropReason, MAX_HOPS, Outcome, Verdict};
+pub use exec::{DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
 
 use crate::action::Actions;
 use crate::backend::{
