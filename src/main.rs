@@ -31,6 +31,9 @@ enum Command {
     /// Forward packets between DPDK ports through a policy (feature `dpdk`), with live
     /// reload, counters and Prometheus metrics.
     Run(cli::run::Args),
+    /// Benchmark the software classifier on a ClassBench rule set and trace, beside DPDK
+    /// rte_acl in the same process (feature `dpdk`).
+    Bench(cli::bench::Args),
     /// Print what this binary was built with (features, DPDK and DOCA versions).
     Version,
 }
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => cli::simulate::run(&args),
         Command::Classify(args) => cli::classify::run(&args),
         Command::Run(args) => cli::run::run(&args),
+        Command::Bench(args) => cli::bench::run(&args),
         Command::Version => cli::version::run(),
     };
     match result {

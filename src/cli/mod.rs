@@ -1,5 +1,6 @@
 //! One module per subcommand of the `dpu-fw` command.
 
+pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod classify;
 pub(crate) mod compile;

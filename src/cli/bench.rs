@@ -1,0 +1,272 @@
+//! `dpu-fw bench`: the software classifier on a rule set and trace, beside
+//! DPDK's `rte_acl` measured in the same process (feature `dpdk`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use dpu_fw::bench::{self, BenchOptions, BenchReport, Format};
+
+/// Arguments of `dpu-fw bench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The rule file (ClassBench filter format, plain or .gz).
+    #[arg(long, value_name = "FILE")]
+    rules: PathBuf,
+    /// The trace (ClassBench trace format, plain or .gz).
+    #[arg(long, value_name = "FILE")]
+    trace: PathBuf,
+    /// Expected first matches (`*.match5[.gz]`); when given every lookup is
+    /// checked, before and after churn.
+    #[arg(long, value_name = "FILE")]
+    matches: Option<PathBuf>,
+    /// Input format (only ClassBench files today).
+    #[arg(long, value_enum, default_value_t = BenchFormat::Classbench)]
+    format: BenchFormat,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Delete and re-insert this percentage of the rules, then report
+    /// updates per second and the lookup cost after the churn.
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
+    churn: Option<f64>,
+    /// Lookup repetitions (the median is reported).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    reps: u16,
+    /// Skip the rte_acl peer even when built with `dpdk`.
+    #[arg(long)]
+    no_peer: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchFormat {
+    /// ClassBench filter / trace / match files.
+    Classbench,
+}
+
+fn parse_pct(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=100.0).contains(&v) && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a percentage in (0, 100]"))
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut opts = BenchOptions::new(args.rules.clone(), args.trace.clone());
+    opts.matches = args.matches.clone();
+    opts.format = match args.format {
+        BenchFormat::Classbench => Format::ClassBench,
+    };
+    opts.churn_pct = args.churn;
+    opts.reps = usize::from(args.reps);
+    eprintln!(
+        "dpu-fw bench: building and timing the classifier on {} ...",
+        args.rules.display()
+    );
+    let mut report = bench::run(&opts).context("benchmarking the classifier")?;
+    if !args.no_peer {
+        report.peer = peer::measure(&opts)?;
+    }
+    if args.json {
+        println!("{}", json(&report));
+    } else {
+        let text = report.to_string();
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    }
+    if report.mismatches.unwrap_or(0) > 0
+        || report
+            .churn
+            .as_ref()
+            .and_then(|c| c.mismatches)
+            .unwrap_or(0)
+            > 0
+    {
+        eprintln!("error: lookups disagree with the match file (see `mismatches`)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report's JSON, with the peer also under `rte_acl` (and the ratios)
+/// when it was measured.
+fn json(report: &BenchReport) -> String {
+    let base = report.to_json();
+    let Some(p) = &report.peer else {
+        return base;
+    };
+    let extra = format!(
+        ",\"rte_acl\":{{\"name\":\"{}\",\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\
+         \"lookup_speedup\":{},\"build_speedup\":{}}}",
+        p.name.replace('"', "'"),
+        p.build_s,
+        p.memory_bytes,
+        p.lookup_ns_per_packet,
+        p.lookup_ns_per_packet / report.lookup_ns_per_packet,
+        p.build_s / report.build_s.max(1e-9),
+    );
+    match base.strip_suffix('}') {
+        Some(head) => format!("{head}{extra}}}"),
+        None => base,
+    }
+}
+
+#[cfg(not(feature = "dpdk"))]
+mod peer {
+    use dpu_fw::bench::{BenchOptions, PeerReport};
+
+    /// Without DPDK there is no peer; say so once.
+    pub(super) fn measure(_: &BenchOptions) -> anyhow::Result<Option<PeerReport>> {
+        eprintln!(
+            "note: built without the `dpdk` feature, so rte_acl is not measured \
+             (cargo build --release --features dpdk)"
+        );
+        Ok(None)
+    }
+}
+
+#[cfg(feature = "dpdk")]
+mod peer {
+    use std::time::{Duration, Instant};
+
+    use anyhow::Context;
+    use doca_flow::dpdk::{AclAlgorithm, AclContext, AclIpv4Key, AclIpv4Rule, Eal};
+    use dpu_fw::bench::{BenchOptions, PeerReport};
+    use dpu_fw::classbench;
+
+    /// Resident memory of this process in bytes (Linux `/proc/self/statm`).
+    fn rss_bytes() -> Option<u64> {
+        let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * 4096)
+    }
+
+    /// rte_acl on the same rules and trace, in this process: build time,
+    /// memory (growth of resident memory across the build: rte_acl does not
+    /// report its context size through its API), and the median lookup cost
+    /// of the best of its scalar, SSE and AVX2 methods. Its answers are
+    /// checked against the match file when one is given.
+    pub(super) fn measure(opts: &BenchOptions) -> anyhow::Result<Option<PeerReport>> {
+        let eal = match Eal::init([
+            "dpu-fw-bench",
+            "--no-huge",
+            "-m",
+            "8192",
+            "--no-pci",
+            "--no-shconf",
+            "--no-telemetry",
+            "--log-level=lib.eal:error",
+            "--log-level=lib.acl:error",
+        ]) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!(
+                    "warning: rte_acl not measured: the DPDK EAL did not start ({e}); \
+                     run as root, or pass --no-peer"
+                );
+                return Ok(None);
+            }
+        };
+        let rules = classbench::read_rules(&opts.rules)?;
+        let trace = classbench::read_trace(&opts.trace)?;
+        let want = match &opts.matches {
+            Some(m) => Some(classbench::read_matches(m)?),
+            None => None,
+        };
+        let acl_rules: Vec<AclIpv4Rule> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| AclIpv4Rule {
+                src: (r.src.addr, r.src.len),
+                dst: (r.dst.addr, r.dst.len),
+                src_port: (r.src_port.lo, r.src_port.hi),
+                dst_port: (r.dst_port.lo, r.dst_port.hi),
+                proto: (r.proto, r.proto_mask),
+                // First rule wins: rte_acl prefers higher priorities.
+                priority: 536_870_911 - i as i32,
+                userdata: i as u32 + 1,
+            })
+            .collect();
+        let keys: Vec<AclIpv4Key> = trace
+            .iter()
+            .map(|h| AclIpv4Key::new(h.src, h.dst, h.src_port, h.dst_port, h.proto))
+            .collect();
+        eprintln!(
+            "dpu-fw bench: building rte_acl on {} rules ...",
+            rules.len()
+        );
+        let before = rss_bytes().unwrap_or(0);
+        let t = Instant::now();
+        let mut ctx = AclContext::build(&eal, &acl_rules).context("building rte_acl")?;
+        let build_s = t.elapsed().as_secs_f64();
+        let memory_bytes = rss_bytes().unwrap_or(0).saturating_sub(before);
+
+        let mut out = vec![0u32; keys.len()];
+        let mut best: Option<(String, f64)> = None;
+        for (name, alg) in [
+            ("scalar", AclAlgorithm::Scalar),
+            ("sse", AclAlgorithm::Sse),
+            ("avx2", AclAlgorithm::Avx2),
+        ] {
+            if ctx.set_algorithm(alg).is_err() {
+                continue;
+            }
+            ctx.classify(&keys, &mut out).context("rte_acl classify")?;
+            if let Some(want) = &want {
+                let bad = out
+                    .iter()
+                    .zip(want)
+                    .filter(|&(got, w)| got.checked_sub(1) != *w)
+                    .count();
+                if bad > 0 {
+                    anyhow::bail!(
+                        "rte_acl ({name}) disagrees with the match file on {bad} packets"
+                    );
+                }
+            }
+            let ns = median_ns(
+                opts,
+                || {
+                    // Errors were ruled out by the first call on the same input.
+                    let _ = ctx.classify(&keys, &mut out);
+                },
+                keys.len(),
+            );
+            if best.as_ref().is_none_or(|(_, b)| ns < *b) {
+                best = Some((name.to_string(), ns));
+            }
+        }
+        let Some((alg, lookup_ns_per_packet)) = best else {
+            anyhow::bail!("rte_acl accepted none of its classify methods on this CPU");
+        };
+        Ok(Some(PeerReport {
+            name: format!("rte_acl {alg}"),
+            build_s,
+            memory_bytes,
+            lookup_ns_per_packet,
+        }))
+    }
+
+    /// Median wall-clock ns per packet over `opts.reps` repetitions of at
+    /// least `opts.min_rep_time` (the classifier's figure is measured the
+    /// same way).
+    fn median_ns(opts: &BenchOptions, mut pass: impl FnMut(), packets: usize) -> f64 {
+        let mut samples = Vec::new();
+        for _ in 0..opts.reps.max(1) {
+            let t0 = Instant::now();
+            let mut passes = 0u64;
+            while passes == 0 || t0.elapsed() < opts.min_rep_time.max(Duration::from_millis(1)) {
+                pass();
+                passes += 1;
+            }
+            let wall = t0.elapsed().as_nanos() as f64;
+            samples.push(wall / (passes as f64 * packets.max(1) as f64));
+        }
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    }
+}
