@@ -337,3 +337,53 @@ fn long_pure_prefix_runs_go_to_lpm_and_exact_pipes() {
         }
     }
 }
+
+#[test]
+fn chains_steer_forward_and_return_traffic_along_their_hops() {
+    // chain web: p0 -> firewall -> hbn -> pf0hpf, reverse: pf0hpf -> hbn -> firewall -> p0.
+    let rules = demo::policy();
+    let server = std::net::Ipv4Addr::new(10, 1, 0, 10);
+    let client = std::net::Ipv4Addr::new(198, 51, 100, 7);
+    let web_fwd = || PacketBuilder::tcp4(client, server, 40000, 443).flags(0x10);
+    let web_back = || PacketBuilder::tcp4(server, client, 443, 40000).flags(0x10);
+    let other_out = || PacketBuilder::tcp4(server, client, 5555, 40000).flags(0x10);
+    for target in [Target::software(), Target::bluefield()] {
+        let plan = compile(&rules, &target).unwrap();
+        let fw = Installed::new(&plan).unwrap();
+        let id = |n: &str| plan.port_id(n).unwrap();
+        let cases = [
+            // Forward web traffic: the rule chains it to hbn; hbn's accept goes on to the host.
+            ("p0", web_fwd().build(), Some("web"), "hbn"),
+            ("hbn", web_fwd().build(), None, "pf0hpf"),
+            // Return traffic: the host's reply goes to hbn, hbn's to the network.
+            ("pf0hpf", web_back().build(), None, "hbn"),
+            ("hbn", web_back().build(), None, "p0"),
+            // The steering follows the decision of whichever rule accepted.
+            (
+                "pf0hpf",
+                web_back().vlan(100).build(),
+                Some("mgmt-vlan"),
+                "hbn",
+            ),
+            // Not web: the host's peer.
+            ("pf0hpf", other_out().build(), None, "p0"),
+        ];
+        for (port, frame, rule, to) in cases {
+            let want = oracle::evaluate(&rules, port, &Headers::parse(&frame));
+            let mut f = frame.clone();
+            let d = fw.process(id(port), &mut f);
+            let got_rule = d.rule.map(|r| rules.rules[r as usize].name.as_str());
+            assert_eq!(got_rule, rule, "{port}: rule");
+            assert_eq!(
+                want.rule.map(|r| rules.rules[r].name.as_str()),
+                rule,
+                "{port}: oracle"
+            );
+            assert_eq!(
+                d.outcome.verdict,
+                Verdict::Port(doca_flow::PortId(id(to))),
+                "{port} -> {to}"
+            );
+        }
+    }
+}

@@ -174,6 +174,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         lpm_min: target.lpm_min,
         pipes: Vec::new(),
         meters: HashMap::new(),
+        steer_pipes: HashMap::new(),
         chains: HashMap::new(),
     };
     // Group ports by (rule list, direction, accept destination).
@@ -181,8 +182,11 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         rules: Vec<u32>,
         default: PlanFwd,
         accept: PlanFwd,
+        steers: Vec<usize>,
+        default_action: Action,
         ports: Vec<(String, u16)>,
     }
+    let steers = chain_steers(rules, &ports);
     let mut groups: Vec<Group> = Vec::new();
     for port in &rules.ports {
         let list: Vec<u32> = rules
@@ -200,17 +204,25 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
             crate::model::Direction::Inbound => "default inbound",
             crate::model::Direction::Outbound => "default outbound",
         };
-        let default = c.base_fwd(rules.defaults.of(dir), accept, site)?;
+        let default_action = rules.defaults.of(dir).clone();
+        let default = c.base_fwd(&default_action, accept, site)?;
+        let mine: Vec<usize> = steers
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| st.from == port.name && PlanFwd::Port(st.to) != accept)
+            .map(|(i, _)| i)
+            .collect();
         let id = port_id_of(&ports, &port.name);
-        match groups
-            .iter_mut()
-            .find(|g| g.rules == list && g.default == default && g.accept == accept)
-        {
+        match groups.iter_mut().find(|g| {
+            g.rules == list && g.default == default && g.accept == accept && g.steers == mine
+        }) {
             Some(g) => g.ports.push((port.name.clone(), id)),
             None => groups.push(Group {
                 rules: list,
                 default,
                 accept,
+                steers: mine,
+                default_action,
                 ports: vec![(port.name.clone(), id)],
             }),
         }
@@ -225,7 +237,11 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
             .join("+");
         let mut heads = [g.default; 2];
         for (slot, fam) in [Family::Ipv4, Family::Ipv6].into_iter().enumerate() {
-            heads[slot] = c.family_chain(&g.rules, fam, g.accept, g.default, &label)?;
+            // Accepted packets (by a rule or the default) go through the chains' steering
+            // first, when the port has any.
+            let accept = c.steer_pipe(&steers, &g.steers, fam, g.accept, &label)?;
+            let default = c.base_fwd(&g.default_action, accept, &label)?;
+            heads[slot] = c.family_chain(&g.rules, fam, accept, default, &label)?;
         }
         let port_mask = Match::new().with(Field::PortId, Field::PortId.full());
         let l3_mask = port_mask.clone().with(Field::L3Type, Field::L3Type.full());
@@ -354,6 +370,74 @@ fn accept_dest(rules: &RuleSet, ports: &[PlanPort], port: &str) -> PlanFwd {
         }
     }
     PlanFwd::Software
+}
+
+/// A steering rule derived from a service chain: accepted packets that entered `from`
+/// and match `matches` go to port `to`.
+#[derive(Debug, Clone)]
+struct Steer {
+    from: String,
+    matches: RuleMatch,
+    to: u16,
+}
+
+/// The steering of every chain that a rule sends packets into: on the forward path, an
+/// accepted packet entering a port hop that matches the rule goes to the next port hop
+/// (the hop after `firewall` is the rule's own chain action); on the reverse path (when
+/// configured), an accepted packet matching the rule with source and destination swapped
+/// goes to the next port hop, past `firewall` too. In rule order.
+fn chain_steers(rules: &RuleSet, ports: &[PlanPort]) -> Vec<Steer> {
+    let mut out = Vec::new();
+    // `across`: whether a pair of ports with `firewall` between them steers too. On the
+    // forward path the rule's own chain action does that; the reverse path has no rule.
+    let mut add = |path: &[Hop], m: &RuleMatch, across: bool| {
+        for (i, h) in path.iter().enumerate() {
+            let Hop::Port(from) = h else { continue };
+            let next = match path.get(i + 1) {
+                Some(Hop::Firewall) if across => path.get(i + 2),
+                Some(Hop::Firewall) | None => None,
+                other => other,
+            };
+            if let Some(Hop::Port(to)) = next {
+                if ports.iter().any(|p| p.name == *to) {
+                    out.push(Steer {
+                        from: from.clone(),
+                        matches: m.clone(),
+                        to: port_id_of(ports, to),
+                    });
+                }
+            }
+        }
+    };
+    for r in &rules.rules {
+        let Action::Chain(name) = &r.action else {
+            continue;
+        };
+        let Some(chain) = rules.chain(name) else {
+            continue;
+        };
+        let mut fwd = r.matches.clone();
+        fwd.in_ports.clear();
+        add(&chain.path, &fwd, false);
+        if let Some(rev) = &chain.reverse {
+            // Return traffic: addresses and ports swapped; ICMP types and TCP flags describe
+            // the forward packets, so they are left out.
+            let back = RuleMatch {
+                in_ports: Vec::new(),
+                family: fwd.family,
+                src: fwd.dst.clone(),
+                dst: fwd.src.clone(),
+                protocol: fwd.protocol,
+                src_ports: fwd.dst_ports.clone(),
+                dst_ports: fwd.src_ports.clone(),
+                icmp: None,
+                tcp_flags: None,
+                vlan: fwd.vlan,
+            };
+            add(rev, &back, true);
+        }
+    }
+    out
 }
 
 /// A rule's match restricted to one address family, lists normalised.
@@ -551,6 +635,8 @@ struct Compiler<'a> {
     pipes: Vec<PlanPipe>,
     /// Meter pipes by (rule, destination).
     meters: HashMap<(u32, PlanFwd), usize>,
+    /// Steering pipes by (steers, family, base destination).
+    steer_pipes: HashMap<String, usize>,
     /// Compiled family chains by (rules, family, accept, default) so groups that differ
     /// only in ports share pipes.
     chains: HashMap<(Vec<u32>, Family, PlanFwd, PlanFwd), PlanFwd>,
@@ -625,6 +711,54 @@ impl Compiler<'_> {
             }],
         });
         self.meters.insert((rule, base), i);
+        Ok(PlanFwd::Pipe(i))
+    }
+
+    /// The steering pipe of a port group for one family (its entries: the group's chain
+    /// steering, in order; its miss: `base`), or `base` when nothing steers.
+    fn steer_pipe(
+        &mut self,
+        all: &[Steer],
+        mine: &[usize],
+        fam: Family,
+        base: PlanFwd,
+        label: &str,
+    ) -> Result<PlanFwd, CompileError> {
+        let mut entries = Vec::new();
+        let projs: Vec<(Proj, u16)> = mine
+            .iter()
+            .filter_map(|&i| Proj::new(0, &all[i].matches, fam).map(|p| (p, all[i].to)))
+            .collect();
+        // First match among the steering rules: overlap levels as priorities.
+        let boxes: Vec<Vec<Region>> = projs.iter().map(|(p, _)| p.boxes()).collect();
+        let levels = levels::assign_levels(&boxes);
+        for ((p, to), prio) in projs.iter().zip(levels) {
+            control_entries(p, prio, fam, PlanFwd::Port(*to), &mut entries);
+        }
+        // Steering happens after the decision: its entries belong to no rule.
+        for e in &mut entries {
+            e.rule = None;
+            e.counter = false;
+        }
+        if entries.is_empty() {
+            return Ok(base);
+        }
+        let key = format!("{mine:?}/{fam:?}/{base:?}");
+        if let Some(&i) = self.steer_pipes.get(&key) {
+            return Ok(PlanFwd::Pipe(i));
+        }
+        let fam_name = match fam {
+            Family::Ipv4 => "v4",
+            Family::Ipv6 => "v6",
+        };
+        let i = self.pipes.len();
+        self.pipes.push(PlanPipe {
+            name: format!("{label}/{fam_name}/steer"),
+            kind: PlanPipeKind::Control,
+            fwd_miss: Some(base),
+            entries,
+        });
+        self.steer_pipes.insert(key, i);
         Ok(PlanFwd::Pipe(i))
     }
 
