@@ -803,11 +803,13 @@ fn signature<A: Addr>(r: &Rule<A>) -> usize {
 }
 
 const NPARTS: usize = 4;
-/// Keys walked in lockstep by `classify_batch`.
-const LANES: usize = 8;
+/// Keys walked in lockstep by `classify_batch` (measured on acl1_1k /
+/// acl1_10k, ns/packet: 2 lanes 31/37, 3: 29/34, 4: 28/32, 6: 32/35,
+/// 8: 33/34, 16: 43/43; more lanes wait longer for the deepest walk).
+const LANES: usize = 4;
 /// Percentage of all rules one partition must hold for lockstep batches
-/// (measured: acl1 sets, 98-99% in one partition, gain 10-25%; ipc1 sets,
-/// 88%, lose 10-25%, because lanes wait for the deepest walk).
+/// (measured: acl1 sets, 98-99% in one partition, gain 25-30%; ipc1 and
+/// fw1 sets, keys visit 2-3 partitions and lockstep loses 0-25%).
 const LOCKSTEP_SHARE: usize = 90;
 
 /// Partitioned cutting trees.
