@@ -24,9 +24,15 @@
 //! typed error rather than doing something else.
 
 mod convert;
+mod error;
+mod fill;
+
+pub use error::DocaError;
+use error::{check, unsupported};
+use fill::{counters, fill_actions, fill_match, fill_monitor, opt_ptr};
 
 use core::any::Any;
-use core::ffi::{CStr, c_void};
+use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,74 +47,11 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::matching::Match;
-use crate::monitor::{Counters, Monitor};
+use crate::monitor::Counters;
 
 /// How long one `doca_flow_entries_process` call may wait, in microseconds
 /// (NVIDIA's samples use 10 ms).
 const PROCESS_TIMEOUT_US: u64 = 10_000;
-
-/// A `doca_error_t` with DOCA's name and description for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocaError {
-    /// The numeric code.
-    pub code: u32,
-    /// DOCA's name, e.g. `DOCA_ERROR_NO_MEMORY`.
-    pub name: String,
-    /// DOCA's description.
-    pub descr: String,
-}
-
-impl DocaError {
-    fn new(code: sys::doca_error_t) -> DocaError {
-        // SAFETY: both functions take any doca_error_t and return a pointer to
-        // a static NUL-terminated string (or NULL for unknown codes).
-        let (name, descr) = unsafe {
-            (
-                sys::doca_error_get_name(code),
-                sys::doca_error_get_descr(code),
-            )
-        };
-        let text = |p: *const core::ffi::c_char| {
-            if p.is_null() {
-                String::from("unknown")
-            } else {
-                // SAFETY: non-null, static and NUL-terminated (see above).
-                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-            }
-        };
-        DocaError {
-            code,
-            name: text(name),
-            descr: text(descr),
-        }
-    }
-}
-
-impl fmt::Display for DocaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.name, self.code, self.descr)
-    }
-}
-
-impl std::error::Error for DocaError {}
-
-fn check(op: &'static str, rc: sys::doca_error_t) -> Result<()> {
-    if rc == sys::DOCA_SUCCESS {
-        Ok(())
-    } else {
-        Err(Error::Backend {
-            op,
-            source: Box::new(DocaError::new(rc)),
-        })
-    }
-}
-
-fn unsupported(op: &'static str, what: &str) -> Error {
-    Error::Backend {
-        op,
-        source: format!("not supported by the hw backend yet: {what}").into(),
-    }
-}
 
 /// A completion as the entry-process callback reported it.
 struct RawCompletion {
@@ -319,46 +262,6 @@ impl HwBackend {
             Flags::WaitForBatch => sys::DSYS_DOCA_FLOW_WAIT_FOR_BATCH,
         }
     }
-}
-
-/// Zeroed DOCA structs for optional pointers: `Some` becomes a pointer to
-/// the filled struct, `None` a null pointer.
-fn opt_ptr<T>(v: &Option<T>) -> *const T {
-    v.as_ref().map_or(ptr::null(), |v| v as *const T)
-}
-
-fn fill_match(m: &Match) -> sys::dsys_doca_flow_match {
-    let spec = convert::match_spec(m);
-    let mut out = sys::dsys_doca_flow_match::default();
-    // SAFETY: out is a valid, writable struct and spec a valid spec.
-    unsafe { sys::dsys_doca_flow_match_fill(&mut out, &spec) };
-    out
-}
-
-fn fill_actions(
-    a: &crate::action::Actions,
-    op: &'static str,
-) -> Result<Option<sys::dsys_doca_flow_actions>> {
-    if a.dec_ttl {
-        return Err(unsupported(op, "dec_ttl actions"));
-    }
-    Ok(convert::actions_spec(a).map(|spec| {
-        let mut out = sys::dsys_doca_flow_actions::default();
-        // SAFETY: out is a valid, writable struct and spec a valid spec.
-        unsafe { sys::dsys_doca_flow_actions_fill(&mut out, &spec) };
-        out
-    }))
-}
-
-fn fill_monitor(m: &Monitor) -> Option<sys::dsys_doca_flow_monitor> {
-    if !m.counter && m.meter.is_none() {
-        return None;
-    }
-    let (counter, meter, packets, cir, cbs) = convert::monitor_args(m);
-    let mut out = sys::dsys_doca_flow_monitor::default();
-    // SAFETY: out is a valid, writable struct.
-    unsafe { sys::dsys_doca_flow_monitor_fill(&mut out, counter, meter, packets, cir, cbs) };
-    Some(out)
 }
 
 impl Backend for HwBackend {
@@ -964,13 +867,6 @@ impl Backend for HwBackend {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
-}
-
-fn counters(q: &sys::dsys_doca_flow_resource_query) -> Counters {
-    let (mut packets, mut bytes) = (0u64, 0u64);
-    // SAFETY: q is a valid query result; the outputs are valid.
-    unsafe { sys::dsys_doca_flow_query_counters(q, &mut packets, &mut bytes) };
-    Counters { packets, bytes }
 }
 
 impl Drop for HwBackend {
