@@ -54,14 +54,29 @@ fn shipped_example_policy_is_valid() {
 }
 
 #[test]
-fn deployment_files_run_the_run_subcommand_with_a_config() {
+fn deployment_files_use_only_options_that_run_accepts() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_dpu-fw"))
+        .args(["run", "--help"])
+        .output()
+        .expect("dpu-fw run --help");
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    // The options of `dpu-fw run` itself (EAL arguments come after `--`).
+    let options = ["--config", "--metrics", "--stats-interval", "--workers", "--port", "--mbufs"];
     for f in [
         "deploy/systemd/dpu-fw.service",
+        "deploy/systemd/dpu-fw.env",
         "deploy/container/Containerfile",
         "deploy/kubernetes/dpu-fw.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
-        assert!(text.contains("run"), "{f} does not start `dpu-fw run`");
-        assert!(text.contains("--config"), "{f} passes no --config");
+        let used: Vec<&str> = options.iter().copied().filter(|o| text.contains(o)).collect();
+        for o in &used {
+            assert!(help.contains(o), "{f} uses `{o}`, which `dpu-fw run` does not accept");
+        }
+        if f.ends_with(".service") || f.ends_with("Containerfile") || f.ends_with(".yaml") {
+            assert!(text.contains("run"), "{f} does not start `dpu-fw run`");
+            assert!(used.contains(&"--config"), "{f} passes no --config");
+        }
     }
 }
