@@ -158,8 +158,8 @@ impl Installed {
             .mode(Mode::Switch)
             .queues(1)
             .queue_depth(queue_depth(plan))
-            .counters(1 << 26)
-            .meters(1 << 20);
+            .counters(pool(plan, &backend, |e| e.counter))
+            .meters(pool(plan, &backend, |e| e.meter.is_some()));
         if plan.target == TargetKind::Software {
             // Software plans put a whole segment in one ACL pipe, whatever its depth.
             builder = builder.unbounded_acl_priorities();
@@ -545,6 +545,24 @@ fn unknown_port() -> Outcome {
 /// removes the old ones, so it has room for both.
 fn root_capacity(plan: &Plan) -> u32 {
     2 * (plan.ports.len() as u32 * 3).max(plan.pipes[plan.root()].entries.len() as u32)
+}
+
+/// A counter or meter pool for `plan`. Hardware pools cost memory, so they are sized
+/// from the plan: room for two plans of its size (an update builds the new pipes beside
+/// the old ones) and some growth; an update to a plan much bigger than the installed one
+/// then fails cleanly (the old policy stays) and needs a fresh install. The sw backend's
+/// pools cost nothing, so they are large.
+fn pool(plan: &Plan, backend: &impl Backend, uses: impl Fn(&PlanEntry) -> bool) -> u32 {
+    if backend.as_any().is::<doca_flow::SwBackend>() {
+        return 1 << 26;
+    }
+    let n = plan
+        .pipes
+        .iter()
+        .flat_map(|p| &p.entries)
+        .filter(|e| uses(e))
+        .count();
+    (2 * n + 1024).min(u32::MAX as usize) as u32
 }
 
 /// Deep enough for the largest ACL pipe's entries in one batch.
