@@ -114,6 +114,8 @@ pub struct Installed {
     ports: Vec<Port>,
     flow: Flow,
     plan: Plan,
+    /// ACL entries posted per batch (the queue's depth less one).
+    acl_batch: usize,
 }
 
 impl core::fmt::Debug for Installed {
@@ -154,10 +156,12 @@ impl Installed {
     /// [`InstallError`] naming the pipe or port that failed.
     pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
         plan.validate().map_err(InstallError::InvalidPlan)?;
+        let depth = queue_depth(plan, &backend);
+        let acl_batch = depth as usize - 1;
         let mut builder = Flow::builder()
             .mode(Mode::Switch)
             .queues(1)
-            .queue_depth(queue_depth(plan))
+            .queue_depth(depth)
             .counters(pool(plan, &backend, |e| e.counter))
             .meters(pool(plan, &backend, |e| e.meter.is_some()));
         if plan.target == TargetKind::Software {
@@ -180,7 +184,7 @@ impl Installed {
             ports.push(rep);
         }
         let mut queue = flow.take_queue(0).map_err(flow_err("queue 0"))?;
-        let current = build_generation(plan, &ports[0], &mut queue)?;
+        let current = build_generation(plan, &ports[0], &mut queue, acl_batch)?;
         let root_plan = &plan.pipes[plan.root()];
         let root = ports[0]
             .pipe_builder(&root_plan.name)
@@ -206,6 +210,7 @@ impl Installed {
             ports,
             flow,
             plan: plan.clone(),
+            acl_batch,
         })
     }
 
@@ -309,7 +314,7 @@ impl Installed {
             return self.update_in_place(plan, &d);
         }
         // 1. Make: the new pipes beside the old ones.
-        let new = build_generation(plan, &self.ports[0], &mut self.queue)?;
+        let new = build_generation(plan, &self.ports[0], &mut self.queue, self.acl_batch)?;
         // 2. Flip the root entries, all in one entries_process.
         let mut old_by_key: HashMap<RootKey, usize> = self
             .root_entries
@@ -565,8 +570,13 @@ fn pool(plan: &Plan, backend: &impl Backend, uses: impl Fn(&PlanEntry) -> bool) 
     (2 * n + 1024).min(u32::MAX as usize) as u32
 }
 
-/// Deep enough for the largest ACL pipe's entries in one batch.
-fn queue_depth(plan: &Plan) -> u32 {
+/// The queue depth. On the sw backend, deep enough for the largest ACL pipe's entries in
+/// one batch (it then builds the classifier in one pass); on other backends [`BATCH`] + 1,
+/// and ACL pipes are posted in batches of [`BATCH`], each ending with `NO_WAIT`.
+fn queue_depth(plan: &Plan, backend: &impl Backend) -> u32 {
+    if !backend.as_any().is::<doca_flow::SwBackend>() {
+        return BATCH as u32 + 1;
+    }
     let largest = plan
         .pipes
         .iter()
@@ -667,6 +677,7 @@ fn build_generation(
     plan: &Plan,
     switch: &Port,
     queue: &mut Queue,
+    acl_batch: usize,
 ) -> Result<Generation, InstallError> {
     let mut g = Generation {
         entries: Vec::new(),
@@ -680,7 +691,7 @@ fn build_generation(
             continue;
         }
         let pipe = create_pipe(p, switch, &g.pipes)?;
-        add_entries(p, &pipe, queue, switch, &mut g)?;
+        add_entries(p, &pipe, queue, switch, acl_batch, &mut g)?;
         g.pipes.push(Some(pipe));
     }
     Ok(g)
@@ -723,15 +734,20 @@ fn add_entries(
     pipe: &Pipe,
     queue: &mut Queue,
     switch: &Port,
+    acl_batch: usize,
     g: &mut Generation,
 ) -> Result<(), InstallError> {
     let n = p.entries.len();
+    // ACL entries go in batches as large as the queue allows (on the sw backend, the
+    // whole pipe: its classifier is then built once); other entries every BATCH.
+    let batch = if matches!(p.kind, PlanPipeKind::Acl(_)) {
+        acl_batch.max(1)
+    } else {
+        BATCH
+    };
     for (i, e) in p.entries.iter().enumerate() {
         let fwd = to_fwd(e.fwd, &g.pipes);
-        // An ACL pipe's entries are one batch (the backend builds its classifier once);
-        // control entries are processed every BATCH.
-        let last_of_batch =
-            i + 1 == n || (!matches!(p.kind, PlanPipeKind::Acl(_)) && (i + 1) % BATCH == 0);
+        let last_of_batch = i + 1 == n || (i + 1) % batch == 0;
         let flags = if last_of_batch {
             Flags::NoWait
         } else {
