@@ -62,7 +62,14 @@ fn deployment_files_use_only_options_that_run_accepts() {
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
     // The options of `dpu-fw run` itself (EAL arguments come after `--`).
-    let options = ["--config", "--metrics", "--stats-interval", "--workers", "--port", "--mbufs"];
+    let options = [
+        "--config",
+        "--metrics",
+        "--stats-interval",
+        "--workers",
+        "--port",
+        "--mbufs",
+    ];
     for f in [
         "deploy/systemd/dpu-fw.service",
         "deploy/systemd/dpu-fw.env",
@@ -70,9 +77,16 @@ fn deployment_files_use_only_options_that_run_accepts() {
         "deploy/kubernetes/dpu-fw.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
-        let used: Vec<&str> = options.iter().copied().filter(|o| text.contains(o)).collect();
+        let used: Vec<&str> = options
+            .iter()
+            .copied()
+            .filter(|o| text.contains(o))
+            .collect();
         for o in &used {
-            assert!(help.contains(o), "{f} uses `{o}`, which `dpu-fw run` does not accept");
+            assert!(
+                help.contains(o),
+                "{f} uses `{o}`, which `dpu-fw run` does not accept"
+            );
         }
         if f.ends_with(".service") || f.ends_with("Containerfile") || f.ends_with(".yaml") {
             assert!(text.contains("run"), "{f} does not start `dpu-fw run`");
