@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+/// Counts live and peak heap bytes, so `dpu-fw bench` reports the
+/// classifier's build memory exactly (a few relaxed atomics per allocation).
+#[global_allocator]
+static ALLOC: dpu_fw::bench::PeakAlloc = dpu_fw::bench::PeakAlloc;
+
 /// dpu-fw: a DOCA Flow firewall and service-chain engine.
 #[derive(Debug, Parser)]
 #[command(name = "dpu-fw", version, about, long_about = None)]
