@@ -102,7 +102,36 @@ struct Generation {
     entries: Vec<Vec<Entry>>,
     pipes: Vec<Option<Pipe>>,
     /// Deciding entries: entry -> (rule, counts).
-    rules: HashMap<EntryId, (u32, bool)>,
+    rules: EntryRules,
+}
+
+/// Entry -> (rule, counts), indexed by the entry's slot: `decide` looks up every packet's
+/// trail here, and backends hand out dense slot indices (a `HashMap` cost a hash per hit).
+#[derive(Default)]
+struct EntryRules(Vec<Option<(u32, (u32, bool))>>);
+
+impl EntryRules {
+    #[inline]
+    fn get(&self, e: &EntryId) -> Option<&(u32, bool)> {
+        match self.0.get(e.index as usize) {
+            Some(Some((generation, v))) if *generation == e.generation => Some(v),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, e: EntryId, v: (u32, bool)) {
+        let i = e.index as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, None);
+        }
+        self.0[i] = Some((e.generation, v));
+    }
+
+    fn remove(&mut self, e: &EntryId) {
+        if self.get(e).is_some() {
+            self.0[e.index as usize] = None;
+        }
+    }
 }
 
 /// A plan installed on a flow.
@@ -262,12 +291,13 @@ impl Installed {
         frames: &mut [B],
         out: &mut Vec<Decision>,
     ) {
-        let mut outcomes = Vec::with_capacity(frames.len());
+        out.reserve(frames.len());
         match self.flow.sw() {
-            Some(mut sw) => sw.process_batch(PortId(port), frames, &mut outcomes),
-            None => outcomes.extend(frames.iter().map(|_| unknown_port())),
+            Some(mut sw) => {
+                sw.process_batch_each(PortId(port), frames, |_, o| out.push(self.decide(o)))
+            }
+            None => out.extend(frames.iter().map(|_| self.decide(unknown_port()))),
         }
-        out.extend(outcomes.into_iter().map(|o| self.decide(o)));
     }
 
     /// Packet and byte counts per rule (indexed like `RuleSet::rules`), summed over the
@@ -682,7 +712,7 @@ fn build_generation(
     let mut g = Generation {
         entries: Vec::new(),
         pipes: Vec::with_capacity(plan.pipes.len()),
-        rules: HashMap::new(),
+        rules: EntryRules::default(),
     };
     for p in &plan.pipes {
         g.entries.push(Vec::new());

@@ -74,17 +74,19 @@ mod dataplane {
 
     use super::Args;
 
-    /// Per-rule packet and byte counts of one policy generation, shared by
-    /// its workers. The last two slots are the inbound and outbound defaults.
+    /// Per-rule packet and byte counts of one policy generation. The last two
+    /// slots are the inbound and outbound defaults. One lane per worker: only
+    /// that worker writes it (a plain load and store, no locked add per
+    /// packet); snapshots sum the lanes.
     struct RuleStats {
         names: Vec<String>,
         actions: Vec<String>,
-        packets: Vec<AtomicU64>,
-        bytes: Vec<AtomicU64>,
+        /// Per worker, per slot: packets and bytes.
+        lanes: Vec<Box<[[AtomicU64; 2]]>>,
     }
 
     impl RuleStats {
-        fn new(rules: &RuleSet) -> RuleStats {
+        fn new(rules: &RuleSet, workers: usize) -> RuleStats {
             let mut names: Vec<String> = rules
                 .rules
                 .iter()
@@ -107,25 +109,37 @@ mod dataplane {
             RuleStats {
                 names,
                 actions,
-                packets: (0..n).map(|_| AtomicU64::new(0)).collect(),
-                bytes: (0..n).map(|_| AtomicU64::new(0)).collect(),
+                lanes: (0..workers.max(1))
+                    .map(|_| (0..n).map(|_| Default::default()).collect())
+                    .collect(),
             }
         }
 
-        fn record(&self, slot: usize, bytes: usize) {
-            if let (Some(p), Some(b)) = (self.packets.get(slot), self.bytes.get(slot)) {
-                p.fetch_add(1, Ordering::Relaxed);
-                b.fetch_add(bytes as u64, Ordering::Relaxed);
+        /// Counts a packet of `bytes` on `slot` in `lane`. Only the lane's
+        /// worker may call this.
+        #[inline]
+        fn record(&self, lane: usize, slot: usize, bytes: usize) {
+            if let Some([p, b]) = self.lanes.get(lane).and_then(|l| l.get(slot)) {
+                p.store(p.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                b.store(b.load(Ordering::Relaxed) + bytes as u64, Ordering::Relaxed);
             }
         }
 
         fn snapshot(&self) -> Vec<RuleMetrics> {
             (0..self.names.len())
-                .map(|i| RuleMetrics {
-                    rule: self.names[i].clone(),
-                    action: self.actions[i].clone(),
-                    packets: self.packets[i].load(Ordering::Relaxed),
-                    bytes: self.bytes[i].load(Ordering::Relaxed),
+                .map(|i| {
+                    let sum = |k: usize| {
+                        self.lanes
+                            .iter()
+                            .map(|l| l[i][k].load(Ordering::Relaxed))
+                            .sum()
+                    };
+                    RuleMetrics {
+                        rule: self.names[i].clone(),
+                        action: self.actions[i].clone(),
+                        packets: sum(0),
+                        bytes: sum(1),
+                    }
                 })
                 .collect()
         }
@@ -137,10 +151,12 @@ mod dataplane {
         /// Dataplane port index -> plan (DOCA) port id.
         ids: Vec<u16>,
         /// Plan port id -> dataplane port index.
-        index_of: HashMap<u16, usize>,
+        index_of: Vec<Option<usize>>,
         /// Dataplane port index -> the stats slot of its direction's default.
         default_slot: Vec<usize>,
         stats: Arc<RuleStats>,
+        /// This worker's lane of `stats`.
+        lane: usize,
         /// The plan's decisions for the current burst (reused).
         decisions: Vec<Decision>,
     }
@@ -156,7 +172,7 @@ mod dataplane {
                 Some(r) => r as usize,
                 None => self.default_slot[in_port],
             };
-            self.stats.record(slot, len);
+            self.stats.record(self.lane, slot, len);
             self.disposition(&d)
         }
 
@@ -177,7 +193,7 @@ mod dataplane {
                     Some(r) => r as usize,
                     None => self.default_slot[in_port],
                 };
-                self.stats.record(slot, p.len());
+                self.stats.record(self.lane, slot, p.len());
                 out.push(self.disposition(d));
             }
         }
@@ -186,10 +202,10 @@ mod dataplane {
     impl PlanProcessor {
         fn disposition(&self, d: &Decision) -> Disposition {
             match d.outcome.verdict {
-                Verdict::Port(p) => self
-                    .index_of
-                    .get(&p.0)
-                    .map_or(Disposition::Drop, |&i| Disposition::Forward(i)),
+                Verdict::Port(p) => match self.index_of.get(usize::from(p.0)) {
+                    Some(&Some(i)) => Disposition::Forward(i),
+                    _ => Disposition::Drop,
+                },
                 _ => Disposition::Drop,
             }
         }
@@ -248,14 +264,14 @@ mod dataplane {
         }
     }
 
-    fn load_policy(path: &Path) -> anyhow::Result<Policy> {
+    fn load_policy(path: &Path, workers: usize) -> anyhow::Result<Policy> {
         let checked = dpu_fw::config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         for w in &checked.warnings {
             warn!(file = %path.display(), "{w}");
         }
         let plan = compile(&checked.rules, &target())
             .with_context(|| format!("compiling {}", path.display()))?;
-        let stats = Arc::new(RuleStats::new(&checked.rules));
+        let stats = Arc::new(RuleStats::new(&checked.rules, workers));
         Ok(Policy {
             rules: checked.rules,
             plan,
@@ -295,10 +311,14 @@ mod dataplane {
             .collect())
     }
 
-    fn processor(policy: &Policy, specs: &[PortSpec]) -> anyhow::Result<Box<dyn Processor>> {
+    fn processor(
+        policy: &Policy,
+        specs: &[PortSpec],
+        lane: usize,
+    ) -> anyhow::Result<Box<dyn Processor>> {
         let fw = Installed::new(&policy.plan).context("installing the policy")?;
         let mut ids = Vec::new();
-        let mut index_of = HashMap::new();
+        let mut index_of = Vec::new();
         let mut default_slot = Vec::new();
         let n = policy.rules.rules.len();
         for (i, spec) in specs.iter().enumerate() {
@@ -307,7 +327,11 @@ mod dataplane {
                 .port_id(&spec.name)
                 .with_context(|| format!("the plan has no port {:?}", spec.name))?;
             ids.push(id);
-            index_of.insert(id, i);
+            let at = usize::from(id);
+            if index_of.len() <= at {
+                index_of.resize(at + 1, None);
+            }
+            index_of[at] = Some(i);
             default_slot.push(match policy.rules.direction_of(&spec.name) {
                 Direction::Inbound => n,
                 Direction::Outbound => n + 1,
@@ -319,6 +343,7 @@ mod dataplane {
             index_of,
             default_slot,
             stats: policy.stats.clone(),
+            lane,
             decisions: Vec::with_capacity(64),
         }))
     }
@@ -329,7 +354,7 @@ mod dataplane {
         specs: &[PortSpec],
         workers: usize,
     ) -> anyhow::Result<Vec<Box<dyn Processor>>> {
-        (0..workers).map(|_| processor(policy, specs)).collect()
+        (0..workers).map(|w| processor(policy, specs, w)).collect()
     }
 
     /// What the control loop and the metrics endpoint share.
@@ -412,9 +437,9 @@ mod dataplane {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
 
-        let policy = load_policy(&args.config)?;
-        let specs = port_specs(&policy.rules, &args.ports)?;
         let workers = usize::from(args.workers);
+        let policy = load_policy(&args.config, workers)?;
+        let specs = port_specs(&policy.rules, &args.ports)?;
         let mut first = processors(&policy, &specs, workers)?.into_iter();
 
         let mut eal = vec!["dpu-fw".to_string()];
@@ -485,7 +510,7 @@ mod dataplane {
             if hup.swap(false, Ordering::Relaxed) || changed {
                 stamp = now_stamp;
                 let why = if changed { "file changed" } else { "SIGHUP" };
-                match load_policy(&args.config).and_then(|p| {
+                match load_policy(&args.config, workers).and_then(|p| {
                     let procs = processors(&p, &specs, workers)?;
                     hardware.update(&p)?;
                     Ok((p, procs))

@@ -242,6 +242,22 @@ impl MbufBurst {
             .collect()
     }
 
+    /// Like [`MbufBurst::slices_mut`], but appends to `out` (cleared first), so
+    /// a caller can reuse one allocation for every burst.
+    pub fn slices_mut_into<'a>(&'a mut self, out: &mut Vec<&'a mut [u8]>) {
+        out.clear();
+        out.extend(self.ptrs[..self.len].iter().map(|&m| {
+            // SAFETY: as in `slices_mut`: every slot below len holds a distinct
+            // valid mbuf we own, so the slices do not alias, and they borrow
+            // self mutably for 'a, so no mbuf is freed or moved while they live.
+            unsafe {
+                let p = sys::dsys_pktmbuf_data(m) as *mut u8;
+                let len = sys::dsys_pktmbuf_data_len(m) as usize;
+                std::slice::from_raw_parts_mut(p, len)
+            }
+        }));
+    }
+
     /// Keeps only the mbufs for which `keep(index, bytes)` is true, freeing
     /// the others, and preserving order. Returns how many were freed.
     pub fn retain(&mut self, mut keep: impl FnMut(usize, &mut [u8]) -> bool) -> usize {

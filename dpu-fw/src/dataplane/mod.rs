@@ -203,6 +203,7 @@ impl Dataplane {
                 counters: counters.clone(),
                 stop: stop.clone(),
                 decisions: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
+                slices: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("dpu-fw-worker-{w}"))

@@ -64,6 +64,17 @@ pub(super) struct Worker {
     pub(super) stop: Arc<AtomicBool>,
     /// The processor's decisions for the current burst (reused).
     pub(super) decisions: Vec<Disposition>,
+    /// The allocation behind each burst's packet slices (empty between bursts).
+    pub(super) slices: Vec<&'static mut [u8]>,
+}
+
+/// An emptied `v` with another lifetime, keeping its allocation (collecting a
+/// `Vec`'s own iterator into an element type of the same layout reuses it).
+fn recycle<'b>(mut v: Vec<&mut [u8]>) -> Vec<&'b mut [u8]> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> &'b mut [u8] { unreachable!() })
+        .collect()
 }
 
 impl Worker {
@@ -106,9 +117,11 @@ impl Worker {
         let nports = out.len();
         self.decisions.clear();
         {
-            let mut packets = burst.slices_mut();
+            let mut packets = recycle(std::mem::take(&mut self.slices));
+            burst.slices_mut_into(&mut packets);
             self.processor
                 .process_burst(in_port, &mut packets, &mut self.decisions);
+            self.slices = recycle(packets);
         }
         let mut bytes = 0u64;
         let mut drops = 0u64;

@@ -18,6 +18,8 @@ use crate::pipe::acl::decode_acl;
 #[derive(Debug, Clone, Default)]
 pub(super) struct EntryData {
     pub(super) actions: Actions,
+    /// `!actions.is_empty()`, computed when the actions are set (the hot path asks per hit).
+    pub(super) has_actions: bool,
     pub(super) modifies: bool,
     pub(super) fwd: Option<FwdSpec>,
     pub(super) counter: Option<Counters>,
@@ -221,6 +223,7 @@ impl SwBackend {
             (_, f) => f,
         };
         Ok(EntryData {
+            has_actions: !actions.is_empty(),
             modifies: actions.modifies_headers(),
             actions,
             fwd,

@@ -163,7 +163,7 @@ impl SwBackend {
                             break;
                         }
                     }
-                    if !d.actions.is_empty() {
+                    if d.has_actions {
                         apply_meta(&d.actions, &mut meta);
                         if d.modifies {
                             apply_headers(&d.actions, pkt, &hdrs);
@@ -215,9 +215,20 @@ impl SwBackend {
         out: &mut Vec<Outcome>,
     ) {
         out.reserve(pkts.len());
-        for p in pkts {
+        self.process_batch_each(port, pkts, |_, o| out.push(o));
+    }
+
+    /// Runs a batch of frames that arrived on `port`, handing each frame's index and
+    /// outcome to `f`, in order, as soon as it is known (no outcome buffer).
+    pub fn process_batch_each<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        mut f: impl FnMut(usize, Outcome),
+    ) {
+        for (i, p) in pkts.iter_mut().enumerate() {
             let o = self.process_packet(port, p.as_mut());
-            out.push(o);
+            f(i, o);
         }
     }
 

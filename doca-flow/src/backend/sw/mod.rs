@@ -442,6 +442,7 @@ impl Backend for SwBackend {
         if let Some(a) = update.actions {
             data.actions = p.cfg.actions.constants().overlay(&a);
             data.modifies = data.actions.modifies_headers();
+            data.has_actions = !data.actions.is_empty();
         }
         if let Some(m) = update.monitor {
             if let Some(meter) = m.meter {
