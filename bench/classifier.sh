@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Classifier benchmark: `dpu-fw bench` on every ClassBench set, our
+# classifier beside DPDK rte_acl (best of scalar/SSE/AVX2) built and timed in
+# the same process, results checked against match5. Prints a Markdown table.
+#
+#   sudo bench/classifier.sh                 # all nine sets
+#   SETS="acl1_1k fw1_10k" bench/classifier.sh
+#
+# Needs root (the EAL for rte_acl), ClassBench data in CLASSBENCH_DIR
+# (default ../shared/classbench), ~10 GiB free memory for rte_acl on fw1_100k.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CB=${CLASSBENCH_DIR:-../shared/classbench}
+SETS=${SETS:-"acl1_1k fw1_1k ipc1_1k acl1_10k fw1_10k ipc1_10k acl1_100k fw1_100k ipc1_100k"}
+CHURN=${CHURN:-10}
+cargo build --release -q --features dpdk --bin dpu-fw
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for s in $SETS; do
+  r="$CB/$s.rules"; [ -f "$r" ] || r="$r.gz"
+  echo "bench $s ..." >&2
+  target/release/dpu-fw bench --rules "$r" --trace "$CB/$s.trace.gz" --matches "$CB/$s.match5.gz" \
+    --churn "$CHURN" --json | sed "s/^{/{\"set\":\"$s\",/" >>"$out"
+done
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mib = lambda b: b / 2**20 if b is not None else float("nan")
+print("| set | rules | ours ns/pkt | rte_acl ns/pkt | speedup | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    p = r.get("rte_acl") or {}
+    c = r.get("churn") or {}
+    print(f"| {r['set']} | {r['rules']} | {r['lookup_ns_per_packet']:.1f} | {p.get('lookup_ns_per_packet', float('nan')):.1f} "
+          f"| {p.get('lookup_speedup', float('nan')):.2f}x | {r['build_s']:.4f} | {p.get('build_s', float('nan')):.3f} "
+          f"| {p.get('build_speedup', float('nan')):.0f}x | {mib(r['memory_bytes']):.2f} | {mib(p.get('memory_bytes')):.2f} "
+          f"| {mib(r.get('build_memory_bytes')):.1f} | {c.get('updates_per_s', float('nan'))/1e6:.2f} M | {c.get('lookup_ratio', float('nan')):.2f}x "
+          f"| {r.get('mismatches')} / {c.get('mismatches')} |")
+PY
