@@ -292,11 +292,22 @@ impl Installed {
         out: &mut Vec<Decision>,
     ) {
         out.reserve(frames.len());
+        self.process_batch_each(port, frames, |_, d| out.push(d));
+    }
+
+    /// Runs a batch of frames that arrived on `port`, handing each frame's index and
+    /// decision to `f`, in order (no decision buffer).
+    pub fn process_batch_each<B: AsMut<[u8]>>(
+        &self,
+        port: u16,
+        frames: &mut [B],
+        mut f: impl FnMut(usize, Decision),
+    ) {
         match self.flow.sw() {
             Some(mut sw) => {
-                sw.process_batch_each(PortId(port), frames, |_, o| out.push(self.decide(o)))
+                sw.process_batch_each(PortId(port), frames, |i, o| f(i, self.decide(o)))
             }
-            None => out.extend(frames.iter().map(|_| self.decide(unknown_port()))),
+            None => (0..frames.len()).for_each(|i| f(i, self.decide(unknown_port()))),
         }
     }
 

@@ -157,8 +157,8 @@ mod dataplane {
         stats: Arc<RuleStats>,
         /// This worker's lane of `stats`.
         lane: usize,
-        /// The plan's decisions for the current burst (reused).
-        decisions: Vec<Decision>,
+        /// The current burst's frame lengths (reused).
+        lens: Vec<usize>,
     }
 
     impl Processor for PlanProcessor {
@@ -186,28 +186,30 @@ mod dataplane {
                 out.extend(packets.iter().map(|_| Disposition::Drop));
                 return;
             };
-            self.decisions.clear();
-            self.fw.process_batch(port_id, packets, &mut self.decisions);
-            for (d, p) in self.decisions.iter().zip(packets.iter()) {
-                let slot = match d.rule {
-                    Some(r) => r as usize,
-                    None => self.default_slot[in_port],
-                };
-                self.stats.record(self.lane, slot, p.len());
-                out.push(self.disposition(d));
-            }
+            self.lens.clear();
+            self.lens.extend(packets.iter().map(|p| p.len()));
+            let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
+            let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
+            self.fw.process_batch_each(port_id, packets, |i, d| {
+                stats.record(lane, d.rule.map_or(default, |r| r as usize), lens[i]);
+                out.push(disposition(index_of, &d));
+            });
         }
     }
 
     impl PlanProcessor {
         fn disposition(&self, d: &Decision) -> Disposition {
-            match d.outcome.verdict {
-                Verdict::Port(p) => match self.index_of.get(usize::from(p.0)) {
-                    Some(&Some(i)) => Disposition::Forward(i),
-                    _ => Disposition::Drop,
-                },
+            disposition(&self.index_of, d)
+        }
+    }
+
+    fn disposition(index_of: &[Option<usize>], d: &Decision) -> Disposition {
+        match d.outcome.verdict {
+            Verdict::Port(p) => match index_of.get(usize::from(p.0)) {
+                Some(&Some(i)) => Disposition::Forward(i),
                 _ => Disposition::Drop,
-            }
+            },
+            _ => Disposition::Drop,
         }
     }
 
@@ -344,7 +346,7 @@ mod dataplane {
             default_slot,
             stats: policy.stats.clone(),
             lane,
-            decisions: Vec::with_capacity(64),
+            lens: Vec::with_capacity(64),
         }))
     }
 
