@@ -39,13 +39,16 @@ cargo build --release -q --features dpdk --bin dpu-fw
 FW=target/release/dpu-fw
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 bench/classbench_export.py "$rules" "$trace" "$work" >&2
+# net_pcap's infinite_rx holds every packet of the file in mbufs.
+PACKETS=${PACKETS:-32768}
+python3 bench/classbench_export.py "$rules" "$trace" "$work" --packets "$PACKETS" >&2
 
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/trace.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
 
 testpmd_mpps() {
   timeout $((SECS + 4)) dpdk-testpmd -l "0,$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" -- \
-    --forward-mode=io --auto-start --nb-cores=1 --stats-period=1 >"$work/testpmd.log" 2>&1 || true
+    --forward-mode=io --auto-start --nb-cores=1 --stats-period=1 \
+    --total-num-mbufs=$((2 * PACKETS + 8192)) >"$work/testpmd.log" 2>&1 || true
   # The Tx-pps lines of port 1, skipping the first two seconds of warm-up.
   awk '/NIC statistics for port/ {port=$(NF-1)} port==1 && /Tx-pps:/ {print $2}' "$work/testpmd.log" |
     tail -n +3 | sort -n | awk '{v[NR]=$1} END {if (NR==0) {print "0"} else {printf "%.3f\n", v[int((NR+1)/2)]/1e6}}'
@@ -54,7 +57,8 @@ testpmd_mpps() {
 fw_mpps() {
   local config=$1 port
   port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  "$FW" run --config "$config" --metrics "127.0.0.1:$port" -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" \
+  "$FW" run --config "$config" --metrics "127.0.0.1:$port" --mbufs $((2 * PACKETS + 8192)) \
+    -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" \
     >"$work/fw.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do grep -q READY "$work/fw.log" 2>/dev/null && break; sleep 0.1; done
