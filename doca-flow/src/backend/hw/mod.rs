@@ -47,7 +47,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::matching::Match;
-use crate::monitor::Counters;
+use crate::monitor::{Counters, Monitor};
 
 /// How long one `doca_flow_entries_process` call may wait, in microseconds
 /// (NVIDIA's samples use 10 ms).
@@ -88,6 +88,13 @@ unsafe extern "C" fn entry_process_cb(
         }
     });
 }
+
+/// Filled actions, monitor and fwd of one entry (each optional).
+type EntryParts = (
+    Option<sys::dsys_doca_flow_actions>,
+    Option<sys::dsys_doca_flow_monitor>,
+    Option<sys::dsys_doca_flow_fwd>,
+);
 
 struct HwPipe {
     raw: NonNull<sys::doca_flow_pipe>,
@@ -216,6 +223,23 @@ impl HwBackend {
         let rc = unsafe { sys::dsys_doca_flow_fwd_fill(&mut f, kind, port, pipe, q, nq) };
         check(op, rc)?;
         Ok(f)
+    }
+
+    /// The per-entry actions, monitor and fwd that basic, LPM and hash
+    /// entries share.
+    fn entry_parts(
+        &self,
+        actions: &crate::action::Actions,
+        monitor: &Option<Monitor>,
+        fwd: &Option<FwdSpec>,
+        queues: &mut Vec<Vec<u16>>,
+        op: &'static str,
+    ) -> Result<EntryParts> {
+        Ok((
+            fill_actions(actions, op)?,
+            monitor.as_ref().and_then(fill_monitor),
+            fwd.as_ref().map(|x| self.fwd(x, queues, op)).transpose()?,
+        ))
     }
 
     fn new_entry(&mut self, pipe: PipeId) -> EntryId {
@@ -513,158 +537,154 @@ impl Backend for HwBackend {
         const OP: &str = "doca_flow_pipe_add_entry";
         let p = self.pipe(pipe, OP)?.raw.as_ptr();
         let f = Self::flags(flags);
-        let mut queues = Vec::new();
         let id = self.new_entry(pipe);
         let ctx = (id.index as usize + 1) as *mut c_void;
         let mut raw: *mut sys::doca_flow_pipe_entry = ptr::null_mut();
-        let rc = match &spec {
-            EntrySpec::Basic {
-                matcher,
-                actions,
-                monitor,
-                fwd,
-            } => {
-                let m = fill_match(matcher);
-                let a = fill_actions(actions, OP)?;
-                let mon = monitor.as_ref().and_then(fill_monitor);
-                let fw = fwd
-                    .as_ref()
-                    .map(|x| self.fwd(x, &mut queues, OP))
-                    .transpose()?;
-                // SAFETY: p is a live pipe; every pointer is to a local that
-                // outlives the call or is null; raw is an out pointer.
-                unsafe {
-                    sys::dsys_doca_flow_pipe_basic_add_entry(
-                        queue,
-                        p,
-                        &m,
-                        0,
-                        opt_ptr(&a),
-                        opt_ptr(&mon),
-                        opt_ptr(&fw),
-                        f,
-                        ctx,
-                        &mut raw,
-                    )
+        // Filling the structs can fail before DOCA sees the entry: the slot
+        // is then freed, never left behind as an entry "in process".
+        let call = |raw: &mut *mut sys::doca_flow_pipe_entry| -> Result<sys::doca_error_t> {
+            let mut queues = Vec::new();
+            Ok(match &spec {
+                EntrySpec::Basic {
+                    matcher,
+                    actions,
+                    monitor,
+                    fwd,
+                } => {
+                    let m = fill_match(matcher);
+                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
+                    // SAFETY: p is a live pipe; every pointer is to a local that
+                    // outlives the call or is null; raw is an out pointer.
+                    unsafe {
+                        sys::dsys_doca_flow_pipe_basic_add_entry(
+                            queue,
+                            p,
+                            &m,
+                            0,
+                            opt_ptr(&a),
+                            opt_ptr(&mon),
+                            opt_ptr(&fw),
+                            f,
+                            ctx,
+                            raw,
+                        )
+                    }
                 }
-            }
-            EntrySpec::Control {
-                priority,
-                matcher,
-                mask,
-                actions,
-                monitor,
-                fwd,
-            } => {
-                let m = fill_match(matcher);
-                let k = mask.as_ref().map(fill_match);
-                let a = fill_actions(actions, OP)?;
-                let mon = monitor.as_ref().and_then(fill_monitor);
-                let fw = self.fwd(fwd, &mut queues, OP)?;
-                // SAFETY: as above. Control entries take no flags in DOCA.
-                unsafe {
-                    sys::dsys_doca_flow_pipe_control_add_entry(
-                        queue,
-                        p,
-                        &m,
-                        opt_ptr(&k),
-                        ptr::null(),
-                        opt_ptr(&a),
-                        ptr::null(),
-                        ptr::null(),
-                        opt_ptr(&mon),
-                        *priority,
-                        &fw,
-                        ctx,
-                        &mut raw,
-                    )
+                EntrySpec::Control {
+                    priority,
+                    matcher,
+                    mask,
+                    actions,
+                    monitor,
+                    fwd,
+                } => {
+                    let m = fill_match(matcher);
+                    let k = mask.as_ref().map(fill_match);
+                    let a = fill_actions(actions, OP)?;
+                    let mon = monitor.as_ref().and_then(fill_monitor);
+                    let fw = self.fwd(fwd, &mut queues, OP)?;
+                    // SAFETY: as above. Control entries take no flags in DOCA.
+                    unsafe {
+                        sys::dsys_doca_flow_pipe_control_add_entry(
+                            queue,
+                            p,
+                            &m,
+                            opt_ptr(&k),
+                            ptr::null(),
+                            opt_ptr(&a),
+                            ptr::null(),
+                            ptr::null(),
+                            opt_ptr(&mon),
+                            *priority,
+                            &fw,
+                            ctx,
+                            raw,
+                        )
+                    }
                 }
-            }
-            EntrySpec::Acl {
-                priority,
-                matcher,
-                mask,
-                fwd,
-            } => {
-                let m = fill_match(matcher);
-                let k = fill_match(mask);
-                let fw = self.fwd(fwd, &mut queues, OP)?;
-                // SAFETY: as above.
-                unsafe {
-                    sys::dsys_doca_flow_pipe_acl_add_entry(
-                        queue,
-                        p,
-                        &m,
-                        &k,
-                        0,
-                        ptr::null(),
-                        *priority,
-                        &fw,
-                        f,
-                        ctx,
-                        &mut raw,
-                    )
+                EntrySpec::Acl {
+                    priority,
+                    matcher,
+                    mask,
+                    fwd,
+                } => {
+                    let m = fill_match(matcher);
+                    let k = fill_match(mask);
+                    let fw = self.fwd(fwd, &mut queues, OP)?;
+                    // SAFETY: as above.
+                    unsafe {
+                        sys::dsys_doca_flow_pipe_acl_add_entry(
+                            queue,
+                            p,
+                            &m,
+                            &k,
+                            0,
+                            ptr::null(),
+                            *priority,
+                            &fw,
+                            f,
+                            ctx,
+                            raw,
+                        )
+                    }
                 }
-            }
-            EntrySpec::Lpm {
-                matcher,
-                mask,
-                actions,
-                monitor,
-                fwd,
-            } => {
-                let m = fill_match(matcher);
-                let k = fill_match(mask);
-                let a = fill_actions(actions, OP)?;
-                let mon = monitor.as_ref().and_then(fill_monitor);
-                let fw = fwd
-                    .as_ref()
-                    .map(|x| self.fwd(x, &mut queues, OP))
-                    .transpose()?;
-                // SAFETY: as above.
-                unsafe {
-                    sys::dsys_doca_flow_pipe_lpm_add_entry(
-                        queue,
-                        p,
-                        &m,
-                        &k,
-                        0,
-                        opt_ptr(&a),
-                        opt_ptr(&mon),
-                        opt_ptr(&fw),
-                        f,
-                        ctx,
-                        &mut raw,
-                    )
+                EntrySpec::Lpm {
+                    matcher,
+                    mask,
+                    actions,
+                    monitor,
+                    fwd,
+                } => {
+                    let m = fill_match(matcher);
+                    let k = fill_match(mask);
+                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
+                    // SAFETY: as above.
+                    unsafe {
+                        sys::dsys_doca_flow_pipe_lpm_add_entry(
+                            queue,
+                            p,
+                            &m,
+                            &k,
+                            0,
+                            opt_ptr(&a),
+                            opt_ptr(&mon),
+                            opt_ptr(&fw),
+                            f,
+                            ctx,
+                            raw,
+                        )
+                    }
                 }
-            }
-            EntrySpec::Hash {
-                index,
-                actions,
-                monitor,
-                fwd,
-            } => {
-                let a = fill_actions(actions, OP)?;
-                let mon = monitor.as_ref().and_then(fill_monitor);
-                let fw = fwd
-                    .as_ref()
-                    .map(|x| self.fwd(x, &mut queues, OP))
-                    .transpose()?;
-                // SAFETY: as above.
-                unsafe {
-                    sys::dsys_doca_flow_pipe_hash_add_entry(
-                        queue,
-                        p,
-                        *index,
-                        0,
-                        opt_ptr(&a),
-                        opt_ptr(&mon),
-                        opt_ptr(&fw),
-                        f,
-                        ctx,
-                        &mut raw,
-                    )
+                EntrySpec::Hash {
+                    index,
+                    actions,
+                    monitor,
+                    fwd,
+                } => {
+                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
+                    // SAFETY: as above.
+                    unsafe {
+                        sys::dsys_doca_flow_pipe_hash_add_entry(
+                            queue,
+                            p,
+                            *index,
+                            0,
+                            opt_ptr(&a),
+                            opt_ptr(&mon),
+                            opt_ptr(&fw),
+                            f,
+                            ctx,
+                            raw,
+                        )
+                    }
                 }
+            })
+        };
+        let rc = match call(&mut raw) {
+            Ok(rc) => rc,
+            Err(e) => {
+                self.free_entry(id.index);
+                return Err(e);
             }
         };
         if rc != sys::DOCA_SUCCESS || raw.is_null() {
