@@ -530,117 +530,197 @@ pub struct PacketMeta {
     pub scratch: [u32; 4],
 }
 
-/// Every field's value for one packet, extracted once per parse.
-#[derive(Clone)]
-pub(crate) struct PacketKey {
-    vals: [u128; Field::COUNT],
+/// One packet's field values, read on demand from its parsed headers and meta.
+///
+/// Building a key costs a few instructions (the set of fields the packet carries comes
+/// from its layer kinds); [`PacketKey::get`] reads one field when a pipe looks at it, so a
+/// pipe that matches on two fields pays for two. A field the packet does not carry reads
+/// as 0 (and is absent from `present`).
+#[derive(Clone, Copy)]
+pub(crate) struct PacketKey<'a> {
+    h: &'a Headers,
+    meta: &'a PacketMeta,
     pub(crate) present: u64,
 }
 
-impl PacketKey {
+/// Bits of fields every packet carries: the meta words and the parser's L3/L4 type and
+/// fragment facts.
+const ALWAYS: u64 = Field::PortId.bit()
+    | Field::PktMeta.bit()
+    | Field::Meta0.bit()
+    | Field::Meta1.bit()
+    | Field::Meta2.bit()
+    | Field::Meta3.bit()
+    | Field::L3Type.bit()
+    | Field::L4Type.bit()
+    | Field::Fragmented.bit();
+const ETH: u64 = Field::EthSrc.bit() | Field::EthDst.bit() | Field::EthType.bit();
+const IPV4: u64 = Field::Ipv4Src.bit()
+    | Field::Ipv4Dst.bit()
+    | Field::Ipv4Proto.bit()
+    | Field::Ipv4Dscp.bit()
+    | Field::Ipv4Ttl.bit()
+    | Field::Ipv4FlagsFragOffset.bit();
+const IPV6: u64 = Field::Ipv6Src.bit()
+    | Field::Ipv6Dst.bit()
+    | Field::Ipv6NextHeader.bit()
+    | Field::Ipv6TrafficClass.bit()
+    | Field::Ipv6FlowLabel.bit()
+    | Field::Ipv6HopLimit.bit();
+const TRANSPORT: u64 = Field::TransportSrcPort.bit() | Field::TransportDstPort.bit();
+const TCP: u64 =
+    Field::TcpSrcPort.bit() | Field::TcpDstPort.bit() | Field::TcpFlags.bit() | TRANSPORT;
+const UDP: u64 = Field::UdpSrcPort.bit() | Field::UdpDstPort.bit() | TRANSPORT;
+const ICMP: u64 = Field::IcmpType.bit() | Field::IcmpCode.bit();
+const ICMP6: u64 = Field::Icmp6Type.bit() | Field::Icmp6Code.bit();
+
+impl<'a> PacketKey<'a> {
+    /// The key of a packet with these headers and meta.
+    #[inline]
+    pub(crate) fn new(h: &'a Headers, meta: &'a PacketMeta) -> Self {
+        let mut present = ALWAYS;
+        if let Some(eth) = &h.eth {
+            present |= ETH;
+            if eth.vlan[0].is_some() {
+                present |= Field::Vlan0Tci.bit();
+            }
+            if eth.vlan[1].is_some() {
+                present |= Field::Vlan1Tci.bit();
+            }
+        }
+        present |= match h.l3 {
+            L3::Ipv4(_) => IPV4,
+            L3::Ipv6(_) => IPV6,
+            L3::None | L3::Other(_) => 0,
+        };
+        present |= match h.l4 {
+            L4::Tcp { .. } => TCP,
+            L4::Udp { .. } => UDP,
+            L4::Icmp { .. } => ICMP,
+            L4::Icmp6 { .. } => ICMP6,
+            L4::None | L4::Other(_) => 0,
+        };
+        PacketKey { h, meta, present }
+    }
+
+    /// The value of `f` (0 if the packet does not carry it).
     #[inline]
     pub(crate) fn get(&self, f: Field) -> u128 {
-        self.vals[f as usize]
-    }
-
-    #[inline]
-    fn put(&mut self, f: Field, v: u128) {
-        self.vals[f as usize] = v;
-        self.present |= f.bit();
-    }
-
-    /// Extracts every field from parsed headers and packet meta.
-    pub(crate) fn extract(h: &Headers, meta: &PacketMeta) -> Self {
-        let mut k = PacketKey {
-            vals: [0; Field::COUNT],
-            present: 0,
+        let h = self.h;
+        let v4 = || match &h.l3 {
+            L3::Ipv4(ip) => Some(ip),
+            _ => None,
         };
-        k.update_meta(meta);
-        let mut l3_type = L3Type::None;
-        let mut fragmented = false;
-        if let Some(eth) = &h.eth {
-            k.put(Field::EthSrc, mac(eth.src));
-            k.put(Field::EthDst, mac(eth.dst));
-            k.put(Field::EthType, u128::from(eth.ethertype));
-            if let Some(t) = eth.vlan[0] {
-                k.put(Field::Vlan0Tci, u128::from(t.tci));
-            }
-            if let Some(t) = eth.vlan[1] {
-                k.put(Field::Vlan1Tci, u128::from(t.tci));
-            }
-        }
-        match &h.l3 {
-            L3::Ipv4(ip) => {
-                l3_type = L3Type::Ipv4;
-                fragmented = ip.fragment.is_fragment;
-                k.put(Field::Ipv4Src, u128::from(u32::from(ip.src)));
-                k.put(Field::Ipv4Dst, u128::from(u32::from(ip.dst)));
-                k.put(Field::Ipv4Proto, u128::from(ip.protocol));
-                k.put(Field::Ipv4Dscp, u128::from(ip.dscp));
-                k.put(Field::Ipv4Ttl, u128::from(ip.ttl));
-                let fr = ip.fragment;
-                let flags = (u16::from(fr.dont_fragment) << 14)
-                    | (u16::from(fr.more) << 13)
-                    | (fr.offset & 0x1fff);
-                k.put(Field::Ipv4FlagsFragOffset, u128::from(flags));
-            }
-            L3::Ipv6(ip) => {
-                l3_type = L3Type::Ipv6;
-                fragmented = ip.fragment.is_fragment;
-                k.put(Field::Ipv6Src, u128::from(ip.src));
-                k.put(Field::Ipv6Dst, u128::from(ip.dst));
-                k.put(Field::Ipv6NextHeader, u128::from(ip.next_header));
-                k.put(Field::Ipv6TrafficClass, u128::from(ip.traffic_class));
-                k.put(Field::Ipv6FlowLabel, u128::from(ip.flow_label & 0xfffff));
-                k.put(Field::Ipv6HopLimit, u128::from(ip.hop_limit));
-            }
-            L3::None | L3::Other(_) => {}
-        }
-        let l4_type = match h.l4 {
+        let v6 = || match &h.l3 {
+            L3::Ipv6(ip) => Some(ip),
+            _ => None,
+        };
+        let ports = || match h.l4 {
             L4::Tcp {
-                src_port,
-                dst_port,
-                flags,
-            } => {
-                k.put(Field::TcpSrcPort, u128::from(src_port));
-                k.put(Field::TcpDstPort, u128::from(dst_port));
-                k.put(Field::TcpFlags, u128::from(flags));
-                k.put(Field::TransportSrcPort, u128::from(src_port));
-                k.put(Field::TransportDstPort, u128::from(dst_port));
-                L4Type::Tcp
+                src_port, dst_port, ..
             }
-            L4::Udp { src_port, dst_port } => {
-                k.put(Field::UdpSrcPort, u128::from(src_port));
-                k.put(Field::UdpDstPort, u128::from(dst_port));
-                k.put(Field::TransportSrcPort, u128::from(src_port));
-                k.put(Field::TransportDstPort, u128::from(dst_port));
-                L4Type::Udp
-            }
-            L4::Icmp { icmp_type, code } => {
-                k.put(Field::IcmpType, u128::from(icmp_type));
-                k.put(Field::IcmpCode, u128::from(code));
-                L4Type::Icmp
-            }
-            L4::Icmp6 { icmp_type, code } => {
-                k.put(Field::Icmp6Type, u128::from(icmp_type));
-                k.put(Field::Icmp6Code, u128::from(code));
-                L4Type::Icmp
-            }
-            L4::None | L4::Other(_) => L4Type::None,
+            | L4::Udp { src_port, dst_port } => (src_port, dst_port),
+            _ => (0, 0),
         };
-        k.put(Field::L3Type, u128::from(l3_type as u32));
-        k.put(Field::L4Type, u128::from(l4_type as u32));
-        k.put(Field::Fragmented, u128::from(fragmented));
-        k
+        match f {
+            Field::EthSrc => h.eth.map_or(0, |e| mac(e.src)),
+            Field::EthDst => h.eth.map_or(0, |e| mac(e.dst)),
+            Field::EthType => h.eth.map_or(0, |e| u128::from(e.ethertype)),
+            Field::Vlan0Tci => h
+                .eth
+                .and_then(|e| e.vlan[0])
+                .map_or(0, |t| u128::from(t.tci)),
+            Field::Vlan1Tci => h
+                .eth
+                .and_then(|e| e.vlan[1])
+                .map_or(0, |t| u128::from(t.tci)),
+            Field::Ipv4Src => v4().map_or(0, |ip| u128::from(u32::from(ip.src))),
+            Field::Ipv4Dst => v4().map_or(0, |ip| u128::from(u32::from(ip.dst))),
+            Field::Ipv4Proto => v4().map_or(0, |ip| u128::from(ip.protocol)),
+            Field::Ipv4Dscp => v4().map_or(0, |ip| u128::from(ip.dscp)),
+            Field::Ipv4Ttl => v4().map_or(0, |ip| u128::from(ip.ttl)),
+            Field::Ipv4FlagsFragOffset => v4().map_or(0, |ip| {
+                let fr = ip.fragment;
+                u128::from(
+                    (u16::from(fr.dont_fragment) << 14)
+                        | (u16::from(fr.more) << 13)
+                        | (fr.offset & 0x1fff),
+                )
+            }),
+            Field::Ipv6Src => v6().map_or(0, |ip| u128::from(ip.src)),
+            Field::Ipv6Dst => v6().map_or(0, |ip| u128::from(ip.dst)),
+            Field::Ipv6NextHeader => v6().map_or(0, |ip| u128::from(ip.next_header)),
+            Field::Ipv6TrafficClass => v6().map_or(0, |ip| u128::from(ip.traffic_class)),
+            Field::Ipv6FlowLabel => v6().map_or(0, |ip| u128::from(ip.flow_label & 0xfffff)),
+            Field::Ipv6HopLimit => v6().map_or(0, |ip| u128::from(ip.hop_limit)),
+            Field::TcpSrcPort => match h.l4 {
+                L4::Tcp { src_port, .. } => u128::from(src_port),
+                _ => 0,
+            },
+            Field::TcpDstPort => match h.l4 {
+                L4::Tcp { dst_port, .. } => u128::from(dst_port),
+                _ => 0,
+            },
+            Field::TcpFlags => match h.l4 {
+                L4::Tcp { flags, .. } => u128::from(flags),
+                _ => 0,
+            },
+            Field::UdpSrcPort => match h.l4 {
+                L4::Udp { src_port, .. } => u128::from(src_port),
+                _ => 0,
+            },
+            Field::UdpDstPort => match h.l4 {
+                L4::Udp { dst_port, .. } => u128::from(dst_port),
+                _ => 0,
+            },
+            Field::TransportSrcPort => u128::from(ports().0),
+            Field::TransportDstPort => u128::from(ports().1),
+            Field::IcmpType => match h.l4 {
+                L4::Icmp { icmp_type, .. } => u128::from(icmp_type),
+                _ => 0,
+            },
+            Field::IcmpCode => match h.l4 {
+                L4::Icmp { code, .. } => u128::from(code),
+                _ => 0,
+            },
+            Field::Icmp6Type => match h.l4 {
+                L4::Icmp6 { icmp_type, .. } => u128::from(icmp_type),
+                _ => 0,
+            },
+            Field::Icmp6Code => match h.l4 {
+                L4::Icmp6 { code, .. } => u128::from(code),
+                _ => 0,
+            },
+            Field::PortId => u128::from(self.meta.port_id),
+            Field::L3Type => u128::from(self.l3_type() as u32),
+            Field::L4Type => u128::from(self.l4_type() as u32),
+            Field::Fragmented => u128::from(h.fragment().is_some_and(|f| f.is_fragment)),
+            Field::PktMeta => u128::from(self.meta.pkt_meta),
+            Field::Meta0 => u128::from(self.meta.scratch[0]),
+            Field::Meta1 => u128::from(self.meta.scratch[1]),
+            Field::Meta2 => u128::from(self.meta.scratch[2]),
+            Field::Meta3 => u128::from(self.meta.scratch[3]),
+        }
     }
 
-    /// Refreshes the meta fields after an action changed them.
+    /// The parser's outer L3 type.
     #[inline]
-    pub(crate) fn update_meta(&mut self, meta: &PacketMeta) {
-        self.put(Field::PortId, u128::from(meta.port_id));
-        self.put(Field::PktMeta, u128::from(meta.pkt_meta));
-        for (i, &w) in meta.scratch.iter().enumerate() {
-            self.put(Field::meta(i), u128::from(w));
+    pub(crate) fn l3_type(&self) -> L3Type {
+        match self.h.l3 {
+            L3::Ipv4(_) => L3Type::Ipv4,
+            L3::Ipv6(_) => L3Type::Ipv6,
+            L3::None | L3::Other(_) => L3Type::None,
+        }
+    }
+
+    /// The parser's outer L4 type.
+    #[inline]
+    pub(crate) fn l4_type(&self) -> L4Type {
+        match self.h.l4 {
+            L4::Tcp { .. } => L4Type::Tcp,
+            L4::Udp { .. } => L4Type::Udp,
+            L4::Icmp { .. } | L4::Icmp6 { .. } => L4Type::Icmp,
+            L4::None | L4::Other(_) => L4Type::None,
         }
     }
 

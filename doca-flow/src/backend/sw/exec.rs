@@ -91,7 +91,6 @@ impl SwBackend {
             port_id: port.0,
             ..PacketMeta::default()
         };
-        let mut key = PacketKey::extract(&hdrs, &meta);
         let mut out = Outcome {
             verdict: Verdict::Drop(DropReason::UnknownPort),
             meta,
@@ -107,7 +106,7 @@ impl SwBackend {
         let mut egress_port = port;
         let mut next = match self.root(owner, Domain::Ingress) {
             Some(p) => Next::Pipe(p),
-            None => Next::Done(self.default_miss(&key)),
+            None => Next::Done(self.default_miss(&PacketKey::new(&hdrs, &meta))),
         };
         let len = pkt.len();
         let now = self.now_ns;
@@ -142,6 +141,7 @@ impl SwBackend {
                 out.verdict = Verdict::Drop(DropReason::Miss);
                 break;
             };
+            let key = PacketKey::new(&hdrs, &meta);
             match pipe.table.lookup(&pipe.template, &key, &mut self.scratch) {
                 Some(slot) => {
                     let s = &mut self.slots[slot as usize];
@@ -169,14 +169,11 @@ impl SwBackend {
                             apply_headers(&d.actions, pkt, &hdrs);
                             out.modified = true;
                             hdrs = Headers::parse(pkt);
-                            key = PacketKey::extract(&hdrs, &meta);
-                        } else {
-                            key.update_meta(&meta);
                         }
                     }
                     next = resolve(
                         d.fwd.as_ref(),
-                        &key,
+                        &PacketKey::new(&hdrs, &meta),
                         Next::Done(Verdict::Drop(DropReason::Fwd)),
                     );
                 }
