@@ -404,7 +404,8 @@ mod native {
     fn dpdk_allowlist(b: bindgen::Builder) -> bindgen::Builder {
         b.allowlist_function(
             "rte_(eal|eth|pktmbuf|mempool|ring|acl|vdev)_.*|rte_socket_id|rte_strerror|\
-             rte_lcore_count|rte_get_tsc_hz|rte_version|rte_log_set_global_level|dsys_.*",
+             rte_lcore_count|rte_get_tsc_hz|rte_version|rte_log_set_global_level|\
+             rte_thread_register|rte_thread_unregister|dsys_.*",
         )
         .allowlist_type("dsys_.*|rte_acl_.*|rte_eth_.*|rte_mbuf|rte_mempool|rte_ring")
         .allowlist_var(

@@ -53,6 +53,13 @@ char *dsys_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 int dsys_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 void dsys_pktmbuf_reset(struct rte_mbuf *m);
 uint16_t dsys_pktmbuf_tailroom(const struct rte_mbuf *m);
+/* For each of the n mbufs: its data pointer, first-segment length and packet
+ * length (one call per burst instead of three per packet). */
+void dsys_pktmbuf_burst_data(struct rte_mbuf *const *ms, uint16_t n,
+			     void **data, uint16_t *len, uint32_t *pkt_len);
+/* Frees n mbufs (rte_pktmbuf_free_bulk). */
+void dsys_pktmbuf_free_bulk(struct rte_mbuf **ms, unsigned int n);
+
 
 /* --- ring (static inline in DPDK) --------------------------------------- */
 unsigned int dsys_ring_enqueue_burst(struct rte_ring *r, void *const *objs,

@@ -82,6 +82,35 @@ fn eal_ring_loopback_and_null_port() {
     assert_eq!(stats.tx_packets, 32);
     assert_eq!(stats.rx_packets, 32);
 
+    // The burst-level accessors agree with the per-mbuf ones.
+    let want_total: u64 = sent.iter().map(|f| f.len() as u64).sum();
+    assert_eq!(got.total_len(), want_total);
+    {
+        let mut lens = [0u32; doca_flow::dpdk::BURST_MAX];
+        let mut slices = Vec::new();
+        got.slices_and_lens(&mut slices, &mut lens);
+        assert_eq!(slices.len(), sent.len());
+        for (i, f) in sent.iter().enumerate() {
+            assert_eq!(&slices[i][..], &f[..], "slice {i}");
+            assert_eq!(lens[i] as usize, f.len(), "pkt_len {i}");
+        }
+    }
+
+    // A thread of our own gets an lcore id while registered (so mempool
+    // operations on it use a per-lcore cache), and gives it back after.
+    let eal2 = eal.clone();
+    let ids = std::thread::spawn(move || {
+        let a = eal2.register_thread().expect("register a thread");
+        let id = a.lcore_id();
+        drop(a);
+        let b = eal2.register_thread().expect("register again");
+        (id, b.lcore_id())
+    })
+    .join()
+    .unwrap();
+    assert_ne!(ids.0, 0, "lcore 0 is the main lcore (-l 0), not free");
+    assert_eq!(ids.0, ids.1, "an unregistered thread's lcore id is reused");
+
     // Retain frees what it drops: keep the even-numbered packets.
     let freed = got.retain(|i, _| i % 2 == 0);
     assert_eq!(freed, 16);

@@ -314,7 +314,7 @@ proptest! {
                 sw.process_batch_each(PortId(port), c, |i, o| {
                     assert_eq!(i, seen, "outcomes come in frame order");
                     seen += 1;
-                    got.push(o);
+                    got.push(*o);
                 });
                 prop_assert_eq!(got.len() - base, c.len());
             }

@@ -1,7 +1,7 @@
 /*
  * dpdk_shim.c - real symbols for DPDK's static inline functions and
  * thread-locals, declared in include/doca_sys_dpdk.h. Each function is a
- * one-line forward; no logic lives here.
+ * one-line forward (or a loop of them over a burst); no logic lives here.
  */
 #include "doca_sys_dpdk.h"
 
@@ -46,6 +46,21 @@ uint16_t dsys_pktmbuf_data_len(const struct rte_mbuf *m)
 uint32_t dsys_pktmbuf_pkt_len(const struct rte_mbuf *m)
 {
 	return rte_pktmbuf_pkt_len(m);
+}
+
+void dsys_pktmbuf_burst_data(struct rte_mbuf *const *ms, uint16_t n,
+			     void **data, uint16_t *len, uint32_t *pkt_len)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		data[i] = rte_pktmbuf_mtod(ms[i], void *);
+		len[i] = rte_pktmbuf_data_len(ms[i]);
+		pkt_len[i] = rte_pktmbuf_pkt_len(ms[i]);
+	}
+}
+
+void dsys_pktmbuf_free_bulk(struct rte_mbuf **ms, unsigned int n)
+{
+	rte_pktmbuf_free_bulk(ms, n);
 }
 
 uint16_t dsys_pktmbuf_nb_segs(const struct rte_mbuf *m)

@@ -260,16 +260,21 @@ impl Installed {
         }
     }
 
-    fn decide(&self, outcome: Outcome) -> Decision {
-        // The last hit that belongs to a rule: steering entries after the decision belong
-        // to none, meter entries to the same rule as the decision.
-        let rule = outcome
+    /// The rule that decided a packet: the last hit that belongs to a rule (steering
+    /// entries after the decision belong to none, meter entries to the same rule as the
+    /// decision).
+    fn rule_of(&self, outcome: &Outcome) -> Option<u32> {
+        outcome
             .trail
             .iter()
             .rev()
             .flatten()
             .find_map(|e| self.current.rules.get(e))
-            .map(|(r, _)| *r);
+            .map(|(r, _)| *r)
+    }
+
+    fn decide(&self, outcome: Outcome) -> Decision {
+        let rule = self.rule_of(&outcome);
         Decision { outcome, rule }
     }
 
@@ -292,22 +297,31 @@ impl Installed {
         out: &mut Vec<Decision>,
     ) {
         out.reserve(frames.len());
-        self.process_batch_each(port, frames, |_, d| out.push(d));
+        self.process_batch_each(port, frames, |_, outcome, rule| {
+            out.push(Decision {
+                outcome: *outcome,
+                rule,
+            })
+        });
     }
 
-    /// Runs a batch of frames that arrived on `port`, handing each frame's index and
-    /// decision to `f`, in order (no decision buffer).
+    /// Runs a batch of frames that arrived on `port`, handing each frame's index, outcome
+    /// and deciding rule (as in [`Decision`]) to `f`, in order, without building a
+    /// [`Decision`] per frame (the outcome is lent; a dataplane reads a field or two).
     pub fn process_batch_each<B: AsMut<[u8]>>(
         &self,
         port: u16,
         frames: &mut [B],
-        mut f: impl FnMut(usize, Decision),
+        mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
         match self.flow.sw() {
             Some(mut sw) => {
-                sw.process_batch_each(PortId(port), frames, |i, o| f(i, self.decide(o)))
+                sw.process_batch_each(PortId(port), frames, |i, o| f(i, o, self.rule_of(o)))
             }
-            None => (0..frames.len()).for_each(|i| f(i, self.decide(unknown_port()))),
+            None => {
+                let o = unknown_port();
+                (0..frames.len()).for_each(|i| f(i, &o, None))
+            }
         }
     }
 

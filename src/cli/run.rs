@@ -190,21 +190,21 @@ mod dataplane {
             self.lens.extend(packets.iter().map(|p| p.len()));
             let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
             let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
-            self.fw.process_batch_each(port_id, packets, |i, d| {
-                stats.record(lane, d.rule.map_or(default, |r| r as usize), lens[i]);
-                out.push(disposition(index_of, &d));
+            self.fw.process_batch_each(port_id, packets, |i, o, rule| {
+                stats.record(lane, rule.map_or(default, |r| r as usize), lens[i]);
+                out.push(disposition(index_of, o.verdict));
             });
         }
     }
 
     impl PlanProcessor {
         fn disposition(&self, d: &Decision) -> Disposition {
-            disposition(&self.index_of, d)
+            disposition(&self.index_of, d.outcome.verdict)
         }
     }
 
-    fn disposition(index_of: &[Option<usize>], d: &Decision) -> Disposition {
-        match d.outcome.verdict {
+    fn disposition(index_of: &[Option<usize>], verdict: Verdict) -> Disposition {
+        match verdict {
             Verdict::Port(p) => match index_of.get(usize::from(p.0)) {
                 Some(&Some(i)) => Disposition::Forward(i),
                 _ => Disposition::Drop,

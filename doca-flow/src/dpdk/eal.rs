@@ -75,10 +75,63 @@ impl Eal {
         &self.inner.args
     }
 
+    /// Registers the calling thread with the EAL (`rte_thread_register`), so it
+    /// gets an lcore id of its own: mempool operations on it then go through a
+    /// per-lcore cache instead of the pool's shared ring. A thread that polls
+    /// ports should do this first. The registration ends when the returned
+    /// guard is dropped (on the same thread: the guard is not `Send`).
+    ///
+    /// # Errors
+    /// [`DpdkError::Call`] when DPDK refuses (for example, no lcore id is free:
+    /// at most `RTE_MAX_LCORE` threads, EAL lcores included).
+    #[doc(alias = "rte_thread_register")]
+    pub fn register_thread(&self) -> Result<LcoreThread, DpdkError> {
+        // SAFETY: the EAL is initialised (self proves it); registering the
+        // calling thread has no other precondition.
+        let ret = unsafe { doca_sys::dpdk::rte_thread_register() };
+        // SAFETY: reads the calling thread's lcore id; no precondition.
+        let id = unsafe { doca_sys::dpdk::dsys_lcore_id() };
+        if ret != 0 || id == doca_sys::dpdk::LCORE_ID_ANY {
+            // 0: the reason is in rte_errno.
+            return Err(DpdkError::call("rte_thread_register", 0));
+        }
+        Ok(LcoreThread {
+            _eal: self.clone(),
+            lcore_id: id,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+
     /// Keeps the EAL alive for the rest of the process (used when a mempool
     /// must be leaked because mbufs from it are still alive).
     pub(crate) fn leak(&self) {
         std::mem::forget(self.clone());
+    }
+}
+
+/// The calling thread's registration with the EAL (see
+/// [`Eal::register_thread`]); unregisters on drop.
+#[derive(Debug)]
+#[must_use = "dropping the guard unregisters the thread"]
+pub struct LcoreThread {
+    _eal: Eal,
+    lcore_id: u32,
+    /// Registration is per thread: the guard must be dropped where it was made.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl LcoreThread {
+    /// The lcore id DPDK gave this thread.
+    pub fn lcore_id(&self) -> u32 {
+        self.lcore_id
+    }
+}
+
+impl Drop for LcoreThread {
+    fn drop(&mut self) {
+        // SAFETY: the guard is not Send, so this runs on the thread that
+        // registered; the EAL is alive (the guard holds an Eal).
+        unsafe { doca_sys::dpdk::rte_thread_unregister() }
     }
 }
 

@@ -29,7 +29,7 @@ mod mempool;
 mod port;
 
 pub use acl::{AclAlgorithm, AclContext, AclIpv4Key, AclIpv4Rule};
-pub use eal::Eal;
+pub use eal::{Eal, LcoreThread};
 pub use error::DpdkError;
 pub use mbuf::{BURST_MAX, Drain, Mbuf, MbufBurst};
 pub use mempool::Mempool;

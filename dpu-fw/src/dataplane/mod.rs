@@ -196,6 +196,7 @@ impl Dataplane {
         for (w, (rxq, txq)) in rx.into_iter().zip(tx).enumerate() {
             let slot = Arc::new(PolicySlot::default());
             let worker = Worker {
+                eal: eal.clone(),
                 rx: rxq,
                 tx: txq,
                 processor: make(w),

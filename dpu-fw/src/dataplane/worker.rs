@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use doca_flow::dpdk::{MbufBurst, RxQueue, TxQueue};
+use doca_flow::dpdk::{Eal, MbufBurst, RxQueue, TxQueue};
 
 use super::{Disposition, PortCounters, Processor};
 
@@ -56,6 +56,8 @@ impl PolicySlot {
 
 /// One worker: its receive and transmit queue on every port.
 pub(super) struct Worker {
+    /// Keeps the EAL up while the worker runs, and registers its thread.
+    pub(super) eal: Eal,
     pub(super) rx: Vec<RxQueue>,
     pub(super) tx: Vec<TxQueue>,
     pub(super) processor: Box<dyn Processor>,
@@ -79,6 +81,21 @@ fn recycle<'b>(mut v: Vec<&mut [u8]>) -> Vec<&'b mut [u8]> {
 
 impl Worker {
     pub(super) fn run(mut self) {
+        // An lcore id of its own gives this thread the mempool's per-lcore
+        // cache (an unregistered thread takes every mbuf from the shared ring).
+        let _lcore = match self.eal.register_thread() {
+            Ok(l) => {
+                tracing::debug!(lcore = l.lcore_id(), "worker registered with the EAL");
+                Some(l)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "worker not registered with the EAL ({e}): mbufs bypass the \
+                     per-lcore mempool cache, which is slower"
+                );
+                None
+            }
+        };
         let nports = self.rx.len();
         let mut rx_burst = MbufBurst::new();
         let mut out: Vec<MbufBurst> = (0..nports).map(|_| MbufBurst::new()).collect();
@@ -116,17 +133,17 @@ impl Worker {
         let n = burst.len() as u64;
         let nports = out.len();
         self.decisions.clear();
+        let mut pkt_lens = [0u32; doca_flow::dpdk::BURST_MAX];
         {
             let mut packets = recycle(std::mem::take(&mut self.slices));
-            burst.slices_mut_into(&mut packets);
+            burst.slices_and_lens(&mut packets, &mut pkt_lens);
             self.processor
                 .process_burst(in_port, &mut packets, &mut self.decisions);
             self.slices = recycle(packets);
         }
-        let mut bytes = 0u64;
+        let bytes: u64 = pkt_lens[..burst.len()].iter().map(|&l| u64::from(l)).sum();
         let mut drops = 0u64;
         for (i, m) in burst.drain().enumerate() {
-            bytes += u64::from(m.pkt_len());
             match self.decisions.get(i) {
                 Some(&Disposition::Forward(p)) if p < nports => {
                     if let Err(m) = out[p].push(m) {
@@ -155,10 +172,7 @@ impl Worker {
     }
 
     fn send(tx: &mut TxQueue, counters: &PortCounters, burst: &mut MbufBurst) {
-        let mut bytes = 0u64;
-        for i in 0..burst.len() {
-            bytes += burst.data(i).map_or(0, |d| d.len() as u64);
-        }
+        let mut bytes = burst.total_len();
         let total = burst.len();
         let mut sent = 0;
         // A few tries: the queue may free descriptors between calls.
@@ -171,9 +185,7 @@ impl Worker {
         let unsent = burst.len();
         if unsent > 0 {
             // Subtract the bytes of what stays, then free it.
-            for i in 0..unsent {
-                bytes -= burst.data(i).map_or(0, |d| d.len() as u64);
-            }
+            bytes -= burst.total_len();
             burst.clear();
             counters.add_tx_drops(unsent as u64);
         }
