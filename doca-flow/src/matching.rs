@@ -543,6 +543,15 @@ pub(crate) struct PacketKey<'a> {
     pub(crate) present: u64,
 }
 
+/// The fields that come from the packet's meta, not from its bytes: a pipeline that looks
+/// at nothing else needs no parse.
+pub(crate) const META_FIELDS: u64 = Field::PortId.bit()
+    | Field::PktMeta.bit()
+    | Field::Meta0.bit()
+    | Field::Meta1.bit()
+    | Field::Meta2.bit()
+    | Field::Meta3.bit();
+
 /// Bits of fields every packet carries: the meta words and the parser's L3/L4 type and
 /// fragment facts.
 const ALWAYS: u64 = Field::PortId.bit()

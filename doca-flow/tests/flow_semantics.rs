@@ -1480,3 +1480,116 @@ fn entries_may_only_set_changeable_actions() {
         Err(Error::ActionNotChangeable { action: "ttl" })
     ));
 }
+
+// ---- parse on demand -----------------------------------------------------------------------
+
+/// A root pipe on port 0 that matches the ingress port (and, with `parse`, also the
+/// ethertype of IPv4, which every test packet has, so that packets must be parsed).
+/// Entry: port `entry_port` -> `entry_fwd`, with `actions`. Returns the flow and the
+/// handles that keep the pipeline installed.
+#[allow(clippy::type_complexity)]
+fn port_steering(
+    parse: bool,
+    entry_port: u16,
+    entry_fwd: Fwd,
+    actions: Option<Actions>,
+) -> (
+    Flow,
+    (
+        doca_flow::Entry,
+        doca_flow::Pipe,
+        doca_flow::Queue,
+        doca_flow::Port,
+        doca_flow::Port,
+    ),
+) {
+    let flow = Flow::builder().queues(8).build().unwrap();
+    let p0 = flow.start_port(0, "p0").unwrap();
+    let _p1 = flow.start_port(1, "p1").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let mut m = Match::new().port_id(u16::MAX);
+    if parse {
+        m = m.eth_type(0x0800);
+    }
+    let mut b = p0
+        .pipe_builder("root")
+        .root(true)
+        .matcher(m)
+        .fwd(Fwd::Changeable);
+    if actions.is_some() {
+        b = b.actions(Actions::new().ipv4_dst(Ipv4Addr::BROADCAST));
+    }
+    let pipe = b.build().unwrap();
+    let mut e = BasicEntry::new(Match::new().port_id(entry_port)).fwd(entry_fwd);
+    if let Some(a) = actions {
+        e = e.actions(a);
+    }
+    let e = pipe.add_entry(&mut q, e, Flags::NoWait).unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    (flow, (e, pipe, q, p0, _p1))
+}
+
+fn five_tuples() -> Vec<Vec<u8>> {
+    (0..64u16)
+        .map(|i| {
+            let src = ip(192, 0, 2, i as u8);
+            let dst = ip(198, 51, 100, (i * 7) as u8);
+            if i % 2 == 0 {
+                PacketBuilder::tcp4(src, dst, 1000 + i, 80).build()
+            } else {
+                PacketBuilder::udp4(src, dst, 2000 + i, 53).build()
+            }
+        })
+        .collect()
+}
+
+/// A pipeline that only looks at the ingress port is not parsed up front; whatever needs
+/// the headers later (an RSS hash, a header rewrite, the default miss) still sees them,
+/// with the same results as a pipeline that parses every packet.
+#[test]
+fn meta_only_pipelines_parse_on_demand_with_the_same_results() {
+    let rss = Fwd::Rss {
+        queues: (0..8).collect(),
+    };
+    let rewrite = Some(Actions::new().ipv4_dst(ip(10, 9, 9, 9)));
+    let cases = [
+        ("rss", 0, rss, None),
+        ("rewrite", 0, Fwd::Port(PortId(1)), rewrite),
+        // The entry is for port 1: packets from port 0 miss the root (default RSS).
+        ("miss", 1, Fwd::Port(PortId(1)), None),
+    ];
+    for (name, entry_port, fwd, actions) in cases {
+        let (lazy, _keep_lazy) = port_steering(false, entry_port, fwd.clone(), actions.clone());
+        let (eager, _keep_eager) = port_steering(true, entry_port, fwd, actions);
+        let mut queues = std::collections::BTreeSet::new();
+        for frame in five_tuples() {
+            let (mut a, mut b) = (frame.clone(), frame);
+            let va = lazy.sw().unwrap().process_packet(PortId(0), &mut a).verdict;
+            let vb = eager
+                .sw()
+                .unwrap()
+                .process_packet(PortId(0), &mut b)
+                .verdict;
+            assert_eq!(va, vb, "{name}: verdicts");
+            assert_eq!(a, b, "{name}: frames after the pipeline");
+            match va {
+                Verdict::Rss { queue } | Verdict::Miss { queue } => {
+                    queues.insert(queue);
+                }
+                Verdict::Port(p) => {
+                    assert_eq!(p, PortId(1), "{name}");
+                    let h = Headers::parse(&a);
+                    assert!(
+                        matches!(h.l3, L3::Ipv4(ip4) if ip4.dst == ip(10, 9, 9, 9)),
+                        "{name}: the rewrite happened"
+                    );
+                }
+                v => panic!("{name}: unexpected {v:?}"),
+            }
+        }
+        if name != "rewrite" {
+            // A hash of unparsed (empty) headers would put every packet on one queue.
+            assert!(queues.len() > 1, "{name}: RSS spread over {queues:?}");
+        }
+    }
+}

@@ -83,14 +83,25 @@ impl Headers {
     /// assert_eq!(h.l4, L4::Udp { src_port: 5000, dst_port: 53 });
     /// assert_eq!(h.malformed, None);
     /// ```
+    #[inline]
     pub fn parse(frame: &[u8]) -> Headers {
-        let mut h = Headers {
+        let mut h = Headers::default();
+        Headers::parse_into(frame, &mut h);
+        h
+    }
+
+    /// [`Headers::parse`] into `h` (overwritten whole), for a caller that
+    /// keeps one `Headers` per packet slot: the fields are written where they
+    /// stay, instead of being assembled on the parser's stack and then copied
+    /// out (that copy of many narrow fields stalled on store forwarding).
+    pub fn parse_into(frame: &[u8], h: &mut Headers) {
+        *h = Headers {
             len: frame.len(),
             ..Headers::default()
         };
         if frame.len() < ethernet::field::HEADER_LEN {
             h.malformed = Some(Malformed::TruncatedEthernet);
-            return h;
+            return;
         }
         let mut eth = EthHeader {
             dst: bytes::array_or_zero(frame, ethernet::field::DST),
@@ -104,7 +115,7 @@ impl Headers {
             if frame.len() < off + vlan_field::TAG_LEN {
                 h.eth = Some(eth);
                 h.malformed = Some(Malformed::TruncatedEthernet);
-                return h;
+                return;
             }
             if let Some(slot) = eth.vlan.get_mut(tags) {
                 *slot = Some(VlanTag {
@@ -120,11 +131,10 @@ impl Headers {
         h.offsets.l3 = offset(off);
         let l3 = bytes::range(frame, off, frame.len());
         match eth.ethertype {
-            ethertype::IPV4 => parse_ipv4(&mut h, l3, off),
-            ethertype::IPV6 => parse_ipv6(&mut h, l3, off),
+            ethertype::IPV4 => parse_ipv4(h, l3, off),
+            ethertype::IPV6 => parse_ipv6(h, l3, off),
             other => h.l3 = L3::Other(other),
         }
-        h
     }
 }
 

@@ -347,6 +347,9 @@ impl SwBackend {
                     .expect("ops of destroyed pipes are dropped");
                 match pipe.table.insert(&compiled, idx) {
                     Ok(()) => {
+                        if let Compiled::Control { matcher, .. } = &compiled {
+                            self.fields_used |= matcher.required;
+                        }
                         let s = &mut self.slots[idx as usize];
                         s.installed = true;
                         s.status = Some(EntryStatus::Success);

@@ -2,7 +2,7 @@
 
 use crate::action::Actions;
 use crate::backend::{Domain, EntryId, FwdSpec, PipeId, PortId};
-use crate::matching::{PacketKey, PacketMeta};
+use crate::matching::{META_FIELDS, PacketKey, PacketMeta};
 use crate::packet::Headers;
 
 use super::SwBackend;
@@ -86,7 +86,22 @@ impl SwBackend {
     ///
     /// Allocation-free. Meters see [`SwBackend::time_ns`].
     pub fn process_packet(&mut self, port: PortId, pkt: &mut [u8]) -> Outcome {
-        let mut hdrs = Headers::parse(pkt);
+        // Parse only when an installed pipe looks past the meta fields (a pipeline that
+        // only steers by port needs no parse); otherwise parse the moment something
+        // needs the headers: an RSS hash, a header rewrite, a miss.
+        let mut hdrs = Headers::default();
+        let mut parsed = self.fields_used & !META_FIELDS != 0;
+        if parsed {
+            Headers::parse_into(pkt, &mut hdrs);
+        }
+        macro_rules! ensure_parsed {
+            () => {
+                if !parsed {
+                    Headers::parse_into(pkt, &mut hdrs);
+                    parsed = true;
+                }
+            };
+        }
         let mut meta = PacketMeta {
             port_id: port.0,
             ..PacketMeta::default()
@@ -112,7 +127,10 @@ impl SwBackend {
         let mut egress_port = port;
         let mut next = match self.root(owner, Domain::Ingress) {
             Some(p) => Next::Pipe(p),
-            None => Next::Done(self.default_miss(&PacketKey::new(&hdrs, &meta))),
+            None => {
+                ensure_parsed!();
+                Next::Done(self.default_miss(&PacketKey::new(&hdrs, &meta)))
+            }
         };
         let len = pkt.len();
         let now = self.now_ns;
@@ -163,10 +181,14 @@ impl SwBackend {
                     if d.has_actions {
                         apply_meta(&d.actions, &mut meta);
                         if d.modifies {
+                            ensure_parsed!();
                             apply_headers(&d.actions, pkt, &hdrs);
                             modified = true;
-                            hdrs = Headers::parse(pkt);
+                            Headers::parse_into(pkt, &mut hdrs);
                         }
+                    }
+                    if let Some(FwdSpec::Rss(_)) = d.fwd {
+                        ensure_parsed!();
                     }
                     next = resolve(
                         d.fwd.as_ref(),
@@ -185,7 +207,10 @@ impl SwBackend {
                     } else {
                         Next::Done(Verdict::Miss { queue: 0 })
                     };
-                    next = match resolve(pipe.fwd_miss.as_ref(), &key, dflt) {
+                    let fwd_miss = pipe.fwd_miss.as_ref();
+                    ensure_parsed!();
+                    let key = PacketKey::new(&hdrs, &meta);
+                    next = match resolve(fwd_miss, &key, dflt) {
                         Next::Done(Verdict::Miss { .. }) => Next::Done(self.default_miss(&key)),
                         Next::Done(Verdict::Drop(_)) => Next::Done(Verdict::Drop(DropReason::Miss)),
                         n => n,

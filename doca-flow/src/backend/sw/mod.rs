@@ -66,6 +66,11 @@ pub struct SwBackend {
     meters_used: u32,
     now_ns: u64,
     scratch: Box<[u128; Field::COUNT]>,
+    /// The fields any live pipe or entry may look at (bits of [`Field::bit`]); grows on
+    /// pipe create and control-entry add, recomputed on pipe destroy. When it holds
+    /// nothing but meta fields, packets are not parsed unless an RSS hash or a header
+    /// rewrite needs them.
+    fields_used: u64,
 }
 
 fn backend_err(op: &'static str, msg: impl Into<String>) -> Error {
@@ -90,6 +95,7 @@ impl Default for SwBackend {
             meters_used: 0,
             now_ns: 0,
             scratch: Box::new([0; Field::COUNT]),
+            fields_used: 0,
         }
     }
 }
@@ -278,6 +284,7 @@ impl Backend for SwBackend {
             acl,
             lpm_field,
         };
+        self.fields_used |= pipe.table.fields_used(&pipe.template);
         let id = match self.free_pipes.pop() {
             Some(i) => {
                 self.pipes[i as usize] = Some(pipe);
@@ -339,6 +346,11 @@ impl Backend for SwBackend {
             }
         }
         self.free_pipes.push(pipe.0);
+        self.fields_used = self
+            .pipes
+            .iter()
+            .flatten()
+            .fold(0, |a, p| a | p.table.fields_used(&p.template));
     }
 
     fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {

@@ -280,6 +280,20 @@ impl Table {
         }
     }
 
+    /// The fields (bits of [`Field::bit`]) that lookups in this table may read: what
+    /// decides whether the sw backend must parse packets at all.
+    pub(crate) fn fields_used(&self, template: &Template) -> u64 {
+        match self {
+            Table::Basic(_) | Table::Basic1 { .. } => template.required,
+            Table::Control(t) => t
+                .rules
+                .iter()
+                .fold(template.required, |a, r| a | r.2.required),
+            // These read the 5-tuple (or their hashed fields) whatever the template says.
+            Table::Acl(_) | Table::Lpm(_) | Table::Hash { .. } => u64::MAX,
+        }
+    }
+
     /// The bucket a hash pipe picks for these field values; `None` for other pipe types.
     pub(crate) fn calc_hash(&self, values: &crate::matching::Match) -> Option<u32> {
         use core::hash::Hasher;
