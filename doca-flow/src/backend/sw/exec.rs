@@ -113,7 +113,8 @@ impl SwBackend {
         let mut modified = false;
         let mut entry = None;
         let mut trail = [None; TRAIL_LEN];
-        let Some(owner) = self.owner(port) else {
+        let route = self.route(port);
+        if !route.started {
             return Outcome {
                 verdict: Verdict::Drop(DropReason::UnknownPort),
                 meta,
@@ -125,7 +126,7 @@ impl SwBackend {
         };
         let mut domain = Domain::Ingress;
         let mut egress_port = port;
-        let mut next = match self.root(owner, Domain::Ingress) {
+        let mut next = match route.ingress {
             Some(p) => Next::Pipe(p),
             None => {
                 ensure_parsed!();
@@ -137,17 +138,14 @@ impl SwBackend {
         let verdict = loop {
             let cur = match next {
                 Next::Pipe(p) => p,
-                Next::Port(p) => {
-                    let eg_owner = self.owner(p).unwrap_or(p);
-                    match (domain, self.root(eg_owner, Domain::Egress)) {
-                        (Domain::Ingress, Some(root)) => {
-                            domain = Domain::Egress;
-                            egress_port = p;
-                            root
-                        }
-                        _ => break Verdict::Port(p),
+                Next::Port(p) => match (domain, self.route(p).egress) {
+                    (Domain::Ingress, Some(root)) => {
+                        domain = Domain::Egress;
+                        egress_port = p;
+                        root
                     }
-                }
+                    _ => break Verdict::Port(p),
+                },
                 Next::Done(v) => break v,
             };
             hops += 1;

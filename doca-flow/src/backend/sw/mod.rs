@@ -71,6 +71,21 @@ pub struct SwBackend {
     /// nothing but meta fields, packets are not parsed unless an RSS hash or a header
     /// rewrite needs them.
     fields_used: u64,
+    /// Per port id: where its packets start and where packets sent to it continue,
+    /// owner-resolved (a representor's are its switch's), rebuilt whenever a port or a
+    /// root pipe comes or goes, so the hot path reads one small record.
+    routes: Vec<Route>,
+}
+
+/// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Route {
+    /// The port is started.
+    pub(super) started: bool,
+    /// The ingress root of the port's owner.
+    pub(super) ingress: Option<PipeId>,
+    /// The egress root of the port's owner.
+    pub(super) egress: Option<PipeId>,
 }
 
 fn backend_err(op: &'static str, msg: impl Into<String>) -> Error {
@@ -96,6 +111,7 @@ impl Default for SwBackend {
             now_ns: 0,
             scratch: Box::new([0; Field::COUNT]),
             fields_used: 0,
+            routes: Vec::new(),
         }
     }
 }
@@ -153,6 +169,29 @@ impl SwBackend {
         }
     }
 
+    /// Rebuilds [`SwBackend::routes`] from the ports and their roots.
+    fn refresh_routes(&mut self) {
+        self.routes = (0..self.ports.len())
+            .map(|i| match self.owner(PortId(i as u16)) {
+                None => Route::default(),
+                Some(o) => Route {
+                    started: true,
+                    ingress: self.root(o, Domain::Ingress),
+                    egress: self.root(o, Domain::Egress),
+                },
+            })
+            .collect();
+    }
+
+    /// The route of `port` (not started: the default, `started == false`).
+    #[inline]
+    pub(super) fn route(&self, port: PortId) -> Route {
+        self.routes
+            .get(usize::from(port.0))
+            .copied()
+            .unwrap_or_default()
+    }
+
     fn nr_queues(&self) -> u16 {
         self.cfg.as_ref().map_or(1, |c| c.queues.max(1))
     }
@@ -204,6 +243,7 @@ impl Backend for SwBackend {
             roots: [None, None],
             pair: None,
         });
+        self.refresh_routes();
         Ok(())
     }
 
@@ -214,6 +254,7 @@ impl Backend for SwBackend {
         if let Some(p) = self.ports.get_mut(usize::from(port.0)) {
             *p = None;
         }
+        self.refresh_routes();
         Ok(())
     }
 
@@ -309,6 +350,7 @@ impl Backend for SwBackend {
                 });
             }
             *r = Some(PipeId(id));
+            self.refresh_routes();
         }
         Ok(PipeId(id))
     }
@@ -328,6 +370,7 @@ impl Backend for SwBackend {
                     *r = None;
                 }
             }
+            self.refresh_routes();
         }
         // Drop queued operations on its entries, then the entries themselves.
         let slots = &self.slots;
