@@ -177,8 +177,8 @@ impl SwBackend {
                         *t = Some(id);
                     }
                     let d = &mut s.data;
-                    if let Some(c) = &mut d.counter {
-                        c.add(len);
+                    if d.counted {
+                        d.counter.add(len);
                     }
                     if let Some(m) = &mut d.meter {
                         if !m.admit(len, now) {

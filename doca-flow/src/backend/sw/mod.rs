@@ -507,7 +507,7 @@ impl Backend for SwBackend {
                         reason: "cannot add a meter to an entry without one".into(),
                     });
                 }
-                data.meter = Some(TokenBucket::new(meter));
+                data.meter = Some(Box::new(TokenBucket::new(meter)));
             }
         }
         if let Some(f) = update.fwd {
@@ -602,7 +602,7 @@ impl Backend for SwBackend {
 
     fn query_entry(&self, entry: EntryId) -> Result<Counters> {
         self.slot(entry)
-            .and_then(|s| s.data.counter)
+            .and_then(|s| s.data.counters())
             .ok_or(Error::NoCounter { what: "entry" })
     }
 
