@@ -75,6 +75,11 @@ pub struct SwBackend {
     /// owner-resolved (a representor's are its switch's), rebuilt whenever a port or a
     /// root pipe comes or goes, so the hot path reads one small record.
     routes: Vec<Route>,
+    /// Live ACL pipes: the batch entry points pause walks before ACL lookups only when
+    /// there are some.
+    acl_pipes: u32,
+    /// Scratch space of the batched path (see [`SwBackend::process_batch_each`]).
+    batch: exec::BatchScratch,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -112,6 +117,8 @@ impl Default for SwBackend {
             scratch: Box::new([0; Field::COUNT]),
             fields_used: 0,
             routes: Vec::new(),
+            acl_pipes: 0,
+            batch: exec::BatchScratch::default(),
         }
     }
 }
@@ -167,6 +174,16 @@ impl SwBackend {
             PortKind::Representor { switch } => Some(switch),
             PortKind::Plain | PortKind::Switch => Some(port),
         }
+    }
+
+    /// Recomputes what depends on the set of live pipes: [`SwBackend::fields_used`] and
+    /// [`SwBackend::acl_pipes`].
+    fn recount_pipes(&mut self) {
+        let live = self.pipes.iter().flatten();
+        self.fields_used = live
+            .clone()
+            .fold(0, |a, p| a | p.table.fields_used(&p.template));
+        self.acl_pipes = live.filter(|p| matches!(p.table, Table::Acl(_))).count() as u32;
     }
 
     /// Rebuilds [`SwBackend::routes`] from the ports and their roots.
@@ -326,6 +343,9 @@ impl Backend for SwBackend {
             lpm_field,
         };
         self.fields_used |= pipe.table.fields_used(&pipe.template);
+        if matches!(pipe.table, Table::Acl(_)) {
+            self.acl_pipes += 1;
+        }
         let id = match self.free_pipes.pop() {
             Some(i) => {
                 self.pipes[i as usize] = Some(pipe);
@@ -344,6 +364,7 @@ impl Backend for SwBackend {
             if r.is_some() {
                 self.pipes[id as usize] = None;
                 self.free_pipes.push(id);
+                self.recount_pipes();
                 return Err(Error::RootExists {
                     port: cfg.port.0,
                     domain: cfg.domain.name(),
@@ -389,11 +410,7 @@ impl Backend for SwBackend {
             }
         }
         self.free_pipes.push(pipe.0);
-        self.fields_used = self
-            .pipes
-            .iter()
-            .flatten()
-            .fold(0, |a, p| a | p.table.fields_used(&p.template));
+        self.recount_pipes();
     }
 
     fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {

@@ -370,41 +370,118 @@ impl Table {
     }
 }
 
-fn acl_lookup(a: &AclTable, key: &PacketKey) -> Option<u32> {
+/// The transport ports of a packet as an ACL key wants them: `(src, dst, has_ports)`.
+#[inline]
+fn acl_ports(key: &PacketKey) -> (u16, u16, bool) {
     let l4 = key.get(Field::L4Type) as u32;
-    let (sp, dp, has_ports) = if l4 == crate::matching::L4Type::Tcp as u32 {
-        (key.get(Field::TcpSrcPort), key.get(Field::TcpDstPort), true)
+    if l4 == crate::matching::L4Type::Tcp as u32 {
+        (
+            key.get(Field::TcpSrcPort) as u16,
+            key.get(Field::TcpDstPort) as u16,
+            true,
+        )
     } else if l4 == crate::matching::L4Type::Udp as u32 {
-        (key.get(Field::UdpSrcPort), key.get(Field::UdpDstPort), true)
+        (
+            key.get(Field::UdpSrcPort) as u16,
+            key.get(Field::UdpDstPort) as u16,
+            true,
+        )
     } else {
         (0, 0, false)
-    };
+    }
+}
+
+/// The IPv4 classifier key of a packet; `None` if it is not IPv4.
+#[inline]
+fn acl_key_v4(key: &PacketKey) -> Option<Key<u32>> {
+    if key.present & Field::Ipv4Src.bit() == 0 {
+        return None;
+    }
+    let (src_port, dst_port, has_ports) = acl_ports(key);
+    Some(Key {
+        src: key.get(Field::Ipv4Src) as u32,
+        dst: key.get(Field::Ipv4Dst) as u32,
+        src_port,
+        dst_port,
+        proto: key.get(Field::Ipv4Proto) as u8,
+        has_ports,
+    })
+}
+
+/// The IPv6 classifier key of a packet; `None` if it is not IPv6.
+#[inline]
+fn acl_key_v6(key: &PacketKey) -> Option<Key<u128>> {
+    if key.present & Field::Ipv6Src.bit() == 0 {
+        return None;
+    }
+    let (src_port, dst_port, has_ports) = acl_ports(key);
+    Some(Key {
+        src: key.get(Field::Ipv6Src),
+        dst: key.get(Field::Ipv6Dst),
+        src_port,
+        dst_port,
+        proto: key.get(Field::Ipv6NextHeader) as u8,
+        has_ports,
+    })
+}
+
+fn acl_lookup(a: &AclTable, key: &PacketKey) -> Option<u32> {
     match a {
-        AclTable::V4(c) => {
-            if key.present & Field::Ipv4Src.bit() == 0 {
-                return None;
+        AclTable::V4(c) => c.classify(&acl_key_v4(key)?),
+        AclTable::V6(c) => c.classify(&acl_key_v6(key)?),
+    }
+}
+
+/// Scratch space of [`Table::acl_lookup_batch`], kept between batches.
+#[derive(Debug, Default)]
+pub(crate) struct AclBatch {
+    keys4: Vec<Key<u32>>,
+    keys6: Vec<Key<u128>>,
+    pos: Vec<usize>,
+    res: Vec<Option<u32>>,
+    /// The answers, one per key given, in order.
+    pub(crate) out: Vec<Option<u32>>,
+}
+
+impl Table {
+    /// [`Table::lookup`] of an ACL table for many packets at once (the classifier's
+    /// batch lookup); the answers go to `b.out`, one per key, in order. Other tables
+    /// answer every key `None` (callers only batch ACL pipes).
+    pub(crate) fn acl_lookup_batch<'k>(
+        &self,
+        template: &Template,
+        keys: impl Iterator<Item = PacketKey<'k>>,
+        b: &mut AclBatch,
+    ) {
+        b.out.clear();
+        b.pos.clear();
+        b.keys4.clear();
+        b.keys6.clear();
+        let Table::Acl(a) = self else {
+            b.out.extend(keys.map(|_| None));
+            return;
+        };
+        for (i, key) in keys.enumerate() {
+            b.out.push(None);
+            if !template.constants_match(&key) {
+                continue;
             }
-            c.classify(&Key {
-                src: key.get(Field::Ipv4Src) as u32,
-                dst: key.get(Field::Ipv4Dst) as u32,
-                src_port: sp as u16,
-                dst_port: dp as u16,
-                proto: key.get(Field::Ipv4Proto) as u8,
-                has_ports,
-            })
+            let ok = match a {
+                AclTable::V4(_) => acl_key_v4(&key).map(|k| b.keys4.push(k)),
+                AclTable::V6(_) => acl_key_v6(&key).map(|k| b.keys6.push(k)),
+            };
+            if ok.is_some() {
+                b.pos.push(i);
+            }
         }
-        AclTable::V6(c) => {
-            if key.present & Field::Ipv6Src.bit() == 0 {
-                return None;
-            }
-            c.classify(&Key {
-                src: key.get(Field::Ipv6Src),
-                dst: key.get(Field::Ipv6Dst),
-                src_port: sp as u16,
-                dst_port: dp as u16,
-                proto: key.get(Field::Ipv6NextHeader) as u8,
-                has_ports,
-            })
+        b.res.clear();
+        b.res.resize(b.pos.len(), None);
+        match a {
+            AclTable::V4(set) => set.classifier.classify_batch(&b.keys4, &mut b.res),
+            AclTable::V6(set) => set.classifier.classify_batch(&b.keys6, &mut b.res),
+        }
+        for (&i, &r) in b.pos.iter().zip(&b.res) {
+            b.out[i] = r;
         }
     }
 }
