@@ -822,6 +822,18 @@ fn overlaps<A: Addr>(r: &Rule<A>, region: &Region) -> bool {
     (region.v[4] & m) == (u128::from(r.proto) & m)
 }
 
+/// A key's fields in cut order, as addresses.
+#[inline(always)]
+fn fields_of<A: Addr>(key: &Key<A>) -> [A; NF] {
+    [
+        key.src,
+        key.dst,
+        A::from_u128(u128::from(key.src_port)),
+        A::from_u128(u128::from(key.dst_port)),
+        A::from_u128(u128::from(key.proto)),
+    ]
+}
+
 /// The partition a rule belongs to: which of its addresses are specific.
 fn signature<A: Addr>(r: &Rule<A>) -> usize {
     let t = A::BITS / 2;
@@ -829,14 +841,8 @@ fn signature<A: Addr>(r: &Rule<A>) -> usize {
 }
 
 const NPARTS: usize = 4;
-/// Keys walked in lockstep by `classify_batch` (measured on acl1_1k /
-/// acl1_10k, ns/packet: 2 lanes 31/37, 3: 29/34, 4: 28/32, 6: 32/35,
-/// 8: 33/34, 16: 43/43; more lanes wait longer for the deepest walk).
-const LANES: usize = 4;
-/// Percentage of all rules one partition must hold for lockstep batches
-/// (measured: acl1 sets, 98-99% in one partition, gain 25-30%; ipc1 and
-/// fw1 sets, keys visit 2-3 partitions and lockstep loses 0-25%).
-const LOCKSTEP_SHARE: usize = 90;
+/// Keys per `classify_batch` round (their state stays in L1).
+const CHUNK: usize = 64;
 
 /// Partitioned cutting trees.
 #[derive(Clone, Debug)]
@@ -844,9 +850,6 @@ pub(crate) struct Engine<A: Addr> {
     parts: Vec<Part<A>>,
     /// Partition indices by ascending best rank.
     order: Vec<usize>,
-    /// Whether `classify_batch` walks keys in lockstep (one partition
-    /// holds at least `LOCKSTEP_SHARE` of the rules).
-    lockstep: bool,
 }
 
 impl<A: Addr> Engine<A> {
@@ -854,7 +857,6 @@ impl<A: Addr> Engine<A> {
         Engine {
             parts: (0..NPARTS).map(|_| Part::new()).collect(),
             order: (0..NPARTS).collect(),
-            lockstep: false,
         }
     }
 
@@ -870,7 +872,6 @@ impl<A: Addr> Engine<A> {
                 .map(|g| Part::from_rules(g, small))
                 .collect(),
             order: Vec::new(),
-            lockstep: false,
         };
         e.reorder();
         e
@@ -880,25 +881,11 @@ impl<A: Addr> Engine<A> {
         let mut o: Vec<usize> = (0..self.parts.len()).collect();
         o.sort_by_key(|&i| self.parts[i].best);
         self.order = o;
-        let total: usize = self.parts.iter().map(|p| p.members.len()).sum();
-        let top = self
-            .parts
-            .iter()
-            .map(|p| p.members.len())
-            .max()
-            .unwrap_or(0);
-        self.lockstep = total > 0 && top * 100 >= total * LOCKSTEP_SHARE;
     }
 
     #[inline]
     pub(crate) fn classify(&self, key: &Key<A>) -> Option<u32> {
-        let fields = [
-            key.src,
-            key.dst,
-            A::from_u128(u128::from(key.src_port)),
-            A::from_u128(u128::from(key.dst_port)),
-            A::from_u128(u128::from(key.proto)),
-        ];
+        let fields = fields_of(key);
         let mut best = SENTINEL_RANK;
         for &p in &self.order {
             let p = &self.parts[p];
@@ -912,24 +899,25 @@ impl<A: Addr> Engine<A> {
 
     pub(crate) fn stats(&self, keys: &[Key<A>]) -> String {
         let (mut parts, mut levels, mut scanned) = (0u64, 0u64, 0u64);
+        // per partition: visits, levels, max level, scanned, wins
+        let mut pp = vec![[0u64; 5]; self.parts.len()];
+        let mut dh = vec![[0u64; 8]; self.parts.len()];
         for key in keys {
-            let fields = [
-                key.src,
-                key.dst,
-                A::from_u128(u128::from(key.src_port)),
-                A::from_u128(u128::from(key.dst_port)),
-                A::from_u128(u128::from(key.proto)),
-            ];
+            let fields = fields_of(key);
             let mut best = SENTINEL_RANK;
-            for &p in &self.order {
-                let p = &self.parts[p];
+            let mut winner = usize::MAX;
+            for &pi in &self.order {
+                let p = &self.parts[pi];
                 if p.best >= best {
                     break;
                 }
                 parts += 1;
+                pp[pi][0] += 1;
                 let mut e = p.root;
+                let mut d = 0u64;
                 while e & LEAF == 0 {
                     levels += 1;
+                    d += 1;
                     let base = e as u32 as usize;
                     let f = ((e >> 32) & 7) as usize;
                     let shift = ((e >> 35) & 127) as u32;
@@ -937,19 +925,27 @@ impl<A: Addr> Engine<A> {
                     let idx = fields[f].window(shift) & ((1u32 << k) - 1);
                     e = p.children[base + idx as usize];
                 }
+                pp[pi][1] += d;
+                pp[pi][2] = pp[pi][2].max(d);
+                dh[pi][(d as usize).min(7)] += 1;
                 let mut i = e as u32 as usize;
                 loop {
                     let r = &p.leaves[i];
                     scanned += 1;
+                    pp[pi][3] += 1;
                     if r.rank >= best {
                         break;
                     }
                     if r.matches(key) {
                         best = r.rank;
+                        winner = pi;
                         break;
                     }
                     i += 1;
                 }
+            }
+            if winner != usize::MAX {
+                pp[winner][4] += 1;
             }
         }
         let n = keys.len() as f64;
@@ -958,99 +954,121 @@ impl<A: Addr> Engine<A> {
             .iter()
             .map(|p| (p.members.len(), p.children.len(), p.leaves.len(), p.garbage))
             .collect();
-        format!(
+        let mut s = format!(
             "parts/pkt {:.2} levels/pkt {:.2} scanned/pkt {:.2} (rules, entries, leaf slots, garbage) {:?}",
             parts as f64 / n,
             levels as f64 / n,
             scanned as f64 / n,
             sizes
-        )
+        );
+        for (i, v) in pp.iter().enumerate() {
+            let vis = v[0].max(1) as f64;
+            s += &format!(
+                "\n  part {i}: visit {:.2} depth {:.2} max {} scan {:.2} win {:.2} depth hist {:?}",
+                v[0] as f64 / n,
+                v[1] as f64 / vis,
+                v[2],
+                v[3] as f64 / vis,
+                v[4] as f64 / n,
+                dh[i]
+            );
+        }
+        s
     }
 
     pub(crate) fn classify_batch(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
-        if !self.lockstep {
-            for (k, o) in keys.iter().zip(out.iter_mut()) {
-                *o = self.classify(k);
-            }
-            return;
-        }
-        let mut kc = keys.chunks_exact(LANES);
-        let mut oc = out.chunks_exact_mut(LANES);
-        for (k, o) in (&mut kc).zip(&mut oc) {
-            self.classify_lanes(k, o);
-        }
-        for (k, o) in kc.remainder().iter().zip(oc.into_remainder()) {
-            *o = self.classify(k);
+        for (k, o) in keys.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+            self.classify_chunk(k, o);
         }
     }
 
-    /// `LANES` keys walk each tree in lockstep: the walks are independent,
-    /// so their loads overlap, and the loop exits once per group instead of
-    /// once per key. A lane that reached its leaf keeps its entry (a
-    /// select, not a branch). Lanes wait for the deepest one, which is why
-    /// this is used only when one partition serves nearly every lookup.
-    fn classify_lanes(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
-        let fields: [[A; 8]; LANES] = core::array::from_fn(|j| {
-            let k = &keys[j];
-            let z = A::ZERO;
-            [
-                k.src,
-                k.dst,
-                A::from_u128(u128::from(k.src_port)),
-                A::from_u128(u128::from(k.dst_port)),
-                A::from_u128(u128::from(k.proto)),
-                z,
-                z,
-                z,
-            ]
-        });
-        let mut best = [SENTINEL_RANK; LANES];
+    /// Classifies up to `CHUNK` keys partition by partition, breadth
+    /// first: each pass moves every key still walking one level down (or
+    /// one rule along its leaf), so a pass issues one independent load per
+    /// key and the loads of many keys overlap; keys that are done drop out
+    /// of the pass list (a branch-free compaction), so no key waits for
+    /// another's deeper walk.
+    fn classify_chunk(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        let n = keys.len();
+        let fields: [[A; NF]; CHUNK] =
+            core::array::from_fn(|i| keys.get(i).map_or([A::ZERO; NF], fields_of));
+        let mut best = [SENTINEL_RANK; CHUNK];
+        let mut e = [EMPTY; CHUNK];
+        let mut act = [0u8; CHUNK];
         for &pi in &self.order {
             let p = &self.parts[pi];
-            if best.iter().all(|&b| b <= p.best) {
+            let mut na = 0;
+            for (i, &b) in best[..n].iter().enumerate() {
+                act[na] = i as u8;
+                na += usize::from(b > p.best);
+            }
+            if na == 0 {
                 break;
             }
-            let mut e = [EMPTY; LANES];
-            for j in 0..LANES {
-                if best[j] > p.best {
-                    e[j] = p.root;
-                }
+            for &i in &act[..na] {
+                e[i as usize] = p.root;
             }
-            let last = p.children.len() - 1;
-            loop {
-                let mut nodes = 0u64;
-                for j in 0..LANES {
-                    let ej = e[j];
-                    let is_node = ej & LEAF == 0;
+            let mut cur = act;
+            let mut nc = if p.root & LEAF == 0 { na } else { 0 };
+            while nc > 0 {
+                let mut m = 0;
+                for t in 0..nc {
+                    let i = cur[t] as usize;
+                    let ej = e[i];
                     let base = ej as u32 as usize;
-                    let f = ((ej >> 32) & 7) as usize;
+                    let f = (((ej >> 32) & 7) as usize).min(NF - 1);
                     let shift = ((ej >> 35) & 127) as u32;
                     let k = ((ej >> 42) & 31) as u32;
-                    let idx = fields[j][f].window(shift) & ((1u32 << (k & 31)) - 1);
-                    let next = p.children[(base + idx as usize).min(last)];
-                    e[j] = if is_node { next } else { ej };
-                    nodes |= u64::from(is_node);
+                    let idx = fields[i][f].window(shift) & ((1u32 << (k & 31)) - 1);
+                    let next = p.children[base + idx as usize];
+                    e[i] = next;
+                    cur[m] = i as u8;
+                    m += usize::from(next & LEAF == 0);
                 }
-                if nodes == 0 {
-                    break;
-                }
+                nc = m;
             }
-            for j in 0..LANES {
-                let mut i = e[j] as u32 as usize;
-                loop {
-                    let r = &p.leaves[i];
-                    if r.rank >= best[j] {
-                        break;
-                    }
-                    if r.matches(&keys[j]) {
-                        best[j] = r.rank;
-                        break;
-                    }
-                    i += 1;
+            // First rule of every leaf (often the match), then two per pass.
+            let mut cur = act;
+            let mut nc = 0;
+            for t in 0..na {
+                let i = cur[t] as usize;
+                let r = &p.leaves[e[i] as u32 as usize];
+                let go = r.rank < best[i];
+                let hit = go & r.matches(&keys[i]);
+                best[i] = if hit { r.rank } else { best[i] };
+                e[i] += 1;
+                cur[nc] = i as u8;
+                nc += usize::from(go & !hit);
+            }
+            let last = p.leaves.len() - 1;
+            while nc > 0 {
+                let mut m = 0;
+                for t in 0..nc {
+                    let i = cur[t] as usize;
+                    let pos = e[i] as u32 as usize;
+                    let k = &keys[i];
+                    let b = best[i];
+                    let r0 = &p.leaves[pos];
+                    let r1 = &p.leaves[(pos + 1).min(last)];
+                    let go0 = r0.rank < b;
+                    let hit0 = go0 & r0.matches(k);
+                    let go1 = go0 & !hit0 & (r1.rank < b);
+                    let hit1 = go1 & r1.matches(k);
+                    best[i] = if hit0 {
+                        r0.rank
+                    } else if hit1 {
+                        r1.rank
+                    } else {
+                        b
+                    };
+                    e[i] += 2;
+                    cur[m] = i as u8;
+                    m += usize::from(go1 & !hit1);
                 }
+                nc = m;
             }
         }
-        for (o, b) in out.iter_mut().zip(best) {
+        for (o, &b) in out.iter_mut().zip(&best[..n]) {
             *o = (b != SENTINEL_RANK).then_some(b as u32);
         }
     }
