@@ -141,8 +141,8 @@ fn corner_keys<A: Addr>(rules: &[Rule<A>], random: &[Key<A>]) -> Vec<Key<A>> {
 
 fn check_build<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestCaseError> {
     check_build_one(rs, keys)?;
-    // The same rules with both addresses specific land in one partition,
-    // which switches `classify_batch` to its lockstep walk.
+    // The same rules with both addresses specific land in one partition
+    // (deeper trees, one partition per key).
     let half = (A::BITS / 2) as u8;
     let specific: Vec<Rule<A>> = rs
         .iter()
@@ -208,8 +208,14 @@ fn check_updates<A: Addr>(
             pool.push(r);
         }
         prop_assert_eq!(c.len(), live.len());
-        for k in &keys {
-            prop_assert_eq!(c.classify(k), oracle(&live, k), "key {:?}", k);
+        // The batch path keeps per-partition state (root-child bounds)
+        // that updates must maintain: check it too.
+        let mut out = vec![None; keys.len()];
+        c.classify_batch(&keys, &mut out);
+        for (k, o) in keys.iter().zip(&out) {
+            let want = oracle(&live, k);
+            prop_assert_eq!(c.classify(k), want, "key {:?}", k);
+            prop_assert_eq!(*o, want, "batch key {:?}", k);
         }
     }
     Ok(())

@@ -294,6 +294,12 @@ struct Part<A: Addr> {
     /// Ids of rules that shadowed (pruned) other rules somewhere in the
     /// tree: removing one of them rebuilds the subtrees it covers.
     pruners: HashSet<u32>,
+    /// Per child of the root cut, a rank no worse than the best rule in
+    /// that child's subtree (exact after a build, lowered by inserts, never
+    /// raised by removes): a batch key whose best match already beats it
+    /// skips the partition right after the root step. Unused while the
+    /// root is a leaf.
+    bounds: Vec<u64>,
     /// The space factor for this partition's cuts.
     spfac: usize,
     /// Leaf size for this partition's builds; an insert rebuilds a leaf
@@ -315,6 +321,7 @@ impl<A: Addr> Part<A> {
             members: Vec::new(),
             pos: HashMap::new(),
             pruners: HashSet::new(),
+            bounds: Vec::new(),
             spfac: SPFAC,
             binth: BINTH,
         }
@@ -353,6 +360,7 @@ impl<A: Addr> Part<A> {
             + self.members.capacity() * size_of::<Rule<A>>()
             + self.pos.capacity() * 9
             + self.pruners.capacity() * 5
+            + self.bounds.capacity() * 8
     }
 
     // ---- lookup -------------------------------------------------------
@@ -447,6 +455,17 @@ impl<A: Addr> Part<A> {
             }
         }
         drop(idx);
+        if region.d == [0; NF] {
+            // The root (only the root has no bits cut): each child's first
+            // rule in rank order bounds its subtree (pruning only drops).
+            self.bounds = lists
+                .iter()
+                .map(|l| {
+                    l.first()
+                        .map_or(SENTINEL_RANK, |&i| rules[i as usize].rank())
+                })
+                .collect();
+        }
         let base = self.children.len();
         grow_gently(&mut self.children, nc);
         self.children.resize(base + nc, EMPTY);
@@ -634,6 +653,11 @@ impl<A: Addr> Part<A> {
             let shift = ((e >> 35) & 127) as u32;
             let k = ((e >> 42) & 31) as u32;
             let (c0, c1) = region.span(r, f, shift, k);
+            if let Slot::Root = s {
+                for b in self.bounds.iter_mut().take(c1 + 1).skip(c0) {
+                    *b = (*b).min(lr.rank);
+                }
+            }
             for c in c0..=c1 {
                 let child = region.child::<A>(f, shift, k, c);
                 self.insert_at(Slot::Child(base + c), &child, r, lr);
@@ -1010,11 +1034,36 @@ impl<A: Addr> Engine<A> {
             if na == 0 {
                 break;
             }
-            for &i in &act[..na] {
-                e[i as usize] = p.root;
-            }
             let mut cur = act;
-            let mut nc = if p.root & LEAF == 0 { na } else { 0 };
+            let mut nc = 0;
+            if p.root & LEAF == 0 {
+                // The root step, for every key: a key whose best beats the
+                // root child's bound leaves the partition here.
+                let ej = p.root;
+                let base = ej as u32 as usize;
+                let f = (((ej >> 32) & 7) as usize).min(NF - 1);
+                let shift = ((ej >> 35) & 127) as u32;
+                let mask = (1u32 << (((ej >> 42) & 31) as u32 & 31)) - 1;
+                let mut kept = 0;
+                for t in 0..na {
+                    let i = act[t] as usize;
+                    let c = (fields[i][f].window(shift) & mask) as usize;
+                    let next = p.children[base + c];
+                    // No bound (never expected) means no skipping: rank 0
+                    // is beaten by nothing.
+                    let keep = p.bounds.get(c).copied().unwrap_or(0) < best[i];
+                    e[i] = next;
+                    act[kept] = i as u8;
+                    kept += usize::from(keep);
+                    cur[nc] = i as u8;
+                    nc += usize::from(keep & (next & LEAF == 0));
+                }
+                na = kept;
+            } else {
+                for &i in &act[..na] {
+                    e[i as usize] = p.root;
+                }
+            }
             while nc > 0 {
                 let mut m = 0;
                 for t in 0..nc {
