@@ -186,9 +186,11 @@ struct LeafRule<A: Addr> {
     sp_span: u16,
     dp_lo: u16,
     dp_span: u16,
-    proto: u8,
-    pmask: u8,
-    needs_ports: bool,
+    /// The protocol under `pmask`, with bit 8 set for rules that need
+    /// ports: a key's `proto | has_ports << 8` under `pmask` must equal it.
+    proto: u16,
+    /// The protocol mask, with bit 8 set for rules that need ports.
+    pmask: u16,
 }
 
 impl<A: Addr> LeafRule<A> {
@@ -204,12 +206,12 @@ impl<A: Addr> LeafRule<A> {
         dp_span: u16::MAX,
         proto: 0,
         pmask: 0,
-        needs_ports: false,
     };
 
     fn new(r: &Rule<A>) -> Self {
         let smask = A::prefix_mask(r.src.len);
         let dmask = A::prefix_mask(r.dst.len);
+        let np = u16::from(needs_ports(r)) << 8;
         LeafRule {
             src: r.src.addr.and(smask),
             smask,
@@ -220,10 +222,15 @@ impl<A: Addr> LeafRule<A> {
             sp_span: r.src_port.hi - r.src_port.lo,
             dp_lo: r.dst_port.lo,
             dp_span: r.dst_port.hi - r.dst_port.lo,
-            proto: r.proto & r.proto_mask,
-            pmask: r.proto_mask,
-            needs_ports: needs_ports(r),
+            proto: u16::from(r.proto & r.proto_mask) | np,
+            pmask: u16::from(r.proto_mask) | np,
         }
+    }
+
+    /// Whether the rule only matches keys with ports.
+    #[inline]
+    fn needs_ports(&self) -> bool {
+        self.pmask & 0x100 != 0
     }
 
     /// Whether every key in the box matches this rule's fields.
@@ -252,9 +259,9 @@ impl<A: Addr> LeafRule<A> {
                 return false;
             }
         }
-        let m = u128::from(self.pmask);
+        let m = u128::from(self.pmask & 0xff);
         let free = low_mask(8 - region.d[4]);
-        m & free == 0 && (region.v[4] & m) == u128::from(self.proto)
+        m & free == 0 && (region.v[4] & m) == u128::from(self.proto & 0xff)
     }
 
     #[inline(always)]
@@ -263,8 +270,7 @@ impl<A: Addr> LeafRule<A> {
             & (k.dst.and(self.dmask) == self.dst)
             & (k.src_port.wrapping_sub(self.sp_lo) <= self.sp_span)
             & (k.dst_port.wrapping_sub(self.dp_lo) <= self.dp_span)
-            & ((k.proto & self.pmask) == self.proto)
-            & (k.has_ports | !self.needs_ports)
+            & (((u16::from(k.has_ports) << 8 | u16::from(k.proto)) & self.pmask) == self.proto)
     }
 }
 
@@ -673,7 +679,7 @@ impl<A: Addr> Part<A> {
         // shadows the new one here (for keys with ports, if both need them).
         if let Some(by) = cur[..at]
             .iter()
-            .find(|x| (!x.needs_ports || lr.needs_ports) && x.covers(region))
+            .find(|x| (!x.needs_ports() || lr.needs_ports()) && x.covers(region))
         {
             self.pruners.insert(by.rank as u32);
             return;
@@ -865,8 +871,8 @@ fn signature<A: Addr>(r: &Rule<A>) -> usize {
 }
 
 const NPARTS: usize = 4;
-/// Keys per `classify_batch` round (their state stays in L1; at most 256,
-/// the pass lists hold `u8` indices). Measured, ns/packet on acl1_1k /
+/// Keys per `classify_batch` round (their state stays in L1; a power of
+/// two, at most 256: the pass lists hold `u8` indices). Measured, ns/packet on acl1_1k /
 /// ipc1_1k / fw1_1k: 64 keys 17.1 / 25.6 / 30.5, 128: 18.7 / 25.9 / 30.8,
 /// 256: 16.3 / 22.3 / 26.0.
 const CHUNK: usize = 256;
@@ -1017,6 +1023,9 @@ impl<A: Addr> Engine<A> {
     /// another's deeper walk.
     fn classify_chunk(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
         let n = keys.len();
+        // Pass-list indices stay below `CHUNK`; masking says so to the
+        // compiler (no bounds checks in the passes).
+        const M: usize = CHUNK - 1;
         let mut fields = [[A::ZERO; NF]; CHUNK];
         for (f, k) in fields.iter_mut().zip(keys) {
             *f = fields_of(k);
@@ -1028,7 +1037,7 @@ impl<A: Addr> Engine<A> {
             let p = &self.parts[pi];
             let mut na = 0;
             for (i, &b) in best[..n].iter().enumerate() {
-                act[na] = i as u8;
+                act[na & M] = i as u8;
                 na += usize::from(b > p.best);
             }
             if na == 0 {
@@ -1046,16 +1055,16 @@ impl<A: Addr> Engine<A> {
                 let mask = (1u32 << (((ej >> 42) & 31) as u32 & 31)) - 1;
                 let mut kept = 0;
                 for t in 0..na {
-                    let i = act[t] as usize;
+                    let i = act[t & M] as usize;
                     let c = (fields[i][f].window(shift) & mask) as usize;
                     let next = p.children[base + c];
                     // No bound (never expected) means no skipping: rank 0
                     // is beaten by nothing.
                     let keep = p.bounds.get(c).copied().unwrap_or(0) < best[i];
                     e[i] = next;
-                    act[kept] = i as u8;
+                    act[kept & M] = i as u8;
                     kept += usize::from(keep);
-                    cur[nc] = i as u8;
+                    cur[nc & M] = i as u8;
                     nc += usize::from(keep & (next & LEAF == 0));
                 }
                 na = kept;
@@ -1067,7 +1076,7 @@ impl<A: Addr> Engine<A> {
             while nc > 0 {
                 let mut m = 0;
                 for t in 0..nc {
-                    let i = cur[t] as usize;
+                    let i = cur[t & M] as usize;
                     let ej = e[i];
                     let base = ej as u32 as usize;
                     let f = (((ej >> 32) & 7) as usize).min(NF - 1);
@@ -1076,7 +1085,7 @@ impl<A: Addr> Engine<A> {
                     let idx = fields[i][f].window(shift) & ((1u32 << (k & 31)) - 1);
                     let next = p.children[base + idx as usize];
                     e[i] = next;
-                    cur[m] = i as u8;
+                    cur[m & M] = i as u8;
                     m += usize::from(next & LEAF == 0);
                 }
                 nc = m;
@@ -1085,20 +1094,20 @@ impl<A: Addr> Engine<A> {
             let mut cur = act;
             let mut nc = 0;
             for t in 0..na {
-                let i = cur[t] as usize;
+                let i = cur[t & M] as usize;
                 let r = &p.leaves[e[i] as u32 as usize];
                 let go = r.rank < best[i];
                 let hit = go & r.matches(&keys[i]);
                 best[i] = if hit { r.rank } else { best[i] };
                 e[i] += 1;
-                cur[nc] = i as u8;
+                cur[nc & M] = i as u8;
                 nc += usize::from(go & !hit);
             }
             let last = p.leaves.len() - 1;
             while nc > 0 {
                 let mut m = 0;
                 for t in 0..nc {
-                    let i = cur[t] as usize;
+                    let i = cur[t & M] as usize;
                     let pos = e[i] as u32 as usize;
                     let k = &keys[i];
                     let b = best[i];
@@ -1116,7 +1125,7 @@ impl<A: Addr> Engine<A> {
                         b
                     };
                     e[i] += 2;
-                    cur[m] = i as u8;
+                    cur[m & M] = i as u8;
                     m += usize::from(go1 & !hit1);
                 }
                 nc = m;
