@@ -1032,18 +1032,26 @@ impl<A: Addr> Engine<A> {
         }
         let mut best = [SENTINEL_RANK; CHUNK];
         let mut e = [EMPTY; CHUNK];
-        let mut act = [0u8; CHUNK];
+        // Keys that may improve on the partition: partitions come in
+        // ascending best rank, so this list only shrinks.
+        let mut act: [u8; CHUNK] = core::array::from_fn(|i| i as u8);
+        let mut na = n;
+        // Keys in the partition's leaf passes, and in the current pass.
+        let mut live = [0u8; CHUNK];
+        let mut cur = [0u8; CHUNK];
         for &pi in &self.order {
             let p = &self.parts[pi];
-            let mut na = 0;
-            for (i, &b) in best[..n].iter().enumerate() {
-                act[na & M] = i as u8;
-                na += usize::from(b > p.best);
+            let mut m = 0;
+            for t in 0..na {
+                let i = act[t & M];
+                act[m & M] = i;
+                m += usize::from(best[i as usize] > p.best);
             }
+            na = m;
             if na == 0 {
                 break;
             }
-            let mut cur = act;
+            let mut nl = na;
             let mut nc = 0;
             if p.root & LEAF == 0 {
                 // The root step, for every key: a key whose best beats the
@@ -1062,15 +1070,17 @@ impl<A: Addr> Engine<A> {
                     // is beaten by nothing.
                     let keep = p.bounds.get(c).copied().unwrap_or(0) < best[i];
                     e[i] = next;
-                    act[kept & M] = i as u8;
+                    live[kept & M] = i as u8;
                     kept += usize::from(keep);
                     cur[nc & M] = i as u8;
                     nc += usize::from(keep & (next & LEAF == 0));
                 }
-                na = kept;
+                nl = kept;
             } else {
-                for &i in &act[..na] {
+                for t in 0..na {
+                    let i = act[t & M];
                     e[i as usize] = p.root;
+                    live[t & M] = i;
                 }
             }
             while nc > 0 {
@@ -1091,10 +1101,9 @@ impl<A: Addr> Engine<A> {
                 nc = m;
             }
             // First rule of every leaf (often the match), then two per pass.
-            let mut cur = act;
             let mut nc = 0;
-            for t in 0..na {
-                let i = cur[t & M] as usize;
+            for t in 0..nl {
+                let i = live[t & M] as usize;
                 let r = &p.leaves[e[i] as u32 as usize];
                 let go = r.rank < best[i];
                 let hit = go & r.matches(&keys[i]);
