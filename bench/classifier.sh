@@ -19,7 +19,7 @@ trap 'rm -f "$out"' EXIT
 for s in $SETS; do
   r="$CB/$s.rules"; [ -f "$r" ] || r="$r.gz"
   echo "bench $s ..." >&2
-  target/release/dpu-fw bench --rules "$r" --trace "$CB/$s.trace.gz" --matches "$CB/$s.match5.gz" \
+  "${CARGO_TARGET_DIR:-target}/release/dpu-fw" bench --rules "$r" --trace "$CB/$s.trace.gz" --matches "$CB/$s.match5.gz" \
     --churn "$CHURN" --json | sed "s/^{/{\"set\":\"$s\",/" >>"$out"
 done
 python3 - "$out" <<'PY'

@@ -496,8 +496,26 @@ impl<A: Addr> Part<A> {
         let budget = spfac * n;
         let mut best: Option<(usize, usize, usize, u32)> = None; // (max, sum, f, k)
         let mut diff: Vec<i32> = Vec::new();
+        let mut tops: Vec<(u32, u32)> = Vec::with_capacity(n);
         for (f, &start) in starts.iter().enumerate() {
             let rem = width::<A>(f) - start;
+            // Each rule's span for every `k` at once: the first `KMAX` bits
+            // of the window of its (for ports: box-clamped) interval ends;
+            // a `k`-bit cut's child indices are their top `k` bits, as
+            // `Region::span` computes them.
+            tops.clear();
+            tops.extend(idx.iter().map(|&i| {
+                let r = &rules[i as usize];
+                let (a, b) = interval(r, f);
+                let (a, b) = if f < 2 {
+                    (a, b)
+                } else {
+                    let (lo, hi) = region.bounds::<A>(f);
+                    let a = a.max(lo);
+                    (a, b.min(hi).max(a))
+                };
+                (top_bits(a, rem), top_bits(b, rem))
+            }));
             let mut cand = None;
             for k in 1..=rem.min(KMAX) {
                 let nc = 1usize << k;
@@ -507,9 +525,13 @@ impl<A: Addr> Part<A> {
                 diff.clear();
                 diff.resize(nc + 1, 0);
                 let mut sum = 0usize;
-                for &i in idx {
-                    let s = width::<A>(f) - start - k;
-                    let (c0, c1) = region.span(&rules[i as usize], f, s, k);
+                let sh = KMAX - k;
+                for (j, &(t0, t1)) in tops.iter().enumerate() {
+                    let (c0, c1) = ((t0 >> sh) as usize, (t1 >> sh) as usize);
+                    debug_assert_eq!(
+                        (c0, c1),
+                        region.span(&rules[idx[j] as usize], f, rem - k, k)
+                    );
                     diff[c0] += 1;
                     diff[c1 + 1] -= 1;
                     sum += c1 - c0 + 1;
@@ -786,6 +808,18 @@ impl<A: Addr> Part<A> {
     }
 }
 
+/// The first `KMAX` bits of the last `rem` bits of `v` (zero-filled when
+/// `rem < KMAX`): a `k`-bit window starting there is this `>> (KMAX - k)`.
+#[inline]
+fn top_bits(v: u128, rem: u32) -> u32 {
+    let w = if rem >= KMAX {
+        v >> (rem - KMAX)
+    } else {
+        v << (KMAX - rem)
+    };
+    (w & low_mask(KMAX)) as u32
+}
+
 /// How many address bits below the box's depth every rule of `idx` either
 /// leaves free or sets to the same value, so cutting them would separate
 /// nothing: the node's window starts below them. Keys that differ there
@@ -876,6 +910,9 @@ const NPARTS: usize = 4;
 /// ipc1_1k / fw1_1k: 64 keys 17.1 / 25.6 / 30.5, 128: 18.7 / 25.9 / 30.8,
 /// 256: 16.3 / 22.3 / 26.0.
 const CHUNK: usize = 256;
+/// Fewer keys than this are classified one by one: a round initialises
+/// ~9 KiB of state (IPv4), and a few keys give the passes little to overlap.
+const MIN_ROUND: usize = 8;
 
 /// Partitioned cutting trees.
 #[derive(Clone, Debug)]
@@ -1011,7 +1048,13 @@ impl<A: Addr> Engine<A> {
 
     pub(crate) fn classify_batch(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
         for (k, o) in keys.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
-            self.classify_chunk(k, o);
+            if k.len() < MIN_ROUND {
+                for (k, o) in k.iter().zip(o) {
+                    *o = self.classify(k);
+                }
+            } else {
+                self.classify_chunk(k, o);
+            }
         }
     }
 
