@@ -351,10 +351,11 @@ impl MbufBurst {
 
     /// Frees every mbuf held.
     pub fn clear(&mut self) {
-        for &m in &self.ptrs[..self.len] {
+        if self.len > 0 {
             // SAFETY: slots below len hold valid owned mbufs, each freed once
-            // (len is reset right after).
-            unsafe { sys::dsys_pktmbuf_free(m) }
+            // (len is reset right after); rte_pktmbuf_free_bulk frees them all
+            // (and their segments), returning them to their pools in batches.
+            unsafe { sys::dsys_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), self.len as u32) }
         }
         self.len = 0;
     }

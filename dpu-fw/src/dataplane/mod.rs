@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use doca_flow::dpdk::{DpdkError, Eal, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use doca_flow::dpdk::{DpdkError, Eal, MbufBurst, Mempool, Port, PortConfig, RxQueue, TxQueue};
 
 pub use stats::{PortCounters, PortSnapshot};
 use worker::{PolicySlot, Worker};
@@ -205,6 +205,7 @@ impl Dataplane {
                 stop: stop.clone(),
                 decisions: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
                 slices: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
+                dropped: MbufBurst::new(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("dpu-fw-worker-{w}"))

@@ -68,6 +68,8 @@ pub(super) struct Worker {
     pub(super) decisions: Vec<Disposition>,
     /// The allocation behind each burst's packet slices (empty between bursts).
     pub(super) slices: Vec<&'static mut [u8]>,
+    /// The burst's dropped packets, freed in bulk at its end.
+    pub(super) dropped: MbufBurst,
 }
 
 /// An emptied `v` with another lifetime, keeping its allocation (collecting a
@@ -154,13 +156,18 @@ impl Worker {
                         }
                     }
                 }
-                // Drop, a port the dataplane does not have, or no decision.
+                // Drop, a port the dataplane does not have, or no decision:
+                // freed together after the burst.
                 _ => {
                     drops += 1;
-                    drop(m);
+                    if let Err(m) = self.dropped.push(m) {
+                        self.dropped.clear();
+                        drop(m);
+                    }
                 }
             }
         }
+        self.dropped.clear();
         self.counters[in_port].add_rx(n, bytes);
         self.counters[in_port].add_policy_drops(drops);
     }
