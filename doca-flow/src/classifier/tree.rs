@@ -3,8 +3,8 @@
 //! priority order. See `docs/classifier.md` for the design and figures.
 //!
 //! Layout. A tree is a flat array of 64-bit entries. An inner entry packs
-//! `(child base, field, shift, k)`: the child is `children[base + ((field
-//! value >> shift) & (2^k - 1))]`. A leaf entry packs the offset of its
+//! `(child base, field, shift, k)` and the window mask `2^k - 1`: the child
+//! is `children[base + ((field value >> shift) & mask)]`. A leaf entry packs the offset of its
 //! rules in the partition's leaf arena; a leaf is a run of [`LeafRule`]s in
 //! `(priority, id)` order closed by a sentinel that matches every key with
 //! the worst rank, so the scan needs no length and stops at the first
@@ -379,8 +379,7 @@ impl<A: Addr> Part<A> {
             let base = e as u32 as usize;
             let f = ((e >> 32) & 7) as usize;
             let shift = ((e >> 35) & 127) as u32;
-            let k = ((e >> 42) & 31) as u32;
-            let idx = fields[f].window(shift) & ((1u32 << k) - 1);
+            let idx = fields[f].window(shift) & (e >> 47) as u32;
             e = self.children[base + idx as usize];
         }
         let mut i = e as u32 as usize;
@@ -479,7 +478,14 @@ impl<A: Addr> Part<A> {
             let e = self.build_node(rules, list, &region.child::<A>(f, shift, k, c));
             self.children[base + c] = e;
         }
-        (base as u64) | ((f as u64) << 32) | (u64::from(shift) << 35) | (u64::from(k) << 42)
+        // The window mask again in bits 47..63 (k <= 16; bit 63, the leaf
+        // flag, stays clear): walks take it with one shift.
+        debug_assert!(k <= KMAX);
+        (base as u64)
+            | ((f as u64) << 32)
+            | (u64::from(shift) << 35)
+            | (u64::from(k) << 42)
+            | (((1u64 << k) - 1) << 47)
     }
 
     /// HiCuts-style choice: per field the most bits whose copies stay within
@@ -1103,7 +1109,7 @@ impl<A: Addr> Engine<A> {
                 let base = ej as u32 as usize;
                 let f = (((ej >> 32) & 7) as usize).min(NF - 1);
                 let shift = ((ej >> 35) & 127) as u32;
-                let mask = (1u32 << (((ej >> 42) & 31) as u32 & 31)) - 1;
+                let mask = (ej >> 47) as u32;
                 let mut kept = 0;
                 for t in 0..na {
                     let i = act[t & M] as usize;
@@ -1134,8 +1140,7 @@ impl<A: Addr> Engine<A> {
                     let base = ej as u32 as usize;
                     let f = (((ej >> 32) & 7) as usize).min(NF - 1);
                     let shift = ((ej >> 35) & 127) as u32;
-                    let k = ((ej >> 42) & 31) as u32;
-                    let idx = fields[i][f].window(shift) & ((1u32 << (k & 31)) - 1);
+                    let idx = fields[i][f].window(shift) & (ej >> 47) as u32;
                     let next = p.children[base + idx as usize];
                     e[i] = next;
                     cur[m & M] = i as u8;
