@@ -1088,17 +1088,25 @@ impl<A: Addr> Engine<A> {
         // Keys in the partition's leaf passes, and in the current pass.
         let mut live = [0u8; CHUNK];
         let mut cur = [0u8; CHUNK];
-        for &pi in &self.order {
+        for (j, &pi) in self.order.iter().enumerate() {
             let p = &self.parts[pi];
-            let mut m = 0;
-            for t in 0..na {
-                let i = act[t & M];
-                act[m & M] = i;
-                m += usize::from(best[i as usize] > p.best);
-            }
-            na = m;
-            if na == 0 {
-                break;
+            if j == 0 {
+                // Every key's best is still the sentinel: all may improve,
+                // unless the partition (and so every later one) is empty.
+                if p.best == SENTINEL_RANK {
+                    break;
+                }
+            } else {
+                let mut m = 0;
+                for t in 0..na {
+                    let i = act[t & M];
+                    act[m & M] = i;
+                    m += usize::from(best[i as usize] > p.best);
+                }
+                na = m;
+                if na == 0 {
+                    break;
+                }
             }
             let mut nl = na;
             let mut nc = 0;
