@@ -260,17 +260,7 @@ impl MbufBurst {
         let n = self.len;
         let mut data = [std::ptr::null_mut(); BURST_MAX];
         let mut lens = [0u16; BURST_MAX];
-        // SAFETY: the first n slots hold valid owned mbufs (n <= BURST_MAX);
-        // the three output arrays have room for BURST_MAX entries.
-        unsafe {
-            sys::dsys_pktmbuf_burst_data(
-                self.ptrs.as_ptr(),
-                n as u16,
-                data.as_mut_ptr(),
-                lens.as_mut_ptr(),
-                pkt_lens.as_mut_ptr(),
-            )
-        };
+        self.burst_data(&mut data, &mut lens, pkt_lens);
         out.clear();
         out.extend(data[..n].iter().zip(&lens[..n]).map(|(&p, &len)| {
             // SAFETY: as in `slices_mut`: each pointer is a distinct valid
@@ -281,15 +271,17 @@ impl MbufBurst {
         }));
     }
 
-    /// The sum of the packets' total lengths ([`Mbuf::pkt_len`]), in one call
-    /// into DPDK.
-    pub fn total_len(&self) -> u64 {
-        let mut data = [std::ptr::null_mut(); BURST_MAX];
-        let mut lens = [0u16; BURST_MAX];
-        let mut pkt_lens = [0u32; BURST_MAX];
+    /// For each held mbuf `i`: its data pointer, first-segment length and total
+    /// length, into `data[i]`, `lens[i]`, `pkt_lens[i]` (one call into DPDK).
+    fn burst_data(
+        &self,
+        data: &mut [*mut core::ffi::c_void; BURST_MAX],
+        lens: &mut [u16; BURST_MAX],
+        pkt_lens: &mut [u32; BURST_MAX],
+    ) {
         // SAFETY: the first len slots hold valid owned mbufs (len <= BURST_MAX);
-        // the output arrays have room for BURST_MAX entries. Nothing is written
-        // to the mbufs.
+        // the output arrays have room for BURST_MAX entries. The mbufs are only
+        // read.
         unsafe {
             sys::dsys_pktmbuf_burst_data(
                 self.ptrs.as_ptr(),
@@ -299,6 +291,15 @@ impl MbufBurst {
                 pkt_lens.as_mut_ptr(),
             )
         };
+    }
+
+    /// The sum of the packets' total lengths ([`Mbuf::pkt_len`]), in one call
+    /// into DPDK.
+    pub fn total_len(&self) -> u64 {
+        let mut data = [std::ptr::null_mut(); BURST_MAX];
+        let mut lens = [0u16; BURST_MAX];
+        let mut pkt_lens = [0u32; BURST_MAX];
+        self.burst_data(&mut data, &mut lens, &mut pkt_lens);
         pkt_lens[..self.len].iter().map(|&l| u64::from(l)).sum()
     }
 
