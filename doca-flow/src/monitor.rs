@@ -63,6 +63,13 @@ impl Counters {
         self.packets += 1;
         self.bytes += bytes as u64;
     }
+
+    /// Adds `packets` packets of `bytes` bytes in all.
+    #[inline]
+    pub(crate) fn add_many(&mut self, packets: u64, bytes: u64) {
+        self.packets += packets;
+        self.bytes += bytes;
+    }
 }
 
 /// A token bucket driven by explicit time, so tests are deterministic.

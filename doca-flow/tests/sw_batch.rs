@@ -4,13 +4,17 @@
 //! a control pipe with actions -> ports) and random frames (TCP, UDP, ICMP over IPv4, UDP
 //! over IPv6, garbage), with and without meters. Any batch-wise fast path (for instance
 //! ACL lookups with the classifier's `classify_batch`) must keep this passing.
+//!
+//! A second property covers pipelines that match meta fields only (port id, meta words),
+//! where one walk decides a whole batch unless it reads header bytes (a miss to RSS, an
+//! RSS fwd, a rewrite) or a meter is installed.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Flags, Flow, Fwd, IpPrefix, Match,
-    MeterCfg, MeterLimit, Monitor, Pipe, PipeType, PortId, PortRange,
+    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, IpPrefix,
+    Match, MeterCfg, MeterLimit, Monitor, Pipe, PipeType, PortId, PortRange,
 };
 use proptest::prelude::*;
 
@@ -299,6 +303,199 @@ proptest! {
     ) {
         let one = build(&spec);
         let many = build(&spec);
+        let mut f1 = frames.clone();
+        let want: Vec<_> = {
+            let mut sw = one.flow.sw().unwrap();
+            f1.iter_mut().map(|f| sw.process_packet(PortId(port), f)).collect()
+        };
+        let mut f2 = frames.clone();
+        let mut got = Vec::new();
+        {
+            let mut sw = many.flow.sw().unwrap();
+            for c in f2.chunks_mut(chunk) {
+                let base = got.len();
+                let mut seen = 0;
+                sw.process_batch_each(PortId(port), c, |i, o| {
+                    assert_eq!(i, seen, "outcomes come in frame order");
+                    seen += 1;
+                    got.push(*o);
+                });
+                prop_assert_eq!(got.len() - base, c.len());
+            }
+        }
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(&f2, &f1);
+        prop_assert_eq!(counters(&many), counters(&one));
+    }
+}
+
+/// Where a meta-only pipeline's entry (or a pipe's miss) sends packets.
+#[derive(Debug, Clone, Copy)]
+enum MetaTo {
+    Port(u16),
+    Drop,
+    /// The second control pipe (from the root only).
+    Next,
+    /// RSS: the queue depends on the packet's headers.
+    Rss,
+}
+
+#[derive(Debug, Clone)]
+struct MetaRule {
+    prio: u32,
+    /// Root: the ingress port to match; second pipe: the meta word 0 value to match.
+    key: Option<u16>,
+    /// The meta word 0 value it writes.
+    set: u16,
+    to: MetaTo,
+    counted: bool,
+    meter: bool,
+    rewrite: bool,
+}
+
+#[derive(Debug, Clone)]
+struct MetaSpec {
+    root: Vec<MetaRule>,
+    next: Vec<MetaRule>,
+    /// `None`: the root's miss goes to the port's RSS queues (a header hash).
+    root_miss: Option<MetaTo>,
+    next_miss: Option<MetaTo>,
+}
+
+fn meta_to(next: bool) -> impl Strategy<Value = MetaTo> {
+    let n = if next { 7u8 } else { 6 };
+    (0u8..n).prop_map(|i| match i {
+        0..=3 => MetaTo::Port(u16::from(i)),
+        4 => MetaTo::Drop,
+        5 => MetaTo::Rss,
+        _ => MetaTo::Next,
+    })
+}
+
+fn meta_rule(next: bool, meters: bool) -> impl Strategy<Value = MetaRule> {
+    (
+        0u32..4,
+        proptest::option::of(0u16..PORTS + 1),
+        0u16..3,
+        prop_oneof![3 => meta_to(next), 1 => Just(MetaTo::Port(1))],
+        any::<bool>(),
+        any::<u8>(),
+    )
+        .prop_map(move |(prio, key, set, to, counted, r)| MetaRule {
+            prio,
+            key,
+            set,
+            to,
+            counted,
+            meter: meters && r % 8 == 0,
+            rewrite: r % 8 == 1,
+        })
+}
+
+fn meta_spec(meters: bool) -> impl Strategy<Value = MetaSpec> {
+    (
+        proptest::collection::vec(meta_rule(true, meters), 0..5),
+        proptest::collection::vec(meta_rule(false, meters), 0..5),
+        proptest::option::of(meta_to(true)),
+        proptest::option::of(meta_to(false)),
+    )
+        .prop_map(|(root, next, root_miss, next_miss)| MetaSpec {
+            root,
+            next,
+            root_miss,
+            next_miss,
+        })
+}
+
+fn build_meta(spec: &MetaSpec) -> Built {
+    let flow = Flow::builder().queues(4).queue_depth(4096).build().unwrap();
+    let ports: Vec<_> = (0..PORTS)
+        .map(|i| flow.start_port(i, "p").unwrap())
+        .collect();
+    let mut q = flow.take_queue(0).unwrap();
+    let p0 = &ports[0];
+    let simple = |t: MetaTo| match t {
+        MetaTo::Port(p) => Fwd::Port(PortId(p)),
+        MetaTo::Drop | MetaTo::Next => Fwd::Drop,
+        MetaTo::Rss => Fwd::Rss {
+            queues: vec![0, 1, 2, 3],
+        },
+    };
+    let mut next = p0
+        .pipe_builder("next")
+        .pipe_type(PipeType::Control)
+        .miss_counter(true);
+    if let Some(m) = spec.next_miss {
+        next = next.fwd_miss(simple(m));
+    }
+    let next = next.build().unwrap();
+    let fwd = |t: MetaTo| match t {
+        MetaTo::Next => Fwd::Pipe(next.clone()),
+        t => simple(t),
+    };
+    let mut root = p0
+        .pipe_builder("root")
+        .pipe_type(PipeType::Control)
+        .root(true)
+        .miss_counter(true);
+    if let Some(m) = spec.root_miss {
+        root = root.fwd_miss(fwd(m));
+    }
+    let root = root.build().unwrap();
+    let mut entries = Vec::new();
+    for (pipe, rules, field) in [
+        (&root, &spec.root, Field::PortId),
+        (&next, &spec.next, Field::meta(0)),
+    ] {
+        for r in rules {
+            let (m, mask) = match r.key {
+                Some(k) => (
+                    Match::new().with(field, u128::from(k)),
+                    Match::changeable(&[field]),
+                ),
+                None => (Match::new(), Match::new()),
+            };
+            let mut a = Actions::new().meta_u32(0, u32::from(r.set));
+            if r.rewrite {
+                a = a.ipv4_dst(Ipv4Addr::new(192, 0, 2, 1));
+            }
+            let meter = r.meter.then_some(MeterCfg {
+                limit: MeterLimit::Packets,
+                cir: 1,
+                cbs: 3,
+            });
+            let mut e = ControlEntry::new(r.prio, m, fwd(r.to))
+                .mask(mask)
+                .actions(a);
+            if r.counted || meter.is_some() {
+                e = e.monitor(Monitor {
+                    counter: r.counted,
+                    meter,
+                });
+            }
+            entries.push(pipe.control_add_entry(&mut q, e).unwrap());
+        }
+    }
+    p0.entries_process(&mut q, 0).unwrap();
+    Built {
+        flow,
+        entries,
+        pipes: vec![root, next],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn meta_only_batch_equals_packet_by_packet(
+        spec in any::<bool>().prop_flat_map(meta_spec),
+        frames in proptest::collection::vec(frame(), 0..100),
+        chunk in 1usize..80,
+        port in 0u16..PORTS + 1,
+    ) {
+        let one = build_meta(&spec);
+        let many = build_meta(&spec);
         let mut f1 = frames.clone();
         let want: Vec<_> = {
             let mut sw = one.flow.sw().unwrap();

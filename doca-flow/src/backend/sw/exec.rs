@@ -133,6 +133,40 @@ const BLANK_WALK: Walk = Walk {
     parsed: false,
 };
 
+/// The counters one walk added to, in order: when the walk is burst-constant (see
+/// [`SwBackend::process_batch_each`]) the rest of the burst is added to them at once.
+struct Tally {
+    n: usize,
+    refs: [CounterRef; MAX_HOPS as usize],
+}
+
+/// A counter that a walk added to.
+#[derive(Clone, Copy)]
+enum CounterRef {
+    /// The counter of the entry in this slot.
+    Entry(u32),
+    /// The miss counter of this pipe.
+    Miss(u32),
+}
+
+impl Tally {
+    const fn new() -> Tally {
+        Tally {
+            n: 0,
+            refs: [CounterRef::Miss(0); MAX_HOPS as usize],
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, r: CounterRef) {
+        // A walk visits at most MAX_HOPS pipes, so this never overflows; checked anyway.
+        if let Some(slot) = self.refs.get_mut(self.n) {
+            *slot = r;
+            self.n += 1;
+        }
+    }
+}
+
 fn blank_outcome() -> Outcome {
     Outcome {
         verdict: Verdict::Drop(DropReason::UnknownPort),
@@ -170,7 +204,7 @@ impl SwBackend {
         let mut hdrs = Headers::default();
         let mut w = BLANK_WALK;
         if let Some(next) = self.walk_start(port, pkt, &mut hdrs, out, &mut w) {
-            self.walk_run(&mut w, next, pkt, &mut hdrs, out, None, false);
+            self.walk_run(&mut w, next, pkt, &mut hdrs, out, None, false, None);
         }
     }
 
@@ -245,6 +279,7 @@ impl SwBackend {
         out: &mut Outcome,
         mut acl: Option<(PipeId, Option<u32>)>,
         suspend_at_acl: bool,
+        mut tally: Option<&mut Tally>,
     ) -> Option<PipeId> {
         macro_rules! ensure_parsed {
             () => {
@@ -311,6 +346,9 @@ impl SwBackend {
                     let d = &mut s.data;
                     if d.counted {
                         d.counter.add(len);
+                        if let Some(t) = tally.as_deref_mut() {
+                            t.push(CounterRef::Entry(slot));
+                        }
                     }
                     if let Some(m) = &mut d.meter {
                         if !m.admit(len, now) {
@@ -338,6 +376,9 @@ impl SwBackend {
                 None => {
                     if let Some(c) = &mut pipe.miss {
                         c.add(len);
+                        if let Some(t) = tally.as_deref_mut() {
+                            t.push(CounterRef::Miss(cur.0));
+                        }
                     }
                     let dflt = if !pipe.cfg.is_root {
                         Next::Done(Verdict::Drop(DropReason::Miss))
@@ -388,12 +429,21 @@ impl SwBackend {
     /// outcomes, frames and counters equal those of [`SwBackend::process_packet`] frame by
     /// frame (a proptest checks it); meters depend on order, so with meters every frame
     /// runs to its end before the next starts.
+    ///
+    /// When no installed pipe reads past the meta fields (a pipeline that steers by port
+    /// and meta words only) and no meter is installed, a walk that reads no header byte
+    /// depends on nothing but the ingress port: the first frame's walk decides the whole
+    /// batch, and the rest of the batch is added to the counters that walk hit.
     pub fn process_batch_each<B: AsMut<[u8]>>(
         &mut self,
         port: PortId,
         pkts: &mut [B],
         mut f: impl FnMut(usize, &Outcome),
     ) {
+        if self.meters_used == 0 && self.fields_used & !META_FIELDS == 0 && pkts.len() >= 2 {
+            self.batch_meta_only(port, pkts, f);
+            return;
+        }
         let mut o = blank_outcome();
         if self.acl_pipes == 0 || self.meters_used > 0 || pkts.len() < 2 {
             for (i, p) in pkts.iter_mut().enumerate() {
@@ -412,6 +462,68 @@ impl SwBackend {
         self.batch = b;
     }
 
+    /// [`SwBackend::process_batch_each`] while every installed pipe reads meta fields
+    /// only and no meter is installed. The first frame walks; if its walk read no header
+    /// byte (nothing parsed on demand: no miss to RSS, no RSS fwd, no rewrite) its outcome
+    /// is a function of the ingress port and the pipes alone (the meta words start equal
+    /// and the actions that change them are the same), so every frame of the batch gets
+    /// it and the counters it hit take the other frames at once. Otherwise the other
+    /// frames walk one by one.
+    fn batch_meta_only<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        mut f: impl FnMut(usize, &Outcome),
+    ) {
+        let Some((first, rest)) = pkts.split_first_mut() else {
+            return;
+        };
+        let (first, mut o) = (first.as_mut(), blank_outcome());
+        let (mut hdrs, mut w, mut tally) = (Headers::default(), BLANK_WALK, Tally::new());
+        let constant = match self.walk_start(port, first, &mut hdrs, &mut o, &mut w) {
+            Some(next) => {
+                self.walk_run(
+                    &mut w,
+                    next,
+                    first,
+                    &mut hdrs,
+                    &mut o,
+                    None,
+                    false,
+                    Some(&mut tally),
+                );
+                !w.parsed
+            }
+            // Decided before any pipe: an unknown port (constant), or no ingress root,
+            // whose miss hashes the headers (not constant).
+            None => o.verdict == Verdict::Drop(DropReason::UnknownPort),
+        };
+        f(0, &o);
+        if !constant {
+            for (i, p) in rest.iter_mut().enumerate() {
+                self.process_packet_into(port, p.as_mut(), &mut o);
+                f(i + 1, &o);
+            }
+            return;
+        }
+        let packets = rest.len() as u64;
+        let bytes: u64 = rest.iter_mut().map(|p| p.as_mut().len() as u64).sum();
+        for &r in &tally.refs[..tally.n] {
+            let c = match r {
+                CounterRef::Entry(slot) => Some(&mut self.slots[slot as usize].data.counter),
+                CounterRef::Miss(pipe) => self.pipes[pipe as usize]
+                    .as_mut()
+                    .and_then(|p| p.miss.as_mut()),
+            };
+            if let Some(c) = c {
+                c.add_many(packets, bytes);
+            }
+        }
+        for i in 1..pkts.len() {
+            f(i, &o);
+        }
+    }
+
     /// One chunk (at most [`BATCH_MAX`] frames) of [`SwBackend::process_batch_each`]'s
     /// batched path; the outcomes are left in `b.outs`.
     fn batch_chunk<B: AsMut<[u8]>>(&mut self, port: PortId, pkts: &mut [B], b: &mut BatchScratch) {
@@ -423,7 +535,7 @@ impl SwBackend {
             let (pkt, hdrs, out, w) = (p.as_mut(), &mut b.hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
             if let Some(next) = self.walk_start(port, pkt, hdrs, out, w) {
-                if let Some(pipe) = self.walk_run(w, next, pkt, hdrs, out, None, true) {
+                if let Some(pipe) = self.walk_run(w, next, pkt, hdrs, out, None, true, None) {
                     b.paused[i] = true;
                     b.pending.push((pipe, i as u32));
                 }
@@ -470,7 +582,7 @@ impl SwBackend {
                 };
                 let answer = Some((pipe, b.answers[i]));
                 let (pkt, hdrs, out) = (p.as_mut(), &mut b.hdrs[i], &mut b.outs[i]);
-                self.walk_run(w, Next::Pipe(pipe), pkt, hdrs, out, answer, false);
+                self.walk_run(w, Next::Pipe(pipe), pkt, hdrs, out, answer, false, None);
             }
         }
     }
