@@ -46,6 +46,9 @@ impl EntryData {
 #[repr(C, align(64))]
 pub(super) struct Slot {
     pub(super) generation: u32,
+    /// The caller's tag ([`SwBackend::set_entry_tag`]); 0 = none. Kept across entry
+    /// updates, cleared when the slot is reused.
+    pub(super) tag: u32,
     pub(super) data: EntryData,
     pub(super) live: bool,
     pub(super) pipe: u32,
@@ -142,6 +145,7 @@ impl SwBackend {
         };
         let s = &mut self.slots[index as usize];
         s.generation = s.generation.wrapping_add(1);
+        s.tag = 0;
         s.live = true;
         s.pipe = pipe.0;
         s.status = Some(EntryStatus::InProcess);
@@ -442,6 +446,7 @@ mod tests {
         let end = |p: usize, size: usize| p - base + size;
         assert_eq!(base % 64, 0);
         assert!(end(&s.generation as *const _ as usize, 4) <= 64);
+        assert!(end(&s.tag as *const _ as usize, 4) <= 64);
         assert!(end(&s.data.meter as *const _ as usize, 8) <= 64);
         assert!(end(&s.data.counter as *const _ as usize, 16) <= 64);
         let fwd = core::mem::size_of::<Option<FwdSpec>>();

@@ -72,6 +72,9 @@ pub struct Outcome {
     /// a map from entries to rules, the deciding entry can be found even when later
     /// pipes (meters, steering) hit entries of their own.
     pub trail: [Option<EntryId>; TRAIL_LEN],
+    /// The tag ([`SwBackend::set_entry_tag`]) of the last entry hit that has one; 0 if
+    /// the packet hit no tagged entry.
+    pub tag: u32,
 }
 
 /// The most frames [`SwBackend::process_batch_each`] pauses at once.
@@ -175,6 +178,7 @@ fn blank_outcome() -> Outcome {
         hops: 0,
         entry: None,
         trail: [None; TRAIL_LEN],
+        tag: 0,
     }
 }
 
@@ -233,6 +237,7 @@ impl SwBackend {
         out.hops = 0;
         out.entry = None;
         out.trail = [None; TRAIL_LEN];
+        out.tag = 0;
         w.meta.port_id = port.0;
         w.meta.pkt_meta = 0;
         w.meta.scratch = [0; 4];
@@ -342,6 +347,9 @@ impl SwBackend {
                     out.entry = Some(id);
                     if let Some(t) = out.trail.iter_mut().find(|t| t.is_none()) {
                         *t = Some(id);
+                    }
+                    if s.tag != 0 {
+                        out.tag = s.tag;
                     }
                     let d = &mut s.data;
                     if d.counted {

@@ -213,6 +213,22 @@ impl SwBackend {
         self.cfg.as_ref().map_or(1, |c| c.queues.max(1))
     }
 
+    /// Tags an entry: from then on, [`Outcome::tag`] of a packet that hits it (and no
+    /// tagged entry after it) is `tag`. The software counterpart of DOCA's per-entry user
+    /// context, for a dataplane that must know which of its own objects (a firewall rule,
+    /// say) decided each packet without a lookup table of its own. 0 clears the tag. An
+    /// update of the entry keeps it; the entry's removal drops it.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] if `entry` is not a live entry of this backend.
+    pub fn set_entry_tag(&mut self, entry: EntryId, tag: u32) -> Result<()> {
+        let s = self
+            .slot_mut(entry)
+            .ok_or_else(|| backend_err("entry", format!("no entry {}", entry.index)))?;
+        s.tag = tag;
+        Ok(())
+    }
+
     /// The port a pipe belongs to.
     pub fn pipe_port(&self, pipe: PipeId) -> Option<PortId> {
         self.pipe(pipe).ok().map(|p| p.cfg.port)
