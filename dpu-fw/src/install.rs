@@ -356,11 +356,19 @@ impl Installed {
 
     /// Packet and byte counts per rule (indexed like `RuleSet::rules`), summed over the
     /// rule's entries, since the current plan was installed.
+    ///
+    /// On the sw backend this takes the flow's lock once (a dataplane worker processing
+    /// bursts on the same flow waits for one pass over the entries, not one per entry).
     pub fn rule_counters(&self) -> Vec<Counters> {
         let mut out = vec![Counters::default(); self.plan.rules.len()];
+        let sw = self.flow.sw();
         for e in self.current.entries.iter().flatten() {
             if let Some(&(rule, true)) = self.current.rules.get(&e.id()) {
-                if let Ok(c) = e.query() {
+                let c = match &sw {
+                    Some(sw) => sw.query_entry(e.id()),
+                    None => e.query(),
+                };
+                if let Ok(c) = c {
                     let slot = &mut out[rule as usize];
                     slot.packets += c.packets;
                     slot.bytes += c.bytes;

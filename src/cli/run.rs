@@ -74,15 +74,23 @@ mod dataplane {
 
     use super::Args;
 
-    /// Per-rule packet and byte counts of one policy generation. The last two
-    /// slots are the inbound and outbound defaults. One lane per worker: only
-    /// that worker writes it (a plain load and store, no locked add per
-    /// packet); snapshots sum the lanes.
+    /// Per-rule packet and byte counts of one policy generation. Rules are
+    /// counted by the entries the policy installed: the sw backend's entry
+    /// counters count each packet once, on the entries of the rule that decided
+    /// it, so a snapshot sums `Installed::rule_counters` over the workers'
+    /// copies (a second per-packet count here cost a cache miss per packet on
+    /// big rule sets). Packets no rule decided go to the inbound or outbound
+    /// default, counted in one lane per worker: only that worker writes it (a
+    /// plain load and store, no locked add per packet); snapshots sum the
+    /// lanes.
     struct RuleStats {
+        /// Rule names, then "default-inbound" and "default-outbound".
         names: Vec<String>,
         actions: Vec<String>,
-        /// Per worker, per slot: packets and bytes.
-        lanes: Vec<Box<[[AtomicU64; 2]]>>,
+        /// Every worker's installed copy of the policy, for its entry counters.
+        installed: Mutex<Vec<Arc<Installed>>>,
+        /// Per worker, per default (inbound, outbound): packets and bytes.
+        defaults: Vec<[[AtomicU64; 2]; 2]>,
     }
 
     impl RuleStats {
@@ -105,41 +113,51 @@ mod dataplane {
             actions.push(rules.defaults.inbound.to_string());
             names.push("default-outbound".into());
             actions.push(rules.defaults.outbound.to_string());
-            let n = names.len();
             RuleStats {
                 names,
                 actions,
-                lanes: (0..workers.max(1))
-                    .map(|_| (0..n).map(|_| Default::default()).collect())
-                    .collect(),
+                installed: Mutex::new(Vec::with_capacity(workers)),
+                defaults: (0..workers.max(1)).map(|_| Default::default()).collect(),
             }
         }
 
-        /// Counts a packet of `bytes` on `slot` in `lane`. Only the lane's
-        /// worker may call this.
+        /// Counts a packet of `bytes` that no rule decided on default `which`
+        /// (0 inbound, 1 outbound) in `lane`. Only the lane's worker may call
+        /// this.
         #[inline]
-        fn record(&self, lane: usize, slot: usize, bytes: usize) {
-            if let Some([p, b]) = self.lanes.get(lane).and_then(|l| l.get(slot)) {
+        fn record_default(&self, lane: usize, which: usize, bytes: usize) {
+            if let Some([p, b]) = self.defaults.get(lane).and_then(|l| l.get(which)) {
                 p.store(p.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 b.store(b.load(Ordering::Relaxed) + bytes as u64, Ordering::Relaxed);
             }
         }
 
         fn snapshot(&self) -> Vec<RuleMetrics> {
+            let rules = self.names.len() - 2;
+            let mut counts = vec![[0u64; 2]; self.names.len()];
+            let installed = self
+                .installed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for fw in &installed {
+                for (slot, c) in counts.iter_mut().zip(fw.rule_counters().iter().take(rules)) {
+                    slot[0] += c.packets;
+                    slot[1] += c.bytes;
+                }
+            }
+            for lane in &self.defaults {
+                for (slot, d) in counts[rules..].iter_mut().zip(lane) {
+                    slot[0] += d[0].load(Ordering::Relaxed);
+                    slot[1] += d[1].load(Ordering::Relaxed);
+                }
+            }
             (0..self.names.len())
-                .map(|i| {
-                    let sum = |k: usize| {
-                        self.lanes
-                            .iter()
-                            .map(|l| l[i][k].load(Ordering::Relaxed))
-                            .sum()
-                    };
-                    RuleMetrics {
-                        rule: self.names[i].clone(),
-                        action: self.actions[i].clone(),
-                        packets: sum(0),
-                        bytes: sum(1),
-                    }
+                .map(|i| RuleMetrics {
+                    rule: self.names[i].clone(),
+                    action: self.actions[i].clone(),
+                    packets: counts[i][0],
+                    bytes: counts[i][1],
                 })
                 .collect()
         }
@@ -147,12 +165,14 @@ mod dataplane {
 
     /// One worker's copy of the installed policy.
     struct PlanProcessor {
-        fw: Installed,
+        /// Shared with the policy's `RuleStats`, which reads its entry counters.
+        fw: Arc<Installed>,
         /// Dataplane port index -> plan (DOCA) port id.
         ids: Vec<u16>,
         /// Plan port id -> dataplane port index.
         index_of: Vec<Option<usize>>,
-        /// Dataplane port index -> the stats slot of its direction's default.
+        /// Dataplane port index -> its direction's default (0 inbound, 1
+        /// outbound) in `RuleStats`.
         default_slot: Vec<usize>,
         stats: Arc<RuleStats>,
         /// This worker's lane of `stats`.
@@ -168,11 +188,10 @@ mod dataplane {
             };
             let len = packet.len();
             let d = self.fw.process(port_id, packet);
-            let slot = match d.rule {
-                Some(r) => r as usize,
-                None => self.default_slot[in_port],
-            };
-            self.stats.record(self.lane, slot, len);
+            if d.rule.is_none() {
+                self.stats
+                    .record_default(self.lane, self.default_slot[in_port], len);
+            }
             self.disposition(&d)
         }
 
@@ -191,7 +210,9 @@ mod dataplane {
             let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
             let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
             self.fw.process_batch_each(port_id, packets, |i, o, rule| {
-                stats.record(lane, rule.map_or(default, |r| r as usize), lens[i]);
+                if rule.is_none() {
+                    stats.record_default(lane, default, lens[i]);
+                }
                 out.push(disposition(index_of, o.verdict));
             });
         }
@@ -318,11 +339,10 @@ mod dataplane {
         specs: &[PortSpec],
         lane: usize,
     ) -> anyhow::Result<Box<dyn Processor>> {
-        let fw = Installed::new(&policy.plan).context("installing the policy")?;
+        let fw = Arc::new(Installed::new(&policy.plan).context("installing the policy")?);
         let mut ids = Vec::new();
         let mut index_of = Vec::new();
         let mut default_slot = Vec::new();
-        let n = policy.rules.rules.len();
         for (i, spec) in specs.iter().enumerate() {
             let id = policy
                 .plan
@@ -335,10 +355,16 @@ mod dataplane {
             }
             index_of[at] = Some(i);
             default_slot.push(match policy.rules.direction_of(&spec.name) {
-                Direction::Inbound => n,
-                Direction::Outbound => n + 1,
+                Direction::Inbound => 0,
+                Direction::Outbound => 1,
             });
         }
+        policy
+            .stats
+            .installed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fw.clone());
         Ok(Box::new(PlanProcessor {
             fw,
             ids,
@@ -356,6 +382,13 @@ mod dataplane {
         specs: &[PortSpec],
         workers: usize,
     ) -> anyhow::Result<Vec<Box<dyn Processor>>> {
+        // The policy's stats read the entry counters of exactly these copies.
+        policy
+            .stats
+            .installed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         (0..workers).map(|w| processor(policy, specs, w)).collect()
     }
 
