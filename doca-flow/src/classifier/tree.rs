@@ -274,6 +274,13 @@ impl<A: Addr> LeafRule<A> {
     }
 }
 
+/// Buffers `choose_cut` reuses from node to node.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    diff: Vec<i32>,
+    tops: Vec<(u32, u32)>,
+}
+
 /// Where an entry lives: the partition root or a child slot.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -308,6 +315,11 @@ struct Part<A: Addr> {
     bounds: Vec<u64>,
     /// The space factor for this partition's cuts.
     spfac: usize,
+    /// Set during a full build: arrays grow by doubling (and are trimmed
+    /// at the end) instead of by 1/8.
+    bulk: bool,
+    /// The cut chooser's buffers, kept between nodes.
+    scratch: Scratch,
     /// Leaf size for this partition's builds; an insert rebuilds a leaf
     /// into a subtree once it holds more than twice this (and then at
     /// each doubling).
@@ -329,6 +341,8 @@ impl<A: Addr> Part<A> {
             pruners: HashSet::new(),
             bounds: Vec::new(),
             spfac: SPFAC,
+            bulk: false,
+            scratch: Scratch::default(),
             binth: BINTH,
         }
     }
@@ -348,7 +362,10 @@ impl<A: Addr> Part<A> {
             .map(|(i, r)| (r.id, i as u32))
             .collect();
         let idx: Vec<u32> = (0..rules.len() as u32).collect();
+        p.bulk = true;
         p.root = p.build_node(&rules, idx, &Region::ALL);
+        p.bulk = false;
+        p.scratch = Scratch::default();
         p.members = rules;
         p.children.shrink_to_fit();
         p.leaves.shrink_to_fit();
@@ -446,37 +463,74 @@ impl<A: Addr> Part<A> {
         }
         let start = |f: usize| region.d[f] + if f < 2 { skips[f] } else { 0 };
         let starts: [u32; NF] = core::array::from_fn(start);
-        let Some((f, k)) = Self::choose_cut(rules, &idx, region, &starts, self.spfac, self.binth)
-        else {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let cut = Self::choose_cut(
+            rules,
+            &idx,
+            region,
+            &starts,
+            self.spfac,
+            self.binth,
+            &mut scratch,
+        );
+        self.scratch = scratch;
+        let Some((f, k)) = cut else {
             return self.make_leaf(idx.iter().map(|&i| LeafRule::new(&rules[i as usize])));
         };
         let nc = 1usize << k;
         let shift = width::<A>(f) - starts[f] - k;
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); nc];
-        for &i in &idx {
-            let (c0, c1) = region.span(&rules[i as usize], f, shift, k);
-            for l in &mut lists[c0..=c1] {
-                l.push(i);
+        // The children's lists in one array: count each child's rules
+        // (difference array), then place them (rank order is kept).
+        let spans: Vec<(u32, u32)> = idx
+            .iter()
+            .map(|&i| {
+                let (c0, c1) = region.span(&rules[i as usize], f, shift, k);
+                (c0 as u32, c1 as u32)
+            })
+            .collect();
+        let mut off = vec![0u32; nc + 1];
+        for &(c0, c1) in &spans {
+            off[c0 as usize] += 1;
+            off[c1 as usize + 1] = off[c1 as usize + 1].wrapping_sub(1);
+        }
+        // Running sum: counts; then exclusive prefix sums: offsets.
+        let (mut run, mut total) = (0u32, 0u32);
+        for o in &mut off[..nc] {
+            run = run.wrapping_add(*o);
+            *o = total;
+            total += run;
+        }
+        off[nc] = total;
+        let mut at: Vec<u32> = off[..nc].to_vec();
+        let mut flat = vec![0u32; total as usize];
+        for (&i, &(c0, c1)) in idx.iter().zip(&spans) {
+            for a in &mut at[c0 as usize..=c1 as usize] {
+                flat[*a as usize] = i;
+                *a += 1;
             }
         }
-        drop(idx);
+        drop((idx, spans, at));
+        let list = |c: usize| &flat[off[c] as usize..off[c + 1] as usize];
         if region.d == [0; NF] {
             // The root (only the root has no bits cut): each child's first
             // rule in rank order bounds its subtree (pruning only drops).
-            self.bounds = lists
-                .iter()
-                .map(|l| {
-                    l.first()
+            self.bounds = (0..nc)
+                .map(|c| {
+                    list(c)
+                        .first()
                         .map_or(SENTINEL_RANK, |&i| rules[i as usize].rank())
                 })
                 .collect();
         }
         let base = self.children.len();
-        grow_gently(&mut self.children, nc);
+        self.grow_children(nc);
         self.children.resize(base + nc, EMPTY);
-        for (c, list) in lists.into_iter().enumerate() {
-            let e = self.build_node(rules, list, &region.child::<A>(f, shift, k, c));
-            self.children[base + c] = e;
+        for c in 0..nc {
+            let l = list(c);
+            if !l.is_empty() {
+                let e = self.build_node(rules, l.to_vec(), &region.child::<A>(f, shift, k, c));
+                self.children[base + c] = e;
+            }
         }
         // The window mask again in bits 47..63 (k <= 16; bit 63, the leaf
         // flag, stays clear): walks take it with one shift.
@@ -497,12 +551,12 @@ impl<A: Addr> Part<A> {
         starts: &[u32; NF],
         spfac: usize,
         binth: usize,
+        scratch: &mut Scratch,
     ) -> Option<(usize, u32)> {
         let n = idx.len();
         let budget = spfac * n;
         let mut best: Option<(usize, usize, usize, u32)> = None; // (max, sum, f, k)
-        let mut diff: Vec<i32> = Vec::new();
-        let mut tops: Vec<(u32, u32)> = Vec::with_capacity(n);
+        let Scratch { diff, tops } = scratch;
         for (f, &start) in starts.iter().enumerate() {
             let rem = width::<A>(f) - start;
             // Each rule's span for every `k` at once: the first `KMAX` bits
@@ -565,13 +619,27 @@ impl<A: Addr> Part<A> {
         best.filter(|b| b.0 < n).map(|b| (b.2, b.3))
     }
 
+    /// Room for `nc` more child entries: doubling during a full build
+    /// (trimmed at its end), by 1/8 for updates.
+    fn grow_children(&mut self, nc: usize) {
+        if self.bulk {
+            self.children.reserve(nc);
+        } else {
+            grow_gently(&mut self.children, nc);
+        }
+    }
+
     fn alloc_leaf(&mut self, cap: usize) -> u32 {
         if let Some(off) = self.free.get_mut(cap).and_then(Vec::pop) {
             self.garbage -= cap + 1;
             return off;
         }
         let off = self.leaves.len() as u32;
-        grow_gently(&mut self.leaves, cap + 1);
+        if self.bulk {
+            self.leaves.reserve(cap + 1);
+        } else {
+            grow_gently(&mut self.leaves, cap + 1);
+        }
         self.leaves
             .resize(self.leaves.len() + cap + 1, LeafRule::SENTINEL);
         off
@@ -732,6 +800,7 @@ impl<A: Addr> Part<A> {
             let idx = (0..rules.len() as u32).collect();
             self.free_leaf(e);
             let ne = self.build_node(&rules, idx, region);
+            self.scratch = Scratch::default();
             self.set(s, ne);
         } else if len <= cap {
             let off = e as u32 as usize;
@@ -757,6 +826,7 @@ impl<A: Addr> Part<A> {
         let idx = (0..rules.len() as u32).collect();
         self.discard(e);
         let ne = self.build_node(&rules, idx, region);
+        self.scratch = Scratch::default();
         self.set(s, ne);
     }
 
