@@ -291,6 +291,43 @@ fn counters(b: &Built) -> (Vec<Option<Counters>>, Vec<Option<Counters>>) {
     )
 }
 
+/// Runs `frames` through `one` packet by packet and through `many` (built alike) in
+/// batches of `chunk`: same outcomes in frame order, same frames, same counters.
+fn same_batched(
+    one: &Built,
+    many: &Built,
+    frames: &[Vec<u8>],
+    chunk: usize,
+    port: u16,
+) -> Result<(), TestCaseError> {
+    let mut f1 = frames.to_vec();
+    let want: Vec<_> = {
+        let mut sw = one.flow.sw().unwrap();
+        f1.iter_mut()
+            .map(|f| sw.process_packet(PortId(port), f))
+            .collect()
+    };
+    let mut f2 = frames.to_vec();
+    let mut got = Vec::new();
+    {
+        let mut sw = many.flow.sw().unwrap();
+        for c in f2.chunks_mut(chunk) {
+            let base = got.len();
+            let mut seen = 0;
+            sw.process_batch_each(PortId(port), c, |i, o| {
+                assert_eq!(i, seen, "outcomes come in frame order");
+                seen += 1;
+                got.push(*o);
+            });
+            prop_assert_eq!(got.len() - base, c.len());
+        }
+    }
+    prop_assert_eq!(&got, &want);
+    prop_assert_eq!(&f2, &f1);
+    prop_assert_eq!(counters(many), counters(one));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -301,31 +338,7 @@ proptest! {
         chunk in 1usize..80,
         port in 0u16..PORTS + 1,
     ) {
-        let one = build(&spec);
-        let many = build(&spec);
-        let mut f1 = frames.clone();
-        let want: Vec<_> = {
-            let mut sw = one.flow.sw().unwrap();
-            f1.iter_mut().map(|f| sw.process_packet(PortId(port), f)).collect()
-        };
-        let mut f2 = frames.clone();
-        let mut got = Vec::new();
-        {
-            let mut sw = many.flow.sw().unwrap();
-            for c in f2.chunks_mut(chunk) {
-                let base = got.len();
-                let mut seen = 0;
-                sw.process_batch_each(PortId(port), c, |i, o| {
-                    assert_eq!(i, seen, "outcomes come in frame order");
-                    seen += 1;
-                    got.push(*o);
-                });
-                prop_assert_eq!(got.len() - base, c.len());
-            }
-        }
-        prop_assert_eq!(&got, &want);
-        prop_assert_eq!(&f2, &f1);
-        prop_assert_eq!(counters(&many), counters(&one));
+        same_batched(&build(&spec), &build(&spec), &frames, chunk, port)?;
     }
 }
 
@@ -494,30 +507,6 @@ proptest! {
         chunk in 1usize..80,
         port in 0u16..PORTS + 1,
     ) {
-        let one = build_meta(&spec);
-        let many = build_meta(&spec);
-        let mut f1 = frames.clone();
-        let want: Vec<_> = {
-            let mut sw = one.flow.sw().unwrap();
-            f1.iter_mut().map(|f| sw.process_packet(PortId(port), f)).collect()
-        };
-        let mut f2 = frames.clone();
-        let mut got = Vec::new();
-        {
-            let mut sw = many.flow.sw().unwrap();
-            for c in f2.chunks_mut(chunk) {
-                let base = got.len();
-                let mut seen = 0;
-                sw.process_batch_each(PortId(port), c, |i, o| {
-                    assert_eq!(i, seen, "outcomes come in frame order");
-                    seen += 1;
-                    got.push(*o);
-                });
-                prop_assert_eq!(got.len() - base, c.len());
-            }
-        }
-        prop_assert_eq!(&got, &want);
-        prop_assert_eq!(&f2, &f1);
-        prop_assert_eq!(counters(&many), counters(&one));
+        same_batched(&build_meta(&spec), &build_meta(&spec), &frames, chunk, port)?;
     }
 }
