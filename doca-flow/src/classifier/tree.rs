@@ -489,8 +489,10 @@ impl<A: Addr> Part<A> {
             })
             .collect();
         let mut off = vec![0u32; nc + 1];
+        // Wrapping throughout: a slot may go "below zero" before the running
+        // sum adds the earlier rules back.
         for &(c0, c1) in &spans {
-            off[c0 as usize] += 1;
+            off[c0 as usize] = off[c0 as usize].wrapping_add(1);
             off[c1 as usize + 1] = off[c1 as usize + 1].wrapping_sub(1);
         }
         // Running sum: counts; then exclusive prefix sums: offsets.
