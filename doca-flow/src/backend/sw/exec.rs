@@ -162,7 +162,9 @@ impl Tally {
 
     #[inline]
     fn push(&mut self, r: CounterRef) {
-        // A walk visits at most MAX_HOPS pipes, so this never overflows; checked anyway.
+        // A walk looks up at most MAX_HOPS pipes and adds to one counter per lookup, so
+        // this never overflows (asserted in debug builds; release stays in bounds).
+        debug_assert!(self.n < self.refs.len(), "more counters than hops");
         if let Some(slot) = self.refs.get_mut(self.n) {
             *slot = r;
             self.n += 1;
