@@ -3,6 +3,7 @@ pub mod bench;
 pub mod classbench;
 pub mod compile;
 pub mod config;
+pub mod conntrack;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod demo;

@@ -1,0 +1,934 @@
+//! Connection tracking: which connection a packet belongs to, and in what state.
+//!
+//! A [`Tracker`] gives every IP packet one [`CtState`] before the rules see it:
+//!
+//! * `new`: the packet can open a connection (a TCP SYN, the first UDP datagram of a
+//!   flow, an ICMP echo request, the first packet of another protocol), or belongs to a
+//!   connection that has seen no reply yet (a retransmitted SYN, a second datagram);
+//! * `established`: it belongs to a tracked connection and is a reply, or the
+//!   connection has seen a reply before;
+//! * `related`: an ICMP or ICMPv6 error about a packet of a tracked connection;
+//! * `invalid`: anything else: a TCP segment of no tracked connection that is not a SYN
+//!   (an unsolicited ACK, SYN-ACK, FIN, RST), a segment the TCP state machine or the
+//!   window checks refuse, an echo reply nobody asked for, an ICMP error about nothing
+//!   tracked, a non-first fragment, a malformed header.
+//!
+//! A `new` packet opens its connection only when the policy accepts it:
+//! [`Tracker::track`] returns the would-be connection in [`Tracked`], and
+//! [`Tracker::commit`] stores it (or refuses it when the table is full). Packets of
+//! known connections update the connection as they are tracked, before the verdict,
+//! as Linux's conntrack does.
+//!
+//! Time is a number of nanoseconds on any monotonic clock the caller chooses (the
+//! dataplane uses the system's, tests a virtual one); a connection is gone once its
+//! timeout has passed since its last valid packet, whether or not
+//! [`Tracker::expire`] has swept it out yet.
+//!
+//! The semantics, with every deviation from Linux, are written down in
+//! `docs/conntrack.md`; [`reference::Reference`] is the slow, plain model the fast
+//! tracker is tested against.
+//!
+//! # Examples
+//!
+//! ```
+//! use doca_flow::packet::{Headers, PacketBuilder, tcp_flags};
+//! use dpu_fw::conntrack::{CtConfig, CtPacket, CtState, Tracker};
+//!
+//! let ct = Tracker::new(CtConfig::default());
+//! let pkt = |f: Vec<u8>| CtPacket::parse(&f, &Headers::parse(&f)).unwrap();
+//! let (client, server) = ([10, 0, 0, 1].into(), [192, 0, 2, 1].into());
+//! let syn = pkt(PacketBuilder::tcp4(client, server, 40000, 443).flags(tcp_flags::SYN).seq(100).build());
+//! let t = ct.track(0, &syn, 0);
+//! assert_eq!(t.state, CtState::New);
+//! ct.commit(&t, 0).unwrap(); // the policy accepted the SYN
+//! let synack = pkt(PacketBuilder::tcp4(server, client, 443, 40000)
+//!     .flags(tcp_flags::SYN | tcp_flags::ACK).seq(900).ack_number(101).build());
+//! assert_eq!(ct.track(0, &synack, 1_000).state, CtState::Established);
+//! // An ACK from a server nobody talked to is invalid.
+//! let stray = pkt(PacketBuilder::tcp4(server, client, 443, 40001).flags(tcp_flags::ACK).build());
+//! assert_eq!(ct.track(0, &stray, 2_000).state, CtState::Invalid);
+//! ```
+
+pub mod packet;
+pub mod reference;
+mod table;
+mod tcp;
+
+use core::fmt;
+use core::net::IpAddr;
+use core::str::FromStr;
+use core::time::Duration;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+pub use packet::{CtPacket, Info, TcpInfo, Tuple};
+pub use tcp::{Dir, TcpConn, TcpState};
+
+use table::{Conn, K4, K6, Key, ORIG_IS_A, SEEN_REPLY, Slots};
+
+use crate::model::protocol;
+
+/// A packet's connection-tracking state, as rules match it (`state = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CtState {
+    /// Opens a connection, or belongs to one that has seen no reply yet.
+    New,
+    /// Belongs to a connection that has seen traffic both ways (or is its first reply).
+    Established,
+    /// An ICMP/ICMPv6 error about a packet of a tracked connection.
+    Related,
+    /// Belongs to no connection and cannot open one, or fails the TCP checks.
+    Invalid,
+}
+
+impl CtState {
+    /// Every state, in order.
+    pub const ALL: [CtState; 4] = [
+        CtState::New,
+        CtState::Established,
+        CtState::Related,
+        CtState::Invalid,
+    ];
+
+    /// The name the config uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtState::New => "new",
+            CtState::Established => "established",
+            CtState::Related => "related",
+            CtState::Invalid => "invalid",
+        }
+    }
+
+    /// The state's bit in a [`StateSet`] (and in the packet meta word the compiled
+    /// pipeline matches: see `docs/conntrack.md`).
+    pub const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for CtState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CtState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CtState::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                format!("`{s}` is not a connection state (new, established, related, invalid)")
+            })
+    }
+}
+
+/// A set of [`CtState`]s (a rule's `state = [...]`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct StateSet(u8);
+
+impl StateSet {
+    /// No state.
+    pub const EMPTY: StateSet = StateSet(0);
+    /// Every state.
+    pub const ALL: StateSet = StateSet(0x0f);
+
+    /// The set with `s` added.
+    #[must_use]
+    pub const fn with(self, s: CtState) -> StateSet {
+        StateSet(self.0 | s.bit())
+    }
+
+    /// True if `s` is in the set.
+    pub const fn contains(self, s: CtState) -> bool {
+        self.0 & s.bit() != 0
+    }
+
+    /// True if every state of `other` is in the set.
+    pub const fn contains_all(self, other: StateSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True if the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The states' bits (`CtState::bit`).
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The states, in order.
+    pub fn iter(self) -> impl Iterator<Item = CtState> {
+        CtState::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl FromIterator<CtState> for StateSet {
+    fn from_iter<I: IntoIterator<Item = CtState>>(iter: I) -> Self {
+        iter.into_iter().fold(StateSet::EMPTY, StateSet::with)
+    }
+}
+
+impl fmt::Debug for StateSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for StateSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(CtState::name).collect();
+        write!(f, "[{}]", names.join(", "))
+    }
+}
+
+/// How long an idle connection is kept, per protocol and state. The defaults are
+/// Linux's (`net.netfilter.nf_conntrack_*_timeout*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeouts {
+    /// TCP after the originator's SYN (Linux 120 s).
+    pub tcp_syn_sent: Duration,
+    /// TCP after the SYN-ACK (Linux 60 s).
+    pub tcp_syn_recv: Duration,
+    /// TCP once open (Linux 5 days).
+    pub tcp_established: Duration,
+    /// TCP after the first FIN (Linux 120 s).
+    pub tcp_fin_wait: Duration,
+    /// TCP after the first FIN was acknowledged (Linux 60 s).
+    pub tcp_close_wait: Duration,
+    /// TCP after both FINs (Linux 30 s).
+    pub tcp_last_ack: Duration,
+    /// TCP after the last FIN was acknowledged (Linux 120 s).
+    pub tcp_time_wait: Duration,
+    /// TCP after a RST (Linux 10 s).
+    pub tcp_close: Duration,
+    /// UDP before any reply (Linux 30 s).
+    pub udp: Duration,
+    /// UDP once a reply was seen (Linux 120 s).
+    pub udp_stream: Duration,
+    /// ICMP/ICMPv6 echo (Linux 30 s).
+    pub icmp: Duration,
+    /// Any other protocol (Linux 600 s).
+    pub generic: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Timeouts {
+            tcp_syn_sent: s(120),
+            tcp_syn_recv: s(60),
+            tcp_established: s(5 * 24 * 3600),
+            tcp_fin_wait: s(120),
+            tcp_close_wait: s(60),
+            tcp_last_ack: s(30),
+            tcp_time_wait: s(120),
+            tcp_close: s(10),
+            udp: s(30),
+            udp_stream: s(120),
+            icmp: s(30),
+            generic: s(600),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The config names of the timeouts, with accessors (for the config parser and
+    /// the docs).
+    pub const NAMES: [&'static str; 12] = [
+        "tcp_syn_sent",
+        "tcp_syn_recv",
+        "tcp_established",
+        "tcp_fin_wait",
+        "tcp_close_wait",
+        "tcp_last_ack",
+        "tcp_time_wait",
+        "tcp_close",
+        "udp",
+        "udp_stream",
+        "icmp",
+        "generic",
+    ];
+
+    /// The timeout called `name` (one of [`Timeouts::NAMES`]).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Duration> {
+        Some(match name {
+            "tcp_syn_sent" => &mut self.tcp_syn_sent,
+            "tcp_syn_recv" => &mut self.tcp_syn_recv,
+            "tcp_established" => &mut self.tcp_established,
+            "tcp_fin_wait" => &mut self.tcp_fin_wait,
+            "tcp_close_wait" => &mut self.tcp_close_wait,
+            "tcp_last_ack" => &mut self.tcp_last_ack,
+            "tcp_time_wait" => &mut self.tcp_time_wait,
+            "tcp_close" => &mut self.tcp_close,
+            "udp" => &mut self.udp,
+            "udp_stream" => &mut self.udp_stream,
+            "icmp" => &mut self.icmp,
+            "generic" => &mut self.generic,
+            _ => return None,
+        })
+    }
+
+    /// The timeout of a TCP connection in `state`.
+    pub fn tcp(&self, state: TcpState) -> Duration {
+        match state {
+            TcpState::SynSent => self.tcp_syn_sent,
+            TcpState::SynRecv => self.tcp_syn_recv,
+            TcpState::Established => self.tcp_established,
+            TcpState::FinWait => self.tcp_fin_wait,
+            TcpState::CloseWait => self.tcp_close_wait,
+            TcpState::LastAck => self.tcp_last_ack,
+            TcpState::TimeWait => self.tcp_time_wait,
+            TcpState::Close => self.tcp_close,
+        }
+    }
+
+    /// The timeout of a connection of protocol `proto` (TCP in `tcp` state), which has
+    /// or has not seen a reply.
+    pub fn of(&self, proto: u8, tcp: TcpState, replied: bool) -> Duration {
+        match proto {
+            protocol::TCP => self.tcp(tcp),
+            protocol::UDP if replied => self.udp_stream,
+            protocol::UDP => self.udp,
+            protocol::ICMP | protocol::ICMPV6 => self.icmp,
+            _ => self.generic,
+        }
+    }
+}
+
+/// What happens to a `new` packet that the policy accepts when the table is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TableFull {
+    /// Drop it (and count it): established connections keep their room.
+    #[default]
+    DropNew,
+    /// Pass it without tracking it: its replies are not recognised.
+    Untracked,
+}
+
+/// The tracker's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CtConfig {
+    /// The most connections held at once (IPv4 and IPv6 together).
+    pub max_connections: u32,
+    /// What a full table does to new connections.
+    pub table_full: TableFull,
+    /// The idle timeouts.
+    pub timeouts: Timeouts,
+    /// Skip the TCP window checks (Linux's `nf_conntrack_tcp_be_liberal`): only the
+    /// flags and the state machine are checked.
+    pub tcp_liberal: bool,
+}
+
+/// The default `max_connections` (Linux's default `nf_conntrack_max` on a 16 GiB host).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 262_144;
+
+impl Default for CtConfig {
+    fn default() -> Self {
+        CtConfig {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            table_full: TableFull::DropNew,
+            timeouts: Timeouts::default(),
+            tcp_liberal: false,
+        }
+    }
+}
+
+/// A packet's tracking result: its state and, for a `new` packet that opens a
+/// connection, the connection to [`Tracker::commit`] if the policy accepts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tracked {
+    /// The packet's state.
+    pub state: CtState,
+    pending: Option<Pending>,
+}
+
+impl Tracked {
+    /// True if committing would open a connection.
+    pub fn opens(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn state(state: CtState) -> Tracked {
+        Tracked {
+            state,
+            pending: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnyKey {
+    V4(K4),
+    V6(K6),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    key: AnyKey,
+    hash: u64,
+    conn: Conn,
+    /// The timeout it starts with.
+    timeout: Duration,
+}
+
+/// Why [`Tracker::commit`] did not store a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the connection table is full ({max} connections)")]
+pub struct Full {
+    /// The configured `max_connections`.
+    pub max: u32,
+}
+
+/// Counters of a tracker since it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CtStats {
+    /// Connections held now (expired ones not yet swept included).
+    pub connections: u64,
+    /// Connections opened.
+    pub created: u64,
+    /// Connections removed because their timeout passed.
+    pub expired: u64,
+    /// New connections refused because the table was full.
+    pub table_full: u64,
+    /// Packets tracked as `invalid`.
+    pub invalid: u64,
+    /// Packets tracked as `related`.
+    pub related: u64,
+}
+
+/// What `commit` did in the table.
+enum Put {
+    New,
+    Replaced,
+    Exists,
+    NoRoom,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    created: AtomicU64,
+    expired: AtomicU64,
+    table_full: AtomicU64,
+    invalid: AtomicU64,
+    related: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shard {
+    v4: Slots<K4>,
+    v6: Slots<K6>,
+}
+
+/// One connection as [`Tracker::connections`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The zone.
+    pub zone: u16,
+    /// The tuple of the packet that opened it.
+    pub origin: Tuple,
+    /// The TCP state (for TCP connections).
+    pub tcp: Option<TcpState>,
+    /// A reply was seen.
+    pub replied: bool,
+    /// Time left before it expires (zero if it already has).
+    pub expires_in: Duration,
+    /// Packets (original, reply).
+    pub packets: [u64; 2],
+    /// Bytes (original, reply).
+    pub bytes: [u64; 2],
+}
+
+/// The fast connection tracker: a sharded hash table shared by every worker (each
+/// shard behind its own lock), so both directions of a connection see one state
+/// whichever worker receives them.
+#[derive(Debug)]
+pub struct Tracker {
+    cfg: CtConfig,
+    shards: Box<[Mutex<Shard>]>,
+    shard_mask: u64,
+    seed: [u64; 6],
+    live: AtomicUsize,
+    /// The time of the last sweep made because the table was full.
+    full_sweep_at: AtomicU64,
+    counters: Counters,
+}
+
+fn v6_words(a: core::net::Ipv6Addr) -> [u64; 2] {
+    let x = u128::from(a);
+    [(x >> 64) as u64, x as u64]
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Tracker {
+    /// A tracker with room for `cfg.max_connections`.
+    pub fn new(cfg: CtConfig) -> Tracker {
+        let max = cfg.max_connections as usize;
+        // About 16k connections per shard, at most 64 shards.
+        let shards = (max / 16_384).clamp(1, 64).next_power_of_two().min(64);
+        let per_shard = max.div_ceil(shards);
+        // Hashing spreads connections unevenly over shards: give each 10% room when
+        // there are several.
+        let per_shard = if shards > 1 {
+            per_shard + per_shard / 10
+        } else {
+            per_shard
+        };
+        // Load at most 0.8, and one slot always empty.
+        let final_cap = (per_shard * 5).div_ceil(4) + 1;
+        let seed = {
+            use std::hash::{BuildHasher, Hasher};
+            let rs = std::collections::hash_map::RandomState::new();
+            let mut s = [0u64; 6];
+            for (i, w) in s.iter_mut().enumerate() {
+                let mut h = rs.build_hasher();
+                h.write_usize(i);
+                *w = h.finish() | 1;
+            }
+            s
+        };
+        Tracker {
+            cfg,
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        v4: Slots::new(final_cap),
+                        v6: Slots::new(final_cap),
+                    })
+                })
+                .collect(),
+            shard_mask: shards as u64 - 1,
+            seed,
+            live: AtomicUsize::new(0),
+            full_sweep_at: AtomicU64::new(0),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CtConfig {
+        &self.cfg
+    }
+
+    fn shard(&self, h: u64) -> std::sync::MutexGuard<'_, Shard> {
+        self.shards[(h & self.shard_mask) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The table key of a tuple in `zone`, its hash, and whether the tuple's source is
+    /// the key's first endpoint.
+    fn key(&self, zone: u16, t: &Tuple) -> (AnyKey, u64, bool) {
+        match (t.src, t.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let (s, d) = (u32::from(s), u32::from(d));
+                let from_a = (s, t.src_port) <= (d, t.dst_port);
+                let (a, pa, b, pb) = if from_a {
+                    (s, t.src_port, d, t.dst_port)
+                } else {
+                    (d, t.dst_port, s, t.src_port)
+                };
+                let k = K4 {
+                    a,
+                    b,
+                    pa,
+                    pb,
+                    zone,
+                    proto: t.proto,
+                    used: 1,
+                };
+                (AnyKey::V4(k), k.hash(&self.seed), from_a)
+            }
+            (s, d) => {
+                let w = |a: IpAddr| match a {
+                    IpAddr::V6(a) => v6_words(a),
+                    IpAddr::V4(a) => v6_words(a.to_ipv6_mapped()),
+                };
+                let (s, d) = (w(s), w(d));
+                let from_a = (s, t.src_port) <= (d, t.dst_port);
+                let (a, pa, b, pb) = if from_a {
+                    (s, t.src_port, d, t.dst_port)
+                } else {
+                    (d, t.dst_port, s, t.src_port)
+                };
+                let k = K6 {
+                    a,
+                    b,
+                    pa,
+                    pb,
+                    zone,
+                    proto: t.proto,
+                    used: 1,
+                };
+                (AnyKey::V6(k), k.hash(&self.seed), from_a)
+            }
+        }
+    }
+
+    /// Runs `f` on the live connection of `key` (removing it first if it expired), with
+    /// the shard locked. `f` returns what to do with it.
+    fn with_conn<R>(
+        &self,
+        key: &AnyKey,
+        h: u64,
+        now: u64,
+        f: impl FnOnce(Option<&mut Conn>) -> (R, bool),
+    ) -> R {
+        let mut shard = self.shard(h);
+        let seed = &self.seed;
+        macro_rules! run {
+            ($slots:expr, $k:expr) => {{
+                let slots = $slots;
+                match slots.find($k, h) {
+                    Some(i) if slots.get_mut(i).conn.expires <= now => {
+                        slots.remove_at(i, seed);
+                        self.live.fetch_sub(1, Ordering::Relaxed);
+                        self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                        f(None).0
+                    }
+                    Some(i) => {
+                        let (r, remove) = f(Some(&mut slots.get_mut(i).conn));
+                        if remove {
+                            slots.remove_at(i, seed);
+                            self.live.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        r
+                    }
+                    None => f(None).0,
+                }
+            }};
+        }
+        match key {
+            AnyKey::V4(k) => run!(&mut shard.v4, k),
+            AnyKey::V6(k) => run!(&mut shard.v6, k),
+        }
+    }
+
+    /// Tracks one packet that arrived at time `now` (ns) in `zone`: its state, and the
+    /// connection it would open. Updates the packet's connection (TCP state, windows,
+    /// counters, timeout) when it has one and the packet is valid for it.
+    pub fn track(&self, zone: u16, pkt: &CtPacket, now: u64) -> Tracked {
+        let t = match pkt.info {
+            Info::Untrackable => Tracked::state(CtState::Invalid),
+            Info::Error(inner) => {
+                // Related when the quoted packet belongs to a tracked connection and the
+                // error goes back to that packet's sender.
+                let (key, h, _) = self.key(zone, &inner);
+                let known = self.with_conn(&key, h, now, |c| (c.is_some(), false));
+                if known && pkt.tuple.dst == inner.src {
+                    self.counters.related.fetch_add(1, Ordering::Relaxed);
+                    Tracked::state(CtState::Related)
+                } else {
+                    Tracked::state(CtState::Invalid)
+                }
+            }
+            _ => self.track_flow(zone, pkt, now),
+        };
+        if t.state == CtState::Invalid {
+            self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+        }
+        t
+    }
+
+    fn track_flow(&self, zone: u16, pkt: &CtPacket, now: u64) -> Tracked {
+        let (key, h, from_a) = self.key(zone, &pkt.tuple);
+        let cfg = &self.cfg;
+        let reopen = self.with_conn(&key, h, now, |conn| {
+            let Some(c) = conn else {
+                return (None, false);
+            };
+            let dir = if from_a == (c.flags & ORIG_IS_A != 0) {
+                Dir::Original
+            } else {
+                Dir::Reply
+            };
+            let valid = match pkt.info {
+                Info::Tcp(t) => match c.tcp.on_segment(dir, &t, cfg.tcp_liberal, tcp::transition) {
+                    tcp::Step::Invalid => false,
+                    tcp::Step::Reopen => return (Some(None), true),
+                    tcp::Step::To(_) | tcp::Step::Ignore => true,
+                },
+                Info::EchoRequest => dir == Dir::Original,
+                Info::EchoReply => dir == Dir::Reply,
+                _ => true,
+            };
+            if !valid {
+                return (Some(Some(Tracked::state(CtState::Invalid))), false);
+            }
+            let d = dir as usize;
+            c.packets[d] = c.packets[d].wrapping_add(1);
+            c.bytes[d] = c.bytes[d].wrapping_add(u64::from(pkt.len));
+            if dir == Dir::Reply {
+                c.flags |= SEEN_REPLY;
+            }
+            let replied = c.flags & SEEN_REPLY != 0;
+            c.expires =
+                now.saturating_add(ns(cfg.timeouts.of(pkt.tuple.proto, c.tcp.state, replied)));
+            let state = if replied {
+                CtState::Established
+            } else {
+                CtState::New
+            };
+            (Some(Some(Tracked::state(state))), false)
+        });
+        match reopen {
+            Some(Some(t)) => return t,
+            // Reopened: the old connection was removed; the SYN opens a new one.
+            Some(None) => {}
+            None => {}
+        }
+        self.opening(key, h, from_a, pkt)
+    }
+
+    /// The state of a packet of no live connection: `new` with the connection it would
+    /// open, or `invalid`.
+    fn opening(&self, key: AnyKey, hash: u64, from_a: bool, pkt: &CtPacket) -> Tracked {
+        let mut conn = Conn {
+            flags: if from_a { ORIG_IS_A } else { 0 },
+            packets: [1, 0],
+            bytes: [u64::from(pkt.len), 0],
+            ..Conn::default()
+        };
+        let proto = pkt.tuple.proto;
+        match pkt.info {
+            Info::Tcp(t) => match TcpConn::open(&t) {
+                Some(tcp) => conn.tcp = tcp,
+                None => return Tracked::state(CtState::Invalid),
+            },
+            Info::Udp | Info::EchoRequest | Info::Other => {}
+            Info::EchoReply | Info::Error(_) | Info::Untrackable => {
+                return Tracked::state(CtState::Invalid);
+            }
+        }
+        let timeout = self.cfg.timeouts.of(proto, conn.tcp.state, false);
+        Tracked {
+            state: CtState::New,
+            pending: Some(Pending {
+                key,
+                hash,
+                conn,
+                timeout,
+            }),
+        }
+    }
+
+    /// Stores the connection a `new` packet opens, once the policy accepted the packet.
+    /// Does nothing for a packet that opens none (and when another worker stored the
+    /// same connection first).
+    ///
+    /// # Errors
+    /// [`Full`] when `max_connections` live connections are held (after sweeping out
+    /// the expired ones); what then happens to the packet is
+    /// [`CtConfig::table_full`]'s business, and the caller's.
+    pub fn commit(&self, t: &Tracked, now: u64) -> Result<(), Full> {
+        let Some(p) = &t.pending else {
+            return Ok(());
+        };
+        let max = self.cfg.max_connections as usize;
+        let full = || {
+            self.counters.table_full.fetch_add(1, Ordering::Relaxed);
+            Full {
+                max: self.cfg.max_connections,
+            }
+        };
+        // Stored already (by another worker, or an earlier commit of the same packet)?
+        if self.with_conn(&p.key, p.hash, now, |c| (c.is_some(), false)) {
+            return Ok(());
+        }
+        if !self.reserve(max) {
+            // Expired connections may still hold room: sweep once per instant.
+            if self.full_sweep_at.swap(now, Ordering::Relaxed) != now || now == 0 {
+                self.expire(now);
+            }
+            if !self.reserve(max) {
+                return Err(full());
+            }
+        }
+        let mut conn = p.conn;
+        conn.expires = now.saturating_add(ns(p.timeout));
+        let mut shard = self.shard(p.hash);
+        let seed = &self.seed;
+        macro_rules! put {
+            ($slots:expr, $k:expr) => {{
+                let slots = $slots;
+                match slots.find($k, p.hash) {
+                    Some(i) if slots.get_mut(i).conn.expires > now => Put::Exists,
+                    Some(i) => {
+                        // An expired one in the way: it gives its room to this one.
+                        slots.get_mut(i).conn = conn;
+                        Put::Replaced
+                    }
+                    None if slots.insert(*$k, p.hash, conn, seed) => Put::New,
+                    None => Put::NoRoom,
+                }
+            }};
+        }
+        let r = match &p.key {
+            AnyKey::V4(k) => put!(&mut shard.v4, k),
+            AnyKey::V6(k) => put!(&mut shard.v6, k),
+        };
+        drop(shard);
+        let c = &self.counters;
+        match r {
+            Put::New => {
+                c.created.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Put::Replaced => {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                c.created.fetch_add(1, Ordering::Relaxed);
+                c.expired.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Put::Exists => {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Put::NoRoom => {
+                self.live.fetch_sub(1, Ordering::Relaxed);
+                Err(full())
+            }
+        }
+    }
+
+    /// Takes room for one connection if fewer than `max` are held.
+    fn reserve(&self, max: usize) -> bool {
+        self.live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Removes every connection whose timeout has passed at `now`; returns how many.
+    /// The dataplane calls this off the packet path; lookups ignore expired connections
+    /// whether or not they were swept.
+    pub fn expire(&self, now: u64) -> usize {
+        let mut removed = 0;
+        for s in self.shards.iter() {
+            let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+            removed += s.v4.remove_where(|_, c| c.expires <= now, &self.seed);
+            removed += s.v6.remove_where(|_, c| c.expires <= now, &self.seed);
+        }
+        self.live.fetch_sub(removed, Ordering::Relaxed);
+        self.counters
+            .expired
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    /// Removes every connection; returns how many there were.
+    pub fn flush(&self) -> usize {
+        let mut removed = 0;
+        for s in self.shards.iter() {
+            let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
+            removed += s.v4.clear() + s.v6.clear();
+        }
+        self.live.fetch_sub(removed, Ordering::Relaxed);
+        removed
+    }
+
+    /// Connections held (expired ones not yet swept out included).
+    pub fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// True if no connection is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes held by the connection table.
+    pub fn table_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(|e| e.into_inner());
+                s.v4.bytes() + s.v6.bytes()
+            })
+            .sum()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CtStats {
+        let c = &self.counters;
+        CtStats {
+            connections: self.len() as u64,
+            created: c.created.load(Ordering::Relaxed),
+            expired: c.expired.load(Ordering::Relaxed),
+            table_full: c.table_full.load(Ordering::Relaxed),
+            invalid: c.invalid.load(Ordering::Relaxed),
+            related: c.related.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The live connections at `now`, in no particular order.
+    pub fn connections(&self, now: u64) -> Vec<ConnInfo> {
+        let mut out = Vec::new();
+        let info = |zone: u16, proto: u8, a: IpAddr, pa: u16, b: IpAddr, pb: u16, c: &Conn| {
+            let (src, sp, dst, dp) = if c.flags & ORIG_IS_A != 0 {
+                (a, pa, b, pb)
+            } else {
+                (b, pb, a, pa)
+            };
+            ConnInfo {
+                zone,
+                origin: Tuple {
+                    src,
+                    dst,
+                    src_port: sp,
+                    dst_port: dp,
+                    proto,
+                },
+                tcp: (proto == protocol::TCP).then_some(c.tcp.state),
+                replied: c.flags & SEEN_REPLY != 0,
+                expires_in: Duration::from_nanos(c.expires.saturating_sub(now)),
+                packets: [u64::from(c.packets[0]), u64::from(c.packets[1])],
+                bytes: c.bytes,
+            }
+        };
+        let v6 = |w: [u64; 2]| {
+            let a = core::net::Ipv6Addr::from((u128::from(w[0]) << 64) | u128::from(w[1]));
+            match a.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(a),
+            }
+        };
+        for s in self.shards.iter() {
+            let s = s.lock().unwrap_or_else(|e| e.into_inner());
+            for slot in s.v4.iter().filter(|s| s.conn.expires > now) {
+                let k = &slot.key;
+                out.push(info(
+                    k.zone,
+                    k.proto,
+                    IpAddr::V4(k.a.into()),
+                    k.pa,
+                    IpAddr::V4(k.b.into()),
+                    k.pb,
+                    &slot.conn,
+                ));
+            }
+            for slot in s.v6.iter().filter(|s| s.conn.expires > now) {
+                let k = &slot.key;
+                out.push(info(
+                    k.zone,
+                    k.proto,
+                    v6(k.a),
+                    k.pa,
+                    v6(k.b),
+                    k.pb,
+                    &slot.conn,
+                ));
+            }
+        }
+        out
+    }
+}
