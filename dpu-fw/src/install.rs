@@ -318,6 +318,17 @@ impl Installed {
         self.decide(outcome)
     }
 
+    /// [`Installed::process`] for a frame that arrives with packet meta `pkt_meta` (a
+    /// stateful plan reads the packet's connection-tracking state there: see
+    /// [`crate::firewall`]).
+    pub fn process_with_meta(&self, port: u16, pkt_meta: u32, frame: &mut [u8]) -> Decision {
+        let outcome = match self.flow.sw() {
+            Some(mut sw) => sw.process_packet_with_meta(PortId(port), pkt_meta, frame),
+            None => unknown_port(),
+        };
+        self.decide(outcome)
+    }
+
     /// Runs a batch of frames that arrived on `port`; appends one decision per frame.
     pub fn process_batch<B: AsMut<[u8]>>(
         &self,
@@ -341,12 +352,27 @@ impl Installed {
         &self,
         port: u16,
         frames: &mut [B],
+        f: impl FnMut(usize, &Outcome, Option<u32>),
+    ) {
+        self.process_batch_each_with_meta(port, frames, None, f);
+    }
+
+    /// [`Installed::process_batch_each`] for frames that arrive with packet meta
+    /// (`metas[i]` for frame `i`, as in [`Installed::process_with_meta`]).
+    ///
+    /// # Panics
+    /// If `metas` is shorter than `frames`.
+    pub fn process_batch_each_with_meta<B: AsMut<[u8]>>(
+        &self,
+        port: u16,
+        frames: &mut [B],
+        metas: Option<&[u32]>,
         mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
         match self.flow.sw() {
-            Some(mut sw) => {
-                sw.process_batch_each(PortId(port), frames, |i, o| f(i, o, self.rule_of(o)))
-            }
+            Some(mut sw) => sw.process_batch_each_with_meta(PortId(port), frames, metas, |i, o| {
+                f(i, o, self.rule_of(o))
+            }),
             None => {
                 let o = unknown_port();
                 (0..frames.len()).for_each(|i| f(i, &o, None))

@@ -46,6 +46,7 @@ use core::net::IpAddr;
 
 use doca_flow::packet::{Headers, L3, L4};
 
+use crate::conntrack::CtState;
 use crate::model::{
     Direction, Family, IcmpMatch, Match, PortRange, Prefix, RateLimit, RuleSet, TcpFlags,
     covers_all_ports,
@@ -67,10 +68,28 @@ pub struct Verdict {
     pub rate_limit: Option<RateLimit>,
 }
 
-/// The verdict for a packet that entered at the port named `in_port`.
+/// The verdict for a packet that entered at the port named `in_port`, with no
+/// connection-tracking state (rules that match on `state` never match it).
 pub fn evaluate(rules: &RuleSet, in_port: &str, headers: &Headers) -> Verdict {
+    evaluate_tracked(rules, in_port, headers, None)
+}
+
+/// The verdict for a packet that entered at `in_port` and was given `state` by
+/// connection tracking (`None`: not tracked). Which state a packet has is the
+/// tracker's business (`crate::conntrack`); this is the rule half of the stateful
+/// contract.
+pub fn evaluate_tracked(
+    rules: &RuleSet,
+    in_port: &str,
+    headers: &Headers,
+    state: Option<CtState>,
+) -> Verdict {
     let direction = rules.direction_of(in_port);
-    match first_match(rules, in_port, headers) {
+    let index = rules
+        .rules
+        .iter()
+        .position(|rule| matches_tracked(&rule.matches, in_port, headers, state));
+    match index {
         Some(index) => {
             let rule = &rules.rules[index];
             Verdict {
@@ -103,10 +122,23 @@ pub fn first_match(rules: &RuleSet, in_port: &str, headers: &Headers) -> Option<
     rules
         .rules
         .iter()
-        .position(|rule| matches(&rule.matches, in_port, headers))
+        .position(|rule| matches_tracked(&rule.matches, in_port, headers, None))
 }
 
-/// True if every field of `m` matches the packet.
+/// True if every field of `m` matches the packet, which has connection-tracking state
+/// `state` (`None`: untracked; a `state` match needs a state in its set).
+pub fn matches_tracked(
+    m: &Match,
+    in_port: &str,
+    headers: &Headers,
+    state: Option<CtState>,
+) -> bool {
+    m.state
+        .is_none_or(|set| state.is_some_and(|s| set.contains(s)))
+        && matches(m, in_port, headers)
+}
+
+/// True if every field of `m` but `state` matches the packet.
 pub fn matches(m: &Match, in_port: &str, headers: &Headers) -> bool {
     let (family, src, dst, proto) = match headers.l3 {
         L3::Ipv4(ip) => (

@@ -8,8 +8,9 @@ mod strategies;
 use doca_flow::Verdict;
 use doca_flow::packet::{Headers, L3, L4, PacketBuilder, ethertype};
 use dpu_fw::compile::{Plan, PlanPipeKind, Target, compile};
+use dpu_fw::conntrack::{CtState, StateSet};
 use dpu_fw::install::Installed;
-use dpu_fw::model::{Action, Rate, RateLimit, RuleSet};
+use dpu_fw::model::{Action, Conntrack, Rate, RateLimit, RuleSet, Zone};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 
@@ -85,6 +86,18 @@ fn check(
     target: Target,
     packets: &[(&str, Headers)],
 ) -> Result<(), TestCaseError> {
+    let tracked: Vec<(&str, Headers, Option<CtState>)> =
+        packets.iter().map(|(p, h)| (*p, *h, None)).collect();
+    check_tracked(rules, target, &tracked)
+}
+
+/// [`check`] for packets that carry a connection-tracking state into the plan (the
+/// state's bit in the packet meta, as `dpu_fw::firewall` puts it there; `None` = meta 0).
+fn check_tracked(
+    rules: &RuleSet,
+    target: Target,
+    packets: &[(&str, Headers, Option<CtState>)],
+) -> Result<(), TestCaseError> {
     let plan = compile(rules, &target).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(plan.validate(), Ok(()));
     if let Some(limit) = target.acl_levels() {
@@ -98,19 +111,23 @@ fn check(
     }
     let fw = Installed::new(&plan).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut counts = vec![0u64; rules.rules.len()];
-    for (in_port, h) in packets {
+    for (in_port, h, state) in packets {
         if *in_port == "unknown" {
             continue;
         }
         let mut frame = frame_of(h);
         let parsed = Headers::parse(&frame);
-        let want = oracle::evaluate(rules, in_port, &parsed);
-        let d = fw.process(plan.port_id(in_port).unwrap(), &mut frame);
+        // An untracked port's packets have no state, whatever the meta says.
+        let state = state.filter(|_| rules.zone_of(in_port).is_some());
+        let want = oracle::evaluate_tracked(rules, in_port, &parsed, state);
+        let meta = state.map_or(0, |s| u32::from(s.bit()));
+        let d = fw.process_with_meta(plan.port_id(in_port).unwrap(), meta, &mut frame);
         prop_assert_eq!(
             d.rule.map(|r| r as usize),
             want.rule,
-            "port {} headers {:?}",
+            "port {} state {:?} headers {:?}",
             in_port,
+            state,
             parsed
         );
         let v = expected_verdict(&plan, in_port, &want.action);
@@ -199,6 +216,43 @@ proptest! {
         check(&rules, Target::bluefield().with_acl_levels(1), &packets)?;
         check(&rules, Target::bluefield().with_acl_levels(2), &packets)?;
         check(&rules, Target::bluefield().with_lpm_min(1), &packets)?;
+    }
+
+    #[test]
+    fn stateful_plan_equals_oracle(
+        rules in strategies::rule_set(14),
+        states in prop::collection::vec(prop::option::weighted(0.5, 1u8..16), 14),
+        zones in 0usize..3,
+        packets in prop::collection::vec(
+            (
+                strategies::in_port(),
+                strategies::headers(),
+                prop::option::weighted(0.85, prop::sample::select(CtState::ALL.to_vec())),
+            ),
+            1..64,
+        ),
+    ) {
+        let mut rules = with_limits(rules);
+        for (r, s) in rules.rules.iter_mut().zip(states) {
+            r.matches.state = s.map(|bits| {
+                CtState::ALL.into_iter().filter(|st| bits & st.bit() != 0).collect::<StateSet>()
+            });
+        }
+        let zone = |name: &str, id, ports: &[&str]| Zone {
+            name: name.into(),
+            id,
+            ports: ports.iter().map(|p| p.to_string()).collect(),
+        };
+        rules.conntrack = Some(Conntrack {
+            zones: match zones {
+                0 => Vec::new(),
+                1 => vec![zone("edge", 1, &["p0", "pf0hpf"])],
+                _ => vec![zone("up", 1, &["p0"]), zone("svc", 2, &["hbn"])],
+            },
+            ..Conntrack::default()
+        });
+        check_tracked(&rules, Target::software(), &packets)?;
+        check_tracked(&rules, Target::bluefield().with_acl_levels(2), &packets)?;
     }
 
     #[test]

@@ -212,3 +212,71 @@ fn import_options_allow_protocol_wildcard_port_rules() {
         .unwrap_err();
     assert_eq!(err.problems[0].kind, ProblemKind::ProtocolRequired);
 }
+
+#[test]
+fn conntrack_section_and_state_matches() {
+    use core::time::Duration;
+    use dpu_fw::conntrack::{CtState, StateSet, TableFull};
+    let c = ok(r#"
+[ports.p0]
+role = "uplink"
+[ports.pf0hpf]
+role = "host"
+[ports.svc]
+role = "service"
+
+[conntrack]
+max_connections = 5000
+table_full = "untracked"
+tcp_liberal = true
+zones = { edge = ["p0", "pf0hpf"] }
+timeouts = { tcp_established = "2h", udp = 45, icmp = "500ms" }
+
+[[rules]]
+name = "return"
+state = ["established", "related"]
+action = "accept"
+
+[[rules]]
+name = "bad"
+in_port = "p0"
+state = "invalid"
+action = "drop"
+"#);
+    let rules = c.rules;
+    let ct = rules.conntrack.as_ref().unwrap();
+    assert_eq!(ct.config.max_connections, 5000);
+    assert_eq!(ct.config.table_full, TableFull::Untracked);
+    assert!(ct.config.tcp_liberal);
+    assert_eq!(
+        ct.config.timeouts.tcp_established,
+        Duration::from_secs(7200)
+    );
+    assert_eq!(ct.config.timeouts.udp, Duration::from_secs(45));
+    assert_eq!(ct.config.timeouts.icmp, Duration::from_millis(500));
+    // Untouched timeouts keep Linux's defaults.
+    assert_eq!(ct.config.timeouts.tcp_close, Duration::from_secs(10));
+    assert_eq!(ct.zones.len(), 1);
+    assert_eq!((ct.zones[0].name.as_str(), ct.zones[0].id), ("edge", 1));
+    assert_eq!(rules.zone_of("p0"), Some(1));
+    assert_eq!(
+        rules.zone_of("svc"),
+        None,
+        "a port in no zone is not tracked"
+    );
+    let want: StateSet = [CtState::Established, CtState::Related]
+        .into_iter()
+        .collect();
+    assert_eq!(rules.rules[0].matches.state, Some(want));
+    assert_eq!(
+        rules.rules[1].matches.state,
+        Some(StateSet::EMPTY.with(CtState::Invalid))
+    );
+    // An empty section tracks every port in zone 0 with the defaults.
+    let c = ok("[ports.p0]\nrole = \"uplink\"\n[conntrack]\n");
+    assert_eq!(c.rules.zone_of("p0"), Some(0));
+    assert_eq!(
+        c.rules.conntrack.unwrap().config,
+        dpu_fw::conntrack::CtConfig::default()
+    );
+}

@@ -47,7 +47,13 @@ pub use plan::{
     TargetKind,
 };
 
+use crate::conntrack::{CtState, StateSet};
 use crate::model::{Action, Family, Hop, PortId as ModelPortId, PortRole, Rate, RuleSet};
+
+/// The bits of the packet meta word (`meta.pkt_meta`) that carry a packet's
+/// connection-tracking state into a stateful plan: [`CtState::bit`] of the state, set by
+/// the conntrack stage before the root pipe (see `docs/conntrack.md`).
+pub const CT_META_MASK: u32 = 0x0f;
 pub use entries::range_to_masks;
 use entries::{PrefixSet, acl_entries, address_field, control_entries, prefix_entries};
 use levels::Region;
@@ -188,20 +194,33 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         accept: PlanFwd,
         steers: Vec<usize>,
         default_action: Action,
-        ports: Vec<(String, u16)>,
+        ports: Vec<Member>,
+    }
+    /// A port in a group, with the state its packets have there.
+    struct Member {
+        name: String,
+        id: u16,
+        /// The port is tracked: its root entries match the state bits.
+        tracked: bool,
+        /// The state (`None`: untracked packets, meta 0 on a tracked port).
+        class: Option<CtState>,
     }
     let steers = chain_steers(rules, &ports);
     let mut groups: Vec<Group> = Vec::new();
+    let stateful = rules.is_stateful();
     for port in &rules.ports {
-        let list: Vec<u32> = rules
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.matches.in_ports.is_empty() || r.matches.in_ports.contains(&port.name)
-            })
-            .map(|(i, _)| i as u32)
-            .collect();
+        // A tracked port of a policy that matches on state gets one pipeline per state
+        // (equal ones are shared below): the root tells them apart by the state bit the
+        // conntrack stage puts in the packet's meta, and a packet without one (meta 0:
+        // not tracked) takes the rules without `state`, as everywhere else.
+        let tracked = stateful && rules.zone_of(&port.name).is_some();
+        let classes: Vec<Option<CtState>> = if tracked {
+            std::iter::once(None)
+                .chain(CtState::ALL.into_iter().map(Some))
+                .collect()
+        } else {
+            vec![None]
+        };
         let dir = rules.direction_of(&port.name);
         let accept = accept_dest(rules, &ports, &port.name);
         let site = match dir {
@@ -217,28 +236,68 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
             .map(|(i, _)| i)
             .collect();
         let id = port_id_of(&ports, &port.name);
-        match groups.iter_mut().find(|g| {
-            g.rules == list && g.default == default && g.accept == accept && g.steers == mine
-        }) {
-            Some(g) => g.ports.push((port.name.clone(), id)),
-            None => groups.push(Group {
-                rules: list,
-                default,
-                accept,
-                steers: mine,
-                default_action,
-                ports: vec![(port.name.clone(), id)],
-            }),
+        for class in classes {
+            let list: Vec<u32> = rules
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    (r.matches.in_ports.is_empty() || r.matches.in_ports.contains(&port.name))
+                        && r.matches
+                            .state
+                            .is_none_or(|set| class.is_some_and(|st| set.contains(st)))
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            let member = Member {
+                name: port.name.clone(),
+                id,
+                tracked,
+                class,
+            };
+            match groups.iter_mut().find(|g| {
+                g.rules == list && g.default == default && g.accept == accept && g.steers == mine
+            }) {
+                Some(g) => g.ports.push(member),
+                None => groups.push(Group {
+                    rules: list,
+                    default,
+                    accept,
+                    steers: mine.clone(),
+                    default_action: default_action.clone(),
+                    ports: vec![member],
+                }),
+            }
         }
     }
     let mut root = Vec::new();
+    let mut caught = std::collections::HashSet::new();
+    let mut labels = std::collections::HashSet::new();
     for g in &groups {
-        let label = g
-            .ports
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join("+");
+        let mut names: Vec<&str> = Vec::new();
+        for m in &g.ports {
+            if !names.contains(&m.name.as_str()) {
+                names.push(&m.name);
+            }
+        }
+        let mut label = names.join("+");
+        let states: StateSet = g.ports.iter().filter_map(|m| m.class).collect();
+        let untracked = g.ports.iter().any(|m| m.tracked && m.class.is_none());
+        if g.ports.iter().any(|m| m.tracked) && (states != StateSet::ALL || !untracked) {
+            let mut names: Vec<&str> = states.iter().map(CtState::name).collect();
+            if untracked {
+                names.push("untracked");
+            }
+            label = format!("{label}/{}", names.join("+"));
+        }
+        // Groups are told apart by their ports and states; should two ever print alike,
+        // number the later one.
+        let mut n = 1;
+        let base = label.clone();
+        while !labels.insert(label.clone()) {
+            n += 1;
+            label = format!("{base}#{n}");
+        }
         let mut heads = [g.default; 2];
         for (slot, fam) in [Family::Ipv4, Family::Ipv6].into_iter().enumerate() {
             // Accepted packets (by a rule or the default) go through the chains' steering
@@ -249,15 +308,31 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         }
         let port_mask = Match::new().with(Field::PortId, Field::PortId.full());
         let l3_mask = port_mask.clone().with(Field::L3Type, Field::L3Type.full());
-        for (_, id) in &g.ports {
-            if heads != [g.default; 2] {
+        let state_mask = l3_mask
+            .clone()
+            .with(Field::PktMeta, u128::from(CT_META_MASK));
+        for m in &g.ports {
+            let id = &m.id;
+            // A tracked port's IP packets are told apart by their state bits: each class
+            // needs its entries even when its pipeline is only the default (another
+            // class's may not be).
+            if heads != [g.default; 2] || m.tracked {
                 for (fwd, l3) in heads.iter().zip([L3Type::Ipv4, L3Type::Ipv6]) {
+                    let (matcher, mask) = if m.tracked {
+                        let bits = m.class.map_or(0, |st| u32::from(st.bit()));
+                        (
+                            Match::new().port_id(*id).l3_type(l3).pkt_meta(bits),
+                            state_mask.clone(),
+                        )
+                    } else {
+                        (Match::new().port_id(*id).l3_type(l3), l3_mask.clone())
+                    };
                     root.push(PlanEntry {
                         rule: None,
                         matcher: PlanMatch::Control {
                             priority: 0,
-                            matcher: Box::new(Match::new().port_id(*id).l3_type(l3)),
-                            mask: Box::new(l3_mask.clone()),
+                            matcher: Box::new(matcher),
+                            mask: Box::new(mask),
                         },
                         fwd: *fwd,
                         counter: false,
@@ -265,17 +340,21 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
                     });
                 }
             }
-            root.push(PlanEntry {
-                rule: None,
-                matcher: PlanMatch::Control {
-                    priority: 1,
-                    matcher: Box::new(Match::new().port_id(*id)),
-                    mask: Box::new(port_mask.clone()),
-                },
-                fwd: g.default,
-                counter: false,
-                meter: None,
-            });
+            // One catch-all per port (non-IP frames take the default), even when the
+            // port's states are spread over several groups.
+            if caught.insert(*id) {
+                root.push(PlanEntry {
+                    rule: None,
+                    matcher: PlanMatch::Control {
+                        priority: 1,
+                        matcher: Box::new(Match::new().port_id(*id)),
+                        mask: Box::new(port_mask.clone()),
+                    },
+                    fwd: g.default,
+                    counter: false,
+                    meter: None,
+                });
+            }
         }
     }
     c.pipes.push(PlanPipe {

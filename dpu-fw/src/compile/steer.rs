@@ -50,6 +50,10 @@ pub(super) fn chain_steers(rules: &RuleSet, ports: &[PlanPort]) -> Vec<Steer> {
         };
         let mut fwd = r.matches.clone();
         fwd.in_ports.clear();
+        // Steering picks the path of packets that were accepted; it matches headers only,
+        // so every packet of a connection that a chain rule opened follows the chain,
+        // whatever its state.
+        fwd.state = None;
         add(&chain.path, &fwd, false);
         if let Some(rev) = &chain.reverse {
             // Return traffic: addresses and ports swapped; ICMP types and TCP flags describe
@@ -65,6 +69,7 @@ pub(super) fn chain_steers(rules: &RuleSet, ports: &[PlanPort]) -> Vec<Steer> {
                 icmp: None,
                 tcp_flags: None,
                 vlan: fwd.vlan,
+                state: None,
             };
             add(rev, &back, true);
         }

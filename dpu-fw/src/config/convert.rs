@@ -7,12 +7,15 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::raw::{Item, Items, RawChain, RawConfig, RawPort, RawRateLimit, RawRule};
+use core::time::Duration;
+
+use super::raw::{Item, Items, RawChain, RawConfig, RawConntrack, RawPort, RawRateLimit, RawRule};
 use super::{Checked, Diagnostic, Error, ErrorKind, Warning, locate};
+use crate::conntrack::{CtState, StateSet, TableFull, Timeouts};
 use crate::model::{
-    Action, Chain, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, Port, PortId, PortRange,
-    PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleSet, Set, SetValues, Site, TcpFlags,
-    ValueError, WarningKind, problems, protocol, tcp_flag, warnings,
+    Action, Chain, Conntrack, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, Port, PortId,
+    PortRange, PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleSet, Set, SetValues, Site,
+    TcpFlags, ValueError, WarningKind, Zone, problems, protocol, tcp_flag, warnings,
 };
 
 type Span = Range<usize>;
@@ -52,6 +55,7 @@ struct Spans {
     rules: Vec<Keyed>,
     chains: Vec<Keyed>,
     defaults: Keyed,
+    conntrack: Keyed,
 }
 
 impl Spans {
@@ -62,6 +66,7 @@ impl Spans {
             Site::Set { index, key } => pick(&self.sets, index, key),
             Site::Rule { index, key } => pick(&self.rules, index, key),
             Site::Defaults { key } => self.defaults.get(key),
+            Site::Conntrack { key } => self.conntrack.get(key),
             Site::Chain { index, key, hop } => {
                 let Some(k) = self.chains.get(index) else {
                     return 0..0;
@@ -341,7 +346,126 @@ fn convert(
         rules.chains.push(c);
         spans.chains.push(keyed);
     }
+    if let Some(ct) = &raw.conntrack {
+        let mut keyed = Keyed::new(ct.span());
+        rules.conntrack = Some(convert_conntrack(cx, ct.get_ref(), &mut keyed));
+        spans.conntrack = keyed;
+    }
     rules
+}
+
+fn convert_conntrack(cx: &mut Cx<'_>, c: &RawConntrack, keyed: &mut Keyed) -> Conntrack {
+    keyed.key("zones", &c.zones);
+    keyed.key("max_connections", &c.max_connections);
+    keyed.key("table_full", &c.table_full);
+    keyed.key("tcp_liberal", &c.tcp_liberal);
+    keyed.key("timeouts", &c.timeouts);
+    let mut out = Conntrack::default();
+    if let Some(zones) = &c.zones {
+        for (i, (name, ports)) in in_file_order(zones.get_ref()).into_iter().enumerate() {
+            let mut zone = Zone {
+                name: name.get_ref().clone(),
+                id: u16::try_from(i + 1).unwrap_or(u16::MAX),
+                ports: Vec::new(),
+            };
+            for (item, span) in cx.elements("zones", ports) {
+                if let Some(p) = cx.string("zones", item, &span, "a port name") {
+                    zone.ports.push(p);
+                }
+            }
+            out.zones.push(zone);
+        }
+    }
+    if let Some(m) = &c.max_connections {
+        if let Some(n) = cx.int_in(m, 1, i64::from(u32::MAX), "max_connections") {
+            out.config.max_connections = n as u32;
+        }
+    }
+    if let Some(t) = &c.table_full {
+        out.config.table_full = match t.get_ref().as_str() {
+            "drop-new" => TableFull::DropNew,
+            "untracked" => TableFull::Untracked,
+            other => {
+                cx.err(
+                    &t.span(),
+                    ErrorKind::InvalidValue,
+                    format!("unknown `table_full` `{other}`; expected `drop-new` or `untracked`"),
+                );
+                TableFull::DropNew
+            }
+        };
+    }
+    if let Some(l) = &c.tcp_liberal {
+        out.config.tcp_liberal = *l.get_ref();
+    }
+    if let Some(t) = &c.timeouts {
+        for (name, value) in in_file_order(t.get_ref()) {
+            let Some(slot) = out.config.timeouts.get_mut(name.get_ref()) else {
+                cx.err(
+                    &name.span(),
+                    ErrorKind::UnknownKey,
+                    format!(
+                        "unknown timeout `{}`; expected one of {}",
+                        name.get_ref(),
+                        Timeouts::NAMES.join(", ")
+                    ),
+                );
+                continue;
+            };
+            match duration(value.get_ref()) {
+                Ok(d) => *slot = d,
+                Err(e) => cx.err(
+                    &value.span(),
+                    ErrorKind::InvalidValue,
+                    format!("timeout `{}`: {e}", name.get_ref()),
+                ),
+            }
+        }
+    }
+    out
+}
+
+/// The longest timeout accepted (a year).
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A duration: an integer number of seconds, or a string with a unit: `500ms`, `30s`,
+/// `5m`, `2h`, `5d`. At least 1 ms, at most a year.
+fn duration(v: &Item) -> Result<Duration, String> {
+    let d = match v {
+        Item::Int(n) if *n >= 0 => Duration::from_secs(*n as u64),
+        Item::Str(s) => {
+            let s = s.trim();
+            let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let (num, unit) = s.split_at(split);
+            let n: u64 = num.parse().map_err(|_| {
+                format!("`{s}` is not a duration; expected e.g. 30, \"30s\", \"500ms\", \"5m\", \"2h\", \"5d\"")
+            })?;
+            let ms = match unit.trim() {
+                "ms" => 1,
+                "s" | "" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                u => {
+                    return Err(format!(
+                        "unknown unit `{u}` in `{s}`; expected ms, s, m, h or d"
+                    ));
+                }
+            };
+            Duration::from_millis(n.saturating_mul(ms))
+        }
+        Item::Int(n) => return Err(format!("{n} is negative")),
+        Item::Bool(b) => return Err(format!("found boolean `{b}`, expected a duration")),
+    };
+    if d.is_zero() {
+        return Err(
+            "must be above 0 (a zero timeout would forget every connection at once)".into(),
+        );
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!("{d:?} is longer than a year"));
+    }
+    Ok(d)
 }
 
 /// Map entries in the order their keys appear in the file.
@@ -546,6 +670,7 @@ fn convert_rule(
     keyed.key("icmp_code", &r.icmp_code);
     keyed.key("tcp_flags", &r.tcp_flags);
     keyed.key("vlan", &r.vlan);
+    keyed.key("state", &r.state);
     keyed.keys.insert("action", r.action.span());
     keyed.key("chain", &r.chain);
     keyed.key("count", &r.count);
@@ -639,6 +764,19 @@ fn convert_rule(
     }
     if let Some(v) = &r.vlan {
         m.vlan = cx.int_in(v, 0, 4095, "VLAN id").map(|n| n as u16);
+    }
+    if let Some(v) = &r.state {
+        let mut set = StateSet::EMPTY;
+        for (item, span) in cx.elements("state", v) {
+            let Some(name) = cx.string("state", item, &span, "a connection state") else {
+                continue;
+            };
+            match name.parse::<CtState>() {
+                Ok(st) => set = set.with(st),
+                Err(e) => cx.err(&span, ErrorKind::InvalidValue, e),
+            }
+        }
+        m.state = Some(set);
     }
     let action = match (r.action.get_ref().as_str(), &r.chain) {
         ("accept", None) => Action::Accept,

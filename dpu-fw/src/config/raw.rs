@@ -22,6 +22,18 @@ pub(super) struct RawConfig {
     pub defaults: Option<Spanned<RawDefaults>>,
     #[serde(default)]
     pub chains: BTreeMap<Spanned<String>, Spanned<RawChain>>,
+    pub conntrack: Option<Spanned<RawConntrack>>,
+}
+
+/// `[conntrack]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConntrack {
+    pub zones: Option<Spanned<BTreeMap<Spanned<String>, Spanned<Items>>>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub table_full: Option<Spanned<String>>,
+    pub tcp_liberal: Option<Spanned<bool>>,
+    pub timeouts: Option<Spanned<BTreeMap<Spanned<String>, Spanned<Item>>>>,
 }
 
 /// `[ports.NAME]`.
@@ -58,6 +70,7 @@ pub(super) struct RawRule {
     pub icmp_code: Option<Spanned<i64>>,
     pub tcp_flags: Option<Spanned<Items>>,
     pub vlan: Option<Spanned<i64>>,
+    pub state: Option<Spanned<Items>>,
     pub action: Spanned<String>,
     pub chain: Option<Spanned<String>>,
     pub count: Option<Spanned<bool>>,

@@ -2,9 +2,9 @@
 //! and the demo policy, without TOML.
 
 use super::{
-    Action, Chain, CheckOptions, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, ModelError,
-    Port, PortId, PortRange, PortRole, Prefix, Problem, ProblemKind, RateLimit, Rule, RuleSet, Set,
-    SetValues, Site, TcpFlags,
+    Action, Chain, CheckOptions, Conntrack, CtState, Defaults, FIREWALL_HOP, Family, Hop,
+    IcmpMatch, Match, ModelError, Port, PortId, PortRange, PortRole, Prefix, Problem, ProblemKind,
+    RateLimit, Rule, RuleSet, Set, SetValues, Site, StateSet, TcpFlags,
 };
 
 /// Builds one [`Rule`]; named sets it refers to are resolved by
@@ -117,6 +117,13 @@ impl RuleBuilder {
         self
     }
 
+    /// Match the connection-tracking state (any of `states`; appends).
+    pub fn state(mut self, states: impl IntoIterator<Item = CtState>) -> Self {
+        let set = self.rule.matches.state.unwrap_or_default();
+        self.rule.matches.state = Some(states.into_iter().fold(set, StateSet::with));
+        self
+    }
+
     /// Match the VLAN id of the outermost tag.
     pub fn vlan(mut self, vid: u16) -> Self {
         self.rule.matches.vlan = Some(vid);
@@ -221,6 +228,7 @@ pub struct RuleSetBuilder {
     rules: Vec<RuleBuilder>,
     defaults: Defaults,
     chains: Vec<Chain>,
+    conntrack: Option<Conntrack>,
     options: CheckOptions,
 }
 
@@ -279,6 +287,12 @@ impl RuleSetBuilder {
     /// Append a rule (rules are evaluated in the order they are added).
     pub fn rule(mut self, rule: impl Into<RuleBuilder>) -> Self {
         self.rules.push(rule.into());
+        self
+    }
+
+    /// Track connections (see [`Conntrack`]).
+    pub fn conntrack(mut self, conntrack: Conntrack) -> Self {
+        self.conntrack = Some(conntrack);
         self
     }
 
@@ -353,6 +367,7 @@ impl RuleSetBuilder {
             rules,
             defaults: self.defaults,
             chains: self.chains,
+            conntrack: self.conntrack,
         };
         problems.extend(super::problems_with(&set, self.options));
         if problems.is_empty() {

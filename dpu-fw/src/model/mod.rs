@@ -46,6 +46,8 @@ use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::str::FromStr;
 
+pub use crate::conntrack::{CtConfig, CtState, StateSet};
+
 mod builder;
 mod validate;
 
@@ -515,6 +517,8 @@ impl TcpFlags {
 ///   code, if given).
 /// * `tcp_flags`: the packet carries a TCP header whose flags pass the test.
 /// * `vlan`: the outermost VLAN tag has this VLAN id (untagged never matches).
+/// * `state`: the packet's connection-tracking state is one of these (a packet from a
+///   port that no conntrack zone tracks has no state and never matches).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Match {
     /// Ingress port names; empty = any port.
@@ -537,6 +541,8 @@ pub struct Match {
     pub tcp_flags: Option<TcpFlags>,
     /// VLAN id of the outermost tag; `None` = any (tagged or not).
     pub vlan: Option<u16>,
+    /// Connection-tracking states; `None` = any (tracked or not).
+    pub state: Option<StateSet>,
 }
 
 impl Match {
@@ -790,6 +796,30 @@ pub struct RuleSet {
     pub defaults: Defaults,
     /// The service chains.
     pub chains: Vec<Chain>,
+    /// Connection tracking; `None` = the firewall is stateless.
+    pub conntrack: Option<Conntrack>,
+}
+
+/// A connection-tracking zone: ports whose traffic shares one connection table (a
+/// connection opened by a packet entering one of them is recognised in replies
+/// entering any of them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Zone {
+    /// The zone's name.
+    pub name: String,
+    /// The zone id (the DOCA CT zone).
+    pub id: u16,
+    /// The ports, by name.
+    pub ports: Vec<String>,
+}
+
+/// The `[conntrack]` section: which ports are tracked, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Conntrack {
+    /// The zones; empty = one zone (id 0) with every port.
+    pub zones: Vec<Zone>,
+    /// Table size, timeouts, window checking.
+    pub config: CtConfig,
 }
 
 impl RuleSet {
@@ -847,6 +877,24 @@ impl RuleSet {
             PortRole::Host => only(PortRole::Uplink),
             PortRole::Service => None,
         }
+    }
+
+    /// The conntrack zone of traffic entering `in_port`; `None` when the policy has no
+    /// `[conntrack]` or no zone holds the port (its packets are not tracked).
+    pub fn zone_of(&self, in_port: &str) -> Option<u16> {
+        let ct = self.conntrack.as_ref()?;
+        if ct.zones.is_empty() {
+            return self.port(in_port).map(|_| 0);
+        }
+        ct.zones
+            .iter()
+            .find(|z| z.ports.iter().any(|p| p == in_port))
+            .map(|z| z.id)
+    }
+
+    /// True if some rule matches on `state`.
+    pub fn is_stateful(&self) -> bool {
+        self.rules.iter().any(|r| r.matches.state.is_some())
     }
 
     /// Check the rule set: every error, and the warnings (such as shadowed

@@ -40,6 +40,11 @@ pub enum Site {
         /// `inbound` or `outbound`.
         key: &'static str,
     },
+    /// The `[conntrack]` section (`key`: `zones`, `max_connections`, ...).
+    Conntrack {
+        /// The key.
+        key: &'static str,
+    },
     /// The chain at `index` in [`RuleSet::chains`].
     Chain {
         /// Position in `chains`.
@@ -85,6 +90,9 @@ pub enum ProblemKind {
     InvalidPeer,
     /// A chain path of the wrong shape.
     InvalidChain,
+    /// A `state` match on traffic that no conntrack zone tracks (no `[conntrack]`, or
+    /// none of the rule's ports in a zone), or a zone of the wrong shape.
+    Untracked,
 }
 
 /// One semantic error.
@@ -201,7 +209,58 @@ pub fn problems_with(rules: &RuleSet, options: CheckOptions) -> Vec<Problem> {
     check_rules(rules, options, &mut p);
     check_defaults(rules, &mut p);
     check_chains(rules, &mut p);
+    check_conntrack(rules, &mut p);
     p
+}
+
+fn check_conntrack(rules: &RuleSet, p: &mut Vec<Problem>) {
+    let Some(ct) = &rules.conntrack else {
+        return;
+    };
+    let at = |key| Site::Conntrack { key };
+    if ct.config.max_connections == 0 {
+        p.push(Problem::new(
+            at("max_connections"),
+            ProblemKind::OutOfRange,
+            "`max_connections` must be at least 1".to_string(),
+        ));
+    }
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut names = HashSet::new();
+    for z in &ct.zones {
+        if !names.insert(z.name.as_str()) {
+            p.push(Problem::new(
+                at("zones"),
+                ProblemKind::DuplicateName,
+                format!("zone `{}` is defined twice", z.name),
+            ));
+        }
+        if z.ports.is_empty() {
+            p.push(Problem::new(
+                at("zones"),
+                ProblemKind::EmptyList,
+                format!("zone `{}` has no ports", z.name),
+            ));
+        }
+        for port in &z.ports {
+            if rules.port(port).is_none() {
+                p.push(Problem::new(
+                    at("zones"),
+                    ProblemKind::UndefinedPort,
+                    format!("zone `{}`: undefined port `{port}`", z.name),
+                ));
+            } else if let Some(other) = seen.insert(port.as_str(), z.name.as_str()) {
+                p.push(Problem::new(
+                    at("zones"),
+                    ProblemKind::Untracked,
+                    format!(
+                        "port `{port}` is in zones `{other}` and `{}`; a port belongs to one zone",
+                        z.name
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// The warnings: rules shadowed by one earlier rule (see
@@ -338,6 +397,38 @@ fn check_match(
                 ProblemKind::UndefinedPort,
                 format!("undefined port `{port}`"),
             ));
+        }
+    }
+    if let Some(states) = m.state {
+        if states.is_empty() {
+            p.push(Problem::new(
+                at("state"),
+                ProblemKind::EmptyList,
+                "`state = []` matches nothing; list states or leave `state` out".to_string(),
+            ));
+        } else if rules.conntrack.is_none() {
+            p.push(Problem::new(
+                at("state"),
+                ProblemKind::Untracked,
+                "`state` needs connection tracking, but the policy has no `[conntrack]` \
+                 section (an empty `[conntrack]` tracks every port with the default timeouts)"
+                    .to_string(),
+            ));
+        } else {
+            let mut ports = rules
+                .ports
+                .iter()
+                .map(|p| p.name.as_str())
+                .filter(|p| m.in_ports.is_empty() || m.in_ports.iter().any(|q| q == p));
+            if !ports.any(|p| rules.zone_of(p).is_some()) {
+                p.push(Problem::new(
+                    at("state"),
+                    ProblemKind::Untracked,
+                    "`state` can never match: no port of this rule is in a conntrack zone \
+                     (add the ports to `[conntrack] zones`)"
+                        .to_string(),
+                ));
+            }
         }
     }
     if let Some(f) = m.family {
@@ -656,6 +747,12 @@ fn ranges_contain(outer: &[PortRange], inner: &[PortRange]) -> bool {
 /// compares with one earlier rule at a time: a rule covered only by the
 /// union of several earlier rules is not reported.
 pub fn match_contains(outer: &Match, inner: &Match) -> bool {
+    if let Some(o) = outer.state {
+        match inner.state {
+            Some(i) if o.contains_all(i) => {}
+            _ => return false,
+        }
+    }
     if !outer.in_ports.is_empty()
         && (inner.in_ports.is_empty() || !inner.in_ports.iter().all(|p| outer.in_ports.contains(p)))
     {

@@ -139,6 +139,7 @@ pub fn match_with_density(p: f64) -> impl Strategy<Value = Match> {
                     icmp,
                     tcp_flags,
                     vlan,
+                    state: None,
                 }
             },
         )

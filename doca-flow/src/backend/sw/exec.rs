@@ -207,9 +207,33 @@ impl SwBackend {
     /// packet meant assembling it on this function's stack and copying it out, which
     /// stalled on store forwarding (perf: ~20% of this function's samples).
     pub fn process_packet_into(&mut self, port: PortId, pkt: &mut [u8], out: &mut Outcome) {
+        self.process_packet_meta_into(port, 0, pkt, out);
+    }
+
+    /// [`SwBackend::process_packet`] for a frame that arrives with packet meta
+    /// `pkt_meta` already set (`meta.pkt_meta`), as a frame that software sends with
+    /// DPDK's metadata field does; pipes match it like any meta set by an action.
+    pub fn process_packet_with_meta(
+        &mut self,
+        port: PortId,
+        pkt_meta: u32,
+        pkt: &mut [u8],
+    ) -> Outcome {
+        let mut out = blank_outcome();
+        self.process_packet_meta_into(port, pkt_meta, pkt, &mut out);
+        out
+    }
+
+    fn process_packet_meta_into(
+        &mut self,
+        port: PortId,
+        pkt_meta: u32,
+        pkt: &mut [u8],
+        out: &mut Outcome,
+    ) {
         let mut hdrs = Headers::default();
         let mut w = BLANK_WALK;
-        if let Some(next) = self.walk_start(port, pkt, &mut hdrs, out, &mut w) {
+        if let Some(next) = self.walk_start(port, pkt_meta, pkt, &mut hdrs, out, &mut w) {
             self.walk_run(&mut w, next, pkt, &mut hdrs, out, None, false, None);
         }
     }
@@ -223,6 +247,7 @@ impl SwBackend {
     fn walk_start(
         &self,
         port: PortId,
+        pkt_meta: u32,
         pkt: &[u8],
         hdrs: &mut Headers,
         out: &mut Outcome,
@@ -241,7 +266,7 @@ impl SwBackend {
         out.trail = [None; TRAIL_LEN];
         out.tag = 0;
         w.meta.port_id = port.0;
-        w.meta.pkt_meta = 0;
+        w.meta.pkt_meta = pkt_meta;
         w.meta.scratch = [0; 4];
         let route = self.route(port);
         if !route.started {
@@ -448,23 +473,49 @@ impl SwBackend {
         &mut self,
         port: PortId,
         pkts: &mut [B],
+        f: impl FnMut(usize, &Outcome),
+    ) {
+        self.process_batch_each_with_meta(port, pkts, None, f);
+    }
+
+    /// [`SwBackend::process_batch_each`] for frames that arrive with packet meta set
+    /// (`metas[i]` for frame `i`; see [`SwBackend::process_packet_with_meta`]); `None`
+    /// is 0 for every frame.
+    ///
+    /// # Panics
+    /// If `metas` is shorter than `pkts`.
+    pub fn process_batch_each_with_meta<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        metas: Option<&[u32]>,
         mut f: impl FnMut(usize, &Outcome),
     ) {
-        if self.meters_used == 0 && self.fields_used & !META_FIELDS == 0 && pkts.len() >= 2 {
-            self.batch_meta_only(port, pkts, f);
+        let meta = |i: usize| metas.map_or(0, |m| m[i]);
+        if let Some(m) = metas {
+            assert!(m.len() >= pkts.len(), "one meta word per frame");
+        }
+        let same_meta = metas.is_none_or(|m| m[..pkts.len()].windows(2).all(|w| w[0] == w[1]));
+        if self.meters_used == 0
+            && self.fields_used & !META_FIELDS == 0
+            && pkts.len() >= 2
+            && same_meta
+        {
+            self.batch_meta_only(port, meta(0), pkts, f);
             return;
         }
         let mut o = blank_outcome();
         if self.acl_pipes == 0 || self.meters_used > 0 || pkts.len() < 2 {
             for (i, p) in pkts.iter_mut().enumerate() {
-                self.process_packet_into(port, p.as_mut(), &mut o);
+                self.process_packet_meta_into(port, meta(i), p.as_mut(), &mut o);
                 f(i, &o);
             }
             return;
         }
         let mut b = std::mem::take(&mut self.batch);
         for (c, chunk) in pkts.chunks_mut(BATCH_MAX).enumerate() {
-            self.batch_chunk(port, chunk, &mut b);
+            let metas = metas.map(|m| &m[c * BATCH_MAX..]);
+            self.batch_chunk(port, chunk, metas, &mut b);
             for (i, out) in b.outs[..chunk.len()].iter().enumerate() {
                 f(c * BATCH_MAX + i, out);
             }
@@ -482,6 +533,7 @@ impl SwBackend {
     fn batch_meta_only<B: AsMut<[u8]>>(
         &mut self,
         port: PortId,
+        pkt_meta: u32,
         pkts: &mut [B],
         mut f: impl FnMut(usize, &Outcome),
     ) {
@@ -490,7 +542,7 @@ impl SwBackend {
         };
         let (first, mut o) = (first.as_mut(), blank_outcome());
         let (mut hdrs, mut w, mut tally) = (Headers::default(), BLANK_WALK, Tally::new());
-        let constant = match self.walk_start(port, first, &mut hdrs, &mut o, &mut w) {
+        let constant = match self.walk_start(port, pkt_meta, first, &mut hdrs, &mut o, &mut w) {
             Some(next) => {
                 self.walk_run(
                     &mut w,
@@ -511,7 +563,7 @@ impl SwBackend {
         f(0, &o);
         if !constant {
             for (i, p) in rest.iter_mut().enumerate() {
-                self.process_packet_into(port, p.as_mut(), &mut o);
+                self.process_packet_meta_into(port, pkt_meta, p.as_mut(), &mut o);
                 f(i + 1, &o);
             }
             return;
@@ -536,7 +588,13 @@ impl SwBackend {
 
     /// One chunk (at most [`BATCH_MAX`] frames) of [`SwBackend::process_batch_each`]'s
     /// batched path; the outcomes are left in `b.outs`.
-    fn batch_chunk<B: AsMut<[u8]>>(&mut self, port: PortId, pkts: &mut [B], b: &mut BatchScratch) {
+    fn batch_chunk<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        metas: Option<&[u32]>,
+        b: &mut BatchScratch,
+    ) {
         let n = pkts.len();
         b.resize(n);
         b.pending.clear();
@@ -544,7 +602,8 @@ impl SwBackend {
         for (i, p) in pkts.iter_mut().enumerate() {
             let (pkt, hdrs, out, w) = (p.as_mut(), &mut b.hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
-            if let Some(next) = self.walk_start(port, pkt, hdrs, out, w) {
+            let pkt_meta = metas.map_or(0, |m| m[i]);
+            if let Some(next) = self.walk_start(port, pkt_meta, pkt, hdrs, out, w) {
                 if let Some(pipe) = self.walk_run(w, next, pkt, hdrs, out, None, true, None) {
                     b.paused[i] = true;
                     b.pending.push((pipe, i as u32));
