@@ -7,6 +7,7 @@ pub mod conntrack;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod demo;
+pub mod firewall;
 pub mod install;
 pub mod metrics;
 pub mod model;

@@ -59,6 +59,9 @@ enum Ev {
     Wait { ms: u32 },
     /// The fast tracker sweeps expired connections (the reference has nothing to do).
     Sweep,
+    /// The last packet event again, at once (a retransmission or a duplicate: in the
+    /// same burst as the packet it repeats).
+    Again,
 }
 
 fn ev() -> impl Strategy<Value = Ev> {
@@ -94,6 +97,7 @@ fn ev() -> impl Strategy<Value = Ev> {
         3 => prop_oneof![0u32..200, 0u32..4000, 0u32..40_000, (1u32..4).prop_map(|s| s * 1000)]
             .prop_map(|ms| Ev::Wait { ms }),
         1 => Just(Ev::Sweep),
+        2 => Just(Ev::Again),
     ]
 }
 
@@ -255,6 +259,23 @@ fn tcp_seg(
     (zone, b.build())
 }
 
+/// The frames of an event, remembering them for a later [`Ev::Again`].
+fn frames_again(
+    e: &Ev,
+    seqs: &mut [Seqs; 12],
+    isn_seed: u32,
+    last: &mut Vec<(u16, Vec<u8>)>,
+) -> Vec<(u16, Vec<u8>)> {
+    if matches!(e, Ev::Again) {
+        return last.clone();
+    }
+    let f = frames(e, seqs, isn_seed);
+    if !f.is_empty() {
+        *last = f.clone();
+    }
+    f
+}
+
 /// The frames of an event, with its zone; `None` for the clock and sweep events.
 fn frames(e: &Ev, seqs: &mut [Seqs; 12], isn_seed: u32) -> Vec<(u16, Vec<u8>)> {
     vec![match *e {
@@ -373,7 +394,7 @@ fn frames(e: &Ev, seqs: &mut [Seqs; 12], isn_seed: u32) -> Vec<(u16, Vec<u8>)> {
             let (c, s, cp, _, zone) = flow(f);
             (zone, udp_frame(c, s, cp, 53).fragment(64, true).build())
         }
-        Ev::Wait { .. } | Ev::Sweep => return Vec::new(),
+        Ev::Wait { .. } | Ev::Sweep | Ev::Again => return Vec::new(),
     }]
 }
 
@@ -411,6 +432,7 @@ fn run(
     let fast = Tracker::new(cfg);
     let mut slow = Reference::new(cfg);
     let mut seqs = [Seqs::default(); 12];
+    let mut last = Vec::new();
     let mut now: u64 = SEC;
     let mut states = [0usize; 4];
     for (i, e) in events.iter().enumerate() {
@@ -425,7 +447,7 @@ fn run(
             }
             _ => {}
         }
-        for (zone, bytes) in frames(e, &mut seqs, isn_seed) {
+        for (zone, bytes) in frames_again(e, &mut seqs, isn_seed, &mut last) {
             let pkt = CtPacket::parse(&bytes, &Headers::parse(&bytes)).expect("an IP packet");
             let got = fast.track(zone, &pkt, now);
             let (want, pending) = slow.track(zone, &pkt, now);
@@ -455,7 +477,11 @@ fn run(
             }
         }
     }
-    // Both tables hold the same live connections.
+    same_tables(&fast, &slow, now)
+}
+
+/// Both tables hold the same live connections, with the same counters and timeouts.
+fn same_tables(fast: &Tracker, slow: &Reference, now: u64) -> Result<(), TestCaseError> {
     let mut a: Vec<_> = fast
         .connections(now)
         .into_iter()
@@ -524,13 +550,14 @@ fn scenarios_reach_every_state() {
         let cfg = config(1000, false);
         let fast = Tracker::new(cfg);
         let mut seqs = [Seqs::default(); 12];
+        let mut last = Vec::new();
         let mut now = SEC;
         for e in &events {
             if let Ev::Wait { ms } = e {
                 now += u64::from(*ms) * 1_000_000;
                 continue;
             }
-            for (zone, bytes) in frames(e, &mut seqs, 99) {
+            for (zone, bytes) in frames_again(e, &mut seqs, 99, &mut last) {
                 let pkt = CtPacket::parse(&bytes, &Headers::parse(&bytes)).unwrap();
                 let t = fast.track(zone, &pkt, now);
                 seen[t.state as usize] += 1;
@@ -552,4 +579,162 @@ fn scenarios_reach_every_state() {
         );
     }
     assert!(tcp_states.len() >= 7, "TCP states reached: {tcp_states:?}");
+}
+
+/// The policy of the firewall property: return traffic by state, a stateless rule
+/// before it, invalid packets from the network counted and dropped, the host's new
+/// connections accepted by the outbound default.
+const POLICY: &str = r#"
+[ports.p0]
+role = "uplink"
+id = 0
+[ports.pf0hpf]
+role = "host"
+id = 1
+
+[conntrack]
+max_connections = MAX
+timeouts = { tcp_syn_sent = 3, tcp_syn_recv = 2, tcp_established = 30, tcp_fin_wait = 4, tcp_close_wait = 3, tcp_last_ack = 2, tcp_time_wait = 5, tcp_close = 1, udp = 2, udp_stream = 6, icmp = 2, generic = 8 }
+
+[[rules]]
+name = "no-gre-in"
+in_port = "p0"
+protocol = "gre"
+action = "drop"
+
+[[rules]]
+name = "return"
+in_port = "p0"
+state = ["established", "related"]
+action = "accept"
+count = true
+
+[[rules]]
+name = "invalid"
+state = "invalid"
+action = "drop"
+count = true
+
+[[rules]]
+name = "no-new-udp-out"
+in_port = "pf0hpf"
+protocol = "udp"
+src_port = "40001"
+state = "new"
+action = "drop"
+
+[defaults]
+inbound = "drop"
+outbound = "accept"
+"#;
+
+/// `dpu_fw::firewall` (the conntrack stage, the compiled pipes on the sw backend, and
+/// the commit of what they pass), frame by frame and in bursts, decides every packet as
+/// the reference tracker followed by the oracle does: same state, same rule, same fate.
+fn firewall_run(events: &[Ev], max: u32, isn_seed: u32, bursts: bool) -> Result<(), TestCaseError> {
+    use dpu_fw::compile::{Target, compile};
+    use dpu_fw::firewall::Firewall;
+    use dpu_fw::install::Installed;
+    use dpu_fw::model::Action;
+    use dpu_fw::oracle;
+    use std::sync::Arc;
+
+    let text = POLICY.replace("MAX", &max.to_string());
+    let rules = dpu_fw::config::parse(&text, "ct.toml")
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        .rules;
+    let plan =
+        compile(&rules, &Target::software()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut fw = Firewall::new(Arc::new(Installed::new(&plan).unwrap()), &rules, None);
+    let mut slow = Reference::new(rules.conntrack.as_ref().unwrap().config);
+    let mut seqs = [Seqs::default(); 12];
+    let mut last = Vec::new();
+    let mut now: u64 = SEC;
+    // Packets of one instant, entering at one port, go in one burst.
+    let mut burst: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut expected: Vec<(Option<usize>, CtState, bool)> = Vec::new();
+    let flush = |fw: &mut Firewall,
+                 burst: &mut Vec<(&str, Vec<u8>)>,
+                 expected: &mut Vec<(Option<usize>, CtState, bool)>,
+                 now: u64|
+     -> Result<(), TestCaseError> {
+        if burst.is_empty() {
+            return Ok(());
+        }
+        let port = plan.port_id(burst[0].0).unwrap();
+        let mut frames: Vec<Vec<u8>> = burst.drain(..).map(|(_, f)| f).collect();
+        let mut got = Vec::new();
+        if bursts {
+            fw.process_batch_each(port, &mut frames, now, |_, o, r, st, full| {
+                got.push((
+                    r.map(|r| r as usize),
+                    st,
+                    !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
+                ));
+            });
+        } else {
+            for f in &mut frames {
+                let p = fw.process(port, f, now);
+                got.push((p.decision.rule.map(|r| r as usize), p.state, p.passed()));
+            }
+        }
+        for (g, (rule, state, passed)) in got.into_iter().zip(expected.drain(..)) {
+            prop_assert_eq!(g, (rule, Some(state), passed));
+        }
+        Ok(())
+    };
+    for e in events {
+        match e {
+            Ev::Wait { ms } => {
+                flush(&mut fw, &mut burst, &mut expected, now)?;
+                now += u64::from(*ms) * 1_000_000;
+                continue;
+            }
+            Ev::Sweep => {
+                flush(&mut fw, &mut burst, &mut expected, now)?;
+                fw.tracker().unwrap().expire(now);
+                continue;
+            }
+            _ => {}
+        }
+        for (_, bytes) in frames_again(e, &mut seqs, isn_seed, &mut last) {
+            let h = Headers::parse(&bytes);
+            let pkt = CtPacket::parse(&bytes, &h).unwrap();
+            // Inside hosts (10.0.0.0/8, 2001:db8:0::/48) sit behind the host port.
+            let inside = match pkt.tuple.src {
+                IpAddr::V4(a) => a.octets()[0] == 10,
+                IpAddr::V6(a) => a.segments()[2] == 0,
+            };
+            let port = if inside { "pf0hpf" } else { "p0" };
+            if burst.first().is_some_and(|(p, _)| *p != port) {
+                flush(&mut fw, &mut burst, &mut expected, now)?;
+            }
+            let (state, pending) = slow.track(0, &pkt, now);
+            let want = oracle::evaluate_tracked(&rules, port, &h, Some(state));
+            let mut passed = want.action != Action::Drop;
+            if passed {
+                if let Some(p) = pending {
+                    passed = slow.commit(p, now);
+                }
+            }
+            expected.push((want.rule, state, passed));
+            burst.push((port, bytes));
+        }
+    }
+    flush(&mut fw, &mut burst, &mut expected, now)?;
+    same_tables(fw.tracker().unwrap(), &slow, now)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 64 } else { 512 }))]
+
+    #[test]
+    fn firewall_equals_reference_and_oracle(
+        events in prop::collection::vec(ev(), 1..200),
+        max in prop_oneof![1u32..6, Just(1000u32)],
+        isn_seed in any::<u32>(),
+        bursts in any::<bool>(),
+    ) {
+        firewall_run(&events, max, isn_seed, bursts)?;
+    }
 }
