@@ -4,14 +4,24 @@
 //!
 //! # Examples
 //!
+//! The policy is stateful, so the traffic is a sequence: the handshake's SYN-ACK is
+//! `established` because its SYN went first. [`crate::firewall::Firewall`] runs it in
+//! order:
+//!
 //! ```
-//! use doca_flow::packet::Headers;
-//! use dpu_fw::{demo, oracle};
+//! use std::sync::Arc;
+//! use dpu_fw::compile::{Target, compile};
+//! use dpu_fw::{demo, firewall::Firewall, install::Installed};
 //!
 //! let rules = demo::policy();
-//! for p in demo::traffic_described() {
-//!     let v = oracle::evaluate(&rules, p.in_port, &Headers::parse(&p.frame));
-//!     assert_eq!(v.rule.map(|i| rules.rules[i].name.as_str()), p.expect_rule);
+//! let plan = compile(&rules, &Target::software()).unwrap();
+//! let mut fw = Firewall::new(Arc::new(Installed::new(&plan).unwrap()), &rules, None);
+//! for (i, p) in demo::traffic_described().into_iter().enumerate() {
+//!     let mut frame = p.frame;
+//!     let port = plan.port_id(p.in_port).unwrap();
+//!     let d = fw.process(port, &mut frame, i as u64 * 1_000_000);
+//!     assert_eq!(d.decision.rule.map(|i| rules.rules[i as usize].name.as_str()), p.expect_rule);
+//!     assert_eq!(d.state, p.expect_state);
 //! }
 //! ```
 
@@ -20,6 +30,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use doca_flow::packet::{PacketBuilder, ethertype, tcp_flags};
 
 use crate::config;
+use crate::conntrack::CtState;
 use crate::model::RuleSet;
 
 /// The demo policy's TOML text (the documented example file).
@@ -52,6 +63,9 @@ pub struct DemoPacket {
     pub note: &'static str,
     /// The name of the rule that should decide it; `None` = the default.
     pub expect_rule: Option<&'static str>,
+    /// Its connection-tracking state when the packets before it went through the
+    /// policy in order (`None`: not IP, so not tracked).
+    pub expect_state: Option<CtState>,
 }
 
 const fn v4(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
@@ -69,73 +83,176 @@ pub fn traffic_described() -> Vec<DemoPacket> {
     let host = v4(10, 1, 0, 9);
     let server6 = v6([0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x80]);
     let client6 = v6([0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, 7]);
-    let p = |in_port, b: PacketBuilder, note, expect_rule| DemoPacket {
+    let p = |in_port, b: PacketBuilder, note, expect_rule, expect_state| DemoPacket {
         in_port,
         frame: b.build(),
         note,
         expect_rule,
+        expect_state,
     };
+    let web = v4(198, 51, 100, 80);
+    let resolver = v4(9, 9, 9, 9);
+    let dns_query = PacketBuilder::udp4(host, resolver, 33000, 53).payload(b"demo-query");
+    // The IP packet an ICMP error quotes: the query's IP header and first bytes.
+    let quoted = {
+        let f = dns_query.build();
+        f[14..14 + 28].to_vec()
+    };
+    use CtState::{Established as Est, Invalid as Inv, New, Related as Rel};
     vec![
         p(
             "p0",
             PacketBuilder::udp4(v4(127, 0, 0, 1), server, 1000, 2000),
             "spoofed loopback source from the network",
             Some("drop-bogons"),
+            Some(New),
         ),
         p(
             "p0",
-            PacketBuilder::tcp4(v4(192, 0, 2, 5), server, 50000, 22).flags(tcp_flags::SYN),
-            "SSH from an admin network",
+            PacketBuilder::tcp4(v4(192, 0, 2, 5), server, 50000, 22)
+                .flags(tcp_flags::SYN)
+                .seq(7000),
+            "SSH from an admin network opens a connection",
             Some("ssh-admins"),
+            Some(New),
+        ),
+        p(
+            "pf0hpf",
+            PacketBuilder::tcp4(server, v4(192, 0, 2, 5), 22, 50000)
+                .flags(tcp_flags::SYN | tcp_flags::ACK)
+                .seq(90_000)
+                .ack_number(7001),
+            "the SSH server's SYN-ACK belongs to it",
+            Some("established"),
+            Some(Est),
         ),
         p(
             "p0",
             PacketBuilder::tcp4(internet, server, 50001, 22).flags(tcp_flags::SYN),
             "SSH from elsewhere",
             Some("ssh-others"),
+            Some(New),
         ),
         p(
             "p0",
             PacketBuilder::tcp4(internet, v4(10, 1, 2, 3), 40000, 443).flags(tcp_flags::SYN),
             "HTTPS to a server, into the web chain",
             Some("web"),
+            Some(New),
         ),
         p(
             "p0",
-            PacketBuilder::tcp6(client6, server6, 40001, 8080).flags(tcp_flags::ACK),
+            PacketBuilder::tcp6(client6, server6, 40001, 8080).flags(tcp_flags::SYN),
             "IPv6 web traffic on a port range from the set",
             Some("web"),
+            Some(New),
+        ),
+        p(
+            "pf0hpf",
+            PacketBuilder::tcp4(host, web, 40002, 443)
+                .flags(tcp_flags::SYN)
+                .seq(1000),
+            "the host opens HTTPS to the internet: outbound default",
+            None,
+            Some(New),
         ),
         p(
             "p0",
-            PacketBuilder::tcp4(internet, v4(10, 2, 0, 1), 40002, 5000).flags(tcp_flags::SYN),
-            "a new TCP connection to a non-server (policed)",
-            Some("tcp-syn"),
+            PacketBuilder::tcp4(web, host, 443, 40002)
+                .flags(tcp_flags::SYN | tcp_flags::ACK)
+                .seq(5000)
+                .ack_number(1001),
+            "its SYN-ACK comes back",
+            Some("established"),
+            Some(Est),
+        ),
+        p(
+            "pf0hpf",
+            PacketBuilder::tcp4(host, web, 40002, 443)
+                .flags(tcp_flags::ACK | tcp_flags::PSH)
+                .seq(1001)
+                .ack_number(5001)
+                .payload(b"GET / HTTP/1.1"),
+            "the handshake completes, with a request",
+            Some("established"),
+            Some(Est),
         ),
         p(
             "p0",
-            PacketBuilder::tcp4(internet, v4(10, 2, 0, 1), 40002, 5000)
-                .flags(tcp_flags::ACK | tcp_flags::PSH),
-            "established TCP from the network",
-            Some("tcp-established"),
+            PacketBuilder::tcp4(web, host, 443, 40002)
+                .flags(tcp_flags::ACK | tcp_flags::PSH)
+                .seq(5001)
+                .ack_number(1015)
+                .payload(b"HTTP/1.1 200 OK"),
+            "the answer",
+            Some("established"),
+            Some(Est),
         ),
         p(
             "p0",
-            PacketBuilder::udp4(v4(9, 9, 9, 9), host, 53, 33000),
-            "a DNS answer (policed in bits per second)",
-            Some("dns"),
+            PacketBuilder::tcp4(web, host, 443, 40003)
+                .flags(tcp_flags::ACK)
+                .seq(5001)
+                .ack_number(1015),
+            "an unsolicited ACK from the network",
+            Some("invalid"),
+            Some(Inv),
+        ),
+        p(
+            "p0",
+            PacketBuilder::tcp4(web, host, 443, 40004)
+                .flags(tcp_flags::SYN | tcp_flags::ACK)
+                .seq(5000)
+                .ack_number(1001),
+            "an unsolicited SYN-ACK from the network",
+            Some("invalid"),
+            Some(Inv),
+        ),
+        p(
+            "p0",
+            PacketBuilder::tcp4(web, host, 443, 40002)
+                .flags(tcp_flags::ACK)
+                .seq(5001 + 3_000_000)
+                .ack_number(1015)
+                .payload(b"injected"),
+            "data on the open connection far outside its window",
+            Some("invalid"),
+            Some(Inv),
+        ),
+        p(
+            "pf0hpf",
+            dns_query.clone(),
+            "the host asks its resolver (policed in bits per second)",
+            Some("dns-out"),
+            Some(New),
+        ),
+        p(
+            "p0",
+            PacketBuilder::udp4(resolver, host, 53, 33000).payload(b"demo-answer"),
+            "the DNS answer",
+            Some("established"),
+            Some(Est),
+        ),
+        p(
+            "p0",
+            PacketBuilder::icmp4(resolver, host, 3, 3).payload(&quoted),
+            "an ICMP port unreachable about the query",
+            Some("established"),
+            Some(Rel),
         ),
         p(
             "p0",
             PacketBuilder::udp4(v4(203, 0, 113, 1), server, 123, 123),
             "NTP to a server, into the direct chain",
             Some("ntp"),
+            Some(New),
         ),
         p(
             "p0",
             PacketBuilder::icmp4(v4(203, 0, 113, 1), server, 8, 0).icmp_echo(1, 1),
             "an IPv4 echo request",
             Some("ping"),
+            Some(New),
         ),
         p(
             "p0",
@@ -145,43 +262,43 @@ pub fn traffic_described() -> Vec<DemoPacket> {
                 135,
                 0,
             ),
-            "IPv6 neighbour solicitation",
+            "IPv6 neighbour solicitation (never part of a connection)",
             Some("ipv6-nd"),
+            Some(Inv),
         ),
         p(
             "pf0hpf",
             PacketBuilder::udp4(host, v4(10, 0, 0, 1), 40000, 161).vlan(100),
             "the host's management VLAN",
             Some("mgmt-vlan"),
+            Some(New),
         ),
         p(
             "pf0hpf",
             PacketBuilder::tcp4(host, v4(198, 51, 100, 25), 40001, 25).flags(tcp_flags::SYN),
             "SMTP out of the host",
             Some("no-smtp-out"),
+            Some(New),
         ),
         p(
             "p0",
             PacketBuilder::udp4(v4(203, 0, 113, 9), host, 5000, 9999),
             "unsolicited UDP from the network: inbound default",
             None,
+            Some(New),
         ),
         p(
             "p0",
             PacketBuilder::tcp4(internet, server, 40000, 22).fragment(64, false),
-            "a non-first fragment carries no ports: inbound default",
-            None,
+            "a non-first fragment carries no ports",
+            Some("invalid"),
+            Some(Inv),
         ),
         p(
             "p0",
             PacketBuilder::ethernet(ethertype::ARP).payload(&[0; 28]),
             "ARP is not IP: inbound default",
             None,
-        ),
-        p(
-            "pf0hpf",
-            PacketBuilder::tcp4(host, v4(198, 51, 100, 80), 40002, 443).flags(tcp_flags::SYN),
-            "HTTPS out of the host: outbound default",
             None,
         ),
         p(
@@ -189,6 +306,7 @@ pub fn traffic_described() -> Vec<DemoPacket> {
             PacketBuilder::udp4(host, v4(198, 51, 100, 53), 40003, 53),
             "traffic from the service port: outbound default",
             None,
+            Some(New),
         ),
     ]
 }
@@ -208,6 +326,8 @@ mod tests {
     use doca_flow::packet::Headers;
 
     use super::*;
+    use crate::conntrack::CtPacket;
+    use crate::conntrack::reference::Reference;
     use crate::model::Direction;
     use crate::oracle;
 
@@ -220,12 +340,25 @@ mod tests {
     #[test]
     fn traffic_covers_every_rule_and_both_defaults() {
         let rules = policy();
+        let mut ct = Reference::new(rules.conntrack.as_ref().unwrap().config);
         let mut rules_hit = BTreeSet::new();
         let mut defaults_hit = BTreeSet::new();
-        for p in traffic_described() {
-            let v = oracle::evaluate(&rules, p.in_port, &Headers::parse(&p.frame));
+        let mut states = BTreeSet::new();
+        for (i, p) in traffic_described().into_iter().enumerate() {
+            let h = Headers::parse(&p.frame);
+            let now = i as u64 * 1_000_000;
+            let tracked = CtPacket::parse(&p.frame, &h).map(|pkt| ct.track(0, &pkt, now));
+            let state = tracked.as_ref().map(|t| t.0);
+            assert_eq!(state, p.expect_state, "{}", p.note);
+            let v = oracle::evaluate_tracked(&rules, p.in_port, &h, state);
             let got = v.rule.map(|i| rules.rules[i].name.as_str());
             assert_eq!(got, p.expect_rule, "{}", p.note);
+            if v.action != crate::model::Action::Drop {
+                if let Some((_, Some(pending))) = tracked {
+                    assert!(ct.commit(pending, now));
+                }
+            }
+            states.extend(state);
             match v.rule {
                 Some(i) => {
                     rules_hit.insert(i);
@@ -237,6 +370,7 @@ mod tests {
         }
         assert_eq!(rules_hit.len(), rules.rules.len());
         assert_eq!(defaults_hit.len(), 2);
+        assert_eq!(states.len(), 4, "every state is shown: {states:?}");
     }
 
     #[test]

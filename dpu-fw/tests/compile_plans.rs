@@ -121,8 +121,9 @@ fn the_demo_plan_has_the_documented_shape() {
     plan.validate().unwrap();
     let root = &plan.pipes[plan.root()];
     assert_eq!(root.kind, PlanPipeKind::Root);
-    // Three ports with three different rule lists: (v4, v6, non-IP) entries each.
-    assert_eq!(root.entries.len(), 9);
+    // Three tracked ports; per port, five classes of packets (untracked and the four
+    // states), each with a v4 and a v6 entry, and one catch-all for non-IP frames.
+    assert_eq!(root.entries.len(), 3 * (5 * 2 + 1));
     // Every deciding entry counts; meter pipes exist for the three policed rules per
     // port group that can see them.
     for p in &plan.pipes {
@@ -137,10 +138,9 @@ fn the_demo_plan_has_the_documented_shape() {
         .filter(|p| p.kind == PlanPipeKind::Meter)
         .map(|p| p.name.as_str())
         .collect();
-    assert!(meters.iter().any(|n| n.starts_with("meter/tcp-syn/")));
-    assert!(meters.iter().any(|n| n.starts_with("meter/dns/")));
+    assert!(meters.iter().any(|n| n.starts_with("meter/dns-out/")));
     assert!(meters.iter().any(|n| n.starts_with("meter/ping/")));
-    // ICMP, TCP flags and VLAN rules need control pipes.
+    // ICMP and VLAN rules need control pipes.
     assert!(plan.pipes.iter().any(|p| p.kind == PlanPipeKind::Control));
     let d = dot::to_dot(&plan);
     assert!(d.starts_with("digraph plan {"));

@@ -2,6 +2,7 @@
 //! its comments say.
 
 use dpu_fw::config;
+use dpu_fw::conntrack::{CtState, StateSet};
 use dpu_fw::model::{Action, Family, Hop, PortId, PortRange, PortRole, Rate, SetValues};
 
 fn example() -> config::Checked {
@@ -44,25 +45,37 @@ fn example_values() {
         ),
         other => panic!("{other:?}"),
     }
-    let web = &rs.rules[3];
-    assert_eq!(web.name, "web");
+    let rule = |name: &str| rs.rules.iter().find(|r| r.name == name).unwrap();
+    let web = rule("web");
     assert_eq!(web.action, Action::Chain("web".into()));
     assert_eq!(web.matches.dst.len(), 2);
     assert_eq!(web.matches.dst_ports.len(), 3);
     assert!(web.count);
-    let ssh = &rs.rules[1];
-    assert_eq!(ssh.matches.family, Some(Family::Ipv4));
-    let syn = &rs.rules[4];
-    let flags = syn.matches.tcp_flags.unwrap();
-    assert_eq!((flags.value(), flags.mask()), (0x02, 0x12));
-    assert_eq!(syn.rate_limit.unwrap().rate, Rate::PacketsPerSecond(10000));
-    assert_eq!(syn.rate_limit.unwrap().burst, 500);
-    let dns = &rs.rules[6];
+    assert_eq!(rule("ssh-admins").matches.family, Some(Family::Ipv4));
+    // Stateful: return traffic by state, invalid packets from the network dropped.
+    let est = rule("established");
+    let want: StateSet = [CtState::Established, CtState::Related]
+        .into_iter()
+        .collect();
+    assert_eq!(est.matches.state, Some(want));
+    assert_eq!(est.action, Action::Accept);
+    assert_eq!(
+        rule("invalid").matches.state,
+        Some(StateSet::EMPTY.with(CtState::Invalid))
+    );
+    let ct = rs.conntrack.as_ref().unwrap();
+    assert!(ct.zones.is_empty(), "every port in one zone");
+    assert_eq!(ct.config.max_connections, 262_144);
+    assert_eq!(ct.config.timeouts.udp.as_secs(), 30);
+    assert_eq!(ct.config.timeouts.tcp_established.as_secs(), 5 * 86_400);
+    let dns = rule("dns-out");
+    assert_eq!(dns.matches.state, Some(StateSet::EMPTY.with(CtState::New)));
     assert_eq!(
         dns.rate_limit.unwrap().rate,
         Rate::BitsPerSecond(10_000_000)
     );
-    let ping = &rs.rules[8];
+    assert_eq!(dns.rate_limit.unwrap().burst, 125_000);
+    let ping = rule("ping");
     assert_eq!(
         ping.rate_limit.unwrap().burst,
         100,

@@ -14,7 +14,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use doca_flow::Verdict;
 use doca_flow::packet::Headers;
+use std::sync::Arc;
+
 use dpu_fw::compile::Plan;
+use dpu_fw::conntrack::CtPacket;
+use dpu_fw::firewall::Firewall;
 use dpu_fw::install::Installed;
 use dpu_fw::model::RuleSet;
 use dpu_fw::pcap::{PcapReader, PcapWriter};
@@ -104,7 +108,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!();
     print_pipeline(&plan);
     println!();
-    let fw = Installed::new(&plan).context("installing the plan on the sw backend")?;
+    let installed = Installed::new(&plan).context("installing the plan on the sw backend")?;
+    let mut fw = Firewall::new(Arc::new(installed), &rules, None);
+    // The stateful contract: the reference tracker, then the oracle. A new connection
+    // is stored when the packet passed (meters included, which the oracle leaves out).
+    let mut reference = rules
+        .conntrack
+        .as_ref()
+        .map(|ct| dpu_fw::conntrack::reference::Reference::new(ct.config));
     let mut writer = match &args.out {
         Some(path) => Some(PcapWriter::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -118,6 +129,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let show = packets.iter().all(|p| p.note.is_some());
     if show {
         println!("packets:");
+        println!(
+            "  {:<7} {:<12} {:<18} {:<24} what",
+            "port", "state", "rule", "verdict"
+        );
     }
     for p in &packets {
         let Some(id) = plan.port_id(&p.in_port) else {
@@ -127,15 +142,31 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             );
         };
         let slot = plan.ports.iter().position(|q| q.id == id).unwrap_or(0);
-        fw.set_time_ns(p.time.as_nanos() as u64);
+        let now = u64::try_from(p.time.as_nanos()).unwrap_or(u64::MAX);
+        fw.installed().set_time_ns(now);
         let mut frame = p.frame.clone();
-        let want = dpu_fw::oracle::evaluate(&rules, &p.in_port, &Headers::parse(&frame));
-        let d = fw.process(id, &mut frame);
-        let ok = d.rule.map(|r| r as usize) == want.rule;
+        let headers = Headers::parse(&frame);
+        let expected = match (&mut reference, rules.zone_of(&p.in_port)) {
+            (Some(r), Some(zone)) => {
+                CtPacket::parse(&frame, &headers).map(|c| r.track(zone, &c, now))
+            }
+            _ => None,
+        };
+        let want_state = expected.as_ref().map(|e| e.0);
+        let want = dpu_fw::oracle::evaluate_tracked(&rules, &p.in_port, &headers, want_state);
+        let got = fw.process(id, &mut frame, now);
+        let d = got.decision;
+        let mut ok = d.rule.map(|r| r as usize) == want.rule && got.state == want_state;
+        if let (Some(r), Some((_, Some(pending)))) = (&mut reference, expected) {
+            if passed(d.outcome.verdict) {
+                // Stored by the reference exactly when the fast table had room.
+                ok &= r.commit(pending, now) != got.table_full;
+            }
+        }
         if !ok {
             mismatches += 1;
         }
-        let pass = passed(d.outcome.verdict);
+        let pass = got.passed();
         let tally = match d.rule {
             Some(r) => &mut rule_tally[r as usize],
             None => &mut default_tally,
@@ -154,11 +185,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let rule = d.rule.map_or("(default)".to_string(), |r| {
                 rules.rules[r as usize].name.clone()
             });
+            let state = got.state.map_or("-", |s| s.name());
+            let verdict = if got.table_full {
+                "drop (table full)".to_string()
+            } else {
+                verdict_name(&plan, d.outcome.verdict)
+            };
             println!(
-                "  {:<7} {:<18} {:<24} {}{}",
+                "  {:<7} {:<12} {:<18} {:<24} {}{}",
                 p.in_port,
+                state,
                 rule,
-                verdict_name(&plan, d.outcome.verdict),
+                verdict,
                 note,
                 if ok {
                     ""
@@ -171,7 +209,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(w) = writer.as_mut() {
         w.flush()?;
     }
-    let counters = fw.rule_counters();
+    let counters = fw.installed().rule_counters();
     println!();
     println!("per rule:");
     println!(
@@ -206,6 +244,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!("  {:<12} {:>8} {:>8}", "port", "passed", "dropped");
     for (p, t) in plan.ports.iter().zip(&ports) {
         println!("  {:<12} {:>8} {:>8}", p.name, t.passed, t.dropped);
+    }
+    if let Some(ct) = fw.tracker() {
+        let last = packets.last().map_or(0, |p| p.time.as_nanos() as u64);
+        let s = ct.stats();
+        println!();
+        println!(
+            "connections: {} open at the end, {} opened, {} expired, {} refused (table full); \
+             {} invalid and {} related packets",
+            ct.connections(last).len(),
+            s.created,
+            s.expired,
+            s.table_full,
+            s.invalid,
+            s.related
+        );
     }
     println!();
     if mismatches == 0 {
