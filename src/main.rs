@@ -36,6 +36,9 @@ enum Command {
     /// Forward packets between DPDK ports through a policy (feature `dpdk`), with live
     /// reload, counters and Prometheus metrics.
     Run(cli::run::Args),
+    /// List or flush the connections of a running `dpu-fw run` (over its local control
+    /// socket; root only).
+    Conntrack(cli::control::Args),
     /// Benchmark the software classifier on a ClassBench rule set and trace, beside DPDK
     /// rte_acl in the same process (feature `dpdk`).
     Bench(cli::bench::Args),
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => cli::simulate::run(&args),
         Command::Classify(args) => cli::classify::run(&args),
         Command::Run(args) => cli::run::run(&args),
+        Command::Conntrack(args) => cli::control::run(&args),
         Command::Bench(args) => cli::bench::run(&args),
         Command::Version => cli::version::run(),
     };

@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub reloads_failed: u64,
     /// Other errors the dataplane logged.
     pub errors: u64,
+    /// Connection tracking, when the policy tracks connections.
+    pub conntrack: Option<crate::conntrack::CtStats>,
 }
 
 /// A metric family: name, help text, and how to read it from a sample.
@@ -148,6 +150,48 @@ impl Snapshot {
              dpufw_errors_total {}",
             self.errors
         );
+        if let Some(ct) = &self.conntrack {
+            let gauge = "# HELP dpufw_conntrack_connections Connections in the table.\n\
+                         # TYPE dpufw_conntrack_connections gauge";
+            let _ = writeln!(
+                out,
+                "{gauge}\ndpufw_conntrack_connections {}",
+                ct.connections
+            );
+            let counters: [(&str, &str, u64); 5] = [
+                (
+                    "dpufw_conntrack_new_total",
+                    "Connections opened.",
+                    ct.created,
+                ),
+                (
+                    "dpufw_conntrack_expired_total",
+                    "Connections removed after their timeout.",
+                    ct.expired,
+                ),
+                (
+                    "dpufw_conntrack_table_full_total",
+                    "New connections refused because the table was full.",
+                    ct.table_full,
+                ),
+                (
+                    "dpufw_conntrack_invalid_total",
+                    "Packets tracked as invalid.",
+                    ct.invalid,
+                ),
+                (
+                    "dpufw_conntrack_related_total",
+                    "Packets tracked as related (ICMP errors about a connection).",
+                    ct.related,
+                ),
+            ];
+            for (name, help, v) in counters {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+                );
+            }
+        }
         out
     }
 }
@@ -277,6 +321,14 @@ mod tests {
             reloads_ok: 2,
             reloads_failed: 1,
             errors: 0,
+            conntrack: Some(crate::conntrack::CtStats {
+                connections: 5,
+                created: 9,
+                expired: 4,
+                table_full: 2,
+                invalid: 3,
+                related: 1,
+            }),
         }
     }
 
@@ -289,6 +341,9 @@ mod tests {
             "dpufw_rule_packets_total{rule=\"allow \\\"web\\\"\",action=\"accept\"} 7\n"
         ));
         assert!(text.contains("dpufw_reloads_total{outcome=\"failed\"} 1\n"));
+        assert!(text.contains("dpufw_conntrack_connections 5\n"));
+        assert!(text.contains("dpufw_conntrack_table_full_total 2\n"));
+        assert!(text.contains("dpufw_conntrack_invalid_total 3\n"));
         // Every sample line belongs to a family declared before it.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {

@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod classify;
 pub(crate) mod compile;
+pub(crate) mod control;
 pub(crate) mod run;
 pub(crate) mod simulate;
 pub(crate) mod version;

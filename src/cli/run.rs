@@ -33,6 +33,10 @@ pub(crate) struct Args {
     /// Mbufs in the packet pool.
     #[arg(long, default_value_t = 8191)]
     mbufs: u32,
+    /// The local socket `dpu-fw conntrack` talks to ("off" to disable). Made with mode
+    /// 0600 in a directory of mode 0700, so only root can open it.
+    #[arg(long, value_name = "PATH", default_value = crate::cli::control::DEFAULT_SOCKET)]
+    control: String,
     /// EAL arguments, after `--` (e.g. -- -l 0-1 --vdev=net_af_packet0,iface=eth1).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -64,15 +68,18 @@ mod dataplane {
     use anyhow::{Context, bail};
     use doca_flow::Verdict;
     use dpu_fw::compile::{Plan, Target, compile};
+    use dpu_fw::conntrack::Tracker;
     use dpu_fw::dataplane::{
         Dataplane, DataplaneConfig, Device, Disposition, PortSnapshot, PortSpec, Processor,
     };
+    use dpu_fw::firewall::Firewall;
     use dpu_fw::install::{Decision, Installed};
     use dpu_fw::metrics::{MetricsServer, PortMetrics, RuleMetrics, Snapshot};
     use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
     use tracing::{error, info, warn};
 
     use super::Args;
+    use crate::cli::control;
 
     /// Per-rule packet and byte counts of one policy generation. Rules are
     /// counted by the entries the policy installed: the sw backend's entry
@@ -163,10 +170,14 @@ mod dataplane {
         }
     }
 
-    /// One worker's copy of the installed policy.
+    /// One worker's copy of the installed policy, with the process's connection
+    /// tracker.
     struct PlanProcessor {
-        /// Shared with the policy's `RuleStats`, which reads its entry counters.
-        fw: Arc<Installed>,
+        /// The installed policy (shared with the policy's `RuleStats`, which reads its
+        /// entry counters) and the conntrack stage.
+        fw: Firewall,
+        /// The tracker's clock starts here.
+        epoch: Instant,
         /// Dataplane port index -> plan (DOCA) port id.
         ids: Vec<u16>,
         /// Plan port id -> dataplane port index.
@@ -187,12 +198,16 @@ mod dataplane {
                 return Disposition::Drop;
             };
             let len = packet.len();
-            let d = self.fw.process(port_id, packet);
-            if d.rule.is_none() {
+            let now = clock_ns(self.epoch);
+            let p = self.fw.process(port_id, packet, now);
+            if p.decision.rule.is_none() {
                 self.stats
                     .record_default(self.lane, self.default_slot[in_port], len);
             }
-            self.disposition(&d)
+            if p.table_full {
+                return Disposition::Drop;
+            }
+            self.disposition(&p.decision)
         }
 
         fn process_burst(
@@ -209,18 +224,77 @@ mod dataplane {
             self.lens.extend(packets.iter().map(|p| p.len()));
             let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
             let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
-            self.fw.process_batch_each(port_id, packets, |i, o, rule| {
-                if rule.is_none() {
-                    stats.record_default(lane, default, lens[i]);
-                }
-                out.push(disposition(index_of, o.verdict));
-            });
+            let now = clock_ns(self.epoch);
+            self.fw
+                .process_batch_each(port_id, packets, now, |i, o, rule, _, table_full| {
+                    if rule.is_none() {
+                        stats.record_default(lane, default, lens[i]);
+                    }
+                    out.push(if table_full {
+                        Disposition::Drop
+                    } else {
+                        disposition(index_of, o.verdict)
+                    });
+                });
         }
     }
 
     impl PlanProcessor {
         fn disposition(&self, d: &Decision) -> Disposition {
             disposition(&self.index_of, d.outcome.verdict)
+        }
+    }
+
+    /// Nanoseconds since `epoch`: the connection tracker's clock.
+    fn clock_ns(epoch: Instant) -> u64 {
+        u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The process's connection tracker: one table for every worker and every policy
+    /// generation, so connections survive reloads. Made with the first policy that has
+    /// `[conntrack]`; later changes to the table's settings need a restart.
+    struct Conntrack {
+        tracker: Mutex<Option<Arc<Tracker>>>,
+        epoch: Instant,
+    }
+
+    impl Conntrack {
+        /// The tracker for `rules`, made on first use; `None` if the policy does not
+        /// track connections.
+        fn for_policy(&self, rules: &RuleSet) -> Option<Arc<Tracker>> {
+            let cfg = rules.conntrack.as_ref()?.config;
+            let mut t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            match t.as_ref() {
+                Some(tracker) => {
+                    if *tracker.config() != cfg {
+                        warn!(
+                            "the policy's [conntrack] settings changed; the connection table \
+                             keeps its size, timeouts and window checking until dpu-fw restarts"
+                        );
+                    }
+                    Some(tracker.clone())
+                }
+                None => {
+                    let tracker = Arc::new(Tracker::new(cfg));
+                    info!(
+                        max_connections = cfg.max_connections,
+                        "connection tracking on"
+                    );
+                    *t = Some(tracker.clone());
+                    Some(tracker)
+                }
+            }
+        }
+
+        fn current(&self) -> Option<Arc<Tracker>> {
+            self.tracker
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        }
+
+        fn now(&self) -> u64 {
+            clock_ns(self.epoch)
         }
     }
 
@@ -338,8 +412,14 @@ mod dataplane {
         policy: &Policy,
         specs: &[PortSpec],
         lane: usize,
+        ct: &Conntrack,
     ) -> anyhow::Result<Box<dyn Processor>> {
-        let fw = Arc::new(Installed::new(&policy.plan).context("installing the policy")?);
+        let installed = Arc::new(Installed::new(&policy.plan).context("installing the policy")?);
+        let fw = Firewall::new(
+            installed.clone(),
+            &policy.rules,
+            ct.for_policy(&policy.rules),
+        );
         let mut ids = Vec::new();
         let mut index_of = Vec::new();
         let mut default_slot = Vec::new();
@@ -364,9 +444,10 @@ mod dataplane {
             .installed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(fw.clone());
+            .push(installed);
         Ok(Box::new(PlanProcessor {
             fw,
+            epoch: ct.epoch,
             ids,
             index_of,
             default_slot,
@@ -381,6 +462,7 @@ mod dataplane {
         policy: &Policy,
         specs: &[PortSpec],
         workers: usize,
+        ct: &Conntrack,
     ) -> anyhow::Result<Vec<Box<dyn Processor>>> {
         // The policy's stats read the entry counters of exactly these copies.
         policy
@@ -389,7 +471,9 @@ mod dataplane {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        (0..workers).map(|w| processor(policy, specs, w)).collect()
+        (0..workers)
+            .map(|w| processor(policy, specs, w, ct))
+            .collect()
     }
 
     /// What the control loop and the metrics endpoint share.
@@ -400,6 +484,7 @@ mod dataplane {
         reloads_ok: AtomicU64,
         reloads_failed: AtomicU64,
         errors: AtomicU64,
+        conntrack: Arc<Conntrack>,
     }
 
     impl Shared {
@@ -425,6 +510,7 @@ mod dataplane {
                 reloads_ok: self.reloads_ok.load(Ordering::Relaxed),
                 reloads_failed: self.reloads_failed.load(Ordering::Relaxed),
                 errors: self.errors.load(Ordering::Relaxed),
+                conntrack: self.conntrack.current().map(|t| t.stats()),
             }
         }
     }
@@ -458,6 +544,13 @@ mod dataplane {
             );
         }
         println!("reloads: {} ok, {} failed", s.reloads_ok, s.reloads_failed);
+        if let Some(ct) = s.conntrack {
+            println!(
+                "connections: {} in the table, {} opened, {} expired, {} refused (table full); \
+                 {} invalid and {} related packets",
+                ct.connections, ct.created, ct.expired, ct.table_full, ct.invalid, ct.related
+            );
+        }
         let _ = std::io::stdout().flush();
     }
 
@@ -475,7 +568,11 @@ mod dataplane {
         let workers = usize::from(args.workers);
         let policy = load_policy(&args.config, workers)?;
         let specs = port_specs(&policy.rules, &args.ports)?;
-        let mut first = processors(&policy, &specs, workers)?.into_iter();
+        let ct = Arc::new(Conntrack {
+            tracker: Mutex::new(None),
+            epoch: Instant::now(),
+        });
+        let mut first = processors(&policy, &specs, workers, &ct)?.into_iter();
 
         let mut eal = vec!["dpu-fw".to_string()];
         eal.extend(args.eal.iter().cloned());
@@ -500,6 +597,7 @@ mod dataplane {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            conntrack: ct.clone(),
         });
         let _metrics = if args.metrics == "off" {
             None
@@ -533,10 +631,36 @@ mod dataplane {
         println!("READY");
         let _ = std::io::stdout().flush();
 
+        let _control = match args.control.as_str() {
+            "off" => None,
+            path => {
+                let c = ct.clone();
+                let source: control::Source = Arc::new(move || c.current().map(|t| (t, c.now())));
+                match control::ControlServer::start(Path::new(path), source) {
+                    Ok(server) => {
+                        info!(socket = path, "conntrack control socket (root only)");
+                        Some(server)
+                    }
+                    Err(e) => {
+                        warn!("no conntrack control socket at {path}: {e:#}");
+                        None
+                    }
+                }
+            }
+        };
+
         let mut stamp = file_stamp(&args.config);
         let mut last_stats = Instant::now();
+        let mut last_sweep = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
+            // Age connections off the packet path.
+            if last_sweep.elapsed() >= Duration::from_secs(1) {
+                last_sweep = Instant::now();
+                if let Some(t) = ct.current() {
+                    t.expire(ct.now());
+                }
+            }
             if let Ok(mut p) = shared.ports.lock() {
                 *p = dp.counters();
             }
@@ -546,7 +670,7 @@ mod dataplane {
                 stamp = now_stamp;
                 let why = if changed { "file changed" } else { "SIGHUP" };
                 match load_policy(&args.config, workers).and_then(|p| {
-                    let procs = processors(&p, &specs, workers)?;
+                    let procs = processors(&p, &specs, workers, &ct)?;
                     hardware.update(&p)?;
                     Ok((p, procs))
                 }) {
