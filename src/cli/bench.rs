@@ -11,11 +11,19 @@ use dpu_fw::bench::{self, BenchOptions, BenchReport, Format};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The rule file (ClassBench filter format, plain or .gz).
-    #[arg(long, value_name = "FILE")]
-    rules: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "conntrack")]
+    rules: Option<PathBuf>,
     /// The trace (ClassBench trace format, plain or .gz).
-    #[arg(long, value_name = "FILE")]
-    trace: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "conntrack")]
+    trace: Option<PathBuf>,
+    /// Benchmark connection tracking instead of the classifier: handshakes per second,
+    /// established-packet cost and memory with `--connections` live connections, each
+    /// beside a peer measured in the same run (docs/conntrack.md).
+    #[arg(long, conflicts_with_all = ["rules", "trace", "matches", "churn", "json"])]
+    conntrack: bool,
+    /// Live connections for `--conntrack`.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
+    connections: u32,
     /// Expected first matches (`*.match5[.gz]`); when given every lookup is
     /// checked, before and after churn.
     #[arg(long, value_name = "FILE")]
@@ -54,7 +62,18 @@ fn parse_pct(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut opts = BenchOptions::new(args.rules.clone(), args.trace.clone());
+    if args.conntrack {
+        let text = super::bench_ct::run(&super::bench_ct::Options {
+            connections: args.connections,
+            reps: usize::from(args.reps).min(5),
+        })?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(rules), Some(trace)) = (&args.rules, &args.trace) else {
+        anyhow::bail!("--rules and --trace are needed (or --conntrack)");
+    };
+    let mut opts = BenchOptions::new(rules.clone(), trace.clone());
     opts.matches = args.matches.clone();
     opts.format = match args.format {
         BenchFormat::Classbench => Format::ClassBench,
@@ -63,7 +82,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     opts.reps = usize::from(args.reps);
     eprintln!(
         "dpu-fw bench: building and timing the classifier on {} ...",
-        args.rules.display()
+        rules.display()
     );
     let mut report = bench::run(&opts).context("benchmarking the classifier")?;
     if !args.no_peer {

@@ -1,6 +1,7 @@
 //! One module per subcommand of the `dpu-fw` command.
 
 pub(crate) mod bench;
+pub(crate) mod bench_ct;
 pub(crate) mod check;
 pub(crate) mod classify;
 pub(crate) mod compile;

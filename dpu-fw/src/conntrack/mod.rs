@@ -373,8 +373,8 @@ struct Pending {
     key: AnyKey,
     hash: u64,
     conn: Conn,
-    /// The timeout it starts with.
-    timeout: Duration,
+    /// The timeout it starts with (ns).
+    timeout: u64,
 }
 
 /// Why [`Tracker::commit`] did not store a connection.
@@ -444,6 +444,40 @@ pub struct ConnInfo {
     pub bytes: [u64; 2],
 }
 
+/// [`Timeouts`] in nanoseconds, as the packet path reads them.
+#[derive(Debug, Clone, Copy)]
+struct TimeoutsNs {
+    tcp: [u64; 8],
+    udp: u64,
+    udp_stream: u64,
+    icmp: u64,
+    generic: u64,
+}
+
+impl TimeoutsNs {
+    fn new(t: &Timeouts) -> Self {
+        TimeoutsNs {
+            tcp: TcpState::ALL.map(|s| ns(t.tcp(s))),
+            udp: ns(t.udp),
+            udp_stream: ns(t.udp_stream),
+            icmp: ns(t.icmp),
+            generic: ns(t.generic),
+        }
+    }
+
+    /// As [`Timeouts::of`].
+    #[inline]
+    fn of(&self, proto: u8, tcp: TcpState, replied: bool) -> u64 {
+        match proto {
+            protocol::TCP => self.tcp[tcp as usize],
+            protocol::UDP if replied => self.udp_stream,
+            protocol::UDP => self.udp,
+            protocol::ICMP | protocol::ICMPV6 => self.icmp,
+            _ => self.generic,
+        }
+    }
+}
+
 /// The fast connection tracker: a sharded hash table shared by every worker (each
 /// shard behind its own lock), so both directions of a connection see one state
 /// whichever worker receives them.
@@ -453,6 +487,7 @@ pub struct Tracker {
     shards: Box<[Mutex<Shard>]>,
     shard_mask: u64,
     seed: [u64; 6],
+    timeout_ns: TimeoutsNs,
     live: AtomicUsize,
     /// The time of the last sweep made because the table was full.
     full_sweep_at: AtomicU64,
@@ -507,6 +542,7 @@ impl Tracker {
                 .collect(),
             shard_mask: shards as u64 - 1,
             seed,
+            timeout_ns: TimeoutsNs::new(&cfg.timeouts),
             live: AtomicUsize::new(0),
             full_sweep_at: AtomicU64::new(0),
             counters: Counters::default(),
@@ -639,11 +675,17 @@ impl Tracker {
     }
 
     fn track_flow(&self, zone: u16, pkt: &CtPacket, now: u64) -> Tracked {
+        /// What the lookup found (small, so nothing big is moved around per packet).
+        enum Found {
+            Absent,
+            Reopened,
+            State(CtState),
+        }
         let (key, h, from_a) = self.key(zone, &pkt.tuple);
         let cfg = &self.cfg;
-        let reopen = self.with_conn(&key, h, now, |conn| {
+        let found = self.with_conn(&key, h, now, |conn| {
             let Some(c) = conn else {
-                return (None, false);
+                return (Found::Absent, false);
             };
             let dir = if from_a == (c.flags & ORIG_IS_A != 0) {
                 Dir::Original
@@ -653,7 +695,7 @@ impl Tracker {
             let valid = match pkt.info {
                 Info::Tcp(t) => match c.tcp.on_segment(dir, &t, cfg.tcp_liberal, tcp::transition) {
                     tcp::Step::Invalid => false,
-                    tcp::Step::Reopen => return (Some(None), true),
+                    tcp::Step::Reopen => return (Found::Reopened, true),
                     tcp::Step::To(_) | tcp::Step::Ignore => true,
                 },
                 Info::EchoRequest => dir == Dir::Original,
@@ -661,7 +703,7 @@ impl Tracker {
                 _ => true,
             };
             if !valid {
-                return (Some(Some(Tracked::state(CtState::Invalid))), false);
+                return (Found::State(CtState::Invalid), false);
             }
             let d = dir as usize;
             c.packets[d] = c.packets[d].wrapping_add(1);
@@ -671,21 +713,19 @@ impl Tracker {
             }
             let replied = c.flags & SEEN_REPLY != 0;
             c.expires =
-                now.saturating_add(ns(cfg.timeouts.of(pkt.tuple.proto, c.tcp.state, replied)));
+                now.saturating_add(self.timeout_ns.of(pkt.tuple.proto, c.tcp.state, replied));
             let state = if replied {
                 CtState::Established
             } else {
                 CtState::New
             };
-            (Some(Some(Tracked::state(state))), false)
+            (Found::State(state), false)
         });
-        match reopen {
-            Some(Some(t)) => return t,
+        match found {
+            Found::State(s) => Tracked::state(s),
             // Reopened: the old connection was removed; the SYN opens a new one.
-            Some(None) => {}
-            None => {}
+            Found::Reopened | Found::Absent => self.opening(key, h, from_a, pkt),
         }
-        self.opening(key, h, from_a, pkt)
     }
 
     /// The state of a packet of no live connection: `new` with the connection it would
@@ -708,7 +748,7 @@ impl Tracker {
                 return Tracked::state(CtState::Invalid);
             }
         }
-        let timeout = self.cfg.timeouts.of(proto, conn.tcp.state, false);
+        let timeout = self.timeout_ns.of(proto, conn.tcp.state, false);
         Tracked {
             state: CtState::New,
             pending: Some(Pending {
@@ -753,7 +793,7 @@ impl Tracker {
             }
         }
         let mut conn = p.conn;
-        conn.expires = now.saturating_add(ns(p.timeout));
+        conn.expires = now.saturating_add(p.timeout);
         let mut shard = self.shard(p.hash);
         let seed = &self.seed;
         macro_rules! put {
