@@ -6,158 +6,16 @@
 //! this file run one at a time (they share the machine's two cores).
 #![cfg(feature = "dpdk")]
 
+mod fwrun;
 mod netns;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fwrun::{Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir};
 use netns::{Host, Lab, sh, try_sh};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dpfw-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A free loopback TCP port for the metrics endpoint.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The running `dpu-fw run` process; killed on drop.
-struct Fw {
-    child: Child,
-    stdout: Option<BufReader<std::process::ChildStdout>>,
-}
-
-impl Fw {
-    fn start(config: &Path, metrics_port: u16, eal: &[String]) -> Fw {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpu-fw"));
-        cmd.arg("run")
-            .arg("--config")
-            .arg(config)
-            .arg("--metrics")
-            .arg(format!("127.0.0.1:{metrics_port}"))
-            .arg("--")
-            .args([
-                "-l",
-                "0",
-                "--no-huge",
-                "-m",
-                "512",
-                "--no-pci",
-                "--no-shconf",
-                "--no-telemetry",
-                "--log-level=lib.eal:error",
-            ])
-            .args(eal)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("start dpu-fw run");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            line.clear();
-            let n = stdout.read_line(&mut line).unwrap_or(0);
-            assert!(
-                n > 0,
-                "dpu-fw run exited before READY: {:?}",
-                child.try_wait()
-            );
-            if line.trim() == "READY" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no READY from dpu-fw run");
-        }
-        Fw {
-            child,
-            stdout: Some(stdout),
-        }
-    }
-
-    /// SIGTERM, then the rest of stdout (the final counters) and the exit status.
-    fn stop(mut self) -> (String, std::process::ExitStatus) {
-        sh(&["kill", "-TERM", &self.child.id().to_string()]);
-        let mut rest = String::new();
-        if let Some(mut out) = self.stdout.take() {
-            let _ = out.read_to_string(&mut rest);
-        }
-        let status = self.child.wait().unwrap();
-        (rest, status)
-    }
-}
-
-impl Drop for Fw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn metrics(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// The value of one sample line `name{labels} value` of the exposition.
-fn sample(text: &str, name: &str, label: &str) -> Option<u64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l.contains(label))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Static neighbours, so that the policy need not pass ARP, and no IPv6
-/// chatter (router solicitations, MLD) that would muddy the counters.
-fn quiet_hosts(lab: &Lab) {
-    let mac = |h: &Host| {
-        let out = sh(&h.exec(&["cat", &format!("/sys/class/net/{}/address", h.inner_if)]));
-        out.trim().to_string()
-    };
-    let (ma, mb) = (mac(&lab.a), mac(&lab.b));
-    for (h, peer, peer_mac) in [(&lab.a, &lab.b, &mb), (&lab.b, &lab.a, &ma)] {
-        sh(&h.exec(&[
-            "ip",
-            "neigh",
-            "replace",
-            &peer.addr,
-            "lladdr",
-            peer_mac,
-            "dev",
-            &h.inner_if,
-            "nud",
-            "permanent",
-        ]));
-        sh(&h.exec(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]));
-    }
-}
-
-fn af_packet_eal(lab: &Lab) -> Vec<String> {
-    vec![
-        format!("--vdev=net_af_packet0,iface={}", lab.a.outer_if),
-        format!("--vdev=net_af_packet1,iface={}", lab.b.outer_if),
-    ]
-}
 
 const POLICY: &str = r#"
 # A (198.18.0.1) is on the network side, B (198.18.0.2) is the host.

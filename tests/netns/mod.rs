@@ -133,6 +133,13 @@ impl Lab {
             // Without this the kernel leaves TCP checksums to an offload
             // that af_packet never performs, and TCP breaks.
             sh(&h.exec(&["ethtool", "-K", &h.inner_if, "tx", "off"]));
+            // The root side stays silent: no IPv6 router solicitations or MLD
+            // reports that the DPDK port (which sees outgoing frames too) would count.
+            sh(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{}.disable_ipv6=1", h.outer_if),
+            ]);
             sh(&["ip", "link", "set", &h.outer_if, "up"]);
             sh(&["ethtool", "-K", &h.outer_if, "tx", "off"]);
         }
