@@ -12,9 +12,14 @@
 #   3. dpu-fw run with the ClassBench rule set as a policy (every rule accepts,
 #      default drop; the trace's packets all match a rule);
 #   4. dpu-fw bench on the same rules and trace: the classifier's standalone
-#      lookup cost, for the issue's second target.
+#      lookup cost, for the issue's second target;
+#   5. connection tracking: the rule set with and without [conntrack] on a
+#      replay of FLOWS (default 100000) distinct flows of the trace, twice each,
+#      alternating (the replay keeps FLOWS connections live: see
+#      bench/classbench_export.py).
 # Targets: empty policy >= 60% of testpmd's rate; with rules, ns/packet <=
-# 1.3 x (classifier lookup ns + empty-policy ns).
+# 1.3 x (classifier lookup ns + empty-policy ns); with conntrack >= 0.8 x the
+# rate without, on the same flows.
 #
 # Needs: root (EAL), dpdk-dev (dpdk-testpmd), python3, curl; ClassBench data
 # in CLASSBENCH_DIR (default ../shared/classbench).
@@ -34,16 +39,21 @@ for f in "$rules" "$trace"; do
 done
 command -v dpdk-testpmd >/dev/null || { echo "dpdk-testpmd not found: apt-get install dpdk-dev" >&2; exit 1; }
 
-echo "building (release, feature dpdk)..." >&2
-cargo build --release -q --features dpdk --bin dpu-fw
-FW=target/release/dpu-fw
+# FW=path/to/dpu-fw measures another build (e.g. an older commit's, for A/B).
+if [ -z "${FW:-}" ]; then
+  echo "building (release, feature dpdk)..." >&2
+  cargo build --release -q --features dpdk --bin dpu-fw
+  FW=target/release/dpu-fw
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # net_pcap's infinite_rx holds every packet of the file in mbufs.
 PACKETS=${PACKETS:-32768}
-python3 bench/classbench_export.py "$rules" "$trace" "$work" --packets "$PACKETS" >&2
+FLOWS=${FLOWS:-100000}
+python3 bench/classbench_export.py "$rules" "$trace" "$work" --packets "$PACKETS" --flows "$FLOWS" >&2
 
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/trace.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
+MBUFS=$((2 * PACKETS + 8192))
 
 testpmd_mpps() {
   timeout $((SECS + 4)) dpdk-testpmd -l "0,$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" -- \
@@ -57,7 +67,7 @@ testpmd_mpps() {
 fw_mpps() {
   local config=$1 port
   port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  "$FW" run --config "$config" --metrics "127.0.0.1:$port" --mbufs $((2 * PACKETS + 8192)) \
+  "$FW" run --config "$config" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
     -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" \
     >"$work/fw.log" 2>&1 &
   local pid=$!
@@ -82,10 +92,20 @@ echo "measuring the classifier alone (dpu-fw bench)..." >&2
 lookup=$("$FW" bench --rules "$rules" --trace "$trace" --format classbench --json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["lookup_ns_per_packet"])')
 
-python3 - "$peer" "$empty" "$full" "$lookup" "$SET" <<'PY'
+echo "measuring dpu-fw run, $SET policy with and without conntrack on $FLOWS flows..." >&2
+vdevs=(--vdev="net_pcap0,rx_pcap=$work/flows.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
+MBUFS=$((2 * FLOWS + 8192))
+plain1=$(fw_mpps "$work/policy.toml")
+ct1=$(fw_mpps "$work/policy_ct.toml")
+plain2=$(fw_mpps "$work/policy.toml")
+ct2=$(fw_mpps "$work/policy_ct.toml")
+
+python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$plain1" "$ct1" "$plain2" "$ct2" "$FLOWS" <<'PY'
 import sys
 peer, empty, full, lookup = map(float, sys.argv[1:5])
 name = sys.argv[5]
+plain1, ct1, plain2, ct2 = map(float, sys.argv[6:10])
+flows = sys.argv[10]
 ns = lambda mpps: 1e3 / mpps if mpps > 0 else float("inf")
 print(f"{'':34} {'Mpps':>8} {'ns/pkt':>8}")
 print(f"{'dpdk-testpmd io (peer)':34} {peer:8.2f} {ns(peer):8.1f}")
@@ -97,4 +117,9 @@ bound = 1.3 * (lookup + ns(empty))
 print(f"empty policy / testpmd = {r1:.2f} (target >= 0.60): {'ok' if r1 >= 0.6 else 'MISSED'}")
 print(f"{name}: {ns(full):.1f} ns/pkt vs 1.3 x ({lookup:.1f} + {ns(empty):.1f}) = {bound:.1f}: "
       f"{'ok' if ns(full) <= bound else 'MISSED'}")
+plain, ct = (plain1 + plain2) / 2, (ct1 + ct2) / 2
+print(f"{'dpu-fw run, ' + name + ', ' + flows + ' flows':34} {plain:8.2f} {ns(plain):8.1f}   (runs {plain1:.2f}, {plain2:.2f})")
+print(f"{'  + conntrack, ' + flows + ' live':34} {ct:8.2f} {ns(ct):8.1f}   (runs {ct1:.2f}, {ct2:.2f})")
+r = ct / plain if plain else 0
+print(f"conntrack / without = {r:.2f} (target >= 0.80): {'ok' if r >= 0.8 else 'MISSED'}")
 PY
