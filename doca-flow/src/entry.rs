@@ -243,6 +243,15 @@ impl Entry {
     pub fn query(&self) -> Result<Counters> {
         self.pipe.inner.port.flow.backend().query_entry(self.id)
     }
+
+    /// A CT entry's per-direction counters and last hit (`doca_flow_ct_query_entry`).
+    ///
+    /// # Errors
+    /// When the entry is not a CT entry or is not installed, or the backend has no CT.
+    #[doc(alias = "doca_flow_ct_query_entry")]
+    pub fn ct_query(&self) -> Result<crate::ct::CtCounters> {
+        self.pipe.inner.port.flow.backend().ct_query(self.id)
+    }
 }
 
 impl Drop for Entry {

@@ -93,6 +93,14 @@ pub enum Error {
         pipe: &'static str,
     },
     /// An invalid configuration value.
+    #[error("{what} is not supported by this backend: {reason}")]
+    Unsupported {
+        /// The DOCA call or feature, e.g. `"doca_flow_ct_init"`.
+        what: &'static str,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
+    /// An argument or object is not valid for the call.
     #[error("invalid {what}: {reason}")]
     Invalid {
         /// What was invalid.

@@ -17,6 +17,8 @@ pub(crate) struct FlowInner {
     entry_cb: Mutex<Option<EntryCb>>,
     /// The largest ACL priority entries may have (DOCA: 1024).
     pub(crate) acl_max_priority: u32,
+    /// Connection tracking, if the flow was built with it.
+    pub(crate) ct: Option<crate::ct::CtCfg>,
 }
 
 impl FlowInner {
@@ -60,6 +62,7 @@ pub struct FlowBuilder {
     cfg: FlowCfg,
     cb: Option<EntryCb>,
     unbounded_acl: bool,
+    ct: Option<crate::ct::CtCfg>,
 }
 
 impl Default for FlowBuilder {
@@ -74,6 +77,7 @@ impl Default for FlowBuilder {
             },
             cb: None,
             unbounded_acl: false,
+            ct: None,
         }
     }
 }
@@ -120,6 +124,13 @@ impl FlowBuilder {
     #[doc(alias = "doca_flow_cfg_set_cb_entry_process")]
     pub fn entry_process_cb(mut self, cb: impl FnMut(&Completion) + Send + 'static) -> Self {
         self.cb = Some(Box::new(cb));
+        self
+    }
+
+    /// Connection tracking (`doca_flow_ct_init`, called after `doca_flow_init` and before
+    /// any port starts): lets the flow have CT pipes (see [`crate::ct`]).
+    pub fn conntrack(mut self, cfg: crate::ct::CtCfg) -> Self {
+        self.ct = Some(cfg);
         self
     }
 
@@ -183,6 +194,10 @@ impl FlowBuilder {
             });
         }
         backend.init(&self.cfg)?;
+        if let Some(ct) = &self.ct {
+            // DOCA: after doca_flow_init, before any port starts.
+            backend.ct_init(ct)?;
+        }
         let acl_max_priority = if self.unbounded_acl {
             u32::MAX
         } else {
@@ -197,6 +212,7 @@ impl FlowBuilder {
                 cfg: self.cfg,
                 entry_cb: Mutex::new(self.cb),
                 acl_max_priority,
+                ct: self.ct,
             }),
         })
     }
@@ -211,6 +227,17 @@ impl Flow {
     /// The configuration.
     pub fn cfg(&self) -> &FlowCfg {
         &self.inner.cfg
+    }
+
+    /// The CT entries of `port`'s pipes that have had no hit for their timeout
+    /// (`doca_flow_aging_handle` with its `DOCA_FLOW_ENTRY_OP_AGED` callbacks), each
+    /// reported once until it is hit again. The caller removes them
+    /// ([`Pipe::remove_entry`](crate::Pipe::remove_entry), matching by [`Entry::id`](crate::Entry::id)).
+    #[doc(alias = "doca_flow_aging_handle")]
+    pub fn ct_aged(&self, port: &crate::Port) -> Vec<crate::EntryId> {
+        let mut out = Vec::new();
+        self.inner.backend().ct_aged(port.id(), &mut out);
+        out
     }
 
     /// Takes queue `id` for this thread of work. A queue is held by one [`Queue`] at a time;

@@ -116,6 +116,7 @@
 //! in one pass).
 
 pub mod classifier;
+pub mod ct;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod packet;

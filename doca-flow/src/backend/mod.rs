@@ -20,6 +20,9 @@
 //! | [`Backend::entry_status`] | `doca_flow_pipe_entry_get_status` |
 //! | [`Backend::query_entry`] / [`Backend::query_pipe_miss`] | `doca_flow_resource_query_entry` / `doca_flow_resource_query_pipe_miss` |
 //! | [`Backend::pipe_calc_hash`] | `doca_flow_pipe_calc_hash` |
+//! | [`Backend::ct_init`] | `doca_flow_ct_init` (see [`crate::ct`]) |
+//! | [`Backend::entry_add`] with [`EntrySpec::Ct`] / [`Backend::entry_remove`] of one | `doca_flow_ct_add_entry` / `doca_flow_ct_rm_entry` |
+//! | [`Backend::ct_query`] / [`Backend::ct_aged`] | `doca_flow_ct_query_entry` / `doca_flow_aging_handle` |
 //!
 //! `doca_flow_destroy` is the backend's `Drop`: the [`Flow`](crate::Flow) drops its backend
 //! after the last port is gone.
@@ -122,6 +125,9 @@ pub enum PipeType {
     Lpm,
     /// The entry is chosen by a hash of the template fields.
     Hash,
+    /// Connection tracking (`DOCA_FLOW_PIPE_CT`): entries are connections, hit in either
+    /// direction (see [`crate::ct`]).
+    Ct,
 }
 
 impl PipeType {
@@ -133,6 +139,7 @@ impl PipeType {
             PipeType::Acl => "acl",
             PipeType::Lpm => "lpm",
             PipeType::Hash => "hash",
+            PipeType::Ct => "ct",
         }
     }
 }
@@ -276,6 +283,8 @@ pub enum EntrySpec {
         /// Fwd when the pipe's is changeable.
         fwd: Option<FwdSpec>,
     },
+    /// `doca_flow_ct_add_entry`: a connection, both its tuples and per-direction actions.
+    Ct(crate::ct::CtEntry),
 }
 
 impl EntrySpec {
@@ -287,6 +296,7 @@ impl EntrySpec {
             EntrySpec::Acl { .. } => PipeType::Acl,
             EntrySpec::Lpm { .. } => PipeType::Lpm,
             EntrySpec::Hash { .. } => PipeType::Hash,
+            EntrySpec::Ct(_) => PipeType::Ct,
         }
     }
 }
@@ -464,6 +474,31 @@ pub trait Backend: Send + Any {
     /// # Errors
     /// When the pipe is not a hash pipe.
     fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> Result<u32>;
+    /// `doca_flow_ct_init` (after `doca_flow_init`, before any port starts).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) unless the backend has CT.
+    fn ct_init(&mut self, _cfg: &crate::ct::CtCfg) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            what: "doca_flow_ct_init",
+            reason: "this backend has no connection tracking",
+        })
+    }
+    /// `doca_flow_ct_query_entry`: a CT entry's per-direction counters and last hit.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) unless the backend has CT; an
+    /// entry that is not a CT entry.
+    fn ct_query(&self, _entry: EntryId) -> Result<crate::ct::CtCounters> {
+        Err(crate::Error::Unsupported {
+            what: "doca_flow_ct_query_entry",
+            reason: "this backend has no connection tracking",
+        })
+    }
+    /// `doca_flow_aging_handle`: the CT entries of `port`'s pipes that have seen no hit
+    /// for their timeout (the `DOCA_FLOW_ENTRY_OP_AGED` callbacks); each is reported once.
+    /// The caller removes them.
+    fn ct_aged(&mut self, _port: PortId, _out: &mut Vec<EntryId>) {}
     /// For downcasting to the concrete backend.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting to the concrete backend.

@@ -165,6 +165,36 @@ impl PipeBuilder {
             });
         }
         let ty = cfg.pipe_type;
+        if ty == PipeType::Ct {
+            if self.port.flow.ct.is_none() {
+                return Err(Error::Unsupported {
+                    what: "DOCA_FLOW_PIPE_CT",
+                    reason: "the flow was built without FlowBuilder::conntrack",
+                });
+            }
+            if cfg.is_root {
+                return Err(Error::Invalid {
+                    what: "ct pipe",
+                    reason: "a CT pipe cannot be a root pipe".into(),
+                });
+            }
+            if cfg.matcher != Match::default() || cfg.match_mask.is_some() {
+                return Err(Error::Invalid {
+                    what: "ct pipe match",
+                    reason: "a CT pipe matches nothing of its own: its entries are connections"
+                        .into(),
+                });
+            }
+            if !matches!(
+                self.fwd,
+                Some(Fwd::Pipe(_) | Fwd::Port(_) | Fwd::Drop | Fwd::Rss { .. })
+            ) {
+                return Err(Error::Invalid {
+                    what: "ct pipe fwd",
+                    reason: "a CT pipe needs a concrete fwd for hits".into(),
+                });
+            }
+        }
         if ty == PipeType::Acl {
             if cfg.is_root {
                 return Err(Error::AclRoot);

@@ -215,6 +215,26 @@ impl Pipe {
         self.add(queue, spec, flags)
     }
 
+    /// Posts a connection on a CT pipe (`doca_flow_ct_add_entry`). It is in the data path
+    /// once `queue` is processed and it reports success; remove it with
+    /// [`Pipe::remove_entry`](crate::Pipe::remove_entry) (`doca_flow_ct_rm_entry`).
+    ///
+    /// # Errors
+    /// [`Error::WrongPipeType`]; [`Error::Invalid`] for tuples of different families, a
+    /// protocol other than TCP or UDP, or IPv6 without IPv6 connections configured; as
+    /// [`Pipe::add_entry`].
+    #[doc(alias = "doca_flow_ct_add_entry")]
+    pub fn ct_add_entry(
+        &self,
+        queue: &mut Queue,
+        e: crate::ct::CtEntry,
+        flags: Flags,
+    ) -> Result<Entry> {
+        self.check_queue(queue)?;
+        self.check_type(PipeType::Ct)?;
+        self.add(queue, EntrySpec::Ct(e), flags)
+    }
+
     /// Posts an entry on a control pipe.
     ///
     /// # Errors

@@ -416,6 +416,12 @@ impl Backend for HwBackend {
             PipeType::Acl => sys::DOCA_FLOW_PIPE_ACL,
             PipeType::Lpm => sys::DOCA_FLOW_PIPE_LPM,
             PipeType::Hash => sys::DOCA_FLOW_PIPE_HASH,
+            PipeType::Ct => {
+                return Err(unsupported(
+                    OP,
+                    "CT pipes: doca_flow_ct is not bound yet (the sw backend runs them)",
+                ));
+            }
         };
         let domain = match cfg.domain {
             Domain::Ingress => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
@@ -654,6 +660,12 @@ impl Backend for HwBackend {
                             raw,
                         )
                     }
+                }
+                EntrySpec::Ct(_) => {
+                    return Err(unsupported(
+                        "doca_flow_ct_add_entry",
+                        "doca_flow_ct is not bound yet (the sw backend runs CT pipes)",
+                    ));
                 }
                 EntrySpec::Hash {
                     index,

@@ -31,6 +31,23 @@ pub(super) struct EntryData {
     pub(super) counter: Counters,
     pub(super) fwd: Option<FwdSpec>,
     pub(super) actions: Actions,
+    /// A CT entry's reply direction and aging (the origin direction uses the fields
+    /// above).
+    pub(super) ct: Option<Box<CtData>>,
+}
+
+/// The CT part of an entry.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CtData {
+    pub(super) reply_actions: Actions,
+    pub(super) reply_counted: bool,
+    pub(super) reply_counter: Counters,
+    /// Aging timeout (ns); 0: never.
+    pub(super) timeout_ns: u64,
+    /// The backend's time of the last hit (or of the add).
+    pub(super) last_hit_ns: u64,
+    /// Reported by `ct_aged` since the last hit.
+    pub(super) aged: bool,
 }
 
 impl EntryData {
@@ -251,6 +268,7 @@ impl SwBackend {
             counted: counter,
             counter: Counters::default(),
             meter: mon.meter.map(|m| Box::new(TokenBucket::new(m))),
+            ct: None,
         })
     }
 
@@ -336,6 +354,11 @@ impl SwBackend {
                     len: plen,
                     key: key.into_boxed_slice(),
                 }
+            }
+            EntrySpec::Ct(e) => {
+                let origin = super::table::CtKey::of(e.zone, &e.origin);
+                let reply = e.reply.map(|r| super::table::CtKey::of(e.zone, &r));
+                Compiled::Ct { origin, reply }
             }
             EntrySpec::Hash { index, .. } => {
                 if *index >= p.cfg.nr_entries {

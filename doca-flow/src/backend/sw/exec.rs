@@ -6,7 +6,7 @@ use crate::matching::{META_FIELDS, PacketKey, PacketMeta};
 use crate::packet::Headers;
 
 use super::SwBackend;
-use super::table::{AclBatch, Table};
+use super::table::{AclBatch, CT_REPLY, Table};
 
 /// The most pipes a packet may visit before the sw backend calls it a loop and drops it.
 pub const MAX_HOPS: u32 = 64;
@@ -366,8 +366,15 @@ impl SwBackend {
                 Some(a) => a,
                 None => pipe.table.lookup(&pipe.template, &key, &mut self.scratch),
             };
+            // A CT pipe's hit says its direction in the top bit.
+            let is_ct = matches!(pipe.table, Table::Ct { .. });
             match hit {
-                Some(slot) => {
+                Some(raw) => {
+                    let (slot, reply) = if is_ct {
+                        (raw & !CT_REPLY, raw & CT_REPLY != 0)
+                    } else {
+                        (raw, false)
+                    };
                     let s = &mut self.slots[slot as usize];
                     let id = EntryId {
                         index: slot,
@@ -381,6 +388,27 @@ impl SwBackend {
                         out.tag = s.tag;
                     }
                     let d = &mut s.data;
+                    if let Some(ct) = d.ct.as_mut() {
+                        ct.last_hit_ns = now;
+                        ct.aged = false;
+                        if reply {
+                            // The reply direction's own counter and actions; a CT pipe
+                            // reads headers, so no meta-only tally runs here.
+                            if ct.reply_counted {
+                                ct.reply_counter.add(len);
+                            }
+                            apply_meta(&ct.reply_actions, &mut w.meta);
+                            next = resolve(
+                                d.fwd.as_ref(),
+                                &PacketKey::new(hdrs, &w.meta),
+                                Next::Done(Verdict::Drop(DropReason::Fwd)),
+                            );
+                            if let (Domain::Egress, Next::Port(p)) = (w.domain, next) {
+                                break Verdict::Port(p);
+                            }
+                            continue;
+                        }
+                    }
                     if d.counted {
                         d.counter.add(len);
                         if let Some(t) = tally.as_deref_mut() {

@@ -80,6 +80,8 @@ pub struct SwBackend {
     acl_pipes: u32,
     /// Scratch space of the batched path (see [`SwBackend::process_batch_each`]).
     batch: exec::BatchScratch,
+    /// `doca_flow_ct_init`'s configuration, once called.
+    ct: Option<crate::ct::CtCfg>,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -119,6 +121,7 @@ impl Default for SwBackend {
             routes: Vec::new(),
             acl_pipes: 0,
             batch: exec::BatchScratch::default(),
+            ct: None,
         }
     }
 }
@@ -127,6 +130,62 @@ impl SwBackend {
     /// A backend with no ports; [`Backend::init`] configures it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Queues the add of an entry whose table key and runtime data are ready.
+    fn post_add(
+        &mut self,
+        queue: u16,
+        pipe: PipeId,
+        port: PortId,
+        compiled: table::Compiled,
+        data: entries::EntryData,
+        flags: Flags,
+    ) -> Result<EntryId> {
+        let id = self.alloc_slot(pipe);
+        let s = &mut self.slots[id.index as usize];
+        s.compiled = Some(compiled);
+        s.data = data;
+        s.pending = 1;
+        self.pipes[pipe.0 as usize].as_mut().expect("checked").used += 1;
+        self.push_op(
+            queue,
+            Op {
+                port,
+                entry: id,
+                kind: OpKind::Add,
+                flags,
+            },
+        )?;
+        Ok(id)
+    }
+
+    /// DOCA's rules for a CT entry: both tuples of one family, TCP or UDP, IPv6 only when
+    /// IPv6 connections were configured.
+    fn check_ct_entry(&self, e: &crate::ct::CtEntry) -> Result<()> {
+        let cfg = self.ct.ok_or(Error::Unsupported {
+            what: "doca_flow_ct_add_entry",
+            reason: "doca_flow_ct_init was not called (FlowBuilder::conntrack)",
+        })?;
+        let bad = |reason: &str| Error::Invalid {
+            what: "ct entry",
+            reason: reason.into(),
+        };
+        if e.reply.is_some_and(|r| r.is_v6() != e.origin.is_v6()) {
+            return Err(bad("origin and reply tuples of different families"));
+        }
+        let proto = match e.origin {
+            crate::ct::CtTuple::V4 { proto, .. } | crate::ct::CtTuple::V6 { proto, .. } => proto,
+        };
+        if proto != 6 && proto != 17 {
+            return Err(bad("DOCA's CT pipe tracks TCP and UDP only"));
+        }
+        if e.origin.is_v6() && cfg.ipv6_connections == 0 {
+            return Err(bad(
+                "IPv6 connections are not configured (CtCfg::ipv6_connections; BlueField-2 has no IPv6 CT)",
+            ));
+        }
+        Ok(())
     }
 
     /// Sets the time that meters see, in nanoseconds (monotonic; earlier times are ignored).
@@ -339,6 +398,21 @@ impl Backend for SwBackend {
             }
             _ => {}
         }
+        let ct_zone_word = match (cfg.pipe_type, &self.ct) {
+            (PipeType::Ct, None) => {
+                return Err(backend_err(
+                    "doca_flow_pipe_create",
+                    "a CT pipe needs doca_flow_ct_init first (FlowBuilder::conntrack)",
+                ));
+            }
+            (PipeType::Ct, Some(_)) if cfg.is_root => {
+                return Err(backend_err(
+                    "doca_flow_pipe_create",
+                    "a CT pipe cannot be a root pipe",
+                ));
+            }
+            (_, ct) => ct.map_or(0, |c| c.zone_word),
+        };
         let table = Table::new(
             cfg.pipe_type,
             &template,
@@ -346,6 +420,7 @@ impl Backend for SwBackend {
             cfg.nr_entries,
             lpm_field,
             hash_fields,
+            ct_zone_word,
         );
         let pipe = SwPipe {
             cfg: cfg.clone(),
@@ -493,24 +568,33 @@ impl Backend for SwBackend {
                 ..
             } => (actions, monitor, Some(fwd)),
             EntrySpec::Acl { fwd, .. } => (Actions::default(), None, Some(fwd)),
+            EntrySpec::Ct(e) => {
+                self.check_ct_entry(&e)?;
+                let actions = Actions {
+                    pkt_meta: e.origin_dir.pkt_meta,
+                    ..Actions::default()
+                };
+                let monitor = crate::monitor::Monitor {
+                    counter: e.origin_dir.counter,
+                    ..crate::monitor::Monitor::default()
+                };
+                let mut data = self.entry_data(&view, &actions, Some(&monitor), None)?;
+                data.ct = Some(Box::new(entries::CtData {
+                    reply_actions: Actions {
+                        pkt_meta: e.reply_dir.pkt_meta,
+                        ..Actions::default()
+                    },
+                    reply_counted: e.reply_dir.counter,
+                    reply_counter: Counters::default(),
+                    timeout_ns: u64::from(e.timeout_s) * 1_000_000_000,
+                    last_hit_ns: self.now_ns,
+                    aged: false,
+                }));
+                return self.post_add(queue, pipe, port, compiled, data, flags);
+            }
         };
         let data = self.entry_data(&view, &actions, monitor.as_ref(), fwd)?;
-        let id = self.alloc_slot(pipe);
-        let s = &mut self.slots[id.index as usize];
-        s.compiled = Some(compiled);
-        s.data = data;
-        s.pending = 1;
-        self.pipes[pipe.0 as usize].as_mut().expect("checked").used += 1;
-        self.push_op(
-            queue,
-            Op {
-                port,
-                entry: id,
-                kind: OpKind::Add,
-                flags,
-            },
-        )?;
-        Ok(id)
+        self.post_add(queue, pipe, port, compiled, data, flags)
     }
 
     fn entry_update(
@@ -518,6 +602,7 @@ impl Backend for SwBackend {
         queue: u16,
         entry: EntryId,
         update: EntryUpdate,
+
         flags: Flags,
     ) -> Result<()> {
         self.check_queue_room(queue)?;
@@ -653,6 +738,70 @@ impl Backend for SwBackend {
                 entry: "calc_hash",
                 pipe: self.pipe(pipe)?.cfg.pipe_type.name(),
             })
+    }
+
+    fn ct_init(&mut self, cfg: &crate::ct::CtCfg) -> Result<()> {
+        self.flow_cfg()?;
+        if self.ports.iter().any(Option::is_some) {
+            return Err(backend_err(
+                "doca_flow_ct_init",
+                "must come before any port starts",
+            ));
+        }
+        if cfg.zone_word > 3 {
+            return Err(Error::Invalid {
+                what: "ct zone word",
+                reason: format!(
+                    "meta.u32[{}]: DOCA Flow has four scratch words",
+                    cfg.zone_word
+                ),
+            });
+        }
+        self.ct = Some(*cfg);
+        Ok(())
+    }
+
+    fn ct_query(&self, entry: EntryId) -> Result<crate::ct::CtCounters> {
+        let s = self
+            .slot(entry)
+            .ok_or(Error::EntryNotInstalled(entry.index))?;
+        let ct = s.data.ct.as_ref().ok_or(Error::Invalid {
+            what: "entry",
+            reason: "not a CT entry".into(),
+        })?;
+        Ok(crate::ct::CtCounters {
+            origin: s.data.counters().unwrap_or_default(),
+            reply: if ct.reply_counted {
+                ct.reply_counter
+            } else {
+                Counters::default()
+            },
+            last_hit_ns: ct.last_hit_ns,
+        })
+    }
+
+    fn ct_aged(&mut self, port: PortId, out: &mut Vec<EntryId>) {
+        let now = self.now_ns;
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            let Some(ct) = s.data.ct.as_mut() else {
+                continue;
+            };
+            let owner = self
+                .pipes
+                .get(s.pipe as usize)
+                .and_then(Option::as_ref)
+                .map(|p| p.cfg.port);
+            if !s.installed || owner != Some(port) || ct.aged || ct.timeout_ns == 0 {
+                continue;
+            }
+            if now.saturating_sub(ct.last_hit_ns) >= ct.timeout_ns {
+                ct.aged = true;
+                out.push(EntryId {
+                    index: i as u32,
+                    generation: s.generation,
+                });
+            }
+        }
     }
 
     fn as_any(&self) -> &dyn core::any::Any {

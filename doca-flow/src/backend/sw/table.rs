@@ -11,13 +11,115 @@ type KeyMap = FxHashMap<Box<[u128]>, u32>;
 /// A compiled entry, ready to be put into its pipe's table.
 #[derive(Debug, Clone)]
 pub(crate) enum Compiled {
-    Basic { key: Box<[u128]> },
-    Control { priority: u32, matcher: MaskedMatch },
+    Basic {
+        key: Box<[u128]>,
+    },
+    Control {
+        priority: u32,
+        matcher: MaskedMatch,
+    },
     Acl4(Rule<u32>),
     Acl6(Rule<u128>),
-    Lpm { len: u8, key: Box<[u128]> },
-    Hash { index: u32 },
+    Lpm {
+        len: u8,
+        key: Box<[u128]>,
+    },
+    Hash {
+        index: u32,
+    },
+    /// A connection: its origin key, and its reply key if it tracks both directions.
+    Ct {
+        origin: CtKey,
+        reply: Option<CtKey>,
+    },
 }
+
+/// A CT pipe's key: zone, protocol and one direction's tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CtKey {
+    zone: u32,
+    proto: u8,
+    v6: bool,
+    src: u128,
+    dst: u128,
+    src_port: u16,
+    dst_port: u16,
+}
+
+impl CtKey {
+    /// The key of one direction of a connection.
+    pub(crate) fn of(zone: u32, t: &crate::ct::CtTuple) -> Self {
+        match *t {
+            crate::ct::CtTuple::V4 {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                proto,
+            } => CtKey {
+                zone,
+                proto,
+                v6: false,
+                src: u128::from(u32::from(src)),
+                dst: u128::from(u32::from(dst)),
+                src_port,
+                dst_port,
+            },
+            crate::ct::CtTuple::V6 {
+                src,
+                dst,
+                src_port,
+                dst_port,
+                proto,
+            } => CtKey {
+                zone,
+                proto,
+                v6: true,
+                src: u128::from(src),
+                dst: u128::from(dst),
+                src_port,
+                dst_port,
+            },
+        }
+    }
+
+    /// The key a packet looks up: its zone from scratch word `zone_word`, its 5-tuple;
+    /// `None` for a packet without TCP or UDP ports (DOCA's CT handles TCP and UDP).
+    #[inline]
+    fn of_packet(key: &PacketKey, zone_word: usize) -> Option<Self> {
+        let (src_port, dst_port, has_ports) = acl_ports(key);
+        if !has_ports {
+            return None;
+        }
+        let zone = key.get(Field::meta(zone_word)) as u32;
+        if key.present & Field::Ipv4Src.bit() != 0 {
+            Some(CtKey {
+                zone,
+                proto: key.get(Field::Ipv4Proto) as u8,
+                v6: false,
+                src: key.get(Field::Ipv4Src),
+                dst: key.get(Field::Ipv4Dst),
+                src_port,
+                dst_port,
+            })
+        } else if key.present & Field::Ipv6Src.bit() != 0 {
+            Some(CtKey {
+                zone,
+                proto: key.get(Field::Ipv6NextHeader) as u8,
+                v6: true,
+                src: key.get(Field::Ipv6Src),
+                dst: key.get(Field::Ipv6Dst),
+                src_port,
+                dst_port,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// In a CT table's values: the hit is in the reply direction.
+pub(crate) const CT_REPLY: u32 = 1 << 31;
 
 /// Control pipe: entries sorted by (priority, insertion sequence); the first match wins.
 #[derive(Debug, Default)]
@@ -115,6 +217,11 @@ pub(crate) enum Table {
         fields: Vec<(Field, u128)>,
         slots: Vec<Option<u32>>,
     },
+    /// CT pipe: each direction's key -> the entry's slot, [`CT_REPLY`] set for the reply.
+    Ct {
+        zone_word: usize,
+        map: FxHashMap<CtKey, u32>,
+    },
 }
 
 /// Why a table refused an entry.
@@ -129,8 +236,13 @@ impl Table {
         nr_entries: u32,
         lpm: Option<Field>,
         hash_fields: Vec<(Field, u128)>,
+        ct_zone_word: usize,
     ) -> Self {
         match ty {
+            PipeType::Ct => Table::Ct {
+                zone_word: ct_zone_word,
+                map: FxHashMap::default(),
+            },
             PipeType::Basic => match template.changeable.as_slice() {
                 &[(field, mask)] => Table::Basic1 {
                     field,
@@ -167,6 +279,16 @@ impl Table {
     /// Puts an entry into the table.
     pub(crate) fn insert(&mut self, c: &Compiled, slot: u32) -> Result<(), Duplicate> {
         match (self, c) {
+            (Table::Ct { map, .. }, Compiled::Ct { origin, reply }) => {
+                if map.contains_key(origin) || reply.is_some_and(|r| map.contains_key(&r)) {
+                    return Err(Duplicate);
+                }
+                // Both directions the same tuple: one key, the origin's.
+                if let Some(r) = reply.filter(|r| r != origin) {
+                    map.insert(r, slot | CT_REPLY);
+                }
+                map.insert(*origin, slot);
+            }
             (Table::Basic(m), Compiled::Basic { key }) => {
                 if m.contains_key(key) {
                     return Err(Duplicate);
@@ -250,6 +372,13 @@ impl Table {
     /// Takes an entry out of the table.
     pub(crate) fn remove(&mut self, c: &Compiled, slot: u32) {
         match (self, c) {
+            (Table::Ct { map, .. }, Compiled::Ct { origin, reply }) => {
+                for k in core::iter::once(origin).chain(reply.as_ref()) {
+                    if map.get(k).is_some_and(|&v| v & !CT_REPLY == slot) {
+                        map.remove(k);
+                    }
+                }
+            }
             (Table::Basic(m), Compiled::Basic { key }) => {
                 m.remove(key);
             }
@@ -290,7 +419,7 @@ impl Table {
                 .iter()
                 .fold(template.required, |a, r| a | r.2.required),
             // These read the 5-tuple (or their hashed fields) whatever the template says.
-            Table::Acl(_) | Table::Lpm(_) | Table::Hash { .. } => u64::MAX,
+            Table::Acl(_) | Table::Lpm(_) | Table::Hash { .. } | Table::Ct { .. } => u64::MAX,
         }
     }
 
@@ -366,6 +495,8 @@ impl Table {
                 let h = key.hash_fields(fields);
                 slots[(h % slots.len() as u64) as usize]
             }
+            // The slot, with CT_REPLY set for a reply-direction hit.
+            Table::Ct { zone_word, map } => map.get(&CtKey::of_packet(key, *zone_word)?).copied(),
         }
     }
 }
