@@ -43,6 +43,10 @@ use crate::compile::{
 };
 use crate::model::Family;
 
+/// The scratch word (`meta.u32[..]`) that carries a packet's conntrack zone into a CT
+/// pipe.
+pub const CT_ZONE_WORD: usize = 0;
+
 /// Operations posted before the queue is processed.
 const BATCH: usize = 1024;
 
@@ -227,6 +231,17 @@ impl Installed {
         if plan.target == TargetKind::Software {
             // Software plans put a whole segment in one ACL pipe, whatever its depth.
             builder = builder.unbounded_acl_priorities();
+        }
+        if plan
+            .pipes
+            .iter()
+            .any(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
+        {
+            builder = builder.conntrack(doca_flow::ct::CtCfg {
+                zone_word: CT_ZONE_WORD,
+                ipv4_connections: plan.ct_connections,
+                ipv6_connections: plan.ct_connections,
+            });
         }
         let flow = builder
             .build_with(backend)
@@ -771,6 +786,9 @@ fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
         _ => unreachable!("control pipes hold control entries"),
     };
     let mut c = ControlEntry::new(priority, matcher, fwd).mask(mask);
+    if let Some(zone) = e.zone {
+        c = c.actions(doca_flow::Actions::new().meta_u32(CT_ZONE_WORD, u32::from(zone)));
+    }
     if e.counter || e.meter.is_some() {
         c = c.monitor(Monitor {
             counter: e.counter,
@@ -844,6 +862,7 @@ fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pip
             .matcher(Match::changeable(&[field]))
             .fwd(Fwd::Changeable)
             .monitor(Monitor::counter()),
+        PlanPipeKind::Ct { hit } => b.pipe_type(PipeType::Ct).fwd(to_fwd(hit, made)),
     };
     if let Some(m) = p.fwd_miss {
         b = b.fwd_miss(to_fwd(m, made));

@@ -121,9 +121,48 @@ fn the_demo_plan_has_the_documented_shape() {
     plan.validate().unwrap();
     let root = &plan.pipes[plan.root()];
     assert_eq!(root.kind, PlanPipeKind::Root);
-    // Three tracked ports; per port, five classes of packets (untracked and the four
-    // states), each with a v4 and a v6 entry, and one catch-all for non-IP frames.
-    assert_eq!(root.entries.len(), 3 * (5 * 2 + 1));
+    // Three tracked ports, on hardware: per port, TCP and UDP of each family to the CT
+    // pipe, the rest of each family to software, and one catch-all for non-IP frames.
+    assert_eq!(root.entries.len(), 3 * (2 * 2 + 2 + 1));
+    let ct = plan
+        .pipes
+        .iter()
+        .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
+        .expect("a CT pipe");
+    assert_eq!(
+        plan.pipes[ct].fwd_miss,
+        Some(PlanFwd::Software),
+        "misses go to software"
+    );
+    let PlanPipeKind::Ct {
+        hit: PlanFwd::Pipe(flags),
+    } = plan.pipes[ct].kind
+    else {
+        panic!("CT hits go to a pipe")
+    };
+    assert_eq!(plan.pipes[flags].name, "ct/tcp-control");
+    assert_eq!(
+        plan.pipes[flags]
+            .entries
+            .iter()
+            .filter(|e| e.fwd == PlanFwd::Software)
+            .count(),
+        3,
+        "SYN, FIN and RST go to software"
+    );
+    assert!(
+        root.entries
+            .iter()
+            .any(|e| e.zone == Some(0) && e.fwd == PlanFwd::Pipe(ct))
+    );
+    // The software target dispatches every state at the root instead.
+    let sw = compile(&rules, &Target::software()).unwrap();
+    assert!(
+        !sw.pipes
+            .iter()
+            .any(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
+    );
+    assert_eq!(sw.pipes[sw.root()].entries.len(), 3 * (5 * 2 + 1));
     // Every deciding entry counts; meter pipes exist for the three policed rules per
     // port group that can see them.
     for p in &plan.pipes {
@@ -138,7 +177,16 @@ fn the_demo_plan_has_the_documented_shape() {
         .filter(|p| p.kind == PlanPipeKind::Meter)
         .map(|p| p.name.as_str())
         .collect();
-    assert!(meters.iter().any(|n| n.starts_with("meter/dns-out/")));
+    // dns-out matches new connections only: on hardware software decides those, so
+    // its meter is in the software plan only.
+    assert!(!meters.iter().any(|n| n.starts_with("meter/dns-out/")));
+    let sw_plan = compile(&rules, &Target::software()).unwrap();
+    assert!(
+        sw_plan
+            .pipes
+            .iter()
+            .any(|p| p.kind == PlanPipeKind::Meter && p.name.starts_with("meter/dns-out/"))
+    );
     assert!(meters.iter().any(|n| n.starts_with("meter/ping/")));
     // ICMP and VLAN rules need control pipes.
     assert!(plan.pipes.iter().any(|p| p.kind == PlanPipeKind::Control));
@@ -341,7 +389,11 @@ fn long_pure_prefix_runs_go_to_lpm_and_exact_pipes() {
 #[test]
 fn chains_steer_forward_and_return_traffic_along_their_hops() {
     // chain web: p0 -> firewall -> hbn -> pf0hpf, reverse: pf0hpf -> hbn -> firewall -> p0.
-    let rules = demo::policy();
+    // Steering is stateless: the demo policy without its stateful rules and tracking, so
+    // that the hardware plan, too, decides these packets in its pipes.
+    let mut rules = demo::policy();
+    rules.conntrack = None;
+    rules.rules.retain(|r| r.matches.state.is_none());
     let server = std::net::Ipv4Addr::new(10, 1, 0, 10);
     let client = std::net::Ipv4Addr::new(198, 51, 100, 7);
     let web_fwd = || PacketBuilder::tcp4(client, server, 40000, 443).flags(0x10);

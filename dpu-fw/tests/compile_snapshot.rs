@@ -26,7 +26,16 @@ fn render(plan: &Plan) -> String {
     let _ = writeln!(s, "stats {}", plan.stats());
     for p in &plan.pipes {
         let miss = p.fwd_miss.map_or("-".to_string(), |f| fwd(plan, f));
-        let _ = writeln!(s, "\npipe {} ({}), miss -> {miss}", p.name, p.kind.name());
+        let hit = p
+            .kind
+            .hit()
+            .map_or(String::new(), |h| format!(", hit -> {}", fwd(plan, h)));
+        let _ = writeln!(
+            s,
+            "\npipe {} ({}){hit}, miss -> {miss}",
+            p.name,
+            p.kind.name()
+        );
         for e in &p.entries {
             let rule = e
                 .rule
@@ -54,10 +63,11 @@ fn render(plan: &Plan) -> String {
             };
             let _ = writeln!(
                 s,
-                "  [{rule}] {m} -> {}{}{}",
+                "  [{rule}] {m} -> {}{}{}{}",
                 fwd(plan, e.fwd),
                 if e.counter { " +counter" } else { "" },
-                e.meter.map_or(String::new(), |m| format!(" +meter {m:?}"))
+                e.meter.map_or(String::new(), |m| format!(" +meter {m:?}")),
+                e.zone.map_or(String::new(), |z| format!(" +zone {z}"))
             );
         }
     }

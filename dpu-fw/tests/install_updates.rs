@@ -119,6 +119,15 @@ impl Backend for Faulty {
     fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> doca_flow::Result<u32> {
         self.inner.pipe_calc_hash(pipe, values)
     }
+    fn ct_init(&mut self, cfg: &doca_flow::ct::CtCfg) -> doca_flow::Result<()> {
+        self.inner.ct_init(cfg)
+    }
+    fn ct_query(&self, entry: EntryId) -> doca_flow::Result<doca_flow::ct::CtCounters> {
+        self.inner.ct_query(entry)
+    }
+    fn ct_aged(&mut self, port: doca_flow::PortId, out: &mut Vec<EntryId>) {
+        self.inner.ct_aged(port, out)
+    }
     // The flow's `sw()` downcasts through these: the wrapper is transparent to it.
     fn as_any(&self) -> &dyn core::any::Any {
         self.inner.as_any()
@@ -139,6 +148,16 @@ fn faulty(plan: &Plan) -> (Installed, Arc<AtomicI64>) {
     )
     .expect("install without failures");
     (fw, countdown)
+}
+
+/// The demo policy without its `state` rules and connection tracking: these tests are
+/// about updates, and on the hardware target a stateful policy leaves the packets of new
+/// connections to software (tests/ct_offload.rs covers that path).
+fn stateless_demo() -> RuleSet {
+    let mut r = demo::policy();
+    r.conntrack = None;
+    r.rules.retain(|r| r.matches.state.is_none());
+    r
 }
 
 /// The decisions for the demo traffic: (rule, verdict) per packet.
@@ -172,7 +191,7 @@ fn assert_oracle(fw: &Installed, rules: &RuleSet) {
 /// The demo policy with its first rules removed and the defaults flipped: a big change
 /// (other segments, other pipes).
 fn big_change() -> RuleSet {
-    let mut r = demo::policy();
+    let mut r = stateless_demo();
     r.rules.drain(..3);
     r.defaults.inbound = Action::Accept;
     r
@@ -180,7 +199,7 @@ fn big_change() -> RuleSet {
 
 /// The demo policy with one rule's port changed: a small, in-place change.
 fn small_change() -> RuleSet {
-    let mut r = demo::policy();
+    let mut r = stateless_demo();
     let ssh = r.rules.iter_mut().find(|r| r.name == "ssh-others").unwrap();
     ssh.matches.dst_ports = vec![2222.into()];
     r
@@ -195,7 +214,7 @@ fn calls_for(old: &Plan, new: &Plan) -> i64 {
 }
 
 fn fails_cleanly_at_every_call(new_rules: &RuleSet, expect_in_place: bool) {
-    let old_rules = demo::policy();
+    let old_rules = stateless_demo();
     let old = compile(&old_rules, &Target::bluefield()).unwrap();
     let new = compile(new_rules, &Target::bluefield()).unwrap();
     assert_eq!(
@@ -254,10 +273,15 @@ fn in_place_failure_at_any_call_keeps_the_old_policy() {
 
 #[test]
 fn updates_back_and_forth_equal_the_oracle() {
-    let a = demo::policy();
+    let a = stateless_demo();
     let plan_a = compile(&a, &Target::software()).unwrap();
     let mut fw = Installed::new(&plan_a).unwrap();
-    for rules in [big_change(), small_change(), demo::policy(), small_change()] {
+    for rules in [
+        big_change(),
+        small_change(),
+        stateless_demo(),
+        small_change(),
+    ] {
         let plan = compile(&rules, &Target::software()).unwrap();
         fw.update(&plan).unwrap();
         assert_oracle(&fw, &rules);
@@ -267,7 +291,7 @@ fn updates_back_and_forth_equal_the_oracle() {
 
 #[test]
 fn counters_restart_with_a_new_plan_and_count_per_rule() {
-    let rules = demo::policy();
+    let rules = stateless_demo();
     let fw = Installed::new(&compile(&rules, &Target::software()).unwrap()).unwrap();
     decisions(&fw);
     let c = fw.rule_counters();

@@ -102,11 +102,15 @@ pub(crate) fn print_pipeline(plan: &Plan) {
             None => "-".to_string(),
             Some(f) => fwd_name(plan, f),
         };
+        let what = match p.kind.hit() {
+            // A CT pipe's entries are the connections software offloads at run time.
+            Some(hit) => format!("connections -> {}", fwd_name(plan, hit)),
+            None => format!("{:>8} entries", p.entries.len()),
+        };
         println!(
-            "  [{i:>3}] {:<8} {:<40} {:>8} entries, miss -> {miss}",
+            "  [{i:>3}] {:<8} {:<40} {what}, miss -> {miss}",
             p.kind.name(),
             p.name,
-            p.entries.len()
         );
     }
 }

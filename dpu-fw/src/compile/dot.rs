@@ -56,6 +56,13 @@ pub fn to_dot(plan: &Plan) -> String {
         for (to, n) in edges {
             let _ = writeln!(out, "  pipe{i} -> {to} [label=\"{n}\"];");
         }
+        if let Some(h) = p.kind.hit() {
+            let _ = writeln!(
+                out,
+                "  pipe{i} -> {} [style=bold, label=\"connection hit\"];",
+                node(plan, h)
+            );
+        }
         if let Some(m) = p.fwd_miss {
             let _ = writeln!(
                 out,

@@ -105,6 +105,7 @@ pub(super) fn prefix_entries(
             fwd,
             counter: true,
             meter: None,
+            zone: None,
         });
     }
 }
@@ -147,6 +148,7 @@ pub(super) fn acl_entries(
                         fwd,
                         counter: true,
                         meter: None,
+                        zone: None,
                     });
                 }
             }
@@ -238,6 +240,7 @@ pub(super) fn control_entries(
                             fwd,
                             counter: true,
                             meter: None,
+                            zone: None,
                         });
                     }
                 }

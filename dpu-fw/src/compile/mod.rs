@@ -40,7 +40,7 @@ mod steer;
 
 use std::collections::HashMap;
 
-use doca_flow::{Field, L3Type, Match, MeterCfg, MeterLimit};
+use doca_flow::{Field, L3Type, L4Type, Match, MeterCfg, MeterLimit};
 
 pub use plan::{
     AclMatch, Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPort, PlanStats,
@@ -208,13 +208,18 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
     let steers = chain_steers(rules, &ports);
     let mut groups: Vec<Group> = Vec::new();
     let stateful = rules.is_stateful();
+    let ct_hw = stateful && target.kind == TargetKind::Bluefield;
     for port in &rules.ports {
         // A tracked port of a policy that matches on state gets one pipeline per state
         // (equal ones are shared below): the root tells them apart by the state bit the
         // conntrack stage puts in the packet's meta, and a packet without one (meta 0:
         // not tracked) takes the rules without `state`, as everywhere else.
         let tracked = stateful && rules.zone_of(&port.name).is_some();
-        let classes: Vec<Option<CtState>> = if tracked {
+        let classes: Vec<Option<CtState>> = if tracked && ct_hw {
+            // On hardware only offloaded (established) connections hit the pipes; every
+            // other packet of a tracked port goes to software.
+            vec![Some(CtState::Established)]
+        } else if tracked {
             std::iter::once(None)
                 .chain(CtState::ALL.into_iter().map(Some))
                 .collect()
@@ -271,6 +276,8 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         }
     }
     let mut root = Vec::new();
+    // Hardware target of a stateful policy: per tracked port, its established pipelines.
+    let mut established: Vec<(u16, [PlanFwd; 2])> = Vec::new();
     let mut caught = std::collections::HashSet::new();
     let mut labels = std::collections::HashSet::new();
     for g in &groups {
@@ -313,6 +320,11 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
             .with(Field::PktMeta, u128::from(CT_META_MASK));
         for m in &g.ports {
             let id = &m.id;
+            if ct_hw && m.tracked {
+                // Reached from the CT pipe, not from the root (see `ct_pipeline`).
+                established.push((*id, heads));
+                continue;
+            }
             // A tracked port's IP packets are told apart by their state bits: each class
             // needs its entries even when its pipeline is only the default (another
             // class's may not be).
@@ -337,6 +349,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
                         fwd: *fwd,
                         counter: false,
                         meter: None,
+                        zone: None,
                     });
                 }
             }
@@ -353,9 +366,21 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
                     fwd: g.default,
                     counter: false,
                     meter: None,
+                    zone: None,
                 });
             }
         }
+    }
+    if ct_hw {
+        let mut tracked: Vec<(u16, u16, PlanFwd)> = Vec::new();
+        for g in &groups {
+            for m in g.ports.iter().filter(|m| m.tracked) {
+                if !tracked.iter().any(|t| t.0 == m.id) {
+                    tracked.push((m.id, rules.zone_of(&m.name).unwrap_or(0), g.default));
+                }
+            }
+        }
+        c.ct_pipeline(&established, &tracked, &mut root);
     }
     c.pipes.push(PlanPipe {
         name: "root".into(),
@@ -369,6 +394,14 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         ports,
         pipes,
         rules: rules.rules.iter().map(|r| r.name.clone()).collect(),
+        ct_connections: if ct_hw {
+            rules
+                .conntrack
+                .as_ref()
+                .map_or(0, |ct| ct.config.max_connections)
+        } else {
+            0
+        },
     };
     debug_assert_eq!(plan.validate(), Ok(()));
     Ok(plan)
@@ -478,6 +511,122 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
+    /// The hardware pipeline of a stateful policy's tracked ports (see `docs/compiler.md`):
+    ///
+    /// * root: a tracked port's TCP and UDP go to the CT pipe, in the port's zone; its other
+    ///   IP packets go to software; non-IP frames to the port's default;
+    /// * the CT pipe: connections software offloaded once established; a miss goes to
+    ///   software;
+    /// * a hit with SYN, FIN or RST goes to software (the state machine runs there); the
+    ///   rest is dispatched by port and family to the port's `established` pipelines,
+    ///   checking the `established` bit the CT entry's actions wrote.
+    fn ct_pipeline(
+        &mut self,
+        established: &[(u16, [PlanFwd; 2])],
+        tracked: &[(u16, u16, PlanFwd)],
+        root: &mut Vec<PlanEntry>,
+    ) {
+        let control = |priority, matcher: Match, mask: Match, fwd| PlanEntry {
+            rule: None,
+            matcher: PlanMatch::Control {
+                priority,
+                matcher: Box::new(matcher),
+                mask: Box::new(mask),
+            },
+            fwd,
+            counter: false,
+            meter: None,
+            zone: None,
+        };
+        let port_mask = Match::new().with(Field::PortId, Field::PortId.full());
+        let l3_mask = port_mask.clone().with(Field::L3Type, Field::L3Type.full());
+        let est = u32::from(CtState::Established.bit());
+        let mut dispatch = Vec::new();
+        for (id, heads) in established {
+            for (fwd, l3) in heads.iter().zip([L3Type::Ipv4, L3Type::Ipv6]) {
+                dispatch.push(control(
+                    0,
+                    Match::new().port_id(*id).l3_type(l3).pkt_meta(est),
+                    l3_mask
+                        .clone()
+                        .with(Field::PktMeta, u128::from(CT_META_MASK)),
+                    *fwd,
+                ));
+            }
+        }
+        let dispatch_at = self.pipes.len();
+        self.pipes.push(PlanPipe {
+            name: "ct/established".into(),
+            kind: PlanPipeKind::Control,
+            fwd_miss: Some(PlanFwd::Software),
+            entries: dispatch,
+        });
+        let mut flags: Vec<PlanEntry> = [
+            crate::model::tcp_flag::SYN,
+            crate::model::tcp_flag::FIN,
+            crate::model::tcp_flag::RST,
+        ]
+        .into_iter()
+        .map(|bit| {
+            control(
+                0,
+                Match::new().tcp_flags(bit),
+                Match::new().with(Field::TcpFlags, u128::from(bit)),
+                PlanFwd::Software,
+            )
+        })
+        .collect();
+        flags.push(control(
+            1,
+            Match::new(),
+            Match::new(),
+            PlanFwd::Pipe(dispatch_at),
+        ));
+        let flags_at = self.pipes.len();
+        self.pipes.push(PlanPipe {
+            name: "ct/tcp-control".into(),
+            kind: PlanPipeKind::Control,
+            fwd_miss: Some(PlanFwd::Pipe(dispatch_at)),
+            entries: flags,
+        });
+        let ct_at = self.pipes.len();
+        self.pipes.push(PlanPipe {
+            name: "ct".into(),
+            kind: PlanPipeKind::Ct {
+                hit: PlanFwd::Pipe(flags_at),
+            },
+            fwd_miss: Some(PlanFwd::Software),
+            entries: Vec::new(),
+        });
+        let l4_mask = l3_mask.clone().with(Field::L4Type, Field::L4Type.full());
+        for &(id, zone, default) in tracked {
+            for l3 in [L3Type::Ipv4, L3Type::Ipv6] {
+                for l4 in [L4Type::Tcp, L4Type::Udp] {
+                    let mut e = control(
+                        0,
+                        Match::new().port_id(id).l3_type(l3).l4_type(l4),
+                        l4_mask.clone(),
+                        PlanFwd::Pipe(ct_at),
+                    );
+                    e.zone = Some(zone);
+                    root.push(e);
+                }
+                root.push(control(
+                    1,
+                    Match::new().port_id(id).l3_type(l3),
+                    l3_mask.clone(),
+                    PlanFwd::Software,
+                ));
+            }
+            root.push(control(
+                2,
+                Match::new().port_id(id),
+                port_mask.clone(),
+                default,
+            ));
+        }
+    }
+
     fn base_fwd(
         &self,
         action: &Action,
@@ -543,6 +692,7 @@ impl Compiler<'_> {
                 fwd: base,
                 counter: false,
                 meter: Some(meter),
+                zone: None,
             }],
         });
         self.meters.insert((rule, base), i);

@@ -69,10 +69,26 @@ pub enum PlanPipeKind {
     Lpm(Field),
     /// A basic pipe matching one address field exactly (host prefixes).
     Exact(Field),
+    /// A DOCA Flow CT pipe (hardware target of a stateful policy): it has no entries in the
+    /// plan; software adds established connections at run time. A hit goes to `hit` with
+    /// the connection's actions applied (the `established` bit in `meta.pkt_meta`); a miss
+    /// goes to the pipe's `fwd_miss` (software).
+    Ct {
+        /// Where hits go.
+        hit: PlanFwd,
+    },
 }
 
 impl PlanPipeKind {
-    /// A short name: `root`, `control`, `acl4`, `acl6`, `meter`, `lpm`, `exact`.
+    /// Where a CT pipe's hits go; `None` for other kinds.
+    pub fn hit(self) -> Option<PlanFwd> {
+        match self {
+            PlanPipeKind::Ct { hit } => Some(hit),
+            _ => None,
+        }
+    }
+
+    /// A short name: `root`, `control`, `acl4`, `acl6`, `meter`, `lpm`, `exact`, `ct`.
     pub fn name(self) -> &'static str {
         match self {
             PlanPipeKind::Root => "root",
@@ -82,6 +98,7 @@ impl PlanPipeKind {
             PlanPipeKind::Meter => "meter",
             PlanPipeKind::Lpm(_) => "lpm",
             PlanPipeKind::Exact(_) => "exact",
+            PlanPipeKind::Ct { .. } => "ct",
         }
     }
 }
@@ -156,6 +173,9 @@ pub struct PlanEntry {
     pub counter: bool,
     /// The entry's meter (meter pipes only).
     pub meter: Option<MeterCfg>,
+    /// Put the packet in this conntrack zone (`meta.u32[0]`) before it goes on: root
+    /// entries that send packets to a CT pipe.
+    pub zone: Option<u16>,
 }
 
 /// One pipe.
@@ -193,19 +213,26 @@ pub struct PlanStats {
     pub worst_path_lookups: usize,
     /// The highest priority used in any ACL or control pipe (0 when there is none).
     pub max_priority: u32,
+    /// Connection-tracking pipes (hardware target of a stateful policy).
+    pub ct_pipes: usize,
 }
 
 impl fmt::Display for PlanStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} pipes ({} ACL, {} control, {} LPM/exact, {} meter, 1 root), {} entries ({} ACL), \
+            "{} pipes ({} ACL, {} control, {} LPM/exact, {} meter, {}1 root), {} entries ({} ACL), \
              {} lookups on the worst path, highest priority {}",
             self.pipes,
             self.acl_pipes,
             self.control_pipes,
             self.prefix_pipes,
             self.meter_pipes,
+            if self.ct_pipes > 0 {
+                format!("{} CT, ", self.ct_pipes)
+            } else {
+                String::new()
+            },
             self.entries,
             self.acl_entries,
             self.worst_path_lookups,
@@ -226,6 +253,9 @@ pub struct Plan {
     pub pipes: Vec<PlanPipe>,
     /// The rule names, by rule index.
     pub rules: Vec<String>,
+    /// Connections a CT pipe is sized for (the policy's `max_connections`; 0 when the plan
+    /// has no CT pipe).
+    pub ct_connections: u32,
 }
 
 impl Plan {
@@ -262,6 +292,7 @@ impl Plan {
                 PlanPipeKind::Control => s.control_pipes += 1,
                 PlanPipeKind::Meter => s.meter_pipes += 1,
                 PlanPipeKind::Lpm(_) | PlanPipeKind::Exact(_) => s.prefix_pipes += 1,
+                PlanPipeKind::Ct { .. } => s.ct_pipes += 1,
                 PlanPipeKind::Root => {}
             }
             s.entries += p.entries.len();
@@ -279,6 +310,7 @@ impl Plan {
                 .iter()
                 .map(|e| e.fwd)
                 .chain(p.fwd_miss)
+                .chain(p.kind.hit())
                 .filter_map(|f| match f {
                     PlanFwd::Pipe(t) if t < i => Some(depth[t]),
                     _ => None,
@@ -317,7 +349,13 @@ impl Plan {
             if is_root != (i == self.root()) {
                 return Err(format!("pipe {}: the root must be the last pipe", p.name));
             }
-            for f in p.entries.iter().map(|e| e.fwd).chain(p.fwd_miss) {
+            for f in p
+                .entries
+                .iter()
+                .map(|e| e.fwd)
+                .chain(p.fwd_miss)
+                .chain(p.kind.hit())
+            {
                 match f {
                     PlanFwd::Pipe(t) if t >= i => {
                         return Err(format!("pipe {} forwards to a later pipe", p.name));
