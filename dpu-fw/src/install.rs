@@ -180,6 +180,8 @@ pub struct Installed {
     plan: Plan,
     /// ACL entries posted per batch (the queue's depth less one).
     acl_batch: usize,
+    /// Connections offloaded to the CT pipe ([`Installed::ct_offload`]).
+    ct_entries: HashMap<EntryId, Entry>,
 }
 
 impl core::fmt::Debug for Installed {
@@ -287,7 +289,66 @@ impl Installed {
             flow,
             plan: plan.clone(),
             acl_batch,
+            ct_entries: HashMap::new(),
         })
+    }
+
+    /// Offloads a connection to the plan's CT pipe (hardware target of a stateful policy):
+    /// its packets then hit in the pipes instead of going to software. Returns the CT
+    /// entry's id (for [`Installed::ct_remove`] and aging).
+    ///
+    /// Connections live in the current plan's CT pipe: an update that builds new pipes
+    /// (make-before-break) starts with an empty one, and software offloads again as
+    /// packets miss.
+    ///
+    /// # Errors
+    /// [`InstallError::InvalidPlan`] when the plan has no CT pipe; the entry's add or
+    /// completion failing.
+    pub fn ct_offload(&mut self, entry: doca_flow::ct::CtEntry) -> Result<EntryId, InstallError> {
+        let at = self
+            .plan
+            .pipes
+            .iter()
+            .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
+            .ok_or_else(|| InstallError::InvalidPlan("the plan has no CT pipe".into()))?;
+        let pipe = self.current.pipes[at]
+            .as_ref()
+            .ok_or_else(|| InstallError::InvalidPlan("the CT pipe is not built".into()))?;
+        let e = pipe
+            .ct_add_entry(&mut self.queue, entry, Flags::NoWait)
+            .map_err(flow_err("pipe `ct`"))?;
+        process_all(&self.ports[0], &mut self.queue, "ct")?;
+        let id = e.id();
+        self.ct_entries.insert(id, e);
+        Ok(id)
+    }
+
+    /// Removes an offloaded connection (FIN, RST, aged).
+    ///
+    /// # Errors
+    /// When it is not offloaded, or the removal fails.
+    pub fn ct_remove(&mut self, id: EntryId) -> Result<(), InstallError> {
+        let e = self
+            .ct_entries
+            .remove(&id)
+            .ok_or_else(|| InstallError::InvalidPlan("no such offloaded connection".into()))?;
+        let at = self
+            .plan
+            .pipes
+            .iter()
+            .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }));
+        if let Some(pipe) = at.and_then(|i| self.current.pipes[i].as_ref()) {
+            pipe.remove_entry(&mut self.queue, &e, Flags::NoWait)
+                .map_err(flow_err("pipe `ct`"))?;
+            process_all(&self.ports[0], &mut self.queue, "ct")?;
+        }
+        Ok(())
+    }
+
+    /// Offloaded connections that have seen no hit for their timeout; remove them with
+    /// [`Installed::ct_remove`].
+    pub fn ct_aged(&self) -> Vec<EntryId> {
+        self.flow.ct_aged(&self.ports[0])
     }
 
     /// The installed plan.
@@ -553,6 +614,8 @@ impl Installed {
         }
         // 3. Break: remove the old entries; their pipes go when nothing holds them.
         let old = std::mem::replace(&mut self.current, new);
+        // The old CT pipe goes with its generation, and its offloaded connections with it.
+        self.ct_entries.clear();
         self.root_entries = next_root.into_iter().map(|(k, e, _)| (k, e)).collect();
         self.plan = plan.clone();
         remove_generation(old, &self.ports[0], &mut self.queue);

@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub use packet::{CtPacket, Info, TcpInfo, Tuple};
 pub use tcp::{Dir, TcpConn, TcpState};
 
-use table::{Conn, K4, K6, Key, ORIG_IS_A, SEEN_REPLY, Slots};
+use table::{Conn, K4, K6, Key, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots};
 
 use crate::model::protocol;
 
@@ -693,7 +693,12 @@ impl Tracker {
                 Dir::Reply
             };
             let valid = match pkt.info {
-                Info::Tcp(t) => match c.tcp.on_segment(dir, &t, cfg.tcp_liberal, tcp::transition) {
+                Info::Tcp(t) => match c.tcp.on_segment(
+                    dir,
+                    &t,
+                    cfg.tcp_liberal || c.flags & OFFLOADED != 0,
+                    tcp::transition,
+                ) {
                     tcp::Step::Invalid => false,
                     tcp::Step::Reopen => return (Found::Reopened, true),
                     tcp::Step::To(_) | tcp::Step::Ignore => true,
@@ -846,6 +851,21 @@ impl Tracker {
                 (n < max).then_some(n + 1)
             })
             .is_ok()
+    }
+
+    /// Marks the live connection of `tuple` (either direction) in `zone` as offloaded to
+    /// hardware: hardware forwards its packets without software seeing them, so its TCP
+    /// windows are no longer checked (flags and states still are, on the packets that
+    /// still come to software). Returns whether the connection was found.
+    pub fn mark_offloaded(&self, zone: u16, tuple: &Tuple, now: u64) -> bool {
+        let (key, h, _) = self.key(zone, tuple);
+        self.with_conn(&key, h, now, |c| match c {
+            Some(c) => {
+                c.flags |= OFFLOADED;
+                (true, false)
+            }
+            None => (false, false),
+        })
     }
 
     /// Removes every connection whose timeout has passed at `now`; returns how many.

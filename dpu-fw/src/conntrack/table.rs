@@ -21,7 +21,7 @@ pub(super) struct Conn {
     pub(super) packets: [u32; 2],
     /// TCP tracking (unused for other protocols).
     pub(super) tcp: TcpConn,
-    /// `ORIG_IS_A`, `SEEN_REPLY`.
+    /// `ORIG_IS_A`, `SEEN_REPLY`, `OFFLOADED`.
     pub(super) flags: u8,
 }
 
@@ -29,6 +29,9 @@ pub(super) struct Conn {
 pub(super) const ORIG_IS_A: u8 = 1;
 /// A packet of the reply direction was seen.
 pub(super) const SEEN_REPLY: u8 = 2;
+/// The connection was offloaded to hardware, which forwards its packets unseen: its TCP
+/// windows are no longer checked (Linux's flow offload sets `BE_LIBERAL` the same way).
+pub(super) const OFFLOADED: u8 = 4;
 
 /// A table key: the zone, the protocol and the two endpoints in canonical order.
 pub(super) trait Key: Copy + Default + Eq {
