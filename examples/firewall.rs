@@ -1,5 +1,6 @@
 //! A minimal DPU firewall on the dpu-fw library: policy file -> compile ->
-//! install -> packet loop. Copy this file to start your own DPU app.
+//! install -> packet loop, with connection tracking when the policy has
+//! `[conntrack]`. Copy this file to start your own DPU app.
 //!
 //! Software dataplane (feature `dpdk`; any Linux box, as root), e.g. with two
 //! af_packet interfaces:
@@ -22,7 +23,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use doca_flow::Verdict;
@@ -31,30 +32,47 @@ use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpe
 use dpu_fw::install::Installed;
 use dpu_fw::model::PortId;
 
-/// One worker's copy of the policy: the compiled plan on the software backend.
-struct Firewall {
-    fw: Installed,
+/// One worker's copy of the policy: connection tracking (when the policy has
+/// `[conntrack]`) and the compiled plan on the software backend.
+struct Worker {
+    fw: dpu_fw::firewall::Firewall,
     /// Dataplane port index <-> DOCA port id of the plan.
     port_ids: Vec<u16>,
+    /// The connection tracker's clock starts here.
+    epoch: Instant,
 }
 
-impl Firewall {
+impl Worker {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Where a verdict sends the packet among the dataplane's ports.
     fn disposition(&self, verdict: Verdict) -> Disposition {
-        match verdict {
-            Verdict::Port(out) => match self.port_ids.iter().position(|&id| id == out.0) {
-                Some(index) => Disposition::Forward(index),
-                None => Disposition::Drop,
-            },
-            _ => Disposition::Drop,
-        }
+        disposition(&self.port_ids, verdict)
     }
 }
 
-impl Processor for Firewall {
+/// Where a verdict sends the packet among the dataplane's ports (`port_ids`: dataplane
+/// port index -> DOCA port id).
+fn disposition(port_ids: &[u16], verdict: Verdict) -> Disposition {
+    match verdict {
+        Verdict::Port(out) => match port_ids.iter().position(|&id| id == out.0) {
+            Some(index) => Disposition::Forward(index),
+            None => Disposition::Drop,
+        },
+        _ => Disposition::Drop,
+    }
+}
+
+impl Processor for Worker {
     fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
-        let decision = self.fw.process(self.port_ids[in_port], packet);
-        self.disposition(decision.outcome.verdict)
+        let now = self.now_ns();
+        let p = self.fw.process(self.port_ids[in_port], packet, now);
+        if p.table_full {
+            return Disposition::Drop;
+        }
+        self.disposition(p.decision.outcome.verdict)
     }
 
     // Optional, but what makes it fast: a whole burst through the pipes at once (the
@@ -65,10 +83,20 @@ impl Processor for Firewall {
         packets: &mut [&mut [u8]],
         out: &mut Vec<Disposition>,
     ) {
-        self.fw
-            .process_batch_each(self.port_ids[in_port], packets, |_, outcome, _rule| {
-                out.push(self.disposition(outcome.verdict))
-            });
+        let now = self.now_ns();
+        let port_ids = &self.port_ids;
+        self.fw.process_batch_each(
+            port_ids[in_port],
+            packets,
+            now,
+            |_, outcome, _rule, _state, table_full| {
+                out.push(if table_full {
+                    Disposition::Drop
+                } else {
+                    disposition(port_ids, outcome.verdict)
+                })
+            },
+        );
     }
 }
 
@@ -89,14 +117,10 @@ fn main() -> anyhow::Result<()> {
     }
     let rules = checked.rules;
 
-    // 2. Compile it for the target: software (no hardware limits) or the
-    //    BlueField's DOCA Flow limits.
-    let target = if cfg!(feature = "doca") {
-        Target::bluefield()
-    } else {
-        Target::software()
-    };
-    let plan = compile(&rules, &target).context("compiling the policy")?;
+    // 2. Compile it: the software plan is what this loop runs on every packet it
+    //    receives; on a BlueField the same policy also goes into DOCA Flow pipes
+    //    compiled for the hardware's limits.
+    let plan = compile(&rules, &Target::software()).context("compiling the policy")?;
     println!("{}", plan.stats());
 
     // 3. The ports: the policy's ports as DPDK ports.
@@ -121,9 +145,11 @@ fn main() -> anyhow::Result<()> {
                 .context("a port missing from the plan")
         })
         .collect::<anyhow::Result<Vec<u16>>>()?;
-    let mut worker = Some(Firewall {
-        fw: Installed::new(&plan).context("installing the policy")?,
+    let installed = Arc::new(Installed::new(&plan).context("installing the policy")?);
+    let mut worker = Some(Worker {
+        fw: dpu_fw::firewall::Firewall::new(installed, &rules, None),
         port_ids,
+        epoch: Instant::now(),
     });
     let config = DataplaneConfig {
         eal_args: eal,
@@ -138,8 +164,11 @@ fn main() -> anyhow::Result<()> {
     // On a BlueField the same plan also goes into DOCA Flow hardware pipes,
     // once the DPDK ports are up.
     #[cfg(feature = "doca")]
-    let _hardware = Installed::with_backend(&plan, doca_flow::HwBackend::new())
-        .context("installing the policy into DOCA Flow")?;
+    let _hardware = {
+        let hw_plan = compile(&rules, &Target::bluefield()).context("compiling for DOCA Flow")?;
+        Installed::with_backend(&hw_plan, doca_flow::HwBackend::new())
+            .context("installing the policy into DOCA Flow")?
+    };
 
     // 5. Until Ctrl-C: print the counters every second.
     let stop = Arc::new(AtomicBool::new(false));

@@ -311,30 +311,27 @@ mod dataplane {
     /// A compiled policy, ready to be installed once per worker.
     struct Policy {
         rules: RuleSet,
+        /// What the workers run on the sw backend: everything that reaches software.
         plan: Plan,
+        /// What goes into DOCA Flow hardware pipes (feature `doca`).
+        #[cfg(feature = "doca")]
+        hw_plan: Plan,
         stats: Arc<RuleStats>,
     }
 
-    /// The hardware's limits when the policy goes into DOCA Flow pipes; none
-    /// otherwise.
-    fn target() -> Target {
-        if cfg!(feature = "doca") {
-            Target::bluefield()
-        } else {
-            Target::software()
-        }
-    }
-
     /// On a BlueField (feature `doca`) the policy is also installed into DOCA
-    /// Flow hardware pipes, and the workers see only what the hardware sends
-    /// up (root misses). Not run on hardware yet: see docs/doca-versions.md.
+    /// Flow hardware pipes (compiled for the `bluefield` target), and the workers
+    /// see only what the hardware sends up, which they decide with the `software`
+    /// plan. A stateful policy's CT pipe is refused by the hw backend until
+    /// `doca_flow_ct` is bound (docs/conntrack.md). Not run on hardware yet: see
+    /// docs/doca-versions.md.
     #[cfg(feature = "doca")]
     struct Hardware(Installed);
 
     #[cfg(feature = "doca")]
     impl Hardware {
         fn install(policy: &Policy) -> anyhow::Result<Hardware> {
-            Installed::with_backend(&policy.plan, doca_flow::HwBackend::new())
+            Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new())
                 .map(Hardware)
                 .context("installing the policy into DOCA Flow hardware pipes")
         }
@@ -342,7 +339,7 @@ mod dataplane {
         /// Make-before-break: the old pipes stay in force if this fails.
         fn update(&mut self, policy: &Policy) -> anyhow::Result<()> {
             self.0
-                .update(&policy.plan)
+                .update(&policy.hw_plan)
                 .context("updating the DOCA Flow hardware pipes")
         }
     }
@@ -366,12 +363,17 @@ mod dataplane {
         for w in &checked.warnings {
             warn!(file = %path.display(), "{w}");
         }
-        let plan = compile(&checked.rules, &target())
+        let plan = compile(&checked.rules, &Target::software())
             .with_context(|| format!("compiling {}", path.display()))?;
+        #[cfg(feature = "doca")]
+        let hw_plan = compile(&checked.rules, &Target::bluefield())
+            .with_context(|| format!("compiling {} for the BlueField", path.display()))?;
         let stats = Arc::new(RuleStats::new(&checked.rules, workers));
         Ok(Policy {
             rules: checked.rules,
             plan,
+            #[cfg(feature = "doca")]
+            hw_plan,
             stats,
         })
     }
