@@ -42,6 +42,48 @@ pub(crate) struct Args {
     eal: Vec<String>,
 }
 
+/// Refuses a policy file that anyone may write: the policy decides what crosses the
+/// DPU, and `run` reloads it whenever it changes. (A Kubernetes ConfigMap mount is a
+/// symlink to a read-only file; the check follows links.)
+#[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+fn check_policy_file(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode();
+    if mode & 0o002 != 0 {
+        anyhow::bail!(
+            "{} is world-writable (mode {:o}): anyone on this machine could change the \
+             firewall policy; run `chmod o-w {}` first",
+            path.display(),
+            mode & 0o7777,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn world_writable_policies_are_refused() {
+        let path = std::env::temp_dir().join(format!("dpu-fw-perm-{}.toml", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = super::check_policy_file(&path).unwrap_err().to_string();
+        assert!(err.contains("world-writable (mode 666)"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(super::check_policy_file(&path).is_ok());
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            super::check_policy_file(&path).is_err(),
+            "a missing file is an error"
+        );
+    }
+}
+
 /// Without DPDK there is no dataplane to run.
 #[cfg(not(feature = "dpdk"))]
 pub(crate) fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
@@ -359,6 +401,7 @@ mod dataplane {
     }
 
     fn load_policy(path: &Path, workers: usize) -> anyhow::Result<Policy> {
+        super::check_policy_file(path)?;
         let checked = dpu_fw::config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
         for w in &checked.warnings {
             warn!(file = %path.display(), "{w}");

@@ -51,6 +51,9 @@ impl Fw {
         options: &[&str],
         eal: &[String],
     ) -> Fw {
+        // `run` refuses a world-writable policy; whatever the umask, it is not.
+        std::fs::set_permissions(config, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .expect("chmod the policy file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpu-fw"));
         cmd.arg("run")
             .arg("--config")
