@@ -186,3 +186,50 @@ proptest! {
         }
     }
 }
+
+/// A full table is swept for expired connections at most every 100 ms, so a flood
+/// cannot make every packet walk the table; until the next sweep an expired connection
+/// may hold its room.
+#[test]
+fn a_full_table_is_swept_at_most_every_100_ms() {
+    use core::time::Duration;
+    use dpu_fw::conntrack::{CtConfig, Timeouts};
+    let cfg = CtConfig {
+        max_connections: 1,
+        timeouts: Timeouts {
+            udp: Duration::from_millis(10),
+            ..Timeouts::default()
+        },
+        ..CtConfig::default()
+    };
+    let t = Tracker::new(cfg);
+    let ms = |m: u64| m * 1_000_000;
+    let open = |sport: u16, now: u64| {
+        let f = PacketBuilder::udp4([10, 0, 0, 1].into(), [192, 0, 2, 1].into(), sport, 53).build();
+        let p = CtPacket::parse(&f, &Headers::parse(&f)).unwrap();
+        let tr = t.track(0, &p, now);
+        t.commit(&tr, now).is_ok()
+    };
+    assert!(open(1, 0), "room for one");
+    assert!(!open(2, ms(5)), "full, and the first is live (a sweep ran)");
+    assert!(
+        !open(3, ms(20)),
+        "the first expired at 10 ms, but the last sweep was 15 ms ago"
+    );
+    assert!(
+        open(4, ms(106)),
+        "101 ms after the last sweep, a sweep frees the room"
+    );
+    assert_eq!(t.stats().table_full, 2);
+    // With no minimum interval, the room comes back as soon as the connection expires.
+    let exact = Tracker::new(cfg).full_sweep_every(0);
+    let open = |sport: u16, now: u64| {
+        let f = PacketBuilder::udp4([10, 0, 0, 1].into(), [192, 0, 2, 1].into(), sport, 53).build();
+        let p = CtPacket::parse(&f, &Headers::parse(&f)).unwrap();
+        let tr = exact.track(0, &p, now);
+        exact.commit(&tr, now).is_ok()
+    };
+    assert!(open(1, 0));
+    assert!(!open(2, ms(5)));
+    assert!(open(3, ms(20)));
+}

@@ -429,7 +429,7 @@ fn run(
     isn_seed: u32,
 ) -> Result<(), TestCaseError> {
     let cfg = config(max, liberal);
-    let fast = Tracker::new(cfg);
+    let fast = Tracker::new(cfg).full_sweep_every(0);
     let mut slow = Reference::new(cfg);
     let mut seqs = [Seqs::default(); 12];
     let mut last = Vec::new();
@@ -645,7 +645,13 @@ fn firewall_run(events: &[Ev], max: u32, isn_seed: u32, bursts: bool) -> Result<
         .rules;
     let plan =
         compile(&rules, &Target::software()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut fw = Firewall::new(Arc::new(Installed::new(&plan).unwrap()), &rules, None);
+    // Exact table-full behaviour: sweep whenever the clock moved.
+    let tracker = Tracker::new(rules.conntrack.as_ref().unwrap().config).full_sweep_every(0);
+    let mut fw = Firewall::new(
+        Arc::new(Installed::new(&plan).unwrap()),
+        &rules,
+        Some(Arc::new(tracker)),
+    );
     let mut slow = Reference::new(rules.conntrack.as_ref().unwrap().config);
     let mut seqs = [Seqs::default(); 12];
     let mut last = Vec::new();

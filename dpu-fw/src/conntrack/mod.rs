@@ -478,6 +478,10 @@ impl TimeoutsNs {
     }
 }
 
+/// The least time between two sweeps of the whole table made because it was full: a
+/// flood of new connections against a full table must not sweep it per packet.
+pub const FULL_SWEEP_EVERY_NS: u64 = 100_000_000;
+
 /// The fast connection tracker: a sharded hash table shared by every worker (each
 /// shard behind its own lock), so both directions of a connection see one state
 /// whichever worker receives them.
@@ -489,8 +493,10 @@ pub struct Tracker {
     seed: [u64; 6],
     timeout_ns: TimeoutsNs,
     live: AtomicUsize,
-    /// The time of the last sweep made because the table was full.
+    /// The time of the last sweep made because the table was full (`u64::MAX`: none yet).
     full_sweep_at: AtomicU64,
+    /// The least time between two such sweeps (ns).
+    full_sweep_every: u64,
     counters: Counters,
 }
 
@@ -544,9 +550,20 @@ impl Tracker {
             seed,
             timeout_ns: TimeoutsNs::new(&cfg.timeouts),
             live: AtomicUsize::new(0),
-            full_sweep_at: AtomicU64::new(0),
+            full_sweep_at: AtomicU64::new(u64::MAX),
+            full_sweep_every: FULL_SWEEP_EVERY_NS,
             counters: Counters::default(),
         }
+    }
+
+    /// The same tracker, sweeping a full table for expired connections at most every
+    /// `ns` nanoseconds (default [`FULL_SWEEP_EVERY_NS`]): until the next sweep a
+    /// connection that expired may still hold its room. 0 sweeps whenever the clock
+    /// moved, which makes a full table exact (the property tests use it).
+    #[must_use]
+    pub fn full_sweep_every(mut self, ns: u64) -> Self {
+        self.full_sweep_every = ns;
+        self
     }
 
     /// The settings.
@@ -790,7 +807,11 @@ impl Tracker {
         }
         if !self.reserve(max) {
             // Expired connections may still hold room: sweep once per instant.
-            if self.full_sweep_at.swap(now, Ordering::Relaxed) != now || now == 0 {
+            let last = self.full_sweep_at.load(Ordering::Relaxed);
+            let due = last == u64::MAX
+                || (now != last && now.saturating_sub(last) >= self.full_sweep_every);
+            if due {
+                self.full_sweep_at.store(now, Ordering::Relaxed);
                 self.expire(now);
             }
             if !self.reserve(max) {
