@@ -232,3 +232,189 @@ impl Firewall {
         self.metas = metas;
     }
 }
+
+/// The hardware path of a stateful policy, as a BlueField runs it: the `bluefield` plan
+/// (root -> DOCA Flow CT pipe -> `established` pipelines) in front of the software path
+/// (a [`Firewall`] on the `software` plan), which offloads a TCP or UDP connection to the
+/// CT pipe once it is established and passed, both directions at once, and from then on
+/// leaves its window checks off ([`Tracker::mark_offloaded`]: hardware forwards its
+/// packets unseen).
+///
+/// On the sw backend this is a simulation of the BlueField's behaviour
+/// (`dpu-fw simulate --target bluefield`, `tests/ct_offload.rs`); on a BlueField the
+/// `hardware` [`Installed`] is on the hw backend, which does not bind `doca_flow_ct` yet.
+#[derive(Debug)]
+pub struct Offloading {
+    hardware: Installed,
+    software: Firewall,
+    /// Connections offloaded (zone, protocol, the two endpoints in canonical order) and
+    /// their CT entries.
+    offloaded: std::collections::HashMap<ConnKey, doca_flow::EntryId>,
+    /// Connections whose offload a FIN or RST tore down: they close in software.
+    closing: std::collections::HashSet<ConnKey>,
+    timeout_s: u32,
+}
+
+type ConnKey = (u16, u8, (IpAddr, u16), (IpAddr, u16));
+
+use core::net::IpAddr;
+
+/// What [`Offloading::process`] did with one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffloadProcessed {
+    /// The decision: the hardware pipes', or the software path's.
+    pub processed: Processed,
+    /// The hardware pipes decided it (a CT hit, or a port without tracking).
+    pub in_hardware: bool,
+    /// Software offloaded the packet's connection to the CT pipe after deciding it.
+    pub offloaded: bool,
+}
+
+impl Offloading {
+    /// The hardware path: `hardware` installed from the policy's `bluefield` plan,
+    /// `software` the policy's software path. Offloaded connections age out of the CT
+    /// pipe after `timeout_s` seconds without a hit.
+    pub fn new(hardware: Installed, software: Firewall, timeout_s: u32) -> Self {
+        Offloading {
+            hardware,
+            software,
+            offloaded: std::collections::HashMap::new(),
+            closing: std::collections::HashSet::new(),
+            timeout_s,
+        }
+    }
+
+    /// The hardware side.
+    pub fn hardware(&self) -> &Installed {
+        &self.hardware
+    }
+
+    /// The software side.
+    pub fn software(&self) -> &Firewall {
+        &self.software
+    }
+
+    /// Runs one frame that arrived on plan port `port` at `now_ns`: through the hardware
+    /// pipes, and through the software path when they send it there.
+    ///
+    /// # Errors
+    /// An offload the CT pipe refused (the packet's decision stands; the error says why
+    /// the connection stays in software).
+    pub fn process(
+        &mut self,
+        port: u16,
+        frame: &mut [u8],
+        now_ns: u64,
+    ) -> Result<OffloadProcessed, crate::install::InstallError> {
+        self.hardware.set_time_ns(now_ns);
+        // Aged connections leave the CT pipe (`doca_flow_aging_handle`).
+        for id in self.hardware.ct_aged() {
+            self.offloaded.retain(|_, e| *e != id);
+            self.hardware.ct_remove(id)?;
+        }
+        let mut hw_frame = frame.to_vec();
+        let d = self.hardware.process(port, &mut hw_frame);
+        if !matches!(
+            d.outcome.verdict,
+            Verdict::Rss { .. } | Verdict::Miss { .. }
+        ) {
+            frame.copy_from_slice(&hw_frame);
+            // Hardware decides offloaded connections (CT hits) and untracked ports.
+            let state = self
+                .packet(port, frame)
+                .filter(|(zone, pkt)| self.offloaded.contains_key(&canonical(*zone, &pkt.tuple)))
+                .map(|_| CtState::Established);
+            return Ok(OffloadProcessed {
+                processed: Processed {
+                    decision: d,
+                    state,
+                    table_full: false,
+                },
+                in_hardware: true,
+                offloaded: false,
+            });
+        }
+        let p = self.software.process(port, frame, now_ns);
+        let mut offloaded = false;
+        let Some((zone, pkt)) = self.packet(port, frame) else {
+            return Ok(OffloadProcessed {
+                processed: p,
+                in_hardware: false,
+                offloaded,
+            });
+        };
+        let key = canonical(zone, &pkt.tuple);
+        let closing = matches!(pkt.info, crate::conntrack::Info::Tcp(t)
+            if t.flags & (crate::model::tcp_flag::FIN | crate::model::tcp_flag::RST) != 0);
+        if closing && p.state != Some(CtState::Invalid) {
+            // FIN or RST: the connection goes back to software for its close, as Linux's
+            // flow offload tears a flow down.
+            if let Some(id) = self.offloaded.remove(&key) {
+                self.hardware.ct_remove(id)?;
+            }
+            self.closing.insert(key);
+        } else if p.state == Some(CtState::New) {
+            // The tuple opens a connection again (a new SYN after a close).
+            self.closing.remove(&key);
+        } else if p.state == Some(CtState::Established)
+            && p.passed()
+            && !self.closing.contains(&key)
+        {
+            if let (Some(tuple), false) = (ct_tuple(&pkt.tuple), self.offloaded.contains_key(&key))
+            {
+                let est = u32::from(CtState::Established.bit());
+                let entry =
+                    doca_flow::ct::CtEntry::both_ways(u32::from(zone), tuple, est, self.timeout_s);
+                let id = self.hardware.ct_offload(entry)?;
+                self.offloaded.insert(key, id);
+                if let Some(t) = self.software.tracker() {
+                    t.mark_offloaded(zone, &pkt.tuple, now_ns);
+                }
+                offloaded = true;
+            }
+        }
+        Ok(OffloadProcessed {
+            processed: p,
+            in_hardware: false,
+            offloaded,
+        })
+    }
+
+    /// The zone and tracking view of a frame of a tracked port.
+    fn packet(&self, port: u16, frame: &[u8]) -> Option<(u16, CtPacket)> {
+        let stage = self.software.stage.as_ref()?;
+        let zone = (*stage.zones.get(usize::from(port))?)?;
+        let pkt = CtPacket::parse(frame, &Headers::parse(frame))?;
+        Some((zone, pkt))
+    }
+}
+
+/// The CT pipe's tuple of a TCP or UDP packet.
+fn ct_tuple(t: &crate::conntrack::Tuple) -> Option<doca_flow::ct::CtTuple> {
+    if t.proto != 6 && t.proto != 17 {
+        return None;
+    }
+    Some(match (t.src, t.dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => doca_flow::ct::CtTuple::V4 {
+            src,
+            dst,
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            proto: t.proto,
+        },
+        (IpAddr::V6(src), IpAddr::V6(dst)) => doca_flow::ct::CtTuple::V6 {
+            src,
+            dst,
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            proto: t.proto,
+        },
+        _ => return None,
+    })
+}
+
+fn canonical(zone: u16, t: &crate::conntrack::Tuple) -> ConnKey {
+    let (a, b) = ((t.src, t.src_port), (t.dst, t.dst_port));
+    let (a, b) = if a <= b { (a, b) } else { (b, a) };
+    (zone, t.proto, a, b)
+}

@@ -12,12 +12,9 @@
 
 use std::sync::Arc;
 
-use doca_flow::Verdict;
-use doca_flow::ct::{CtEntry, CtTuple};
-use doca_flow::packet::{Headers, PacketBuilder, tcp_flags};
+use doca_flow::packet::{PacketBuilder, tcp_flags};
 use dpu_fw::compile::{Target, compile};
-use dpu_fw::conntrack::{CtPacket, CtState};
-use dpu_fw::firewall::Firewall;
+use dpu_fw::firewall::{Firewall, Offloading};
 use dpu_fw::install::Installed;
 use proptest::prelude::*;
 
@@ -176,71 +173,35 @@ fn frame(s: Step, phases: &mut [u8; 6]) -> (u16, Vec<u8>) {
     }
 }
 
-fn ct_tuple(p: &CtPacket) -> CtTuple {
-    let (std::net::IpAddr::V4(src), std::net::IpAddr::V4(dst)) = (p.tuple.src, p.tuple.dst) else {
-        unreachable!("IPv4 traffic")
-    };
-    CtTuple::V4 {
-        src,
-        dst,
-        src_port: p.tuple.src_port,
-        dst_port: p.tuple.dst_port,
-        proto: p.tuple.proto,
-    }
-}
-
-fn software_verdict(v: Verdict) -> bool {
-    matches!(v, Verdict::Rss { .. } | Verdict::Miss { .. })
-}
-
 fn run(steps: &[Step]) -> Result<(usize, usize), TestCaseError> {
     let rules = dpu_fw::config::parse(POLICY, "p.toml").unwrap().rules;
     let hw_plan = compile(&rules, &Target::bluefield()).unwrap();
     let sw_plan = compile(&rules, &Target::software()).unwrap();
-    let mut hw = Installed::new(&hw_plan).unwrap();
-    let mut soft = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
+    let soft = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
+    let mut hybrid = Offloading::new(Installed::new(&hw_plan).unwrap(), soft, 30);
     let mut alone = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
-    let mut offloaded = std::collections::HashSet::new();
     let (mut in_hw, mut in_sw) = (0, 0);
     let mut phases = [0u8; 6];
     for (i, s) in steps.iter().enumerate() {
         let now = i as u64 * 1_000_000;
         let (port, bytes) = frame(*s, &mut phases);
         let want = alone.process(port, &mut bytes.clone(), now);
-        let mut f = bytes.clone();
-        let d = hw.process(port, &mut f);
-        let (rule, passed) = if software_verdict(d.outcome.verdict) {
-            in_sw += 1;
-            let p = soft.process(port, &mut bytes.clone(), now);
-            // Established TCP/UDP connections go to the CT pipe, both ways at once.
-            let pkt = CtPacket::parse(&bytes, &Headers::parse(&bytes)).unwrap();
-            let is_l4 = matches!(pkt.tuple.proto, 6 | 17);
-            let key = (
-                pkt.tuple.src.min(pkt.tuple.dst),
-                pkt.tuple.src.max(pkt.tuple.dst),
-                pkt.tuple.proto,
-            );
-            if p.state == Some(CtState::Established) && p.passed() && is_l4 && offloaded.insert(key)
-            {
-                let est = u32::from(CtState::Established.bit());
-                hw.ct_offload(CtEntry::both_ways(0, ct_tuple(&pkt), est, 30))
-                    .unwrap();
-                // Hardware forwards its packets unseen from now on: no more window checks.
-                let tracker = soft.tracker().unwrap();
-                prop_assert!(tracker.mark_offloaded(0, &pkt.tuple, now));
-            }
-            (p.decision.rule, p.passed())
-        } else {
+        let got = hybrid
+            .process(port, &mut bytes.clone(), now)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if got.in_hardware {
             in_hw += 1;
-            (d.rule, !matches!(d.outcome.verdict, Verdict::Drop(_)))
-        };
+        } else {
+            in_sw += 1;
+        }
+        let p = got.processed;
         prop_assert_eq!(
-            (rule, passed),
+            (p.decision.rule, p.passed()),
             (want.decision.rule, want.passed()),
             "step {}: {:?} ({} in hardware)",
             i,
             s,
-            !software_verdict(d.outcome.verdict)
+            got.in_hardware
         );
     }
     Ok((in_hw, in_sw))

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use dpu_fw::compile::Plan;
 use dpu_fw::conntrack::CtPacket;
-use dpu_fw::firewall::Firewall;
+use dpu_fw::firewall::{Firewall, Offloading};
 use dpu_fw::install::Installed;
 use dpu_fw::model::RuleSet;
 use dpu_fw::pcap::{PcapReader, PcapWriter};
@@ -108,8 +108,32 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!();
     print_pipeline(&plan);
     println!();
-    let installed = Installed::new(&plan).context("installing the plan on the sw backend")?;
-    let mut fw = Firewall::new(Arc::new(installed), &rules, None);
+    // On the BlueField target a stateful policy runs as a BlueField would: the hardware
+    // pipes in front, the software path behind them offloading established connections
+    // to the CT pipe (dpu_fw::firewall::Offloading).
+    let offload = matches!(args.target, TargetArg::Bluefield) && rules.is_stateful();
+    let mut path = if offload {
+        let sw_plan = dpu_fw::compile::compile(&rules, &dpu_fw::compile::Target::software())
+            .context("compiling the software path")?;
+        let soft = Firewall::new(
+            Arc::new(Installed::new(&sw_plan).context("installing the software path")?),
+            &rules,
+            None,
+        );
+        let hw = Installed::new(&plan).context("installing the plan on the sw backend")?;
+        println!(
+            "the bluefield plan runs on the sw backend in front of the software path, which \
+             offloads established connections to its CT pipe (marked [hw] below: decided in \
+             the pipes)"
+        );
+        println!();
+        Path::Offload(Box::new(Offloading::new(hw, soft, 30)))
+    } else {
+        let installed = Installed::new(&plan).context("installing the plan on the sw backend")?;
+        Path::Soft(Firewall::new(Arc::new(installed), &rules, None))
+    };
+    let mut in_hardware = 0usize;
+    let mut offloads = 0usize;
     // The stateful contract: the reference tracker, then the oracle. A new connection
     // is stored when the packet passed (meters included, which the oracle leaves out).
     let mut reference = rules
@@ -143,7 +167,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let slot = plan.ports.iter().position(|q| q.id == id).unwrap_or(0);
         let now = u64::try_from(p.time.as_nanos()).unwrap_or(u64::MAX);
-        fw.installed().set_time_ns(now);
         let mut frame = p.frame.clone();
         let headers = Headers::parse(&frame);
         let expected = match (&mut reference, rules.zone_of(&p.in_port)) {
@@ -154,7 +177,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let want_state = expected.as_ref().map(|e| e.0);
         let want = dpu_fw::oracle::evaluate_tracked(&rules, &p.in_port, &headers, want_state);
-        let got = fw.process(id, &mut frame, now);
+        let (got, hw) = match &mut path {
+            Path::Soft(fw) => {
+                fw.installed().set_time_ns(now);
+                (fw.process(id, &mut frame, now), false)
+            }
+            Path::Offload(o) => {
+                o.software().installed().set_time_ns(now);
+                let r = o.process(id, &mut frame, now)?;
+                if r.offloaded {
+                    offloads += 1;
+                    // The offloaded connection is no longer window-checked (its packets
+                    // go through hardware unseen); the reference follows.
+                    if let (Some(r), Some(zone)) = (&mut reference, rules.zone_of(&p.in_port)) {
+                        if let Some(c) = CtPacket::parse(&p.frame, &headers) {
+                            r.mark_offloaded(zone, &c.tuple, now);
+                        }
+                    }
+                }
+                (r.processed, r.in_hardware)
+            }
+        };
+        in_hardware += usize::from(hw);
         let d = got.decision;
         let mut ok = d.rule.map(|r| r as usize) == want.rule && got.state == want_state;
         if let (Some(r), Some((_, Some(pending)))) = (&mut reference, expected) {
@@ -186,11 +230,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 rules.rules[r as usize].name.clone()
             });
             let state = got.state.map_or("-", |s| s.name());
-            let verdict = if got.table_full {
+            let mut verdict = if got.table_full {
                 "drop (table full)".to_string()
             } else {
                 verdict_name(&plan, d.outcome.verdict)
             };
+            if hw {
+                verdict.push_str(" [hw]");
+            }
             println!(
                 "  {:<7} {:<12} {:<18} {:<24} {}{}",
                 p.in_port,
@@ -209,7 +256,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(w) = writer.as_mut() {
         w.flush()?;
     }
-    let counters = fw.installed().rule_counters();
+    let counters = path.rule_counters();
     println!();
     println!("per rule:");
     println!(
@@ -245,7 +292,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for (p, t) in plan.ports.iter().zip(&ports) {
         println!("  {:<12} {:>8} {:>8}", p.name, t.passed, t.dropped);
     }
-    if let Some(ct) = fw.tracker() {
+    if offload {
+        println!();
+        println!(
+            "{in_hardware} packets decided in the hardware pipes, {} in software; \
+             {offloads} connections offloaded to the CT pipe",
+            packets.len() - in_hardware
+        );
+    }
+    if let Some(ct) = path.tracker() {
         let last = packets.last().map_or(0, |p| p.time.as_nanos() as u64);
         let s = ct.stats();
         println!();
@@ -273,6 +328,37 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             packets.len()
         );
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// What runs the packets: the software path, or the BlueField's hardware path in front
+/// of it.
+enum Path {
+    Soft(Firewall),
+    Offload(Box<Offloading>),
+}
+
+impl Path {
+    /// Per-rule counters, summed over the hardware and software pipes.
+    fn rule_counters(&self) -> Vec<doca_flow::Counters> {
+        match self {
+            Path::Soft(fw) => fw.installed().rule_counters(),
+            Path::Offload(o) => {
+                let mut c = o.software().installed().rule_counters();
+                for (a, b) in c.iter_mut().zip(o.hardware().rule_counters()) {
+                    a.packets += b.packets;
+                    a.bytes += b.bytes;
+                }
+                c
+            }
+        }
+    }
+
+    fn tracker(&self) -> Option<&Arc<dpu_fw::conntrack::Tracker>> {
+        match self {
+            Path::Soft(fw) => fw.tracker(),
+            Path::Offload(o) => o.software().tracker(),
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct RefConn {
     pub packets: [u64; 2],
     /// Bytes per direction.
     pub bytes: [u64; 2],
+    /// Offloaded to hardware: no more window checks (see `Tracker::mark_offloaded`).
+    pub offloaded: bool,
 }
 
 /// A connection a `new` packet would open.
@@ -157,7 +159,10 @@ impl Reference {
             let liberal = self.cfg.tcp_liberal;
             let c = &mut self.conns[i];
             let valid = match pkt.info {
-                Info::Tcp(t) => match c.tcp.on_segment(dir, &t, liberal, table_step) {
+                Info::Tcp(t) => match c
+                    .tcp
+                    .on_segment(dir, &t, liberal || c.offloaded, table_step)
+                {
                     Step::Invalid => false,
                     Step::Reopen => {
                         self.conns.remove(i);
@@ -212,9 +217,22 @@ impl Reference {
             expires: 0,
             packets: [1, 0],
             bytes: [u64::from(pkt.len), 0],
+            offloaded: false,
         };
         let timeout = self.cfg.timeouts.of(pkt.tuple.proto, tcp.state, false);
         (CtState::New, Some(RefPending(conn, timeout)))
+    }
+
+    /// As `Tracker::mark_offloaded`: the live connection of `tuple` in `zone` is no longer
+    /// window-checked. Returns whether it was found.
+    pub fn mark_offloaded(&mut self, zone: u16, tuple: &Tuple, now: u64) -> bool {
+        match self.find(zone, tuple, now) {
+            Some((i, _)) => {
+                self.conns[i].offloaded = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stores a pending connection at `now`; `false` when `max_connections` live ones
