@@ -63,27 +63,6 @@ fn check_policy_file(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn world_writable_policies_are_refused() {
-        let path = std::env::temp_dir().join(format!("dpu-fw-perm-{}.toml", std::process::id()));
-        std::fs::write(&path, "").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let err = super::check_policy_file(&path).unwrap_err().to_string();
-        assert!(err.contains("world-writable (mode 666)"), "{err}");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(super::check_policy_file(&path).is_ok());
-        let _ = std::fs::remove_file(&path);
-        assert!(
-            super::check_policy_file(&path).is_err(),
-            "a missing file is an error"
-        );
-    }
-}
-
 /// Without DPDK there is no dataplane to run.
 #[cfg(not(feature = "dpdk"))]
 pub(crate) fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
@@ -755,5 +734,26 @@ mod dataplane {
         }
         print_counters(&shared, "final counters");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn world_writable_policies_are_refused() {
+        let path = std::env::temp_dir().join(format!("dpu-fw-perm-{}.toml", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = super::check_policy_file(&path).unwrap_err().to_string();
+        assert!(err.contains("world-writable (mode 666)"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(super::check_policy_file(&path).is_ok());
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            super::check_policy_file(&path).is_err(),
+            "a missing file is an error"
+        );
     }
 }
