@@ -58,8 +58,11 @@ pub enum ClassBenchError {
         /// The offending token (empty at the end of a line).
         found: String,
     },
+    /// The imported rules fail the model's checks (rule N is the file's N-th rule).
+    #[error("{0}")]
+    Checks(crate::model::ModelError),
     /// A rule that the firewall model cannot express (a protocol mask other than
-    /// `0x00` or `0xFF`), or that the model's checker refused.
+    /// `0x00` or `0xFF`).
     #[error("rule {index} (0-based): {reason}")]
     Unsupported {
         /// The rule's 0-based index.
@@ -504,13 +507,7 @@ pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBench
         }
         b = b.rule(rb);
     }
-    b.build().map_err(|e| ClassBenchError::Unsupported {
-        index: e.problems.first().map_or(0, |p| match &p.at {
-            crate::model::Site::Rule { index, .. } => *index,
-            _ => 0,
-        }),
-        reason: e.to_string(),
-    })
+    b.build().map_err(ClassBenchError::Checks)
 }
 
 #[cfg(test)]

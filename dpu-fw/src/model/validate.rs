@@ -138,11 +138,71 @@ pub struct Warning {
 }
 
 /// A rule set that failed its checks.
+///
+/// Displayed one problem per line, where it is (`rule 12`, `port p0`, ...) first;
+/// problems with the same message are listed once with the places they occur (a
+/// ClassBench file with 200 ICMP rules that carry port ranges gives one line, not
+/// 200), and at most [`ModelError::SHOWN`] lines are printed, then a count of the rest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid rule set: {}", .problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))]
 pub struct ModelError {
     /// Every problem found, in the order of the rule set.
     pub problems: Vec<Problem>,
+}
+
+impl ModelError {
+    /// The most lines [`Display`](core::fmt::Display) prints.
+    pub const SHOWN: usize = 20;
+}
+
+impl Site {
+    /// Where, in words: `rule 12` (1-based), `port 2`, `chain 1`, `defaults`, `conntrack`.
+    pub fn place(&self) -> String {
+        match self {
+            Site::Port { index, .. } => format!("port {}", index + 1),
+            Site::Set { index, .. } => format!("set {}", index + 1),
+            Site::Rule { index, .. } => format!("rule {}", index + 1),
+            Site::Defaults { .. } => "defaults".into(),
+            Site::Conntrack { .. } => "conntrack".into(),
+            Site::Chain { index, .. } => format!("chain {}", index + 1),
+        }
+    }
+}
+
+impl core::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Same message -> the places it occurs, in first-seen order.
+        let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+        for p in &self.problems {
+            match groups.iter_mut().find(|(m, _)| *m == p.message) {
+                Some((_, places)) => places.push(p.at.place()),
+                None => groups.push((&p.message, vec![p.at.place()])),
+            }
+        }
+        let n = self.problems.len();
+        write!(
+            f,
+            "invalid rule set: {n} problem{}",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (message, places) in groups.iter().take(Self::SHOWN) {
+            let shown: Vec<&str> = places.iter().take(5).map(String::as_str).collect();
+            let more = places.len() - shown.len();
+            write!(f, "\n  {}", shown.join(", "))?;
+            if more > 0 {
+                write!(f, " and {more} more")?;
+            }
+            write!(f, ": {message}")?;
+        }
+        if groups.len() > Self::SHOWN {
+            let rest: usize = groups[Self::SHOWN..].iter().map(|(_, p)| p.len()).sum();
+            write!(
+                f,
+                "\n  ... and {rest} more problems of {} other kinds",
+                groups.len() - Self::SHOWN
+            )?;
+        }
+        Ok(())
+    }
 }
 
 fn bad_name(name: &str) -> Option<String> {
@@ -874,5 +934,40 @@ mod tests {
             .dst_ports([PortRange::new(5, 15).unwrap()]));
         assert!(match_contains(&split, &mid));
         assert!(!match_contains(&mid, &split));
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn repeated_problems_are_one_line_and_the_list_is_capped() {
+        let p = |index, message: &str| {
+            Problem::new(
+                Site::Rule {
+                    index,
+                    key: "src_port",
+                },
+                ProblemKind::ProtocolRequired,
+                message.to_string(),
+            )
+        };
+        let mut problems: Vec<Problem> = (0..200)
+            .map(|i| p(i, "a port match needs tcp or udp"))
+            .collect();
+        problems.push(p(7, "undefined port `x`"));
+        let text = ModelError { problems }.to_string();
+        assert_eq!(
+            text,
+            "invalid rule set: 201 problems\n  rule 1, rule 2, rule 3, rule 4, rule 5 and 195 more: a port match needs tcp or udp\n  rule 8: undefined port `x`"
+        );
+        let many: Vec<Problem> = (0..30).map(|i| p(i, &format!("problem {i}"))).collect();
+        let text = ModelError { problems: many }.to_string();
+        assert_eq!(text.lines().count(), 1 + ModelError::SHOWN + 1, "{text}");
+        assert!(
+            text.ends_with("... and 10 more problems of 10 other kinds"),
+            "{text}"
+        );
     }
 }
