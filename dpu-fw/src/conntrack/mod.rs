@@ -580,15 +580,18 @@ impl Tracker {
     /// The table key of a tuple in `zone`, its hash, and whether the tuple's source is
     /// the key's first endpoint.
     fn key(&self, zone: u16, t: &Tuple) -> (AnyKey, u64, bool) {
+        /// The two endpoints in canonical order, and whether the source came first.
+        fn order<A: Ord + Copy>(s: A, sp: u16, d: A, dp: u16) -> (bool, A, u16, A, u16) {
+            if (s, sp) <= (d, dp) {
+                (true, s, sp, d, dp)
+            } else {
+                (false, d, dp, s, sp)
+            }
+        }
         match (t.src, t.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let (s, d) = (u32::from(s), u32::from(d));
-                let from_a = (s, t.src_port) <= (d, t.dst_port);
-                let (a, pa, b, pb) = if from_a {
-                    (s, t.src_port, d, t.dst_port)
-                } else {
-                    (d, t.dst_port, s, t.src_port)
-                };
+                let (from_a, a, pa, b, pb) =
+                    order(u32::from(s), t.src_port, u32::from(d), t.dst_port);
                 let k = K4 {
                     a,
                     b,
@@ -605,13 +608,7 @@ impl Tracker {
                     IpAddr::V6(a) => v6_words(a),
                     IpAddr::V4(a) => v6_words(a.to_ipv6_mapped()),
                 };
-                let (s, d) = (w(s), w(d));
-                let from_a = (s, t.src_port) <= (d, t.dst_port);
-                let (a, pa, b, pb) = if from_a {
-                    (s, t.src_port, d, t.dst_port)
-                } else {
-                    (d, t.dst_port, s, t.src_port)
-                };
+                let (from_a, a, pa, b, pb) = order(w(s), t.src_port, w(d), t.dst_port);
                 let k = K6 {
                     a,
                     b,

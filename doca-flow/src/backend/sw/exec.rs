@@ -388,45 +388,43 @@ impl SwBackend {
                         out.tag = s.tag;
                     }
                     let d = &mut s.data;
-                    if let Some(ct) = d.ct.as_mut() {
+                    // Only a CT pipe's entries have a `ct` part; it sits past the slot's
+                    // first cache line, so other hits never read it.
+                    let mut ct = if is_ct { d.ct.as_deref_mut() } else { None };
+                    if let Some(ct) = ct.as_deref_mut() {
                         ct.last_hit_ns = now;
                         ct.aged = false;
-                        if reply {
-                            // The reply direction's own counter and actions; a CT pipe
-                            // reads headers, so no meta-only tally runs here.
+                    }
+                    match ct {
+                        // The reply direction's own counter and actions; a CT pipe reads
+                        // headers, so no meta-only tally runs here.
+                        Some(ct) if reply => {
                             if ct.reply_counted {
                                 ct.reply_counter.add(len);
                             }
                             apply_meta(&ct.reply_actions, &mut w.meta);
-                            next = resolve(
-                                d.fwd.as_ref(),
-                                &PacketKey::new(hdrs, &w.meta),
-                                Next::Done(Verdict::Drop(DropReason::Fwd)),
-                            );
-                            if let (Domain::Egress, Next::Port(p)) = (w.domain, next) {
-                                break Verdict::Port(p);
+                        }
+                        _ => {
+                            if d.counted {
+                                d.counter.add(len);
+                                if let Some(t) = tally.as_deref_mut() {
+                                    t.push(CounterRef::Entry(slot));
+                                }
                             }
-                            continue;
-                        }
-                    }
-                    if d.counted {
-                        d.counter.add(len);
-                        if let Some(t) = tally.as_deref_mut() {
-                            t.push(CounterRef::Entry(slot));
-                        }
-                    }
-                    if let Some(m) = &mut d.meter {
-                        if !m.admit(len, now) {
-                            break Verdict::Drop(DropReason::Meter);
-                        }
-                    }
-                    if d.has_actions {
-                        apply_meta(&d.actions, &mut w.meta);
-                        if d.modifies {
-                            ensure_parsed!();
-                            apply_headers(&d.actions, pkt, hdrs);
-                            out.modified = true;
-                            Headers::parse_into(pkt, hdrs);
+                            if let Some(m) = &mut d.meter {
+                                if !m.admit(len, now) {
+                                    break Verdict::Drop(DropReason::Meter);
+                                }
+                            }
+                            if d.has_actions {
+                                apply_meta(&d.actions, &mut w.meta);
+                                if d.modifies {
+                                    ensure_parsed!();
+                                    apply_headers(&d.actions, pkt, hdrs);
+                                    out.modified = true;
+                                    Headers::parse_into(pkt, hdrs);
+                                }
+                            }
                         }
                     }
                     if let Some(FwdSpec::Rss(_)) = d.fwd {
