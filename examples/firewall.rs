@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use doca_flow::Verdict;
+use doca_flow::dpdk::Eal;
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
 use dpu_fw::install::Installed;
@@ -151,13 +152,15 @@ fn main() -> anyhow::Result<()> {
         port_ids,
         epoch: Instant::now(),
     });
+    // The EAL is this program's: the dataplane and (on a BlueField) DOCA Flow both
+    // run on it and keep it alive, so it shuts down after both.
+    let eal = Eal::init(&eal).context("starting the DPDK EAL")?;
     let config = DataplaneConfig {
-        eal_args: eal,
         ports,
         workers: 1,
         mbufs: 8191,
     };
-    let dataplane = Dataplane::start(&config, |_| match worker.take() {
+    let dataplane = Dataplane::start(&eal, &config, |_| match worker.take() {
         Some(w) => Box::new(w),
         None => Box::new(|_: usize, _: &mut [u8]| Disposition::Drop),
     })?;
@@ -166,7 +169,7 @@ fn main() -> anyhow::Result<()> {
     #[cfg(feature = "doca")]
     let _hardware = {
         let hw_plan = compile(&rules, &Target::bluefield()).context("compiling for DOCA Flow")?;
-        Installed::with_backend(&hw_plan, doca_flow::HwBackend::new())
+        Installed::with_backend(&hw_plan, doca_flow::HwBackend::new(&eal))
             .context("installing the policy into DOCA Flow")?
     };
 

@@ -11,6 +11,7 @@ mod netns;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use doca_flow::dpdk::Eal;
 use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
 use netns::{Lab, sh, try_sh};
 
@@ -37,8 +38,8 @@ fn sha256(path: &str) -> String {
 #[test]
 fn af_packet_ping_tcp_and_udp_drop() {
     let lab = Lab::new("dp");
-    let cfg = DataplaneConfig {
-        eal_args: vec![
+    let eal = Eal::init(
+        [
             "dataplane_netns".into(),
             "-l".into(),
             "0".into(),
@@ -51,7 +52,11 @@ fn af_packet_ping_tcp_and_udp_drop() {
             "--log-level=lib.eal:error".into(),
             format!("--vdev=net_af_packet0,iface={}", lab.a.outer_if),
             format!("--vdev=net_af_packet1,iface={}", lab.b.outer_if),
-        ],
+        ]
+        .iter(),
+    )
+    .expect("EAL starts");
+    let cfg = DataplaneConfig {
         ports: vec![
             PortSpec {
                 name: "a".into(),
@@ -65,7 +70,7 @@ fn af_packet_ping_tcp_and_udp_drop() {
         workers: 1,
         mbufs: 8191,
     };
-    let dp = Dataplane::start(&cfg, |_| policy()).expect("dataplane starts");
+    let dp = Dataplane::start(&eal, &cfg, |_| policy()).expect("dataplane starts");
 
     // ICMP passes (the first ping may be lost to ARP warm-up).
     let ok = (0..5).any(|_| try_sh(&lab.a.exec(&["ping", "-c", "1", "-W", "1", &lab.b.addr])));

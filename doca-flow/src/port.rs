@@ -18,7 +18,10 @@ pub(crate) struct PortInner {
 
 impl Drop for PortInner {
     fn drop(&mut self) {
-        let _ = self.flow.backend().port_stop(self.cfg.id);
+        // SAFETY: this is the port's last handle. Every pipe holds its port, and every
+        // representor its switch port, so all of them are gone: their pipes were
+        // destroyed when their last handles dropped.
+        let _ = unsafe { self.flow.backend().port_stop(self.cfg.id) };
     }
 }
 

@@ -55,6 +55,18 @@ fn eal_ring_loopback_and_null_port() {
         .configure(&PortConfig::default(), &pool)
         .expect("configure net_ring0");
     let port = port.start().expect("start net_ring0");
+    // One owner per port: a second handle, by name or by id, is refused while the
+    // port lives (two would poll one queue, and the first dropped would close the
+    // device under the other).
+    let ring_id = port.id();
+    assert!(matches!(
+        Port::by_name(&eal, "net_ring0"),
+        Err(DpdkError::PortClaimed { port, .. }) if port == ring_id
+    ));
+    assert!(matches!(
+        Port::by_id(&eal, ring_id),
+        Err(DpdkError::PortClaimed { .. })
+    ));
     let (mut rx, mut tx) = port.split_queues_0();
 
     let sent: Vec<Vec<u8>> = (1..=32u8).map(frame).collect();
@@ -120,6 +132,8 @@ fn eal_ring_loopback_and_null_port() {
 
     // net_null: a sink that accepts everything and a source of empty-ish
     // frames; the mbufs given to it go back to the pool.
+    // A handle dropped before it is configured gives its claim back.
+    drop(Port::by_name(&eal, "net_null0").unwrap());
     let mut null = Port::by_name(&eal, "net_null0")
         .unwrap()
         .configure(

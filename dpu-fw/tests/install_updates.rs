@@ -7,11 +7,8 @@ mod strategies;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use doca_flow::backend::{Completion, EntrySpec, EntryUpdate, FlowCfg, FwdSpec, PipeCfg, PortCfg};
 use doca_flow::packet::Headers;
-use doca_flow::{
-    Backend, Counters, EntryId, EntryStatus, Flags, Match, PipeId, PortId, SwBackend, Verdict,
-};
+use doca_flow::{SwBackend, Verdict};
 use dpu_fw::compile::{Plan, Target, compile, diff::diff};
 use dpu_fw::demo;
 use dpu_fw::install::{InstallError, Installed};
@@ -19,134 +16,12 @@ use dpu_fw::model::{Action, RuleSet};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 
-/// The sw backend, failing the call that brings `countdown` from 1 to 0 (counting every
-/// fallible call that changes state); a negative countdown never fails.
-struct Faulty {
-    inner: SwBackend,
-    countdown: Arc<AtomicI64>,
-}
-
-impl Faulty {
-    fn tick(&self, op: &'static str) -> doca_flow::Result<()> {
-        if self.countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
-            Err(doca_flow::Error::Backend {
-                op,
-                source: "injected failure".into(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Backend for Faulty {
-    fn init(&mut self, cfg: &FlowCfg) -> doca_flow::Result<()> {
-        self.inner.init(cfg)
-    }
-    fn port_start(&mut self, cfg: &PortCfg) -> doca_flow::Result<()> {
-        self.inner.port_start(cfg)
-    }
-    fn port_stop(&mut self, port: PortId) -> doca_flow::Result<()> {
-        self.inner.port_stop(port)
-    }
-    fn port_pair(&mut self, port: PortId, pair: PortId) -> doca_flow::Result<()> {
-        self.inner.port_pair(port, pair)
-    }
-    fn pipe_create(
-        &mut self,
-        cfg: &PipeCfg,
-        fwd: Option<&FwdSpec>,
-        fwd_miss: Option<&FwdSpec>,
-    ) -> doca_flow::Result<PipeId> {
-        self.tick("pipe_create")?;
-        self.inner.pipe_create(cfg, fwd, fwd_miss)
-    }
-    fn pipe_destroy(&mut self, pipe: PipeId) {
-        self.inner.pipe_destroy(pipe);
-    }
-    fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> doca_flow::Result<()> {
-        self.tick("pipe_update_miss")?;
-        self.inner.pipe_update_miss(pipe, fwd_miss)
-    }
-    fn entry_add(
-        &mut self,
-        queue: u16,
-        pipe: PipeId,
-        spec: EntrySpec,
-        flags: Flags,
-    ) -> doca_flow::Result<EntryId> {
-        self.tick("entry_add")?;
-        self.inner.entry_add(queue, pipe, spec, flags)
-    }
-    fn entry_update(
-        &mut self,
-        queue: u16,
-        entry: EntryId,
-        update: EntryUpdate,
-        flags: Flags,
-    ) -> doca_flow::Result<()> {
-        self.tick("entry_update")?;
-        self.inner.entry_update(queue, entry, update, flags)
-    }
-    fn entry_remove(&mut self, queue: u16, entry: EntryId, flags: Flags) -> doca_flow::Result<()> {
-        self.inner.entry_remove(queue, entry, flags)
-    }
-    fn entries_process(
-        &mut self,
-        port: PortId,
-        queue: u16,
-        max: u32,
-        out: &mut Vec<Completion>,
-    ) -> doca_flow::Result<()> {
-        self.tick("entries_process")?;
-        self.inner.entries_process(port, queue, max, out)
-    }
-    fn entry_status(&self, entry: EntryId) -> EntryStatus {
-        self.inner.entry_status(entry)
-    }
-    fn entry_installed(&self, entry: EntryId) -> bool {
-        self.inner.entry_installed(entry)
-    }
-    fn entry_release(&mut self, entry: EntryId) {
-        self.inner.entry_release(entry);
-    }
-    fn query_entry(&self, entry: EntryId) -> doca_flow::Result<Counters> {
-        self.inner.query_entry(entry)
-    }
-    fn query_pipe_miss(&self, pipe: PipeId) -> doca_flow::Result<Counters> {
-        self.inner.query_pipe_miss(pipe)
-    }
-    fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> doca_flow::Result<u32> {
-        self.inner.pipe_calc_hash(pipe, values)
-    }
-    fn ct_init(&mut self, cfg: &doca_flow::ct::CtCfg) -> doca_flow::Result<()> {
-        self.inner.ct_init(cfg)
-    }
-    fn ct_query(&self, entry: EntryId) -> doca_flow::Result<doca_flow::ct::CtCounters> {
-        self.inner.ct_query(entry)
-    }
-    fn ct_aged(&mut self, port: doca_flow::PortId, out: &mut Vec<EntryId>) {
-        self.inner.ct_aged(port, out)
-    }
-    // The flow's `sw()` downcasts through these: the wrapper is transparent to it.
-    fn as_any(&self) -> &dyn core::any::Any {
-        self.inner.as_any()
-    }
-    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
-        self.inner.as_any_mut()
-    }
-}
-
 fn faulty(plan: &Plan) -> (Installed, Arc<AtomicI64>) {
     let countdown = Arc::new(AtomicI64::new(-1));
-    let fw = Installed::with_backend(
-        plan,
-        Faulty {
-            inner: SwBackend::new(),
-            countdown: countdown.clone(),
-        },
-    )
-    .expect("install without failures");
+    // The sw backend fails the fallible call that brings the countdown from 1 to 0
+    // (negative: never).
+    let fw = Installed::with_backend(plan, SwBackend::new().fail_at(countdown.clone()))
+        .expect("install without failures");
     (fw, countdown)
 }
 

@@ -88,6 +88,7 @@ mod dataplane {
 
     use anyhow::{Context, bail};
     use doca_flow::Verdict;
+    use doca_flow::dpdk::Eal;
     use dpu_fw::compile::{Plan, Target, compile};
     use dpu_fw::conntrack::Tracker;
     use dpu_fw::dataplane::{
@@ -351,8 +352,8 @@ mod dataplane {
 
     #[cfg(feature = "doca")]
     impl Hardware {
-        fn install(policy: &Policy) -> anyhow::Result<Hardware> {
-            Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new())
+        fn install(eal: &Eal, policy: &Policy) -> anyhow::Result<Hardware> {
+            Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
                 .map(Hardware)
                 .context("installing the policy into DOCA Flow hardware pipes")
         }
@@ -370,7 +371,7 @@ mod dataplane {
 
     #[cfg(not(feature = "doca"))]
     impl Hardware {
-        fn install(_: &Policy) -> anyhow::Result<Hardware> {
+        fn install(_: &Eal, _: &Policy) -> anyhow::Result<Hardware> {
             Ok(Hardware)
         }
 
@@ -598,21 +599,24 @@ mod dataplane {
         });
         let mut first = processors(&policy, &specs, workers, &ct)?.into_iter();
 
-        let mut eal = vec!["dpu-fw".to_string()];
-        eal.extend(args.eal.iter().cloned());
+        // The process's EAL: the dataplane and DOCA Flow (feature `doca`) run on it and
+        // keep it alive, so it shuts down after both.
+        let eal_args: Vec<String> = std::iter::once("dpu-fw".to_string())
+            .chain(args.eal.iter().cloned())
+            .collect();
+        let eal = Eal::init(&eal_args).context("starting the DPDK EAL")?;
         let cfg = DataplaneConfig {
-            eal_args: eal,
             ports: specs.clone(),
             workers,
             mbufs: args.mbufs,
         };
-        let dp = Dataplane::start(&cfg, |_| {
+        let dp = Dataplane::start(&eal, &cfg, |_| {
             first
                 .next()
                 .unwrap_or_else(|| Box::new(|_: usize, _: &mut [u8]| Disposition::Drop))
         })
         .context("starting the dataplane")?;
-        let mut hardware = Hardware::install(&policy)?;
+        let mut hardware = Hardware::install(&eal, &policy)?;
 
         let shared = Arc::new(Shared {
             stats: Mutex::new(policy.stats.clone()),

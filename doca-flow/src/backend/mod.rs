@@ -371,11 +371,41 @@ pub struct Completion {
     pub error: Option<EntryError>,
 }
 
-/// A DOCA Flow implementation: the sw backend, or (later) hardware through doca-sys.
+/// Only this crate's backends implement [`Backend`].
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A DOCA Flow implementation: the sw backend, or hardware through doca-sys (feature
+/// `doca`).
 ///
-/// Callers are the safe handles of this crate, which validate arguments first. See the
-/// module docs for the DOCA call behind each method.
-pub trait Backend: Send + Any {
+/// Callers are the safe handles of this crate ([`Flow`](crate::Flow),
+/// [`Port`](crate::Port), [`Pipe`](crate::Pipe), [`Entry`](crate::Entry)), which validate
+/// arguments first and keep DOCA's ownership rules: a pipe outlives the pipes and entries
+/// that forward to it, a port outlives its pipes, the library outlives its ports. See
+/// the module docs for the DOCA call behind each method.
+///
+/// The trait is sealed: the safe handles rely on what its two implementations do, so no
+/// other crate can add one.
+/// ```compile_fail,E0277
+/// struct Mine;
+/// impl doca_flow::Backend for Mine {} // error: `Sealed` is not implemented
+/// ```
+///
+/// The two calls that would leave DOCA with dangling handles if called out of order are
+/// `unsafe`, with their contract written on them: safe code cannot stop a port under its
+/// pipes, nor destroy a pipe another pipe forwards to.
+/// ```compile_fail,E0133
+/// use doca_flow::{Backend, PipeId, SwBackend};
+/// let mut b = SwBackend::new();
+/// b.pipe_destroy(PipeId(0)); // error: call to unsafe function
+/// ```
+/// ```compile_fail,E0133
+/// use doca_flow::{Backend, PortId, SwBackend};
+/// let mut b = SwBackend::new();
+/// let _ = b.port_stop(PortId(0)); // error: call to unsafe function
+/// ```
+pub trait Backend: sealed::Sealed + Send + Any {
     /// `doca_flow_init`.
     ///
     /// # Errors
@@ -390,7 +420,14 @@ pub trait Backend: Send + Any {
     ///
     /// # Errors
     /// The backend's own failure.
-    fn port_stop(&mut self, port: PortId) -> Result<()>;
+    ///
+    /// # Safety
+    /// DOCA frees a port's pipes and entries when it stops; their handles dangle after.
+    /// The caller guarantees that every pipe created on `port` (and, for a switch port,
+    /// on its representors) was destroyed with [`Backend::pipe_destroy`], that every
+    /// representor of a switch port was stopped first. (A forward to a port names it
+    /// by id, not by handle: nothing dangles when a port that pipes forward to stops.)
+    unsafe fn port_stop(&mut self, port: PortId) -> Result<()>;
     /// `doca_flow_port_pair`.
     ///
     /// # Errors
@@ -407,7 +444,13 @@ pub trait Backend: Send + Any {
         fwd_miss: Option<&FwdSpec>,
     ) -> Result<PipeId>;
     /// `doca_flow_pipe_destroy`: removes its entries and any operations queued for them.
-    fn pipe_destroy(&mut self, pipe: PipeId);
+    ///
+    /// # Safety
+    /// DOCA does not look for references to a pipe it destroys: a pipe, entry or miss
+    /// path that forwards to it would send packets to freed memory. The caller
+    /// guarantees that no live pipe, entry or `fwd_miss` forwards to `pipe` and that
+    /// its port has not been stopped.
+    unsafe fn pipe_destroy(&mut self, pipe: PipeId);
     /// `doca_flow_pipe_update_miss`: replaces the pipe's `fwd_miss`.
     ///
     /// # Errors

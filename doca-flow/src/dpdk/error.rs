@@ -31,6 +31,14 @@ pub enum DpdkError {
         /// DPDK's description of it.
         msg: String,
     },
+    /// The port already has a handle in this process ([`Port::by_name`](super::Port::by_name)).
+    #[error("DPDK port {port} ({name}) is already in use in this process: a port has one owner")]
+    PortClaimed {
+        /// The port id.
+        port: u16,
+        /// Its device name.
+        name: String,
+    },
     /// No ethdev has this name.
     #[error("no DPDK port named {name:?} (is its --vdev or PCI address in the EAL arguments?)")]
     NoSuchPort {

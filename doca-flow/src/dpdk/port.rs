@@ -1,6 +1,7 @@
+use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use doca_sys::dpdk as sys;
 
@@ -58,6 +59,36 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
+/// Ports claimed by a [`PortHandle`] or a configured port of this process.
+static CLAIMED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// One port's claim: while it lives, no other handle of the port can be made, so the
+/// port's queues have one owner each and only one owner closes the device.
+#[derive(Debug)]
+struct Claim(u16);
+
+impl Claim {
+    fn take(id: u16, name: &str) -> Result<Claim, DpdkError> {
+        let mut c = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+        if !c.insert(id) {
+            return Err(DpdkError::PortClaimed {
+                port: id,
+                name: name.into(),
+            });
+        }
+        Ok(Claim(id))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        CLAIMED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
 #[derive(Debug)]
 struct PortInner {
     id: u16,
@@ -66,6 +97,8 @@ struct PortInner {
     tx_queues: u16,
     started: AtomicBool,
     _pool: Option<Arc<Mempool>>,
+    /// Released after `drop` has closed the device.
+    _claim: Claim,
     _eal: Eal,
 }
 
@@ -106,15 +139,28 @@ pub struct StartedPort {
 pub struct PortHandle {
     id: u16,
     name: String,
+    claim: Claim,
     eal: Eal,
 }
 
 impl Port {
     /// Finds the port named `name` (a vdev name such as `net_ring0`, or a PCI
-    /// address).
+    /// address) and claims it: a port has one handle in a process, so its queues
+    /// have one poller each and one owner closes it. The claim ends when the
+    /// handle, or the port configured from it, is dropped (after the device is
+    /// closed).
+    ///
+    /// ```no_run
+    /// use doca_flow::dpdk::{DpdkError, Eal, Port};
+    /// let eal = Eal::init(["app", "--no-huge", "--no-pci", "--vdev=net_null0"]).unwrap();
+    /// let p = Port::by_name(&eal, "net_null0").unwrap();
+    /// // A second handle of the same device is refused, by name or by id.
+    /// assert!(matches!(Port::by_id(&eal, p.id()), Err(DpdkError::PortClaimed { .. })));
+    /// ```
     ///
     /// # Errors
-    /// [`DpdkError::NoSuchPort`] when no ethdev has that name.
+    /// [`DpdkError::NoSuchPort`] when no ethdev has that name;
+    /// [`DpdkError::PortClaimed`] when this process holds the port already.
     #[doc(alias = "rte_eth_dev_get_port_by_name")]
     pub fn by_name(eal: &Eal, name: &str) -> Result<PortHandle, DpdkError> {
         let cname = CString::new(name).map_err(|_| DpdkError::BadArgument(name.into()))?;
@@ -127,6 +173,7 @@ impl Port {
         Ok(PortHandle {
             id,
             name: name.into(),
+            claim: Claim::take(id, name)?,
             eal: eal.clone(),
         })
     }
@@ -135,8 +182,11 @@ impl Port {
     /// PCI devices, then `--vdev`s in the order given). On a BlueField this
     /// is also the DOCA Flow port id.
     ///
+    /// Claims the port as [`Port::by_name`] does.
+    ///
     /// # Errors
-    /// [`DpdkError::NoSuchPort`] when no ethdev has that id.
+    /// [`DpdkError::NoSuchPort`] when no ethdev has that id;
+    /// [`DpdkError::PortClaimed`] when this process holds the port already.
     #[doc(alias = "rte_eth_dev_get_name_by_port")]
     pub fn by_id(eal: &Eal, id: u16) -> Result<PortHandle, DpdkError> {
         let mut buf = [0 as core::ffi::c_char; 64];
@@ -154,6 +204,7 @@ impl Port {
             .into_owned();
         Ok(PortHandle {
             id,
+            claim: Claim::take(id, &name)?,
             name,
             eal: eal.clone(),
         })
@@ -309,6 +360,7 @@ impl PortHandle {
                 tx_queues: cfg.tx_queues,
                 started: AtomicBool::new(false),
                 _pool: Some(pool.clone()),
+                _claim: self.claim,
                 _eal: self.eal,
             }),
         })

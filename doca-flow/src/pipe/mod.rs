@@ -28,7 +28,10 @@ pub(crate) struct PipeInner {
 
 impl Drop for PipeInner {
     fn drop(&mut self) {
-        self.port.flow.backend().pipe_destroy(self.id);
+        // SAFETY: this is the pipe's last handle. Pipes and entries that forward to a
+        // pipe hold a handle of it (`targets`), so none is left; the pipe holds its
+        // port, which is therefore still started.
+        unsafe { self.port.flow.backend().pipe_destroy(self.id) };
         if self.cfg.is_root {
             self.port.release_root(self.cfg.domain);
         }

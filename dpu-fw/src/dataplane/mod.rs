@@ -90,8 +90,6 @@ impl std::fmt::Display for Device {
 /// How to start the dataplane.
 #[derive(Debug, Clone)]
 pub struct DataplaneConfig {
-    /// EAL arguments, program name first (vdevs are given here).
-    pub eal_args: Vec<String>,
     /// The ports, in dataplane-index order.
     pub ports: Vec<PortSpec>,
     /// Worker threads; each polls its own receive queue of every port.
@@ -139,12 +137,19 @@ pub struct Dataplane {
 }
 
 impl Dataplane {
-    /// Starts the EAL and every port, then one worker per queue, each
-    /// running the processor `make(worker_index)` returns.
+    /// Starts every port on the caller's EAL (which the dataplane keeps alive
+    /// while it runs), then one worker per queue, each running the processor
+    /// `make(worker_index)` returns. An application that owns the EAL for other
+    /// work too (DOCA Flow: [`doca_flow::HwBackend::new`] takes the same `Eal`)
+    /// passes it here.
+    ///
+    /// Each port is claimed for the dataplane ([`doca_flow::dpdk::Port::by_name`]):
+    /// a port another part of the process holds is refused, not shared.
     ///
     /// # Errors
     /// [`DataplaneError`] naming the port or the DPDK call that failed.
     pub fn start(
+        eal: &Eal,
         cfg: &DataplaneConfig,
         mut make: impl FnMut(usize) -> Box<dyn Processor>,
     ) -> Result<Dataplane, DataplaneError> {
@@ -158,7 +163,7 @@ impl Dataplane {
         }
         let queues = u16::try_from(cfg.workers)
             .map_err(|_| DataplaneError::Config(format!("{} workers is too many", cfg.workers)))?;
-        let eal = Eal::init(&cfg.eal_args)?;
+        let eal = eal.clone();
         let pool = Mempool::pktmbuf(&eal, "dpufw_pool", cfg.mbufs, 256, 2048)?;
         let pcfg = PortConfig {
             rx_queues: queues,

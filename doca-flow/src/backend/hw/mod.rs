@@ -119,18 +119,16 @@ pub struct HwBackend {
     entries: Vec<HwEntry>,
     free_entries: Vec<u32>,
     by_raw: HashMap<usize, u32>,
+    /// DOCA Flow runs on the EAL: the backend keeps it alive, and as the last field it
+    /// is dropped after `Drop::drop` has destroyed DOCA Flow (`doca_flow_destroy`
+    /// before `rte_eal_cleanup`).
+    _eal: crate::dpdk::Eal,
 }
 
 // SAFETY: the raw DOCA handles are used only through &mut self (the Flow
 // serialises every backend call behind a mutex), and DOCA Flow allows its
 // control path to be driven from any one thread at a time.
 unsafe impl Send for HwBackend {}
-
-impl Default for HwBackend {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 impl fmt::Debug for HwBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,8 +141,9 @@ impl fmt::Debug for HwBackend {
 }
 
 impl HwBackend {
-    /// A backend; DOCA Flow starts in [`Backend::init`].
-    pub fn new() -> HwBackend {
+    /// A backend on the running EAL, which it keeps alive until DOCA Flow is destroyed;
+    /// DOCA Flow starts in [`Backend::init`].
+    pub fn new(eal: &crate::dpdk::Eal) -> HwBackend {
         HwBackend {
             cfg: None,
             ports: HashMap::new(),
@@ -152,6 +151,7 @@ impl HwBackend {
             entries: Vec::new(),
             free_entries: Vec::new(),
             by_raw: HashMap::new(),
+            _eal: eal.clone(),
         }
     }
 
@@ -288,6 +288,8 @@ impl HwBackend {
     }
 }
 
+impl super::sealed::Sealed for HwBackend {}
+
 impl Backend for HwBackend {
     fn init(&mut self, cfg: &FlowCfg) -> Result<()> {
         const OP: &str = "doca_flow_init";
@@ -381,11 +383,11 @@ impl Backend for HwBackend {
         Ok(())
     }
 
-    fn port_stop(&mut self, port: PortId) -> Result<()> {
+    unsafe fn port_stop(&mut self, port: PortId) -> Result<()> {
         const OP: &str = "doca_flow_port_stop";
         let raw = self.port(port, OP)?;
-        // SAFETY: raw is a started port; the safe layer stops a port only when
-        // no pipe holds it.
+        // SAFETY: raw is a started port; by this method's contract none of its
+        // pipes is used again.
         check(OP, unsafe { sys::doca_flow_port_stop(raw.as_ptr()) })?;
         self.ports.remove(&port);
         Ok(())
@@ -503,11 +505,11 @@ impl Backend for HwBackend {
         Ok(PipeId(id as u32))
     }
 
-    fn pipe_destroy(&mut self, pipe: PipeId) {
+    unsafe fn pipe_destroy(&mut self, pipe: PipeId) {
         if let Some(p) = self.pipes.get_mut(pipe.0 as usize).and_then(Option::take) {
-            // SAFETY: p.raw is a live pipe that nothing forwards to any more
-            // (the safe layer destroys a pipe only when its last holder is
-            // gone); DOCA frees its entries with it.
+            // SAFETY: p.raw is a live pipe (taken out of the table once) that,
+            // by this method's contract, nothing forwards to any more and whose
+            // port still runs; DOCA frees its entries with it.
             unsafe { sys::doca_flow_pipe_destroy(p.raw.as_ptr()) };
             let gone: Vec<u32> = self
                 .entries

@@ -82,6 +82,8 @@ pub struct SwBackend {
     batch: exec::BatchScratch,
     /// `doca_flow_ct_init`'s configuration, once called.
     ct: Option<crate::ct::CtCfg>,
+    /// Failure injection: see [`SwBackend::fail_at`].
+    fail_countdown: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -122,6 +124,7 @@ impl Default for SwBackend {
             acl_pipes: 0,
             batch: exec::BatchScratch::default(),
             ct: None,
+            fail_countdown: None,
         }
     }
 }
@@ -130,6 +133,45 @@ impl SwBackend {
     /// A backend with no ports; [`Backend::init`] configures it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Failure injection, for testing what a caller does when DOCA refuses a call: the
+    /// fallible call that brings `countdown` from 1 to 0 fails with
+    /// [`Error::Backend`] ("injected failure") and changes nothing. Counted calls are
+    /// those that change state and may fail on hardware: `pipe_create`,
+    /// `pipe_update_miss`, entry add and update, `entries_process`. A countdown of 0 or
+    /// less never fails; the caller keeps the `Arc` to arm it at any point.
+    ///
+    /// A software-backend extension (DOCA has no such knob).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::AtomicI64;
+    /// use doca_flow::{Error, Flow, Fwd, SwBackend};
+    /// # fn main() -> doca_flow::Result<()> {
+    /// let countdown = Arc::new(AtomicI64::new(1));
+    /// let flow = Flow::builder().build_with(SwBackend::new().fail_at(countdown.clone()))?;
+    /// let p0 = flow.start_port(0, "p0")?;
+    /// let r = p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build();
+    /// assert!(matches!(r, Err(Error::Backend { op: "doca_flow_pipe_create", .. })));
+    /// assert!(p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build().is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn fail_at(mut self, countdown: std::sync::Arc<std::sync::atomic::AtomicI64>) -> Self {
+        self.fail_countdown = Some(countdown);
+        self
+    }
+
+    /// Counts one fallible call for [`SwBackend::fail_at`].
+    fn injected(&self, op: &'static str) -> Result<()> {
+        match &self.fail_countdown {
+            Some(c) if c.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 => {
+                Err(backend_err(op, "injected failure"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Queues the add of an entry whose table key and runtime data are ready.
@@ -304,6 +346,8 @@ impl SwBackend {
     }
 }
 
+impl super::sealed::Sealed for SwBackend {}
+
 impl Backend for SwBackend {
     fn init(&mut self, cfg: &FlowCfg) -> Result<()> {
         self.queues = (0..cfg.queues).map(|_| VecDeque::new()).collect();
@@ -339,7 +383,8 @@ impl Backend for SwBackend {
         Ok(())
     }
 
-    fn port_stop(&mut self, port: PortId) -> Result<()> {
+    // Nothing the software backend holds can dangle: `unsafe` only for the trait.
+    unsafe fn port_stop(&mut self, port: PortId) -> Result<()> {
         if self.pipes.iter().flatten().any(|p| p.cfg.port == port) {
             return Err(backend_err("doca_flow_port_stop", "port has pipes"));
         }
@@ -368,6 +413,7 @@ impl Backend for SwBackend {
         fwd: Option<&FwdSpec>,
         fwd_miss: Option<&FwdSpec>,
     ) -> Result<PipeId> {
+        self.injected("doca_flow_pipe_create")?;
         if self.port(cfg.port).is_none() {
             return Err(backend_err("doca_flow_pipe_create", "port not started"));
         }
@@ -467,7 +513,7 @@ impl Backend for SwBackend {
         Ok(PipeId(id))
     }
 
-    fn pipe_destroy(&mut self, pipe: PipeId) {
+    unsafe fn pipe_destroy(&mut self, pipe: PipeId) {
         let Some(p) = self.pipes.get_mut(pipe.0 as usize).and_then(Option::take) else {
             return;
         };
@@ -505,6 +551,7 @@ impl Backend for SwBackend {
     }
 
     fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {
+        self.injected("doca_flow_pipe_update_miss")?;
         let p = self
             .pipes
             .get_mut(pipe.0 as usize)
@@ -521,6 +568,7 @@ impl Backend for SwBackend {
         spec: EntrySpec,
         flags: Flags,
     ) -> Result<EntryId> {
+        self.injected("doca_flow_pipe_add_entry")?;
         self.check_queue_room(queue)?;
         let p = self.pipe(pipe)?;
         if spec.kind() != p.cfg.pipe_type {
@@ -605,6 +653,7 @@ impl Backend for SwBackend {
 
         flags: Flags,
     ) -> Result<()> {
+        self.injected("doca_flow_pipe_update_entry")?;
         self.check_queue_room(queue)?;
         let s = self
             .slot(entry)
@@ -672,6 +721,7 @@ impl Backend for SwBackend {
         max: u32,
         out: &mut Vec<Completion>,
     ) -> Result<()> {
+        self.injected("doca_flow_entries_process")?;
         let Some(q) = self.queues.get_mut(usize::from(queue)) else {
             return Err(Error::Queue {
                 queue,
