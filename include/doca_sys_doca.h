@@ -21,7 +21,9 @@
  *  - the shared-resource (meter) API: global set_cfg + bind before 3.2,
  *    per-port resources from 3.2;
  *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
- *    from 3.0.
+ *    from 3.0;
+ *  - the matched source port: parser_meta.port_meta in 2.9,
+ *    parser_meta.port_id from 3.0.
  *
  * Functions whose signatures are the same in every supported version
  * (doca_flow_cfg_create, doca_flow_port_start, doca_flow_entries_process,

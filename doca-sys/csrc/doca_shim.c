@@ -345,7 +345,14 @@ static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta
 		h->icmp.code = s->icmp_code;
 	}
 	if (pm != NULL && (p & DSYS_HDR_PARSER_META)) {
+#if DSYS_DOCA_AT_LEAST(3, 0)
 		pm->port_id = s->port_id;
+#else
+		/* 2.9: the source port is parser_meta.port_meta (uint32_t); 3.0
+		 * renamed it port_id (flow_switch_direction_info_sample.c in
+		 * doca-samples at 2.9.0072 vs 3.0.0). */
+		pm->port_meta = s->port_id;
+#endif
 		pm->outer_l3_type = (enum doca_flow_l3_meta)s->l3_meta;
 		pm->outer_l4_type = (enum doca_flow_l4_meta)s->l4_meta;
 		pm->outer_ip_fragmented = s->fragmented;
