@@ -23,7 +23,9 @@
  *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
  *    from 3.0;
  *  - the matched source port: parser_meta.port_meta in 2.9,
- *    parser_meta.port_id from 3.0.
+ *    parser_meta.port_id from 3.0;
+ *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
+ *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
  *
  * Functions whose signatures are the same in every supported version
  * (doca_flow_cfg_create, doca_flow_port_start, doca_flow_entries_process,

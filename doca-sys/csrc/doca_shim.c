@@ -412,12 +412,26 @@ doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_k
 		f->type = DOCA_FLOW_FWD_DROP;
 		return DOCA_SUCCESS;
 	case DSYS_FWD_RSS:
+		/* NOTE: DOCA 3.1 rejects IPv4 with IPv6 (and TCP with UDP) in
+		 * one RSS configuration (3.1 "Customer Affecting Changes"); the
+		 * caller cannot choose the hashed fields yet, see
+		 * docs/doca-versions.md. */
 		f->type = DOCA_FLOW_FWD_RSS;
+#if DSYS_DOCA_AT_LEAST(3, 0)
 		f->rss_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
 		f->rss.outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
 				     DOCA_FLOW_RSS_TCP;
 		f->rss.queues_array = queues;
 		f->rss.nr_queues = nr_queues;
+#else
+		/* 2.9: flat RSS fields in struct doca_flow_fwd, no rss_type
+		 * (flow_rss_meta_sample.c in doca-samples at 2.9.0072; the
+		 * nested fwd.rss and fwd.rss_type appear at 3.0.0). */
+		f->rss_outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
+				     DOCA_FLOW_RSS_TCP;
+		f->rss_queues = queues;
+		f->num_of_queues = nr_queues;
+#endif
 		return DOCA_SUCCESS;
 	case DSYS_FWD_KERNEL: {
 		struct doca_flow_target *target = NULL;
