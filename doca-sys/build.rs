@@ -434,6 +434,11 @@ mod native {
                  resource_query_(entry|pipe_miss)|shared_resources?_(query|set_cfg|bind)|\
                  port_shared_resources?_(get|put|set_cfg|query)|port_query_default_miss)(_v1)?",
             )
+            // Their argument types or existence differ between 2.9 and
+            // 3.x: dsys_doca_flow_port_cfg_set_dev_of_port / _representor.
+            .blocklist_function(
+                "doca_flow_port_cfg_set_dev(_rep)?|doca_dpdk_open_dev_rep_by_port_id",
+            )
             // Inline in the SDK header; Rust reads DSYS_DOCA_VERSION instead.
             .blocklist_function("doca_version")
             // DPDK items come from dpdk.rs.

@@ -22,6 +22,9 @@
  *    per-port resources from 3.2;
  *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
  *    from 3.0;
+ *  - the port's device: doca_flow_port_cfg_set_dev takes `void *` in 2.7
+ *    and `struct doca_dev *` in 3.0+, and representors get
+ *    doca_flow_port_cfg_set_dev_rep only from 3.0;
  *  - the matched source port: parser_meta.port_meta in 2.9,
  *    parser_meta.port_id from 3.0;
  *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
@@ -95,6 +98,18 @@ doca_error_t dsys_doca_flow_port_cfg_set_resources(struct doca_flow_port_cfg *cf
 						   uint32_t nr_meters);
 doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
 						 uint16_t port_id);
+/* Attaches the DOCA device behind DPDK port `port_id` (a PF or the switch
+ * manager). DOCA_SUCCESS without attaching anything when DOCA knows no
+ * device for the port. */
+doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
+						    uint16_t port_id);
+/* Makes cfg the representor DPDK port `port_id` of the switch whose manager
+ * is DPDK port `switch_port_id`. From 3.0 this opens the DOCA representor
+ * and stores it in *rep: close it with doca_dev_rep_close once the port is
+ * stopped. 2.9 starts representors by port id alone: *rep is NULL. */
+doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
+						     uint16_t port_id, uint16_t switch_port_id,
+						     struct doca_dev_rep **rep);
 
 /* --- pipes --------------------------------------------------------------- */
 doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,

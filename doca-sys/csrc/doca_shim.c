@@ -87,6 +87,51 @@ doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
 #endif
 }
 
+doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
+						    uint16_t port_id)
+{
+	struct doca_dev *dev = NULL;
+
+	/* doca_dpdk_port_as_dev is in 2.9 (ipsec_ctx.c in doca-samples at
+	 * 2.9.0072) and 3.x. A port DOCA knows no device for is left without
+	 * one, as before. */
+	if (doca_dpdk_port_as_dev(port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	/* 2.7 declares the argument `void *dev`, 3.0 and 3.3 `struct doca_dev
+	 * *dev`; the 2.9 samples pass a struct doca_dev *, which C converts
+	 * to either. */
+	return doca_flow_port_cfg_set_dev(cfg, dev);
+}
+
+doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
+						     uint16_t port_id, uint16_t switch_port_id,
+						     struct doca_dev_rep **rep)
+{
+	*rep = NULL;
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	struct doca_dev *dev = NULL;
+
+	if (doca_dpdk_port_as_dev(switch_port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	if (doca_dpdk_open_dev_rep_by_port_id(port_id, dev, rep) != DOCA_SUCCESS) {
+		*rep = NULL;
+		return DOCA_SUCCESS;
+	}
+	return doca_flow_port_cfg_set_dev_rep(cfg, *rep);
+#else
+	/* 2.9 has neither doca_flow_port_cfg_set_dev_rep nor
+	 * doca_dpdk_open_dev_rep_by_port_id (no 2.9 sample calls them, and
+	 * 2.7's doca_flow.h lacks set_dev_rep): a representor probed by DPDK
+	 * is started by its port id alone, with no device (the flow_switch*
+	 * samples at 2.9.0072 start representor ports with dev = NULL and the
+	 * port id as devargs). */
+	(void)cfg;
+	(void)port_id;
+	(void)switch_port_id;
+	return DOCA_SUCCESS;
+#endif
+}
+
 doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,
 					       const dsys_doca_flow_match *match,
 					       const dsys_doca_flow_match *match_mask)
