@@ -124,6 +124,7 @@ mod native {
         // --- DOCA bindings + version shim -----------------------------------
         if let Some(doca) = &doca {
             let (major, minor) = doca_version(doca)?;
+            check_doca_version(major, minor)?;
             println!("cargo:rustc-cfg=doca_sys_has_doca");
             println!("cargo:doca_version={major}.{minor}");
             if major >= 3 {
@@ -352,6 +353,25 @@ mod native {
                 header.display()
             )
         })
+    }
+
+    /// The releases the version shim was written for (see
+    /// docs/doca-versions.md): 2.9 LTS and 3.0 onwards; 2.10 mixes 2.9 and
+    /// 3.0 APIs in a way no shim branch covers.
+    fn check_doca_version(major: u32, minor: u32) -> Result<(), String> {
+        if (major, minor) < (2, 9) || (major == 2 && minor >= 10) {
+            return Err(format!(
+                "feature `doca`: DOCA {major}.{minor} is not supported; doca-sys supports DOCA \
+                 2.9 LTS and 3.0 or newer (see docs/doca-versions.md)."
+            ));
+        }
+        if (major, minor) > (3, 3) {
+            println!(
+                "cargo:warning=doca-sys: DOCA {major}.{minor} is newer than 3.3, the newest \
+                 release the version shim was checked against; it is built as 3.3."
+            );
+        }
+        Ok(())
     }
 
     /// Finds `#define <NAME> <number>` for the major and minor macros.

@@ -52,10 +52,29 @@
 extern "C" {
 #endif
 
+/* doca_version.h names them DOCA_VERSION_* from 2.7 on (2.7.0085, 3.0.0058
+ * and 3.3.0109 copies) and DOCA_VER_* up to 2.5; doca-sys/build.rs reads
+ * either. */
+#if !defined(DOCA_VERSION_MAJOR) && defined(DOCA_VER_MAJOR)
+#define DOCA_VERSION_MAJOR DOCA_VER_MAJOR
+#define DOCA_VERSION_MINOR DOCA_VER_MINOR
+#endif
+
 /* True when the SDK built against is at least major.minor. */
 #define DSYS_DOCA_AT_LEAST(major, minor)                                       \
 	(DOCA_VERSION_MAJOR > (major) ||                                       \
 	 (DOCA_VERSION_MAJOR == (major) && DOCA_VERSION_MINOR >= (minor)))
+
+/* Releases the shim was written for: 2.9 LTS and 3.0 onwards. Older ones
+ * differ in names the shim uses (2.7: doca_flow_pipe_rm_entry,
+ * doca_flow_query_entry, ...); 2.10 already has 3.0's nested RSS fields but
+ * 2.9's port devargs and parser_meta.port_meta, a mix no branch covers. */
+#if !DSYS_DOCA_AT_LEAST(2, 9)
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; this SDK is older than 2.9"
+#endif
+#if DOCA_VERSION_MAJOR == 2 && DOCA_VERSION_MINOR >= 10
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; DOCA 2.10 is not supported"
+#endif
 
 /* The SDK version the shim was compiled against, as major << 16 | minor. */
 enum dsys_doca_version {

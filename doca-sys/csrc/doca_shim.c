@@ -2,10 +2,12 @@
  * doca_shim.c - one DOCA Flow API over DOCA 2.9 LTS, 3.0-3.1, 3.2 and 3.3+.
  * See include/doca_sys_doca.h for what differs and why.
  *
- * What was compiled against real headers: the 3.3 and 3.0 branches (DOCA
- * 3.3.0109 and 3.0.0058 public header copies, outside this repository). The
- * 3.2 and 2.9 branches follow NVIDIA's doca-samples call sites for those
- * versions; no public 3.1, 3.2 or 2.9 headers were available to compile them.
+ * Compiled (gcc -fsyntax-only and through doca-sys's build) against public
+ * DOCA 3.3.0109 and 3.0.0058 header copies, outside this repository: that
+ * covers the 3.3+ and 3.0-3.1 branches as 3.0 has them. The 2.9, 3.1 and
+ * 3.2 branches were checked line by line against NVIDIA's doca-samples
+ * (2.9.0072, tags 3.1.0 and 3.2.0), not compiled: no public headers of
+ * those releases were found. docs/doca-versions.md has the details.
  */
 #include <endian.h>
 #include <stdio.h>
@@ -200,8 +202,11 @@ doca_error_t dsys_doca_flow_pipe_basic_update_entry(
 	return doca_flow_pipe_basic_update_entry(pipe_queue, pipe, action_idx, actions, monitor,
 						 fwd, flags, entry);
 #elif DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2's update signature is not public; the samples never call it.
-	 * Only action index 0 is supported there. */
+	/* 3.2: no sample (at any tag) calls an entry update, and no 3.2
+	 * header is public, so this keeps the 3.0 signature; if 3.2 added the
+	 * action index here as it did to the add functions, this line fails
+	 * to compile rather than misbehaving. Only action index 0 is
+	 * supported. */
 	if (action_idx != 0)
 		return DOCA_ERROR_NOT_SUPPORTED;
 	return doca_flow_pipe_update_entry(pipe_queue, pipe, actions, monitor, fwd, flags, entry);
@@ -261,8 +266,8 @@ doca_error_t dsys_doca_flow_pipe_lpm_add_entry(
 	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry)
 {
 #if DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2: inferred from the other entry functions; no 3.2 sample adds an
-	 * LPM entry. Compiled against 3.3 only. */
+	/* 3.2: flow_lpm_sample.c at tag 3.2.0 passes (match, mask, 0, NULL,
+	 * NULL, &fwd, flags, ...), i.e. the action index before actions. */
 	return doca_flow_pipe_lpm_add_entry(pipe_queue, pipe, match, match_mask, action_idx,
 					    actions, monitor, fwd, flags, usr_ctx, entry);
 #else
