@@ -1,14 +1,18 @@
 //! The hardware backend (feature `doca`): every [`Backend`] call made
 //! through DOCA Flow on a BlueField, via doca-sys.
 //!
-//! **Status: written against the DOCA 3.x API and type-checked against
-//! public DOCA 3.3 and 3.0 headers; it has never been linked against
+//! **Status: type-checked against public DOCA 3.3.0109 and 3.0.0058 header
+//! copies; the DOCA 2.9 LTS, 3.1 and 3.2 paths were checked against
+//! NVIDIA's samples only, not compiled; it has never been linked against
 //! `libdoca_flow` or run on hardware** (see `docs/doca-versions.md`).
 //!
 //! Version differences (entry-add signatures, flag values, `_v1` symbols,
-//! shared resources, struct layouts) are hidden by doca-sys's C shim: this
-//! module only calls `dsys_doca_*` for those, and fills DOCA's structs
-//! through the shim's fillers from flat host-order specs.
+//! shared resources, port devices and representors, struct layouts) are
+//! hidden by doca-sys's C shim: this module only calls `dsys_doca_*` for
+//! those, and fills DOCA's structs through the shim's fillers from flat
+//! host-order specs. The DOCA functions it calls by name have the same
+//! prototypes in the 3.0 and 3.3 headers and the same call sites in the
+//! 2.9 samples.
 //!
 //! # Preconditions
 //!
