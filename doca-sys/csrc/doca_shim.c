@@ -476,7 +476,8 @@ doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_k
 #else
 		/* 2.9: flat RSS fields in struct doca_flow_fwd, no rss_type
 		 * (flow_rss_meta_sample.c in doca-samples at 2.9.0072; the
-		 * nested fwd.rss and fwd.rss_type appear at 3.0.0). */
+		 * nested fwd.rss and fwd.rss_type are in the samples from
+		 * 2.10.0087 on, a release doca-sys refuses). */
 		f->rss_outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
 				     DOCA_FLOW_RSS_TCP;
 		f->rss_queues = queues;
