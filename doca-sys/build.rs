@@ -124,6 +124,7 @@ mod native {
         // --- DOCA bindings + version shim -----------------------------------
         if let Some(doca) = &doca {
             let (major, minor) = doca_version(doca)?;
+            check_doca_version(major, minor)?;
             println!("cargo:rustc-cfg=doca_sys_has_doca");
             println!("cargo:doca_version={major}.{minor}");
             if major >= 3 {
@@ -354,6 +355,25 @@ mod native {
         })
     }
 
+    /// The releases the version shim was written for (see
+    /// docs/doca-versions.md): 2.9 LTS and 3.0 onwards; 2.10 mixes 2.9 and
+    /// 3.0 APIs in a way no shim branch covers.
+    fn check_doca_version(major: u32, minor: u32) -> Result<(), String> {
+        if (major, minor) < (2, 9) || (major == 2 && minor >= 10) {
+            return Err(format!(
+                "feature `doca`: DOCA {major}.{minor} is not supported; doca-sys supports DOCA \
+                 2.9 LTS and 3.0 or newer (see docs/doca-versions.md)."
+            ));
+        }
+        if (major, minor) > (3, 3) {
+            println!(
+                "cargo:warning=doca-sys: DOCA {major}.{minor} is newer than 3.3, the newest \
+                 release the version shim was checked against; it is built as 3.3."
+            );
+        }
+        Ok(())
+    }
+
     /// Finds `#define <NAME> <number>` for the major and minor macros.
     fn parse_doca_version(text: &str) -> Option<(u32, u32)> {
         let find = |names: &[&str]| {
@@ -433,6 +453,11 @@ mod native {
                  pipe_(hash|control|ordered_list)_add_entry|pipe_calc_hash|pipe_update_miss|\
                  resource_query_(entry|pipe_miss)|shared_resources?_(query|set_cfg|bind)|\
                  port_shared_resources?_(get|put|set_cfg|query)|port_query_default_miss)(_v1)?",
+            )
+            // Their argument types or existence differ between 2.9 and
+            // 3.x: dsys_doca_flow_port_cfg_set_dev_of_port / _representor.
+            .blocklist_function(
+                "doca_flow_port_cfg_set_dev(_rep)?|doca_dpdk_open_dev_rep_by_port_id",
             )
             // Inline in the SDK header; Rust reads DSYS_DOCA_VERSION instead.
             .blocklist_function("doca_version")

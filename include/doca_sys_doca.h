@@ -21,7 +21,14 @@
  *  - the shared-resource (meter) API: global set_cfg + bind before 3.2,
  *    per-port resources from 3.2;
  *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
- *    from 3.0.
+ *    from 3.0;
+ *  - the port's device: doca_flow_port_cfg_set_dev takes `void *` in 2.7
+ *    and `struct doca_dev *` in 3.0+, and representors get
+ *    doca_flow_port_cfg_set_dev_rep only from 3.0;
+ *  - the matched source port: parser_meta.port_meta in 2.9,
+ *    parser_meta.port_id from 3.0;
+ *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
+ *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
  *
  * Functions whose signatures are the same in every supported version
  * (doca_flow_cfg_create, doca_flow_port_start, doca_flow_entries_process,
@@ -45,10 +52,29 @@
 extern "C" {
 #endif
 
+/* doca_version.h names them DOCA_VERSION_* from 2.7 on (2.7.0085, 3.0.0058
+ * and 3.3.0109 copies) and DOCA_VER_* up to 2.5; doca-sys/build.rs reads
+ * either. */
+#if !defined(DOCA_VERSION_MAJOR) && defined(DOCA_VER_MAJOR)
+#define DOCA_VERSION_MAJOR DOCA_VER_MAJOR
+#define DOCA_VERSION_MINOR DOCA_VER_MINOR
+#endif
+
 /* True when the SDK built against is at least major.minor. */
 #define DSYS_DOCA_AT_LEAST(major, minor)                                       \
 	(DOCA_VERSION_MAJOR > (major) ||                                       \
 	 (DOCA_VERSION_MAJOR == (major) && DOCA_VERSION_MINOR >= (minor)))
+
+/* Releases the shim was written for: 2.9 LTS and 3.0 onwards. Older ones
+ * differ in names the shim uses (2.7: doca_flow_pipe_rm_entry,
+ * doca_flow_query_entry, ...); 2.10 already has 3.0's nested RSS fields but
+ * 2.9's port devargs and parser_meta.port_meta, a mix no branch covers. */
+#if !DSYS_DOCA_AT_LEAST(2, 9)
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; this SDK is older than 2.9"
+#endif
+#if DOCA_VERSION_MAJOR == 2 && DOCA_VERSION_MINOR >= 10
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; DOCA 2.10 is not supported"
+#endif
 
 /* The SDK version the shim was compiled against, as major << 16 | minor. */
 enum dsys_doca_version {
@@ -91,6 +117,18 @@ doca_error_t dsys_doca_flow_port_cfg_set_resources(struct doca_flow_port_cfg *cf
 						   uint32_t nr_meters);
 doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
 						 uint16_t port_id);
+/* Attaches the DOCA device behind DPDK port `port_id` (a PF or the switch
+ * manager). DOCA_SUCCESS without attaching anything when DOCA knows no
+ * device for the port. */
+doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
+						    uint16_t port_id);
+/* Makes cfg the representor DPDK port `port_id` of the switch whose manager
+ * is DPDK port `switch_port_id`. From 3.0 this opens the DOCA representor
+ * and stores it in *rep: close it with doca_dev_rep_close once the port is
+ * stopped. 2.9 starts representors by port id alone: *rep is NULL. */
+doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
+						     uint16_t port_id, uint16_t switch_port_id,
+						     struct doca_dev_rep **rep);
 
 /* --- pipes --------------------------------------------------------------- */
 doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,

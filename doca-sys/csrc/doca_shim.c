@@ -2,10 +2,12 @@
  * doca_shim.c - one DOCA Flow API over DOCA 2.9 LTS, 3.0-3.1, 3.2 and 3.3+.
  * See include/doca_sys_doca.h for what differs and why.
  *
- * What was compiled against real headers: the 3.3 and 3.0 branches (DOCA
- * 3.3.0109 and 3.0.0058 public header copies, outside this repository). The
- * 3.2 and 2.9 branches follow NVIDIA's doca-samples call sites for those
- * versions; no public 3.1, 3.2 or 2.9 headers were available to compile them.
+ * Compiled (gcc -fsyntax-only and through doca-sys's build) against public
+ * DOCA 3.3.0109 and 3.0.0058 header copies, outside this repository: that
+ * covers the 3.3+ and 3.0-3.1 branches as 3.0 has them. The 2.9, 3.1 and
+ * 3.2 branches were checked line by line against NVIDIA's doca-samples
+ * (2.9.0072, tags 3.1.0 and 3.2.0), not compiled: no public headers of
+ * those releases were found. docs/doca-versions.md has the details.
  */
 #include <endian.h>
 #include <stdio.h>
@@ -87,6 +89,51 @@ doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
 #endif
 }
 
+doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
+						    uint16_t port_id)
+{
+	struct doca_dev *dev = NULL;
+
+	/* doca_dpdk_port_as_dev is in 2.9 (ipsec_ctx.c in doca-samples at
+	 * 2.9.0072) and 3.x. A port DOCA knows no device for is left without
+	 * one, as before. */
+	if (doca_dpdk_port_as_dev(port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	/* 2.7 declares the argument `void *dev`, 3.0 and 3.3 `struct doca_dev
+	 * *dev`; the 2.9 samples pass a struct doca_dev *, which C converts
+	 * to either. */
+	return doca_flow_port_cfg_set_dev(cfg, dev);
+}
+
+doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
+						     uint16_t port_id, uint16_t switch_port_id,
+						     struct doca_dev_rep **rep)
+{
+	*rep = NULL;
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	struct doca_dev *dev = NULL;
+
+	if (doca_dpdk_port_as_dev(switch_port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	if (doca_dpdk_open_dev_rep_by_port_id(port_id, dev, rep) != DOCA_SUCCESS) {
+		*rep = NULL;
+		return DOCA_SUCCESS;
+	}
+	return doca_flow_port_cfg_set_dev_rep(cfg, *rep);
+#else
+	/* 2.9 has neither doca_flow_port_cfg_set_dev_rep nor
+	 * doca_dpdk_open_dev_rep_by_port_id (no 2.9 sample calls them, and
+	 * 2.7's doca_flow.h lacks set_dev_rep): a representor probed by DPDK
+	 * is started by its port id alone, with no device (the flow_switch*
+	 * samples at 2.9.0072 start representor ports with dev = NULL and the
+	 * port id as devargs). */
+	(void)cfg;
+	(void)port_id;
+	(void)switch_port_id;
+	return DOCA_SUCCESS;
+#endif
+}
+
 doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,
 					       const dsys_doca_flow_match *match,
 					       const dsys_doca_flow_match *match_mask)
@@ -155,8 +202,11 @@ doca_error_t dsys_doca_flow_pipe_basic_update_entry(
 	return doca_flow_pipe_basic_update_entry(pipe_queue, pipe, action_idx, actions, monitor,
 						 fwd, flags, entry);
 #elif DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2's update signature is not public; the samples never call it.
-	 * Only action index 0 is supported there. */
+	/* 3.2: no sample (at any tag) calls an entry update, and no 3.2
+	 * header is public, so this keeps the 3.0 signature; if 3.2 added the
+	 * action index here as it did to the add functions, this line fails
+	 * to compile rather than misbehaving. Only action index 0 is
+	 * supported. */
 	if (action_idx != 0)
 		return DOCA_ERROR_NOT_SUPPORTED;
 	return doca_flow_pipe_update_entry(pipe_queue, pipe, actions, monitor, fwd, flags, entry);
@@ -216,8 +266,8 @@ doca_error_t dsys_doca_flow_pipe_lpm_add_entry(
 	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry)
 {
 #if DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2: inferred from the other entry functions; no 3.2 sample adds an
-	 * LPM entry. Compiled against 3.3 only. */
+	/* 3.2: flow_lpm_sample.c at tag 3.2.0 passes (match, mask, 0, NULL,
+	 * NULL, &fwd, flags, ...), i.e. the action index before actions. */
 	return doca_flow_pipe_lpm_add_entry(pipe_queue, pipe, match, match_mask, action_idx,
 					    actions, monitor, fwd, flags, usr_ctx, entry);
 #else
@@ -345,7 +395,14 @@ static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta
 		h->icmp.code = s->icmp_code;
 	}
 	if (pm != NULL && (p & DSYS_HDR_PARSER_META)) {
+#if DSYS_DOCA_AT_LEAST(3, 0)
 		pm->port_id = s->port_id;
+#else
+		/* 2.9: the source port is parser_meta.port_meta (uint32_t); 3.0
+		 * renamed it port_id (flow_switch_direction_info_sample.c in
+		 * doca-samples at 2.9.0072 vs 3.0.0). */
+		pm->port_meta = s->port_id;
+#endif
 		pm->outer_l3_type = (enum doca_flow_l3_meta)s->l3_meta;
 		pm->outer_l4_type = (enum doca_flow_l4_meta)s->l4_meta;
 		pm->outer_ip_fragmented = s->fragmented;
@@ -405,12 +462,27 @@ doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_k
 		f->type = DOCA_FLOW_FWD_DROP;
 		return DOCA_SUCCESS;
 	case DSYS_FWD_RSS:
+		/* NOTE: DOCA 3.1 rejects IPv4 with IPv6 (and TCP with UDP) in
+		 * one RSS configuration (3.1 "Customer Affecting Changes"); the
+		 * caller cannot choose the hashed fields yet, see
+		 * docs/doca-versions.md. */
 		f->type = DOCA_FLOW_FWD_RSS;
+#if DSYS_DOCA_AT_LEAST(3, 0)
 		f->rss_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
 		f->rss.outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
 				     DOCA_FLOW_RSS_TCP;
 		f->rss.queues_array = queues;
 		f->rss.nr_queues = nr_queues;
+#else
+		/* 2.9: flat RSS fields in struct doca_flow_fwd, no rss_type
+		 * (flow_rss_meta_sample.c in doca-samples at 2.9.0072; the
+		 * nested fwd.rss and fwd.rss_type are in the samples from
+		 * 2.10.0087 on, a release doca-sys refuses). */
+		f->rss_outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
+				     DOCA_FLOW_RSS_TCP;
+		f->rss_queues = queues;
+		f->num_of_queues = nr_queues;
+#endif
 		return DOCA_SUCCESS;
 	case DSYS_FWD_KERNEL: {
 		struct doca_flow_target *target = NULL;

@@ -24,7 +24,9 @@
 //!
 //! The DOCA version is read from `doca_version.h` and exposed to this crate as
 //! the cfgs `doca_ge_3_0`, `doca_ge_3_2` and `doca_ge_3_3`, and to dependents
-//! as [`BUILD`] and the `DEP_DOCA_SYS_DOCA_VERSION` build variable.
+//! as [`BUILD`] and the `DEP_DOCA_SYS_DOCA_VERSION` build variable. Supported:
+//! DOCA 2.9 LTS and 3.0 onwards; the build stops for older SDKs and for 2.10,
+//! and warns for releases newer than 3.3 (built as 3.3).
 //!
 //! # What was compiled against what
 //!

@@ -1,14 +1,18 @@
 //! The hardware backend (feature `doca`): every [`Backend`] call made
 //! through DOCA Flow on a BlueField, via doca-sys.
 //!
-//! **Status: written against the DOCA 3.x API and type-checked against
-//! public DOCA 3.3 and 3.0 headers; it has never been linked against
+//! **Status: type-checked against public DOCA 3.3.0109 and 3.0.0058 header
+//! copies; the DOCA 2.9 LTS, 3.1 and 3.2 paths were checked against
+//! NVIDIA's samples only, not compiled; it has never been linked against
 //! `libdoca_flow` or run on hardware** (see `docs/doca-versions.md`).
 //!
 //! Version differences (entry-add signatures, flag values, `_v1` symbols,
-//! shared resources, struct layouts) are hidden by doca-sys's C shim: this
-//! module only calls `dsys_doca_*` for those, and fills DOCA's structs
-//! through the shim's fillers from flat host-order specs.
+//! shared resources, port devices and representors, struct layouts) are
+//! hidden by doca-sys's C shim: this module only calls `dsys_doca_*` for
+//! those, and fills DOCA's structs through the shim's fillers from flat
+//! host-order specs. The DOCA functions it calls by name have the same
+//! prototypes in the 3.0 and 3.3 headers and the same call sites in the
+//! 2.9 samples.
 //!
 //! # Preconditions
 //!
@@ -115,6 +119,9 @@ struct HwEntry {
 pub struct HwBackend {
     cfg: Option<FlowCfg>,
     ports: HashMap<PortId, NonNull<sys::doca_flow_port>>,
+    /// DOCA representors opened for started representor ports (DOCA 3.x),
+    /// closed when their port stops.
+    reps: HashMap<PortId, NonNull<sys::doca_dev_rep>>,
     pipes: Vec<Option<HwPipe>>,
     entries: Vec<HwEntry>,
     free_entries: Vec<u32>,
@@ -147,6 +154,7 @@ impl HwBackend {
         HwBackend {
             cfg: None,
             ports: HashMap::new(),
+            reps: HashMap::new(),
             pipes: Vec::new(),
             entries: Vec::new(),
             free_entries: Vec::new(),
@@ -343,33 +351,28 @@ impl Backend for HwBackend {
             sys::doca_flow_port_cfg_create(&mut c)
         })?;
         let mut port: *mut sys::doca_flow_port = ptr::null_mut();
+        let mut rep: *mut sys::doca_dev_rep = ptr::null_mut();
         // SAFETY: c is live until destroyed at the end of this block; the
-        // doca_dev / doca_dev_rep handles come from DOCA's DPDK bridge for
-        // ports the application probed; port is a valid out pointer.
+        // shim looks the devices up through DOCA's DPDK bridge for ports the
+        // application probed; port and rep are valid out pointers.
         let rc = unsafe {
             let mut rc = sys::dsys_doca_flow_port_cfg_set_port_id(c, cfg.id.0);
             if rc == sys::DOCA_SUCCESS {
                 rc = sys::dsys_doca_flow_port_cfg_set_resources(c, flow.counters, flow.meters);
             }
             if rc == sys::DOCA_SUCCESS {
-                match cfg.kind {
+                // The device calls differ between DOCA 2.9 and 3.x (argument
+                // type, representor support): the shim makes them.
+                rc = match cfg.kind {
                     PortKind::Plain | PortKind::Switch => {
-                        let mut dev: *mut sys::doca_dev = ptr::null_mut();
-                        if sys::doca_dpdk_port_as_dev(cfg.id.0, &mut dev) == sys::DOCA_SUCCESS {
-                            rc = sys::doca_flow_port_cfg_set_dev(c, dev);
-                        }
+                        sys::dsys_doca_flow_port_cfg_set_dev_of_port(c, cfg.id.0)
                     }
                     PortKind::Representor { switch } => {
-                        let mut dev: *mut sys::doca_dev = ptr::null_mut();
-                        let mut rep: *mut sys::doca_dev_rep = ptr::null_mut();
-                        if sys::doca_dpdk_port_as_dev(switch.0, &mut dev) == sys::DOCA_SUCCESS
-                            && sys::doca_dpdk_open_dev_rep_by_port_id(cfg.id.0, dev, &mut rep)
-                                == sys::DOCA_SUCCESS
-                        {
-                            rc = sys::doca_flow_port_cfg_set_dev_rep(c, rep);
-                        }
+                        sys::dsys_doca_flow_port_cfg_set_representor(
+                            c, cfg.id.0, switch.0, &mut rep,
+                        )
                     }
-                }
+                };
             }
             if rc == sys::DOCA_SUCCESS {
                 rc = sys::doca_flow_port_start(c, &mut port);
@@ -377,9 +380,24 @@ impl Backend for HwBackend {
             sys::doca_flow_port_cfg_destroy(c);
             rc
         };
-        check(OP, rc)?;
-        let port = NonNull::new(port).ok_or_else(|| unsupported(OP, "DOCA returned no port"))?;
+        let rep = NonNull::new(rep);
+        let port = check(OP, rc).and_then(|()| {
+            NonNull::new(port).ok_or_else(|| unsupported(OP, "DOCA returned no port"))
+        });
+        let port = match port {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(r) = rep {
+                    // SAFETY: r was opened for this port, which did not start.
+                    unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
+                }
+                return Err(e);
+            }
+        };
         self.ports.insert(cfg.id, port);
+        if let Some(r) = rep {
+            self.reps.insert(cfg.id, r);
+        }
         Ok(())
     }
 
@@ -390,6 +408,11 @@ impl Backend for HwBackend {
         // pipes is used again.
         check(OP, unsafe { sys::doca_flow_port_stop(raw.as_ptr()) })?;
         self.ports.remove(&port);
+        if let Some(r) = self.reps.remove(&port) {
+            // SAFETY: r is the representor this port was started with; the
+            // port is stopped, so nothing uses it any more.
+            unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
+        }
         Ok(())
     }
 
@@ -917,6 +940,10 @@ impl Drop for HwBackend {
                 sys::doca_flow_port_pipes_flush(p.as_ptr());
                 sys::doca_flow_port_stop(p.as_ptr());
             }
+        }
+        for (_, r) in self.reps.drain() {
+            // SAFETY: the representor's port is stopped above.
+            unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
         }
         // SAFETY: every port is stopped; nothing uses DOCA Flow any more.
         unsafe { sys::doca_flow_destroy() };
