@@ -4,11 +4,15 @@
 //! * `DOCS_RS` set: skip all probing (docs.rs has neither SDK).
 //! * `dpdk`: DPDK from pkg-config (`libdpdk`), bindgen over
 //!   `include/doca_sys_dpdk.h`, the C shim in `csrc/dpdk_shim.c`.
-//! * `doca`: the DOCA SDK, found by environment overrides first
-//!   (`DOCA_SYS_INCLUDE_DIR` + `DOCA_SYS_LIB_DIR`, or `DOCA_SYS_PREFIX`), then
-//!   pkg-config (`doca-flow`, `doca-common`, `doca-dpdk-bridge`); its version
-//!   is read from `doca_version.h` and exposed as cfgs; bindgen over
-//!   `include/doca_sys_doca.h`, the version shim in `csrc/doca_shim.c`.
+//! * `doca-api`: bindgen over `include/doca_sys_doca.h`, the DOCA Flow seam
+//!   (ours, SDK-free: opaque handles and plain structs). Nothing is compiled
+//!   or linked for it: the `dsys_*` symbols come from the SDK shim (`doca`)
+//!   or from doca-flow's contract emulator.
+//! * `doca`: `doca-api` plus the DOCA SDK, found by environment overrides
+//!   first (`DOCA_SYS_INCLUDE_DIR` + `DOCA_SYS_LIB_DIR`, or
+//!   `DOCA_SYS_PREFIX`), then pkg-config (`doca-flow`, `doca-common`,
+//!   `doca-dpdk-bridge`); its version is read from `doca_version.h` and
+//!   exposed as cfgs; `csrc/doca_shim.c` implements the seam over it.
 //!
 //! Every failure to find a dependency ends the build with a message that says
 //! what to install or which variable to set.
@@ -32,6 +36,7 @@ const CFGS: &[&str] = &[
     "doca_sys_docs_rs",
     "doca_sys_has_dpdk",
     "doca_sys_has_doca",
+    "doca_sys_has_doca_api",
     "doca_ge_3_0",
     "doca_ge_3_2",
     "doca_ge_3_3",
@@ -81,6 +86,7 @@ mod native {
         let include_dir = manifest.join("../include");
         let out = PathBuf::from(env::var("OUT_DIR").map_err(|e| e.to_string())?);
         let want_doca = env::var_os("CARGO_FEATURE_DOCA").is_some();
+        let want_doca_api = want_doca || env::var_os("CARGO_FEATURE_DOCA_API").is_some();
         for f in [
             "include/doca_sys_dpdk.h",
             "include/doca_sys_doca.h",
@@ -121,7 +127,16 @@ mod native {
             dpdk_allowlist,
         )?;
 
-        // --- DOCA bindings + version shim -----------------------------------
+        // --- the DOCA Flow seam: bindings (no SDK), and its SDK shim ----------
+        if want_doca_api {
+            generate(
+                &include_dir.join("doca_sys_doca.h"),
+                &[format!("-I{}", include_dir.display())],
+                &out.join("doca.rs"),
+                doca_allowlist,
+            )?;
+            println!("cargo:rustc-cfg=doca_sys_has_doca_api");
+        }
         if let Some(doca) = &doca {
             let (major, minor) = doca_version(doca)?;
             check_doca_version(major, minor)?;
@@ -147,12 +162,6 @@ mod native {
                 &manifest.join("csrc/doca_shim.c"),
                 &doca_args,
             );
-            generate(
-                &include_dir.join("doca_sys_doca.h"),
-                &doca_args,
-                &out.join("doca.rs"),
-                doca_allowlist,
-            )?;
         }
 
         // --- link -------------------------------------------------------------
@@ -440,30 +449,9 @@ mod native {
         .opaque_type("rte_ring")
     }
 
+    /// Everything the seam header declares, and nothing else.
     fn doca_allowlist(b: bindgen::Builder) -> bindgen::Builder {
-        b.allowlist_function("doca_.*|dsys_doca_.*")
-            .allowlist_type("doca_.*|dsys_doca_.*|dsys_flow_.*")
-            .allowlist_var("DOCA_.*|DSYS_DOCA_.*|DSYS_HDR_.*|DSYS_FWD_.*")
-            // Functions whose signature or symbol differs between DOCA
-            // versions (3.3 renames them to *_v1): callers use the
-            // dsys_doca_* shim instead, so the raw names are not bound.
-            .blocklist_function(
-                "doca_flow_(init|port_calc_entropy|pipe_cfg_set_(match|actions|monitor|ordered_lists)|\
-                 pipe_create|pipe_(basic_|acl_|lpm_)?(add|update)_entry|\
-                 pipe_(hash|control|ordered_list)_add_entry|pipe_calc_hash|pipe_update_miss|\
-                 resource_query_(entry|pipe_miss)|shared_resources?_(query|set_cfg|bind)|\
-                 port_shared_resources?_(get|put|set_cfg|query)|port_query_default_miss)(_v1)?",
-            )
-            // Their argument types or existence differ between 2.9 and
-            // 3.x: dsys_doca_flow_port_cfg_set_dev_of_port / _representor.
-            .blocklist_function(
-                "doca_flow_port_cfg_set_dev(_rep)?|doca_dpdk_open_dev_rep_by_port_id",
-            )
-            // Inline in the SDK header; Rust reads DSYS_DOCA_VERSION instead.
-            .blocklist_function("doca_version")
-            // DPDK items come from dpdk.rs.
-            .blocklist_function("rte_.*")
-            .blocklist_type("rte_.*")
+        b.allowlist_file(".*doca_sys_doca\\.h")
     }
 
     fn generate(

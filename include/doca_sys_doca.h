@@ -1,214 +1,138 @@
 /*
- * doca_sys_doca.h - the DOCA surface that doca-sys binds (feature `doca`).
+ * doca_sys_doca.h - the seam between doca-flow's hardware backend and DOCA
+ * Flow (feature `doca`).
  *
- * This header is ours; it includes the DOCA SDK's headers from the SDK
- * installed on the build machine (never from this repository: they are
- * NVIDIA proprietary) and declares one version-neutral API over them.
+ * This header is ours and needs no DOCA SDK: it declares only opaque handles
+ * and plain, host-order structs. The hardware backend
+ * (doca-flow/src/backend/hw) reaches DOCA through these dsys_* functions and
+ * nothing else, so no DOCA struct layout, enum value or version difference
+ * is visible to Rust. Two implementations exist:
  *
- * DOCA Flow changed in almost every release. Everything that differs
- * between DOCA 2.9 LTS, 3.0-3.1, 3.2 and 3.3+ goes through the dsys_doca_*
- * functions and types below, implemented in doca-sys/csrc/doca_shim.c, so
- * no Rust caller sees a version difference:
+ *  - doca-sys/csrc/doca_shim.c: the real one, over the installed DOCA SDK
+ *    (2.9 LTS, 3.0 and later). It fills DOCA's structs by field name, maps
+ *    the flags and error codes of the SDK it is compiled against, and hides
+ *    every API difference between releases (see docs/doca-versions.md).
+ *    Compiled only with an SDK: never in CI.
+ *  - doca-flow's DOCA Flow contract emulator (feature `doca-emu`,
+ *    doca-flow/src/backend/emu): a Rust implementation of the same symbols
+ *    that executes on the software backend and checks DOCA's documented
+ *    rules on every call. It is what CI runs the hardware backend on.
  *
- *  - entry add/update signatures (the action_idx argument of 3.2+, the
- *    rename of doca_flow_pipe_add_entry to doca_flow_pipe_basic_add_entry
- *    in 3.3, the priority argument moving in control_add_entry in 3.3);
- *  - entry flag values (DOCA_FLOW_NO_WAIT = 0 / WAIT_FOR_BATCH = 1 before
- *    3.3; DOCA_FLOW_ENTRY_FLAGS_NO_WAIT = 1 / _WAIT_FOR_BATCH = 2 in 3.3);
- *  - 3.3's versioned symbols (doca_ctsd_flow.h renames ~40 structs and the
- *    functions that take them to *_v1): the dsys_doca_flow_* typedefs name
- *    whichever struct the SDK's headers select;
- *  - the shared-resource (meter) API: global set_cfg + bind before 3.2,
- *    per-port resources from 3.2;
- *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
- *    from 3.0;
- *  - the port's device: doca_flow_port_cfg_set_dev takes `void *` in 2.7
- *    and `struct doca_dev *` in 3.0+, and representors get
- *    doca_flow_port_cfg_set_dev_rep only from 3.0;
- *  - the matched source port: parser_meta.port_meta in 2.9,
- *    parser_meta.port_id from 3.0;
- *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
- *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
- *
- * Functions whose signatures are the same in every supported version
- * (doca_flow_cfg_create, doca_flow_port_start, doca_flow_entries_process,
- * ...) are called directly by their DOCA names.
+ * Conventions: every function returning dsys_rc returns 0 (DSYS_OK, which is
+ * DOCA_SUCCESS) or a DOCA error code (enum doca_error_t of the SDK, or the
+ * emulator's DSYS_ERR_* below, which use DOCA's numbers);
+ * dsys_error_name/descr describe it. Pointers to specs are read during the
+ * call only; nothing is kept. Handles are never dereferenced by the caller.
  */
 #ifndef DOCA_SYS_DOCA_H
 #define DOCA_SYS_DOCA_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stddef.h>
-
-#include <doca_version.h>
-#include <doca_error.h>
-#include <doca_dev.h>
-#include <doca_dpdk.h>
-#include <doca_log.h>
-#include <doca_flow.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* doca_version.h names them DOCA_VERSION_* from 2.7 on (2.7.0085, 3.0.0058
- * and 3.3.0109 copies) and DOCA_VER_* up to 2.5; doca-sys/build.rs reads
- * either. */
-#if !defined(DOCA_VERSION_MAJOR) && defined(DOCA_VER_MAJOR)
-#define DOCA_VERSION_MAJOR DOCA_VER_MAJOR
-#define DOCA_VERSION_MINOR DOCA_VER_MINOR
-#endif
+/* Opaque handles: DOCA's own (the shim hands DOCA's pointers through), or
+ * the emulator's tagged ids. */
+struct doca_flow_port;
+struct doca_flow_pipe;
+struct doca_flow_pipe_entry;
 
-/* True when the SDK built against is at least major.minor. */
-#define DSYS_DOCA_AT_LEAST(major, minor)                                       \
-	(DOCA_VERSION_MAJOR > (major) ||                                       \
-	 (DOCA_VERSION_MAJOR == (major) && DOCA_VERSION_MINOR >= (minor)))
+/* 0 on success, else a doca_error_t value. */
+typedef int32_t dsys_rc;
 
-/* Releases the shim was written for: 2.9 LTS and 3.0 onwards. Older ones
- * differ in names the shim uses (2.7: doca_flow_pipe_rm_entry,
- * doca_flow_query_entry, ...); 2.10 already has 3.0's nested RSS fields but
- * 2.9's port devargs and parser_meta.port_meta, a mix no branch covers. */
-#if !DSYS_DOCA_AT_LEAST(2, 9)
-#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; this SDK is older than 2.9"
-#endif
-#if DOCA_VERSION_MAJOR == 2 && DOCA_VERSION_MINOR >= 10
-#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; DOCA 2.10 is not supported"
-#endif
-
-/* The SDK version the shim was compiled against, as major << 16 | minor. */
-enum dsys_doca_version {
-	DSYS_DOCA_VERSION = (DOCA_VERSION_MAJOR << 16) | DOCA_VERSION_MINOR,
+/* The doca_error_t values the emulator returns and the hardware backend
+ * names (the same numbers in the 2.5, 3.0 and 3.3 doca_error.h copies). */
+enum dsys_errors {
+	DSYS_OK = 0,
+	DSYS_ERR_NOT_PERMITTED = 2,
+	DSYS_ERR_IN_USE = 3,
+	DSYS_ERR_NOT_SUPPORTED = 4,
+	DSYS_ERR_INVALID_VALUE = 6,
+	DSYS_ERR_NO_MEMORY = 7,
+	DSYS_ERR_NOT_FOUND = 16,
+	DSYS_ERR_BAD_STATE = 18,
+	DSYS_ERR_ALREADY_EXIST = 23,
+	DSYS_ERR_FULL = 24,
+	DSYS_ERR_IN_PROGRESS = 26,
 };
 
-/* Entry flags, in the numbering of the SDK built against. */
-enum dsys_doca_flow_entry_flags {
-#if DSYS_DOCA_AT_LEAST(3, 3)
-	DSYS_DOCA_FLOW_NO_WAIT = DOCA_FLOW_ENTRY_FLAGS_NO_WAIT,
-	DSYS_DOCA_FLOW_WAIT_FOR_BATCH = DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH,
-#else
-	DSYS_DOCA_FLOW_NO_WAIT = DOCA_FLOW_NO_WAIT,
-	DSYS_DOCA_FLOW_WAIT_FOR_BATCH = DOCA_FLOW_WAIT_FOR_BATCH,
-#endif
+/* The DOCA version the implementation was built against, major << 16 | minor
+ * (the emulator reports the newest release its rules follow). */
+uint32_t dsys_doca_version(void);
+/* DOCA's name and description of an error code (static strings). */
+const char *dsys_error_name(dsys_rc rc);
+const char *dsys_error_descr(dsys_rc rc);
+
+/* --- library ----------------------------------------------------------- */
+
+enum dsys_entry_op {
+	DSYS_ENTRY_OP_ADD = 0,
+	DSYS_ENTRY_OP_DEL = 1,
+	DSYS_ENTRY_OP_UPD = 2,
+	DSYS_ENTRY_OP_AGED = 3,
 };
 
-/* The versioned structs, by stable names (3.3 maps them to *_v1). */
-typedef struct doca_flow_match dsys_doca_flow_match;
-typedef struct doca_flow_match_condition dsys_doca_flow_match_condition;
-typedef struct doca_flow_actions dsys_doca_flow_actions;
-typedef struct doca_flow_action_descs dsys_doca_flow_action_descs;
-typedef struct doca_flow_monitor dsys_doca_flow_monitor;
-typedef struct doca_flow_fwd dsys_doca_flow_fwd;
-typedef struct doca_flow_resource_query dsys_doca_flow_resource_query;
-typedef struct doca_flow_resource_meter_cfg dsys_doca_flow_resource_meter_cfg;
-typedef struct doca_flow_resource_rss_cfg dsys_doca_flow_resource_rss_cfg;
+enum dsys_entry_status {
+	DSYS_ENTRY_STATUS_IN_PROCESS = 0,
+	DSYS_ENTRY_STATUS_SUCCESS = 1,
+	DSYS_ENTRY_STATUS_ERROR = 2,
+};
 
-/* --- library and ports --------------------------------------------------- */
-doca_error_t dsys_doca_flow_init(struct doca_flow_cfg *cfg);
-/* Counter and meter budgets. Before 3.2 they are global (set on the library
- * config, and the port variant does nothing); from 3.2 the library runs in
- * per-port resource mode and each port config carries its own budget.
- * Call both: the shim applies whichever the SDK uses. */
-doca_error_t dsys_doca_flow_cfg_set_resources(struct doca_flow_cfg *cfg,
-					      uint32_t nr_counters,
-					      uint32_t nr_meters);
-doca_error_t dsys_doca_flow_port_cfg_set_resources(struct doca_flow_port_cfg *cfg,
-						   uint32_t nr_counters,
-						   uint32_t nr_meters);
-doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
-						 uint16_t port_id);
-/* Attaches the DOCA device behind DPDK port `port_id` (a PF or the switch
- * manager). DOCA_SUCCESS without attaching anything when DOCA knows no
- * device for the port. */
-doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
-						    uint16_t port_id);
-/* Makes cfg the representor DPDK port `port_id` of the switch whose manager
- * is DPDK port `switch_port_id`. From 3.0 this opens the DOCA representor
- * and stores it in *rep: close it with doca_dev_rep_close once the port is
- * stopped. 2.9 starts representors by port id alone: *rep is NULL. */
-doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
-						     uint16_t port_id, uint16_t switch_port_id,
-						     struct doca_dev_rep **rep);
+/* The entry-process callback (doca_flow_cfg_set_cb_entry_process): called
+ * synchronously from dsys_entries_process on the calling thread, once per
+ * completed operation, with the usr_ctx given at entry add. op is a
+ * dsys_entry_op, status a dsys_entry_status. */
+typedef void (*dsys_entry_cb)(struct doca_flow_pipe_entry *entry, uint16_t queue,
+			      uint32_t status, uint32_t op, void *usr_ctx);
 
-/* --- pipes --------------------------------------------------------------- */
-doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,
-					       const dsys_doca_flow_match *match,
-					       const dsys_doca_flow_match *match_mask);
-doca_error_t dsys_doca_flow_pipe_cfg_set_actions(struct doca_flow_pipe_cfg *cfg,
-						 dsys_doca_flow_actions *const *actions,
-						 dsys_doca_flow_actions *const *actions_masks,
-						 dsys_doca_flow_action_descs *const *action_descs,
-						 size_t nr_actions);
-doca_error_t dsys_doca_flow_pipe_cfg_set_monitor(struct doca_flow_pipe_cfg *cfg,
-						 const dsys_doca_flow_monitor *monitor);
-doca_error_t dsys_doca_flow_pipe_create(const struct doca_flow_pipe_cfg *cfg,
-					const dsys_doca_flow_fwd *fwd,
-					const dsys_doca_flow_fwd *fwd_miss,
-					struct doca_flow_pipe **pipe);
-doca_error_t dsys_doca_flow_pipe_update_miss(struct doca_flow_pipe *pipe,
-					     const dsys_doca_flow_fwd *fwd_miss);
+struct dsys_flow_cfg {
+	uint16_t queues;      /* doca_flow_cfg_set_pipe_queues */
+	uint32_t queue_depth; /* doca_flow_cfg_set_queue_depth */
+	uint32_t nr_counters; /* the counter budget (global, or per port from 3.2) */
+	uint32_t nr_meters;   /* the meter budget */
+	bool switch_mode;     /* "switch,hws" (else "vnf,hws") */
+	dsys_entry_cb cb;
+};
 
-/* --- entries (3.3 argument order for every version) ---------------------- */
-doca_error_t dsys_doca_flow_pipe_basic_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, uint8_t action_idx,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry);
-doca_error_t dsys_doca_flow_pipe_basic_update_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe, uint8_t action_idx,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, struct doca_flow_pipe_entry *entry);
-doca_error_t dsys_doca_flow_pipe_control_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	const dsys_doca_flow_match_condition *condition,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_actions *actions_mask,
-	const dsys_doca_flow_action_descs *action_descs,
-	const dsys_doca_flow_monitor *monitor, uint32_t priority,
-	const dsys_doca_flow_fwd *fwd, void *usr_ctx,
-	struct doca_flow_pipe_entry **entry);
-/* Before 3.2 ACL entries take no actions: a non-NULL actions pointer is
- * DOCA_ERROR_NOT_SUPPORTED there. */
-doca_error_t dsys_doca_flow_pipe_acl_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	uint32_t priority, const dsys_doca_flow_fwd *fwd, uint32_t flags,
-	void *usr_ctx, struct doca_flow_pipe_entry **entry);
-doca_error_t dsys_doca_flow_pipe_lpm_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry);
-doca_error_t dsys_doca_flow_pipe_hash_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe, uint32_t entry_index,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry);
+/* doca_flow_init from a configuration. Once per process. */
+dsys_rc dsys_flow_init(const struct dsys_flow_cfg *cfg);
+/* doca_flow_destroy: after every port is stopped. */
+void dsys_flow_destroy(void);
 
-/* --- counters and meters -------------------------------------------------- */
-doca_error_t dsys_doca_flow_resource_query_entry(struct doca_flow_pipe_entry *entry,
-						 dsys_doca_flow_resource_query *out);
-doca_error_t dsys_doca_flow_resource_query_pipe_miss(struct doca_flow_pipe *pipe,
-						     dsys_doca_flow_resource_query *out);
-/* Creates a shared meter on port and returns its id. Before 3.2 the id is
- * `hint_id` (global ids, bound to the port); from 3.2 DOCA allocates it per
- * port and `hint_id` is ignored. */
-doca_error_t dsys_doca_flow_shared_meter_create(
-	struct doca_flow_port *port, uint32_t hint_id,
-	const dsys_doca_flow_resource_meter_cfg *cfg, uint32_t *id);
+/* --- ports ------------------------------------------------------------- */
 
-/* --- filling DOCA structs from flat, host-order specs ------------------------
- * The DOCA Flow structs nest anonymous unions whose layout and bindgen names
- * vary between releases; C fills them by field name, so Rust never touches
- * their insides. Values are host order; the shim converts to big endian. */
+enum dsys_port_kind {
+	DSYS_PORT_PLAIN = 0,       /* vnf mode */
+	DSYS_PORT_SWITCH = 1,      /* the switch manager (usually p0) */
+	DSYS_PORT_REPRESENTOR = 2, /* pf0hpf, a VF or an SF of that switch */
+};
 
-/* Which header groups a spec sets (bits of dsys_flow_header_spec.present). */
-enum dsys_flow_header_bits {
+struct dsys_port_cfg {
+	uint16_t port_id;        /* the DPDK port id, also DOCA's */
+	uint32_t kind;           /* dsys_port_kind */
+	uint16_t switch_port_id; /* representors: the switch manager's port id */
+	uint32_t nr_counters;    /* per-port budgets (3.2+; ignored before) */
+	uint32_t nr_meters;
+};
+
+/* doca_flow_port_start, with the device attached the way the SDK wants it
+ * (the shim opens and later closes a representor's doca_dev_rep). */
+dsys_rc dsys_port_start(const struct dsys_port_cfg *cfg, struct doca_flow_port **port);
+/* doca_flow_port_stop: after every pipe of the port is destroyed (and, for
+ * a switch port, every representor stopped). */
+dsys_rc dsys_port_stop(struct doca_flow_port *port);
+/* doca_flow_port_pipes_flush: destroys every pipe of the port. */
+void dsys_port_pipes_flush(struct doca_flow_port *port);
+dsys_rc dsys_port_pair(struct doca_flow_port *port, struct doca_flow_port *pair);
+
+/* --- templates: match, mask, actions ----------------------------------- */
+
+/* Which header groups a spec sets (bits of dsys_header_spec.present). */
+enum dsys_header_bits {
 	DSYS_HDR_ETH = 1u << 0,
 	DSYS_HDR_VLAN0 = 1u << 1,
 	DSYS_HDR_VLAN1 = 1u << 2,
@@ -223,10 +147,25 @@ enum dsys_flow_header_bits {
 	DSYS_HDR_META = 1u << 11,
 };
 
-/* One match, mask or modify-actions template: every outer field DOCA Flow
- * matches that doca-flow models. */
-struct dsys_flow_header_spec {
-	uint32_t present; /* dsys_flow_header_bits */
+/* enum doca_flow_l3_meta / l4_meta, by value (the same in 2.9-3.3). */
+enum dsys_l3_meta {
+	DSYS_L3_META_NONE = 0,
+	DSYS_L3_META_IPV4 = 1,
+	DSYS_L3_META_IPV6 = 2,
+};
+enum dsys_l4_meta {
+	DSYS_L4_META_NONE = 0,
+	DSYS_L4_META_TCP = 1,
+	DSYS_L4_META_UDP = 2,
+	DSYS_L4_META_ICMP = 3,
+	DSYS_L4_META_ESP = 4,
+};
+
+/* One match, mask or modify-actions template: every outer field of DOCA
+ * Flow's match that doca-flow models. Values host order except the IPv6
+ * addresses (network order bytes). */
+struct dsys_header_spec {
+	uint32_t present; /* dsys_header_bits */
 	uint8_t eth_src[6];
 	uint8_t eth_dst[6];
 	uint16_t eth_type;
@@ -237,7 +176,7 @@ struct dsys_flow_header_spec {
 	uint8_t ip4_dscp_ecn;
 	uint8_t ip4_ttl;
 	uint16_t ip4_flags_frag;
-	uint8_t ip6_src[16]; /* network order already */
+	uint8_t ip6_src[16];
 	uint8_t ip6_dst[16];
 	uint8_t ip6_next;
 	uint8_t ip6_traffic_class;
@@ -248,41 +187,124 @@ struct dsys_flow_header_spec {
 	uint8_t tcp_flags;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	uint16_t port_id;
-	uint32_t l3_meta; /* enum doca_flow_l3_meta */
-	uint32_t l4_meta; /* enum doca_flow_l4_meta */
+	uint16_t port_id;     /* parser_meta source port */
+	uint32_t l3_meta;     /* dsys_l3_meta */
+	uint32_t l4_meta;     /* dsys_l4_meta */
 	uint8_t fragmented;
-	uint32_t pkt_meta;
-	uint32_t meta_u32[4];
+	uint32_t pkt_meta;    /* meta.pkt_meta */
+	uint32_t meta_u32[4]; /* meta.u32[] scratch words */
 };
 
-void dsys_doca_flow_match_fill(dsys_doca_flow_match *m,
-			       const struct dsys_flow_header_spec *s);
-void dsys_doca_flow_actions_fill(dsys_doca_flow_actions *a,
-				 const struct dsys_flow_header_spec *s);
-/* A monitor with an optional per-entry counter and an optional single-rate
- * meter (limit in packets when meter_packets, else bytes). */
-void dsys_doca_flow_monitor_fill(dsys_doca_flow_monitor *m, bool counter, bool meter,
-				 bool meter_packets, uint64_t cir, uint64_t cbs);
+/* A monitor: an optional counter and an optional single-rate meter (limit
+ * in packets when meter_packets, else bytes). */
+struct dsys_monitor_spec {
+	bool counter;
+	bool meter;
+	bool meter_packets;
+	uint64_t cir;
+	uint64_t cbs;
+};
 
-enum dsys_flow_fwd_kind {
+enum dsys_fwd_kind {
 	DSYS_FWD_NONE = 0,
-	DSYS_FWD_PORT,
-	DSYS_FWD_PIPE,
-	DSYS_FWD_DROP,
-	DSYS_FWD_RSS,
-	DSYS_FWD_KERNEL,
-	DSYS_FWD_CHANGEABLE,
+	DSYS_FWD_PORT = 1,
+	DSYS_FWD_PIPE = 2,
+	DSYS_FWD_DROP = 3,
+	DSYS_FWD_RSS = 4,
+	DSYS_FWD_KERNEL = 5,
+	DSYS_FWD_CHANGEABLE = 6,
 };
-/* Fills a fwd. queues must stay valid until the pipe or entry using it is
- * created (RSS only). */
-doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_kind kind,
-				     uint16_t port_id, struct doca_flow_pipe *pipe,
-				     uint16_t *queues, uint16_t nr_queues);
-void dsys_doca_flow_query_counters(const dsys_doca_flow_resource_query *q, uint64_t *packets,
-				   uint64_t *bytes);
-doca_error_t dsys_doca_flow_pipe_calc_hash(struct doca_flow_pipe *pipe,
-					   const dsys_doca_flow_match *match, uint32_t *hash);
+
+struct dsys_fwd_spec {
+	uint32_t kind;                 /* dsys_fwd_kind */
+	uint16_t port_id;              /* DSYS_FWD_PORT */
+	struct doca_flow_pipe *pipe;   /* DSYS_FWD_PIPE */
+	const uint16_t *rss_queues;    /* DSYS_FWD_RSS */
+	uint16_t nr_rss_queues;
+};
+
+/* --- pipes ------------------------------------------------------------- */
+
+enum dsys_pipe_type {
+	DSYS_PIPE_BASIC = 0,
+	DSYS_PIPE_CONTROL = 1,
+	DSYS_PIPE_ACL = 2,
+	DSYS_PIPE_LPM = 3,
+	DSYS_PIPE_HASH = 4,
+};
+
+struct dsys_pipe_spec {
+	const char *name;
+	uint32_t type;    /* dsys_pipe_type */
+	bool is_root;
+	bool egress;      /* DOCA_FLOW_PIPE_DOMAIN_EGRESS (else the default) */
+	uint32_t nr_entries;
+	bool miss_counter;
+	const struct dsys_header_spec *match;      /* required */
+	const struct dsys_header_spec *match_mask; /* NULL: none */
+	const struct dsys_header_spec *actions;    /* NULL: no actions */
+	const struct dsys_monitor_spec *monitor;   /* NULL: none */
+};
+
+/* doca_flow_pipe_cfg_create + the setters + doca_flow_pipe_create; fwd and
+ * fwd_miss may be NULL. */
+dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spec *spec,
+			 const struct dsys_fwd_spec *fwd, const struct dsys_fwd_spec *fwd_miss,
+			 struct doca_flow_pipe **pipe);
+/* doca_flow_pipe_destroy: nothing may forward to the pipe any more. */
+void dsys_pipe_destroy(struct doca_flow_pipe *pipe);
+dsys_rc dsys_pipe_update_miss(struct doca_flow_pipe *pipe, const struct dsys_fwd_spec *fwd_miss);
+/* doca_flow_pipe_calc_hash. */
+dsys_rc dsys_pipe_calc_hash(struct doca_flow_pipe *pipe, const struct dsys_header_spec *match,
+			    uint32_t *hash);
+
+/* --- entries ----------------------------------------------------------- */
+
+/* Entry flags, in this header's numbering (the shim maps them to the SDK's:
+ * DOCA 3.3 renumbered them). */
+enum dsys_entry_flags {
+	DSYS_FLAG_NO_WAIT = 0,
+	DSYS_FLAG_WAIT_FOR_BATCH = 1,
+};
+
+/* One entry; which fields count depends on the pipe type:
+ *   basic:   match, actions, monitor, fwd
+ *   control: match, match_mask, actions, monitor, fwd, priority
+ *   acl:     match, match_mask, fwd, priority (0 is the highest)
+ *   lpm:     match, match_mask, actions, monitor, fwd
+ *   hash:    hash_index, actions, monitor, fwd
+ * NULL actions/monitor/fwd: none (the pipe's). */
+struct dsys_entry_spec {
+	const struct dsys_header_spec *match;
+	const struct dsys_header_spec *match_mask;
+	const struct dsys_header_spec *actions;
+	const struct dsys_monitor_spec *monitor;
+	const struct dsys_fwd_spec *fwd;
+	uint32_t priority;
+	uint32_t hash_index;
+};
+
+/* The add-entry call of the pipe's type (doca_flow_pipe_{basic_,control_,
+ * acl_,lpm_,hash_}add_entry). Control entries take no flags in DOCA: they
+ * are pushed at once. The status arrives through the callback, from
+ * dsys_entries_process. */
+dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
+		       const struct dsys_entry_spec *spec, uint32_t flags, void *usr_ctx,
+		       struct doca_flow_pipe_entry **entry);
+/* doca_flow_pipe_update_entry (basic pipes): actions, monitor and fwd of
+ * spec; match fields are ignored. */
+dsys_rc dsys_entry_update(uint16_t queue, struct doca_flow_pipe *pipe,
+			  struct doca_flow_pipe_entry *entry, const struct dsys_entry_spec *spec,
+			  uint32_t flags);
+/* doca_flow_pipe_remove_entry. */
+dsys_rc dsys_entry_remove(uint16_t queue, struct doca_flow_pipe_entry *entry, uint32_t flags);
+/* doca_flow_entries_process: completes up to max operations (0: all) of the
+ * queue for the port's pipes, calling the callback for each. */
+dsys_rc dsys_entries_process(struct doca_flow_port *port, uint16_t queue, uint64_t timeout_us,
+			     uint32_t max);
+/* doca_flow_resource_query_entry / _pipe_miss: the counter's totals. */
+dsys_rc dsys_query_entry(struct doca_flow_pipe_entry *entry, uint64_t *packets, uint64_t *bytes);
+dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uint64_t *bytes);
 
 #ifdef __cplusplus
 }
