@@ -329,6 +329,67 @@ impl Flow {
     }
 }
 
+impl Flow {
+    /// Where software can run this flow's packets, locked: the software backend itself,
+    /// or, for the hardware backend on the DOCA Flow contract emulator (feature
+    /// `doca-emu`), the emulated hardware's wire. `None` on real hardware, where the NIC
+    /// runs them. The same locking rules as [`Flow::sw`] apply.
+    ///
+    /// Only packet processing, time and counters read by the wire's own ids belong
+    /// here: on the emulator the wire's pipe and entry ids are not this flow's.
+    pub fn datapath(&self) -> Option<Datapath<'_>> {
+        if let Some(sw) = self.sw() {
+            return Some(Datapath::Sw(sw));
+        }
+        #[cfg(feature = "doca-emu")]
+        if self.inner.backend().as_any().is::<crate::HwBackend>() {
+            return crate::backend::emu::wire().map(Datapath::Emulated);
+        }
+        None
+    }
+
+    /// Tags an entry ([`Backend::entry_tag`]): packets that hit it (and no tagged entry
+    /// after it) report `tag` in [`Outcome::tag`](crate::Outcome::tag). On the software
+    /// backend and the emulated hardware; real hardware has no tags.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on real hardware; an error for an entry that is not live.
+    pub fn tag_entry(&self, entry: crate::EntryId, tag: u32) -> Result<()> {
+        self.inner.backend().entry_tag(entry, tag)
+    }
+}
+
+/// A flow's packet path, locked ([`Flow::datapath`]); derefs to the [`SwBackend`]
+/// that runs it.
+pub enum Datapath<'a> {
+    /// The flow runs on the software backend.
+    Sw(SwGuard<'a>),
+    /// The flow runs on the hardware backend over the contract emulator.
+    #[cfg(feature = "doca-emu")]
+    Emulated(crate::backend::emu::Wire),
+}
+
+impl core::ops::Deref for Datapath<'_> {
+    type Target = SwBackend;
+    fn deref(&self) -> &SwBackend {
+        match self {
+            Datapath::Sw(g) => g,
+            #[cfg(feature = "doca-emu")]
+            Datapath::Emulated(w) => w,
+        }
+    }
+}
+
+impl core::ops::DerefMut for Datapath<'_> {
+    fn deref_mut(&mut self) -> &mut SwBackend {
+        match self {
+            Datapath::Sw(g) => &mut *g,
+            #[cfg(feature = "doca-emu")]
+            Datapath::Emulated(w) => &mut *w,
+        }
+    }
+}
+
 /// The locked software backend; derefs to [`SwBackend`].
 pub struct SwGuard<'a>(MutexGuard<'a, Box<dyn Backend>>);
 

@@ -63,12 +63,15 @@
 //!   return [`Outcome`]s (egress port, drop, RSS queue, kernel, default miss), with headers
 //!   rewritten in place and counters and meters updated. Time for meters is an explicit input
 //!   ([`SwBackend::set_time_ns`]); nothing reads a wall clock.
-//! * **hw** (`HwBackend`, feature `doca`): translates each [`Backend`] method into its DOCA
-//!   Flow call through `doca-sys`. Type-checked (clippy, `-D warnings`) against DOCA
-//!   3.3.0109 and 3.0.0058 headers; DOCA 3.2, 3.1 and 2.9 paths follow NVIDIA's samples
-//!   but were not compiled. **It has never been linked against `libdoca_flow` nor run on a
-//!   BlueField.** See `docs/doca-versions.md` and the `backend::hw` module docs for what it
-//!   does not do yet.
+//! * **hw** (`HwBackend`, features `doca` and `doca-emu`): translates each [`Backend`]
+//!   method into its DOCA Flow call through the seam of `doca-sys`
+//!   (`include/doca_sys_doca.h`: opaque handles, plain specs). With `doca` the seam is the
+//!   C shim over the DOCA SDK, type-checked against DOCA 3.3.0109 and 3.0.0058 headers
+//!   (3.2, 3.1 and 2.9 follow NVIDIA's samples, not compiled); **it has never been linked
+//!   against `libdoca_flow` nor run on a BlueField.** With `doca-emu` the seam is the DOCA
+//!   Flow contract emulator (`backend::emu`), which runs the pipes on the sw backend and
+//!   checks DOCA's documented rules on every call; CI runs the hardware backend there.
+//!   See `docs/doca-versions.md`.
 //!
 //! ## DOCA behaviours the sw backend reproduces
 //!
@@ -133,8 +136,14 @@ pub mod pipe;
 pub mod port;
 
 pub use action::Actions;
-#[cfg(feature = "doca")]
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
 pub use backend::hw::HwBackend;
+
+#[cfg(all(feature = "doca", feature = "doca-emu"))]
+compile_error!(
+    "features `doca` and `doca-emu` exclude each other: both define DOCA Flow's seam \
+     (the SDK shim and the emulator); build with one"
+);
 pub use backend::sw::{DropReason, Outcome, SwBackend, TRAIL_LEN, Verdict};
 pub use backend::{
     AclFamily, Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId,
@@ -143,7 +152,7 @@ pub use backend::{
 pub use classifier::PortRange;
 pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};
-pub use flow::{Flow, FlowBuilder, Queue, SwGuard};
+pub use flow::{Datapath, Flow, FlowBuilder, Queue, SwGuard};
 pub use fwd::Fwd;
 pub use matching::{Field, L3Type, L4Type, Match, PacketMeta};
 pub use monitor::{Counters, MeterCfg, MeterLimit, Monitor};

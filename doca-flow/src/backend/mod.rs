@@ -30,7 +30,9 @@
 //! [`Backend::entry_release`] has no DOCA counterpart: it tells the backend that the safe
 //! handle is gone, so bookkeeping for an entry that is no longer installed can be freed.
 
-#[cfg(feature = "doca")]
+#[cfg(feature = "doca-emu")]
+pub mod emu;
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
 pub mod hw;
 pub mod sw;
 
@@ -542,6 +544,21 @@ pub trait Backend: sealed::Sealed + Send + Any {
     /// for their timeout (the `DOCA_FLOW_ENTRY_OP_AGED` callbacks); each is reported once.
     /// The caller removes them.
     fn ct_aged(&mut self, _port: PortId, _out: &mut Vec<EntryId>) {}
+    /// Tags `entry` with `tag` (non-zero): a packet's outcome then reports the tag of
+    /// the last tagged entry it hit ([`Outcome::tag`](crate::Outcome::tag)), so a
+    /// caller learns which of its rules decided without a lookup of its own.
+    /// A software-backend extension (DOCA has no per-entry tags): the sw backend and the
+    /// emulated hardware (feature `doca-emu`) have it.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`](crate::Error::Unsupported) on real hardware; an entry that
+    /// is not live.
+    fn entry_tag(&mut self, _entry: EntryId, _tag: u32) -> Result<()> {
+        Err(crate::Error::Unsupported {
+            what: "entry tags",
+            reason: "hardware pipes have no per-entry tags",
+        })
+    }
     /// For downcasting to the concrete backend.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting to the concrete backend.

@@ -1,5 +1,6 @@
-//! doca-flow's plain data -> DOCA Flow C structs, through the doca-sys shim's
-//! fillers (which know each DOCA release's struct layout).
+//! doca-flow's plain data -> the seam's flat, host-order specs
+//! (`include/doca_sys_doca.h`). The shim fills DOCA's structs from them by
+//! field name; the emulator reads them back ([`crate::backend::emu`]).
 
 use doca_sys::doca as sys;
 
@@ -12,8 +13,8 @@ fn nz(m: &Match, fields: &[Field]) -> bool {
 }
 
 /// The flat spec of a match (or mask) template.
-pub(super) fn match_spec(m: &Match) -> sys::dsys_flow_header_spec {
-    let mut s = sys::dsys_flow_header_spec::default();
+pub(super) fn match_spec(m: &Match) -> sys::dsys_header_spec {
+    let mut s = sys::dsys_header_spec::default();
     let g = |f: Field| m.get(f);
     if nz(m, &[Field::EthSrc, Field::EthDst, Field::EthType]) {
         s.present |= sys::DSYS_HDR_ETH;
@@ -118,8 +119,17 @@ fn mac(v: u128) -> [u8; 6] {
 
 /// The flat spec of modify-header actions. `None` when the actions change
 /// nothing (DOCA then takes no actions template).
-pub(super) fn actions_spec(a: &Actions) -> Option<sys::dsys_flow_header_spec> {
-    let mut s = sys::dsys_flow_header_spec::default();
+///
+/// # Errors
+/// `dec_ttl`, which DOCA takes as an action descriptor the seam does not carry.
+pub(super) fn actions_spec(
+    a: &Actions,
+    op: &'static str,
+) -> crate::error::Result<Option<sys::dsys_header_spec>> {
+    if a.dec_ttl {
+        return Err(super::error::unsupported(op, "dec_ttl actions"));
+    }
+    let mut s = sys::dsys_header_spec::default();
     if a.eth_src.is_some() || a.eth_dst.is_some() {
         s.present |= sys::DSYS_HDR_ETH;
         s.eth_src = a.eth_src.unwrap_or_default();
@@ -150,19 +160,25 @@ pub(super) fn actions_spec(a: &Actions) -> Option<sys::dsys_flow_header_spec> {
             s.meta_u32[i] = v.unwrap_or(0);
         }
     }
-    (s.present != 0).then_some(s)
+    Ok((s.present != 0).then_some(s))
 }
 
-/// `(counter, meter, meter_packets, cir, cbs)` for the monitor filler.
-pub(super) fn monitor_args(m: &Monitor) -> (bool, bool, bool, u64, u64) {
-    match m.meter {
-        Some(cfg) => (
-            m.counter,
-            true,
-            cfg.limit == MeterLimit::Packets,
-            cfg.cir,
-            cfg.cbs,
-        ),
-        None => (m.counter, false, false, 0, 0),
+/// The seam's monitor; `None` when it neither counts nor meters.
+pub(super) fn monitor_spec(m: &Monitor) -> Option<sys::dsys_monitor_spec> {
+    if !m.counter && m.meter.is_none() {
+        return None;
     }
+    Some(match m.meter {
+        Some(cfg) => sys::dsys_monitor_spec {
+            counter: m.counter,
+            meter: true,
+            meter_packets: cfg.limit == MeterLimit::Packets,
+            cir: cfg.cir,
+            cbs: cfg.cbs,
+        },
+        None => sys::dsys_monitor_spec {
+            counter: m.counter,
+            ..Default::default()
+        },
+    })
 }

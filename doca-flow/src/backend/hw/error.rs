@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocaError {
     /// The numeric code.
-    pub code: u32,
+    pub code: i32,
     /// DOCA's name, e.g. `DOCA_ERROR_NO_MEMORY`.
     pub name: String,
     /// DOCA's description.
@@ -19,15 +19,10 @@ pub struct DocaError {
 }
 
 impl DocaError {
-    pub(super) fn new(code: sys::doca_error_t) -> DocaError {
-        // SAFETY: both functions take any doca_error_t and return a pointer to
-        // a static NUL-terminated string (or NULL for unknown codes).
-        let (name, descr) = unsafe {
-            (
-                sys::doca_error_get_name(code),
-                sys::doca_error_get_descr(code),
-            )
-        };
+    pub(super) fn new(code: sys::dsys_rc) -> DocaError {
+        // SAFETY: both functions take any code and return a pointer to a static
+        // NUL-terminated string (or NULL for unknown codes).
+        let (name, descr) = unsafe { (sys::dsys_error_name(code), sys::dsys_error_descr(code)) };
         let text = |p: *const core::ffi::c_char| {
             if p.is_null() {
                 String::from("unknown")
@@ -52,8 +47,11 @@ impl fmt::Display for DocaError {
 
 impl std::error::Error for DocaError {}
 
-pub(super) fn check(op: &'static str, rc: sys::doca_error_t) -> Result<()> {
-    if rc == sys::DOCA_SUCCESS {
+/// `DOCA_SUCCESS`.
+pub(super) const OK: sys::dsys_rc = sys::DSYS_OK as sys::dsys_rc;
+
+pub(super) fn check(op: &'static str, rc: sys::dsys_rc) -> Result<()> {
+    if rc == OK {
         Ok(())
     } else {
         Err(Error::Backend {

@@ -29,11 +29,10 @@
 
 mod convert;
 mod error;
-mod fill;
 
+use convert::{actions_spec, match_spec, monitor_spec};
 pub use error::DocaError;
-use error::{check, unsupported};
-use fill::{counters, fill_actions, fill_match, fill_monitor, opt_ptr};
+use error::{OK, check, unsupported};
 
 use core::any::Any;
 use core::ffi::c_void;
@@ -62,8 +61,8 @@ struct RawCompletion {
     entry: *mut sys::doca_flow_pipe_entry,
     ctx: usize,
     queue: u16,
-    status: sys::doca_flow_entry_status,
-    op: sys::doca_flow_entry_op,
+    status: u32,
+    op: u32,
 }
 
 thread_local! {
@@ -76,8 +75,8 @@ thread_local! {
 unsafe extern "C" fn entry_process_cb(
     entry: *mut sys::doca_flow_pipe_entry,
     pipe_queue: u16,
-    status: sys::doca_flow_entry_status,
-    op: sys::doca_flow_entry_op,
+    status: u32,
+    op: u32,
     user_ctx: *mut c_void,
 ) {
     COMPLETIONS.with(|c| {
@@ -93,16 +92,42 @@ unsafe extern "C" fn entry_process_cb(
     });
 }
 
-/// Filled actions, monitor and fwd of one entry (each optional).
-type EntryParts = (
-    Option<sys::dsys_doca_flow_actions>,
-    Option<sys::dsys_doca_flow_monitor>,
-    Option<sys::dsys_doca_flow_fwd>,
-);
+/// `Some(v)` as a pointer to `v`, `None` as null.
+fn opt_ptr<T>(v: &Option<T>) -> *const T {
+    v.as_ref().map_or(ptr::null(), |v| v as *const T)
+}
+
+/// The specs of one entry: its seam struct points into these, so they live
+/// until the call that reads it.
+#[derive(Default)]
+struct EntryParts {
+    matcher: Option<sys::dsys_header_spec>,
+    mask: Option<sys::dsys_header_spec>,
+    actions: Option<sys::dsys_header_spec>,
+    monitor: Option<sys::dsys_monitor_spec>,
+    fwd: Option<sys::dsys_fwd_spec>,
+    /// RSS queue arrays the fwd points into.
+    queues: Vec<u16>,
+}
+
+impl EntryParts {
+    fn spec(&self, priority: u32, hash_index: u32) -> sys::dsys_entry_spec {
+        sys::dsys_entry_spec {
+            match_: opt_ptr(&self.matcher),
+            match_mask: opt_ptr(&self.mask),
+            actions: opt_ptr(&self.actions),
+            monitor: opt_ptr(&self.monitor),
+            fwd: opt_ptr(&self.fwd),
+            priority,
+            hash_index,
+        }
+    }
+}
 
 struct HwPipe {
     raw: NonNull<sys::doca_flow_pipe>,
     ty: PipeType,
+    port: PortId,
 }
 
 struct HwEntry {
@@ -121,7 +146,6 @@ pub struct HwBackend {
     ports: HashMap<PortId, NonNull<sys::doca_flow_port>>,
     /// DOCA representors opened for started representor ports (DOCA 3.x),
     /// closed when their port stops.
-    reps: HashMap<PortId, NonNull<sys::doca_dev_rep>>,
     pipes: Vec<Option<HwPipe>>,
     entries: Vec<HwEntry>,
     free_entries: Vec<u32>,
@@ -154,7 +178,6 @@ impl HwBackend {
         HwBackend {
             cfg: None,
             ports: HashMap::new(),
-            reps: HashMap::new(),
             pipes: Vec::new(),
             entries: Vec::new(),
             free_entries: Vec::new(),
@@ -163,12 +186,12 @@ impl HwBackend {
         }
     }
 
-    /// The DOCA version doca-sys was built against, as `(major, minor)`.
+    /// The DOCA version the seam implements, as `(major, minor)`: the SDK's the
+    /// shim was built against, or the release whose rules the emulator follows.
     pub fn doca_version() -> (u32, u32) {
-        (
-            sys::DSYS_DOCA_VERSION >> 16,
-            sys::DSYS_DOCA_VERSION & 0xffff,
-        )
+        // SAFETY: no preconditions; returns a constant.
+        let v = unsafe { sys::dsys_doca_version() };
+        (v >> 16, v & 0xffff)
     }
 
     fn port(&self, id: PortId, op: &'static str) -> Result<NonNull<sys::doca_flow_port>> {
@@ -191,63 +214,71 @@ impl HwBackend {
             .filter(|e| e.live && e.generation == id.generation)
     }
 
-    /// Fills a DOCA fwd from a spec. `queues` keeps RSS queue arrays alive
-    /// until the DOCA call that reads them.
+    /// The seam's fwd for `spec`; an RSS fwd points into `queues`, which the
+    /// caller keeps (unmoved) until the call that reads it.
     fn fwd(
         &self,
         spec: &FwdSpec,
-        queues: &mut Vec<Vec<u16>>,
+        queues: &mut Vec<u16>,
         op: &'static str,
-    ) -> Result<sys::dsys_doca_flow_fwd> {
-        let mut f = sys::dsys_doca_flow_fwd::default();
-        let (kind, port, pipe, q, nq) = match spec {
-            FwdSpec::Port(p) => (sys::DSYS_FWD_PORT, p.0, ptr::null_mut(), ptr::null_mut(), 0),
-            FwdSpec::Pipe(p) => (
-                sys::DSYS_FWD_PIPE,
-                0,
-                self.pipe(*p, op)?.raw.as_ptr(),
-                ptr::null_mut(),
-                0,
-            ),
-            FwdSpec::Drop => (sys::DSYS_FWD_DROP, 0, ptr::null_mut(), ptr::null_mut(), 0),
-            FwdSpec::Kernel => (sys::DSYS_FWD_KERNEL, 0, ptr::null_mut(), ptr::null_mut(), 0),
-            FwdSpec::Changeable => (
-                sys::DSYS_FWD_CHANGEABLE,
-                0,
-                ptr::null_mut(),
-                ptr::null_mut(),
-                0,
-            ),
-            FwdSpec::Rss(qs) => {
-                queues.push(qs.to_vec());
-                let v = queues
-                    .last_mut()
-                    .map_or(ptr::null_mut(), |v| v.as_mut_ptr());
-                (sys::DSYS_FWD_RSS, 0, ptr::null_mut(), v, qs.len() as u16)
+    ) -> Result<sys::dsys_fwd_spec> {
+        let mut f = sys::dsys_fwd_spec::default();
+        match spec {
+            FwdSpec::Port(p) => {
+                f.kind = sys::DSYS_FWD_PORT;
+                f.port_id = p.0;
             }
-        };
-        // SAFETY: f is a valid, writable fwd; pipe is a live pipe or null;
-        // q points into `queues`, which the caller keeps until the DOCA call.
-        let rc = unsafe { sys::dsys_doca_flow_fwd_fill(&mut f, kind, port, pipe, q, nq) };
-        check(op, rc)?;
+            FwdSpec::Pipe(p) => {
+                f.kind = sys::DSYS_FWD_PIPE;
+                f.pipe = self.pipe(*p, op)?.raw.as_ptr();
+            }
+            FwdSpec::Drop => f.kind = sys::DSYS_FWD_DROP,
+            FwdSpec::Kernel => f.kind = sys::DSYS_FWD_KERNEL,
+            FwdSpec::Changeable => f.kind = sys::DSYS_FWD_CHANGEABLE,
+            FwdSpec::Rss(qs) => {
+                *queues = qs.to_vec();
+                f.kind = sys::DSYS_FWD_RSS;
+                f.rss_queues = queues.as_ptr();
+                f.nr_rss_queues = u16::try_from(qs.len())
+                    .map_err(|_| unsupported(op, "more than 65535 RSS queues"))?;
+            }
+        }
         Ok(f)
     }
 
-    /// The per-entry actions, monitor and fwd that basic, LPM and hash
-    /// entries share.
-    fn entry_parts(
+    /// The specs of an entry's parts.
+    fn parts(
         &self,
-        actions: &crate::action::Actions,
-        monitor: &Option<Monitor>,
-        fwd: &Option<FwdSpec>,
-        queues: &mut Vec<Vec<u16>>,
+        matcher: Option<&Match>,
+        mask: Option<&Match>,
+        actions: Option<&crate::action::Actions>,
+        monitor: Option<&Monitor>,
+        fwd: Option<&FwdSpec>,
         op: &'static str,
-    ) -> Result<EntryParts> {
-        Ok((
-            fill_actions(actions, op)?,
-            monitor.as_ref().and_then(fill_monitor),
-            fwd.as_ref().map(|x| self.fwd(x, queues, op)).transpose()?,
-        ))
+    ) -> Result<Box<EntryParts>> {
+        // Boxed: the fwd spec points into `queues`, which must not move.
+        let mut p = Box::<EntryParts>::default();
+        p.matcher = matcher.map(match_spec);
+        p.mask = mask.map(match_spec);
+        p.actions = match actions {
+            Some(a) => actions_spec(a, op)?,
+            None => None,
+        };
+        p.monitor = monitor.and_then(monitor_spec);
+        if let Some(f) = fwd {
+            let mut queues = Vec::new();
+            let spec = self.fwd(f, &mut queues, op)?;
+            p.queues = queues;
+            p.fwd = Some(sys::dsys_fwd_spec {
+                rss_queues: if spec.kind == sys::DSYS_FWD_RSS {
+                    p.queues.as_ptr()
+                } else {
+                    ptr::null()
+                },
+                ..spec
+            });
+        }
+        Ok(p)
     }
 
     fn new_entry(&mut self, pipe: PipeId) -> EntryId {
@@ -290,8 +321,8 @@ impl HwBackend {
 
     fn flags(flags: Flags) -> u32 {
         match flags {
-            Flags::NoWait => sys::DSYS_DOCA_FLOW_NO_WAIT,
-            Flags::WaitForBatch => sys::DSYS_DOCA_FLOW_WAIT_FOR_BATCH,
+            Flags::NoWait => sys::DSYS_FLAG_NO_WAIT,
+            Flags::WaitForBatch => sys::DSYS_FLAG_WAIT_FOR_BATCH,
         }
     }
 }
@@ -301,40 +332,20 @@ impl super::sealed::Sealed for HwBackend {}
 impl Backend for HwBackend {
     fn init(&mut self, cfg: &FlowCfg) -> Result<()> {
         const OP: &str = "doca_flow_init";
-        let mut c: *mut sys::doca_flow_cfg = ptr::null_mut();
-        // SAFETY: c is a valid out pointer.
-        check("doca_flow_cfg_create", unsafe {
-            sys::doca_flow_cfg_create(&mut c)
-        })?;
-        let mode = CString::new(match cfg.mode {
-            Mode::Vnf => "vnf,hws",
-            Mode::Switch => "switch,hws",
-        })
-        .map_err(|_| unsupported(OP, "mode string"))?;
-        // SAFETY: c was just created and is destroyed below on every path;
-        // mode outlives the calls; the callback is a valid extern "C" fn for
-        // the life of the process.
-        let rc = unsafe {
-            let mut rc = sys::doca_flow_cfg_set_pipe_queues(c, cfg.queues);
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::doca_flow_cfg_set_mode_args(c, mode.as_ptr());
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::doca_flow_cfg_set_queue_depth(c, cfg.queue_depth);
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::doca_flow_cfg_set_cb_entry_process(c, Some(entry_process_cb));
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::dsys_doca_flow_cfg_set_resources(c, cfg.counters, cfg.meters);
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::dsys_doca_flow_init(c);
-            }
-            sys::doca_flow_cfg_destroy(c);
-            rc
+        if self.cfg.is_some() {
+            return Err(unsupported(OP, "DOCA Flow is already initialised"));
+        }
+        let c = sys::dsys_flow_cfg {
+            queues: cfg.queues,
+            queue_depth: cfg.queue_depth,
+            nr_counters: cfg.counters,
+            nr_meters: cfg.meters,
+            switch_mode: cfg.mode == Mode::Switch,
+            cb: Some(entry_process_cb),
         };
-        check(OP, rc)?;
+        // SAFETY: c is a valid configuration; the callback is an extern "C" fn
+        // that lives for the whole process.
+        check(OP, unsafe { sys::dsys_flow_init(&c) })?;
         self.cfg = Some(cfg.clone());
         Ok(())
     }
@@ -345,59 +356,24 @@ impl Backend for HwBackend {
             .cfg
             .clone()
             .ok_or_else(|| unsupported(OP, "doca_flow_init has not run"))?;
-        let mut c: *mut sys::doca_flow_port_cfg = ptr::null_mut();
-        // SAFETY: c is a valid out pointer.
-        check("doca_flow_port_cfg_create", unsafe {
-            sys::doca_flow_port_cfg_create(&mut c)
-        })?;
+        let (kind, switch) = match cfg.kind {
+            PortKind::Plain => (sys::DSYS_PORT_PLAIN, 0),
+            PortKind::Switch => (sys::DSYS_PORT_SWITCH, 0),
+            PortKind::Representor { switch } => (sys::DSYS_PORT_REPRESENTOR, switch.0),
+        };
+        let c = sys::dsys_port_cfg {
+            port_id: cfg.id.0,
+            kind,
+            switch_port_id: switch,
+            nr_counters: flow.counters,
+            nr_meters: flow.meters,
+        };
         let mut port: *mut sys::doca_flow_port = ptr::null_mut();
-        let mut rep: *mut sys::doca_dev_rep = ptr::null_mut();
-        // SAFETY: c is live until destroyed at the end of this block; the
-        // shim looks the devices up through DOCA's DPDK bridge for ports the
-        // application probed; port and rep are valid out pointers.
-        let rc = unsafe {
-            let mut rc = sys::dsys_doca_flow_port_cfg_set_port_id(c, cfg.id.0);
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::dsys_doca_flow_port_cfg_set_resources(c, flow.counters, flow.meters);
-            }
-            if rc == sys::DOCA_SUCCESS {
-                // The device calls differ between DOCA 2.9 and 3.x (argument
-                // type, representor support): the shim makes them.
-                rc = match cfg.kind {
-                    PortKind::Plain | PortKind::Switch => {
-                        sys::dsys_doca_flow_port_cfg_set_dev_of_port(c, cfg.id.0)
-                    }
-                    PortKind::Representor { switch } => {
-                        sys::dsys_doca_flow_port_cfg_set_representor(
-                            c, cfg.id.0, switch.0, &mut rep,
-                        )
-                    }
-                };
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::doca_flow_port_start(c, &mut port);
-            }
-            sys::doca_flow_port_cfg_destroy(c);
-            rc
-        };
-        let rep = NonNull::new(rep);
-        let port = check(OP, rc).and_then(|()| {
-            NonNull::new(port).ok_or_else(|| unsupported(OP, "DOCA returned no port"))
-        });
-        let port = match port {
-            Ok(p) => p,
-            Err(e) => {
-                if let Some(r) = rep {
-                    // SAFETY: r was opened for this port, which did not start.
-                    unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
-                }
-                return Err(e);
-            }
-        };
+        // SAFETY: c is a valid configuration and port a valid out pointer; the
+        // application probed the DPDK port (module docs).
+        check(OP, unsafe { sys::dsys_port_start(&c, &mut port) })?;
+        let port = NonNull::new(port).ok_or_else(|| unsupported(OP, "DOCA returned no port"))?;
         self.ports.insert(cfg.id, port);
-        if let Some(r) = rep {
-            self.reps.insert(cfg.id, r);
-        }
         Ok(())
     }
 
@@ -406,13 +382,8 @@ impl Backend for HwBackend {
         let raw = self.port(port, OP)?;
         // SAFETY: raw is a started port; by this method's contract none of its
         // pipes is used again.
-        check(OP, unsafe { sys::doca_flow_port_stop(raw.as_ptr()) })?;
+        check(OP, unsafe { sys::dsys_port_stop(raw.as_ptr()) })?;
         self.ports.remove(&port);
-        if let Some(r) = self.reps.remove(&port) {
-            // SAFETY: r is the representor this port was started with; the
-            // port is stopped, so nothing uses it any more.
-            unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
-        }
         Ok(())
     }
 
@@ -420,9 +391,7 @@ impl Backend for HwBackend {
         const OP: &str = "doca_flow_port_pair";
         let (a, b) = (self.port(port, OP)?, self.port(pair, OP)?);
         // SAFETY: both are started ports.
-        check(OP, unsafe {
-            sys::doca_flow_port_pair(a.as_ptr(), b.as_ptr())
-        })
+        check(OP, unsafe { sys::dsys_port_pair(a.as_ptr(), b.as_ptr()) })
     }
 
     fn pipe_create(
@@ -436,11 +405,11 @@ impl Backend for HwBackend {
         let name = CString::new(cfg.name.as_str())
             .map_err(|_| unsupported(OP, "a pipe name with a NUL byte"))?;
         let ty = match cfg.pipe_type {
-            PipeType::Basic => sys::DOCA_FLOW_PIPE_BASIC,
-            PipeType::Control => sys::DOCA_FLOW_PIPE_CONTROL,
-            PipeType::Acl => sys::DOCA_FLOW_PIPE_ACL,
-            PipeType::Lpm => sys::DOCA_FLOW_PIPE_LPM,
-            PipeType::Hash => sys::DOCA_FLOW_PIPE_HASH,
+            PipeType::Basic => sys::DSYS_PIPE_BASIC,
+            PipeType::Control => sys::DSYS_PIPE_CONTROL,
+            PipeType::Acl => sys::DSYS_PIPE_ACL,
+            PipeType::Lpm => sys::DSYS_PIPE_LPM,
+            PipeType::Hash => sys::DSYS_PIPE_HASH,
             PipeType::Ct => {
                 return Err(unsupported(
                     OP,
@@ -448,71 +417,39 @@ impl Backend for HwBackend {
                 ));
             }
         };
-        let domain = match cfg.domain {
-            Domain::Ingress => sys::DOCA_FLOW_PIPE_DOMAIN_DEFAULT,
-            Domain::Egress => sys::DOCA_FLOW_PIPE_DOMAIN_EGRESS,
+        let parts = self.parts(
+            Some(&cfg.matcher),
+            cfg.match_mask.as_ref(),
+            Some(&cfg.actions),
+            Some(&cfg.monitor),
+            fwd,
+            OP,
+        )?;
+        let miss = self.parts(None, None, None, None, fwd_miss, OP)?;
+        let spec = sys::dsys_pipe_spec {
+            name: name.as_ptr(),
+            type_: ty,
+            is_root: cfg.is_root,
+            egress: cfg.domain == Domain::Egress,
+            nr_entries: cfg.nr_entries,
+            miss_counter: cfg.miss_counter,
+            match_: opt_ptr(&parts.matcher),
+            match_mask: opt_ptr(&parts.mask),
+            actions: opt_ptr(&parts.actions),
+            monitor: opt_ptr(&parts.monitor),
         };
-        let matcher = fill_match(&cfg.matcher);
-        let mask = cfg.match_mask.as_ref().map(fill_match);
-        let mut actions = fill_actions(&cfg.actions, OP)?;
-        let monitor = fill_monitor(&cfg.monitor);
-        let mut queues = Vec::new();
-        let fwd = fwd.map(|f| self.fwd(f, &mut queues, OP)).transpose()?;
-        let fwd_miss = fwd_miss.map(|f| self.fwd(f, &mut queues, OP)).transpose()?;
-        let mut c: *mut sys::doca_flow_pipe_cfg = ptr::null_mut();
-        // SAFETY: c is a valid out pointer; port is a started port.
-        check("doca_flow_pipe_cfg_create", unsafe {
-            sys::doca_flow_pipe_cfg_create(&mut c, port.as_ptr())
-        })?;
         let mut pipe: *mut sys::doca_flow_pipe = ptr::null_mut();
-        // SAFETY: c is live until destroyed at the end of the block; every
-        // pointer passed points at a local that outlives the calls (DOCA
-        // copies the templates during pipe creation); pipe is an out pointer.
-        let rc = unsafe {
-            let actions_ptr: *mut sys::dsys_doca_flow_actions = actions
-                .as_mut()
-                .map_or(ptr::null_mut(), |a| a as *mut sys::dsys_doca_flow_actions);
-            let steps: [&dyn Fn() -> sys::doca_error_t; 8] = [
-                &|| sys::doca_flow_pipe_cfg_set_name(c, name.as_ptr()),
-                &|| sys::doca_flow_pipe_cfg_set_type(c, ty),
-                &|| sys::doca_flow_pipe_cfg_set_is_root(c, cfg.is_root),
-                &|| sys::doca_flow_pipe_cfg_set_domain(c, domain),
-                &|| sys::doca_flow_pipe_cfg_set_nr_entries(c, cfg.nr_entries),
-                &|| sys::dsys_doca_flow_pipe_cfg_set_match(c, &matcher, opt_ptr(&mask)),
-                &|| sys::doca_flow_pipe_cfg_set_miss_counter(c, cfg.miss_counter),
-                &|| match &monitor {
-                    Some(m) => sys::dsys_doca_flow_pipe_cfg_set_monitor(c, m),
-                    None => sys::DOCA_SUCCESS,
-                },
-            ];
-            let mut rc = sys::DOCA_SUCCESS;
-            for step in steps {
-                rc = step();
-                if rc != sys::DOCA_SUCCESS {
-                    break;
-                }
-            }
-            if rc == sys::DOCA_SUCCESS && !actions_ptr.is_null() {
-                rc = sys::dsys_doca_flow_pipe_cfg_set_actions(
-                    c,
-                    &actions_ptr,
-                    ptr::null(),
-                    ptr::null_mut(),
-                    1,
-                );
-            }
-            if rc == sys::DOCA_SUCCESS {
-                rc = sys::dsys_doca_flow_pipe_create(
-                    c,
-                    opt_ptr(&fwd),
-                    opt_ptr(&fwd_miss),
-                    &mut pipe,
-                );
-            }
-            sys::doca_flow_pipe_cfg_destroy(c);
-            rc
-        };
-        check(OP, rc)?;
+        // SAFETY: port is a started port; spec and the fwds point at locals
+        // (name, parts, miss) that outlive the call; pipe is an out pointer.
+        check(OP, unsafe {
+            sys::dsys_pipe_create(
+                port.as_ptr(),
+                &spec,
+                opt_ptr(&parts.fwd),
+                opt_ptr(&miss.fwd),
+                &mut pipe,
+            )
+        })?;
         let raw = NonNull::new(pipe).ok_or_else(|| unsupported(OP, "DOCA returned no pipe"))?;
         let id = match self.pipes.iter().position(Option::is_none) {
             Some(i) => i,
@@ -524,6 +461,7 @@ impl Backend for HwBackend {
         self.pipes[id] = Some(HwPipe {
             raw,
             ty: cfg.pipe_type,
+            port: cfg.port,
         });
         Ok(PipeId(id as u32))
     }
@@ -533,29 +471,21 @@ impl Backend for HwBackend {
             // SAFETY: p.raw is a live pipe (taken out of the table once) that,
             // by this method's contract, nothing forwards to any more and whose
             // port still runs; DOCA frees its entries with it.
-            unsafe { sys::doca_flow_pipe_destroy(p.raw.as_ptr()) };
-            let gone: Vec<u32> = self
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.live && e.pipe == pipe)
-                .map(|(i, _)| i as u32)
-                .collect();
-            for i in gone {
-                self.free_entry(i);
-            }
+            unsafe { sys::dsys_pipe_destroy(p.raw.as_ptr()) };
+            self.forget_entries_of(pipe);
         }
     }
 
     fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {
         const OP: &str = "doca_flow_pipe_update_miss";
         let raw = self.pipe(pipe, OP)?.raw;
-        let mut queues = Vec::new();
-        let f = self.fwd(fwd_miss, &mut queues, OP)?;
-        // SAFETY: raw is a live pipe and f a filled fwd.
-        check(OP, unsafe {
-            sys::dsys_doca_flow_pipe_update_miss(raw.as_ptr(), &f)
-        })
+        let miss = self.parts(None, None, None, None, Some(fwd_miss), OP)?;
+        let Some(f) = &miss.fwd else {
+            return Err(unsupported(OP, "no fwd"));
+        };
+        // SAFETY: raw is a live pipe; f (and the queues it may point into) live
+        // in `miss` until after the call.
+        check(OP, unsafe { sys::dsys_pipe_update_miss(raw.as_ptr(), f) })
     }
 
     fn entry_add(
@@ -567,164 +497,105 @@ impl Backend for HwBackend {
     ) -> Result<EntryId> {
         const OP: &str = "doca_flow_pipe_add_entry";
         let p = self.pipe(pipe, OP)?.raw.as_ptr();
-        let f = Self::flags(flags);
+        // The seam struct of each kind, and the parts it points into. Building
+        // them can fail before DOCA sees the entry: no slot is taken then.
+        let (parts, priority, index) = match &spec {
+            EntrySpec::Basic {
+                matcher,
+                actions,
+                monitor,
+                fwd,
+            } => (
+                self.parts(
+                    Some(matcher),
+                    None,
+                    Some(actions),
+                    monitor.as_ref(),
+                    fwd.as_ref(),
+                    OP,
+                )?,
+                0,
+                0,
+            ),
+            EntrySpec::Control {
+                priority,
+                matcher,
+                mask,
+                actions,
+                monitor,
+                fwd,
+            } => (
+                self.parts(
+                    Some(matcher),
+                    mask.as_ref(),
+                    Some(actions),
+                    monitor.as_ref(),
+                    Some(fwd),
+                    OP,
+                )?,
+                *priority,
+                0,
+            ),
+            EntrySpec::Acl {
+                priority,
+                matcher,
+                mask,
+                fwd,
+            } => (
+                self.parts(Some(matcher), Some(mask), None, None, Some(fwd), OP)?,
+                *priority,
+                0,
+            ),
+            EntrySpec::Lpm {
+                matcher,
+                mask,
+                actions,
+                monitor,
+                fwd,
+            } => (
+                self.parts(
+                    Some(matcher),
+                    Some(mask),
+                    Some(actions),
+                    monitor.as_ref(),
+                    fwd.as_ref(),
+                    OP,
+                )?,
+                0,
+                0,
+            ),
+            EntrySpec::Hash {
+                index,
+                actions,
+                monitor,
+                fwd,
+            } => (
+                self.parts(
+                    None,
+                    None,
+                    Some(actions),
+                    monitor.as_ref(),
+                    fwd.as_ref(),
+                    OP,
+                )?,
+                0,
+                *index,
+            ),
+            EntrySpec::Ct(_) => {
+                return Err(unsupported(
+                    "doca_flow_ct_add_entry",
+                    "doca_flow_ct is not bound yet (the sw backend runs CT pipes)",
+                ));
+            }
+        };
+        let seam = parts.spec(priority, index);
         let id = self.new_entry(pipe);
         let ctx = (id.index as usize + 1) as *mut c_void;
         let mut raw: *mut sys::doca_flow_pipe_entry = ptr::null_mut();
-        // Filling the structs can fail before DOCA sees the entry: the slot
-        // is then freed, never left behind as an entry "in process".
-        let call = |raw: &mut *mut sys::doca_flow_pipe_entry| -> Result<sys::doca_error_t> {
-            let mut queues = Vec::new();
-            Ok(match &spec {
-                EntrySpec::Basic {
-                    matcher,
-                    actions,
-                    monitor,
-                    fwd,
-                } => {
-                    let m = fill_match(matcher);
-                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
-                    // SAFETY: p is a live pipe; every pointer is to a local that
-                    // outlives the call or is null; raw is an out pointer.
-                    unsafe {
-                        sys::dsys_doca_flow_pipe_basic_add_entry(
-                            queue,
-                            p,
-                            &m,
-                            0,
-                            opt_ptr(&a),
-                            opt_ptr(&mon),
-                            opt_ptr(&fw),
-                            f,
-                            ctx,
-                            raw,
-                        )
-                    }
-                }
-                EntrySpec::Control {
-                    priority,
-                    matcher,
-                    mask,
-                    actions,
-                    monitor,
-                    fwd,
-                } => {
-                    let m = fill_match(matcher);
-                    let k = mask.as_ref().map(fill_match);
-                    let a = fill_actions(actions, OP)?;
-                    let mon = monitor.as_ref().and_then(fill_monitor);
-                    let fw = self.fwd(fwd, &mut queues, OP)?;
-                    // SAFETY: as above. Control entries take no flags in DOCA.
-                    unsafe {
-                        sys::dsys_doca_flow_pipe_control_add_entry(
-                            queue,
-                            p,
-                            &m,
-                            opt_ptr(&k),
-                            ptr::null(),
-                            opt_ptr(&a),
-                            ptr::null(),
-                            ptr::null(),
-                            opt_ptr(&mon),
-                            *priority,
-                            &fw,
-                            ctx,
-                            raw,
-                        )
-                    }
-                }
-                EntrySpec::Acl {
-                    priority,
-                    matcher,
-                    mask,
-                    fwd,
-                } => {
-                    let m = fill_match(matcher);
-                    let k = fill_match(mask);
-                    let fw = self.fwd(fwd, &mut queues, OP)?;
-                    // SAFETY: as above.
-                    unsafe {
-                        sys::dsys_doca_flow_pipe_acl_add_entry(
-                            queue,
-                            p,
-                            &m,
-                            &k,
-                            0,
-                            ptr::null(),
-                            *priority,
-                            &fw,
-                            f,
-                            ctx,
-                            raw,
-                        )
-                    }
-                }
-                EntrySpec::Lpm {
-                    matcher,
-                    mask,
-                    actions,
-                    monitor,
-                    fwd,
-                } => {
-                    let m = fill_match(matcher);
-                    let k = fill_match(mask);
-                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
-                    // SAFETY: as above.
-                    unsafe {
-                        sys::dsys_doca_flow_pipe_lpm_add_entry(
-                            queue,
-                            p,
-                            &m,
-                            &k,
-                            0,
-                            opt_ptr(&a),
-                            opt_ptr(&mon),
-                            opt_ptr(&fw),
-                            f,
-                            ctx,
-                            raw,
-                        )
-                    }
-                }
-                EntrySpec::Ct(_) => {
-                    return Err(unsupported(
-                        "doca_flow_ct_add_entry",
-                        "doca_flow_ct is not bound yet (the sw backend runs CT pipes)",
-                    ));
-                }
-                EntrySpec::Hash {
-                    index,
-                    actions,
-                    monitor,
-                    fwd,
-                } => {
-                    let (a, mon, fw) = self.entry_parts(actions, monitor, fwd, &mut queues, OP)?;
-                    // SAFETY: as above.
-                    unsafe {
-                        sys::dsys_doca_flow_pipe_hash_add_entry(
-                            queue,
-                            p,
-                            *index,
-                            0,
-                            opt_ptr(&a),
-                            opt_ptr(&mon),
-                            opt_ptr(&fw),
-                            f,
-                            ctx,
-                            raw,
-                        )
-                    }
-                }
-            })
-        };
-        let rc = match call(&mut raw) {
-            Ok(rc) => rc,
-            Err(e) => {
-                self.free_entry(id.index);
-                return Err(e);
-            }
-        };
-        if rc != sys::DOCA_SUCCESS || raw.is_null() {
+        // SAFETY: p is a live pipe; seam points into `parts`, alive until after
+        // the call; raw is an out pointer.
+        let rc = unsafe { sys::dsys_entry_add(queue, p, &seam, Self::flags(flags), ctx, &mut raw) };
+        if rc != OK || raw.is_null() {
             // Not queued: never reported as installed.
             self.free_entry(id.index);
             check(OP, rc)?;
@@ -752,32 +623,20 @@ impl Backend for HwBackend {
             return Err(unsupported(OP, "updates of non-basic entries"));
         }
         let p = hp.raw.as_ptr();
-        let a = match &update.actions {
-            Some(a) => fill_actions(a, OP)?,
-            None => None,
-        };
-        let mon = update.monitor.as_ref().and_then(fill_monitor);
-        let mut queues = Vec::new();
-        let fw = update
-            .fwd
-            .as_ref()
-            .map(|x| self.fwd(x, &mut queues, OP))
-            .transpose()?;
-        // SAFETY: p is a live pipe and raw one of its entries; the pointers
-        // are to locals or null.
-        let rc = unsafe {
-            sys::dsys_doca_flow_pipe_basic_update_entry(
-                queue,
-                p,
-                0,
-                opt_ptr(&a),
-                opt_ptr(&mon),
-                opt_ptr(&fw),
-                Self::flags(flags),
-                raw,
-            )
-        };
-        check(OP, rc)?;
+        let parts = self.parts(
+            None,
+            None,
+            update.actions.as_ref(),
+            update.monitor.as_ref(),
+            update.fwd.as_ref(),
+            OP,
+        )?;
+        let seam = parts.spec(0, 0);
+        // SAFETY: p is a live pipe and raw one of its entries; seam points into
+        // `parts`, alive until after the call.
+        check(OP, unsafe {
+            sys::dsys_entry_update(queue, p, raw, &seam, Self::flags(flags))
+        })?;
         if let Some(e) = self.entries.get_mut(entry.index as usize) {
             e.status = EntryStatus::InProcess;
         }
@@ -792,7 +651,7 @@ impl Backend for HwBackend {
             .raw;
         // SAFETY: raw is an entry DOCA returned and has not removed.
         check(OP, unsafe {
-            sys::doca_flow_pipe_remove_entry(queue, Self::flags(flags), raw)
+            sys::dsys_entry_remove(queue, raw, Self::flags(flags))
         })?;
         if let Some(e) = self.entries.get_mut(entry.index as usize) {
             e.status = EntryStatus::InProcess;
@@ -812,8 +671,7 @@ impl Backend for HwBackend {
         COMPLETIONS.with(|c| c.borrow_mut().clear());
         // SAFETY: raw is a started port; the callback runs on this thread
         // during the call and only touches the thread-local above.
-        let rc =
-            unsafe { sys::doca_flow_entries_process(raw.as_ptr(), queue, PROCESS_TIMEOUT_US, max) };
+        let rc = unsafe { sys::dsys_entries_process(raw.as_ptr(), queue, PROCESS_TIMEOUT_US, max) };
         let done: Vec<RawCompletion> = COMPLETIONS.with(|c| std::mem::take(&mut *c.borrow_mut()));
         for c in done {
             let index = match c.ctx {
@@ -827,11 +685,11 @@ impl Backend for HwBackend {
                 continue;
             };
             let op = match c.op {
-                sys::DOCA_FLOW_ENTRY_OP_DEL => EntryOp::Remove,
-                sys::DOCA_FLOW_ENTRY_OP_UPD => EntryOp::Update,
+                sys::DSYS_ENTRY_OP_DEL => EntryOp::Remove,
+                sys::DSYS_ENTRY_OP_UPD => EntryOp::Update,
                 _ => EntryOp::Add,
             };
-            let ok = c.status == sys::DOCA_FLOW_ENTRY_STATUS_SUCCESS;
+            let ok = c.status == sys::DSYS_ENTRY_STATUS_SUCCESS;
             e.status = if ok {
                 EntryStatus::Success
             } else {
@@ -886,35 +744,44 @@ impl Backend for HwBackend {
             .entry(entry)
             .ok_or(Error::EntryNotInstalled(entry.index))?
             .raw;
-        let mut q = sys::dsys_doca_flow_resource_query::default();
-        // SAFETY: raw is a live entry; q is a valid out struct.
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        // SAFETY: raw is a live entry; the outputs are valid.
         check(OP, unsafe {
-            sys::dsys_doca_flow_resource_query_entry(raw, &mut q)
+            sys::dsys_query_entry(raw, &mut packets, &mut bytes)
         })?;
-        Ok(counters(&q))
+        Ok(Counters { packets, bytes })
     }
 
     fn query_pipe_miss(&self, pipe: PipeId) -> Result<Counters> {
         const OP: &str = "doca_flow_resource_query_pipe_miss";
         let raw = self.pipe(pipe, OP)?.raw;
-        let mut q = sys::dsys_doca_flow_resource_query::default();
-        // SAFETY: raw is a live pipe; q is a valid out struct.
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        // SAFETY: raw is a live pipe; the outputs are valid.
         check(OP, unsafe {
-            sys::dsys_doca_flow_resource_query_pipe_miss(raw.as_ptr(), &mut q)
+            sys::dsys_query_pipe_miss(raw.as_ptr(), &mut packets, &mut bytes)
         })?;
-        Ok(counters(&q))
+        Ok(Counters { packets, bytes })
     }
 
     fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> Result<u32> {
         const OP: &str = "doca_flow_pipe_calc_hash";
         let raw = self.pipe(pipe, OP)?.raw;
-        let m = fill_match(values);
+        let m = match_spec(values);
         let mut hash = 0u32;
         // SAFETY: raw is a live pipe; m and hash are valid.
         check(OP, unsafe {
-            sys::dsys_doca_flow_pipe_calc_hash(raw.as_ptr(), &m, &mut hash)
+            sys::dsys_pipe_calc_hash(raw.as_ptr(), &m, &mut hash)
         })?;
         Ok(hash)
+    }
+
+    #[cfg(feature = "doca-emu")]
+    fn entry_tag(&mut self, entry: EntryId, tag: u32) -> Result<()> {
+        let raw = self
+            .entry(entry)
+            .ok_or(Error::EntryNotInstalled(entry.index))?
+            .raw;
+        super::emu::tag_entry(raw, tag)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -926,26 +793,48 @@ impl Backend for HwBackend {
     }
 }
 
+impl HwBackend {
+    /// Forgets the entries of a pipe DOCA destroyed.
+    fn forget_entries_of(&mut self, pipe: PipeId) {
+        let gone: Vec<u32> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.live && e.pipe == pipe)
+            .map(|(i, _)| i as u32)
+            .collect();
+        for i in gone {
+            self.free_entry(i);
+        }
+    }
+}
+
 impl Drop for HwBackend {
     fn drop(&mut self) {
         if self.cfg.is_none() {
             return;
         }
-        // DOCA's teardown order: pipes (flushed with their ports), ports,
-        // then the library. The safe layer has normally stopped every port
-        // already; stop what is left.
-        for (_, p) in self.ports.drain() {
-            // SAFETY: p is a started port that nothing uses any more.
+        // DOCA's teardown order: pipes, ports (representors before their
+        // switch port), then the library. The safe layer has normally
+        // destroyed every pipe and stopped every port already; what is left
+        // goes in that order.
+        let mut left: Vec<(PortId, NonNull<sys::doca_flow_port>)> = self.ports.drain().collect();
+        let switches: Vec<PortId> = left
+            .iter()
+            .filter(|(id, _)| self.pipes.iter().flatten().any(|p| p.port == *id))
+            .map(|(id, _)| *id)
+            .collect();
+        left.sort_by_key(|(id, _)| switches.contains(id));
+        for (_, p) in left {
+            // SAFETY: p is a started port that nothing uses any more: flushing
+            // destroys its pipes, then it stops.
             unsafe {
-                sys::doca_flow_port_pipes_flush(p.as_ptr());
-                sys::doca_flow_port_stop(p.as_ptr());
+                sys::dsys_port_pipes_flush(p.as_ptr());
+                sys::dsys_port_stop(p.as_ptr());
             }
         }
-        for (_, r) in self.reps.drain() {
-            // SAFETY: the representor's port is stopped above.
-            unsafe { sys::doca_dev_rep_close(r.as_ptr()) };
-        }
+        self.pipes.clear();
         // SAFETY: every port is stopped; nothing uses DOCA Flow any more.
-        unsafe { sys::doca_flow_destroy() };
+        unsafe { sys::dsys_flow_destroy() };
     }
 }

@@ -349,6 +349,10 @@ impl SwBackend {
 impl super::sealed::Sealed for SwBackend {}
 
 impl Backend for SwBackend {
+    fn entry_tag(&mut self, entry: EntryId, tag: u32) -> Result<()> {
+        self.set_entry_tag(entry, tag)
+    }
+
     fn init(&mut self, cfg: &FlowCfg) -> Result<()> {
         self.queues = (0..cfg.queues).map(|_| VecDeque::new()).collect();
         self.cfg = Some(cfg.clone());
