@@ -1,344 +1,307 @@
 /*
- * doca_shim.c - one DOCA Flow API over DOCA 2.9 LTS, 3.0-3.1, 3.2 and 3.3+.
- * See include/doca_sys_doca.h for what differs and why.
+ * doca_shim.c - the DOCA Flow seam of include/doca_sys_doca.h, implemented
+ * over the DOCA SDK: DOCA 2.9 LTS, 3.0-3.1, 3.2 and 3.3+.
  *
- * Compiled (gcc -fsyntax-only and through doca-sys's build) against public
- * DOCA 3.3.0109 and 3.0.0058 header copies, outside this repository: that
- * covers the 3.3+ and 3.0-3.1 branches as 3.0 has them. The 2.9, 3.1 and
- * 3.2 branches were checked line by line against NVIDIA's doca-samples
- * (2.9.0072, tags 3.1.0 and 3.2.0), not compiled: no public headers of
- * those releases were found. docs/doca-versions.md has the details.
+ * Every DOCA struct, enum value and version difference stays in this file:
+ * the dsys_* functions take the seam's plain, host-order specs, fill DOCA's
+ * structs by field name and call whichever DOCA function the SDK built
+ * against has. What differs between releases (docs/doca-versions.md has the
+ * evidence for each line):
+ *
+ *  - entry add/update signatures: the action index is a field of struct
+ *    doca_flow_actions before 3.2 and an argument from 3.2;
+ *    doca_flow_pipe_add_entry / _update_entry are renamed
+ *    doca_flow_pipe_basic_add_entry / _basic_update_entry in 3.3, and the
+ *    priority argument of doca_flow_pipe_control_add_entry moves from
+ *    second to after `monitor` in 3.3; ACL entries take actions only from
+ *    3.2;
+ *  - entry flag values: DOCA_FLOW_NO_WAIT = 0 / DOCA_FLOW_WAIT_FOR_BATCH = 1
+ *    before 3.3, DOCA_FLOW_ENTRY_FLAGS_NO_WAIT = 1 / _WAIT_FOR_BATCH = 2 in
+ *    3.3;
+ *  - 3.3's versioned symbols (doca_ctsd_flow.h maps ~40 structs and the
+ *    functions that take them to *_v1 by macro): this file names the
+ *    unversioned structs and functions, and the SDK's headers select;
+ *  - counters and meters: global budgets on the library config before 3.2,
+ *    per-port resource mode and per-port budgets from 3.2;
+ *  - the port id: devargs string in 2.9, doca_flow_port_cfg_set_port_id
+ *    from 3.0;
+ *  - representors: 2.9 starts them by port id alone; 3.x opens a
+ *    doca_dev_rep (doca_dpdk_open_dev_rep_by_port_id) and passes it with
+ *    doca_flow_port_cfg_set_dev_rep, and the shim closes it after the port
+ *    stops;
+ *  - the matched source port: parser_meta.port_meta in 2.9,
+ *    parser_meta.port_id from 3.0;
+ *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
+ *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
+ *
+ * State the seam's contract needs and DOCA does not give back:
+ *  - the entry-process callback: DOCA's takes DOCA's enums; a static
+ *    trampoline converts them to dsys_entry_status / dsys_entry_op and calls
+ *    the dsys_entry_cb given to dsys_flow_init;
+ *  - the type of each pipe (no DOCA release has a getter, and the add-entry
+ *    call depends on it): a side table from DOCA's pipe pointer to its type
+ *    and port, filled by dsys_pipe_create and emptied by dsys_pipe_destroy,
+ *    dsys_port_pipes_flush, dsys_port_stop and dsys_flow_destroy. Handles
+ *    handed to the caller stay DOCA's own pointers;
+ *  - the doca_dev_rep opened for a representor port (3.x): a side table
+ *    from DOCA's port pointer to it, closed by dsys_port_stop (or at once
+ *    when the port fails to start) and by dsys_flow_destroy.
+ * Both tables are guarded by one mutex, so entry adds may run on several
+ * threads (one per queue, as DOCA allows).
+ *
+ * Compiled (gcc -std=gnu11 -Wall -Wextra -Werror -fsyntax-only, and through
+ * doca-sys's build.rs) against public DOCA 3.3.0109 and 3.0.0058 header
+ * copies, outside this repository: that covers the 3.3+ branch and the
+ * 3.0-3.1 branch as 3.0 has it. The 2.9, 3.1 and 3.2 branches were checked
+ * line by line against NVIDIA's doca-samples (2.9.0072, tags 3.1.0 and
+ * 3.2.0-3.2.2), not compiled: no public headers of those releases were
+ * found. Never linked against libdoca_flow, never run.
  */
+
+/* build.rs passes -DDOCA_ALLOW_EXPERIMENTAL_API (most DOCA Flow calls are
+ * DOCA_EXPERIMENTAL, which warns or fails without it); define it for any
+ * other compiler invocation too. */
+#ifndef DOCA_ALLOW_EXPERIMENTAL_API
+#define DOCA_ALLOW_EXPERIMENTAL_API 1
+#endif
+
 #include <endian.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <doca_version.h>
+#include <doca_error.h>
+#include <doca_dev.h>
+#include <doca_dpdk.h>
+#include <doca_log.h>
+#include <doca_flow.h>
 
 #include "doca_sys_doca.h"
 
-/* Before 3.2 the action index is a field of struct doca_flow_actions, not an
- * argument: copy the caller's actions (or zeroed ones) and set it there. */
-#if !DSYS_DOCA_AT_LEAST(3, 2)
-static const struct doca_flow_actions *
-with_action_idx(struct doca_flow_actions *tmp,
-		const struct doca_flow_actions *actions, uint8_t action_idx)
-{
-	if (actions == NULL && action_idx == 0)
-		return NULL;
-	if (actions != NULL)
-		*tmp = *actions;
-	else
-		memset(tmp, 0, sizeof(*tmp));
-	tmp->action_idx = action_idx;
-	return tmp;
-}
+/* --- versions ----------------------------------------------------------- */
+
+/* doca_version.h names them DOCA_VERSION_* from 2.7 on (2.7.0085, 3.0.0058
+ * and 3.3.0109 copies) and DOCA_VER_* up to 2.5; doca-sys/build.rs reads
+ * either. */
+#if !defined(DOCA_VERSION_MAJOR) && defined(DOCA_VER_MAJOR)
+#define DOCA_VERSION_MAJOR DOCA_VER_MAJOR
+#define DOCA_VERSION_MINOR DOCA_VER_MINOR
 #endif
 
-doca_error_t dsys_doca_flow_init(struct doca_flow_cfg *cfg)
-{
-	return doca_flow_init(cfg);
-}
+/* True when the SDK built against is at least major.minor. */
+#define DSYS_DOCA_AT_LEAST(major, minor)                                       \
+	(DOCA_VERSION_MAJOR > (major) ||                                       \
+	 (DOCA_VERSION_MAJOR == (major) && DOCA_VERSION_MINOR >= (minor)))
 
-doca_error_t dsys_doca_flow_cfg_set_resources(struct doca_flow_cfg *cfg,
-					      uint32_t nr_counters,
-					      uint32_t nr_meters)
-{
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	(void)nr_counters;
-	(void)nr_meters;
-	return doca_flow_cfg_set_resource_mode(cfg, DOCA_FLOW_RESOURCE_MODE_PORT);
-#else
-	doca_error_t rc = doca_flow_cfg_set_nr_counters(cfg, nr_counters);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	rc = doca_flow_cfg_set_nr_meters(cfg, nr_meters);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	return doca_flow_cfg_set_nr_shared_resource(cfg, nr_meters,
-						    DOCA_FLOW_SHARED_RESOURCE_METER);
+/* Releases the shim was written for: 2.9 LTS and 3.0 onwards. Older ones
+ * differ in names the shim uses (2.7: doca_flow_pipe_rm_entry,
+ * doca_flow_query_entry, ...); 2.10 already has 3.0's nested RSS fields but
+ * 2.9's port devargs and parser_meta.port_meta, a mix no branch covers.
+ * build.rs refuses the same releases before compiling anything. */
+#if !DSYS_DOCA_AT_LEAST(2, 9)
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; this SDK is older than 2.9"
 #endif
-}
-
-doca_error_t dsys_doca_flow_port_cfg_set_resources(struct doca_flow_port_cfg *cfg,
-						   uint32_t nr_counters,
-						   uint32_t nr_meters)
-{
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	doca_error_t rc = doca_flow_port_cfg_set_nr_resources(cfg, DOCA_FLOW_RESOURCE_COUNTER,
-							      nr_counters);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	return doca_flow_port_cfg_set_nr_resources(cfg, DOCA_FLOW_RESOURCE_METER, nr_meters);
-#else
-	(void)cfg;
-	(void)nr_counters;
-	(void)nr_meters;
-	return DOCA_SUCCESS;
+#if DOCA_VERSION_MAJOR == 2 && DOCA_VERSION_MINOR >= 10
+#error "doca-sys supports DOCA 2.9 LTS and 3.0 or newer; DOCA 2.10 is not supported"
 #endif
+
+/* The seam states these numbers (doca_sys_doca.h); an SDK that changed
+ * them fails here instead of mislabelling errors or parser_meta values.
+ * Mask specs carry the l3/l4 meta values through unmapped (all-ones is a
+ * full mask), so they must be DOCA's. The casts compare the values, not
+ * the enum types (-Wenum-compare). */
+#define DSYS_SAME(ours, doca) _Static_assert((int)(ours) == (int)(doca), #doca " changed")
+DSYS_SAME(DSYS_OK, DOCA_SUCCESS);
+DSYS_SAME(DSYS_ERR_NOT_PERMITTED, DOCA_ERROR_NOT_PERMITTED);
+DSYS_SAME(DSYS_ERR_IN_USE, DOCA_ERROR_IN_USE);
+DSYS_SAME(DSYS_ERR_NOT_SUPPORTED, DOCA_ERROR_NOT_SUPPORTED);
+DSYS_SAME(DSYS_ERR_INVALID_VALUE, DOCA_ERROR_INVALID_VALUE);
+DSYS_SAME(DSYS_ERR_NO_MEMORY, DOCA_ERROR_NO_MEMORY);
+DSYS_SAME(DSYS_ERR_NOT_FOUND, DOCA_ERROR_NOT_FOUND);
+DSYS_SAME(DSYS_ERR_BAD_STATE, DOCA_ERROR_BAD_STATE);
+DSYS_SAME(DSYS_ERR_ALREADY_EXIST, DOCA_ERROR_ALREADY_EXIST);
+DSYS_SAME(DSYS_ERR_FULL, DOCA_ERROR_FULL);
+DSYS_SAME(DSYS_ERR_IN_PROGRESS, DOCA_ERROR_IN_PROGRESS);
+DSYS_SAME(DSYS_L3_META_NONE, DOCA_FLOW_L3_META_NONE);
+DSYS_SAME(DSYS_L3_META_IPV4, DOCA_FLOW_L3_META_IPV4);
+DSYS_SAME(DSYS_L3_META_IPV6, DOCA_FLOW_L3_META_IPV6);
+DSYS_SAME(DSYS_L4_META_NONE, DOCA_FLOW_L4_META_NONE);
+DSYS_SAME(DSYS_L4_META_TCP, DOCA_FLOW_L4_META_TCP);
+DSYS_SAME(DSYS_L4_META_UDP, DOCA_FLOW_L4_META_UDP);
+DSYS_SAME(DSYS_L4_META_ICMP, DOCA_FLOW_L4_META_ICMP);
+DSYS_SAME(DSYS_L4_META_ESP, DOCA_FLOW_L4_META_ESP);
+
+uint32_t dsys_doca_version(void)
+{
+	return ((uint32_t)DOCA_VERSION_MAJOR << 16) | (uint32_t)DOCA_VERSION_MINOR;
 }
 
-doca_error_t dsys_doca_flow_port_cfg_set_port_id(struct doca_flow_port_cfg *cfg,
-						 uint16_t port_id)
+const char *dsys_error_name(dsys_rc rc)
 {
-#if DSYS_DOCA_AT_LEAST(3, 0)
-	return doca_flow_port_cfg_set_port_id(cfg, port_id);
-#else
-	/* 2.9 takes the DPDK port id as the devargs string. */
-	char buf[8];
-	snprintf(buf, sizeof(buf), "%u", (unsigned int)port_id);
-	return doca_flow_port_cfg_set_devargs(cfg, buf);
-#endif
+	return doca_error_get_name((doca_error_t)rc);
 }
 
-doca_error_t dsys_doca_flow_port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg,
-						    uint16_t port_id)
+const char *dsys_error_descr(dsys_rc rc)
 {
-	struct doca_dev *dev = NULL;
-
-	/* doca_dpdk_port_as_dev is in 2.9 (ipsec_ctx.c in doca-samples at
-	 * 2.9.0072) and 3.x. A port DOCA knows no device for is left without
-	 * one, as before. */
-	if (doca_dpdk_port_as_dev(port_id, &dev) != DOCA_SUCCESS)
-		return DOCA_SUCCESS;
-	/* 2.7 declares the argument `void *dev`, 3.0 and 3.3 `struct doca_dev
-	 * *dev`; the 2.9 samples pass a struct doca_dev *, which C converts
-	 * to either. */
-	return doca_flow_port_cfg_set_dev(cfg, dev);
+	return doca_error_get_descr((doca_error_t)rc);
 }
 
-doca_error_t dsys_doca_flow_port_cfg_set_representor(struct doca_flow_port_cfg *cfg,
-						     uint16_t port_id, uint16_t switch_port_id,
-						     struct doca_dev_rep **rep)
-{
-	*rep = NULL;
-#if DSYS_DOCA_AT_LEAST(3, 0)
-	struct doca_dev *dev = NULL;
+/* --- side tables --------------------------------------------------------- */
 
-	if (doca_dpdk_port_as_dev(switch_port_id, &dev) != DOCA_SUCCESS)
-		return DOCA_SUCCESS;
-	if (doca_dpdk_open_dev_rep_by_port_id(port_id, dev, rep) != DOCA_SUCCESS) {
-		*rep = NULL;
-		return DOCA_SUCCESS;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Pipe pointer -> (dsys_pipe_type, port), chained hash. */
+#define PIPE_BUCKETS 256u
+
+struct pipe_node {
+	struct doca_flow_pipe *pipe;
+	struct doca_flow_port *port;
+	uint32_t type;
+	struct pipe_node *next;
+};
+
+static struct pipe_node *pipe_table[PIPE_BUCKETS];
+
+static size_t pipe_bucket(const struct doca_flow_pipe *pipe)
+{
+	uint64_t x = (uint64_t)(uintptr_t)pipe;
+
+	x = (x >> 4) * 0x9E3779B97F4A7C15ull;
+	return (size_t)(x >> 56) % PIPE_BUCKETS;
+}
+
+/* Records a new pipe in node (allocated by the caller, so that recording
+ * cannot fail after DOCA created the pipe). A stale record of the same
+ * address (a pipe DOCA freed behind the shim's back) is replaced. */
+static void pipe_table_insert(struct pipe_node *node)
+{
+	size_t b = pipe_bucket(node->pipe);
+	struct pipe_node **pp;
+
+	pthread_mutex_lock(&table_lock);
+	for (pp = &pipe_table[b]; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->pipe == node->pipe) {
+			struct pipe_node *old = *pp;
+
+			node->next = old->next;
+			*pp = node;
+			pthread_mutex_unlock(&table_lock);
+			free(old);
+			return;
+		}
 	}
-	return doca_flow_port_cfg_set_dev_rep(cfg, *rep);
-#else
-	/* 2.9 has neither doca_flow_port_cfg_set_dev_rep nor
-	 * doca_dpdk_open_dev_rep_by_port_id (no 2.9 sample calls them, and
-	 * 2.7's doca_flow.h lacks set_dev_rep): a representor probed by DPDK
-	 * is started by its port id alone, with no device (the flow_switch*
-	 * samples at 2.9.0072 start representor ports with dev = NULL and the
-	 * port id as devargs). */
-	(void)cfg;
-	(void)port_id;
-	(void)switch_port_id;
-	return DOCA_SUCCESS;
-#endif
+	node->next = pipe_table[b];
+	pipe_table[b] = node;
+	pthread_mutex_unlock(&table_lock);
 }
 
-doca_error_t dsys_doca_flow_pipe_cfg_set_match(struct doca_flow_pipe_cfg *cfg,
-					       const dsys_doca_flow_match *match,
-					       const dsys_doca_flow_match *match_mask)
+/* The dsys_pipe_type of a pipe created through the shim. */
+static doca_error_t pipe_table_type(const struct doca_flow_pipe *pipe, uint32_t *type)
 {
-	return doca_flow_pipe_cfg_set_match(cfg, match, match_mask);
+	doca_error_t rc = DOCA_ERROR_NOT_FOUND;
+	struct pipe_node *n;
+
+	pthread_mutex_lock(&table_lock);
+	for (n = pipe_table[pipe_bucket(pipe)]; n != NULL; n = n->next) {
+		if (n->pipe == pipe) {
+			*type = n->type;
+			rc = DOCA_SUCCESS;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return rc;
 }
 
-doca_error_t dsys_doca_flow_pipe_cfg_set_actions(struct doca_flow_pipe_cfg *cfg,
-						 dsys_doca_flow_actions *const *actions,
-						 dsys_doca_flow_actions *const *actions_masks,
-						 dsys_doca_flow_action_descs *const *action_descs,
-						 size_t nr_actions)
+static void pipe_table_remove(const struct doca_flow_pipe *pipe)
 {
-	return doca_flow_pipe_cfg_set_actions(cfg, actions, actions_masks, action_descs,
-					      nr_actions);
+	struct pipe_node **pp, *gone = NULL;
+
+	pthread_mutex_lock(&table_lock);
+	for (pp = &pipe_table[pipe_bucket(pipe)]; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->pipe == pipe) {
+			gone = *pp;
+			*pp = gone->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	free(gone);
 }
 
-doca_error_t dsys_doca_flow_pipe_cfg_set_monitor(struct doca_flow_pipe_cfg *cfg,
-						 const dsys_doca_flow_monitor *monitor)
+/* Forgets every pipe of port (all ports when port is NULL). */
+static void pipe_table_remove_port(const struct doca_flow_port *port)
 {
-	return doca_flow_pipe_cfg_set_monitor(cfg, monitor);
+	pthread_mutex_lock(&table_lock);
+	for (size_t b = 0; b < PIPE_BUCKETS; b++) {
+		struct pipe_node **pp = &pipe_table[b];
+
+		while (*pp != NULL) {
+			struct pipe_node *n = *pp;
+
+			if (port == NULL || n->port == port) {
+				*pp = n->next;
+				free(n);
+			} else {
+				pp = &n->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
 }
 
-doca_error_t dsys_doca_flow_pipe_create(const struct doca_flow_pipe_cfg *cfg,
-					const dsys_doca_flow_fwd *fwd,
-					const dsys_doca_flow_fwd *fwd_miss,
-					struct doca_flow_pipe **pipe)
+/* Port pointer -> the doca_dev_rep opened for it (3.x representors). */
+struct rep_node {
+	struct doca_flow_port *port;
+	struct doca_dev_rep *rep;
+	struct rep_node *next;
+};
+
+static struct rep_node *rep_list;
+
+static void rep_list_insert(struct rep_node *node)
 {
-	return doca_flow_pipe_create(cfg, fwd, fwd_miss, pipe);
+	pthread_mutex_lock(&table_lock);
+	node->next = rep_list;
+	rep_list = node;
+	pthread_mutex_unlock(&table_lock);
 }
 
-doca_error_t dsys_doca_flow_pipe_update_miss(struct doca_flow_pipe *pipe,
-					     const dsys_doca_flow_fwd *fwd_miss)
+/* Closes the representor of port (every representor when port is NULL). */
+static void rep_list_close(const struct doca_flow_port *port)
 {
-	return doca_flow_pipe_update_miss(pipe, fwd_miss);
-}
+	struct rep_node *gone = NULL, **pp;
 
-doca_error_t dsys_doca_flow_pipe_basic_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, uint8_t action_idx,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 3)
-	return doca_flow_pipe_basic_add_entry(pipe_queue, pipe, match, action_idx, actions,
-					      monitor, fwd, flags, usr_ctx, entry);
-#elif DSYS_DOCA_AT_LEAST(3, 2)
-	return doca_flow_pipe_add_entry(pipe_queue, pipe, match, action_idx, actions, monitor,
-					fwd, flags, usr_ctx, entry);
-#else
-	struct doca_flow_actions tmp;
-	return doca_flow_pipe_add_entry(pipe_queue, pipe, match,
-					with_action_idx(&tmp, actions, action_idx), monitor, fwd,
-					flags, usr_ctx, entry);
-#endif
-}
+	pthread_mutex_lock(&table_lock);
+	pp = &rep_list;
+	while (*pp != NULL) {
+		struct rep_node *n = *pp;
 
-doca_error_t dsys_doca_flow_pipe_basic_update_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe, uint8_t action_idx,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, struct doca_flow_pipe_entry *entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 3)
-	return doca_flow_pipe_basic_update_entry(pipe_queue, pipe, action_idx, actions, monitor,
-						 fwd, flags, entry);
-#elif DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2: no sample (at any tag) calls an entry update, and no 3.2
-	 * header is public, so this keeps the 3.0 signature; if 3.2 added the
-	 * action index here as it did to the add functions, this line fails
-	 * to compile rather than misbehaving. Only action index 0 is
-	 * supported. */
-	if (action_idx != 0)
-		return DOCA_ERROR_NOT_SUPPORTED;
-	return doca_flow_pipe_update_entry(pipe_queue, pipe, actions, monitor, fwd, flags, entry);
-#else
-	struct doca_flow_actions tmp;
-	return doca_flow_pipe_update_entry(pipe_queue, pipe,
-					   with_action_idx(&tmp, actions, action_idx), monitor,
-					   fwd, flags, entry);
-#endif
-}
+		if (port == NULL || n->port == port) {
+			*pp = n->next;
+			n->next = gone;
+			gone = n;
+		} else {
+			pp = &n->next;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	while (gone != NULL) {
+		struct rep_node *next = gone->next;
 
-doca_error_t dsys_doca_flow_pipe_control_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	const dsys_doca_flow_match_condition *condition,
-	const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_actions *actions_mask,
-	const dsys_doca_flow_action_descs *action_descs,
-	const dsys_doca_flow_monitor *monitor, uint32_t priority,
-	const dsys_doca_flow_fwd *fwd, void *usr_ctx,
-	struct doca_flow_pipe_entry **entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 3)
-	return doca_flow_pipe_control_add_entry(pipe_queue, pipe, match, match_mask, condition,
-						actions, actions_mask, action_descs, monitor,
-						priority, fwd, usr_ctx, entry);
-#else
-	return doca_flow_pipe_control_add_entry(pipe_queue, priority, pipe, match, match_mask,
-						condition, actions, actions_mask, action_descs,
-						monitor, fwd, usr_ctx, entry);
-#endif
-}
-
-doca_error_t dsys_doca_flow_pipe_acl_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	uint32_t priority, const dsys_doca_flow_fwd *fwd, uint32_t flags,
-	void *usr_ctx, struct doca_flow_pipe_entry **entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	return doca_flow_pipe_acl_add_entry(pipe_queue, pipe, match, match_mask, action_idx,
-					    actions, priority, fwd, flags, usr_ctx, entry);
-#else
-	if (actions != NULL || action_idx != 0)
-		return DOCA_ERROR_NOT_SUPPORTED;
-	return doca_flow_pipe_acl_add_entry(pipe_queue, pipe, match, match_mask, priority, fwd,
-					    (enum doca_flow_flags_type)flags, usr_ctx, entry);
-#endif
-}
-
-doca_error_t dsys_doca_flow_pipe_lpm_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe,
-	const dsys_doca_flow_match *match, const dsys_doca_flow_match *match_mask,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	/* 3.2: flow_lpm_sample.c at tag 3.2.0 passes (match, mask, 0, NULL,
-	 * NULL, &fwd, flags, ...), i.e. the action index before actions. */
-	return doca_flow_pipe_lpm_add_entry(pipe_queue, pipe, match, match_mask, action_idx,
-					    actions, monitor, fwd, flags, usr_ctx, entry);
-#else
-	struct doca_flow_actions tmp;
-	return doca_flow_pipe_lpm_add_entry(pipe_queue, pipe, match, match_mask,
-					    with_action_idx(&tmp, actions, action_idx), monitor,
-					    fwd, (enum doca_flow_flags_type)flags, usr_ctx, entry);
-#endif
-}
-
-doca_error_t dsys_doca_flow_pipe_hash_add_entry(
-	uint16_t pipe_queue, struct doca_flow_pipe *pipe, uint32_t entry_index,
-	uint8_t action_idx, const dsys_doca_flow_actions *actions,
-	const dsys_doca_flow_monitor *monitor, const dsys_doca_flow_fwd *fwd,
-	uint32_t flags, void *usr_ctx, struct doca_flow_pipe_entry **entry)
-{
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	return doca_flow_pipe_hash_add_entry(pipe_queue, pipe, entry_index, action_idx, actions,
-					     monitor, fwd, flags, usr_ctx, entry);
-#else
-	struct doca_flow_actions tmp;
-	return doca_flow_pipe_hash_add_entry(pipe_queue, pipe, entry_index,
-					     with_action_idx(&tmp, actions, action_idx), monitor,
-					     fwd, (enum doca_flow_flags_type)flags, usr_ctx, entry);
-#endif
-}
-
-doca_error_t dsys_doca_flow_resource_query_entry(struct doca_flow_pipe_entry *entry,
-						 dsys_doca_flow_resource_query *out)
-{
-	return doca_flow_resource_query_entry(entry, out);
-}
-
-doca_error_t dsys_doca_flow_resource_query_pipe_miss(struct doca_flow_pipe *pipe,
-						     dsys_doca_flow_resource_query *out)
-{
-	return doca_flow_resource_query_pipe_miss(pipe, out);
-}
-
-doca_error_t dsys_doca_flow_shared_meter_create(
-	struct doca_flow_port *port, uint32_t hint_id,
-	const dsys_doca_flow_resource_meter_cfg *cfg, uint32_t *id)
-{
-	struct doca_flow_shared_resource_cfg res;
-	doca_error_t rc;
-
-	memset(&res, 0, sizeof(res));
-	res.meter_cfg = *cfg;
-#if DSYS_DOCA_AT_LEAST(3, 2)
-	(void)hint_id;
-	rc = doca_flow_port_shared_resource_get(port, DOCA_FLOW_SHARED_RESOURCE_METER, id);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	return doca_flow_port_shared_resource_set_cfg(port, DOCA_FLOW_SHARED_RESOURCE_METER, *id,
-						      &res);
-#else
-	rc = doca_flow_shared_resource_set_cfg(DOCA_FLOW_SHARED_RESOURCE_METER, hint_id, &res);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	rc = doca_flow_shared_resources_bind(DOCA_FLOW_SHARED_RESOURCE_METER, &hint_id, 1, port);
-	if (rc != DOCA_SUCCESS)
-		return rc;
-	*id = hint_id;
-	return DOCA_SUCCESS;
-#endif
+		(void)doca_dev_rep_close(gone->rep);
+		free(gone);
+		gone = next;
+	}
 }
 
 /* --- struct fillers ------------------------------------------------------ */
 
 static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta *meta,
-			struct doca_flow_parser_meta *pm, const struct dsys_flow_header_spec *s)
+			struct doca_flow_parser_meta *pm, const struct dsys_header_spec *s)
 {
 	uint32_t p = s->present;
 
@@ -403,6 +366,8 @@ static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta
 		 * doca-samples at 2.9.0072 vs 3.0.0). */
 		pm->port_meta = s->port_id;
 #endif
+		/* By value: the numbers are asserted equal above, and a mask
+		 * carries all-ones here. */
 		pm->outer_l3_type = (enum doca_flow_l3_meta)s->l3_meta;
 		pm->outer_l4_type = (enum doca_flow_l4_meta)s->l4_meta;
 		pm->outer_ip_fragmented = s->fragmented;
@@ -414,57 +379,84 @@ static void fill_header(struct doca_flow_header_format *h, struct doca_flow_meta
 	}
 }
 
-void dsys_doca_flow_match_fill(dsys_doca_flow_match *m, const struct dsys_flow_header_spec *s)
+/* A match (or match mask) template; NULL spec -> NULL. */
+static const struct doca_flow_match *fill_match(struct doca_flow_match *m,
+						const struct dsys_header_spec *s)
 {
+	if (s == NULL)
+		return NULL;
 	memset(m, 0, sizeof(*m));
 	fill_header(&m->outer, &m->meta, &m->parser_meta, s);
+	return m;
 }
 
-void dsys_doca_flow_actions_fill(dsys_doca_flow_actions *a, const struct dsys_flow_header_spec *s)
+/* Modify-header actions; NULL spec -> NULL. The zeroed struct also sets
+ * the action index to 0 before 3.2, where it is a field (action_idx, see
+ * flow_multi_actions_sample.c at 2.9.0072): the seam gives a pipe at most
+ * one action template, so every entry uses index 0. */
+static struct doca_flow_actions *fill_actions(struct doca_flow_actions *a,
+					      const struct dsys_header_spec *s)
 {
+	if (s == NULL)
+		return NULL;
 	memset(a, 0, sizeof(*a));
 	fill_header(&a->outer, &a->meta, NULL, s);
+	return a;
 }
 
-void dsys_doca_flow_monitor_fill(dsys_doca_flow_monitor *m, bool counter, bool meter,
-				 bool meter_packets, uint64_t cir, uint64_t cbs)
+/* A monitor; NULL when the spec is NULL or asks for neither a counter nor
+ * a meter (the seam's "none"). */
+static const struct doca_flow_monitor *fill_monitor(struct doca_flow_monitor *m,
+						    const struct dsys_monitor_spec *s)
 {
+	if (s == NULL || (!s->counter && !s->meter))
+		return NULL;
 	memset(m, 0, sizeof(*m));
-	if (counter)
+	if (s->counter)
 		m->counter_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
-	if (meter) {
+	if (s->meter) {
 		m->meter_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
-		m->non_shared_meter.limit_type = meter_packets ? DOCA_FLOW_METER_LIMIT_TYPE_PACKETS
-							       : DOCA_FLOW_METER_LIMIT_TYPE_BYTES;
-		m->non_shared_meter.cir = cir;
-		m->non_shared_meter.cbs = cbs;
+		m->non_shared_meter.limit_type = s->meter_packets ? DOCA_FLOW_METER_LIMIT_TYPE_PACKETS
+								  : DOCA_FLOW_METER_LIMIT_TYPE_BYTES;
+		m->non_shared_meter.cir = s->cir;
+		m->non_shared_meter.cbs = s->cbs;
 	}
+	return m;
 }
 
-doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_kind kind,
-				     uint16_t port_id, struct doca_flow_pipe *pipe,
-				     uint16_t *queues, uint16_t nr_queues)
+/* A fwd; *out is NULL when the spec is NULL. DOCA copies the RSS queue
+ * array during the call that takes the fwd. */
+static doca_error_t fill_fwd(struct doca_flow_fwd *f, const struct dsys_fwd_spec *s,
+			     const struct doca_flow_fwd **out)
 {
+	*out = NULL;
+	if (s == NULL)
+		return DOCA_SUCCESS;
 	memset(f, 0, sizeof(*f));
-	switch (kind) {
+	switch (s->kind) {
 	case DSYS_FWD_NONE:
 		f->type = DOCA_FLOW_FWD_NONE;
-		return DOCA_SUCCESS;
+		break;
 	case DSYS_FWD_PORT:
 		f->type = DOCA_FLOW_FWD_PORT;
-		f->port_id = port_id;
-		return DOCA_SUCCESS;
+		f->port_id = s->port_id;
+		break;
 	case DSYS_FWD_PIPE:
 		f->type = DOCA_FLOW_FWD_PIPE;
-		f->next_pipe = pipe;
-		return DOCA_SUCCESS;
+		f->next_pipe = s->pipe;
+		break;
 	case DSYS_FWD_DROP:
 		f->type = DOCA_FLOW_FWD_DROP;
-		return DOCA_SUCCESS;
-	case DSYS_FWD_RSS:
+		break;
+	case DSYS_FWD_RSS: {
+		/* DOCA's queue array is not const; it only reads it. */
+		uint16_t *queues = (uint16_t *)(uintptr_t)s->rss_queues;
+
+		if (queues == NULL && s->nr_rss_queues != 0)
+			return DOCA_ERROR_INVALID_VALUE;
 		/* NOTE: DOCA 3.1 rejects IPv4 with IPv6 (and TCP with UDP) in
 		 * one RSS configuration (3.1 "Customer Affecting Changes"); the
-		 * caller cannot choose the hashed fields yet, see
+		 * seam cannot choose the hashed fields yet, see
 		 * docs/doca-versions.md. */
 		f->type = DOCA_FLOW_FWD_RSS;
 #if DSYS_DOCA_AT_LEAST(3, 0)
@@ -472,7 +464,7 @@ doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_k
 		f->rss.outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
 				     DOCA_FLOW_RSS_TCP;
 		f->rss.queues_array = queues;
-		f->rss.nr_queues = nr_queues;
+		f->rss.nr_queues = s->nr_rss_queues;
 #else
 		/* 2.9: flat RSS fields in struct doca_flow_fwd, no rss_type
 		 * (flow_rss_meta_sample.c in doca-samples at 2.9.0072; the
@@ -481,34 +473,741 @@ doca_error_t dsys_doca_flow_fwd_fill(dsys_doca_flow_fwd *f, enum dsys_flow_fwd_k
 		f->rss_outer_flags = DOCA_FLOW_RSS_IPV4 | DOCA_FLOW_RSS_IPV6 | DOCA_FLOW_RSS_UDP |
 				     DOCA_FLOW_RSS_TCP;
 		f->rss_queues = queues;
-		f->num_of_queues = nr_queues;
+		f->num_of_queues = s->nr_rss_queues;
 #endif
-		return DOCA_SUCCESS;
+		break;
+	}
 	case DSYS_FWD_KERNEL: {
 		struct doca_flow_target *target = NULL;
 		doca_error_t rc = doca_flow_get_target(DOCA_FLOW_TARGET_KERNEL, &target);
+
 		if (rc != DOCA_SUCCESS)
 			return rc;
 		f->type = DOCA_FLOW_FWD_TARGET;
 		f->target = target;
-		return DOCA_SUCCESS;
+		break;
 	}
 	case DSYS_FWD_CHANGEABLE:
 		f->type = DOCA_FLOW_FWD_CHANGEABLE;
+		break;
+	default:
+		return DOCA_ERROR_INVALID_VALUE;
+	}
+	*out = f;
+	return DOCA_SUCCESS;
+}
+
+/* The seam's entry flags in the numbering of the SDK built against. Every
+ * release takes them as a uint32_t or an enum doca_flow_flags_type; the
+ * samples of 2.9.0072 and 3.2.0 pass a uint32_t to both
+ * (applications/common/flow_skeleton.c::add_entry), so one type serves. */
+static doca_error_t sdk_flags(uint32_t flags, uint32_t *out)
+{
+	switch (flags) {
+	case DSYS_FLAG_NO_WAIT:
+#if DSYS_DOCA_AT_LEAST(3, 3)
+		*out = DOCA_FLOW_ENTRY_FLAGS_NO_WAIT;
+#else
+		*out = DOCA_FLOW_NO_WAIT;
+#endif
+		return DOCA_SUCCESS;
+	case DSYS_FLAG_WAIT_FOR_BATCH:
+#if DSYS_DOCA_AT_LEAST(3, 3)
+		*out = DOCA_FLOW_ENTRY_FLAGS_WAIT_FOR_BATCH;
+#else
+		*out = DOCA_FLOW_WAIT_FOR_BATCH;
+#endif
+		return DOCA_SUCCESS;
+	default:
+		return DOCA_ERROR_INVALID_VALUE;
+	}
+}
+
+/* --- library ------------------------------------------------------------- */
+
+/* The caller's callback. Written by dsys_flow_init before doca_flow_init
+ * and cleared by dsys_flow_destroy; read only from the trampoline, which
+ * DOCA calls from doca_flow_entries_process, after init. */
+static dsys_entry_cb entry_cb;
+
+/* DOCA's entry-process callback (the same signature in the 2.9.0072
+ * samples, flow_common.c::check_for_valid_entry, and the 3.0 and 3.3
+ * headers): converts DOCA's enums and calls entry_cb. An operation the
+ * seam does not name (none exists up to 3.3) is not reported. */
+static void entry_process_trampoline(struct doca_flow_pipe_entry *entry, uint16_t pipe_queue,
+				     enum doca_flow_entry_status status,
+				     enum doca_flow_entry_op op, void *user_ctx)
+{
+	dsys_entry_cb cb = entry_cb;
+	uint32_t dop, dstatus;
+
+	if (cb == NULL)
+		return;
+	switch (op) {
+	case DOCA_FLOW_ENTRY_OP_ADD:
+		dop = DSYS_ENTRY_OP_ADD;
+		break;
+	case DOCA_FLOW_ENTRY_OP_DEL:
+		dop = DSYS_ENTRY_OP_DEL;
+		break;
+	case DOCA_FLOW_ENTRY_OP_UPD:
+		dop = DSYS_ENTRY_OP_UPD;
+		break;
+	case DOCA_FLOW_ENTRY_OP_AGED:
+		dop = DSYS_ENTRY_OP_AGED;
+		break;
+	default:
+		return;
+	}
+	switch (status) {
+	case DOCA_FLOW_ENTRY_STATUS_IN_PROCESS:
+		dstatus = DSYS_ENTRY_STATUS_IN_PROCESS;
+		break;
+	case DOCA_FLOW_ENTRY_STATUS_SUCCESS:
+		dstatus = DSYS_ENTRY_STATUS_SUCCESS;
+		break;
+	default:
+		dstatus = DSYS_ENTRY_STATUS_ERROR;
+		break;
+	}
+	cb(entry, pipe_queue, dstatus, dop, user_ctx);
+}
+
+/* Counter and meter budgets. Before 3.2 they are global, on the library
+ * config (flow_common.c::init_doca_flow_cb at 2.9.0072 and 3.1.0); from 3.2
+ * the library runs in per-port resource mode and each port config carries
+ * its own budget (dsys_port_start; flow_common.c at 3.2.0). No shared
+ * resources are reserved: the seam has none. */
+static doca_error_t cfg_set_resources(struct doca_flow_cfg *cfg, const struct dsys_flow_cfg *c)
+{
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	(void)c;
+	return doca_flow_cfg_set_resource_mode(cfg, DOCA_FLOW_RESOURCE_MODE_PORT);
+#else
+	doca_error_t rc = doca_flow_cfg_set_nr_counters(cfg, c->nr_counters);
+
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return doca_flow_cfg_set_nr_meters(cfg, c->nr_meters);
+#endif
+}
+
+dsys_rc dsys_flow_init(const struct dsys_flow_cfg *c)
+{
+	struct doca_flow_cfg *cfg = NULL;
+	dsys_entry_cb prev_cb = entry_cb;
+	doca_error_t rc, rc2;
+
+	if (c == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = doca_flow_cfg_create(&cfg);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	entry_cb = c->cb;
+	rc = doca_flow_cfg_set_pipe_queues(cfg, c->queues);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_cfg_set_mode_args(cfg, c->switch_mode ? "switch,hws" : "vnf,hws");
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_cfg_set_queue_depth(cfg, c->queue_depth);
+	if (rc == DOCA_SUCCESS && c->cb != NULL)
+		rc = doca_flow_cfg_set_cb_entry_process(cfg, entry_process_trampoline);
+	if (rc == DOCA_SUCCESS)
+		rc = cfg_set_resources(cfg, c);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_init(cfg);
+	rc2 = doca_flow_cfg_destroy(cfg);
+	if (rc == DOCA_SUCCESS && rc2 != DOCA_SUCCESS) {
+		/* DOCA Flow runs, but report the failure as the samples do
+		 * (DOCA_ERROR_PROPAGATE): undo the init so that a retry can
+		 * work. */
+		doca_flow_destroy();
+		rc = rc2;
+	}
+	/* A failed second init leaves the running library's callback alone. */
+	if (rc != DOCA_SUCCESS)
+		entry_cb = prev_cb;
+	return rc;
+}
+
+void dsys_flow_destroy(void)
+{
+	doca_flow_destroy();
+	/* Every port is stopped by contract, so these are leftovers of a
+	 * caller that broke it: DOCA has freed the pipes and ports. */
+	pipe_table_remove_port(NULL);
+	rep_list_close(NULL);
+	entry_cb = NULL;
+}
+
+/* --- ports --------------------------------------------------------------- */
+
+static doca_error_t port_cfg_set_port_id(struct doca_flow_port_cfg *cfg, uint16_t port_id)
+{
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	return doca_flow_port_cfg_set_port_id(cfg, port_id);
+#else
+	/* 2.9 takes the DPDK port id as the devargs string
+	 * (flow_common.c::create_doca_flow_port at 2.9.0072). */
+	char buf[8];
+
+	snprintf(buf, sizeof(buf), "%u", (unsigned int)port_id);
+	return doca_flow_port_cfg_set_devargs(cfg, buf);
+#endif
+}
+
+static doca_error_t port_cfg_set_resources(struct doca_flow_port_cfg *cfg,
+					   const struct dsys_port_cfg *c)
+{
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	doca_error_t rc = doca_flow_port_cfg_set_nr_resources(cfg, DOCA_FLOW_RESOURCE_COUNTER,
+							      c->nr_counters);
+
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return doca_flow_port_cfg_set_nr_resources(cfg, DOCA_FLOW_RESOURCE_METER, c->nr_meters);
+#else
+	(void)cfg;
+	(void)c;
+	return DOCA_SUCCESS;
+#endif
+}
+
+/* Attaches the DOCA device behind DPDK port port_id (a PF or the switch
+ * manager). A port DOCA knows no device for is started without one. */
+static doca_error_t port_cfg_set_dev_of_port(struct doca_flow_port_cfg *cfg, uint16_t port_id)
+{
+	struct doca_dev *dev = NULL;
+
+	/* doca_dpdk_port_as_dev is in 2.9 (ipsec_ctx.c in doca-samples at
+	 * 2.9.0072) and 3.x. */
+	if (doca_dpdk_port_as_dev(port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	/* 2.7 declares the argument `void *dev`, 3.0 and 3.3 `struct doca_dev
+	 * *dev`; the 2.9 samples pass a struct doca_dev *, which C converts
+	 * to either. */
+	return doca_flow_port_cfg_set_dev(cfg, dev);
+}
+
+/* Makes cfg the representor DPDK port port_id of the switch whose manager
+ * is DPDK port switch_port_id. From 3.0 this opens the DOCA representor
+ * into *rep (the caller closes it); 2.9 starts representors by port id
+ * alone and leaves *rep NULL. */
+static doca_error_t port_cfg_set_representor(struct doca_flow_port_cfg *cfg, uint16_t port_id,
+					     uint16_t switch_port_id, struct doca_dev_rep **rep)
+{
+	*rep = NULL;
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	struct doca_dev *dev = NULL;
+
+	if (doca_dpdk_port_as_dev(switch_port_id, &dev) != DOCA_SUCCESS)
+		return DOCA_SUCCESS;
+	if (doca_dpdk_open_dev_rep_by_port_id(port_id, dev, rep) != DOCA_SUCCESS) {
+		*rep = NULL;
 		return DOCA_SUCCESS;
 	}
-	return DOCA_ERROR_INVALID_VALUE;
+	return doca_flow_port_cfg_set_dev_rep(cfg, *rep);
+#else
+	/* 2.9 has neither doca_flow_port_cfg_set_dev_rep nor
+	 * doca_dpdk_open_dev_rep_by_port_id (no 2.9 sample calls them, and
+	 * 2.7's doca_flow.h lacks set_dev_rep): a representor probed by DPDK
+	 * is started by its port id alone, with no device (the flow_switch*
+	 * samples at 2.9.0072 start representor ports with dev = NULL and the
+	 * port id as devargs). */
+	(void)cfg;
+	(void)port_id;
+	(void)switch_port_id;
+	return DOCA_SUCCESS;
+#endif
 }
 
-void dsys_doca_flow_query_counters(const dsys_doca_flow_resource_query *q, uint64_t *packets,
-				   uint64_t *bytes)
+dsys_rc dsys_port_start(const struct dsys_port_cfg *c, struct doca_flow_port **port)
 {
-	*packets = q->counter.total_pkts;
-	*bytes = q->counter.total_bytes;
+	struct doca_flow_port_cfg *cfg = NULL;
+	struct doca_dev_rep *rep = NULL;
+	struct rep_node *node = NULL;
+	doca_error_t rc, rc2;
+
+	if (c == NULL || port == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	*port = NULL;
+	if (c->kind != DSYS_PORT_PLAIN && c->kind != DSYS_PORT_SWITCH &&
+	    c->kind != DSYS_PORT_REPRESENTOR)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = doca_flow_port_cfg_create(&cfg);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	rc = port_cfg_set_port_id(cfg, c->port_id);
+	if (rc == DOCA_SUCCESS)
+		rc = port_cfg_set_resources(cfg, c);
+	if (rc == DOCA_SUCCESS) {
+		if (c->kind == DSYS_PORT_REPRESENTOR)
+			rc = port_cfg_set_representor(cfg, c->port_id, c->switch_port_id, &rep);
+		else
+			rc = port_cfg_set_dev_of_port(cfg, c->port_id);
+	}
+	/* Allocated before the port starts, so that recording the
+	 * representor cannot fail on a started port. */
+	if (rc == DOCA_SUCCESS && rep != NULL) {
+		node = calloc(1, sizeof(*node));
+		if (node == NULL)
+			rc = DOCA_ERROR_NO_MEMORY;
+	}
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_port_start(cfg, port);
+	rc2 = doca_flow_port_cfg_destroy(cfg);
+	if (rc == DOCA_SUCCESS && rc2 != DOCA_SUCCESS) {
+		/* Reported as the samples do (DOCA_ERROR_PROPAGATE); the port
+		 * is stopped so that nothing is left half-owned. */
+		(void)doca_flow_port_stop(*port);
+		rc = rc2;
+	}
+	if (rc == DOCA_SUCCESS && *port == NULL)
+		rc = DOCA_ERROR_BAD_STATE;
+	if (rc != DOCA_SUCCESS) {
+		*port = NULL;
+		free(node);
+		if (rep != NULL)
+			(void)doca_dev_rep_close(rep);
+		return rc;
+	}
+	if (node != NULL) {
+		node->port = *port;
+		node->rep = rep;
+		rep_list_insert(node);
+	}
+	return DOCA_SUCCESS;
 }
 
-doca_error_t dsys_doca_flow_pipe_calc_hash(struct doca_flow_pipe *pipe,
-					   const dsys_doca_flow_match *match, uint32_t *hash)
+dsys_rc dsys_port_stop(struct doca_flow_port *port)
 {
-	return doca_flow_pipe_calc_hash(pipe, match, hash);
+	doca_error_t rc;
+
+	if (port == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = doca_flow_port_stop(port);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* Pipes of the port are gone by contract; forget any the caller did
+	 * not destroy, then close the port's representor (3.x). */
+	pipe_table_remove_port(port);
+	rep_list_close(port);
+	return DOCA_SUCCESS;
+}
+
+void dsys_port_pipes_flush(struct doca_flow_port *port)
+{
+	if (port == NULL)
+		return;
+	doca_flow_port_pipes_flush(port);
+	pipe_table_remove_port(port);
+}
+
+dsys_rc dsys_port_pair(struct doca_flow_port *port, struct doca_flow_port *pair)
+{
+	if (port == NULL || pair == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	return doca_flow_port_pair(port, pair);
+}
+
+/* --- pipes --------------------------------------------------------------- */
+
+static doca_error_t sdk_pipe_type(uint32_t type, enum doca_flow_pipe_type *out)
+{
+	switch (type) {
+	case DSYS_PIPE_BASIC:
+		*out = DOCA_FLOW_PIPE_BASIC;
+		return DOCA_SUCCESS;
+	case DSYS_PIPE_CONTROL:
+		*out = DOCA_FLOW_PIPE_CONTROL;
+		return DOCA_SUCCESS;
+	case DSYS_PIPE_ACL:
+		*out = DOCA_FLOW_PIPE_ACL;
+		return DOCA_SUCCESS;
+	case DSYS_PIPE_LPM:
+		*out = DOCA_FLOW_PIPE_LPM;
+		return DOCA_SUCCESS;
+	case DSYS_PIPE_HASH:
+		*out = DOCA_FLOW_PIPE_HASH;
+		return DOCA_SUCCESS;
+	default:
+		return DOCA_ERROR_INVALID_VALUE;
+	}
+}
+
+/* The DOCA structs of one pipe: filled before the pipe config exists, read
+ * by doca_flow_pipe_create (DOCA copies the templates). */
+struct pipe_parts {
+	struct doca_flow_match match, mask;
+	struct doca_flow_actions actions;
+	struct doca_flow_monitor monitor;
+	struct doca_flow_fwd fwd, fwd_miss;
+};
+
+static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct dsys_pipe_spec *s,
+				  enum doca_flow_pipe_type type, struct pipe_parts *p)
+{
+	const struct doca_flow_match *match = fill_match(&p->match, s->match);
+	const struct doca_flow_match *mask = fill_match(&p->mask, s->match_mask);
+	struct doca_flow_actions *actions = fill_actions(&p->actions, s->actions);
+	const struct doca_flow_monitor *monitor = fill_monitor(&p->monitor, s->monitor);
+	doca_error_t rc = DOCA_SUCCESS;
+
+	if (s->name != NULL)
+		rc = doca_flow_pipe_cfg_set_name(cfg, s->name);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_type(cfg, type);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_is_root(cfg, s->is_root);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_domain(cfg, s->egress ? DOCA_FLOW_PIPE_DOMAIN_EGRESS
+								  : DOCA_FLOW_PIPE_DOMAIN_DEFAULT);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_nr_entries(cfg, s->nr_entries);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_match(cfg, match, mask);
+	if (rc == DOCA_SUCCESS && actions != NULL) {
+		/* One action template (index 0), no masks, no descriptors. */
+		struct doca_flow_actions *const list[1] = {actions};
+
+		rc = doca_flow_pipe_cfg_set_actions(cfg, list, NULL, NULL, 1);
+	}
+	if (rc == DOCA_SUCCESS && monitor != NULL)
+		rc = doca_flow_pipe_cfg_set_monitor(cfg, monitor);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_miss_counter(cfg, s->miss_counter);
+	return rc;
+}
+
+dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spec *spec,
+			 const struct dsys_fwd_spec *fwd, const struct dsys_fwd_spec *fwd_miss,
+			 struct doca_flow_pipe **pipe)
+{
+	struct doca_flow_pipe_cfg *cfg = NULL;
+	const struct doca_flow_fwd *f = NULL, *fm = NULL;
+	enum doca_flow_pipe_type type;
+	struct pipe_parts *parts;
+	struct pipe_node *node;
+	doca_error_t rc, rc2;
+
+	if (pipe == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	*pipe = NULL;
+	if (port == NULL || spec == NULL || spec->match == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = sdk_pipe_type(spec->type, &type);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* The DOCA structs are large: on the heap, with the table node
+	 * (allocated first, so that recording cannot fail after DOCA created
+	 * the pipe). */
+	parts = calloc(1, sizeof(*parts));
+	node = calloc(1, sizeof(*node));
+	if (parts == NULL || node == NULL) {
+		free(parts);
+		free(node);
+		return DOCA_ERROR_NO_MEMORY;
+	}
+	rc = fill_fwd(&parts->fwd, fwd, &f);
+	if (rc == DOCA_SUCCESS)
+		rc = fill_fwd(&parts->fwd_miss, fwd_miss, &fm);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_create(&cfg, port);
+	if (rc == DOCA_SUCCESS) {
+		rc = pipe_cfg_fill(cfg, spec, type, parts);
+		if (rc == DOCA_SUCCESS)
+			rc = doca_flow_pipe_create(cfg, f, fm, pipe);
+		rc2 = doca_flow_pipe_cfg_destroy(cfg);
+		if (rc == DOCA_SUCCESS && rc2 != DOCA_SUCCESS) {
+			/* Reported as the samples do; nothing is left behind. */
+			if (*pipe != NULL)
+				doca_flow_pipe_destroy(*pipe);
+			rc = rc2;
+		}
+	}
+	free(parts);
+	if (rc == DOCA_SUCCESS && *pipe == NULL)
+		rc = DOCA_ERROR_BAD_STATE;
+	if (rc != DOCA_SUCCESS) {
+		*pipe = NULL;
+		free(node);
+		return rc;
+	}
+	node->pipe = *pipe;
+	node->port = port;
+	node->type = spec->type;
+	pipe_table_insert(node);
+	return DOCA_SUCCESS;
+}
+
+void dsys_pipe_destroy(struct doca_flow_pipe *pipe)
+{
+	if (pipe == NULL)
+		return;
+	doca_flow_pipe_destroy(pipe);
+	pipe_table_remove(pipe);
+}
+
+dsys_rc dsys_pipe_update_miss(struct doca_flow_pipe *pipe, const struct dsys_fwd_spec *fwd_miss)
+{
+	struct doca_flow_fwd fwd;
+	const struct doca_flow_fwd *f = NULL;
+	doca_error_t rc;
+
+	if (pipe == NULL || fwd_miss == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = fill_fwd(&fwd, fwd_miss, &f);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return doca_flow_pipe_update_miss(pipe, f);
+}
+
+dsys_rc dsys_pipe_calc_hash(struct doca_flow_pipe *pipe, const struct dsys_header_spec *match,
+			    uint32_t *hash)
+{
+	struct doca_flow_match m;
+
+	if (pipe == NULL || match == NULL || hash == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	return doca_flow_pipe_calc_hash(pipe, fill_match(&m, match), hash);
+}
+
+/* --- entries ------------------------------------------------------------- */
+
+/* The DOCA structs of one entry; the pointers are NULL for what the spec
+ * leaves out. */
+struct entry_parts {
+	struct doca_flow_match match_buf, mask_buf;
+	struct doca_flow_actions actions_buf;
+	struct doca_flow_monitor monitor_buf;
+	struct doca_flow_fwd fwd_buf;
+	const struct doca_flow_match *match, *mask;
+	const struct doca_flow_actions *actions;
+	const struct doca_flow_monitor *monitor;
+	const struct doca_flow_fwd *fwd;
+};
+
+static doca_error_t fill_entry(struct entry_parts *p, const struct dsys_entry_spec *s)
+{
+	p->match = fill_match(&p->match_buf, s->match);
+	p->mask = fill_match(&p->mask_buf, s->match_mask);
+	p->actions = fill_actions(&p->actions_buf, s->actions);
+	p->monitor = fill_monitor(&p->monitor_buf, s->monitor);
+	return fill_fwd(&p->fwd_buf, s->fwd, &p->fwd);
+}
+
+static doca_error_t add_basic(uint16_t q, struct doca_flow_pipe *pipe, const struct entry_parts *p,
+			      uint32_t flags, void *ctx, struct doca_flow_pipe_entry **entry)
+{
+#if DSYS_DOCA_AT_LEAST(3, 3)
+	return doca_flow_pipe_basic_add_entry(q, pipe, p->match, 0, p->actions, p->monitor, p->fwd,
+					      flags, ctx, entry);
+#elif DSYS_DOCA_AT_LEAST(3, 2)
+	/* 3.2: the action index before actions
+	 * (applications/common/flow_skeleton.c::add_entry at 3.2.0-3.2.2). */
+	return doca_flow_pipe_add_entry(q, pipe, p->match, 0, p->actions, p->monitor, p->fwd, flags,
+					ctx, entry);
+#else
+	/* 2.9-3.1: the action index is actions->action_idx (0, by
+	 * fill_actions); flow_skeleton.c::add_entry at 2.9.0072 and 3.1.0. */
+	return doca_flow_pipe_add_entry(q, pipe, p->match, p->actions, p->monitor, p->fwd, flags,
+					ctx, entry);
+#endif
+}
+
+/* Control entries take no flags: DOCA pushes them at once. */
+static doca_error_t add_control(uint16_t q, struct doca_flow_pipe *pipe,
+				const struct entry_parts *p, uint32_t priority, void *ctx,
+				struct doca_flow_pipe_entry **entry)
+{
+#if DSYS_DOCA_AT_LEAST(3, 3)
+	return doca_flow_pipe_control_add_entry(q, pipe, p->match, p->mask, NULL, p->actions, NULL,
+						NULL, p->monitor, priority, p->fwd, ctx, entry);
+#else
+	/* Up to 3.2 the priority is the second argument (flow_skeleton.c at
+	 * 2.9.0072, 3.1.0 and 3.2.0-3.2.2). */
+	return doca_flow_pipe_control_add_entry(q, priority, pipe, p->match, p->mask, NULL,
+						p->actions, NULL, NULL, p->monitor, p->fwd, ctx,
+						entry);
+#endif
+}
+
+static doca_error_t add_acl(uint16_t q, struct doca_flow_pipe *pipe, const struct entry_parts *p,
+			    uint32_t priority, uint32_t flags, void *ctx,
+			    struct doca_flow_pipe_entry **entry)
+{
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	/* 3.2: (match, mask, action_idx, actions, priority, fwd, ...)
+	 * (flow_acl_sample.c at 3.2.0; the 3.3 header). */
+	return doca_flow_pipe_acl_add_entry(q, pipe, p->match, p->mask, 0, p->actions, priority,
+					    p->fwd, flags, ctx, entry);
+#else
+	/* Before 3.2 ACL entries take no actions (flow_acl_sample.c and
+	 * flow_skeleton.c at 2.9.0072 and 3.1.0; the 3.0 header). */
+	if (p->actions != NULL)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	return doca_flow_pipe_acl_add_entry(q, pipe, p->match, p->mask, priority, p->fwd, flags, ctx,
+					    entry);
+#endif
+}
+
+static doca_error_t add_lpm(uint16_t q, struct doca_flow_pipe *pipe, const struct entry_parts *p,
+			    uint32_t flags, void *ctx, struct doca_flow_pipe_entry **entry)
+{
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	/* 3.2: flow_lpm_sample.c at tag 3.2.0 passes (match, mask, 0, NULL,
+	 * NULL, &fwd, flags, ...), i.e. the action index before actions. */
+	return doca_flow_pipe_lpm_add_entry(q, pipe, p->match, p->mask, 0, p->actions, p->monitor,
+					    p->fwd, flags, ctx, entry);
+#else
+	return doca_flow_pipe_lpm_add_entry(q, pipe, p->match, p->mask, p->actions, p->monitor,
+					    p->fwd, flags, ctx, entry);
+#endif
+}
+
+static doca_error_t add_hash(uint16_t q, struct doca_flow_pipe *pipe, const struct entry_parts *p,
+			     uint32_t index, uint32_t flags, void *ctx,
+			     struct doca_flow_pipe_entry **entry)
+{
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	return doca_flow_pipe_hash_add_entry(q, pipe, index, 0, p->actions, p->monitor, p->fwd,
+					     flags, ctx, entry);
+#else
+	/* flow_ecmp_sample.c and flow_skeleton.c at 2.9.0072. */
+	return doca_flow_pipe_hash_add_entry(q, pipe, index, p->actions, p->monitor, p->fwd, flags,
+					     ctx, entry);
+#endif
+}
+
+dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
+		       const struct dsys_entry_spec *spec, uint32_t flags, void *usr_ctx,
+		       struct doca_flow_pipe_entry **entry)
+{
+	struct entry_parts p;
+	uint32_t type, f;
+	doca_error_t rc;
+
+	if (entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	*entry = NULL;
+	if (pipe == NULL || spec == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = sdk_flags(flags, &f);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	rc = pipe_table_type(pipe, &type);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	rc = fill_entry(&p, spec);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	switch (type) {
+	case DSYS_PIPE_BASIC:
+		return add_basic(queue, pipe, &p, f, usr_ctx, entry);
+	case DSYS_PIPE_CONTROL:
+		return add_control(queue, pipe, &p, spec->priority, usr_ctx, entry);
+	case DSYS_PIPE_ACL:
+		return add_acl(queue, pipe, &p, spec->priority, f, usr_ctx, entry);
+	case DSYS_PIPE_LPM:
+		return add_lpm(queue, pipe, &p, f, usr_ctx, entry);
+	case DSYS_PIPE_HASH:
+		return add_hash(queue, pipe, &p, spec->hash_index, f, usr_ctx, entry);
+	default:
+		return DOCA_ERROR_NOT_SUPPORTED;
+	}
+}
+
+dsys_rc dsys_entry_update(uint16_t queue, struct doca_flow_pipe *pipe,
+			  struct doca_flow_pipe_entry *entry, const struct dsys_entry_spec *spec,
+			  uint32_t flags)
+{
+	struct doca_flow_actions actions_buf;
+	struct doca_flow_monitor monitor_buf;
+	struct doca_flow_fwd fwd_buf;
+	const struct doca_flow_actions *actions;
+	const struct doca_flow_monitor *monitor;
+	const struct doca_flow_fwd *fwd;
+	uint32_t type, f;
+	doca_error_t rc;
+
+	if (pipe == NULL || entry == NULL || spec == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = sdk_flags(flags, &f);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	rc = pipe_table_type(pipe, &type);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	if (type != DSYS_PIPE_BASIC)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	actions = fill_actions(&actions_buf, spec->actions);
+	monitor = fill_monitor(&monitor_buf, spec->monitor);
+	rc = fill_fwd(&fwd_buf, spec->fwd, &fwd);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+#if DSYS_DOCA_AT_LEAST(3, 3)
+	return doca_flow_pipe_basic_update_entry(queue, pipe, 0, actions, monitor, fwd, f, entry);
+#else
+	/* 2.9-3.1: the 2.7 and 3.0 headers agree. 3.2: no sample (at any tag)
+	 * calls an entry update and no 3.2 header is public, so this keeps
+	 * the 3.0 signature; if 3.2 added the action index here as it did to
+	 * the add functions, this line fails to compile rather than
+	 * misbehaving. The action index is actions->action_idx = 0. */
+	return doca_flow_pipe_update_entry(queue, pipe, actions, monitor, fwd, f, entry);
+#endif
+}
+
+dsys_rc dsys_entry_remove(uint16_t queue, struct doca_flow_pipe_entry *entry, uint32_t flags)
+{
+	uint32_t f;
+	doca_error_t rc;
+
+	if (entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = sdk_flags(flags, &f);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* flow_skeleton.c at 2.9.0072 and 3.2.0 calls
+	 * doca_flow_pipe_remove_entry(q, DOCA_FLOW_WAIT_FOR_BATCH, entry). */
+	return doca_flow_pipe_remove_entry(queue, f, entry);
+}
+
+dsys_rc dsys_entries_process(struct doca_flow_port *port, uint16_t queue, uint64_t timeout_us,
+			     uint32_t max)
+{
+	if (port == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	/* max passes through: DOCA documents 0 as "until the timeout". */
+	return doca_flow_entries_process(port, queue, timeout_us, max);
+}
+
+dsys_rc dsys_query_entry(struct doca_flow_pipe_entry *entry, uint64_t *packets, uint64_t *bytes)
+{
+	struct doca_flow_resource_query q;
+	doca_error_t rc;
+
+	if (entry == NULL || packets == NULL || bytes == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	memset(&q, 0, sizeof(q));
+	rc = doca_flow_resource_query_entry(entry, &q);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	*packets = q.counter.total_pkts;
+	*bytes = q.counter.total_bytes;
+	return DOCA_SUCCESS;
+}
+
+dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uint64_t *bytes)
+{
+	struct doca_flow_resource_query q;
+	doca_error_t rc;
+
+	if (pipe == NULL || packets == NULL || bytes == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	memset(&q, 0, sizeof(q));
+	rc = doca_flow_resource_query_pipe_miss(pipe, &q);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	*packets = q.counter.total_pkts;
+	*bytes = q.counter.total_bytes;
+	return DOCA_SUCCESS;
 }
