@@ -166,7 +166,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     // On a BlueField the same plan also goes into DOCA Flow hardware pipes,
     // once the DPDK ports are up.
-    #[cfg(feature = "doca")]
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
     let _hardware = {
         let hw_plan = compile(&rules, &Target::bluefield()).context("compiling for DOCA Flow")?;
         Installed::with_backend(&hw_plan, doca_flow::HwBackend::new(&eal))

@@ -256,6 +256,18 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        self.pipe.inner.port.flow.backend().entry_release(self.id);
+        let gone = {
+            let mut b = self.pipe.inner.port.flow.backend();
+            // Out of the data path for good: never added, or removed, and nothing pending.
+            let gone =
+                !b.entry_installed(self.id) && b.entry_status(self.id) != EntryStatus::InProcess;
+            b.entry_release(self.id);
+            gone
+        };
+        if gone {
+            // Dropped outside the backend's lock: a target may be a pipe whose last
+            // handle this was, and destroying it locks the backend.
+            drop(self.pipe.inner.release_targets(self.id));
+        }
     }
 }

@@ -156,15 +156,24 @@ impl EntryRules {
 /// from the slot line its hit touched anyway, instead of a lookup per packet in a table
 /// of our own (on acl1_10k that lookup was a cache miss per packet).
 fn tag_entries(flow: &Flow, g: &Generation) {
-    let Some(mut sw) = flow.sw() else {
+    if let Some(mut sw) = flow.sw() {
+        for (id, rule) in g.rules.iter() {
+            // A plan cannot hold 2^32 rules (each is far more than a byte), so this is
+            // always `Some`.
+            if let Some(tag) = rule.checked_add(1) {
+                let tagged = sw.set_entry_tag(id, tag);
+                debug_assert!(tagged.is_ok(), "a generation's entries are live");
+            }
+        }
         return;
-    };
+    }
+    // Another backend: the emulated hardware has tags (its wire reports them); real
+    // hardware has none, which the first refusal says.
     for (id, rule) in g.rules.iter() {
-        // A plan cannot hold 2^32 rules (each is far more than a byte), so this is
-        // always `Some`.
         if let Some(tag) = rule.checked_add(1) {
-            let tagged = sw.set_entry_tag(id, tag);
-            debug_assert!(tagged.is_ok(), "a generation's entries are live");
+            if let Err(doca_flow::Error::Unsupported { .. }) = flow.tag_entry(id, tag) {
+                return;
+            }
         }
     }
 }
@@ -361,10 +370,11 @@ impl Installed {
         &self.flow
     }
 
-    /// Sets the time the meters see (sw backend only).
+    /// Sets the time the meters see (where software runs the packets: the sw backend,
+    /// or the emulated hardware).
     pub fn set_time_ns(&self, now_ns: u64) {
-        if let Some(mut sw) = self.flow.sw() {
-            sw.set_time_ns(now_ns);
+        if let Some(mut dp) = self.flow.datapath() {
+            dp.set_time_ns(now_ns);
         }
     }
 
@@ -383,12 +393,12 @@ impl Installed {
         Decision { outcome, rule }
     }
 
-    /// Runs one frame that arrived on DOCA port `port` through the installed pipes (sw
-    /// backend; on another backend every packet is reported as dropped at an unknown
-    /// port).
+    /// Runs one frame that arrived on DOCA port `port` through the installed pipes (on
+    /// the sw backend, or the emulated hardware's wire; on real hardware, where the NIC
+    /// runs the pipes, every packet is reported as dropped at an unknown port).
     pub fn process(&self, port: u16, frame: &mut [u8]) -> Decision {
-        let outcome = match self.flow.sw() {
-            Some(mut sw) => sw.process_packet(PortId(port), frame),
+        let outcome = match self.flow.datapath() {
+            Some(mut dp) => dp.process_packet(PortId(port), frame),
             None => unknown_port(),
         };
         self.decide(outcome)
@@ -398,8 +408,8 @@ impl Installed {
     /// stateful plan reads the packet's connection-tracking state there: see
     /// [`crate::firewall`]).
     pub fn process_with_meta(&self, port: u16, pkt_meta: u32, frame: &mut [u8]) -> Decision {
-        let outcome = match self.flow.sw() {
-            Some(mut sw) => sw.process_packet_with_meta(PortId(port), pkt_meta, frame),
+        let outcome = match self.flow.datapath() {
+            Some(mut dp) => dp.process_packet_with_meta(PortId(port), pkt_meta, frame),
             None => unknown_port(),
         };
         self.decide(outcome)
@@ -445,8 +455,8 @@ impl Installed {
         metas: Option<&[u32]>,
         mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
-        match self.flow.sw() {
-            Some(mut sw) => sw.process_batch_each_with_meta(PortId(port), frames, metas, |i, o| {
+        match self.flow.datapath() {
+            Some(mut dp) => dp.process_batch_each_with_meta(PortId(port), frames, metas, |i, o| {
                 f(i, o, self.rule_of(o))
             }),
             None => {
@@ -510,113 +520,74 @@ impl Installed {
         // 1. Make: the new pipes beside the old ones.
         let new = build_generation(plan, &self.ports[0], &mut self.queue, self.acl_batch)?;
         tag_entries(&self.flow, &new);
-        // 2. Flip the root entries, all in one entries_process.
-        let mut old_by_key: HashMap<RootKey, usize> = self
-            .root_entries
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (k.clone(), i))
-            .collect();
-        let mut keep: Vec<Option<(RootKey, Entry)>> =
-            self.root_entries.drain(..).map(Some).collect();
-        // (key, entry, the fwd it had before if it is an old entry that was flipped)
-        let mut next_root: Vec<(RootKey, Entry, Option<Fwd>)> = Vec::new();
+        // 2. Flip: beside each old root entry, a new one with the same match and
+        //    priority that forwards to the new generation, all completed in one
+        //    entries_process; then the old ones go. (DOCA cannot update a control pipe's
+        //    entries. While both are in, a packet takes the old or the new generation,
+        //    each a whole policy: on the sw backend the older entry, as equal priorities
+        //    go in insertion order; on DOCA either.)
+        let mut added: Vec<(RootKey, Entry)> = Vec::with_capacity(root_plan.entries.len());
         let mut failure = None;
         for e in &root_plan.entries {
-            let key = root_key(e);
             let fwd = to_fwd(e.fwd, &new.pipes);
-            let res = match old_by_key.remove(&key) {
-                Some(i) => {
-                    let old_fwd = to_fwd(self.old_root_fwd(&key), &self.current.pipes);
-                    let (_, entry) = keep[i].as_ref().expect("each key once");
-                    self.root
-                        .update_entry(&mut self.queue, entry, None, None, Some(fwd), Flags::NoWait)
-                        .map(|()| {
-                            let (k, entry) = keep[i].take().expect("each key once");
-                            next_root.push((k, entry, Some(old_fwd)));
-                        })
+            match self
+                .root
+                .control_add_entry(&mut self.queue, control_entry(e, fwd))
+            {
+                Ok(entry) => added.push((root_key(e), entry)),
+                Err(source) => {
+                    failure = Some(InstallError::Flow {
+                        what: format!("pipe `{}`", root_plan.name),
+                        source,
+                    });
+                    break;
                 }
-                None => self
-                    .root
-                    .control_add_entry(&mut self.queue, control_entry(e, fwd))
-                    .map(|entry| next_root.push((key, entry, None))),
-            };
-            if let Err(source) = res {
-                failure = Some(InstallError::Flow {
-                    what: format!("pipe `{}`", root_plan.name),
-                    source,
-                });
-                break;
             }
         }
-        let mut removed = Vec::new();
         if failure.is_none() {
-            for slot in &mut keep {
-                let Some((_, entry)) = slot.as_ref() else {
-                    continue;
-                };
-                match self
-                    .root
-                    .remove_entry(&mut self.queue, entry, Flags::NoWait)
-                {
-                    Ok(()) => removed.push(slot.take().expect("checked")),
-                    Err(source) => {
-                        failure = Some(InstallError::Flow {
-                            what: format!("pipe `{}`", root_plan.name),
-                            source,
-                        });
-                        break;
-                    }
-                }
+            if let Err(e) = process_all(&self.ports[0], &mut self.queue, &root_plan.name) {
+                failure = Some(e);
             }
         }
-        let processed = process_all(&self.ports[0], &mut self.queue, &root_plan.name);
-        if let Some(err) = failure.or(processed.err()) {
-            // Roll back: flipped entries get their old fwd, added ones go, removed ones
-            // come back; then the new pipes are dropped.
-            let mut restored: Vec<(RootKey, Entry)> = keep.into_iter().flatten().collect();
-            for (key, entry, old) in next_root {
-                match old {
-                    Some(fwd) => {
-                        let _ = self.root.update_entry(
-                            &mut self.queue,
-                            &entry,
-                            None,
-                            None,
-                            Some(fwd),
-                            Flags::NoWait,
-                        );
-                        restored.push((key, entry));
-                    }
-                    None => {
-                        let _ = self
-                            .root
-                            .remove_entry(&mut self.queue, &entry, Flags::NoWait);
-                    }
+        if let Some(err) = failure {
+            // Roll back: the new root entries go (the old ones never left), then the new
+            // pipes. Adds still queued complete first, so none lands after its pipe is
+            // gone.
+            for _ in 0..3 {
+                if self.ports[0].entries_process(&mut self.queue, 0).is_ok() {
+                    break;
                 }
             }
-            let old_root = &self.plan.pipes[self.plan.root()];
-            for (key, _) in removed {
-                if let Some(e) = old_root.entries.iter().find(|e| root_key(e) == key) {
-                    let fwd = to_fwd(e.fwd, &self.current.pipes);
-                    if let Ok(entry) = self
+            for (_, entry) in &added {
+                if entry.is_installed() {
+                    let _ = self
                         .root
-                        .control_add_entry(&mut self.queue, control_entry(e, fwd))
-                    {
-                        restored.push((key, entry));
-                    }
+                        .remove_entry(&mut self.queue, entry, Flags::NoWait);
                 }
             }
             let _ = self.ports[0].entries_process(&mut self.queue, 0);
-            self.root_entries = restored;
+            drop(added);
             drop(new);
             return Err(err);
         }
+        let old_root = std::mem::replace(&mut self.root_entries, added);
+        for (_, entry) in &old_root {
+            let _ = self
+                .root
+                .remove_entry(&mut self.queue, entry, Flags::NoWait);
+        }
+        // The new generation is in force; the old root entries must leave too. Posted
+        // operations stay queued, so a failed process is retried.
+        for _ in 0..3 {
+            if process_all(&self.ports[0], &mut self.queue, &root_plan.name).is_ok() {
+                break;
+            }
+        }
+        drop(old_root);
         // 3. Break: remove the old entries; their pipes go when nothing holds them.
         let old = std::mem::replace(&mut self.current, new);
         // The old CT pipe goes with its generation, and its offloaded connections with it.
         self.ct_entries.clear();
-        self.root_entries = next_root.into_iter().map(|(k, e, _)| (k, e)).collect();
         self.plan = plan.clone();
         remove_generation(old, &self.ports[0], &mut self.queue);
         Ok(())
@@ -723,14 +694,6 @@ impl Installed {
         // Rule indices move with the plan: tag every entry again.
         tag_entries(&self.flow, &self.current);
         Ok(())
-    }
-
-    fn old_root_fwd(&self, key: &RootKey) -> PlanFwd {
-        let root = &self.plan.pipes[self.plan.root()];
-        root.entries
-            .iter()
-            .find(|e| root_key(e) == *key)
-            .map_or(PlanFwd::Drop, |e| e.fwd)
     }
 }
 

@@ -176,44 +176,6 @@ fn counters_restart_with_a_new_plan_and_count_per_rule() {
     assert_eq!(by_name("ping"), 1);
 }
 
-fn frames(packets: &[(&'static str, Headers)]) -> Vec<(&'static str, Vec<u8>)> {
-    use doca_flow::packet::{L3, L4, PacketBuilder};
-    packets
-        .iter()
-        .filter(|(p, _)| *p != "unknown")
-        .map(|(p, h)| {
-            let b = match (h.l3, h.l4) {
-                (
-                    L3::Ipv4(ip),
-                    L4::Tcp {
-                        src_port,
-                        dst_port,
-                        flags,
-                    },
-                ) => PacketBuilder::tcp4(ip.src, ip.dst, src_port, dst_port).flags(flags),
-                (L3::Ipv4(ip), L4::Udp { src_port, dst_port }) => {
-                    PacketBuilder::udp4(ip.src, ip.dst, src_port, dst_port)
-                }
-                (L3::Ipv4(ip), _) => PacketBuilder::ipv4(ip.src, ip.dst, ip.protocol),
-                (
-                    L3::Ipv6(ip),
-                    L4::Tcp {
-                        src_port,
-                        dst_port,
-                        flags,
-                    },
-                ) => PacketBuilder::tcp6(ip.src, ip.dst, src_port, dst_port).flags(flags),
-                (L3::Ipv6(ip), L4::Udp { src_port, dst_port }) => {
-                    PacketBuilder::udp6(ip.src, ip.dst, src_port, dst_port)
-                }
-                (L3::Ipv6(ip), _) => PacketBuilder::ipv6(ip.src, ip.dst, ip.next_header),
-                _ => PacketBuilder::ethernet(0x0806).payload(&[0; 28]),
-            };
-            (*p, b.build())
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -231,7 +193,7 @@ proptest! {
         b2.rules.pop();
         for rules in [&b, &b2] {
             fw.update(&compile(rules, &target).unwrap()).unwrap();
-            for (port, frame) in frames(&packets) {
+            for (port, frame) in strategies::frames(&packets) {
                 let mut f = frame.clone();
                 let want = oracle::evaluate(rules, port, &Headers::parse(&frame));
                 let d = fw.process(fw.plan().port_id(port).unwrap(), &mut f);

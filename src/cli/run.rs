@@ -336,7 +336,7 @@ mod dataplane {
         /// What the workers run on the sw backend: everything that reaches software.
         plan: Plan,
         /// What goes into DOCA Flow hardware pipes (feature `doca`).
-        #[cfg(feature = "doca")]
+        #[cfg(any(feature = "doca", feature = "doca-emu"))]
         hw_plan: Plan,
         stats: Arc<RuleStats>,
     }
@@ -347,10 +347,10 @@ mod dataplane {
     /// plan. A stateful policy's CT pipe is refused by the hw backend until
     /// `doca_flow_ct` is bound (docs/conntrack.md). Not run on hardware yet: see
     /// docs/doca-versions.md.
-    #[cfg(feature = "doca")]
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
     struct Hardware(Installed);
 
-    #[cfg(feature = "doca")]
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
     impl Hardware {
         fn install(eal: &Eal, policy: &Policy) -> anyhow::Result<Hardware> {
             Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
@@ -366,10 +366,10 @@ mod dataplane {
         }
     }
 
-    #[cfg(not(feature = "doca"))]
+    #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
     struct Hardware;
 
-    #[cfg(not(feature = "doca"))]
+    #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
     impl Hardware {
         fn install(_: &Eal, _: &Policy) -> anyhow::Result<Hardware> {
             Ok(Hardware)
@@ -388,14 +388,14 @@ mod dataplane {
         }
         let plan = compile(&checked.rules, &Target::software())
             .with_context(|| format!("compiling {}", path.display()))?;
-        #[cfg(feature = "doca")]
+        #[cfg(any(feature = "doca", feature = "doca-emu"))]
         let hw_plan = compile(&checked.rules, &Target::bluefield())
             .with_context(|| format!("compiling {} for the BlueField", path.display()))?;
         let stats = Arc::new(RuleStats::new(&checked.rules, workers));
         Ok(Policy {
             rules: checked.rules,
             plan,
-            #[cfg(feature = "doca")]
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
             hw_plan,
             stats,
         })

@@ -291,6 +291,7 @@ impl PipeBuilder {
                 template,
                 fwd_changeable,
                 targets: Mutex::new(targets),
+                entry_targets: Mutex::default(),
             }),
         })
     }

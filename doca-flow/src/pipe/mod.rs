@@ -22,8 +22,31 @@ pub(crate) struct PipeInner {
     pub(crate) template: Template,
     /// Entries give their own fwd.
     pub(crate) fwd_changeable: bool,
-    /// Pipes this pipe or its entries forward to: kept alive while this pipe lives.
+    /// Pipes this pipe's fwd and fwd_miss forward to: kept alive while this pipe lives.
     pub(crate) targets: Mutex<Vec<Pipe>>,
+    /// Pipes its entries forward to, per entry: kept alive while the entry may be in the
+    /// data path, and let go once it left it and its handle is gone (an update keeps the
+    /// old target too), so a generation of pipes replaced under a live root is freed.
+    pub(crate) entry_targets: Mutex<std::collections::HashMap<crate::EntryId, Vec<Pipe>>>,
+}
+
+impl PipeInner {
+    fn hold_target(&self, entry: crate::EntryId, target: Pipe) {
+        self.entry_targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(entry)
+            .or_default()
+            .push(target);
+    }
+
+    /// Lets go of what `entry` held, once it can no longer forward packets.
+    pub(crate) fn release_targets(&self, entry: crate::EntryId) -> Option<Vec<Pipe>> {
+        self.entry_targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&entry)
+    }
 }
 
 impl Drop for PipeInner {
@@ -153,11 +176,16 @@ impl Pipe {
     }
 
     /// Validates an entry's fwd and returns its spec.
-    fn entry_fwd(&self, f: Option<&Fwd>) -> Result<Option<crate::backend::FwdSpec>> {
+    /// An entry's fwd, checked, and the pipe it forwards to (which the entry must hold
+    /// alive while it is in the data path: see [`PipeInner::entry_targets`]).
+    fn entry_fwd(
+        &self,
+        f: Option<&Fwd>,
+    ) -> Result<(Option<crate::backend::FwdSpec>, Option<Pipe>)> {
         let i = &self.inner;
         match (f, i.fwd_changeable) {
             (None, true) => Err(Error::MissingEntryFwd),
-            (None, false) => Ok(None),
+            (None, false) => Ok((None, None)),
             (Some(f), false) => Err(Error::FwdNotAllowed {
                 fwd: f.kind(),
                 reason: "the pipe's fwd is not changeable",
@@ -171,24 +199,27 @@ impl Pipe {
                     &i.port.flow,
                     false,
                 )?;
-                if let Some((p, _)) = f.target_pipe() {
-                    i.targets
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(p.clone());
-                }
-                Ok(Some(f.spec()))
+                Ok((Some(f.spec()), f.target_pipe().map(|(p, _)| p.clone())))
             }
         }
     }
 
-    fn add(&self, q: &mut Queue, spec: EntrySpec, flags: Flags) -> Result<Entry> {
+    fn add(
+        &self,
+        q: &mut Queue,
+        spec: EntrySpec,
+        flags: Flags,
+        target: Option<Pipe>,
+    ) -> Result<Entry> {
         let id = self
             .inner
             .port
             .flow
             .backend()
             .entry_add(q.id, self.inner.id, spec, flags)?;
+        if let Some(t) = target {
+            self.inner.hold_target(id, t);
+        }
         Ok(Entry {
             pipe: self.clone(),
             id,
@@ -208,14 +239,14 @@ impl Pipe {
         self.check_type(PipeType::Basic)?;
         self.inner.template.check_entry(&e.matcher)?;
         self.inner.cfg.actions.check_entry(&e.actions)?;
-        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let (fwd, target) = self.entry_fwd(e.fwd.as_ref())?;
         let spec = EntrySpec::Basic {
             matcher: e.matcher,
             actions: e.actions,
             monitor: e.monitor,
             fwd,
         };
-        self.add(queue, spec, flags)
+        self.add(queue, spec, flags, target)
     }
 
     /// Posts a connection on a CT pipe (`doca_flow_ct_add_entry`). It is in the data path
@@ -235,7 +266,7 @@ impl Pipe {
     ) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Ct)?;
-        self.add(queue, EntrySpec::Ct(e), flags)
+        self.add(queue, EntrySpec::Ct(e), flags, None)
     }
 
     /// Posts an entry on a control pipe.
@@ -246,9 +277,8 @@ impl Pipe {
     pub fn control_add_entry(&self, queue: &mut Queue, e: ControlEntry) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Control)?;
-        let fwd = self
-            .entry_fwd(Some(&e.fwd))?
-            .expect("control pipes forward per entry");
+        let (fwd, target) = self.entry_fwd(Some(&e.fwd))?;
+        let fwd = fwd.expect("control pipes forward per entry");
         let spec = EntrySpec::Control {
             priority: e.priority.0,
             matcher: e.matcher,
@@ -257,7 +287,7 @@ impl Pipe {
             monitor: e.monitor,
             fwd,
         };
-        self.add(queue, spec, Flags::NoWait)
+        self.add(queue, spec, Flags::NoWait, target)
     }
 
     /// Posts an entry on an ACL pipe. Use [`Flags::WaitForBatch`] for all but the last entry
@@ -288,9 +318,8 @@ impl Pipe {
             });
         }
         let (matcher, mask) = e.to_doca()?;
-        let fwd = self
-            .entry_fwd(Some(&e.fwd))?
-            .expect("acl pipes forward per entry");
+        let (fwd, target) = self.entry_fwd(Some(&e.fwd))?;
+        let fwd = fwd.expect("acl pipes forward per entry");
         self.add(
             queue,
             EntrySpec::Acl {
@@ -300,6 +329,7 @@ impl Pipe {
                 fwd,
             },
             flags,
+            target,
         )
     }
 
@@ -313,7 +343,7 @@ impl Pipe {
         self.check_type(PipeType::Lpm)?;
         self.inner.template.check_entry(&e.matcher)?;
         self.inner.cfg.actions.check_entry(&e.actions)?;
-        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let (fwd, target) = self.entry_fwd(e.fwd.as_ref())?;
         let mut mask = e.mask;
         // Exact fields need no mask from the caller.
         for &(f, m) in &self.inner.template.changeable {
@@ -334,7 +364,7 @@ impl Pipe {
             monitor: e.monitor,
             fwd,
         };
-        self.add(queue, spec, flags)
+        self.add(queue, spec, flags, target)
     }
 
     /// Posts the entry of one bucket of a hash pipe.
@@ -352,14 +382,14 @@ impl Pipe {
             });
         }
         self.inner.cfg.actions.check_entry(&e.actions)?;
-        let fwd = self.entry_fwd(e.fwd.as_ref())?;
+        let (fwd, target) = self.entry_fwd(e.fwd.as_ref())?;
         let spec = EntrySpec::Hash {
             index: e.index,
             actions: e.actions,
             monitor: e.monitor,
             fwd,
         };
-        self.add(queue, spec, flags)
+        self.add(queue, spec, flags, target)
     }
 
     /// Posts an update of an entry's actions, monitor or fwd.
@@ -380,14 +410,24 @@ impl Pipe {
         if !Arc::ptr_eq(&entry.pipe.inner, &self.inner) {
             return Err(Error::Mismatch("entry of another pipe"));
         }
+        if !matches!(
+            self.inner.cfg.pipe_type,
+            PipeType::Basic | PipeType::Lpm | PipeType::Acl
+        ) {
+            return Err(Error::Unsupported {
+                what: "doca_flow_pipe_update_entry",
+                reason: "DOCA updates entries of basic, LPM and ACL pipes only: \
+                         add a new entry and remove the old one",
+            });
+        }
         if let Some(a) = &actions {
             if self.inner.cfg.pipe_type != PipeType::Control {
                 self.inner.cfg.actions.check_entry(a)?;
             }
         }
-        let fwd = match fwd {
+        let (fwd, target) = match fwd {
             Some(f) => self.entry_fwd(Some(&f))?,
-            None => None,
+            None => (None, None),
         };
         let update = EntryUpdate {
             actions,
@@ -398,7 +438,13 @@ impl Pipe {
             .port
             .flow
             .backend()
-            .entry_update(queue.id, entry.id, update, flags)
+            .entry_update(queue.id, entry.id, update, flags)?;
+        if let Some(t) = target {
+            // The old target may still be in use until the update completes: both stay
+            // held while the entry lives.
+            self.inner.hold_target(entry.id, t);
+        }
+        Ok(())
     }
 
     /// Posts the removal of an entry; it leaves the data path when `queue` is processed.
@@ -453,6 +499,8 @@ impl Pipe {
             .backend()
             .pipe_update_miss(i.id, &fwd_miss.spec())?;
         if let Some((p, _)) = fwd_miss.target_pipe() {
+            // The old miss target stays held too: DOCA may still send misses there until
+            // the update is in force.
             i.targets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -316,3 +316,44 @@ pub fn headers() -> impl Strategy<Value = Headers> {
 pub fn in_port() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec!["p0", "pf0hpf", "hbn", "p0", "unknown"])
 }
+
+/// Frames for generated headers (as `headers()` makes them), each with its ingress
+/// port; packets on the `unknown` port are left out.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn frames(packets: &[(&'static str, Headers)]) -> Vec<(&'static str, Vec<u8>)> {
+    use doca_flow::packet::{L3, L4, PacketBuilder};
+    packets
+        .iter()
+        .filter(|(p, _)| *p != "unknown")
+        .map(|(p, h)| {
+            let b = match (h.l3, h.l4) {
+                (
+                    L3::Ipv4(ip),
+                    L4::Tcp {
+                        src_port,
+                        dst_port,
+                        flags,
+                    },
+                ) => PacketBuilder::tcp4(ip.src, ip.dst, src_port, dst_port).flags(flags),
+                (L3::Ipv4(ip), L4::Udp { src_port, dst_port }) => {
+                    PacketBuilder::udp4(ip.src, ip.dst, src_port, dst_port)
+                }
+                (L3::Ipv4(ip), _) => PacketBuilder::ipv4(ip.src, ip.dst, ip.protocol),
+                (
+                    L3::Ipv6(ip),
+                    L4::Tcp {
+                        src_port,
+                        dst_port,
+                        flags,
+                    },
+                ) => PacketBuilder::tcp6(ip.src, ip.dst, src_port, dst_port).flags(flags),
+                (L3::Ipv6(ip), L4::Udp { src_port, dst_port }) => {
+                    PacketBuilder::udp6(ip.src, ip.dst, src_port, dst_port)
+                }
+                (L3::Ipv6(ip), _) => PacketBuilder::ipv6(ip.src, ip.dst, ip.next_header),
+                _ => PacketBuilder::ethernet(0x0806).payload(&[0; 28]),
+            };
+            (*p, b.build())
+        })
+        .collect()
+}

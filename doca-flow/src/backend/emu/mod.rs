@@ -166,6 +166,8 @@ struct EmuEntry {
     pipe: usize,
     ctx: usize,
     state: State,
+    /// The queue of its pending operation.
+    queue: u16,
     /// Pipes its fwd points to.
     targets: Vec<usize>,
     counter: bool,
@@ -400,6 +402,7 @@ impl Emu {
             pipe,
             ctx,
             state: State::Adding,
+            queue: 0,
             targets: Vec::new(),
             counter: false,
         };
@@ -418,6 +421,12 @@ impl Emu {
         if e.state == State::Gone {
             return;
         }
+        if matches!(e.state, State::Adding | State::Changing) {
+            // Its operation goes with it (a destroyed pipe takes its queued operations).
+            let q = usize::from(e.queue);
+            self.pending[q] = self.pending[q].saturating_sub(1);
+        }
+        let e = &mut self.entries[i];
         e.state = State::Gone;
         e.targets.clear();
         if let Some(sw) = e.sw.take() {
@@ -930,15 +939,6 @@ pub unsafe extern "C" fn dsys_pipe_destroy(pipe: *mut sys::doca_flow_pipe) {
                 by.join(" and ")
             ));
         }
-        let pending = e
-            .pipe_entries(i)
-            .filter(|k| matches!(e.entries[*k].state, State::Adding | State::Changing))
-            .count();
-        if pending > 0 {
-            v.push(format!(
-                "pipe `{name}` destroyed with {pending} entry operations in process"
-            ));
-        }
         e.destroy_pipe(i);
         OK
     });
@@ -1216,6 +1216,7 @@ pub unsafe extern "C" fn dsys_entry_add(
             return rc;
         }
         let i = e.new_entry(pi, usr_ctx as usize);
+        e.entries[i].queue = queue;
         e.entries[i].targets = targets;
         e.entries[i].counter = counter;
         if matches!(fault, Some(Fault::AsyncError { .. })) {
@@ -1315,6 +1316,7 @@ pub unsafe extern "C" fn dsys_entry_update(
             return broke(v, INVALID, format!("entry update: {err}"));
         }
         e.entries[i].state = State::Changing;
+        e.entries[i].queue = queue;
         OK
     })
 }
@@ -1362,6 +1364,7 @@ pub unsafe extern "C" fn dsys_entry_remove(
             return broke(v, INVALID, format!("entry remove: {err}"));
         }
         e.entries[i].state = State::Changing;
+        e.entries[i].queue = queue;
         OK
     })
 }
@@ -1433,6 +1436,8 @@ pub unsafe extern "C" fn dsys_entries_process(
                 op,
                 ctx: e.entries[i].ctx,
             });
+            // Its operation completed (counted above) before it goes.
+            e.entries[i].state = State::Installed;
             if state == State::Gone {
                 e.drop_entry(i);
             } else {
@@ -1454,6 +1459,7 @@ pub unsafe extern "C" fn dsys_entries_process(
                 op: sys::DSYS_ENTRY_OP_ADD,
                 ctx: e.entries[i].ctx,
             });
+            e.entries[i].state = State::Installed;
             e.drop_entry(i);
         }
         OK
