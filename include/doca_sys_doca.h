@@ -231,6 +231,7 @@ enum dsys_pipe_type {
 	DSYS_PIPE_ACL = 2,
 	DSYS_PIPE_LPM = 3,
 	DSYS_PIPE_HASH = 4,
+	DSYS_PIPE_CT = 5, /* needs dsys_ct_init; its match template is ignored */
 };
 
 struct dsys_pipe_spec {
@@ -305,6 +306,78 @@ dsys_rc dsys_entries_process(struct doca_flow_port *port, uint16_t queue, uint64
 /* doca_flow_resource_query_entry / _pipe_miss: the counter's totals. */
 dsys_rc dsys_query_entry(struct doca_flow_pipe_entry *entry, uint64_t *packets, uint64_t *bytes);
 dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uint64_t *bytes);
+
+/* --- connection tracking ------------------------------------------------
+ * DOCA Flow CT (doca_flow_ct.h) in managed mode: a CT pipe hits on a
+ * connection's origin or reply 5-tuple in a zone, takes that direction's
+ * actions and counter and goes to the pipe's fwd; anything else misses to
+ * fwd_miss. DOCA marks the API experimental; DOCA 2.10 has no CT; IPv6
+ * connections need a BlueField-3. */
+
+struct dsys_ct_cfg {
+	uint32_t zone_word;        /* meta.u32[zone_word] carries the zone */
+	uint32_t ipv4_connections; /* doca_flow_ct_cfg_set_connections */
+	uint32_t ipv6_connections; /* 0 on a BlueField-2 */
+};
+
+/* doca_flow_ct_cfg_create + setters + doca_flow_ct_init: after
+ * dsys_flow_init, before any port starts. */
+dsys_rc dsys_ct_init(const struct dsys_ct_cfg *cfg);
+
+/* One direction's 5-tuple (doca_flow_ct_match4/6): addresses in network
+ * order, an IPv4 address in the first four bytes; ports host order. */
+struct dsys_ct_tuple {
+	bool ipv6;
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t src_port;
+	uint16_t dst_port;
+	uint8_t proto; /* TCP or UDP */
+};
+
+/* What a hit in one direction does. */
+struct dsys_ct_dir {
+	bool set_pkt_meta; /* write meta.pkt_meta */
+	uint32_t pkt_meta;
+	bool counter;      /* count this direction */
+};
+
+struct dsys_ct_entry_spec {
+	uint32_t zone;
+	struct dsys_ct_tuple origin;
+	bool has_reply; /* false: the origin direction only */
+	struct dsys_ct_tuple reply;
+	struct dsys_ct_dir origin_dir;
+	struct dsys_ct_dir reply_dir;
+	uint32_t timeout_s; /* aging: seconds without a hit (0: never) */
+};
+
+/* doca_flow_ct_entry_prepare + doca_flow_ct_add_entry on a CT pipe; the
+ * status arrives through the callback from dsys_entries_process. */
+dsys_rc dsys_ct_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
+			  const struct dsys_ct_entry_spec *spec, uint32_t flags, void *usr_ctx,
+			  struct doca_flow_pipe_entry **entry);
+/* doca_flow_ct_rm_entry. */
+dsys_rc dsys_ct_entry_remove(uint16_t queue, struct doca_flow_pipe *pipe,
+			     struct doca_flow_pipe_entry *entry, uint32_t flags);
+
+struct dsys_ct_counters {
+	uint64_t origin_packets;
+	uint64_t origin_bytes;
+	uint64_t reply_packets;
+	uint64_t reply_bytes;
+	uint64_t last_hit_s; /* seconds, on DOCA's clock */
+};
+
+/* doca_flow_ct_query_entry. */
+dsys_rc dsys_ct_query(struct doca_flow_pipe *pipe, struct doca_flow_pipe_entry *entry,
+		      struct dsys_ct_counters *out);
+
+/* doca_flow_aging_handle: reports each CT entry of the port's pipes that saw
+ * no hit for its timeout through the callback, op DSYS_ENTRY_OP_AGED, once
+ * until it is hit again. The caller removes them. */
+dsys_rc dsys_aging_handle(struct doca_flow_port *port, uint16_t queue, uint64_t quota_us,
+			  uint32_t max);
 
 #ifdef __cplusplus
 }
