@@ -21,8 +21,10 @@
 //! API reference): CT functions are experimental (`DOCA_EXPERIMENTAL`); CT is absent from
 //! DOCA 2.10; managed mode is the only one from 3.0 on; IPv6 connections need a
 //! BlueField-3 (BlueField-2 runs with IPv6 sessions set to 0); aging timeouts are whole
-//! seconds. The software backend executes this model; the hardware backend does not
-//! bind `doca_flow_ct` yet and refuses it with [`Error::Unsupported`](crate::Error).
+//! seconds. The software backend executes this model; the hardware backend reaches
+//! `doca_flow_ct` through doca-sys's seam (`dsys_ct_*`), which the contract emulator
+//! (feature `doca-emu`) runs in CI and the SDK shim implements over `doca_flow_ct.h`
+//! (type-checked against public headers only; never run on a BlueField).
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
@@ -164,6 +166,37 @@ impl CtEntry {
             reply_dir: dir,
             timeout_s,
         }
+    }
+}
+
+impl CtEntry {
+    /// DOCA's rules for a CT entry: CT configured, both tuples of one family, TCP or UDP,
+    /// IPv6 only when IPv6 connections were configured. The safe API checks them before
+    /// any backend sees the entry.
+    pub(crate) fn check(&self, cfg: Option<&CtCfg>) -> crate::Result<()> {
+        let cfg = cfg.ok_or(crate::Error::Unsupported {
+            what: "doca_flow_ct_add_entry",
+            reason: "doca_flow_ct_init was not called (FlowBuilder::conntrack)",
+        })?;
+        let bad = |reason: &str| crate::Error::Invalid {
+            what: "ct entry",
+            reason: reason.into(),
+        };
+        if self.reply.is_some_and(|r| r.is_v6() != self.origin.is_v6()) {
+            return Err(bad("origin and reply tuples of different families"));
+        }
+        let proto = match self.origin {
+            CtTuple::V4 { proto, .. } | CtTuple::V6 { proto, .. } => proto,
+        };
+        if proto != 6 && proto != 17 {
+            return Err(bad("DOCA's CT pipe tracks TCP and UDP only"));
+        }
+        if self.origin.is_v6() && cfg.ipv6_connections == 0 {
+            return Err(bad(
+                "IPv6 connections are not configured (CtCfg::ipv6_connections; BlueField-2 has no IPv6 CT)",
+            ));
+        }
+        Ok(())
     }
 }
 

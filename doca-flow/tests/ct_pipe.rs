@@ -1,13 +1,27 @@
 //! DOCA Flow CT on the sw backend: a CT pipe hits a connection in both directions with
 //! each direction's actions and counters, misses everything else (other tuples, other
 //! zones, non-TCP/UDP), forgets removed connections, reports aged ones once, and
-//! refuses what DOCA refuses.
+//! refuses what DOCA refuses. With feature `doca-emu` (root), the same scenarios run on
+//! the hardware backend over the DOCA Flow contract emulator, which must record no
+//! broken DOCA rule.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use doca_flow::ct::{CtCfg, CtDirection, CtEntry, CtTuple};
 use doca_flow::packet::PacketBuilder;
-use doca_flow::{Actions, ControlEntry, Error, Flags, Flow, Fwd, Match, PipeType, PortId, Verdict};
+use doca_flow::{
+    Actions, ControlEntry, Error, Flags, Flow, FlowBuilder, Fwd, Match, PipeType, PortId, Verdict,
+};
+
+/// Builds the flow of a scenario on one backend.
+type Maker<'a> = &'a dyn Fn(FlowBuilder) -> Flow;
+/// A scenario, run with a backend's flow maker.
+#[cfg(feature = "doca-emu")]
+type Scenario = fn(Maker);
+
+fn sw(b: FlowBuilder) -> Flow {
+    b.build().unwrap()
+}
 
 const ZONE: u32 = 7;
 const EST: u32 = 2;
@@ -19,6 +33,7 @@ fn ip(d: u8) -> Ipv4Addr {
 /// A root that puts every packet in zone 7 and sends it to the CT pipe; hits go to a
 /// pipe that sends `pkt_meta == 2` to port 1; misses go to software (RSS queue 0).
 fn setup(
+    make: Maker,
     cfg: CtCfg,
 ) -> (
     Flow,
@@ -28,7 +43,7 @@ fn setup(
     doca_flow::Pipe,
     Vec<doca_flow::Entry>,
 ) {
-    let flow = Flow::builder().queues(2).conntrack(cfg).build().unwrap();
+    let flow = make(Flow::builder().queues(2).conntrack(cfg));
     let p0 = flow.start_port(0, "p0").unwrap();
     let p1 = flow.start_port(1, "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
@@ -73,7 +88,7 @@ fn setup(
 }
 
 fn run(flow: &Flow, mut pkt: Vec<u8>) -> Verdict {
-    flow.sw()
+    flow.datapath()
         .unwrap()
         .process_packet(PortId(0), &mut pkt)
         .verdict
@@ -89,9 +104,8 @@ fn tuple(sport: u16) -> CtTuple {
     }
 }
 
-#[test]
-fn a_connection_hits_both_ways_and_counts_each() {
-    let (flow, p0, _p1, mut q, ct, _keep) = setup(CtCfg::default());
+fn a_connection_hits_both_ways_and_counts_each(make: Maker) {
+    let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     let e = ct
         .ct_add_entry(
             &mut q,
@@ -122,9 +136,8 @@ fn a_connection_hits_both_ways_and_counts_each() {
     assert!(matches!(run(&flow, back), Verdict::Rss { .. }));
 }
 
-#[test]
-fn zones_and_directions_are_separate() {
-    let (flow, p0, _p1, mut q, ct, _keep) = setup(CtCfg::default());
+fn zones_and_directions_are_separate(make: Maker) {
+    let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     // The connection is in another zone: the root's packets (zone 7) miss it.
     let _e = ct
         .ct_add_entry(
@@ -155,9 +168,8 @@ fn zones_and_directions_are_separate() {
     assert!(matches!(run(&flow, back), Verdict::Rss { .. }));
 }
 
-#[test]
-fn idle_connections_are_reported_aged_once() {
-    let (flow, p0, _p1, mut q, ct, _keep) = setup(CtCfg::default());
+fn idle_connections_are_reported_aged_once(make: Maker) {
+    let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     let e = ct
         .ct_add_entry(
             &mut q,
@@ -166,7 +178,7 @@ fn idle_connections_are_reported_aged_once() {
         )
         .unwrap();
     p0.entries_process(&mut q, 0).unwrap();
-    let s = |t: u64| flow.sw().unwrap().set_time_ns(t * 1_000_000_000);
+    let s = |t: u64| flow.datapath().unwrap().set_time_ns(t * 1_000_000_000);
     s(1);
     assert!(flow.ct_aged(&p0).is_empty());
     // A hit at 1 s: aged from 3 s on.
@@ -182,31 +194,19 @@ fn idle_connections_are_reported_aged_once() {
     assert_eq!(e.ct_query().unwrap().last_hit_ns, 1_000_000_000);
 }
 
-#[test]
-fn what_doca_refuses() {
+fn what_doca_refuses(make: Maker) {
     // No CT configured: no CT pipe.
-    let flow = Flow::builder().build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
-    let r = p0
-        .pipe_builder("ct")
-        .pipe_type(PipeType::Ct)
-        .fwd(Fwd::Drop)
-        .build();
-    assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
-    // CT init after a port started (the builder orders the calls itself; the backend
-    // checks the order too).
-    use doca_flow::Backend;
-    use doca_flow::backend::{PortCfg, PortKind};
-    let mut b = doca_flow::SwBackend::new();
-    b.init(flow.cfg()).unwrap();
-    b.port_start(&PortCfg {
-        id: PortId(0),
-        name: "p0".into(),
-        kind: PortKind::Plain,
-    })
-    .unwrap();
-    assert!(b.ct_init(&CtCfg::default()).is_err());
-    let (flow, _p0, _p1, mut q, ct, _keep) = setup(CtCfg::default());
+    {
+        let flow = make(Flow::builder());
+        let p0 = flow.start_port(0, "p0").unwrap();
+        let r = p0
+            .pipe_builder("ct")
+            .pipe_type(PipeType::Ct)
+            .fwd(Fwd::Drop)
+            .build();
+        assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
+    }
+    let (flow, _p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     // ICMP is not tracked by DOCA's CT.
     let icmp = CtTuple::V4 {
         src: ip(1),
@@ -249,13 +249,12 @@ fn what_doca_refuses() {
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
 }
 
-#[test]
-fn ipv6_connections_with_ipv6_configured() {
+fn ipv6_connections_with_ipv6_configured(make: Maker) {
     let cfg = CtCfg {
         ipv6_connections: 1024,
         ..CtCfg::default()
     };
-    let (flow, p0, _p1, mut q, ct, _keep) = setup(cfg);
+    let (flow, p0, _p1, mut q, ct, _keep) = setup(make, cfg);
     let (a, b) = (
         "2001:db8::1".parse().unwrap(),
         "2001:db8::2".parse().unwrap(),
@@ -275,4 +274,66 @@ fn ipv6_connections_with_ipv6_configured() {
         run(&flow, PacketBuilder::udp6(b, a, 53, 5353).build()),
         Verdict::Port(PortId(1))
     );
+}
+
+#[test]
+fn ct_init_after_a_port_started_is_refused_by_the_backend() {
+    // The builder orders the calls itself; the backend checks the order too.
+    use doca_flow::Backend;
+    use doca_flow::backend::{PortCfg, PortKind};
+    let flow = Flow::builder().build().unwrap();
+    let mut b = doca_flow::SwBackend::new();
+    b.init(flow.cfg()).unwrap();
+    b.port_start(&PortCfg {
+        id: PortId(0),
+        name: "p0".into(),
+        kind: PortKind::Plain,
+    })
+    .unwrap();
+    assert!(b.ct_init(&CtCfg::default()).is_err());
+}
+
+#[test]
+fn on_the_sw_backend() {
+    a_connection_hits_both_ways_and_counts_each(&sw);
+    zones_and_directions_are_separate(&sw);
+    idle_connections_are_reported_aged_once(&sw);
+    what_doca_refuses(&sw);
+    ipv6_connections_with_ipv6_configured(&sw);
+}
+
+/// The same scenarios through the hardware backend (`doca_flow_ct` through the seam) on
+/// the contract emulator: one EAL and one DOCA Flow at a time, so in order.
+#[cfg(feature = "doca-emu")]
+#[test]
+fn on_the_hw_backend_over_the_doca_flow_emulator() {
+    use doca_flow::backend::emu;
+    let eal = doca_flow::dpdk::Eal::init([
+        "ct_pipe",
+        "-l",
+        "0",
+        "--no-huge",
+        "-m",
+        "64",
+        "--no-pci",
+        "--no-shconf",
+        "--no-telemetry",
+        "--log-level=lib.eal:error",
+    ])
+    .expect("EAL init (run as root with DPDK installed)");
+    let hw = |b: FlowBuilder| b.build_with(doca_flow::HwBackend::new(&eal)).unwrap();
+    emu::reset();
+    let scenarios: [(&str, Scenario); 5] = [
+        ("hits", a_connection_hits_both_ways_and_counts_each),
+        ("zones", zones_and_directions_are_separate),
+        ("aging", idle_connections_are_reported_aged_once),
+        ("refusals", what_doca_refuses),
+        ("ipv6", ipv6_connections_with_ipv6_configured),
+    ];
+    for (name, scenario) in scenarios {
+        scenario(&hw);
+        let v = emu::violations();
+        assert!(v.is_empty(), "{name}: DOCA rules broken: {v:#?}");
+        assert_eq!(emu::census(), emu::Census::default(), "{name}: torn down");
+    }
 }

@@ -266,6 +266,7 @@ impl Pipe {
     ) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Ct)?;
+        e.check(self.inner.port.flow.ct.as_ref())?;
         self.add(queue, EntrySpec::Ct(e), flags, None)
     }
 

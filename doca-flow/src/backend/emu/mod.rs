@@ -198,6 +198,8 @@ struct Emu {
     open_batch: Vec<bool>,
     /// Phantom adds that complete with an error: (queue, port index, entry index).
     failing: Vec<(u16, usize, usize)>,
+    /// `doca_flow_ct_init` ran.
+    ct: bool,
 }
 
 /// Everything the emulator holds, for the whole process (like DOCA Flow itself).
@@ -591,6 +593,7 @@ pub unsafe extern "C" fn dsys_flow_init(cfg: *const sys::dsys_flow_cfg) -> sys::
         pending: vec![0; q],
         open_batch: vec![false; q],
         failing: Vec::new(),
+        ct: false,
     });
     OK
 }
@@ -842,9 +845,17 @@ pub unsafe extern "C" fn dsys_pipe_create(
             sys::DSYS_PIPE_ACL => PipeType::Acl,
             sys::DSYS_PIPE_LPM => PipeType::Lpm,
             sys::DSYS_PIPE_HASH => PipeType::Hash,
+            sys::DSYS_PIPE_CT if e.ct => PipeType::Ct,
+            sys::DSYS_PIPE_CT => {
+                return broke(
+                    v,
+                    NOT_SUPPORTED,
+                    format!("CT pipe `{name}` without doca_flow_ct_init"),
+                );
+            }
             t => return broke(v, INVALID, format!("pipe `{name}`: unknown type {t}")),
         };
-        if spec.nr_entries == 0 && ty != PipeType::Basic {
+        if spec.nr_entries == 0 && !matches!(ty, PipeType::Basic | PipeType::Ct) {
             return broke(v, INVALID, format!("pipe `{name}`: nr_entries is 0"));
         }
         let mut targets = Vec::new();
@@ -1199,12 +1210,21 @@ pub unsafe extern "C" fn dsys_entry_add(
                 monitor,
                 fwd,
             },
-            _ => EntrySpec::Hash {
+            sys::DSYS_PIPE_HASH => EntrySpec::Hash {
                 index: spec.hash_index,
                 actions,
                 monitor,
                 fwd,
             },
+            _ => {
+                return broke(
+                    v,
+                    INVALID,
+                    format!(
+                        "dsys_entry_add on CT pipe `{name}`: CT entries go through doca_flow_ct_add_entry"
+                    ),
+                );
+            }
         };
         // DOCA pushes control entries at once: they take no flags.
         let fl = if ty == sys::DSYS_PIPE_CONTROL {
@@ -1562,4 +1582,296 @@ pub unsafe extern "C" fn dsys_query_pipe_miss(
             Err(_) => NOT_SUPPORTED,
         }
     })
+}
+
+// --- connection tracking ------------------------------------------------------------
+
+/// `dsys_ct_init`.
+///
+/// # Safety
+/// `cfg` points at a valid configuration.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dsys_ct_init(cfg: *const sys::dsys_ct_cfg) -> sys::dsys_rc {
+    // SAFETY: the caller's contract.
+    let Some(cfg) = (unsafe { opt(cfg) }) else {
+        return global().violation(INVALID, "doca_flow_ct_init with no configuration".into());
+    };
+    with_emu("doca_flow_ct_init", |e, v| {
+        if e.ct {
+            return broke(v, BAD_STATE, "doca_flow_ct_init called twice".into());
+        }
+        if e.ports.iter().flatten().next().is_some() {
+            return broke(
+                v,
+                BAD_STATE,
+                "doca_flow_ct_init after a port started (it must come before)".into(),
+            );
+        }
+        let c = crate::ct::CtCfg {
+            zone_word: cfg.zone_word as usize,
+            ipv4_connections: cfg.ipv4_connections,
+            ipv6_connections: cfg.ipv6_connections,
+        };
+        match e.sw.ct_init(&c) {
+            Ok(()) => {
+                e.ct = true;
+                OK
+            }
+            Err(err) => broke(v, INVALID, format!("doca_flow_ct_init: {err}")),
+        }
+    })
+}
+
+fn ct_tuple(t: &sys::dsys_ct_tuple) -> crate::ct::CtTuple {
+    if t.ipv6 {
+        crate::ct::CtTuple::V6 {
+            src: t.src.into(),
+            dst: t.dst.into(),
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            proto: t.proto,
+        }
+    } else {
+        let v4 = |a: [u8; 16]| std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]);
+        crate::ct::CtTuple::V4 {
+            src: v4(t.src),
+            dst: v4(t.dst),
+            src_port: t.src_port,
+            dst_port: t.dst_port,
+            proto: t.proto,
+        }
+    }
+}
+
+fn ct_dir(d: &sys::dsys_ct_dir) -> crate::ct::CtDirection {
+    crate::ct::CtDirection {
+        pkt_meta: d.set_pkt_meta.then_some(d.pkt_meta),
+        counter: d.counter,
+    }
+}
+
+/// `dsys_ct_entry_add`.
+///
+/// # Safety
+/// `spec` points at a valid spec and `entry` is a valid out pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dsys_ct_entry_add(
+    queue: u16,
+    pipe: *mut sys::doca_flow_pipe,
+    spec: *const sys::dsys_ct_entry_spec,
+    flags_raw: u32,
+    usr_ctx: *mut c_void,
+    entry: *mut *mut sys::doca_flow_pipe_entry,
+) -> sys::dsys_rc {
+    // SAFETY: the caller's contract.
+    let Some(spec) = (unsafe { opt(spec) }).filter(|_| !entry.is_null()) else {
+        return global().violation(INVALID, "CT entry add with null arguments".into());
+    };
+    let fault = global().fault(|f| {
+        matches!(
+            f,
+            Fault::EntryAddRefused { .. } | Fault::AsyncError { .. } | Fault::TableFull { .. }
+        )
+    });
+    match fault {
+        Some(Fault::EntryAddRefused { .. }) => return NO_MEMORY,
+        Some(Fault::TableFull { .. }) => return FULL,
+        _ => {}
+    }
+    with_emu("doca_flow_ct_add_entry", |e, v| {
+        let Some(pi) = e.pipe_index(pipe) else {
+            return broke(
+                v,
+                NOT_FOUND,
+                format!("CT entry add to {pipe:p}, not a live pipe"),
+            );
+        };
+        let (ty, name, port, sw_pipe) = {
+            let p = e.pipes[pi].as_ref().expect("live");
+            (p.ty, p.name.clone(), p.port, p.sw)
+        };
+        if ty != sys::DSYS_PIPE_CT {
+            return broke(
+                v,
+                INVALID,
+                format!("doca_flow_ct_add_entry on pipe `{name}`, not a CT pipe"),
+            );
+        }
+        let Some(fl) = flags(flags_raw) else {
+            return broke(
+                v,
+                INVALID,
+                format!("CT entry add with unknown flags {flags_raw}"),
+            );
+        };
+        let ct = crate::ct::CtEntry {
+            zone: spec.zone,
+            origin: ct_tuple(&spec.origin),
+            reply: spec.has_reply.then(|| ct_tuple(&spec.reply)),
+            origin_dir: ct_dir(&spec.origin_dir),
+            reply_dir: ct_dir(&spec.reply_dir),
+            timeout_s: spec.timeout_s,
+        };
+        if let Some(rc) = e.post(v, "CT entry add", queue, fl) {
+            return rc;
+        }
+        let i = e.new_entry(pi, usr_ctx as usize);
+        e.entries[i].queue = queue;
+        e.entries[i].counter = spec.origin_dir.counter || spec.reply_dir.counter;
+        if matches!(fault, Some(Fault::AsyncError { .. })) {
+            e.failing.push((queue, port, i));
+        } else {
+            match e.sw.entry_add(queue, sw_pipe, EntrySpec::Ct(ct), fl) {
+                Ok(id) => {
+                    e.entries[i].sw = Some(id);
+                    e.by_sw.insert(id, i);
+                }
+                Err(err) => {
+                    e.pending[usize::from(queue)] -= 1;
+                    e.drop_entry(i);
+                    // What DOCA refuses of a connection (ICMP, IPv6 without IPv6
+                    // connections) is the caller's input, not a broken rule.
+                    return match err {
+                        Error::Invalid { .. } | Error::Unsupported { .. } => INVALID,
+                        _ => broke(v, INVALID, format!("CT entry of pipe `{name}`: {err}")),
+                    };
+                }
+            }
+        }
+        // SAFETY: entry is a valid out pointer (checked non-null above).
+        unsafe { *entry = e.entry_handle(i) };
+        OK
+    })
+}
+
+/// `dsys_ct_entry_remove`.
+///
+/// # Safety
+/// Any value may be passed; handles are validated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dsys_ct_entry_remove(
+    queue: u16,
+    pipe: *mut sys::doca_flow_pipe,
+    entry: *mut sys::doca_flow_pipe_entry,
+    flags_raw: u32,
+) -> sys::dsys_rc {
+    let belongs = {
+        let g = global();
+        g.emu.as_ref().is_some_and(|e| {
+            matches!((e.pipe_index(pipe), e.entry_index(entry)), (Some(p), Some(i)) if e.entries[i].pipe == p)
+        })
+    };
+    if !belongs {
+        return global().violation(
+            NOT_FOUND,
+            "doca_flow_ct_rm_entry of an entry that is not a live entry of that pipe".into(),
+        );
+    }
+    // SAFETY: handles are validated there.
+    unsafe { dsys_entry_remove(queue, entry, flags_raw) }
+}
+
+/// `dsys_ct_query`.
+///
+/// # Safety
+/// `out` is a valid out pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dsys_ct_query(
+    pipe: *mut sys::doca_flow_pipe,
+    entry: *mut sys::doca_flow_pipe_entry,
+    out: *mut sys::dsys_ct_counters,
+) -> sys::dsys_rc {
+    with_emu("doca_flow_ct_query_entry", |e, v| {
+        let (Some(p), Some(i), false) = (e.pipe_index(pipe), e.entry_index(entry), out.is_null())
+        else {
+            return broke(
+                v,
+                NOT_FOUND,
+                "doca_flow_ct_query_entry of an entry that is not live".into(),
+            );
+        };
+        if e.entries[i].pipe != p {
+            return broke(
+                v,
+                INVALID,
+                "doca_flow_ct_query_entry through another pipe".into(),
+            );
+        }
+        if e.entries[i].state == State::Adding {
+            return broke(
+                v,
+                BAD_STATE,
+                "doca_flow_ct_query_entry of a connection whose add has not completed".into(),
+            );
+        }
+        let Some(sw) = e.entries[i].sw else {
+            return BAD_STATE;
+        };
+        match e.sw.ct_query(sw) {
+            Ok(c) => {
+                // SAFETY: out is a valid out pointer (checked non-null).
+                unsafe {
+                    *out = sys::dsys_ct_counters {
+                        origin_packets: c.origin.packets,
+                        origin_bytes: c.origin.bytes,
+                        reply_packets: c.reply.packets,
+                        reply_bytes: c.reply.bytes,
+                        last_hit_s: c.last_hit_ns / 1_000_000_000,
+                    };
+                }
+                OK
+            }
+            Err(_) => NOT_SUPPORTED,
+        }
+    })
+}
+
+/// `dsys_aging_handle`.
+///
+/// # Safety
+/// Any value may be passed; handles are validated. The callback is called after the
+/// emulator's lock is released.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dsys_aging_handle(
+    port: *mut sys::doca_flow_port,
+    _queue: u16,
+    _quota_us: u64,
+    _max: u32,
+) -> sys::dsys_rc {
+    let mut deliveries = Vec::new();
+    let mut cb = None;
+    let rc = with_emu("doca_flow_aging_handle", |e, v| {
+        let Some(pi) = e.port_index(port) else {
+            return broke(
+                v,
+                NOT_FOUND,
+                format!("doca_flow_aging_handle of {port:p}, not a started port"),
+            );
+        };
+        cb = e.cb;
+        let sw_port = e.ports[pi].as_ref().map_or(PortId(0), |p| p.id);
+        let mut aged = Vec::new();
+        e.sw.ct_aged(sw_port, &mut aged);
+        // Every aged entry is reported at once: `max` and the time quota bound one
+        // call's work on DOCA, and the emulator's is small.
+        for id in aged {
+            if let Some(&i) = e.by_sw.get(&id) {
+                deliveries.push(Delivery {
+                    entry: e.entry_handle(i),
+                    queue: e.entries[i].queue,
+                    status: sys::DSYS_ENTRY_STATUS_SUCCESS,
+                    op: sys::DSYS_ENTRY_OP_AGED,
+                    ctx: e.entries[i].ctx,
+                });
+            }
+        }
+        OK
+    });
+    if let Some(cb) = cb {
+        for d in deliveries {
+            // SAFETY: the callback registered at doca_flow_init, as DOCA calls it.
+            unsafe { cb(d.entry, d.queue, d.status, d.op, d.ctx as *mut c_void) };
+        }
+    }
+    rc
 }

@@ -182,3 +182,55 @@ pub(super) fn monitor_spec(m: &Monitor) -> Option<sys::dsys_monitor_spec> {
         },
     })
 }
+
+/// A CT tuple: addresses in network order, IPv4 in the first four bytes.
+fn ct_tuple(t: &crate::ct::CtTuple) -> sys::dsys_ct_tuple {
+    let mut out = sys::dsys_ct_tuple::default();
+    match *t {
+        crate::ct::CtTuple::V4 {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            proto,
+        } => {
+            out.src[..4].copy_from_slice(&src.octets());
+            out.dst[..4].copy_from_slice(&dst.octets());
+            (out.src_port, out.dst_port, out.proto) = (src_port, dst_port, proto);
+        }
+        crate::ct::CtTuple::V6 {
+            src,
+            dst,
+            src_port,
+            dst_port,
+            proto,
+        } => {
+            out.ipv6 = true;
+            out.src = src.octets();
+            out.dst = dst.octets();
+            (out.src_port, out.dst_port, out.proto) = (src_port, dst_port, proto);
+        }
+    }
+    out
+}
+
+fn ct_dir(d: &crate::ct::CtDirection) -> sys::dsys_ct_dir {
+    sys::dsys_ct_dir {
+        set_pkt_meta: d.pkt_meta.is_some(),
+        pkt_meta: d.pkt_meta.unwrap_or(0),
+        counter: d.counter,
+    }
+}
+
+/// The seam's CT entry.
+pub(super) fn ct_entry_spec(e: &crate::ct::CtEntry) -> sys::dsys_ct_entry_spec {
+    sys::dsys_ct_entry_spec {
+        zone: e.zone,
+        origin: ct_tuple(&e.origin),
+        has_reply: e.reply.is_some(),
+        reply: e.reply.as_ref().map(ct_tuple).unwrap_or_default(),
+        origin_dir: ct_dir(&e.origin_dir),
+        reply_dir: ct_dir(&e.reply_dir),
+        timeout_s: e.timeout_s,
+    }
+}

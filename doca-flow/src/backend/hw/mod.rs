@@ -410,12 +410,7 @@ impl Backend for HwBackend {
             PipeType::Acl => sys::DSYS_PIPE_ACL,
             PipeType::Lpm => sys::DSYS_PIPE_LPM,
             PipeType::Hash => sys::DSYS_PIPE_HASH,
-            PipeType::Ct => {
-                return Err(unsupported(
-                    OP,
-                    "CT pipes: doca_flow_ct is not bound yet (the sw backend runs them)",
-                ));
-            }
+            PipeType::Ct => sys::DSYS_PIPE_CT,
         };
         let parts = self.parts(
             Some(&cfg.matcher),
@@ -581,12 +576,7 @@ impl Backend for HwBackend {
                 0,
                 *index,
             ),
-            EntrySpec::Ct(_) => {
-                return Err(unsupported(
-                    "doca_flow_ct_add_entry",
-                    "doca_flow_ct is not bound yet (the sw backend runs CT pipes)",
-                ));
-            }
+            EntrySpec::Ct(ct) => return self.ct_entry_add(queue, pipe, p, ct, flags),
         };
         let seam = parts.spec(priority, index);
         let id = self.new_entry(pipe);
@@ -645,14 +635,22 @@ impl Backend for HwBackend {
 
     fn entry_remove(&mut self, queue: u16, entry: EntryId, flags: Flags) -> Result<()> {
         const OP: &str = "doca_flow_pipe_remove_entry";
-        let raw = self
+        let e = self
             .entry(entry)
-            .ok_or(Error::EntryNotInstalled(entry.index))?
-            .raw;
-        // SAFETY: raw is an entry DOCA returned and has not removed.
-        check(OP, unsafe {
-            sys::dsys_entry_remove(queue, raw, Self::flags(flags))
-        })?;
+            .ok_or(Error::EntryNotInstalled(entry.index))?;
+        let raw = e.raw;
+        let pipe = self.pipe(e.pipe, OP)?;
+        if pipe.ty == PipeType::Ct {
+            // SAFETY: raw is a CT entry of this live pipe that DOCA has not removed.
+            check("doca_flow_ct_rm_entry", unsafe {
+                sys::dsys_ct_entry_remove(queue, pipe.raw.as_ptr(), raw, Self::flags(flags))
+            })?;
+        } else {
+            // SAFETY: raw is an entry DOCA returned and has not removed.
+            check(OP, unsafe {
+                sys::dsys_entry_remove(queue, raw, Self::flags(flags))
+            })?;
+        }
         if let Some(e) = self.entries.get_mut(entry.index as usize) {
             e.status = EntryStatus::InProcess;
         }
@@ -685,9 +683,11 @@ impl Backend for HwBackend {
                 continue;
             };
             let op = match c.op {
+                sys::DSYS_ENTRY_OP_ADD => EntryOp::Add,
                 sys::DSYS_ENTRY_OP_DEL => EntryOp::Remove,
                 sys::DSYS_ENTRY_OP_UPD => EntryOp::Update,
-                _ => EntryOp::Add,
+                // Aging reports come from ct_aged (dsys_aging_handle).
+                _ => continue,
             };
             let ok = c.status == sys::DSYS_ENTRY_STATUS_SUCCESS;
             e.status = if ok {
@@ -775,6 +775,71 @@ impl Backend for HwBackend {
         Ok(hash)
     }
 
+    fn ct_init(&mut self, cfg: &crate::ct::CtCfg) -> Result<()> {
+        const OP: &str = "doca_flow_ct_init";
+        let c = sys::dsys_ct_cfg {
+            zone_word: u32::try_from(cfg.zone_word)
+                .map_err(|_| unsupported(OP, "a zone word index above u32"))?,
+            ipv4_connections: cfg.ipv4_connections,
+            ipv6_connections: cfg.ipv6_connections,
+        };
+        // SAFETY: c is a valid configuration.
+        check(OP, unsafe { sys::dsys_ct_init(&c) })
+    }
+
+    fn ct_query(&self, entry: EntryId) -> Result<crate::ct::CtCounters> {
+        const OP: &str = "doca_flow_ct_query_entry";
+        let e = self
+            .entry(entry)
+            .ok_or(Error::EntryNotInstalled(entry.index))?;
+        let pipe = self.pipe(e.pipe, OP)?;
+        if pipe.ty != PipeType::Ct {
+            return Err(unsupported(OP, "an entry of a pipe that is not a CT pipe"));
+        }
+        let mut c = sys::dsys_ct_counters::default();
+        // SAFETY: raw is a live CT entry of this live pipe; c is a valid out struct.
+        check(OP, unsafe {
+            sys::dsys_ct_query(pipe.raw.as_ptr(), e.raw, &mut c)
+        })?;
+        Ok(crate::ct::CtCounters {
+            origin: Counters {
+                packets: c.origin_packets,
+                bytes: c.origin_bytes,
+            },
+            reply: Counters {
+                packets: c.reply_packets,
+                bytes: c.reply_bytes,
+            },
+            last_hit_ns: c.last_hit_s.saturating_mul(1_000_000_000),
+        })
+    }
+
+    fn ct_aged(&mut self, port: PortId, out: &mut Vec<EntryId>) {
+        let Ok(raw) = self.port(port, "doca_flow_aging_handle") else {
+            return;
+        };
+        COMPLETIONS.with(|c| c.borrow_mut().clear());
+        // SAFETY: raw is a started port; the callback runs on this thread during the
+        // call and only touches the thread-local.
+        let _ = unsafe { sys::dsys_aging_handle(raw.as_ptr(), 0, PROCESS_TIMEOUT_US, 0) };
+        let done: Vec<RawCompletion> = COMPLETIONS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        for c in done.into_iter().filter(|c| c.op == sys::DSYS_ENTRY_OP_AGED) {
+            let index = match c.ctx {
+                0 => match self.by_raw.get(&(c.entry as usize)) {
+                    Some(i) => *i,
+                    None => continue,
+                },
+                n => (n - 1) as u32,
+            };
+            if let Some(e) = self.entries.get(index as usize).filter(|e| e.live) {
+                out.push(EntryId {
+                    index,
+                    generation: e.generation,
+                });
+            }
+        }
+    }
+
     #[cfg(feature = "doca-emu")]
     fn entry_tag(&mut self, entry: EntryId, tag: u32) -> Result<()> {
         let raw = self
@@ -794,6 +859,35 @@ impl Backend for HwBackend {
 }
 
 impl HwBackend {
+    /// `doca_flow_ct_add_entry` of a connection.
+    fn ct_entry_add(
+        &mut self,
+        queue: u16,
+        pipe: PipeId,
+        raw_pipe: *mut sys::doca_flow_pipe,
+        ct: &crate::ct::CtEntry,
+        flags: Flags,
+    ) -> Result<EntryId> {
+        const OP: &str = "doca_flow_ct_add_entry";
+        let spec = convert::ct_entry_spec(ct);
+        let id = self.new_entry(pipe);
+        let ctx = (id.index as usize + 1) as *mut c_void;
+        let mut raw: *mut sys::doca_flow_pipe_entry = ptr::null_mut();
+        // SAFETY: raw_pipe is a live CT pipe; spec is a valid local; raw is an out
+        // pointer.
+        let rc = unsafe {
+            sys::dsys_ct_entry_add(queue, raw_pipe, &spec, Self::flags(flags), ctx, &mut raw)
+        };
+        if rc != OK || raw.is_null() {
+            self.free_entry(id.index);
+            check(OP, rc)?;
+            return Err(unsupported(OP, "DOCA returned no entry"));
+        }
+        self.entries[id.index as usize].raw = raw;
+        self.by_raw.insert(raw as usize, id.index);
+        Ok(id)
+    }
+
     /// Forgets the entries of a pipe DOCA destroyed.
     fn forget_entries_of(&mut self, pipe: PipeId) {
         let gone: Vec<u32> = self

@@ -202,32 +202,9 @@ impl SwBackend {
         Ok(id)
     }
 
-    /// DOCA's rules for a CT entry: both tuples of one family, TCP or UDP, IPv6 only when
-    /// IPv6 connections were configured.
+    /// DOCA's rules for a CT entry ([`crate::ct::CtEntry::check`]).
     fn check_ct_entry(&self, e: &crate::ct::CtEntry) -> Result<()> {
-        let cfg = self.ct.ok_or(Error::Unsupported {
-            what: "doca_flow_ct_add_entry",
-            reason: "doca_flow_ct_init was not called (FlowBuilder::conntrack)",
-        })?;
-        let bad = |reason: &str| Error::Invalid {
-            what: "ct entry",
-            reason: reason.into(),
-        };
-        if e.reply.is_some_and(|r| r.is_v6() != e.origin.is_v6()) {
-            return Err(bad("origin and reply tuples of different families"));
-        }
-        let proto = match e.origin {
-            crate::ct::CtTuple::V4 { proto, .. } | crate::ct::CtTuple::V6 { proto, .. } => proto,
-        };
-        if proto != 6 && proto != 17 {
-            return Err(bad("DOCA's CT pipe tracks TCP and UDP only"));
-        }
-        if e.origin.is_v6() && cfg.ipv6_connections == 0 {
-            return Err(bad(
-                "IPv6 connections are not configured (CtCfg::ipv6_connections; BlueField-2 has no IPv6 CT)",
-            ));
-        }
-        Ok(())
+        e.check(self.ct.as_ref())
     }
 
     /// Sets the time that meters see, in nanoseconds (monotonic; earlier times are ignored).
