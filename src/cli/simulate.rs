@@ -44,6 +44,93 @@ pub(crate) struct Args {
     /// What to compile for.
     #[arg(long, value_enum, default_value = "software")]
     target: TargetArg,
+    /// What runs the pipes: the software backend, or (with `--target bluefield`) the
+    /// hardware backend on the DOCA Flow contract emulator, which checks DOCA's rules on
+    /// every call (builds with feature `doca-emu`; root, for the DPDK EAL it runs on).
+    #[arg(long, value_enum, default_value = "sw")]
+    backend: BackendArg,
+}
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BackendArg {
+    /// The software backend.
+    Sw,
+    /// The hardware backend on the DOCA Flow contract emulator.
+    Hw,
+}
+
+/// Installs plans on the backend `--backend` names.
+struct Backends {
+    #[cfg(feature = "doca-emu")]
+    eal: Option<doca_flow::dpdk::Eal>,
+}
+
+impl Backends {
+    fn new(arg: BackendArg, target: TargetArg) -> anyhow::Result<Backends> {
+        if arg == BackendArg::Sw {
+            return Ok(Backends {
+                #[cfg(feature = "doca-emu")]
+                eal: None,
+            });
+        }
+        if !matches!(target, TargetArg::Bluefield) {
+            bail!(
+                "--backend hw runs a BlueField's pipes: use it with --target bluefield \
+                 (software plans take ACL priorities no DOCA release has)"
+            );
+        }
+        #[cfg(feature = "doca-emu")]
+        {
+            doca_flow::backend::emu::reset();
+            let eal = doca_flow::dpdk::Eal::init([
+                "dpu-fw-simulate",
+                "-l",
+                "0",
+                "--no-huge",
+                "-m",
+                "64",
+                "--no-pci",
+                "--no-shconf",
+                "--no-telemetry",
+                "--log-level=lib.eal:error",
+            ])
+            .context("--backend hw: the hardware backend runs on a DPDK EAL, which needs root")?;
+            Ok(Backends { eal: Some(eal) })
+        }
+        #[cfg(not(feature = "doca-emu"))]
+        bail!(
+            "--backend hw runs the hardware backend on the DOCA Flow contract emulator, which \
+             this build lacks: build with `--features doca-emu`"
+        )
+    }
+
+    /// Installs `plan` where the pipes run.
+    fn install(&self, plan: &Plan) -> anyhow::Result<Installed> {
+        #[cfg(feature = "doca-emu")]
+        if let Some(eal) = &self.eal {
+            return Installed::with_backend(plan, doca_flow::HwBackend::new(eal))
+                .context("installing the plan through the hardware backend (emulated)");
+        }
+        Installed::new(plan).context("installing the plan on the sw backend")
+    }
+
+    fn name(&self) -> &'static str {
+        #[cfg(feature = "doca-emu")]
+        if self.eal.is_some() {
+            return "the hardware backend on the DOCA Flow contract emulator";
+        }
+        "the sw backend"
+    }
+
+    /// The DOCA rules the emulator saw broken (none on the sw backend).
+    fn violations(&self) -> Vec<String> {
+        #[cfg(feature = "doca-emu")]
+        if self.eal.is_some() {
+            return doca_flow::backend::emu::violations();
+        }
+        Vec::new()
+    }
 }
 
 struct Packet {
@@ -104,6 +191,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .collect()
         }
     };
+    let backends = Backends::new(args.backend, args.target)?;
     let plan = compile_with_progress(&rules, args.target)?;
     println!();
     print_pipeline(&plan);
@@ -120,16 +208,21 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &rules,
             None,
         );
-        let hw = Installed::new(&plan).context("installing the plan on the sw backend")?;
+        let hw = backends.install(&plan)?;
         println!(
-            "the bluefield plan runs on the sw backend in front of the software path, which \
+            "the bluefield plan runs on {} in front of the software path, which \
              offloads established connections to its CT pipe (marked [hw] below: decided in \
-             the pipes)"
+             the pipes)",
+            backends.name()
         );
         println!();
         Path::Offload(Box::new(Offloading::new(hw, soft, 30)))
     } else {
-        let installed = Installed::new(&plan).context("installing the plan on the sw backend")?;
+        let installed = backends.install(&plan)?;
+        if args.backend == BackendArg::Hw {
+            println!("the plan runs on {}", backends.name());
+            println!();
+        }
         Path::Soft(Firewall::new(Arc::new(installed), &rules, None))
     };
     let mut in_hardware = 0usize;
@@ -316,6 +409,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!();
+    // Teardown is part of DOCA's contract too: the emulator checks it.
+    drop(path);
+    let broken = backends.violations();
+    if !broken.is_empty() {
+        println!(
+            "the DOCA Flow emulator saw {} broken DOCA rules:",
+            broken.len()
+        );
+        for v in &broken {
+            println!("  {v}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
     if mismatches == 0 {
         println!(
             "{} packets; every decision equals the oracle's",
