@@ -193,6 +193,10 @@ struct dsys_header_spec {
 	uint8_t fragmented;
 	uint32_t pkt_meta;    /* meta.pkt_meta */
 	uint32_t meta_u32[4]; /* meta.u32[] scratch words */
+	/* Actions only: decrement the IPv4 TTL (IPv6 hop limit with DSYS_HDR_IP6)
+	 * by one. DOCA has no field for it: an action descriptor ADD of 255 to
+	 * outer.ipv4.ttl (an 8-bit decrement), as NVIDIA's upf_accel does. */
+	bool dec_ttl;
 };
 
 /* A monitor: an optional counter and an optional single-rate meter (limit

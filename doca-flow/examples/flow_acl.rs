@@ -15,8 +15,14 @@ use doca_flow::{
     PortRange,
 };
 
+mod common;
+
 fn main() -> doca_flow::Result<()> {
-    let flow = Flow::builder().queues(1).build()?;
+    common::run(example)
+}
+
+fn example(backend: &common::Backend) -> doca_flow::Result<()> {
+    let flow = backend.build(Flow::builder().queues(1))?;
     let p0 = flow.start_port(0, "p0")?;
     let _p1 = flow.start_port(1, "p1")?;
     let mut q = flow.take_queue(0)?;
@@ -119,7 +125,7 @@ fn main() -> doca_flow::Result<()> {
         ),
     ];
     {
-        let mut sw = flow.sw().expect("sw backend");
+        let mut sw = flow.datapath().expect("a packet path");
         for (what, mut frame) in packets {
             let out = sw.process_packet(PortId(0), &mut frame);
             println!("{what:34} -> {:?}", out.verdict);

@@ -16,8 +16,14 @@ use doca_flow::{
     Actions, BasicEntry, ControlEntry, Flags, Flow, Fwd, L4Type, Match, PipeType, PortId,
 };
 
+mod common;
+
 fn main() -> doca_flow::Result<()> {
-    let flow = Flow::builder().queues(2).build()?;
+    common::run(example)
+}
+
+fn example(backend: &common::Backend) -> doca_flow::Result<()> {
+    let flow = backend.build(Flow::builder().queues(2))?;
     let p0 = flow.start_port(0, "p0")?;
     let _p1 = flow.start_port(1, "p1")?;
     let mut q = flow.take_queue(0)?;
@@ -79,7 +85,7 @@ fn main() -> doca_flow::Result<()> {
             PacketBuilder::icmp4(ip(192, 0, 2, 1), ip(8, 8, 8, 8), 8, 0).build(),
         ),
     ];
-    let mut sw = flow.sw().expect("sw backend");
+    let mut sw = flow.datapath().expect("a packet path");
     for (what, mut frame) in packets {
         let out = sw.process_packet(PortId(0), &mut frame);
         let h = doca_flow::packet::Headers::parse(&frame);

@@ -18,12 +18,15 @@ use doca_flow::{
     Actions, ControlEntry, Flags, Flow, Fwd, L3Type, L4Type, Match, PipeType, PortId, Verdict,
 };
 
+mod common;
+
 fn main() -> doca_flow::Result<()> {
+    common::run(example)
+}
+
+fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     // doca_flow_ct_init comes after doca_flow_init and before any port starts.
-    let flow = Flow::builder()
-        .queues(1)
-        .conntrack(CtCfg::default())
-        .build()?;
+    let flow = backend.build(Flow::builder().queues(1).conntrack(CtCfg::default()))?;
     let p0 = flow.start_port(0, "p0")?;
     let _p1 = flow.start_port(1, "p1")?;
     let mut q = flow.take_queue(0)?;
@@ -63,8 +66,8 @@ fn main() -> doca_flow::Result<()> {
     let (a, b) = (Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2));
     let send = |src, dst, sp, dp| {
         let mut f = PacketBuilder::udp4(src, dst, sp, dp).payload(b"x").build();
-        flow.sw()
-            .expect("sw backend")
+        flow.datapath()
+            .expect("a packet path")
             .process_packet(PortId(0), &mut f)
             .verdict
     };
@@ -95,7 +98,9 @@ fn main() -> doca_flow::Result<()> {
     assert_eq!((c.origin.packets, c.reply.packets), (3, 1));
 
     // Two seconds without a hit: aged; software removes it, and the flow misses again.
-    flow.sw().expect("sw backend").set_time_ns(3_000_000_000);
+    flow.datapath()
+        .expect("a packet path")
+        .set_time_ns(3_000_000_000);
     let aged = flow.ct_aged(&p0);
     println!("aged: {aged:?}");
     assert_eq!(aged, vec![conn.id()]);

@@ -13,8 +13,14 @@ use doca_flow::{
     BasicEntry, Field, Flags, Flow, Fwd, L3Type, LpmEntry, Match, Monitor, PipeType, PortId,
 };
 
+mod common;
+
 fn main() -> doca_flow::Result<()> {
-    let flow = Flow::builder().build()?;
+    common::run(example)
+}
+
+fn example(backend: &common::Backend) -> doca_flow::Result<()> {
+    let flow = backend.build(Flow::builder())?;
     let p0 = flow.start_port(0, "p0")?;
     let _p1 = flow.start_port(1, "p1")?;
     let mut q = flow.take_queue(0)?;
@@ -61,7 +67,7 @@ fn main() -> doca_flow::Result<()> {
         Ipv4Addr::new(9, 9, 9, 9),
     ];
     {
-        let mut sw = flow.sw().expect("sw backend");
+        let mut sw = flow.datapath().expect("a packet path");
         for src in sources {
             let mut frame =
                 PacketBuilder::udp4(src, Ipv4Addr::new(198, 51, 100, 1), 1000, 2000).build();

@@ -13,8 +13,14 @@ use core::net::Ipv4Addr;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{BasicEntry, Domain, Flags, Flow, Fwd, Match, Mode, Monitor, PortId};
 
+mod common;
+
 fn main() -> doca_flow::Result<()> {
-    let flow = Flow::builder().mode(Mode::Switch).queues(4).build()?;
+    common::run(example)
+}
+
+fn example(backend: &common::Backend) -> doca_flow::Result<()> {
+    let flow = backend.build(Flow::builder().mode(Mode::Switch).queues(4))?;
     let p0 = flow.start_switch_port(0, "p0")?;
     let pf0hpf = p0.start_representor(1, "pf0hpf")?;
     let pf0vf0 = p0.start_representor(2, "pf0vf0")?;
@@ -88,7 +94,7 @@ fn main() -> doca_flow::Result<()> {
         _ => "?",
     };
     {
-        let mut sw = flow.sw().expect("sw backend");
+        let mut sw = flow.datapath().expect("a packet path");
         for (from, what, mut frame) in [
             (p0.id(), "https from the wire", wire),
             (p0.id(), "telnet from the wire", telnet_in),

@@ -95,7 +95,10 @@ pub(super) fn matcher(s: &sys::dsys_header_spec) -> Match {
 pub(super) fn actions(s: &sys::dsys_header_spec) -> Actions {
     let has = |bit: u32| s.present & bit != 0;
     let nz = |v: u32| (v != 0).then_some(v);
-    let mut a = Actions::default();
+    let mut a = Actions {
+        dec_ttl: s.dec_ttl,
+        ..Actions::default()
+    };
     if has(sys::DSYS_HDR_ETH) {
         a.eth_src = (s.eth_src != [0; 6]).then_some(s.eth_src);
         a.eth_dst = (s.eth_dst != [0; 6]).then_some(s.eth_dst);

@@ -126,10 +126,17 @@ pub(super) fn actions_spec(
     a: &Actions,
     op: &'static str,
 ) -> crate::error::Result<Option<sys::dsys_header_spec>> {
-    if a.dec_ttl {
-        return Err(super::error::unsupported(op, "dec_ttl actions"));
+    if a.dec_ttl && a.ttl.is_some() {
+        return Err(super::error::unsupported(
+            op,
+            "dec_ttl together with a TTL value (one field, one action)",
+        ));
     }
-    let mut s = sys::dsys_header_spec::default();
+    let _ = op;
+    let mut s = sys::dsys_header_spec {
+        dec_ttl: a.dec_ttl,
+        ..Default::default()
+    };
     if a.eth_src.is_some() || a.eth_dst.is_some() {
         s.present |= sys::DSYS_HDR_ETH;
         s.eth_src = a.eth_src.unwrap_or_default();
@@ -160,7 +167,7 @@ pub(super) fn actions_spec(
             s.meta_u32[i] = v.unwrap_or(0);
         }
     }
-    Ok((s.present != 0).then_some(s))
+    Ok((s.present != 0 || s.dec_ttl).then_some(s))
 }
 
 /// The seam's monitor; `None` when it neither counts nor meters.
