@@ -169,8 +169,14 @@ fn main() -> anyhow::Result<()> {
     #[cfg(any(feature = "doca", feature = "doca-emu"))]
     let _hardware = {
         let hw_plan = compile(&rules, &Target::bluefield()).context("compiling for DOCA Flow")?;
-        Installed::with_backend(&hw_plan, doca_flow::HwBackend::new(&eal))
-            .context("installing the policy into DOCA Flow")?
+        let hw = Installed::with_backend(&hw_plan, doca_flow::HwBackend::new(&eal))
+            .context("installing the policy into DOCA Flow")?;
+        println!(
+            "{} rules installed into DOCA Flow hardware pipes ({})",
+            rules.rules.len(),
+            hw_plan.stats()
+        );
+        hw
     };
 
     // 5. Until Ctrl-C: print the counters every second.
@@ -188,5 +194,18 @@ fn main() -> anyhow::Result<()> {
         }
     }
     dataplane.stop();
+    // On the DOCA Flow contract emulator (feature `doca-emu`): teardown included, no
+    // DOCA rule may have been broken.
+    #[cfg(feature = "doca-emu")]
+    {
+        drop(_hardware);
+        let broken = doca_flow::backend::emu::violations();
+        anyhow::ensure!(
+            broken.is_empty(),
+            "the DOCA Flow emulator saw broken DOCA rules:\n{}",
+            broken.join("\n")
+        );
+        println!("the DOCA Flow emulator saw no broken DOCA rule");
+    }
     Ok(())
 }
