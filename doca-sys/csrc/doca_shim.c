@@ -78,6 +78,7 @@
 #include <doca_dpdk.h>
 #include <doca_log.h>
 #include <doca_flow.h>
+#include <doca_flow_ct.h>
 
 #include "doca_sys_doca.h"
 
@@ -148,6 +149,17 @@ const char *dsys_error_descr(dsys_rc rc)
 {
 	return doca_error_get_descr((doca_error_t)rc);
 }
+
+/* --- library state ------------------------------------------------------ */
+
+/* The pipe queue count given to dsys_flow_init (0 before it and after
+ * dsys_flow_destroy). DOCA numbers the CT queues after the pipe queues, so
+ * this is also the first CT queue (see ct_queue). */
+static uint16_t flow_queues;
+
+/* doca_flow_ct_init succeeded (dsys_ct_init); doca_flow_ct_destroy is due
+ * before doca_flow_destroy. */
+static bool ct_ready;
 
 /* --- side tables --------------------------------------------------------- */
 
@@ -626,17 +638,28 @@ dsys_rc dsys_flow_init(const struct dsys_flow_cfg *c)
 	/* A failed second init leaves the running library's callback alone. */
 	if (rc != DOCA_SUCCESS)
 		entry_cb = prev_cb;
+	else
+		flow_queues = c->queues;
 	return rc;
 }
 
 void dsys_flow_destroy(void)
 {
+	/* CT goes first: "Must be invoked before doca flow destroy"
+	 * (doca_flow_ct.h); the samples' cleanup_procedure (flow_ct_common.c,
+	 * 2.9.0072 to 3.3.0) calls doca_flow_ct_destroy then
+	 * doca_flow_destroy. */
+	if (ct_ready) {
+		doca_flow_ct_destroy();
+		ct_ready = false;
+	}
 	doca_flow_destroy();
 	/* Every port is stopped by contract, so these are leftovers of a
 	 * caller that broke it: DOCA has freed the pipes and ports. */
 	pipe_table_remove_port(NULL);
 	rep_list_close(NULL);
 	entry_cb = NULL;
+	flow_queues = 0;
 }
 
 /* --- ports --------------------------------------------------------------- */
@@ -1210,4 +1233,189 @@ dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uin
 	*packets = q.counter.total_pkts;
 	*bytes = q.counter.total_bytes;
 	return DOCA_SUCCESS;
+}
+
+/* --- connection tracking ------------------------------------------------- */
+
+/* The meta modify mask of a CT direction, and the meta of a CT action: a
+ * struct doca_flow_meta up to 3.0, a struct doca_flow_ct_meta (.flow is the
+ * doca_flow_meta, plus a write-only mark) from 3.1. Evidence:
+ * init_doca_flow_ct in flow_ct_common.c takes `struct doca_flow_meta
+ * *o_modify_mask` at 2.9.0072 and 3.0.0 and `struct doca_flow_ct_meta *` at
+ * 3.1.0 to 3.3.0; flow_ct_tcp_actions_sample.c writes
+ * `data.meta.pkt_meta` at 2.9.0072 and 3.0.0 and `data.meta.flow.pkt_meta`
+ * at 3.1.0 to 3.3.0; the 3.0.0058 and 3.3.0109 headers agree. */
+#if DSYS_DOCA_AT_LEAST(3, 1)
+typedef struct doca_flow_ct_meta ct_meta_t;
+#define CT_META_FLOW(m) ((m)->flow)
+#else
+typedef struct doca_flow_meta ct_meta_t;
+#define CT_META_FLOW(m) (*(m))
+#endif
+
+static uint32_t sat_u32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* The sizes dsys_ct_init gives DOCA, from the seam's connection counts. */
+struct ct_sizes {
+	uint32_t queues;       /* CT queues: as many as the pipe queues */
+	uint32_t ipv4, ipv6;   /* connections */
+	uint32_t total;        /* ipv4 + ipv6, saturated */
+	uint32_t user_actions; /* one non-shared action per direction */
+	uint32_t aging_core;
+};
+
+/* Settings every branch makes, and why:
+ *  - managed mode: the only mode from 3.0 (no flag exists); 2.9 asks for it
+ *    with DOCA_FLOW_CT_FLAG_MANAGED (flow_ct_common.c at 2.9.0072). No
+ *    other flag: aging and counters stay on (flow_ct_aging_sample.c passes
+ *    flags 0 at every tag; NO_AGING and NO_COUNTER are what the samples
+ *    without aging or counters add).
+ *  - queues: one CT queue per pipe queue, so that the seam's queue q maps to
+ *    DOCA's CT queue flow_queues + q (ct_queue). One control queue, as every
+ *    sample has (nb_ctrl_queues = 1).
+ *  - user actions: a CT entry's per-direction action is a non-shared user
+ *    action, and the count covers "shared and non-shared user actions"
+ *    (doca_flow_ct_cfg_set_user_actions in the 3.3 header;
+ *    flow_ct_tcp_actions_sample.c gives 4096 for 1024 connections). The
+ *    shim allows one per direction of every connection.
+ *  - aging core: the samples put the aging thread on core nb_arm_queues + 1
+ *    (init_doca_flow_ct at every tag); the shim does the same with its CT
+ *    queue count. The seam has no core to give instead.
+ *  - connections: IPv4 and IPv6 counts, total 0 (as the samples pass it).
+ *  - zone: both directions match the zone in meta.u32[zone_word], a full
+ *    32-bit mask; a CT match's `metadata` carries the zone (ct_match).
+ *    No sample uses a zone (all pass zeroed masks, "Don't use zone
+ *    masking"); the masks are set as doca_flow_ct.h describes them.
+ *    Outer headers (match_inner false), no meta modify mask: zeroed, as in
+ *    every sample, including flow_ct_tcp_actions whose CT actions write
+ *    pkt_meta.
+ *  - not set, as in the samples: queue depth (DOCA's default, 512 per the
+ *    3.3 header), duplicate filter, entry finalize callback. */
+static void ct_sizes(const struct dsys_ct_cfg *c, struct ct_sizes *z)
+{
+	z->queues = flow_queues;
+	z->ipv4 = c->ipv4_connections;
+	z->ipv6 = c->ipv6_connections;
+	z->total = sat_u32((uint64_t)c->ipv4_connections + c->ipv6_connections);
+	z->user_actions = sat_u32(2 * ((uint64_t)c->ipv4_connections + c->ipv6_connections));
+	z->aging_core = (uint32_t)flow_queues + 1;
+}
+
+#if DSYS_DOCA_AT_LEAST(3, 0)
+/* 3.0+: the opaque config and its setters (init_doca_flow_ct in
+ * flow_ct_common.c at 3.0.0, 3.1.0, 3.2.0 and 3.3.0, in that order). */
+static doca_error_t ct_cfg_set(struct doca_flow_ct_cfg *cfg, const struct ct_sizes *z,
+			       struct doca_flow_meta *zone_mask, ct_meta_t *modify_mask)
+{
+	doca_error_t rc = doca_flow_ct_cfg_set_flags(cfg, 0);
+
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_queues(cfg, z->queues);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_ctrl_queues(cfg, 1);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_user_actions(cfg, z->user_actions);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_aging_core(cfg, z->aging_core);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_connections(cfg, z->ipv4, z->ipv6, 0);
+#if DSYS_DOCA_AT_LEAST(3, 1)
+	/* 3.1+: a connection counting each direction on its own uses an
+	 * asymmetric counter (flow_ct_udp_query_sample.c at 3.1.0 to 3.3.0
+	 * sizes them as the connections not using COUNTER_SHARED); the shim
+	 * never asks for shared counters. The 3.0 samples count both
+	 * directions without this call, so 3.0 does not make it. */
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_counter_asymmetric(cfg, z->total);
+#endif
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_direction(cfg, false, false, zone_mask, modify_mask);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_direction(cfg, true, false, zone_mask, modify_mask);
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	/* 3.2+ (flow_ct_common.c at 3.2.0 and 3.3.0): let one zone hold every
+	 * connection. Before 3.2 DOCA's default per-zone maximum applies
+	 * (0x200000 per the 3.3 header). */
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_max_connections_per_zone(cfg, z->total);
+#endif
+	return rc;
+}
+#endif
+
+dsys_rc dsys_ct_init(const struct dsys_ct_cfg *c)
+{
+	struct doca_flow_meta zone_mask;
+	ct_meta_t modify_mask;
+	struct ct_sizes z;
+	doca_error_t rc;
+
+	if (c == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	/* After dsys_flow_init, once. */
+	if (flow_queues == 0 || ct_ready)
+		return DOCA_ERROR_BAD_STATE;
+	/* The zone word is one the seam's header specs can write (meta_u32[4])
+	 * and one DOCA has. */
+	if (c->zone_word >= 4 || c->zone_word >= sizeof(zone_mask.u32) / sizeof(zone_mask.u32[0]))
+		return DOCA_ERROR_INVALID_VALUE;
+	/* The CT queues are numbered flow_queues to 2 * flow_queues - 1. */
+	if (2u * flow_queues - 1u > UINT16_MAX)
+		return DOCA_ERROR_INVALID_VALUE;
+	ct_sizes(c, &z);
+	memset(&zone_mask, 0, sizeof(zone_mask));
+	zone_mask.u32[c->zone_word] = UINT32_MAX;
+	memset(&modify_mask, 0, sizeof(modify_mask));
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	{
+		struct doca_flow_ct_cfg *cfg = NULL;
+		doca_error_t rc2;
+
+		rc = doca_flow_ct_cfg_create(&cfg);
+		if (rc != DOCA_SUCCESS)
+			return rc;
+		rc = ct_cfg_set(cfg, &z, &zone_mask, &modify_mask);
+		if (rc == DOCA_SUCCESS)
+			rc = doca_flow_ct_init(cfg);
+		/* Destroyed on every path; a failure after a successful init is
+		 * reported, with CT undone, as dsys_flow_init does. */
+		rc2 = doca_flow_ct_cfg_destroy(cfg);
+		if (rc == DOCA_SUCCESS && rc2 != DOCA_SUCCESS) {
+			doca_flow_ct_destroy();
+			rc = rc2;
+		}
+	}
+#else
+	{
+		/* 2.9: a public struct filled field by field, then
+		 * doca_flow_ct_init(&cfg) (init_doca_flow_ct in
+		 * flow_ct_common.c at 2.9.0072: flags |= MANAGED, nb_arm_queues,
+		 * nb_ctrl_queues, nb_user_actions, aging_core, flow_log_cb,
+		 * nb_arm_sessions[IPV4/IPV6], dup_filter_sz, direction[0/1]
+		 * .match_inner/.zone_match_mask/.meta_modify_mask). Nothing to
+		 * destroy. */
+		struct doca_flow_ct_cfg cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.flags = DOCA_FLOW_CT_FLAG_MANAGED;
+		cfg.nb_arm_queues = z.queues;
+		cfg.nb_ctrl_queues = 1;
+		cfg.nb_user_actions = z.user_actions;
+		cfg.aging_core = (uint16_t)z.aging_core;
+		cfg.nb_arm_sessions[DOCA_FLOW_CT_SESSION_IPV4] = z.ipv4;
+		cfg.nb_arm_sessions[DOCA_FLOW_CT_SESSION_IPV6] = z.ipv6;
+		for (int d = 0; d < 2; d++) {
+			cfg.direction[d].match_inner = false;
+			cfg.direction[d].zone_match_mask = &zone_mask;
+			cfg.direction[d].meta_modify_mask = &modify_mask;
+		}
+		rc = doca_flow_ct_init(&cfg);
+	}
+#endif
+	if (rc == DOCA_SUCCESS)
+		ct_ready = true;
+	return rc;
 }
