@@ -177,6 +177,91 @@ struct pipe_node {
 
 static struct pipe_node *pipe_table[PIPE_BUCKETS];
 
+/* Port pointer -> how many CT pipes it has: dsys_entries_process and
+ * dsys_aging_handle go to DOCA's CT queues only for a port that has one. */
+struct ct_port_node {
+	const struct doca_flow_port *port;
+	uint32_t pipes;
+	struct ct_port_node *next;
+};
+
+static struct ct_port_node *ct_ports;
+
+/* table_lock held. Counts one more CT pipe of port; a port not counted yet
+ * takes *spare (allocated by the caller before DOCA made the pipe). */
+static void ct_port_add_locked(const struct doca_flow_port *port, struct ct_port_node **spare)
+{
+	struct ct_port_node *n;
+
+	for (n = ct_ports; n != NULL; n = n->next) {
+		if (n->port == port) {
+			n->pipes++;
+			return;
+		}
+	}
+	n = *spare;
+	*spare = NULL;
+	if (n == NULL)
+		return;
+	n->port = port;
+	n->pipes = 1;
+	n->next = ct_ports;
+	ct_ports = n;
+}
+
+/* table_lock held. Counts one CT pipe of port less. */
+static void ct_port_drop_locked(const struct doca_flow_port *port)
+{
+	struct ct_port_node **pp;
+
+	for (pp = &ct_ports; *pp != NULL; pp = &(*pp)->next) {
+		struct ct_port_node *n = *pp;
+
+		if (n->port == port) {
+			if (--n->pipes == 0) {
+				*pp = n->next;
+				free(n);
+			}
+			return;
+		}
+	}
+}
+
+/* table_lock held. Forgets the CT pipes of port (of every port when port
+ * is NULL). */
+static void ct_port_clear_locked(const struct doca_flow_port *port)
+{
+	struct ct_port_node **pp = &ct_ports;
+
+	while (*pp != NULL) {
+		struct ct_port_node *n = *pp;
+
+		if (port == NULL || n->port == port) {
+			*pp = n->next;
+			free(n);
+		} else {
+			pp = &n->next;
+		}
+	}
+}
+
+/* True when port has a CT pipe made through the shim. */
+static bool port_has_ct(const struct doca_flow_port *port)
+{
+	const struct ct_port_node *n;
+	bool found = false;
+
+	pthread_mutex_lock(&table_lock);
+	for (n = ct_ports; n != NULL; n = n->next) {
+		if (n->port == port) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
 static size_t pipe_bucket(const struct doca_flow_pipe *pipe)
 {
 	uint64_t x = (uint64_t)(uintptr_t)pipe;
@@ -186,28 +271,34 @@ static size_t pipe_bucket(const struct doca_flow_pipe *pipe)
 }
 
 /* Records a new pipe in node (allocated by the caller, so that recording
- * cannot fail after DOCA created the pipe). A stale record of the same
- * address (a pipe DOCA freed behind the shim's back) is replaced. */
-static void pipe_table_insert(struct pipe_node *node)
+ * cannot fail after DOCA created the pipe; likewise *ct_spare for a CT
+ * pipe, which is taken or left to the caller to free). A stale record of
+ * the same address (a pipe DOCA freed behind the shim's back) is
+ * replaced. */
+static void pipe_table_insert(struct pipe_node *node, struct ct_port_node **ct_spare)
 {
 	size_t b = pipe_bucket(node->pipe);
-	struct pipe_node **pp;
+	struct pipe_node **pp, *old = NULL;
 
 	pthread_mutex_lock(&table_lock);
+	if (node->type == DSYS_PIPE_CT)
+		ct_port_add_locked(node->port, ct_spare);
 	for (pp = &pipe_table[b]; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->pipe == node->pipe) {
-			struct pipe_node *old = *pp;
-
+			old = *pp;
 			node->next = old->next;
 			*pp = node;
-			pthread_mutex_unlock(&table_lock);
-			free(old);
-			return;
+			if (old->type == DSYS_PIPE_CT)
+				ct_port_drop_locked(old->port);
+			break;
 		}
 	}
-	node->next = pipe_table[b];
-	pipe_table[b] = node;
+	if (old == NULL) {
+		node->next = pipe_table[b];
+		pipe_table[b] = node;
+	}
 	pthread_mutex_unlock(&table_lock);
+	free(old);
 }
 
 /* The dsys_pipe_type of a pipe created through the shim. */
@@ -237,6 +328,8 @@ static void pipe_table_remove(const struct doca_flow_pipe *pipe)
 		if ((*pp)->pipe == pipe) {
 			gone = *pp;
 			*pp = gone->next;
+			if (gone->type == DSYS_PIPE_CT)
+				ct_port_drop_locked(gone->port);
 			break;
 		}
 	}
@@ -248,6 +341,7 @@ static void pipe_table_remove(const struct doca_flow_pipe *pipe)
 static void pipe_table_remove_port(const struct doca_flow_port *port)
 {
 	pthread_mutex_lock(&table_lock);
+	ct_port_clear_locked(port);
 	for (size_t b = 0; b < PIPE_BUCKETS; b++) {
 		struct pipe_node **pp = &pipe_table[b];
 
@@ -852,6 +946,9 @@ static doca_error_t sdk_pipe_type(uint32_t type, enum doca_flow_pipe_type *out)
 	case DSYS_PIPE_HASH:
 		*out = DOCA_FLOW_PIPE_HASH;
 		return DOCA_SUCCESS;
+	case DSYS_PIPE_CT:
+		*out = DOCA_FLOW_PIPE_CT;
+		return DOCA_SUCCESS;
 	default:
 		return DOCA_ERROR_INVALID_VALUE;
 	}
@@ -861,7 +958,7 @@ static doca_error_t sdk_pipe_type(uint32_t type, enum doca_flow_pipe_type *out)
  * by doca_flow_pipe_create (DOCA copies the templates). */
 struct pipe_parts {
 	struct doca_flow_match match, mask;
-	struct doca_flow_actions actions;
+	struct doca_flow_actions actions, actions_mask;
 	struct doca_flow_monitor monitor;
 	struct doca_flow_fwd fwd, fwd_miss;
 };
@@ -901,6 +998,55 @@ static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct d
 	return rc;
 }
 
+/* A CT pipe, as the flow_ct samples make it (create_ct_pipe in
+ * flow_ct_*_sample.c, 2.9.0072 to 3.3.0): name, DOCA_FLOW_PIPE_CT, not
+ * root, a zeroed match and mask (the seam ignores its match template: a CT
+ * pipe's entries are connections), fwd for hits and fwd_miss for misses.
+ * Its size is dsys_ct_init's connections, so nr_entries is not set (no
+ * sample sets it). One actions template, index 0, with a changeable
+ * meta.pkt_meta under a full mask, so that each direction of an entry can
+ * write its own pkt_meta (flow_ct_tcp_actions_sample.c gives its CT pipe a
+ * meta template the same way, action_idx 0, value UINT32_MAX; from 3.2
+ * doca_flow_actions has no action_idx and the template's position is its
+ * index). The caller's actions and monitor templates have no place on a CT
+ * pipe (its actions and counters come per entry): one that asks for
+ * anything is refused. The domain and the miss counter are passed on when
+ * asked for and left to DOCA to judge (no sample sets them on a CT
+ * pipe). */
+static doca_error_t ct_pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct dsys_pipe_spec *s,
+				     struct pipe_parts *p)
+{
+	struct doca_flow_actions *const list[1] = {&p->actions};
+	struct doca_flow_actions *const masks[1] = {&p->actions_mask};
+	doca_error_t rc = DOCA_SUCCESS;
+
+	if (s->actions != NULL && s->actions->present != 0)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	if (s->monitor != NULL && (s->monitor->counter || s->monitor->meter))
+		return DOCA_ERROR_NOT_SUPPORTED;
+	memset(&p->match, 0, sizeof(p->match));
+	memset(&p->mask, 0, sizeof(p->mask));
+	memset(&p->actions, 0, sizeof(p->actions));
+	memset(&p->actions_mask, 0, sizeof(p->actions_mask));
+	p->actions.meta.pkt_meta = UINT32_MAX;
+	p->actions_mask.meta.pkt_meta = UINT32_MAX;
+	if (s->name != NULL)
+		rc = doca_flow_pipe_cfg_set_name(cfg, s->name);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_type(cfg, DOCA_FLOW_PIPE_CT);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_is_root(cfg, s->is_root);
+	if (rc == DOCA_SUCCESS && s->egress)
+		rc = doca_flow_pipe_cfg_set_domain(cfg, DOCA_FLOW_PIPE_DOMAIN_EGRESS);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_match(cfg, &p->match, &p->mask);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_actions(cfg, list, masks, NULL, 1);
+	if (rc == DOCA_SUCCESS && s->miss_counter)
+		rc = doca_flow_pipe_cfg_set_miss_counter(cfg, true);
+	return rc;
+}
+
 dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spec *spec,
 			 const struct dsys_fwd_spec *fwd, const struct dsys_fwd_spec *fwd_miss,
 			 struct doca_flow_pipe **pipe)
@@ -908,9 +1054,11 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	struct doca_flow_pipe_cfg *cfg = NULL;
 	const struct doca_flow_fwd *f = NULL, *fm = NULL;
 	enum doca_flow_pipe_type type;
+	struct ct_port_node *ct_spare = NULL;
 	struct pipe_parts *parts;
 	struct pipe_node *node;
 	doca_error_t rc, rc2;
+	bool ct = false;
 
 	if (pipe == NULL)
 		return DOCA_ERROR_INVALID_VALUE;
@@ -920,14 +1068,23 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	rc = sdk_pipe_type(spec->type, &type);
 	if (rc != DOCA_SUCCESS)
 		return rc;
-	/* The DOCA structs are large: on the heap, with the table node
+	if (spec->type == DSYS_PIPE_CT) {
+		/* A CT pipe needs dsys_ct_init (doca_flow_ct_init). */
+		if (!ct_ready)
+			return DOCA_ERROR_BAD_STATE;
+		ct = true;
+	}
+	/* The DOCA structs are large: on the heap, with the table nodes
 	 * (allocated first, so that recording cannot fail after DOCA created
 	 * the pipe). */
 	parts = calloc(1, sizeof(*parts));
 	node = calloc(1, sizeof(*node));
-	if (parts == NULL || node == NULL) {
+	if (ct)
+		ct_spare = calloc(1, sizeof(*ct_spare));
+	if (parts == NULL || node == NULL || (ct && ct_spare == NULL)) {
 		free(parts);
 		free(node);
+		free(ct_spare);
 		return DOCA_ERROR_NO_MEMORY;
 	}
 	rc = fill_fwd(&parts->fwd, fwd, &f);
@@ -936,7 +1093,7 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	if (rc == DOCA_SUCCESS)
 		rc = doca_flow_pipe_cfg_create(&cfg, port);
 	if (rc == DOCA_SUCCESS) {
-		rc = pipe_cfg_fill(cfg, spec, type, parts);
+		rc = ct ? ct_pipe_cfg_fill(cfg, spec, parts) : pipe_cfg_fill(cfg, spec, type, parts);
 		if (rc == DOCA_SUCCESS)
 			rc = doca_flow_pipe_create(cfg, f, fm, pipe);
 		rc2 = doca_flow_pipe_cfg_destroy(cfg);
@@ -953,12 +1110,14 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	if (rc != DOCA_SUCCESS) {
 		*pipe = NULL;
 		free(node);
+		free(ct_spare);
 		return rc;
 	}
 	node->pipe = *pipe;
 	node->port = port;
 	node->type = spec->type;
-	pipe_table_insert(node);
+	pipe_table_insert(node, &ct_spare);
+	free(ct_spare);
 	return DOCA_SUCCESS;
 }
 
@@ -1134,6 +1293,7 @@ dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
 		return add_lpm(queue, pipe, &p, f, usr_ctx, entry);
 	case DSYS_PIPE_HASH:
 		return add_hash(queue, pipe, &p, spec->hash_index, f, usr_ctx, entry);
+	case DSYS_PIPE_CT: /* dsys_ct_entry_add */
 	default:
 		return DOCA_ERROR_NOT_SUPPORTED;
 	}
