@@ -649,6 +649,11 @@ static void entry_process_trampoline(struct doca_flow_pipe_entry *entry, uint16_
 
 	if (cb == NULL)
 		return;
+	/* A CT operation completes (or ages) on DOCA's CT queue, flow_queues +
+	 * q (see ct_queue): the seam reports q. Pipe queues are below
+	 * flow_queues. */
+	if (ct_ready && pipe_queue >= flow_queues)
+		pipe_queue = (uint16_t)(pipe_queue - flow_queues);
 	switch (op) {
 	case DOCA_FLOW_ENTRY_OP_ADD:
 		dop = DSYS_ENTRY_OP_ADD;
@@ -1357,10 +1362,25 @@ dsys_rc dsys_entry_remove(uint16_t queue, struct doca_flow_pipe_entry *entry, ui
 dsys_rc dsys_entries_process(struct doca_flow_port *port, uint16_t queue, uint64_t timeout_us,
 			     uint32_t max)
 {
+	doca_error_t rc;
+
 	if (port == NULL)
 		return DOCA_ERROR_INVALID_VALUE;
 	/* max passes through: DOCA documents 0 as "until the timeout". */
-	return doca_flow_entries_process(port, queue, timeout_us, max);
+	rc = doca_flow_entries_process(port, queue, timeout_us, max);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* CT operations (add, remove) complete only on DOCA's CT queue, through
+	 * doca_flow_ct_entries_process: every flow_ct sample, 2.9.0072 to
+	 * 3.3.0, polls its CT queue with it and the pipe queues with
+	 * doca_flow_entries_process, and the completions reach the same
+	 * entry-process callback. So a port with CT pipes has its CT queue
+	 * polled too, after the pipe queue (whose timeout gave the hardware
+	 * time): once (min_room 0, "poll queue once"), up to max completions
+	 * (0: all available); max therefore bounds each queue, not the sum. */
+	if (ct_ready && queue < flow_queues && port_has_ct(port))
+		rc = doca_flow_ct_entries_process(port, (uint16_t)(flow_queues + queue), 0, max, NULL);
+	return rc;
 }
 
 dsys_rc dsys_query_entry(struct doca_flow_pipe_entry *entry, uint64_t *packets, uint64_t *bytes)
@@ -1578,4 +1598,274 @@ dsys_rc dsys_ct_init(const struct dsys_ct_cfg *c)
 	if (rc == DOCA_SUCCESS)
 		ct_ready = true;
 	return rc;
+}
+
+/* DOCA's CT queue for the seam's queue: DOCA numbers CT queues after the
+ * pipe queues ("queue ID, offset from doca_flow.nb_queues", doca_flow_ct.h;
+ * every flow_ct sample, 2.9.0072 to 3.3.0, has ct_queue = nb_queues), and
+ * dsys_ct_init gives CT as many queues as there are pipe queues. */
+static doca_error_t ct_queue(uint16_t queue, uint16_t *out)
+{
+	if (queue >= flow_queues)
+		return DOCA_ERROR_INVALID_VALUE;
+	if (!ct_ready)
+		return DOCA_ERROR_BAD_STATE;
+	*out = (uint16_t)(flow_queues + queue);
+	return DOCA_SUCCESS;
+}
+
+/* The seam's entry flags as CT entry flags: DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT
+ * (1 << 0 in the 2.x, 3.0 and 3.3 copies, named in the samples of every
+ * release) or nothing, for a batched operation. The CT flags were not
+ * renumbered in 3.3 as DOCA Flow's were; the name is used all the same. */
+static doca_error_t ct_entry_flags(uint32_t flags, uint32_t *out)
+{
+	switch (flags) {
+	case DSYS_FLAG_NO_WAIT:
+		*out = DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT;
+		return DOCA_SUCCESS;
+	case DSYS_FLAG_WAIT_FOR_BATCH:
+		*out = 0;
+		return DOCA_SUCCESS;
+	default:
+		return DOCA_ERROR_INVALID_VALUE;
+	}
+}
+
+/* pipe is a CT pipe made through the shim. */
+static doca_error_t ct_pipe_check(const struct doca_flow_pipe *pipe)
+{
+	uint32_t type;
+	doca_error_t rc = pipe_table_type(pipe, &type);
+
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return type == DSYS_PIPE_CT ? DOCA_SUCCESS : DOCA_ERROR_INVALID_VALUE;
+}
+
+/* One direction's match (struct doca_flow_ct_match, the ipv4 or ipv6 half
+ * of its union; the entry flags say which): addresses as the seam gives
+ * them (network order), ports to network order, the zone in `metadata`,
+ * where the direction's zone mask (meta.u32[zone_word], dsys_ct_init)
+ * selects it. DOCA's CT pipe handles TCP and UDP only. */
+static doca_error_t ct_match(struct doca_flow_ct_match *m, const struct dsys_ct_tuple *t,
+			     uint32_t zone)
+{
+	if (t->proto != DOCA_FLOW_PROTO_TCP && t->proto != DOCA_FLOW_PROTO_UDP)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	memset(m, 0, sizeof(*m));
+	if (t->ipv6) {
+		memcpy(m->ipv6.src_ip, t->src, sizeof(m->ipv6.src_ip));
+		memcpy(m->ipv6.dst_ip, t->dst, sizeof(m->ipv6.dst_ip));
+		m->ipv6.l4_port.src_port = htobe16(t->src_port);
+		m->ipv6.l4_port.dst_port = htobe16(t->dst_port);
+		m->ipv6.metadata = htobe32(zone);
+		m->ipv6.next_proto = t->proto;
+	} else {
+		memcpy(&m->ipv4.src_ip, t->src, sizeof(m->ipv4.src_ip));
+		memcpy(&m->ipv4.dst_ip, t->dst, sizeof(m->ipv4.dst_ip));
+		m->ipv4.l4_port.src_port = htobe16(t->src_port);
+		m->ipv4.l4_port.dst_port = htobe16(t->dst_port);
+		m->ipv4.metadata = htobe32(zone);
+		m->ipv4.next_proto = t->proto;
+	}
+	return DOCA_SUCCESS;
+}
+
+/* The hash doca_flow_ct_entry_prepare takes with each direction's match.
+ * The application computes it (the samples pass the packet's RSS hash, or
+ * flow_ct_hash_6tuple, an FNV-1a of the match and zone, or 0); DOCA uses
+ * it to look the connection up among recent ones. Here: 32-bit FNV-1a over
+ * the zeroed-then-filled match half, zone included. */
+static uint32_t ct_hash(const struct doca_flow_ct_match *m, bool ipv6)
+{
+	const uint8_t *b = ipv6 ? (const uint8_t *)&m->ipv6 : (const uint8_t *)&m->ipv4;
+	size_t n = ipv6 ? sizeof(m->ipv6) : sizeof(m->ipv4);
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* One direction's actions: a non-shared action on template 0 (the CT
+ * pipe's changeable pkt_meta, ct_pipe_cfg_fill) writing pkt_meta, or NULL
+ * when the direction writes nothing. The meta is data.meta.pkt_meta up to
+ * 3.0 and data.meta.flow.pkt_meta from 3.1 (ct_meta_t);
+ * flow_ct_tcp_actions_sample.c fills a non-shared action the same way
+ * (resource_type NON_SHARED, data.action_idx) at every tag. */
+static const struct doca_flow_ct_actions *ct_actions(struct doca_flow_ct_actions *a,
+						     const struct dsys_ct_dir *d)
+{
+	if (!d->set_pkt_meta)
+		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->resource_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+	a->data.action_idx = 0;
+	CT_META_FLOW(&a->data.meta).pkt_meta = htobe32(d->pkt_meta);
+	return a;
+}
+
+/* doca_flow_ct_entry_prepare then doca_flow_ct_add_entry, as
+ * flow_ct_create_entry (flow_ct_common.c at 3.1.0 to 3.3.0) and the
+ * process_packets of the 2.9.0072 and 3.0.0 samples do: prepare with
+ * ALLOC_ON_MISS (every sample's prepare flag; the IPv6 and direction flags
+ * go to the add, as in flow_ct_tcp_ipv4_ipv6_sample.c), then add with
+ * DIR_ORIGIN, DIR_REPLY when there is a reply, IPV6_ORIGIN/IPV6_REPLY per
+ * tuple, COUNTER_ORIGIN/COUNTER_REPLY per direction, and NO_WAIT unless
+ * batched. The origin-only form passes no reply match and hash 0
+ * (flow_ct_udp_single_match_sample.c). No fwd handles (0, 0: the pipe's
+ * fwd), the entry's aging timeout in seconds (0: none), usr_ctx for the
+ * callback. A connection prepare finds already tracked is not added again:
+ * DOCA_ERROR_ALREADY_EXIST (the samples skip the add then). An add that
+ * fails gives the prepared entry back (doca_flow_ct_entry_prepare_rollback:
+ * in the 2.x, 3.0 and 3.3 headers; no sample calls it). */
+dsys_rc dsys_ct_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
+			  const struct dsys_ct_entry_spec *spec, uint32_t flags, void *usr_ctx,
+			  struct doca_flow_pipe_entry **entry)
+{
+	struct doca_flow_ct_match mo, mr;
+	struct doca_flow_ct_actions ao, ar;
+	const struct doca_flow_ct_actions *pao, *par = NULL;
+	struct doca_flow_ct_match *pmr = NULL;
+	struct doca_flow_pipe_entry *e = NULL;
+	uint32_t f, hr = 0;
+	uint16_t q;
+	bool found = false;
+	doca_error_t rc;
+
+	if (entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	*entry = NULL;
+	if (pipe == NULL || spec == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_entry_flags(flags, &f);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_queue(queue, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_match(&mo, &spec->origin, spec->zone);
+	if (rc == DOCA_SUCCESS && spec->has_reply) {
+		rc = ct_match(&mr, &spec->reply, spec->zone);
+		pmr = &mr;
+	}
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	f |= DOCA_FLOW_CT_ENTRY_FLAGS_DIR_ORIGIN;
+	if (spec->origin.ipv6)
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_IPV6_ORIGIN;
+	if (spec->origin_dir.counter)
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_COUNTER_ORIGIN;
+	pao = ct_actions(&ao, &spec->origin_dir);
+	if (spec->has_reply) {
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_DIR_REPLY;
+		if (spec->reply.ipv6)
+			f |= DOCA_FLOW_CT_ENTRY_FLAGS_IPV6_REPLY;
+		if (spec->reply_dir.counter)
+			f |= DOCA_FLOW_CT_ENTRY_FLAGS_COUNTER_REPLY;
+		par = ct_actions(&ar, &spec->reply_dir);
+		hr = ct_hash(&mr, spec->reply.ipv6);
+	}
+	rc = doca_flow_ct_entry_prepare(q, pipe, DOCA_FLOW_CT_ENTRY_FLAGS_ALLOC_ON_MISS, &mo,
+					ct_hash(&mo, spec->origin.ipv6), pmr, hr, &e, &found);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	if (found)
+		return DOCA_ERROR_ALREADY_EXIST;
+	if (e == NULL)
+		return DOCA_ERROR_BAD_STATE;
+	rc = doca_flow_ct_add_entry(q, pipe, f, &mo, pmr, pao, par, 0, 0, spec->timeout_s, usr_ctx,
+				    e);
+	if (rc != DOCA_SUCCESS) {
+		(void)doca_flow_ct_entry_prepare_rollback(q, pipe, e);
+		return rc;
+	}
+	*entry = e;
+	return DOCA_SUCCESS;
+}
+
+/* doca_flow_ct_rm_entry with NO_WAIT or nothing: the aging samples (3.0.0
+ * to 3.3.0) remove an aged entry with DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT
+ * alone; the direction flags other samples add are not needed. The DEL
+ * completion comes from dsys_entries_process. */
+dsys_rc dsys_ct_entry_remove(uint16_t queue, struct doca_flow_pipe *pipe,
+			     struct doca_flow_pipe_entry *entry, uint32_t flags)
+{
+	uint32_t f;
+	uint16_t q;
+	doca_error_t rc;
+
+	if (pipe == NULL || entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_entry_flags(flags, &f);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_queue(queue, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return doca_flow_ct_rm_entry(q, pipe, f, entry);
+}
+
+/* doca_flow_ct_query_entry on CT queue 0 with NO_WAIT, as
+ * flow_ct_udp_query_sample.c (2.9.0072 to 3.3.0): per-direction
+ * struct doca_flow_resource_query counters and the last hit in seconds
+ * since the Epoch. The seam passes no queue (doca_sys_doca.h: queue 0, the
+ * caller serialises). A direction without a counter reads as DOCA reports
+ * it. */
+dsys_rc dsys_ct_query(struct doca_flow_pipe *pipe, struct doca_flow_pipe_entry *entry,
+		      struct dsys_ct_counters *out)
+{
+	struct doca_flow_resource_query o, r;
+	uint64_t last_hit_s = 0;
+	uint16_t q;
+	doca_error_t rc;
+
+	if (pipe == NULL || entry == NULL || out == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_queue(0, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	memset(&r, 0, sizeof(r));
+	rc = doca_flow_ct_query_entry(q, pipe, DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT, entry, &o, &r,
+				      &last_hit_s);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	out->origin_packets = o.counter.total_pkts;
+	out->origin_bytes = o.counter.total_bytes;
+	out->reply_packets = r.counter.total_pkts;
+	out->reply_bytes = r.counter.total_bytes;
+	out->last_hit_s = last_hit_s;
+	return DOCA_SUCCESS;
+}
+
+/* doca_flow_aging_handle on the port's CT queue (flow_ct_aging_sample.c
+ * calls it with ct_queue at every tag; 3.0.0 on with a time quota and a
+ * maximum, as here). Each aged CT entry reaches the entry-process callback
+ * with DOCA_FLOW_ENTRY_OP_AGED and the usr_ctx of its add (the samples'
+ * check_for_valid_entry_aging), which the trampoline reports as
+ * DSYS_ENTRY_OP_AGED on the seam's queue. DOCA returns the number of aged
+ * entries, 0, or -1 when its cycle is complete; the samples take anything
+ * below -1 as a failure. The samples reserve room on the CT queue first
+ * because their callback removes the entry at once; the seam's caller
+ * removes aged entries itself (after processing its queue, or in the
+ * callback if it made room). Nothing of the seam ages on a port without CT
+ * pipes, or before dsys_ct_init: DSYS_OK without calling DOCA. */
+dsys_rc dsys_aging_handle(struct doca_flow_port *port, uint16_t queue, uint64_t quota_us,
+			  uint32_t max)
+{
+	int n;
+
+	if (port == NULL || queue >= flow_queues)
+		return DOCA_ERROR_INVALID_VALUE;
+	if (!ct_ready || !port_has_ct(port))
+		return DOCA_SUCCESS;
+	n = doca_flow_aging_handle(port, (uint16_t)(flow_queues + queue), quota_us, max);
+	return n < -1 ? DOCA_ERROR_BAD_STATE : DOCA_SUCCESS;
 }
