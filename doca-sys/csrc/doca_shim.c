@@ -32,7 +32,18 @@
  *  - the matched source port: parser_meta.port_meta in 2.9,
  *    parser_meta.port_id from 3.0;
  *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
- *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
+ *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0;
+ *  - connection tracking (doca_flow_ct.h, experimental): 2.9 configures CT
+ *    with a public struct doca_flow_ct_cfg (DOCA_FLOW_CT_FLAG_MANAGED)
+ *    passed to doca_flow_ct_init; 3.0 with doca_flow_ct_cfg_create and
+ *    setters (managed mode only); the meta modify mask and a CT action's
+ *    meta are a struct doca_flow_meta up to 3.0 and a struct
+ *    doca_flow_ct_meta (its .flow) from 3.1; per-direction counters are
+ *    sized with doca_flow_ct_cfg_set_counter_asymmetric from 3.1, and one
+ *    zone may hold every connection
+ *    (doca_flow_ct_cfg_set_max_connections_per_zone) from 3.2. The entry
+ *    calls are the same from 2.9 to 3.3. DOCA 2.10 has no CT (the whole
+ *    release is refused below).
  *
  * State the seam's contract needs and DOCA does not give back:
  *  - the entry-process callback: DOCA's takes DOCA's enums; a static
@@ -45,17 +56,23 @@
  *    handed to the caller stay DOCA's own pointers;
  *  - the doca_dev_rep opened for a representor port (3.x): a side table
  *    from DOCA's port pointer to it, closed by dsys_port_stop (or at once
- *    when the port fails to start) and by dsys_flow_destroy.
- * Both tables are guarded by one mutex, so entry adds may run on several
+ *    when the port fails to start) and by dsys_flow_destroy;
+ *  - which ports have CT pipes (a count per port, kept with the pipe side
+ *    table): only their CT queues are processed and aged;
+ *  - the pipe queue count of dsys_flow_init and whether dsys_ct_init ran:
+ *    DOCA numbers the CT queues after the pipe queues, and the seam uses
+ *    the pipe queue numbers for both (doca_sys_doca.h).
+ * The tables are guarded by one mutex, so entry adds may run on several
  * threads (one per queue, as DOCA allows).
  *
  * Compiled (gcc -std=gnu11 -Wall -Wextra -Werror -fsyntax-only, and through
  * doca-sys's build.rs) against public DOCA 3.3.0109 and 3.0.0058 header
- * copies, outside this repository: that covers the 3.3+ branch and the
- * 3.0-3.1 branch as 3.0 has it. The 2.9, 3.1 and 3.2 branches were checked
- * line by line against NVIDIA's doca-samples (2.9.0072, tags 3.1.0 and
- * 3.2.0-3.2.2), not compiled: no public headers of those releases were
- * found. Never linked against libdoca_flow, never run.
+ * copies (doca_flow_ct.h included), outside this repository: that covers
+ * the 3.3+ branch and the 3.0-3.1 branch as 3.0 has it. The 2.9, 3.1 and
+ * 3.2 branches were checked line by line against NVIDIA's doca-samples
+ * (2.9.0072, tags 3.1.0 and 3.2.0-3.2.2; the flow_ct_* samples for CT),
+ * not compiled: no public headers of those releases were found. Never
+ * linked against libdoca_flow, never run.
  */
 
 /* build.rs passes -DDOCA_ALLOW_EXPERIMENTAL_API (most DOCA Flow calls are
