@@ -316,7 +316,16 @@ dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uin
  * connection's origin or reply 5-tuple in a zone, takes that direction's
  * actions and counter and goes to the pipe's fwd; anything else misses to
  * fwd_miss. DOCA marks the API experimental; DOCA 2.10 has no CT; IPv6
- * connections need a BlueField-3. */
+ * connections need a BlueField-3.
+ *
+ * Queues: the CT calls take the same queue numbers as the pipe calls (0 to
+ * dsys_flow_cfg.queues - 1; a thread of work uses one number for both).
+ * DOCA numbers its CT queues after the pipe queues: the shim gives CT as many
+ * queues as DOCA Flow has and passes queues + queue to DOCA. A CT operation
+ * completes through the same dsys_entries_process(port, queue) call as a
+ * pipe operation, and the callback reports it with the seam's queue number.
+ * dsys_ct_query takes no queue and uses queue 0: callers serialise it with
+ * queue 0's other calls. */
 
 struct dsys_ct_cfg {
 	uint32_t zone_word;        /* meta.u32[zone_word] carries the zone */
@@ -379,7 +388,9 @@ dsys_rc dsys_ct_query(struct doca_flow_pipe *pipe, struct doca_flow_pipe_entry *
 
 /* doca_flow_aging_handle: reports each CT entry of the port's pipes that saw
  * no hit for its timeout through the callback, op DSYS_ENTRY_OP_AGED, once
- * until it is hit again. The caller removes them. */
+ * until it is hit again. The caller removes them. quota_us and max bound
+ * the call (0: no bound); DSYS_OK whether or not DOCA's aging cycle is
+ * complete. */
 dsys_rc dsys_aging_handle(struct doca_flow_port *port, uint16_t queue, uint64_t quota_us,
 			  uint32_t max);
 

@@ -32,7 +32,18 @@
  *  - the matched source port: parser_meta.port_meta in 2.9,
  *    parser_meta.port_id from 3.0;
  *  - RSS forwarding: flat rss_outer_flags / rss_queues / num_of_queues in
- *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0.
+ *    struct doca_flow_fwd in 2.9, rss_type + nested rss from 3.0;
+ *  - connection tracking (doca_flow_ct.h, experimental): 2.9 configures CT
+ *    with a public struct doca_flow_ct_cfg (DOCA_FLOW_CT_FLAG_MANAGED)
+ *    passed to doca_flow_ct_init; 3.0 with doca_flow_ct_cfg_create and
+ *    setters (managed mode only); the meta modify mask and a CT action's
+ *    meta are a struct doca_flow_meta up to 3.0 and a struct
+ *    doca_flow_ct_meta (its .flow) from 3.1; per-direction counters are
+ *    sized with doca_flow_ct_cfg_set_counter_asymmetric from 3.1, and one
+ *    zone may hold every connection
+ *    (doca_flow_ct_cfg_set_max_connections_per_zone) from 3.2. The entry
+ *    calls are the same from 2.9 to 3.3. DOCA 2.10 has no CT (the whole
+ *    release is refused below).
  *
  * State the seam's contract needs and DOCA does not give back:
  *  - the entry-process callback: DOCA's takes DOCA's enums; a static
@@ -45,17 +56,23 @@
  *    handed to the caller stay DOCA's own pointers;
  *  - the doca_dev_rep opened for a representor port (3.x): a side table
  *    from DOCA's port pointer to it, closed by dsys_port_stop (or at once
- *    when the port fails to start) and by dsys_flow_destroy.
- * Both tables are guarded by one mutex, so entry adds may run on several
+ *    when the port fails to start) and by dsys_flow_destroy;
+ *  - which ports have CT pipes (a count per port, kept with the pipe side
+ *    table): only their CT queues are processed and aged;
+ *  - the pipe queue count of dsys_flow_init and whether dsys_ct_init ran:
+ *    DOCA numbers the CT queues after the pipe queues, and the seam uses
+ *    the pipe queue numbers for both (doca_sys_doca.h).
+ * The tables are guarded by one mutex, so entry adds may run on several
  * threads (one per queue, as DOCA allows).
  *
  * Compiled (gcc -std=gnu11 -Wall -Wextra -Werror -fsyntax-only, and through
  * doca-sys's build.rs) against public DOCA 3.3.0109 and 3.0.0058 header
- * copies, outside this repository: that covers the 3.3+ branch and the
- * 3.0-3.1 branch as 3.0 has it. The 2.9, 3.1 and 3.2 branches were checked
- * line by line against NVIDIA's doca-samples (2.9.0072, tags 3.1.0 and
- * 3.2.0-3.2.2), not compiled: no public headers of those releases were
- * found. Never linked against libdoca_flow, never run.
+ * copies (doca_flow_ct.h included), outside this repository: that covers
+ * the 3.3+ branch and the 3.0-3.1 branch as 3.0 has it. The 2.9, 3.1 and
+ * 3.2 branches were checked line by line against NVIDIA's doca-samples
+ * (2.9.0072, tags 3.1.0 and 3.2.0-3.2.2; the flow_ct_* samples for CT),
+ * not compiled: no public headers of those releases were found. Never
+ * linked against libdoca_flow, never run.
  */
 
 /* build.rs passes -DDOCA_ALLOW_EXPERIMENTAL_API (most DOCA Flow calls are
@@ -78,6 +95,7 @@
 #include <doca_dpdk.h>
 #include <doca_log.h>
 #include <doca_flow.h>
+#include <doca_flow_ct.h>
 
 #include "doca_sys_doca.h"
 
@@ -149,6 +167,17 @@ const char *dsys_error_descr(dsys_rc rc)
 	return doca_error_get_descr((doca_error_t)rc);
 }
 
+/* --- library state ------------------------------------------------------ */
+
+/* The pipe queue count given to dsys_flow_init (0 before it and after
+ * dsys_flow_destroy). DOCA numbers the CT queues after the pipe queues, so
+ * this is also the first CT queue (see ct_queue). */
+static uint16_t flow_queues;
+
+/* doca_flow_ct_init succeeded (dsys_ct_init); doca_flow_ct_destroy is due
+ * before doca_flow_destroy. */
+static bool ct_ready;
+
 /* --- side tables --------------------------------------------------------- */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -165,6 +194,91 @@ struct pipe_node {
 
 static struct pipe_node *pipe_table[PIPE_BUCKETS];
 
+/* Port pointer -> how many CT pipes it has: dsys_entries_process and
+ * dsys_aging_handle go to DOCA's CT queues only for a port that has one. */
+struct ct_port_node {
+	const struct doca_flow_port *port;
+	uint32_t pipes;
+	struct ct_port_node *next;
+};
+
+static struct ct_port_node *ct_ports;
+
+/* table_lock held. Counts one more CT pipe of port; a port not counted yet
+ * takes *spare (allocated by the caller before DOCA made the pipe). */
+static void ct_port_add_locked(const struct doca_flow_port *port, struct ct_port_node **spare)
+{
+	struct ct_port_node *n;
+
+	for (n = ct_ports; n != NULL; n = n->next) {
+		if (n->port == port) {
+			n->pipes++;
+			return;
+		}
+	}
+	n = *spare;
+	*spare = NULL;
+	if (n == NULL)
+		return;
+	n->port = port;
+	n->pipes = 1;
+	n->next = ct_ports;
+	ct_ports = n;
+}
+
+/* table_lock held. Counts one CT pipe of port less. */
+static void ct_port_drop_locked(const struct doca_flow_port *port)
+{
+	struct ct_port_node **pp;
+
+	for (pp = &ct_ports; *pp != NULL; pp = &(*pp)->next) {
+		struct ct_port_node *n = *pp;
+
+		if (n->port == port) {
+			if (--n->pipes == 0) {
+				*pp = n->next;
+				free(n);
+			}
+			return;
+		}
+	}
+}
+
+/* table_lock held. Forgets the CT pipes of port (of every port when port
+ * is NULL). */
+static void ct_port_clear_locked(const struct doca_flow_port *port)
+{
+	struct ct_port_node **pp = &ct_ports;
+
+	while (*pp != NULL) {
+		struct ct_port_node *n = *pp;
+
+		if (port == NULL || n->port == port) {
+			*pp = n->next;
+			free(n);
+		} else {
+			pp = &n->next;
+		}
+	}
+}
+
+/* True when port has a CT pipe made through the shim. */
+static bool port_has_ct(const struct doca_flow_port *port)
+{
+	const struct ct_port_node *n;
+	bool found = false;
+
+	pthread_mutex_lock(&table_lock);
+	for (n = ct_ports; n != NULL; n = n->next) {
+		if (n->port == port) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
 static size_t pipe_bucket(const struct doca_flow_pipe *pipe)
 {
 	uint64_t x = (uint64_t)(uintptr_t)pipe;
@@ -174,28 +288,34 @@ static size_t pipe_bucket(const struct doca_flow_pipe *pipe)
 }
 
 /* Records a new pipe in node (allocated by the caller, so that recording
- * cannot fail after DOCA created the pipe). A stale record of the same
- * address (a pipe DOCA freed behind the shim's back) is replaced. */
-static void pipe_table_insert(struct pipe_node *node)
+ * cannot fail after DOCA created the pipe; likewise *ct_spare for a CT
+ * pipe, which is taken or left to the caller to free). A stale record of
+ * the same address (a pipe DOCA freed behind the shim's back) is
+ * replaced. */
+static void pipe_table_insert(struct pipe_node *node, struct ct_port_node **ct_spare)
 {
 	size_t b = pipe_bucket(node->pipe);
-	struct pipe_node **pp;
+	struct pipe_node **pp, *old = NULL;
 
 	pthread_mutex_lock(&table_lock);
+	if (node->type == DSYS_PIPE_CT)
+		ct_port_add_locked(node->port, ct_spare);
 	for (pp = &pipe_table[b]; *pp != NULL; pp = &(*pp)->next) {
 		if ((*pp)->pipe == node->pipe) {
-			struct pipe_node *old = *pp;
-
+			old = *pp;
 			node->next = old->next;
 			*pp = node;
-			pthread_mutex_unlock(&table_lock);
-			free(old);
-			return;
+			if (old->type == DSYS_PIPE_CT)
+				ct_port_drop_locked(old->port);
+			break;
 		}
 	}
-	node->next = pipe_table[b];
-	pipe_table[b] = node;
+	if (old == NULL) {
+		node->next = pipe_table[b];
+		pipe_table[b] = node;
+	}
 	pthread_mutex_unlock(&table_lock);
+	free(old);
 }
 
 /* The dsys_pipe_type of a pipe created through the shim. */
@@ -225,6 +345,8 @@ static void pipe_table_remove(const struct doca_flow_pipe *pipe)
 		if ((*pp)->pipe == pipe) {
 			gone = *pp;
 			*pp = gone->next;
+			if (gone->type == DSYS_PIPE_CT)
+				ct_port_drop_locked(gone->port);
 			break;
 		}
 	}
@@ -236,6 +358,7 @@ static void pipe_table_remove(const struct doca_flow_pipe *pipe)
 static void pipe_table_remove_port(const struct doca_flow_port *port)
 {
 	pthread_mutex_lock(&table_lock);
+	ct_port_clear_locked(port);
 	for (size_t b = 0; b < PIPE_BUCKETS; b++) {
 		struct pipe_node **pp = &pipe_table[b];
 
@@ -543,6 +666,11 @@ static void entry_process_trampoline(struct doca_flow_pipe_entry *entry, uint16_
 
 	if (cb == NULL)
 		return;
+	/* A CT operation completes (or ages) on DOCA's CT queue, flow_queues +
+	 * q (see ct_queue): the seam reports q. Pipe queues are below
+	 * flow_queues. */
+	if (ct_ready && pipe_queue >= flow_queues)
+		pipe_queue = (uint16_t)(pipe_queue - flow_queues);
 	switch (op) {
 	case DOCA_FLOW_ENTRY_OP_ADD:
 		dop = DSYS_ENTRY_OP_ADD;
@@ -626,17 +754,28 @@ dsys_rc dsys_flow_init(const struct dsys_flow_cfg *c)
 	/* A failed second init leaves the running library's callback alone. */
 	if (rc != DOCA_SUCCESS)
 		entry_cb = prev_cb;
+	else
+		flow_queues = c->queues;
 	return rc;
 }
 
 void dsys_flow_destroy(void)
 {
+	/* CT goes first: "Must be invoked before doca flow destroy"
+	 * (doca_flow_ct.h); the samples' cleanup_procedure (flow_ct_common.c,
+	 * 2.9.0072 to 3.3.0) calls doca_flow_ct_destroy then
+	 * doca_flow_destroy. */
+	if (ct_ready) {
+		doca_flow_ct_destroy();
+		ct_ready = false;
+	}
 	doca_flow_destroy();
 	/* Every port is stopped by contract, so these are leftovers of a
 	 * caller that broke it: DOCA has freed the pipes and ports. */
 	pipe_table_remove_port(NULL);
 	rep_list_close(NULL);
 	entry_cb = NULL;
+	flow_queues = 0;
 }
 
 /* --- ports --------------------------------------------------------------- */
@@ -829,6 +968,9 @@ static doca_error_t sdk_pipe_type(uint32_t type, enum doca_flow_pipe_type *out)
 	case DSYS_PIPE_HASH:
 		*out = DOCA_FLOW_PIPE_HASH;
 		return DOCA_SUCCESS;
+	case DSYS_PIPE_CT:
+		*out = DOCA_FLOW_PIPE_CT;
+		return DOCA_SUCCESS;
 	default:
 		return DOCA_ERROR_INVALID_VALUE;
 	}
@@ -838,7 +980,7 @@ static doca_error_t sdk_pipe_type(uint32_t type, enum doca_flow_pipe_type *out)
  * by doca_flow_pipe_create (DOCA copies the templates). */
 struct pipe_parts {
 	struct doca_flow_match match, mask;
-	struct doca_flow_actions actions;
+	struct doca_flow_actions actions, actions_mask;
 	struct doca_flow_monitor monitor;
 	struct doca_flow_fwd fwd, fwd_miss;
 };
@@ -878,6 +1020,55 @@ static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct d
 	return rc;
 }
 
+/* A CT pipe, as the flow_ct samples make it (create_ct_pipe in
+ * flow_ct_*_sample.c, 2.9.0072 to 3.3.0): name, DOCA_FLOW_PIPE_CT, not
+ * root, a zeroed match and mask (the seam ignores its match template: a CT
+ * pipe's entries are connections), fwd for hits and fwd_miss for misses.
+ * Its size is dsys_ct_init's connections, so nr_entries is not set (no
+ * sample sets it). One actions template, index 0, with a changeable
+ * meta.pkt_meta under a full mask, so that each direction of an entry can
+ * write its own pkt_meta (flow_ct_tcp_actions_sample.c gives its CT pipe a
+ * meta template the same way, action_idx 0, value UINT32_MAX; from 3.2
+ * doca_flow_actions has no action_idx and the template's position is its
+ * index). The caller's actions and monitor templates have no place on a CT
+ * pipe (its actions and counters come per entry): one that asks for
+ * anything is refused. The domain and the miss counter are passed on when
+ * asked for and left to DOCA to judge (no sample sets them on a CT
+ * pipe). */
+static doca_error_t ct_pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct dsys_pipe_spec *s,
+				     struct pipe_parts *p)
+{
+	struct doca_flow_actions *const list[1] = {&p->actions};
+	struct doca_flow_actions *const masks[1] = {&p->actions_mask};
+	doca_error_t rc = DOCA_SUCCESS;
+
+	if (s->actions != NULL && s->actions->present != 0)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	if (s->monitor != NULL && (s->monitor->counter || s->monitor->meter))
+		return DOCA_ERROR_NOT_SUPPORTED;
+	memset(&p->match, 0, sizeof(p->match));
+	memset(&p->mask, 0, sizeof(p->mask));
+	memset(&p->actions, 0, sizeof(p->actions));
+	memset(&p->actions_mask, 0, sizeof(p->actions_mask));
+	p->actions.meta.pkt_meta = UINT32_MAX;
+	p->actions_mask.meta.pkt_meta = UINT32_MAX;
+	if (s->name != NULL)
+		rc = doca_flow_pipe_cfg_set_name(cfg, s->name);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_type(cfg, DOCA_FLOW_PIPE_CT);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_is_root(cfg, s->is_root);
+	if (rc == DOCA_SUCCESS && s->egress)
+		rc = doca_flow_pipe_cfg_set_domain(cfg, DOCA_FLOW_PIPE_DOMAIN_EGRESS);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_match(cfg, &p->match, &p->mask);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_pipe_cfg_set_actions(cfg, list, masks, NULL, 1);
+	if (rc == DOCA_SUCCESS && s->miss_counter)
+		rc = doca_flow_pipe_cfg_set_miss_counter(cfg, true);
+	return rc;
+}
+
 dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spec *spec,
 			 const struct dsys_fwd_spec *fwd, const struct dsys_fwd_spec *fwd_miss,
 			 struct doca_flow_pipe **pipe)
@@ -885,9 +1076,11 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	struct doca_flow_pipe_cfg *cfg = NULL;
 	const struct doca_flow_fwd *f = NULL, *fm = NULL;
 	enum doca_flow_pipe_type type;
+	struct ct_port_node *ct_spare = NULL;
 	struct pipe_parts *parts;
 	struct pipe_node *node;
 	doca_error_t rc, rc2;
+	bool ct = false;
 
 	if (pipe == NULL)
 		return DOCA_ERROR_INVALID_VALUE;
@@ -897,14 +1090,23 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	rc = sdk_pipe_type(spec->type, &type);
 	if (rc != DOCA_SUCCESS)
 		return rc;
-	/* The DOCA structs are large: on the heap, with the table node
+	if (spec->type == DSYS_PIPE_CT) {
+		/* A CT pipe needs dsys_ct_init (doca_flow_ct_init). */
+		if (!ct_ready)
+			return DOCA_ERROR_BAD_STATE;
+		ct = true;
+	}
+	/* The DOCA structs are large: on the heap, with the table nodes
 	 * (allocated first, so that recording cannot fail after DOCA created
 	 * the pipe). */
 	parts = calloc(1, sizeof(*parts));
 	node = calloc(1, sizeof(*node));
-	if (parts == NULL || node == NULL) {
+	if (ct)
+		ct_spare = calloc(1, sizeof(*ct_spare));
+	if (parts == NULL || node == NULL || (ct && ct_spare == NULL)) {
 		free(parts);
 		free(node);
+		free(ct_spare);
 		return DOCA_ERROR_NO_MEMORY;
 	}
 	rc = fill_fwd(&parts->fwd, fwd, &f);
@@ -913,7 +1115,7 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	if (rc == DOCA_SUCCESS)
 		rc = doca_flow_pipe_cfg_create(&cfg, port);
 	if (rc == DOCA_SUCCESS) {
-		rc = pipe_cfg_fill(cfg, spec, type, parts);
+		rc = ct ? ct_pipe_cfg_fill(cfg, spec, parts) : pipe_cfg_fill(cfg, spec, type, parts);
 		if (rc == DOCA_SUCCESS)
 			rc = doca_flow_pipe_create(cfg, f, fm, pipe);
 		rc2 = doca_flow_pipe_cfg_destroy(cfg);
@@ -930,12 +1132,14 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	if (rc != DOCA_SUCCESS) {
 		*pipe = NULL;
 		free(node);
+		free(ct_spare);
 		return rc;
 	}
 	node->pipe = *pipe;
 	node->port = port;
 	node->type = spec->type;
-	pipe_table_insert(node);
+	pipe_table_insert(node, &ct_spare);
+	free(ct_spare);
 	return DOCA_SUCCESS;
 }
 
@@ -1111,6 +1315,7 @@ dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
 		return add_lpm(queue, pipe, &p, f, usr_ctx, entry);
 	case DSYS_PIPE_HASH:
 		return add_hash(queue, pipe, &p, spec->hash_index, f, usr_ctx, entry);
+	case DSYS_PIPE_CT: /* dsys_ct_entry_add */
 	default:
 		return DOCA_ERROR_NOT_SUPPORTED;
 	}
@@ -1174,10 +1379,25 @@ dsys_rc dsys_entry_remove(uint16_t queue, struct doca_flow_pipe_entry *entry, ui
 dsys_rc dsys_entries_process(struct doca_flow_port *port, uint16_t queue, uint64_t timeout_us,
 			     uint32_t max)
 {
+	doca_error_t rc;
+
 	if (port == NULL)
 		return DOCA_ERROR_INVALID_VALUE;
 	/* max passes through: DOCA documents 0 as "until the timeout". */
-	return doca_flow_entries_process(port, queue, timeout_us, max);
+	rc = doca_flow_entries_process(port, queue, timeout_us, max);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* CT operations (add, remove) complete only on DOCA's CT queue, through
+	 * doca_flow_ct_entries_process: every flow_ct sample, 2.9.0072 to
+	 * 3.3.0, polls its CT queue with it and the pipe queues with
+	 * doca_flow_entries_process, and the completions reach the same
+	 * entry-process callback. So a port with CT pipes has its CT queue
+	 * polled too, after the pipe queue (whose timeout gave the hardware
+	 * time): once (min_room 0, "poll queue once"), up to max completions
+	 * (0: all available); max therefore bounds each queue, not the sum. */
+	if (ct_ready && queue < flow_queues && port_has_ct(port))
+		rc = doca_flow_ct_entries_process(port, (uint16_t)(flow_queues + queue), 0, max, NULL);
+	return rc;
 }
 
 dsys_rc dsys_query_entry(struct doca_flow_pipe_entry *entry, uint64_t *packets, uint64_t *bytes)
@@ -1210,4 +1430,459 @@ dsys_rc dsys_query_pipe_miss(struct doca_flow_pipe *pipe, uint64_t *packets, uin
 	*packets = q.counter.total_pkts;
 	*bytes = q.counter.total_bytes;
 	return DOCA_SUCCESS;
+}
+
+/* --- connection tracking ------------------------------------------------- */
+
+/* The meta modify mask of a CT direction, and the meta of a CT action: a
+ * struct doca_flow_meta up to 3.0, a struct doca_flow_ct_meta (.flow is the
+ * doca_flow_meta, plus a write-only mark) from 3.1. Evidence:
+ * init_doca_flow_ct in flow_ct_common.c takes `struct doca_flow_meta
+ * *o_modify_mask` at 2.9.0072 and 3.0.0 and `struct doca_flow_ct_meta *` at
+ * 3.1.0 to 3.3.0; flow_ct_tcp_actions_sample.c writes
+ * `data.meta.pkt_meta` at 2.9.0072 and 3.0.0 and `data.meta.flow.pkt_meta`
+ * at 3.1.0 to 3.3.0; the 3.0.0058 and 3.3.0109 headers agree. */
+#if DSYS_DOCA_AT_LEAST(3, 1)
+typedef struct doca_flow_ct_meta ct_meta_t;
+#define CT_META_FLOW(m) ((m)->flow)
+#else
+typedef struct doca_flow_meta ct_meta_t;
+#define CT_META_FLOW(m) (*(m))
+#endif
+
+static uint32_t sat_u32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* The sizes dsys_ct_init gives DOCA, from the seam's connection counts. */
+struct ct_sizes {
+	uint32_t queues;       /* CT queues: as many as the pipe queues */
+	uint32_t ipv4, ipv6;   /* connections */
+	uint32_t total;        /* ipv4 + ipv6, saturated */
+	uint32_t user_actions; /* one non-shared action per direction */
+	uint32_t aging_core;
+};
+
+/* Settings every branch makes, and why:
+ *  - managed mode: the only mode from 3.0 (no flag exists); 2.9 asks for it
+ *    with DOCA_FLOW_CT_FLAG_MANAGED (flow_ct_common.c at 2.9.0072). No
+ *    other flag: aging and counters stay on (flow_ct_aging_sample.c passes
+ *    flags 0 at every tag; NO_AGING and NO_COUNTER are what the samples
+ *    without aging or counters add).
+ *  - queues: one CT queue per pipe queue, so that the seam's queue q maps to
+ *    DOCA's CT queue flow_queues + q (ct_queue). One control queue, as every
+ *    sample has (nb_ctrl_queues = 1).
+ *  - user actions: a CT entry's per-direction action is a non-shared user
+ *    action, and the count covers "shared and non-shared user actions"
+ *    (doca_flow_ct_cfg_set_user_actions in the 3.3 header;
+ *    flow_ct_tcp_actions_sample.c gives 4096 for 1024 connections). The
+ *    shim allows one per direction of every connection.
+ *  - aging core: the samples put the aging thread on core nb_arm_queues + 1
+ *    (init_doca_flow_ct at every tag); the shim does the same with its CT
+ *    queue count. The seam has no core to give instead.
+ *  - connections: IPv4 and IPv6 counts, total 0 (as the samples pass it).
+ *  - zone: both directions match the zone in meta.u32[zone_word], a full
+ *    32-bit mask; a CT match's `metadata` carries the zone (ct_match).
+ *    No sample uses a zone (all pass zeroed masks, "Don't use zone
+ *    masking"); the masks are set as doca_flow_ct.h describes them.
+ *    Outer headers (match_inner false), no meta modify mask: zeroed, as in
+ *    every sample, including flow_ct_tcp_actions whose CT actions write
+ *    pkt_meta.
+ *  - not set, as in the samples: queue depth (DOCA's default, 512 per the
+ *    3.3 header), duplicate filter, entry finalize callback. */
+static void ct_sizes(const struct dsys_ct_cfg *c, struct ct_sizes *z)
+{
+	z->queues = flow_queues;
+	z->ipv4 = c->ipv4_connections;
+	z->ipv6 = c->ipv6_connections;
+	z->total = sat_u32((uint64_t)c->ipv4_connections + c->ipv6_connections);
+	z->user_actions = sat_u32(2 * ((uint64_t)c->ipv4_connections + c->ipv6_connections));
+	z->aging_core = (uint32_t)flow_queues + 1;
+}
+
+#if DSYS_DOCA_AT_LEAST(3, 0)
+/* 3.0+: the opaque config and its setters (init_doca_flow_ct in
+ * flow_ct_common.c at 3.0.0, 3.1.0, 3.2.0 and 3.3.0, in that order). */
+static doca_error_t ct_cfg_set(struct doca_flow_ct_cfg *cfg, const struct ct_sizes *z,
+			       struct doca_flow_meta *zone_mask, ct_meta_t *modify_mask)
+{
+	doca_error_t rc = doca_flow_ct_cfg_set_flags(cfg, 0);
+
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_queues(cfg, z->queues);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_ctrl_queues(cfg, 1);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_user_actions(cfg, z->user_actions);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_aging_core(cfg, z->aging_core);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_connections(cfg, z->ipv4, z->ipv6, 0);
+#if DSYS_DOCA_AT_LEAST(3, 1)
+	/* 3.1+: a connection counting each direction on its own uses an
+	 * asymmetric counter (flow_ct_udp_query_sample.c at 3.1.0 to 3.3.0
+	 * sizes them as the connections not using COUNTER_SHARED); the shim
+	 * never asks for shared counters. The 3.0 samples count both
+	 * directions without this call, so 3.0 does not make it. */
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_counter_asymmetric(cfg, z->total);
+#endif
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_direction(cfg, false, false, zone_mask, modify_mask);
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_direction(cfg, true, false, zone_mask, modify_mask);
+#if DSYS_DOCA_AT_LEAST(3, 2)
+	/* 3.2+ (flow_ct_common.c at 3.2.0 and 3.3.0): let one zone hold every
+	 * connection. Before 3.2 DOCA's default per-zone maximum applies
+	 * (0x200000 per the 3.3 header). */
+	if (rc == DOCA_SUCCESS)
+		rc = doca_flow_ct_cfg_set_max_connections_per_zone(cfg, z->total);
+#endif
+	return rc;
+}
+#endif
+
+dsys_rc dsys_ct_init(const struct dsys_ct_cfg *c)
+{
+	struct doca_flow_meta zone_mask;
+	ct_meta_t modify_mask;
+	struct ct_sizes z;
+	doca_error_t rc;
+
+	if (c == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	/* After dsys_flow_init, once. */
+	if (flow_queues == 0 || ct_ready)
+		return DOCA_ERROR_BAD_STATE;
+	/* The zone word is one the seam's header specs can write (meta_u32[4])
+	 * and one DOCA has. */
+	if (c->zone_word >= 4 || c->zone_word >= sizeof(zone_mask.u32) / sizeof(zone_mask.u32[0]))
+		return DOCA_ERROR_INVALID_VALUE;
+	/* The CT queues are numbered flow_queues to 2 * flow_queues - 1. */
+	if (2u * flow_queues - 1u > UINT16_MAX)
+		return DOCA_ERROR_INVALID_VALUE;
+	ct_sizes(c, &z);
+	memset(&zone_mask, 0, sizeof(zone_mask));
+	zone_mask.u32[c->zone_word] = UINT32_MAX;
+	memset(&modify_mask, 0, sizeof(modify_mask));
+#if DSYS_DOCA_AT_LEAST(3, 0)
+	{
+		struct doca_flow_ct_cfg *cfg = NULL;
+		doca_error_t rc2;
+
+		rc = doca_flow_ct_cfg_create(&cfg);
+		if (rc != DOCA_SUCCESS)
+			return rc;
+		rc = ct_cfg_set(cfg, &z, &zone_mask, &modify_mask);
+		if (rc == DOCA_SUCCESS)
+			rc = doca_flow_ct_init(cfg);
+		/* Destroyed on every path; a failure after a successful init is
+		 * reported, with CT undone, as dsys_flow_init does. */
+		rc2 = doca_flow_ct_cfg_destroy(cfg);
+		if (rc == DOCA_SUCCESS && rc2 != DOCA_SUCCESS) {
+			doca_flow_ct_destroy();
+			rc = rc2;
+		}
+	}
+#else
+	{
+		/* 2.9: a public struct filled field by field, then
+		 * doca_flow_ct_init(&cfg) (init_doca_flow_ct in
+		 * flow_ct_common.c at 2.9.0072: flags |= MANAGED, nb_arm_queues,
+		 * nb_ctrl_queues, nb_user_actions, aging_core, flow_log_cb,
+		 * nb_arm_sessions[IPV4/IPV6], dup_filter_sz, direction[0/1]
+		 * .match_inner/.zone_match_mask/.meta_modify_mask). Nothing to
+		 * destroy. */
+		struct doca_flow_ct_cfg cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.flags = DOCA_FLOW_CT_FLAG_MANAGED;
+		cfg.nb_arm_queues = z.queues;
+		cfg.nb_ctrl_queues = 1;
+		cfg.nb_user_actions = z.user_actions;
+		cfg.aging_core = (uint16_t)z.aging_core;
+		cfg.nb_arm_sessions[DOCA_FLOW_CT_SESSION_IPV4] = z.ipv4;
+		cfg.nb_arm_sessions[DOCA_FLOW_CT_SESSION_IPV6] = z.ipv6;
+		for (int d = 0; d < 2; d++) {
+			cfg.direction[d].match_inner = false;
+			cfg.direction[d].zone_match_mask = &zone_mask;
+			cfg.direction[d].meta_modify_mask = &modify_mask;
+		}
+		rc = doca_flow_ct_init(&cfg);
+	}
+#endif
+	if (rc == DOCA_SUCCESS)
+		ct_ready = true;
+	return rc;
+}
+
+/* DOCA's CT queue for the seam's queue: DOCA numbers CT queues after the
+ * pipe queues ("queue ID, offset from doca_flow.nb_queues", doca_flow_ct.h;
+ * every flow_ct sample, 2.9.0072 to 3.3.0, has ct_queue = nb_queues), and
+ * dsys_ct_init gives CT as many queues as there are pipe queues. */
+static doca_error_t ct_queue(uint16_t queue, uint16_t *out)
+{
+	if (queue >= flow_queues)
+		return DOCA_ERROR_INVALID_VALUE;
+	if (!ct_ready)
+		return DOCA_ERROR_BAD_STATE;
+	*out = (uint16_t)(flow_queues + queue);
+	return DOCA_SUCCESS;
+}
+
+/* The seam's entry flags as CT entry flags: DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT
+ * (1 << 0 in the 2.x, 3.0 and 3.3 copies, named in the samples of every
+ * release) or nothing, for a batched operation. The CT flags were not
+ * renumbered in 3.3 as DOCA Flow's were; the name is used all the same. */
+static doca_error_t ct_entry_flags(uint32_t flags, uint32_t *out)
+{
+	switch (flags) {
+	case DSYS_FLAG_NO_WAIT:
+		*out = DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT;
+		return DOCA_SUCCESS;
+	case DSYS_FLAG_WAIT_FOR_BATCH:
+		*out = 0;
+		return DOCA_SUCCESS;
+	default:
+		return DOCA_ERROR_INVALID_VALUE;
+	}
+}
+
+/* pipe is a CT pipe made through the shim. */
+static doca_error_t ct_pipe_check(const struct doca_flow_pipe *pipe)
+{
+	uint32_t type;
+	doca_error_t rc = pipe_table_type(pipe, &type);
+
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return type == DSYS_PIPE_CT ? DOCA_SUCCESS : DOCA_ERROR_INVALID_VALUE;
+}
+
+/* One direction's match (struct doca_flow_ct_match, the ipv4 or ipv6 half
+ * of its union; the entry flags say which): addresses as the seam gives
+ * them (network order), ports to network order, the zone in `metadata`,
+ * where the direction's zone mask (meta.u32[zone_word], dsys_ct_init)
+ * selects it. DOCA's CT pipe handles TCP and UDP only. */
+static doca_error_t ct_match(struct doca_flow_ct_match *m, const struct dsys_ct_tuple *t,
+			     uint32_t zone)
+{
+	if (t->proto != DOCA_FLOW_PROTO_TCP && t->proto != DOCA_FLOW_PROTO_UDP)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	memset(m, 0, sizeof(*m));
+	if (t->ipv6) {
+		memcpy(m->ipv6.src_ip, t->src, sizeof(m->ipv6.src_ip));
+		memcpy(m->ipv6.dst_ip, t->dst, sizeof(m->ipv6.dst_ip));
+		m->ipv6.l4_port.src_port = htobe16(t->src_port);
+		m->ipv6.l4_port.dst_port = htobe16(t->dst_port);
+		m->ipv6.metadata = htobe32(zone);
+		m->ipv6.next_proto = t->proto;
+	} else {
+		memcpy(&m->ipv4.src_ip, t->src, sizeof(m->ipv4.src_ip));
+		memcpy(&m->ipv4.dst_ip, t->dst, sizeof(m->ipv4.dst_ip));
+		m->ipv4.l4_port.src_port = htobe16(t->src_port);
+		m->ipv4.l4_port.dst_port = htobe16(t->dst_port);
+		m->ipv4.metadata = htobe32(zone);
+		m->ipv4.next_proto = t->proto;
+	}
+	return DOCA_SUCCESS;
+}
+
+/* The hash doca_flow_ct_entry_prepare takes with each direction's match.
+ * The application computes it (the samples pass the packet's RSS hash, or
+ * flow_ct_hash_6tuple, an FNV-1a of the match and zone, or 0); DOCA uses
+ * it to look the connection up among recent ones. Here: 32-bit FNV-1a over
+ * the zeroed-then-filled match half, zone included. */
+static uint32_t ct_hash(const struct doca_flow_ct_match *m, bool ipv6)
+{
+	const uint8_t *b = ipv6 ? (const uint8_t *)&m->ipv6 : (const uint8_t *)&m->ipv4;
+	size_t n = ipv6 ? sizeof(m->ipv6) : sizeof(m->ipv4);
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* One direction's actions: a non-shared action on template 0 (the CT
+ * pipe's changeable pkt_meta, ct_pipe_cfg_fill) writing pkt_meta, or NULL
+ * when the direction writes nothing. The meta is data.meta.pkt_meta up to
+ * 3.0 and data.meta.flow.pkt_meta from 3.1 (ct_meta_t);
+ * flow_ct_tcp_actions_sample.c fills a non-shared action the same way
+ * (resource_type NON_SHARED, data.action_idx) at every tag. */
+static const struct doca_flow_ct_actions *ct_actions(struct doca_flow_ct_actions *a,
+						     const struct dsys_ct_dir *d)
+{
+	if (!d->set_pkt_meta)
+		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->resource_type = DOCA_FLOW_RESOURCE_TYPE_NON_SHARED;
+	a->data.action_idx = 0;
+	CT_META_FLOW(&a->data.meta).pkt_meta = htobe32(d->pkt_meta);
+	return a;
+}
+
+/* doca_flow_ct_entry_prepare then doca_flow_ct_add_entry, as
+ * flow_ct_create_entry (flow_ct_common.c at 3.1.0 to 3.3.0) and the
+ * process_packets of the 2.9.0072 and 3.0.0 samples do: prepare with
+ * ALLOC_ON_MISS (every sample's prepare flag; the IPv6 and direction flags
+ * go to the add, as in flow_ct_tcp_ipv4_ipv6_sample.c), then add with
+ * DIR_ORIGIN, DIR_REPLY when there is a reply, IPV6_ORIGIN/IPV6_REPLY per
+ * tuple, COUNTER_ORIGIN/COUNTER_REPLY per direction, and NO_WAIT unless
+ * batched. The origin-only form passes no reply match and hash 0
+ * (flow_ct_udp_single_match_sample.c). No fwd handles (0, 0: the pipe's
+ * fwd), the entry's aging timeout in seconds (0: none), usr_ctx for the
+ * callback. A connection prepare finds already tracked is not added again:
+ * DOCA_ERROR_ALREADY_EXIST (the samples skip the add then). An add that
+ * fails gives the prepared entry back (doca_flow_ct_entry_prepare_rollback:
+ * in the 2.x, 3.0 and 3.3 headers; no sample calls it). */
+dsys_rc dsys_ct_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
+			  const struct dsys_ct_entry_spec *spec, uint32_t flags, void *usr_ctx,
+			  struct doca_flow_pipe_entry **entry)
+{
+	struct doca_flow_ct_match mo, mr;
+	struct doca_flow_ct_actions ao, ar;
+	const struct doca_flow_ct_actions *pao, *par = NULL;
+	struct doca_flow_ct_match *pmr = NULL;
+	struct doca_flow_pipe_entry *e = NULL;
+	uint32_t f, hr = 0;
+	uint16_t q;
+	bool found = false;
+	doca_error_t rc;
+
+	if (entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	*entry = NULL;
+	if (pipe == NULL || spec == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_entry_flags(flags, &f);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_queue(queue, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_match(&mo, &spec->origin, spec->zone);
+	if (rc == DOCA_SUCCESS && spec->has_reply) {
+		rc = ct_match(&mr, &spec->reply, spec->zone);
+		pmr = &mr;
+	}
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	f |= DOCA_FLOW_CT_ENTRY_FLAGS_DIR_ORIGIN;
+	if (spec->origin.ipv6)
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_IPV6_ORIGIN;
+	if (spec->origin_dir.counter)
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_COUNTER_ORIGIN;
+	pao = ct_actions(&ao, &spec->origin_dir);
+	if (spec->has_reply) {
+		f |= DOCA_FLOW_CT_ENTRY_FLAGS_DIR_REPLY;
+		if (spec->reply.ipv6)
+			f |= DOCA_FLOW_CT_ENTRY_FLAGS_IPV6_REPLY;
+		if (spec->reply_dir.counter)
+			f |= DOCA_FLOW_CT_ENTRY_FLAGS_COUNTER_REPLY;
+		par = ct_actions(&ar, &spec->reply_dir);
+		hr = ct_hash(&mr, spec->reply.ipv6);
+	}
+	rc = doca_flow_ct_entry_prepare(q, pipe, DOCA_FLOW_CT_ENTRY_FLAGS_ALLOC_ON_MISS, &mo,
+					ct_hash(&mo, spec->origin.ipv6), pmr, hr, &e, &found);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	if (found)
+		return DOCA_ERROR_ALREADY_EXIST;
+	if (e == NULL)
+		return DOCA_ERROR_BAD_STATE;
+	rc = doca_flow_ct_add_entry(q, pipe, f, &mo, pmr, pao, par, 0, 0, spec->timeout_s, usr_ctx,
+				    e);
+	if (rc != DOCA_SUCCESS) {
+		(void)doca_flow_ct_entry_prepare_rollback(q, pipe, e);
+		return rc;
+	}
+	*entry = e;
+	return DOCA_SUCCESS;
+}
+
+/* doca_flow_ct_rm_entry with NO_WAIT or nothing: the aging samples (3.0.0
+ * to 3.3.0) remove an aged entry with DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT
+ * alone; the direction flags other samples add are not needed. The DEL
+ * completion comes from dsys_entries_process. */
+dsys_rc dsys_ct_entry_remove(uint16_t queue, struct doca_flow_pipe *pipe,
+			     struct doca_flow_pipe_entry *entry, uint32_t flags)
+{
+	uint32_t f;
+	uint16_t q;
+	doca_error_t rc;
+
+	if (pipe == NULL || entry == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_entry_flags(flags, &f);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_queue(queue, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	return doca_flow_ct_rm_entry(q, pipe, f, entry);
+}
+
+/* doca_flow_ct_query_entry on CT queue 0 with NO_WAIT, as
+ * flow_ct_udp_query_sample.c (2.9.0072 to 3.3.0): per-direction
+ * struct doca_flow_resource_query counters and the last hit in seconds
+ * since the Epoch. The seam passes no queue (doca_sys_doca.h: queue 0, the
+ * caller serialises). A direction without a counter reads as DOCA reports
+ * it. */
+dsys_rc dsys_ct_query(struct doca_flow_pipe *pipe, struct doca_flow_pipe_entry *entry,
+		      struct dsys_ct_counters *out)
+{
+	struct doca_flow_resource_query o, r;
+	uint64_t last_hit_s = 0;
+	uint16_t q;
+	doca_error_t rc;
+
+	if (pipe == NULL || entry == NULL || out == NULL)
+		return DOCA_ERROR_INVALID_VALUE;
+	rc = ct_queue(0, &q);
+	if (rc == DOCA_SUCCESS)
+		rc = ct_pipe_check(pipe);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	memset(&r, 0, sizeof(r));
+	rc = doca_flow_ct_query_entry(q, pipe, DOCA_FLOW_CT_ENTRY_FLAGS_NO_WAIT, entry, &o, &r,
+				      &last_hit_s);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	out->origin_packets = o.counter.total_pkts;
+	out->origin_bytes = o.counter.total_bytes;
+	out->reply_packets = r.counter.total_pkts;
+	out->reply_bytes = r.counter.total_bytes;
+	out->last_hit_s = last_hit_s;
+	return DOCA_SUCCESS;
+}
+
+/* doca_flow_aging_handle on the port's CT queue (flow_ct_aging_sample.c
+ * calls it with ct_queue at every tag; 3.0.0 on with a time quota and a
+ * maximum, as here). Each aged CT entry reaches the entry-process callback
+ * with DOCA_FLOW_ENTRY_OP_AGED and the usr_ctx of its add (the samples'
+ * check_for_valid_entry_aging), which the trampoline reports as
+ * DSYS_ENTRY_OP_AGED on the seam's queue. DOCA returns the number of aged
+ * entries, 0, or -1 when its cycle is complete; the samples take anything
+ * below -1 as a failure. The samples reserve room on the CT queue first
+ * because their callback removes the entry at once; the seam's caller
+ * removes aged entries itself (after processing its queue, or in the
+ * callback if it made room). Nothing of the seam ages on a port without CT
+ * pipes, or before dsys_ct_init: DSYS_OK without calling DOCA. */
+dsys_rc dsys_aging_handle(struct doca_flow_port *port, uint16_t queue, uint64_t quota_us,
+			  uint32_t max)
+{
+	int n;
+
+	if (port == NULL || queue >= flow_queues)
+		return DOCA_ERROR_INVALID_VALUE;
+	if (!ct_ready || !port_has_ct(port))
+		return DOCA_SUCCESS;
+	n = doca_flow_aging_handle(port, (uint16_t)(flow_queues + queue), quota_us, max);
+	return n < -1 ? DOCA_ERROR_BAD_STATE : DOCA_SUCCESS;
 }
