@@ -60,7 +60,7 @@ use std::sync::Arc;
 use doca_flow::packet::Headers;
 use doca_flow::{Outcome, Verdict};
 
-use crate::conntrack::{CtPacket, CtState, TableFull, Tracked, Tracker};
+use crate::conntrack::{CtPacket, CtState, Prepared, TableFull, Tracked, Tracker};
 use crate::install::{Decision, Installed};
 use crate::model::RuleSet;
 
@@ -103,6 +103,7 @@ pub struct Firewall {
     stage: Option<Stage>,
     // Per-burst scratch.
     tracked: Vec<Option<Tracked>>,
+    prepared: Vec<Option<Prepared>>,
     metas: Vec<u32>,
     headers: Headers,
 }
@@ -129,6 +130,7 @@ impl Firewall {
             installed,
             stage,
             tracked: Vec::new(),
+            prepared: Vec::new(),
             metas: Vec::new(),
             headers: Headers::default(),
         }
@@ -148,11 +150,17 @@ impl Firewall {
     /// tracker's clock): its state, or `None` when the port is not tracked or the frame
     /// is not IP.
     fn track(&mut self, port: u16, frame: &[u8], now_ns: u64) -> Option<Tracked> {
+        let p = self.prepare(port, frame)?;
+        Some(self.stage.as_ref()?.tracker.track_prepared(&p, now_ns))
+    }
+
+    /// The first half of [`Firewall::track`] ([`Tracker::prepare`]).
+    fn prepare(&mut self, port: u16, frame: &[u8]) -> Option<Prepared> {
         let stage = self.stage.as_ref()?;
         let zone = (*stage.zones.get(usize::from(port))?)?;
         Headers::parse_into(frame, &mut self.headers);
         let pkt = CtPacket::parse(frame, &self.headers)?;
-        Some(stage.tracker.track(zone, &pkt, now_ns))
+        Some(stage.tracker.prepare(zone, &pkt))
     }
 
     /// Stores the connection of a `new` packet the pipes passed; true if a full table
@@ -197,7 +205,15 @@ impl Firewall {
         }
         let mut tracked = std::mem::take(&mut self.tracked);
         let mut metas = std::mem::take(&mut self.metas);
+        let mut prepared = std::mem::take(&mut self.prepared);
         let installed = Arc::clone(&self.installed);
+        // Every frame's connection slot is asked for before the first is tracked, so
+        // the burst's misses to memory overlap.
+        prepared.clear();
+        for f in frames.iter_mut() {
+            let p = self.prepare(port, f.as_mut());
+            prepared.push(p);
+        }
         // Packets are tracked in order, and a connection a packet opens must exist for
         // the packets after it: a run of frames ends at each frame that would open a
         // connection, so its commit happens before the next frame is tracked. Bursts
@@ -208,7 +224,10 @@ impl Firewall {
             metas.clear();
             let mut end = start;
             while end < frames.len() {
-                let t = self.track(port, frames[end].as_mut(), now_ns);
+                let t = self.stage.as_ref().and_then(|s| {
+                    let p = prepared[end].as_ref()?;
+                    Some(s.tracker.track_prepared(p, now_ns))
+                });
                 metas.push(t.map_or(0, |t| u32::from(t.state.bit())));
                 tracked.push(t);
                 end += 1;
@@ -230,6 +249,7 @@ impl Firewall {
         }
         self.tracked = tracked;
         self.metas = metas;
+        self.prepared = prepared;
     }
 }
 

@@ -223,7 +223,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             println!("the plan runs on {}", backends.name());
             println!();
         }
-        Path::Soft(Firewall::new(Arc::new(installed), &rules, None))
+        Path::Soft(Box::new(Firewall::new(Arc::new(installed), &rules, None)))
     };
     let mut in_hardware = 0usize;
     let mut offloads = 0usize;
@@ -440,7 +440,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 /// What runs the packets: the software path, or the BlueField's hardware path in front
 /// of it.
 enum Path {
-    Soft(Firewall),
+    Soft(Box<Firewall>),
     Offload(Box<Offloading>),
 }
 

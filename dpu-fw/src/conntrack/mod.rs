@@ -59,7 +59,7 @@ use core::net::IpAddr;
 use core::str::FromStr;
 use core::time::Duration;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 pub use packet::{CtPacket, Info, TcpInfo, Tuple};
 pub use tcp::{Dir, TcpConn, TcpState};
@@ -362,6 +362,16 @@ impl Tracked {
     }
 }
 
+/// A packet ready to be tracked, its connection's slot on its way into cache: see
+/// [`Tracker::prepare`].
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared {
+    pkt: CtPacket,
+    /// The table key, its hash, and whether the packet's source is the key's first
+    /// endpoint (`None`: the packet cannot belong to a connection).
+    key: Option<(AnyKey, u64, bool)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AnyKey {
     V4(K4),
@@ -482,6 +492,28 @@ impl TimeoutsNs {
 /// flood of new connections against a full table must not sweep it per packet.
 pub const FULL_SWEEP_EVERY_NS: u64 = 100_000_000;
 
+/// Where a shard's slot arrays are, readable without the shard's lock: only for
+/// prefetching ([`Tracker::prepare`]), which a stale value cannot harm.
+#[derive(Debug, Default)]
+struct Hint {
+    v4: AtomicPtr<u8>,
+    v4_cap: AtomicUsize,
+    v6: AtomicPtr<u8>,
+    v6_cap: AtomicUsize,
+}
+
+impl Hint {
+    /// Publishes where `s`'s arrays are now (after they may have moved: a grow, a flush).
+    fn publish(&self, s: &Shard) {
+        let (p, n) = s.v4.location();
+        self.v4.store(p.cast_mut(), Ordering::Relaxed);
+        self.v4_cap.store(n, Ordering::Relaxed);
+        let (p, n) = s.v6.location();
+        self.v6.store(p.cast_mut(), Ordering::Relaxed);
+        self.v6_cap.store(n, Ordering::Relaxed);
+    }
+}
+
 /// The fast connection tracker: a sharded hash table shared by every worker (each
 /// shard behind its own lock), so both directions of a connection see one state
 /// whichever worker receives them.
@@ -489,6 +521,8 @@ pub const FULL_SWEEP_EVERY_NS: u64 = 100_000_000;
 pub struct Tracker {
     cfg: CtConfig,
     shards: Box<[Mutex<Shard>]>,
+    /// Per shard, where its slots are (for prefetching).
+    hints: Box<[Hint]>,
     shard_mask: u64,
     seed: [u64; 6],
     timeout_ns: TimeoutsNs,
@@ -546,6 +580,7 @@ impl Tracker {
                     })
                 })
                 .collect(),
+            hints: (0..shards).map(|_| Hint::default()).collect(),
             shard_mask: shards as u64 - 1,
             seed,
             timeout_ns: TimeoutsNs::new(&cfg.timeouts),
@@ -666,12 +701,54 @@ impl Tracker {
     /// connection it would open. Updates the packet's connection (TCP state, windows,
     /// counters, timeout) when it has one and the packet is valid for it.
     pub fn track(&self, zone: u16, pkt: &CtPacket, now: u64) -> Tracked {
-        let t = match pkt.info {
-            Info::Untrackable => Tracked::state(CtState::Invalid),
-            Info::Error(inner) => {
+        self.track_prepared(&self.prepared(zone, pkt), now)
+    }
+
+    /// The first half of [`Tracker::track`], for a burst of packets: computes the
+    /// packet's table key and asks the CPU to fetch its connection's slot into cache.
+    /// Prepare a whole burst, then [`Tracker::track_prepared`] each packet in order: with
+    /// many live connections each lookup is a miss to memory, and the burst's misses then
+    /// overlap instead of coming one after another. Tracking a prepared packet gives
+    /// exactly what [`Tracker::track`] gives (the key does not depend on the table).
+    pub fn prepare(&self, zone: u16, pkt: &CtPacket) -> Prepared {
+        let p = self.prepared(zone, pkt);
+        if let Some((key, h, _)) = &p.key {
+            let hint = &self.hints[(h & self.shard_mask) as usize];
+            match key {
+                AnyKey::V4(_) => table::prefetch::<K4>(
+                    hint.v4.load(Ordering::Relaxed),
+                    hint.v4_cap.load(Ordering::Relaxed),
+                    *h,
+                ),
+                AnyKey::V6(_) => table::prefetch::<K6>(
+                    hint.v6.load(Ordering::Relaxed),
+                    hint.v6_cap.load(Ordering::Relaxed),
+                    *h,
+                ),
+            }
+        }
+        p
+    }
+
+    fn prepared(&self, zone: u16, pkt: &CtPacket) -> Prepared {
+        let key = match pkt.info {
+            Info::Untrackable => None,
+            // An error is looked up by the connection of the packet it quotes.
+            Info::Error(inner) => Some(self.key(zone, &inner)),
+            _ => Some(self.key(zone, &pkt.tuple)),
+        };
+        Prepared { pkt: *pkt, key }
+    }
+
+    /// The second half of [`Tracker::track`]: tracks a packet [`Tracker::prepare`]d
+    /// (by this tracker) at time `now`.
+    pub fn track_prepared(&self, p: &Prepared, now: u64) -> Tracked {
+        let pkt = &p.pkt;
+        let t = match (pkt.info, p.key) {
+            (Info::Untrackable, _) | (_, None) => Tracked::state(CtState::Invalid),
+            (Info::Error(inner), Some((key, h, _))) => {
                 // Related when the quoted packet belongs to a tracked connection and the
                 // error goes back to that packet's sender.
-                let (key, h, _) = self.key(zone, &inner);
                 let known = self.with_conn(&key, h, now, |c| (c.is_some(), false));
                 if known && pkt.tuple.dst == inner.src {
                     self.counters.related.fetch_add(1, Ordering::Relaxed);
@@ -680,7 +757,7 @@ impl Tracker {
                     Tracked::state(CtState::Invalid)
                 }
             }
-            _ => self.track_flow(zone, pkt, now),
+            (_, Some((key, h, from_a))) => self.track_flow(key, h, from_a, pkt, now),
         };
         if t.state == CtState::Invalid {
             self.counters.invalid.fetch_add(1, Ordering::Relaxed);
@@ -688,14 +765,13 @@ impl Tracker {
         t
     }
 
-    fn track_flow(&self, zone: u16, pkt: &CtPacket, now: u64) -> Tracked {
+    fn track_flow(&self, key: AnyKey, h: u64, from_a: bool, pkt: &CtPacket, now: u64) -> Tracked {
         /// What the lookup found (small, so nothing big is moved around per packet).
         enum Found {
             Absent,
             Reopened,
             State(CtState),
         }
-        let (key, h, from_a) = self.key(zone, &pkt.tuple);
         let cfg = &self.cfg;
         let found = self.with_conn(&key, h, now, |conn| {
             let Some(c) = conn else {
@@ -838,6 +914,10 @@ impl Tracker {
             AnyKey::V4(k) => put!(&mut shard.v4, k),
             AnyKey::V6(k) => put!(&mut shard.v6, k),
         };
+        if matches!(r, Put::New) {
+            // The insert may have grown (moved) the slots.
+            self.hints[(p.hash & self.shard_mask) as usize].publish(&shard);
+        }
         drop(shard);
         let c = &self.counters;
         match r {
@@ -906,9 +986,10 @@ impl Tracker {
     /// Removes every connection; returns how many there were.
     pub fn flush(&self) -> usize {
         let mut removed = 0;
-        for s in self.shards.iter() {
+        for (s, hint) in self.shards.iter().zip(self.hints.iter()) {
             let mut s = s.lock().unwrap_or_else(|e| e.into_inner());
             removed += s.v4.clear() + s.v6.clear();
+            hint.publish(&s);
         }
         self.live.fetch_sub(removed, Ordering::Relaxed);
         removed
