@@ -6,6 +6,10 @@
 //! rule and fate as the software path alone, and established packets must be decided
 //! in the "hardware" pipes.
 //!
+//! With feature `doca-emu` (root), the hardware path also runs through the hardware
+//! backend on the DOCA Flow contract emulator (`doca_flow_ct` through the seam), which
+//! must record no broken DOCA rule.
+//!
 //! Well-formed only: DOCA's CT pipe does not check TCP windows, so an out-of-window
 //! segment of an offloaded connection passes in hardware where the software tracker
 //! would call it invalid (docs/conntrack.md says so).
@@ -173,12 +177,23 @@ fn frame(s: Step, phases: &mut [u8; 6]) -> (u16, Vec<u8>) {
     }
 }
 
+/// Installs the hardware path's plan (on the sw backend, or through the hw backend).
+type Install<'a> = &'a dyn Fn(&dpu_fw::compile::Plan) -> Installed;
+
+fn on_sw(plan: &dpu_fw::compile::Plan) -> Installed {
+    Installed::new(plan).unwrap()
+}
+
 fn run(steps: &[Step]) -> Result<(usize, usize), TestCaseError> {
+    run_with(steps, &on_sw)
+}
+
+fn run_with(steps: &[Step], install: Install) -> Result<(usize, usize), TestCaseError> {
     let rules = dpu_fw::config::parse(POLICY, "p.toml").unwrap().rules;
     let hw_plan = compile(&rules, &Target::bluefield()).unwrap();
     let sw_plan = compile(&rules, &Target::software()).unwrap();
     let soft = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
-    let mut hybrid = Offloading::new(Installed::new(&hw_plan).unwrap(), soft, 30);
+    let mut hybrid = Offloading::new(install(&hw_plan), soft, 30);
     let mut alone = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
     let (mut in_hw, mut in_sw) = (0, 0);
     let mut phases = [0u8; 6];
@@ -219,6 +234,10 @@ proptest! {
 /// Established packets are decided in the CT pipe's pipelines, not in software.
 #[test]
 fn established_traffic_stays_in_hardware() {
+    established_on(&on_sw);
+}
+
+fn established_on(install: Install) {
     let mut steps = Vec::new();
     for phase in 0..9 {
         for conn in 0..6 {
@@ -231,7 +250,7 @@ fn established_traffic_stays_in_hardware() {
             steps.push(Step::Udp { conn, reply: true });
         }
     }
-    let (in_hw, in_sw) = run(&steps).unwrap();
+    let (in_hw, in_sw) = run_with(&steps, install).unwrap();
     // Per TCP session: SYN, SYN-ACK, the first ACK (offloads) and two FINs go to
     // software; data and the later ACKs hit the CT pipe. UDP: the query and first
     // answer in software, the rest in hardware.
@@ -239,4 +258,48 @@ fn established_traffic_stays_in_hardware() {
         in_hw >= 6 * 3 + 6 * 8,
         "{in_hw} in hardware, {in_sw} in software"
     );
+}
+
+/// The same through the hardware backend on the DOCA Flow contract emulator: the CT
+/// pipe, the offloads, the removals on FIN/RST and aging all go through `doca_flow_ct`
+/// calls of the seam.
+#[cfg(feature = "doca-emu")]
+#[test]
+fn through_the_hw_backend_on_the_doca_flow_emulator() {
+    use doca_flow::backend::emu;
+    use proptest::test_runner::{Config, TestRunner};
+    let eal = doca_flow::dpdk::Eal::init([
+        "ct_offload",
+        "-l",
+        "0",
+        "--no-huge",
+        "-m",
+        "64",
+        "--no-pci",
+        "--no-shconf",
+        "--no-telemetry",
+        "--log-level=lib.eal:error",
+    ])
+    .expect("EAL init (run as root with DPDK installed)");
+    let hw = |plan: &dpu_fw::compile::Plan| {
+        Installed::with_backend(plan, doca_flow::HwBackend::new(&eal)).unwrap()
+    };
+    emu::reset();
+    established_on(&hw);
+    let v = emu::violations();
+    assert!(v.is_empty(), "{v:#?}");
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&prop::collection::vec(step(), 1..120), |steps| {
+            run_with(&steps, &hw)?;
+            let v = emu::violations();
+            prop_assert!(v.is_empty(), "{:#?}", v);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(emu::census(), emu::Census::default());
 }
