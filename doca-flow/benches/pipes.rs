@@ -11,7 +11,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
     AclEntry, BasicEntry, ControlEntry, Field, Flags, Flow, Fwd, IpPrefix, L3Type, Match, Pipe,
-    PipeType, Port, PortId, PortRange, Queue,
+    Port, PortId, PortRange, Queue,
 };
 
 const N: u32 = 1000;
@@ -86,7 +86,7 @@ fn entries(c: &mut Criterion) {
                 let pipe = p0
                     .pipe_builder("c")
                     .nr_entries(N)
-                    .pipe_type(PipeType::Control)
+                    .control()
                     .build()
                     .unwrap();
                 (f, p0, p1, q, pipe)
@@ -97,7 +97,7 @@ fn entries(c: &mut Criterion) {
                         let e =
                             ControlEntry::new(i % 16, Match::new().ipv4_dst(addr(i)), Fwd::Drop)
                                 .mask(Match::new().prefix(Field::Ipv4Dst, 24 + (i % 9) as u8));
-                        pipe.control_add_entry(&mut q, e).unwrap()
+                        pipe.add_entry(&mut q, e).unwrap()
                     })
                     .collect();
                 p0.entries_process(&mut q, 0).unwrap();
@@ -110,12 +110,7 @@ fn entries(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let (f, p0, p1, q) = setup(2 * N);
-                let pipe = p0
-                    .pipe_builder("a")
-                    .nr_entries(N)
-                    .pipe_type(PipeType::Acl)
-                    .build()
-                    .unwrap();
+                let pipe = p0.pipe_builder("a").nr_entries(N).acl().build().unwrap();
                 (f, p0, p1, q, pipe)
             },
             |(f, p0, p1, mut q, pipe)| {
@@ -126,7 +121,7 @@ fn entries(c: &mut Criterion) {
                         } else {
                             Flags::WaitForBatch
                         };
-                        pipe.acl_add_entry(&mut q, acl_rule(i), flags).unwrap()
+                        pipe.add_entry(&mut q, acl_rule(i), flags).unwrap()
                     })
                     .collect();
                 p0.entries_process(&mut q, 0).unwrap();
@@ -147,12 +142,7 @@ fn entries(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let (f, p0, p1, q) = setup(2 * BIG);
-                let pipe = p0
-                    .pipe_builder("a")
-                    .nr_entries(BIG)
-                    .pipe_type(PipeType::Acl)
-                    .build()
-                    .unwrap();
+                let pipe = p0.pipe_builder("a").nr_entries(BIG).acl().build().unwrap();
                 (f, p0, p1, q, pipe)
             },
             |(f, p0, p1, mut q, pipe)| {
@@ -163,7 +153,7 @@ fn entries(c: &mut Criterion) {
                         } else {
                             Flags::WaitForBatch
                         };
-                        pipe.acl_add_entry(&mut q, acl_rule(i), flags).unwrap()
+                        pipe.add_entry(&mut q, acl_rule(i), flags).unwrap()
                     })
                     .collect();
                 p0.entries_process(&mut q, 0).unwrap();
@@ -188,42 +178,33 @@ fn pipeline() -> (Flow, Port, Port, Vec<Pipe>, Vec<doca_flow::Entry>) {
         .unwrap();
     let acl = p0
         .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(N + 1)
         .fwd_miss(Fwd::Drop)
         .build()
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
     let mut es = Vec::new();
     es.push(
-        root.control_add_entry(
+        root.add_entry(
             &mut q,
-            ControlEntry::new(
-                0,
-                Match::new().l3_type(L3Type::Ipv4),
-                Fwd::Pipe(acl.clone()),
-            ),
+            ControlEntry::new(0, Match::new().l3_type(L3Type::Ipv4), Fwd::pipe(&acl)),
         )
         .unwrap(),
     );
     for i in 0..N {
         es.push(
-            acl.acl_add_entry(&mut q, acl_rule(i), Flags::WaitForBatch)
+            acl.add_entry(&mut q, acl_rule(i), Flags::WaitForBatch)
                 .unwrap(),
         );
     }
-    let all = AclEntry::new(
-        IpPrefix::ANY_V4,
-        IpPrefix::ANY_V4,
-        1024,
-        Fwd::Pipe(basic.clone()),
-    );
-    es.push(acl.acl_add_entry(&mut q, all, Flags::NoWait).unwrap());
+    let all = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1024, Fwd::pipe(&basic));
+    es.push(acl.add_entry(&mut q, all, Flags::NoWait).unwrap());
     for i in 0..4096 {
         es.push(
             basic
@@ -236,7 +217,13 @@ fn pipeline() -> (Flow, Port, Port, Vec<Pipe>, Vec<doca_flow::Entry>) {
         );
     }
     p0.entries_process(&mut q, 0).unwrap();
-    (flow, p0, p1, vec![root, acl, basic], es)
+    (
+        flow,
+        p0,
+        p1,
+        vec![root.into(), acl.into(), basic.into()],
+        es,
+    )
 }
 
 fn packets(c: &mut Criterion) {

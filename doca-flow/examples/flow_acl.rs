@@ -11,8 +11,7 @@ use core::net::Ipv4Addr;
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, BasicEntry, Flags, Flow, Fwd, IpPrefix, L3Type, Match, Monitor, PipeType, PortId,
-    PortRange,
+    AclEntry, BasicEntry, Flags, Flow, Fwd, IpPrefix, L3Type, Match, Monitor, PortId, PortRange,
 };
 
 mod common;
@@ -29,7 +28,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
 
     let acl = p0
         .pipe_builder("ACL_PIPE")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(10)
         .monitor(Monitor::counter())
         .fwd(Fwd::Changeable)
@@ -40,7 +39,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         .root(true)
         .matcher(Match::new().l3_type(L3Type::Ipv4))
         .monitor(Monitor::counter())
-        .fwd(Fwd::Pipe(acl.clone()))
+        .fwd(Fwd::pipe(&acl))
         .build()?;
     let main_entry = main_pipe.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)?;
 
@@ -88,7 +87,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         } else {
             Flags::WaitForBatch
         };
-        entries.push(acl.acl_add_entry(&mut q, r, flags)?);
+        entries.push(acl.add_entry(&mut q, r, flags)?);
     }
     let done = p0.entries_process(&mut q, 0)?;
     println!(

@@ -12,9 +12,7 @@ use core::net::Ipv4Addr;
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::packet::tcp_flags;
-use doca_flow::{
-    Actions, BasicEntry, ControlEntry, Flags, Flow, Fwd, L4Type, Match, PipeType, PortId,
-};
+use doca_flow::{Actions, BasicEntry, ControlEntry, Flags, Flow, Fwd, L4Type, Match, PortId};
 
 mod common;
 
@@ -43,11 +41,11 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
 
     let control = p0
         .pipe_builder("CONTROL_PIPE")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()?;
     let rules = [
-        ControlEntry::new(1, Match::new().udp_dst_port(53), Fwd::Pipe(dns.clone())),
+        ControlEntry::new(1, Match::new().udp_dst_port(53), Fwd::pipe(&dns)),
         // SYN set, other flags ignored: the mask selects the bit.
         ControlEntry::new(2, Match::new().tcp_flags(tcp_flags::SYN), Fwd::Kernel)
             .mask(Match::new().tcp_flags(tcp_flags::SYN)),
@@ -56,7 +54,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     ];
     let _entries = rules
         .into_iter()
-        .map(|r| control.control_add_entry(&mut q, r))
+        .map(|r| control.add_entry(&mut q, r))
         .collect::<doca_flow::Result<Vec<_>>>()?;
     for c in p0.entries_process(&mut q, 0)? {
         println!("entry {:?}: {:?} {:?}", c.entry, c.op, c.status);

@@ -14,9 +14,7 @@ use core::net::Ipv4Addr;
 
 use doca_flow::ct::{CtCfg, CtEntry, CtTuple};
 use doca_flow::packet::PacketBuilder;
-use doca_flow::{
-    Actions, ControlEntry, Flags, Flow, Fwd, L3Type, L4Type, Match, PipeType, PortId, Verdict,
-};
+use doca_flow::{Actions, ControlEntry, Flags, Flow, Fwd, L3Type, L4Type, Match, PortId, Verdict};
 
 mod common;
 
@@ -31,33 +29,26 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     let _p1 = flow.start_port(1, "p1")?;
     let mut q = flow.take_queue(0)?;
 
-    let to_p1 = p0
-        .pipe_builder("FWD_PIPE")
-        .pipe_type(PipeType::Control)
-        .build()?;
-    let _fwd = to_p1.control_add_entry(
+    let to_p1 = p0.pipe_builder("FWD_PIPE").control().build()?;
+    let _fwd = to_p1.add_entry(
         &mut q,
         ControlEntry::new(0, Match::new(), Fwd::Port(PortId(1))),
     )?;
     let ct = p0
         .pipe_builder("CT_PIPE")
-        .pipe_type(PipeType::Ct)
+        .ct()
         .nr_entries(1024)
-        .fwd(Fwd::Pipe(to_p1.clone()))
+        .fwd(Fwd::pipe(&to_p1))
         .fwd_miss(Fwd::Rss { queues: vec![0] })
         .build()?;
-    let root = p0
-        .pipe_builder("CT_ROOT")
-        .pipe_type(PipeType::Control)
-        .root(true)
-        .build()?;
+    let root = p0.pipe_builder("CT_ROOT").control().root(true).build()?;
     // IPv4 UDP to the CT pipe, in zone 0 (meta.u32[0]).
-    let _root = root.control_add_entry(
+    let _root = root.add_entry(
         &mut q,
         ControlEntry::new(
             0,
             Match::new().l3_type(L3Type::Ipv4).l4_type(L4Type::Udp),
-            Fwd::Pipe(ct.clone()),
+            Fwd::pipe(&ct),
         )
         .actions(Actions::new().meta_u32(0, 0)),
     )?;
@@ -83,7 +74,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         dst_port: 53,
         proto: 17,
     };
-    let conn = ct.ct_add_entry(&mut q, CtEntry::both_ways(0, origin, 1, 2), Flags::NoWait)?;
+    let conn = ct.add_entry(&mut q, CtEntry::both_ways(0, origin, 1, 2), Flags::NoWait)?;
     p0.entries_process(&mut q, 0)?;
 
     for _ in 0..3 {

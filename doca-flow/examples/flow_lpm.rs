@@ -9,9 +9,7 @@
 use core::net::Ipv4Addr;
 
 use doca_flow::packet::PacketBuilder;
-use doca_flow::{
-    BasicEntry, Field, Flags, Flow, Fwd, L3Type, LpmEntry, Match, Monitor, PipeType, PortId,
-};
+use doca_flow::{BasicEntry, Field, Flags, Flow, Fwd, L3Type, LpmEntry, Match, Monitor, PortId};
 
 mod common;
 
@@ -27,7 +25,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
 
     let lpm = p0
         .pipe_builder("LPM_PIPE")
-        .pipe_type(PipeType::Lpm)
+        .lpm()
         .nr_entries(8)
         .matcher(Match::new().ipv4_src(Ipv4Addr::BROADCAST))
         .monitor(Monitor::counter())
@@ -37,7 +35,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         .pipe_builder("MAIN_PIPE")
         .root(true)
         .matcher(Match::new().l3_type(L3Type::Ipv4))
-        .fwd(Fwd::Pipe(lpm.clone()))
+        .fwd(Fwd::pipe(&lpm))
         .build()?;
     let _main = main_pipe.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)?;
 
@@ -56,7 +54,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         println!("route {addr}/{len} -> {fwd:?}");
         entries.push((
             format!("{addr}/{len}"),
-            lpm.lpm_add_entry(&mut q, e, Flags::NoWait)?,
+            lpm.add_entry(&mut q, e, Flags::NoWait)?,
         ));
     }
     p0.entries_process(&mut q, 0)?;

@@ -149,9 +149,9 @@ impl FlowBuilder {
     ///     let flow = b.build()?;
     ///     let p0 = flow.start_port(0, "p0")?;
     ///     let mut q = flow.take_queue(0)?;
-    ///     let acl = p0.pipe_builder("acl").pipe_type(PipeType::Acl).build()?;
+    ///     let acl = p0.pipe_builder("acl").acl().build()?;
     ///     let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 5000, Fwd::Drop);
-    ///     assert_eq!(acl.acl_add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
+    ///     assert_eq!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
     /// }
     /// # Ok(())
     /// # }

@@ -30,6 +30,12 @@ pub enum Fwd {
 }
 
 impl Fwd {
+    /// `Fwd::Pipe` to `pipe`, typed or not (a [`TypedPipe`](crate::TypedPipe) derefs to
+    /// its [`Pipe`]): `Fwd::pipe(&acl)`.
+    pub fn pipe(pipe: &Pipe) -> Fwd {
+        Fwd::Pipe(pipe.clone())
+    }
+
     /// The DOCA-side name of the kind, for errors.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -157,5 +157,8 @@ pub use fwd::Fwd;
 pub use matching::{Field, L3Type, L4Type, Match, PacketMeta};
 pub use monitor::{Counters, MeterCfg, MeterLimit, Monitor};
 pub use pipe::acl::{AclEntry, IpPrefix};
-pub use pipe::{Pipe, builder::PipeBuilder};
+pub use pipe::{
+    AclPipe, AnyEntry, BasicPipe, ControlPipe, CtPipe, HashPipe, LpmPipe, Pipe, TypedPipe,
+    builder::PipeBuilder,
+};
 pub use port::Port;

@@ -10,7 +10,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use doca_flow::ct::{CtCfg, CtDirection, CtEntry, CtTuple};
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    Actions, ControlEntry, Error, Flags, Flow, FlowBuilder, Fwd, Match, PipeType, PortId, Verdict,
+    Actions, ControlEntry, Error, Flags, Flow, FlowBuilder, Fwd, Match, PortId, Verdict,
 };
 
 /// Builds the flow of a scenario on one backend.
@@ -40,22 +40,18 @@ fn setup(
     doca_flow::Port,
     doca_flow::Port,
     doca_flow::Queue,
-    doca_flow::Pipe,
+    doca_flow::CtPipe,
     Vec<doca_flow::Entry>,
 ) {
     let flow = make(Flow::builder().queues(2).conntrack(cfg));
     let p0 = flow.start_port(0, "p0").unwrap();
     let p1 = flow.start_port(1, "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
-    let after = p0
-        .pipe_builder("after-ct")
-        .pipe_type(PipeType::Control)
-        .build()
-        .unwrap();
+    let after = p0.pipe_builder("after-ct").control().build().unwrap();
     let mut keep = Vec::new();
     keep.push(
         after
-            .control_add_entry(
+            .add_entry(
                 &mut q,
                 ControlEntry::new(0, Match::new().pkt_meta(EST), Fwd::Port(PortId(1)))
                     .mask(Match::new().pkt_meta(u32::MAX)),
@@ -64,21 +60,21 @@ fn setup(
     );
     let ct = p0
         .pipe_builder("ct")
-        .pipe_type(PipeType::Ct)
-        .fwd(Fwd::Pipe(after.clone()))
+        .ct()
+        .fwd(Fwd::pipe(&after))
         .fwd_miss(Fwd::Rss { queues: vec![0] })
         .build()
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
     keep.push(
-        root.control_add_entry(
+        root.add_entry(
             &mut q,
-            ControlEntry::new(0, Match::new(), Fwd::Pipe(ct.clone()))
+            ControlEntry::new(0, Match::new(), Fwd::pipe(&ct))
                 .actions(Actions::new().meta_u32(0, ZONE)),
         )
         .unwrap(),
@@ -107,7 +103,7 @@ fn tuple(sport: u16) -> CtTuple {
 fn a_connection_hits_both_ways_and_counts_each(make: Maker) {
     let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     let e = ct
-        .ct_add_entry(
+        .add_entry(
             &mut q,
             CtEntry::both_ways(ZONE, tuple(40000), EST, 30),
             Flags::NoWait,
@@ -140,7 +136,7 @@ fn zones_and_directions_are_separate(make: Maker) {
     let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     // The connection is in another zone: the root's packets (zone 7) miss it.
     let _e = ct
-        .ct_add_entry(
+        .add_entry(
             &mut q,
             CtEntry::both_ways(ZONE + 1, tuple(40000), EST, 30),
             Flags::NoWait,
@@ -158,7 +154,7 @@ fn zones_and_directions_are_separate(make: Maker) {
         reply_dir: CtDirection::default(),
         timeout_s: 0,
     };
-    let _f = ct.ct_add_entry(&mut q, one_way, Flags::NoWait).unwrap();
+    let _f = ct.add_entry(&mut q, one_way, Flags::NoWait).unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     let out = PacketBuilder::tcp4(ip(1), ip(2), 40000, 443).build();
     assert!(matches!(run(&flow, out), Verdict::Rss { .. }));
@@ -171,7 +167,7 @@ fn zones_and_directions_are_separate(make: Maker) {
 fn idle_connections_are_reported_aged_once(make: Maker) {
     let (flow, p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
     let e = ct
-        .ct_add_entry(
+        .add_entry(
             &mut q,
             CtEntry::both_ways(ZONE, tuple(40000), EST, 2),
             Flags::NoWait,
@@ -199,11 +195,7 @@ fn what_doca_refuses(make: Maker) {
     {
         let flow = make(Flow::builder());
         let p0 = flow.start_port(0, "p0").unwrap();
-        let r = p0
-            .pipe_builder("ct")
-            .pipe_type(PipeType::Ct)
-            .fwd(Fwd::Drop)
-            .build();
+        let r = p0.pipe_builder("ct").ct().fwd(Fwd::Drop).build();
         assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
     }
     let (flow, _p0, _p1, mut q, ct, _keep) = setup(make, CtCfg::default());
@@ -215,7 +207,7 @@ fn what_doca_refuses(make: Maker) {
         dst_port: 0,
         proto: 1,
     };
-    let r = ct.ct_add_entry(
+    let r = ct.add_entry(
         &mut q,
         CtEntry::both_ways(ZONE, icmp, EST, 0),
         Flags::NoWait,
@@ -229,20 +221,20 @@ fn what_doca_refuses(make: Maker) {
         dst_port: 2,
         proto: 17,
     };
-    let r = ct.ct_add_entry(&mut q, CtEntry::both_ways(ZONE, v6, EST, 0), Flags::NoWait);
+    let r = ct.add_entry(&mut q, CtEntry::both_ways(ZONE, v6, EST, 0), Flags::NoWait);
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     // A CT pipe is never root and matches nothing of its own.
     let p0 = flow.start_port(2, "p2").unwrap();
     let r = p0
         .pipe_builder("ct-root")
-        .pipe_type(PipeType::Ct)
+        .ct()
         .root(true)
         .fwd(Fwd::Drop)
         .build();
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     let r = p0
         .pipe_builder("ct-match")
-        .pipe_type(PipeType::Ct)
+        .ct()
         .matcher(Match::new().tcp_dst_port(443))
         .fwd(Fwd::Drop)
         .build();
@@ -267,7 +259,7 @@ fn ipv6_connections_with_ipv6_configured(make: Maker) {
         proto: 17,
     };
     let _e = ct
-        .ct_add_entry(&mut q, CtEntry::both_ways(ZONE, t, EST, 0), Flags::NoWait)
+        .add_entry(&mut q, CtEntry::both_ways(ZONE, t, EST, 0), Flags::NoWait)
         .unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@ use core::net::Ipv4Addr;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
     AclEntry, ControlEntry, EntryStatus, Field, Flags, Flow, Fwd, IpPrefix, LpmEntry, Match,
-    PipeType, PortId, PortRange, Verdict,
+    PortId, PortRange, Verdict,
 };
 use proptest::prelude::*;
 
@@ -240,8 +240,8 @@ proptest! {
     #[test]
     fn control_pipe_equals_oracle(rules in proptest::collection::vec(ctl(), 0..24), pkts in proptest::collection::vec(pkt(), 1..48)) {
         let (flow, ports, mut q) = flow_with_ports();
-        let pipe = ports[0].pipe_builder("ctl").pipe_type(PipeType::Control).root(true).build().unwrap();
-        let _es: Vec<_> = rules.iter().map(|r| pipe.control_add_entry(&mut q, r.entry()).unwrap()).collect();
+        let pipe = ports[0].pipe_builder("ctl").control().root(true).build().unwrap();
+        let _es: Vec<_> = rules.iter().map(|r| pipe.add_entry(&mut q, r.entry()).unwrap()).collect();
         ports[0].entries_process(&mut q, 0).unwrap();
         let mut order: Vec<usize> = (0..rules.len()).collect();
         order.sort_by_key(|&i| (rules[i].prio, i));
@@ -258,16 +258,16 @@ proptest! {
     #[test]
     fn acl_pipe_equals_oracle(rules in proptest::collection::vec(acl(), 0..64), pkts in proptest::collection::vec(pkt(), 1..48)) {
         let (flow, ports, mut q) = flow_with_ports();
-        let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(64).build().unwrap();
-        let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
-        let _r = root.control_add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone()))).unwrap();
+        let acl = ports[0].pipe_builder("acl").acl().nr_entries(64).build().unwrap();
+        let root = ports[0].pipe_builder("root").control().root(true).build().unwrap();
+        let _r = root.add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&acl))).unwrap();
         let n = rules.len();
         let es: Vec<_> = rules
             .iter()
             .enumerate()
             .map(|(i, r)| {
                 let f = if i + 1 == n { Flags::NoWait } else { Flags::WaitForBatch };
-                acl.acl_add_entry(&mut q, r.entry(), f).unwrap()
+                acl.add_entry(&mut q, r.entry(), f).unwrap()
             })
             .collect();
         ports[0].entries_process(&mut q, 0).unwrap();
@@ -293,11 +293,11 @@ proptest! {
         pkts in proptest::collection::vec(pkt(), 1..48),
     ) {
         let (flow, ports, mut q) = flow_with_ports();
-        let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(128).build().unwrap();
-        let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
-        let _r = root.control_add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone()))).unwrap();
+        let acl = ports[0].pipe_builder("acl").acl().nr_entries(128).build().unwrap();
+        let root = ports[0].pipe_builder("root").control().root(true).build().unwrap();
+        let _r = root.add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&acl))).unwrap();
         // A batch...
-        let es: Vec<_> = first.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::WaitForBatch).unwrap()).collect();
+        let es: Vec<_> = first.iter().map(|r| acl.add_entry(&mut q, r.entry(), Flags::WaitForBatch).unwrap()).collect();
         ports[0].entries_process(&mut q, 0).unwrap();
         // ...then removals and single inserts.
         let mut live: Vec<(usize, &Acl)> = Vec::new();
@@ -308,7 +308,7 @@ proptest! {
                 acl.remove_entry(&mut q, e, Flags::NoWait).unwrap();
             }
         }
-        let es2: Vec<_> = second.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
+        let es2: Vec<_> = second.iter().map(|r| acl.add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
         ports[0].entries_process(&mut q, 0).unwrap();
         prop_assert!(es2.iter().all(|e| e.status() == EntryStatus::Success));
         // Slots freed by removals are reused only once their handles are gone, so ids (the
@@ -332,7 +332,7 @@ proptest! {
         let (flow, ports, mut q) = flow_with_ports();
         let lpm = ports[0]
             .pipe_builder("lpm")
-            .pipe_type(PipeType::Lpm)
+            .lpm()
             .root(true)
             .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
             .fwd(Fwd::Changeable)
@@ -343,7 +343,7 @@ proptest! {
             .map(|&((a, len), out)| {
                 let e = LpmEntry::new(Match::new().ipv4_dst(Ipv4Addr::from(a)), Match::new().prefix(Field::Ipv4Dst, len))
                     .fwd(Fwd::Port(PortId(out)));
-                lpm.lpm_add_entry(&mut q, e, Flags::NoWait).unwrap()
+                lpm.add_entry(&mut q, e, Flags::NoWait).unwrap()
             })
             .collect();
         ports[0].entries_process(&mut q, 0).unwrap();
@@ -388,16 +388,16 @@ proptest! {
         let flow = Flow::builder().queue_depth(4096).build().unwrap();
         let ports: Vec<_> = (0..PORTS).map(|i| flow.start_port(i, "p").unwrap()).collect();
         let mut q = flow.take_queue(0).unwrap();
-        let acl = ports[0].pipe_builder("acl").pipe_type(PipeType::Acl).nr_entries(4096).build().unwrap();
-        let root = ports[0].pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
-        let _r = root.control_add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone()))).unwrap();
+        let acl = ports[0].pipe_builder("acl").acl().nr_entries(4096).build().unwrap();
+        let root = ports[0].pipe_builder("root").control().root(true).build().unwrap();
+        let _r = root.add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&acl))).unwrap();
         let n = first.len();
         let es: Vec<_> = first
             .iter()
             .enumerate()
             .map(|(i, r)| {
                 let f = if i + 1 == n { Flags::NoWait } else { Flags::WaitForBatch };
-                acl.acl_add_entry(&mut q, r.entry(), f).unwrap()
+                acl.add_entry(&mut q, r.entry(), f).unwrap()
             })
             .collect();
         ports[0].entries_process(&mut q, 0).unwrap();
@@ -425,7 +425,7 @@ proptest! {
                 acl.remove_entry(&mut q, e, Flags::NoWait).unwrap();
             }
         }
-        let es2: Vec<_> = second.iter().map(|r| acl.acl_add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
+        let es2: Vec<_> = second.iter().map(|r| acl.add_entry(&mut q, r.entry(), Flags::NoWait).unwrap()).collect();
         ports[0].entries_process(&mut q, 0).unwrap();
         prop_assert!(es2.iter().all(|e| e.status() == EntryStatus::Success));
         for (j, r) in second.iter().enumerate() {
@@ -446,25 +446,25 @@ proptest! {
         let p0 = &ports[0];
         let hash = p0
             .pipe_builder("hash")
-            .pipe_type(PipeType::Hash)
+            .hash()
             .nr_entries(2)
             .match_mask(Match::new().ipv4_src(Ipv4Addr::BROADCAST))
             .fwd(Fwd::Port(PortId(1)))
             .build()
             .unwrap();
-        let _h = hash.hash_add_entry(&mut q, doca_flow::HashEntry::new(0), Flags::NoWait).unwrap();
+        let _h = hash.add_entry(&mut q, doca_flow::HashEntry::new(0), Flags::NoWait).unwrap();
         let lpm = p0
             .pipe_builder("lpm")
-            .pipe_type(PipeType::Lpm)
+            .lpm()
             .matcher(Match::new().ipv6_dst(core::net::Ipv6Addr::from(u128::MAX)))
-            .fwd(Fwd::Pipe(hash.clone()))
-            .fwd_miss(Fwd::Pipe(hash.clone()))
+            .fwd(Fwd::pipe(&hash))
+            .fwd_miss(Fwd::pipe(&hash))
             .build()
             .unwrap();
         let _l = lpm
-            .lpm_add_entry(&mut q, LpmEntry::new(Match::new(), Match::new()), Flags::NoWait)
+            .add_entry(&mut q, LpmEntry::new(Match::new(), Match::new()), Flags::NoWait)
             .unwrap();
-        let root = p0.pipe_builder("root").pipe_type(PipeType::Control).root(true).build().unwrap();
+        let root = p0.pipe_builder("root").control().root(true).build().unwrap();
         let rewrite = doca_flow::Actions::new()
             .eth_dst([2, 0, 0, 0, 0, 1])
             .ipv4_dst(Ipv4Addr::new(10, 0, 0, 1))
@@ -474,9 +474,9 @@ proptest! {
             .dscp(46);
         let meter = doca_flow::MeterCfg { limit: doca_flow::MeterLimit::Bytes, cir: 1000, cbs: 200 };
         let _r = root
-            .control_add_entry(
+            .add_entry(
                 &mut q,
-                ControlEntry::new(0, Match::new(), Fwd::Pipe(lpm.clone()))
+                ControlEntry::new(0, Match::new(), Fwd::pipe(&lpm))
                     .actions(rewrite)
                     .monitor(doca_flow::Monitor::counter().with_meter(meter)),
             )

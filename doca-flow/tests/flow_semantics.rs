@@ -6,7 +6,7 @@ use doca_flow::packet::{Headers, L3, PacketBuilder};
 use doca_flow::{
     AclEntry, Actions, BasicEntry, ControlEntry, Counters, Domain, DropReason, EntryStatus, Error,
     Field, Flags, Flow, Fwd, IpPrefix, LpmEntry, Match, MeterCfg, MeterLimit, Mode, Monitor,
-    PipeType, PortId, PortRange, Verdict,
+    PortId, PortRange, Verdict,
 };
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
@@ -163,25 +163,20 @@ fn control_lower_priority_wins_and_ties_keep_insertion_order() {
     let (flow, p0, mut q) = setup();
     let _p1 = flow.start_port(1, "p1").unwrap();
     let _p2 = flow.start_port(2, "p2").unwrap();
-    let pipe = p0
-        .pipe_builder("ctl")
-        .pipe_type(PipeType::Control)
-        .root(true)
-        .build()
-        .unwrap();
+    let pipe = p0.pipe_builder("ctl").control().root(true).build().unwrap();
     let any_tcp = Match::new().l4_type(doca_flow::L4Type::Tcp);
     let web = Match::new().tcp_dst_port(80);
     let _a = pipe
-        .control_add_entry(
+        .add_entry(
             &mut q,
             ControlEntry::new(10, any_tcp.clone(), Fwd::Port(PortId(1))),
         )
         .unwrap();
     let _b = pipe
-        .control_add_entry(&mut q, ControlEntry::new(5, web, Fwd::Port(PortId(2))))
+        .add_entry(&mut q, ControlEntry::new(5, web, Fwd::Port(PortId(2))))
         .unwrap();
     let _c = pipe
-        .control_add_entry(&mut q, ControlEntry::new(10, any_tcp, Fwd::Drop))
+        .add_entry(&mut q, ControlEntry::new(10, any_tcp, Fwd::Drop))
         .unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     assert_eq!(
@@ -198,16 +193,11 @@ fn control_lower_priority_wins_and_ties_keep_insertion_order() {
 #[test]
 fn control_entry_mask_matches_bits() {
     let (flow, p0, mut q) = setup();
-    let pipe = p0
-        .pipe_builder("ctl")
-        .pipe_type(PipeType::Control)
-        .root(true)
-        .build()
-        .unwrap();
+    let pipe = p0.pipe_builder("ctl").control().root(true).build().unwrap();
     // TCP SYN set, whatever else (flags & 0x02 == 0x02).
     let e = ControlEntry::new(0, Match::new().tcp_flags(0x02), Fwd::Drop)
         .mask(Match::new().tcp_flags(0x02));
-    let _e = pipe.control_add_entry(&mut q, e).unwrap();
+    let _e = pipe.add_entry(&mut q, e).unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     let syn_ack = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
         .flags(0x12)
@@ -226,27 +216,27 @@ fn control_entry_mask_matches_bits() {
 fn acl_behind_root(
     p0: &doca_flow::Port,
     q: &mut doca_flow::Queue,
-) -> (doca_flow::Pipe, doca_flow::Pipe) {
+) -> (doca_flow::ControlPipe, doca_flow::AclPipe) {
     let acl = p0
         .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(64)
         .fwd_miss(Fwd::Drop)
         .build()
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
     let e = root
-        .control_add_entry(
+        .add_entry(
             q,
             ControlEntry::new(
                 0,
                 Match::new().l3_type(doca_flow::L3Type::Ipv4),
-                Fwd::Pipe(acl.clone()),
+                Fwd::pipe(&acl),
             ),
         )
         .unwrap();
@@ -257,28 +247,19 @@ fn acl_behind_root(
 #[test]
 fn acl_cannot_be_root_and_priority_is_0_to_1024() {
     let (_flow, p0, mut q) = setup();
-    let err = p0
-        .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
-        .root(true)
-        .build()
-        .unwrap_err();
+    let err = p0.pipe_builder("acl").acl().root(true).build().unwrap_err();
     assert!(matches!(err, Error::AclRoot));
-    let acl = p0
-        .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
-        .build()
-        .unwrap();
+    let acl = p0.pipe_builder("acl").acl().build().unwrap();
     let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1025, Fwd::Drop);
     assert!(matches!(
-        acl.acl_add_entry(&mut q, e, Flags::NoWait),
+        acl.add_entry(&mut q, e, Flags::NoWait),
         Err(Error::PriorityOutOfRange {
             priority: 1025,
             max: 1024
         })
     ));
     let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1024, Fwd::Drop);
-    assert!(acl.acl_add_entry(&mut q, e, Flags::NoWait).is_ok());
+    assert!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok());
 }
 
 #[test]
@@ -295,10 +276,8 @@ fn acl_port_ranges_prefixes_and_priority() {
     .proto(6)
     .dst_port(PortRange { lo: 1000, hi: 2000 });
     let deny_all = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 2, Fwd::Drop);
-    let _a = acl
-        .acl_add_entry(&mut q, allow, Flags::WaitForBatch)
-        .unwrap();
-    let _b = acl.acl_add_entry(&mut q, deny_all, Flags::NoWait).unwrap();
+    let _a = acl.add_entry(&mut q, allow, Flags::WaitForBatch).unwrap();
+    let _b = acl.add_entry(&mut q, deny_all, Flags::NoWait).unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     let from10 = |dport| PacketBuilder::tcp4(ip(10, 9, 9, 9), ip(1, 1, 1, 1), 5, dport).build();
     assert_eq!(run(&flow, 0, from10(1000)), Verdict::Port(PortId(1)));
@@ -339,32 +318,29 @@ fn acl_ipv6() {
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl6")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .acl_family(doca_flow::AclFamily::V6)
         .build()
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
     let _r = root
-        .control_add_entry(
-            &mut q,
-            ControlEntry::new(0, Match::new(), Fwd::Pipe(acl.clone())),
-        )
+        .add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&acl)))
         .unwrap();
     let net: Ipv6Addr = "2001:db8::".parse().unwrap();
     let _e = acl
-        .acl_add_entry(
+        .add_entry(
             &mut q,
             AclEntry::new(IpPrefix::ANY_V6, IpPrefix::V6(net, 32), 0, Fwd::Kernel),
             Flags::NoWait,
         )
         .unwrap();
     assert!(matches!(
-        acl.acl_add_entry(
+        acl.add_entry(
             &mut q,
             AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 0, Fwd::Drop),
             Flags::NoWait
@@ -400,14 +376,14 @@ fn lpm_longest_prefix_wins() {
     }
     let lpm = p0
         .pipe_builder("lpm")
-        .pipe_type(PipeType::Lpm)
+        .lpm()
         .root(true)
         .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
         .fwd(Fwd::Changeable)
         .build()
         .unwrap();
     let add = |q: &mut doca_flow::Queue, a: Ipv4Addr, len: u8, port: u16| {
-        lpm.lpm_add_entry(
+        lpm.add_entry(
             q,
             LpmEntry::new(
                 Match::new().ipv4_dst(a),
@@ -457,7 +433,7 @@ fn miss_follows_fwd_miss_then_defaults() {
         .root(true)
         .matcher(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
         .fwd(Fwd::Kernel)
-        .fwd_miss(Fwd::Pipe(last.clone()))
+        .fwd_miss(Fwd::pipe(&last))
         .build()
         .unwrap();
     let _r = root
@@ -502,7 +478,7 @@ fn root_miss_without_fwd_miss_goes_to_rss() {
     assert!(matches!(run(&flow, 0, tcp(ip(1, 2, 3, 4), 1)), Verdict::Miss { queue } if queue < 2));
     let _root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
@@ -574,7 +550,7 @@ fn non_root_pipes_are_reached_only_by_fwd_and_roots_are_not_targets() {
         .unwrap();
     let err = p0
         .pipe_builder("x")
-        .fwd(Fwd::Pipe(root))
+        .fwd(Fwd::pipe(&root))
         .build()
         .unwrap_err();
     assert!(matches!(err, Error::FwdNotAllowed { fwd: "pipe", .. }));
@@ -635,7 +611,7 @@ fn fwd_types_the_pipe_type_does_not_allow() {
     let (_flow, p0, _q) = setup();
     let err = p0
         .pipe_builder("c")
-        .pipe_type(PipeType::Control)
+        .control()
         .fwd(Fwd::Drop)
         .build()
         .unwrap_err();
@@ -1019,7 +995,7 @@ fn modify_actions_rewrite_headers_and_meta() {
                 .ipv4_dst(Ipv4Addr::BROADCAST)
                 .l4_dst_port(u16::MAX),
         )
-        .fwd(Fwd::Pipe(next.clone()))
+        .fwd(Fwd::pipe(&next))
         .build()
         .unwrap();
     let e = BasicEntry::new(Match::new().ipv4_dst(ip(203, 0, 113, 1)))
@@ -1125,7 +1101,7 @@ fn hash_pipe_spreads_by_hash_of_fields() {
     }
     let pipe = p0
         .pipe_builder("hash")
-        .pipe_type(PipeType::Hash)
+        .hash()
         .root(true)
         .nr_entries(4)
         .matcher(
@@ -1138,7 +1114,7 @@ fn hash_pipe_spreads_by_hash_of_fields() {
         .unwrap();
     let _es: Vec<_> = (0..4)
         .map(|i| {
-            pipe.hash_add_entry(
+            pipe.add_entry(
                 &mut q,
                 doca_flow::HashEntry::new(i).fwd(Fwd::Port(PortId(i as u16 + 1))),
                 Flags::NoWait,
@@ -1179,7 +1155,7 @@ fn dropping_the_last_pipe_handle_destroys_it_but_fwd_targets_stay_alive() {
     let root = p0
         .pipe_builder("root")
         .root(true)
-        .fwd(Fwd::Pipe(target.clone()))
+        .fwd(Fwd::pipe(&target))
         .build()
         .unwrap();
     let e = root
@@ -1240,7 +1216,7 @@ fn calc_hash_predicts_the_bucket() {
     let _p1 = flow.start_port(1, "p1").unwrap();
     let pipe = p0
         .pipe_builder("hash")
-        .pipe_type(PipeType::Hash)
+        .hash()
         .root(true)
         .nr_entries(16)
         .match_mask(Match::new().ipv4_dst(Ipv4Addr::BROADCAST))
@@ -1251,7 +1227,7 @@ fn calc_hash_predicts_the_bucket() {
     let bucket = pipe.calc_hash(&Match::new().ipv4_dst(dst)).unwrap();
     assert!(bucket < 16);
     let _e = pipe
-        .hash_add_entry(
+        .add_entry(
             &mut q,
             doca_flow::HashEntry::new(bucket).fwd(Fwd::Port(PortId(1))),
             Flags::NoWait,
@@ -1273,7 +1249,7 @@ fn fwd_to_a_pipe_of_another_port_is_refused() {
     let theirs = p1.pipe_builder("p1-pipe").fwd(Fwd::Drop).build().unwrap();
     let err = p0
         .pipe_builder("x")
-        .fwd(Fwd::Pipe(theirs))
+        .fwd(Fwd::pipe(&theirs))
         .build()
         .unwrap_err();
     assert!(matches!(err, Error::Mismatch(_)));
@@ -1283,20 +1259,26 @@ fn fwd_to_a_pipe_of_another_port_is_refused() {
         .fwd(Fwd::Drop)
         .build()
         .unwrap();
-    let err = p0.pipe_builder("y").fwd(Fwd::Pipe(eg)).build().unwrap_err();
+    let err = p0
+        .pipe_builder("y")
+        .fwd(Fwd::pipe(&eg))
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::FwdNotAllowed { fwd: "pipe", .. }));
 }
 
 #[test]
 fn entries_of_the_wrong_kind_are_refused() {
     let (_flow, p0, mut q) = setup();
-    let ctl = p0
-        .pipe_builder("c")
-        .pipe_type(PipeType::Control)
-        .build()
-        .unwrap();
+    let ctl = p0.pipe_builder("c").control().build().unwrap();
+    // A basic entry on a control pipe: a compile error on the typed handle (see
+    // `TypedPipe`), and refused at run time on the untyped one.
     assert!(matches!(
-        ctl.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait),
+        ctl.pipe().add_any(
+            &mut q,
+            doca_flow::AnyEntry::Basic(BasicEntry::new(Match::new())),
+            Flags::NoWait
+        ),
         Err(Error::WrongPipeType {
             entry: "basic",
             pipe: "control"
@@ -1304,7 +1286,7 @@ fn entries_of_the_wrong_kind_are_refused() {
     ));
     let err = p0
         .pipe_builder("lpm")
-        .pipe_type(PipeType::Lpm)
+        .lpm()
         .matcher(
             Match::new()
                 .ipv4_dst(Ipv4Addr::BROADCAST)
@@ -1327,7 +1309,7 @@ fn update_miss_redirects_misses_at_once() {
     let (flow, p0, _q) = setup();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .build()
         .unwrap();
@@ -1343,7 +1325,7 @@ fn update_miss_redirects_misses_at_once() {
     ));
     let other = p0.pipe_builder("o").fwd(Fwd::Drop).build().unwrap();
     assert!(matches!(
-        other.update_miss(Fwd::Pipe(other.clone())),
+        other.update_miss(Fwd::pipe(&other)),
         Err(Error::FwdNotAllowed { .. })
     ));
 }
@@ -1354,12 +1336,7 @@ fn vlan_ipv6_and_parser_meta_fields_match() {
     for i in 1..=4 {
         std::mem::forget(flow.start_port(i, "px").unwrap());
     }
-    let ctl = p0
-        .pipe_builder("ctl")
-        .pipe_type(PipeType::Control)
-        .root(true)
-        .build()
-        .unwrap();
+    let ctl = p0.pipe_builder("ctl").control().root(true).build().unwrap();
     let vid = |v: u16| {
         ControlEntry::new(0, Match::new().vlan0_tci(v), Fwd::Port(PortId(1)))
             .mask(Match::new().vlan0_tci(0x0fff))
@@ -1377,7 +1354,7 @@ fn vlan_ipv6_and_parser_meta_fields_match() {
     );
     let _es: Vec<_> = [vid(100), frag, v6, icmp]
         .into_iter()
-        .map(|e| ctl.control_add_entry(&mut q, e).unwrap())
+        .map(|e| ctl.add_entry(&mut q, e).unwrap())
         .collect();
     p0.entries_process(&mut q, 0).unwrap();
     let tagged = PacketBuilder::tcp4(ip(1, 1, 1, 1), ip(2, 2, 2, 2), 1, 2)
@@ -1497,7 +1474,7 @@ fn port_steering(
     Flow,
     (
         doca_flow::Entry,
-        doca_flow::Pipe,
+        doca_flow::BasicPipe,
         doca_flow::Queue,
         doca_flow::Port,
         doca_flow::Port,

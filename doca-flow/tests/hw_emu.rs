@@ -48,7 +48,7 @@ fn firewall_on_the_emulator(eal: &Eal) {
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(8)
         .monitor(Monitor::counter())
         .fwd(Fwd::Changeable)
@@ -57,23 +57,23 @@ fn firewall_on_the_emulator(eal: &Eal) {
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .nr_entries(4)
         .build()
         .unwrap();
     let _steer = root
-        .control_add_entry(
+        .add_entry(
             &mut q,
             ControlEntry::new(
                 0,
                 Match::new().port_id(0).l3_type(L3Type::Ipv4),
-                Fwd::Pipe(acl.clone()),
+                Fwd::pipe(&acl),
             ),
         )
         .unwrap();
     let web = acl
-        .acl_add_entry(
+        .add_entry(
             &mut q,
             AclEntry::new(
                 IpPrefix::ANY_V4,
@@ -87,7 +87,7 @@ fn firewall_on_the_emulator(eal: &Eal) {
         )
         .unwrap();
     let _deny = acl
-        .acl_add_entry(
+        .add_entry(
             &mut q,
             AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 20, Fwd::Drop),
             Flags::NoWait,
@@ -203,7 +203,7 @@ fn injected_failures(eal: &Eal) {
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(2)
         .fwd(Fwd::Changeable)
         .fwd_miss(Fwd::Drop)
@@ -213,7 +213,7 @@ fn injected_failures(eal: &Eal) {
         .pipe_builder("root")
         .root(true)
         .matcher(Match::new().l3_type(L3Type::Ipv4))
-        .fwd(Fwd::Pipe(acl.clone()))
+        .fwd(Fwd::pipe(&acl))
         .build()
         .unwrap();
     let all = root
@@ -230,9 +230,9 @@ fn injected_failures(eal: &Eal) {
             .dst_port(PortRange::exact(port))
     };
     emu::inject(Fault::EntryAddRefused { nth: 1 });
-    assert!(acl.acl_add_entry(&mut q, rule(53), Flags::NoWait).is_err());
+    assert!(acl.add_entry(&mut q, rule(53), Flags::NoWait).is_err());
     emu::inject(Fault::AsyncError { nth: 1 });
-    let failed = acl.acl_add_entry(&mut q, rule(53), Flags::NoWait).unwrap();
+    let failed = acl.add_entry(&mut q, rule(53), Flags::NoWait).unwrap();
     let done = p0.entries_process(&mut q, 0).unwrap();
     assert_eq!(done.len(), 1);
     assert!(
@@ -251,7 +251,7 @@ fn injected_failures(eal: &Eal) {
         "a failed entry is not in the data path"
     );
     emu::inject(Fault::TableFull { nth: 1 });
-    assert!(acl.acl_add_entry(&mut q, rule(54), Flags::NoWait).is_err());
+    assert!(acl.add_entry(&mut q, rule(54), Flags::NoWait).is_err());
     drop((failed, all, root, acl, q, p0, flow));
     assert_eq!(emu::violations(), Vec::<String>::new());
     assert_eq!(emu::census(), emu::Census::default());

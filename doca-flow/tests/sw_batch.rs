@@ -14,7 +14,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
     AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, IpPrefix,
-    Match, MeterCfg, MeterLimit, Monitor, Pipe, PipeType, PortId, PortRange,
+    Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange,
 };
 use proptest::prelude::*;
 
@@ -173,13 +173,13 @@ fn build(spec: &Spec) -> Built {
     let p0 = &ports[0];
     let ctl = p0
         .pipe_builder("ctl")
-        .pipe_type(PipeType::Control)
+        .control()
         .miss_counter(true)
         .build()
         .unwrap();
     let mut acl4 = p0
         .pipe_builder("acl4")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .nr_entries(64)
         .monitor(Monitor {
             counter: true,
@@ -187,12 +187,12 @@ fn build(spec: &Spec) -> Built {
         })
         .miss_counter(true);
     if spec.acl4_miss_to_ctl {
-        acl4 = acl4.fwd_miss(Fwd::Pipe(ctl.clone()));
+        acl4 = acl4.fwd_miss(Fwd::pipe(&ctl));
     }
     let acl4 = acl4.build().unwrap();
     let acl6 = p0
         .pipe_builder("acl6")
-        .pipe_type(PipeType::Acl)
+        .acl()
         .acl_family(AclFamily::V6)
         .monitor(Monitor {
             counter: true,
@@ -202,7 +202,7 @@ fn build(spec: &Spec) -> Built {
         .unwrap();
     let root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .miss_counter(true)
         .build()
@@ -210,9 +210,9 @@ fn build(spec: &Spec) -> Built {
     let fwd = |t: To| match t {
         To::Port(p) => Fwd::Port(PortId(p)),
         To::Drop => Fwd::Drop,
-        To::Acl4 => Fwd::Pipe(acl4.clone()),
-        To::Acl6 => Fwd::Pipe(acl6.clone()),
-        To::Ctl => Fwd::Pipe(ctl.clone()),
+        To::Acl4 => Fwd::pipe(&acl4),
+        To::Acl6 => Fwd::pipe(&acl6),
+        To::Ctl => Fwd::pipe(&ctl),
     };
     let mut entries = Vec::new();
     for c in &spec.ctl {
@@ -230,7 +230,7 @@ fn build(spec: &Spec) -> Built {
                 counter: true,
                 meter: None,
             });
-        entries.push(ctl.control_add_entry(&mut q, e).unwrap());
+        entries.push(ctl.add_entry(&mut q, e).unwrap());
     }
     for r in &spec.acl4 {
         let mut e = AclEntry::new(
@@ -248,7 +248,7 @@ fn build(spec: &Spec) -> Built {
         if let Some(p) = r.proto {
             e = e.proto(p);
         }
-        entries.push(acl4.acl_add_entry(&mut q, e, Flags::NoWait).unwrap());
+        entries.push(acl4.add_entry(&mut q, e, Flags::NoWait).unwrap());
     }
     for &(len, prio, to) in &spec.acl6 {
         let net = Ipv6Addr::from(0x2001_0db8u128 << 96);
@@ -258,7 +258,7 @@ fn build(spec: &Spec) -> Built {
             u32::from(prio),
             fwd(to),
         );
-        entries.push(acl6.acl_add_entry(&mut q, e, Flags::NoWait).unwrap());
+        entries.push(acl6.add_entry(&mut q, e, Flags::NoWait).unwrap());
     }
     for r in &spec.root {
         let mut m = Match::new();
@@ -274,13 +274,13 @@ fn build(spec: &Spec) -> Built {
             counter: true,
             meter,
         });
-        entries.push(root.control_add_entry(&mut q, e).unwrap());
+        entries.push(root.add_entry(&mut q, e).unwrap());
     }
     p0.entries_process(&mut q, 0).unwrap();
     Built {
         flow,
         entries,
-        pipes: vec![root, acl4, acl6, ctl],
+        pipes: vec![root.into(), acl4.into(), acl6.into(), ctl.into()],
     }
 }
 
@@ -434,21 +434,18 @@ fn build_meta(spec: &MetaSpec) -> Built {
             queues: vec![0, 1, 2, 3],
         },
     };
-    let mut next = p0
-        .pipe_builder("next")
-        .pipe_type(PipeType::Control)
-        .miss_counter(true);
+    let mut next = p0.pipe_builder("next").control().miss_counter(true);
     if let Some(m) = spec.next_miss {
         next = next.fwd_miss(simple(m));
     }
     let next = next.build().unwrap();
     let fwd = |t: MetaTo| match t {
-        MetaTo::Next => Fwd::Pipe(next.clone()),
+        MetaTo::Next => Fwd::pipe(&next),
         t => simple(t),
     };
     let mut root = p0
         .pipe_builder("root")
-        .pipe_type(PipeType::Control)
+        .control()
         .root(true)
         .miss_counter(true);
     if let Some(m) = spec.root_miss {
@@ -486,14 +483,14 @@ fn build_meta(spec: &MetaSpec) -> Built {
                     meter,
                 });
             }
-            entries.push(pipe.control_add_entry(&mut q, e).unwrap());
+            entries.push(pipe.add_entry(&mut q, e).unwrap());
         }
     }
     p0.entries_process(&mut q, 0).unwrap();
     Built {
         flow,
         entries,
-        pipes: vec![root, next],
+        pipes: vec![root.into(), next.into()],
     }
 }
 

@@ -33,9 +33,9 @@
 use std::collections::HashMap;
 
 use doca_flow::{
-    AclEntry, AclFamily, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry, EntryId,
-    EntryStatus, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe, PipeType, Port,
-    PortId, Queue,
+    AclEntry, AclFamily, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry,
+    EntryId, EntryStatus, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe,
+    PipeType, Port, PortId, Queue,
 };
 
 use crate::compile::{
@@ -181,7 +181,7 @@ fn tag_entries(flow: &Flow, g: &Generation) {
 /// A plan installed on a flow.
 pub struct Installed {
     root_entries: Vec<(RootKey, Entry)>,
-    root: Pipe,
+    root: doca_flow::ControlPipe,
     current: Generation,
     queue: Queue,
     ports: Vec<Port>,
@@ -275,7 +275,7 @@ impl Installed {
         let root_plan = &plan.pipes[plan.root()];
         let root = ports[0]
             .pipe_builder(&root_plan.name)
-            .pipe_type(PipeType::Control)
+            .control()
             .root(true)
             .nr_entries(root_capacity(plan))
             .build()
@@ -284,7 +284,7 @@ impl Installed {
         for e in &root_plan.entries {
             let fwd = to_fwd(e.fwd, &current.pipes);
             let entry = root
-                .control_add_entry(&mut queue, control_entry(e, fwd))
+                .add_entry(&mut queue, control_entry(e, fwd))
                 .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
             root_entries.push((root_key(e), entry));
         }
@@ -324,7 +324,7 @@ impl Installed {
             .as_ref()
             .ok_or_else(|| InstallError::InvalidPlan("the CT pipe is not built".into()))?;
         let e = pipe
-            .ct_add_entry(&mut self.queue, entry, Flags::NoWait)
+            .add_any(&mut self.queue, AnyEntry::Ct(entry), Flags::NoWait)
             .map_err(flow_err("pipe `ct`"))?;
         process_all(&self.ports[0], &mut self.queue, "ct")?;
         let id = e.id();
@@ -530,10 +530,7 @@ impl Installed {
         let mut failure = None;
         for e in &root_plan.entries {
             let fwd = to_fwd(e.fwd, &new.pipes);
-            match self
-                .root
-                .control_add_entry(&mut self.queue, control_entry(e, fwd))
-            {
+            match self.root.add_entry(&mut self.queue, control_entry(e, fwd)) {
                 Ok(entry) => added.push((root_key(e), entry)),
                 Err(source) => {
                     failure = Some(InstallError::Flow {
@@ -759,7 +756,7 @@ fn to_fwd(f: PlanFwd, pipes: &[Option<Pipe>]) -> Fwd {
     match f {
         PlanFwd::Port(id) => Fwd::Port(PortId(id)),
         PlanFwd::Pipe(i) => match pipes.get(i).and_then(Option::as_ref) {
-            Some(p) => Fwd::Pipe(p.clone()),
+            Some(p) => Fwd::pipe(p),
             // Validated plans forward only to earlier, non-root pipes.
             None => Fwd::Drop,
         },
@@ -788,16 +785,18 @@ fn post_entry(
     flags: Flags,
 ) -> doca_flow::Result<Entry> {
     match &e.matcher {
-        PlanMatch::Acl(_) => pipe.acl_add_entry(queue, acl_entry(e, fwd), flags),
-        PlanMatch::Control { .. } => pipe.control_add_entry(queue, control_entry(e, fwd)),
+        PlanMatch::Acl(_) => pipe.add_any(queue, AnyEntry::Acl(acl_entry(e, fwd)), flags),
+        PlanMatch::Control { .. } => {
+            pipe.add_any(queue, AnyEntry::Control(control_entry(e, fwd)), flags)
+        }
         PlanMatch::Prefix { field, addr, len } => {
             let value = Match::new().with(*field, *addr);
-            if pipe.cfg().pipe_type == PipeType::Lpm {
-                let entry = LpmEntry::new(value, Match::new().prefix(*field, *len)).fwd(fwd);
-                pipe.lpm_add_entry(queue, entry, flags)
+            let entry = if pipe.cfg().pipe_type == PipeType::Lpm {
+                AnyEntry::Lpm(LpmEntry::new(value, Match::new().prefix(*field, *len)).fwd(fwd))
             } else {
-                pipe.add_entry(queue, BasicEntry::new(value).fwd(fwd), flags)
-            }
+                AnyEntry::Basic(BasicEntry::new(value).fwd(fwd))
+            };
+            pipe.add_any(queue, entry, flags)
         }
     }
 }
@@ -864,10 +863,12 @@ fn build_generation(
 }
 
 fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pipe, InstallError> {
-    let mut b = switch
+    // The plan decides each pipe's kind: the builder takes it at run time, and entries
+    // go in as `AnyEntry` (post_entry), checked against it.
+    let b = switch
         .pipe_builder(&p.name)
         .nr_entries(capacity(p.entries.len()));
-    b = match p.kind {
+    let mut b = match p.kind {
         PlanPipeKind::Acl(fam) => b
             .pipe_type(PipeType::Acl)
             .acl_family(match fam {

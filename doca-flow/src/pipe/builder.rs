@@ -8,10 +8,16 @@ use crate::error::{Error, Result};
 use crate::fwd::Fwd;
 use crate::matching::{Field, Match, Template};
 use crate::monitor::Monitor;
-use crate::pipe::{Pipe, PipeInner, check_fwd};
+use crate::pipe::{Pipe, PipeInner, TypedPipe, check_fwd, kind};
 use crate::port::PortInner;
+use core::marker::PhantomData;
 
-/// Builds a pipe; consumed by [`PipeBuilder::build`].
+/// Builds a pipe; consumed by `build`. The kind is in the type: a builder starts as a
+/// basic pipe's, [`PipeBuilder::control`], [`PipeBuilder::acl`], [`PipeBuilder::lpm`],
+/// [`PipeBuilder::hash`] and [`PipeBuilder::ct`] make it another kind's, and `build`
+/// returns that kind's [`TypedPipe`], whose `add_entry` takes that kind's entry only. A
+/// kind known only at run time ([`PipeBuilder::pipe_type`]) builds an untyped [`Pipe`]
+/// that takes an [`AnyEntry`](crate::pipe::AnyEntry), checked when it is added.
 ///
 /// ```compile_fail
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
@@ -21,15 +27,16 @@ use crate::port::PortInner;
 /// let again = b.build(); // the builder was consumed
 /// ```
 #[must_use]
-pub struct PipeBuilder {
+pub struct PipeBuilder<K = kind::Basic> {
     port: Arc<PortInner>,
     cfg: PipeCfg,
     fwd: Option<Fwd>,
     fwd_miss: Option<Fwd>,
     acl: AclFamily,
+    kind: PhantomData<K>,
 }
 
-impl core::fmt::Debug for PipeBuilder {
+impl<K> core::fmt::Debug for PipeBuilder<K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PipeBuilder")
             .field("cfg", &self.cfg)
@@ -58,14 +65,54 @@ impl PipeBuilder {
             fwd: None,
             fwd_miss: None,
             acl: AclFamily::V4,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> PipeBuilder<K> {
+    fn into_kind<L>(mut self, t: PipeType) -> PipeBuilder<L> {
+        self.cfg.pipe_type = t;
+        PipeBuilder {
+            port: self.port,
+            cfg: self.cfg,
+            fwd: self.fwd,
+            fwd_miss: self.fwd_miss,
+            acl: self.acl,
+            kind: PhantomData,
         }
     }
 
-    /// The pipe type (default basic).
+    /// A control pipe's builder (`DOCA_FLOW_PIPE_CONTROL`).
     #[doc(alias = "doca_flow_pipe_cfg_set_type")]
-    pub fn pipe_type(mut self, t: PipeType) -> Self {
-        self.cfg.pipe_type = t;
-        self
+    pub fn control(self) -> PipeBuilder<kind::Control> {
+        self.into_kind(PipeType::Control)
+    }
+
+    /// An ACL pipe's builder (`DOCA_FLOW_PIPE_ACL`).
+    pub fn acl(self) -> PipeBuilder<kind::Acl> {
+        self.into_kind(PipeType::Acl)
+    }
+
+    /// An LPM pipe's builder (`DOCA_FLOW_PIPE_LPM`).
+    pub fn lpm(self) -> PipeBuilder<kind::Lpm> {
+        self.into_kind(PipeType::Lpm)
+    }
+
+    /// A hash pipe's builder (`DOCA_FLOW_PIPE_HASH`).
+    pub fn hash(self) -> PipeBuilder<kind::Hash> {
+        self.into_kind(PipeType::Hash)
+    }
+
+    /// A connection-tracking pipe's builder (`DOCA_FLOW_PIPE_CT`, see [`crate::ct`]).
+    pub fn ct(self) -> PipeBuilder<kind::Ct> {
+        self.into_kind(PipeType::Ct)
+    }
+
+    /// The pipe type, known only at run time: the builder makes an untyped [`Pipe`].
+    #[doc(alias = "doca_flow_pipe_cfg_set_type")]
+    pub fn pipe_type(self, t: PipeType) -> PipeBuilder<kind::Dynamic> {
+        self.into_kind(t)
     }
 
     /// The domain (default ingress).
@@ -146,12 +193,7 @@ impl PipeBuilder {
     }
 
     /// Validates the configuration and creates the pipe.
-    ///
-    /// # Errors
-    /// [`Error::AclRoot`], [`Error::RootExists`], [`Error::FwdNotAllowed`],
-    /// [`Error::Invalid`], [`Error::Mismatch`], backend failures.
-    #[doc(alias = "doca_flow_pipe_create")]
-    pub fn build(mut self) -> Result<Pipe> {
+    fn create(mut self) -> Result<Pipe> {
         let cfg = &mut self.cfg;
         if matches!(self.port.cfg.kind, PortKind::Representor { .. }) {
             return Err(Error::Mismatch(
@@ -294,5 +336,28 @@ impl PipeBuilder {
                 entry_targets: Mutex::default(),
             }),
         })
+    }
+}
+
+impl<K: kind::Kind> PipeBuilder<K> {
+    /// Validates the configuration and creates the pipe.
+    ///
+    /// # Errors
+    /// [`Error::AclRoot`], [`Error::RootExists`], [`Error::FwdNotAllowed`],
+    /// [`Error::Invalid`], [`Error::Mismatch`], backend failures.
+    #[doc(alias = "doca_flow_pipe_create")]
+    pub fn build(self) -> Result<TypedPipe<K>> {
+        self.create().map(TypedPipe::new)
+    }
+}
+
+impl PipeBuilder<kind::Dynamic> {
+    /// Validates the configuration and creates the pipe, of the type given at run time.
+    ///
+    /// # Errors
+    /// As the typed builders' `build`.
+    #[doc(alias = "doca_flow_pipe_create")]
+    pub fn build(self) -> Result<Pipe> {
+        self.create()
     }
 }

@@ -2,6 +2,11 @@
 
 pub mod acl;
 pub mod builder;
+mod typed;
+
+pub use typed::{
+    AclPipe, AnyEntry, BasicPipe, ControlPipe, CtPipe, HashPipe, LpmPipe, TypedPipe, kind,
+};
 
 use std::sync::{Arc, Mutex};
 
@@ -234,7 +239,12 @@ impl Pipe {
     /// [`Error::FwdNotAllowed`], [`Error::CapacityExceeded`], [`Error::QueueFull`].
     #[doc(alias = "doca_flow_pipe_basic_add_entry")]
     #[doc(alias = "doca_flow_pipe_add_entry")]
-    pub fn add_entry(&self, queue: &mut Queue, e: BasicEntry, flags: Flags) -> Result<Entry> {
+    pub(crate) fn add_basic(
+        &self,
+        queue: &mut Queue,
+        e: BasicEntry,
+        flags: Flags,
+    ) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Basic)?;
         self.inner.template.check_entry(&e.matcher)?;
@@ -258,7 +268,7 @@ impl Pipe {
     /// protocol other than TCP or UDP, or IPv6 without IPv6 connections configured; as
     /// [`Pipe::add_entry`].
     #[doc(alias = "doca_flow_ct_add_entry")]
-    pub fn ct_add_entry(
+    pub(crate) fn add_ct(
         &self,
         queue: &mut Queue,
         e: crate::ct::CtEntry,
@@ -275,7 +285,7 @@ impl Pipe {
     /// # Errors
     /// As [`Pipe::add_entry`].
     #[doc(alias = "doca_flow_pipe_control_add_entry")]
-    pub fn control_add_entry(&self, queue: &mut Queue, e: ControlEntry) -> Result<Entry> {
+    pub(crate) fn add_control(&self, queue: &mut Queue, e: ControlEntry) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Control)?;
         let (fwd, target) = self.entry_fwd(Some(&e.fwd))?;
@@ -300,7 +310,7 @@ impl Pipe {
     /// [`Error::Invalid`] for a bad 5-tuple or a
     /// family other than the pipe's, and as [`Pipe::add_entry`].
     #[doc(alias = "doca_flow_pipe_acl_add_entry")]
-    pub fn acl_add_entry(&self, queue: &mut Queue, e: AclEntry, flags: Flags) -> Result<Entry> {
+    pub(crate) fn add_acl(&self, queue: &mut Queue, e: AclEntry, flags: Flags) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Acl)?;
         let max = self.inner.port.flow.acl_max_priority;
@@ -339,7 +349,7 @@ impl Pipe {
     /// # Errors
     /// As [`Pipe::add_entry`]; [`Error::Invalid`] when the mask is not a prefix.
     #[doc(alias = "doca_flow_pipe_lpm_add_entry")]
-    pub fn lpm_add_entry(&self, queue: &mut Queue, e: LpmEntry, flags: Flags) -> Result<Entry> {
+    pub(crate) fn add_lpm(&self, queue: &mut Queue, e: LpmEntry, flags: Flags) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Lpm)?;
         self.inner.template.check_entry(&e.matcher)?;
@@ -373,7 +383,7 @@ impl Pipe {
     /// # Errors
     /// As [`Pipe::add_entry`]; [`Error::CapacityExceeded`] for an index beyond `nr_entries`.
     #[doc(alias = "doca_flow_pipe_hash_add_entry")]
-    pub fn hash_add_entry(&self, queue: &mut Queue, e: HashEntry, flags: Flags) -> Result<Entry> {
+    pub(crate) fn add_hash(&self, queue: &mut Queue, e: HashEntry, flags: Flags) -> Result<Entry> {
         self.check_queue(queue)?;
         self.check_type(PipeType::Hash)?;
         if e.index >= self.inner.cfg.nr_entries {
