@@ -50,8 +50,11 @@
  *    trampoline converts them to dsys_entry_status / dsys_entry_op and calls
  *    the dsys_entry_cb given to dsys_flow_init;
  *  - the type of each pipe (no DOCA release has a getter, and the add-entry
- *    call depends on it): a side table from DOCA's pipe pointer to its type
- *    and port, filled by dsys_pipe_create and emptied by dsys_pipe_destroy,
+ *    call depends on it) and whether its actions template decrements the
+ *    TTL (the entry calls but the control one take no action descriptor,
+ *    so an entry's dec_ttl is checked against its pipe's): a side table
+ *    from DOCA's pipe pointer to its type, decrement and port, filled by
+ *    dsys_pipe_create and emptied by dsys_pipe_destroy,
  *    dsys_port_pipes_flush, dsys_port_stop and dsys_flow_destroy. Handles
  *    handed to the caller stay DOCA's own pointers;
  *  - the doca_dev_rep opened for a representor port (3.x): a side table
@@ -182,13 +185,15 @@ static bool ct_ready;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Pipe pointer -> (dsys_pipe_type, port), chained hash. */
+/* Pipe pointer -> (dsys_pipe_type, port, TTL decrement of its actions
+ * template), chained hash. */
 #define PIPE_BUCKETS 256u
 
 struct pipe_node {
 	struct doca_flow_pipe *pipe;
 	struct doca_flow_port *port;
 	uint32_t type;
+	uint32_t dec_ttl; /* enum dec_ttl_kind (see "TTL decrement" below) */
 	struct pipe_node *next;
 };
 
@@ -318,8 +323,10 @@ static void pipe_table_insert(struct pipe_node *node, struct ct_port_node **ct_s
 	free(old);
 }
 
-/* The dsys_pipe_type of a pipe created through the shim. */
-static doca_error_t pipe_table_type(const struct doca_flow_pipe *pipe, uint32_t *type)
+/* The dsys_pipe_type of a pipe created through the shim and, when dec_ttl
+ * is not NULL, the TTL decrement of its actions template. */
+static doca_error_t pipe_table_type(const struct doca_flow_pipe *pipe, uint32_t *type,
+				    uint32_t *dec_ttl)
 {
 	doca_error_t rc = DOCA_ERROR_NOT_FOUND;
 	struct pipe_node *n;
@@ -328,6 +335,8 @@ static doca_error_t pipe_table_type(const struct doca_flow_pipe *pipe, uint32_t 
 	for (n = pipe_table[pipe_bucket(pipe)]; n != NULL; n = n->next) {
 		if (n->pipe == pipe) {
 			*type = n->type;
+			if (dec_ttl != NULL)
+				*dec_ttl = n->dec_ttl;
 			rc = DOCA_SUCCESS;
 			break;
 		}
@@ -525,6 +534,159 @@ static struct doca_flow_actions *fill_actions(struct doca_flow_actions *a,
 	memset(a, 0, sizeof(*a));
 	fill_header(&a->outer, &a->meta, NULL, s);
 	return a;
+}
+
+/* --- TTL decrement -------------------------------------------------------
+ *
+ * dsys_header_spec.dec_ttl (actions only): decrement the IPv4 TTL, or the
+ * IPv6 hop limit when the spec's header group is IPv6 (DSYS_HDR_IP6
+ * without DSYS_HDR_IP4, the group fill_header writes), by one. No DOCA
+ * release has a decrement action or field. NVIDIA decrements with an action
+ * descriptor: DOCA_FLOW_ACTION_ADD to the field "outer.ipv4.ttl" (offset 0,
+ * width 8), whose addend is the actions template's outer.ip4.ttl =
+ * UINT8_MAX with outer.l3_type = DOCA_FLOW_L3_TYPE_IP4; adding 255 to an
+ * 8-bit field subtracts one. Evidence: flow_modify_header_sample.c
+ * (create_modify_header_pipe, the same lines at 2.9.0072, 3.0.0, 3.1.0,
+ * 3.2.0 and 3.3.0) and upf_accel_pipeline.c (upf_accel_pipe_far_create,
+ * 3.0.0 to 3.3.0: ttl = -1, no width, no l3_type). The hop limit is done
+ * the same way on "outer.ipv6.hop_limit": no sample or header names that
+ * string; it is formed as the named ones are (protocol, then the member of
+ * the header struct: "outer.ipv6.flow_label", "outer.ipv6.traffic_class",
+ * "outer.ipv6.payload_len" in flow_fwd_miss_sample.c and
+ * flow_ipv6_flow_label_sample.c; struct doca_flow_header_ip6's member is
+ * hop_limit). The descriptor structs, doca_flow_pipe_cfg_set_actions'
+ * descriptor array and doca_flow_pipe_control_add_entry's action_descs
+ * are the same in every supported release, so nothing here depends on
+ * the version.
+ *
+ * Where the descriptor can go, and what is refused:
+ *  - a pipe's actions template (doca_flow_pipe_cfg_set_actions' third
+ *    array, as both samples do): every entry of the pipe decrements;
+ *  - the add-entry calls of basic, LPM, hash and ACL pipes and the basic
+ *    update take no descriptors in any release, so such an entry
+ *    decrements exactly when its pipe does. An entry asking for dec_ttl on
+ *    a pipe whose template does not decrement the same field is refused
+ *    (DOCA_ERROR_NOT_SUPPORTED) rather than added without it;
+ *  - a control entry carries its own (action_descs of
+ *    doca_flow_pipe_control_add_entry: flow_skeleton.c at 2.9.0072, the
+ *    3.0 and 3.3 headers). No sample passes a descriptor there (all pass
+ *    NULL): this rests on the API alone;
+ *  - a control pipe's template: refused. Control pipes take their actions
+ *    per entry; no sample gives one an actions template, and nothing says
+ *    DOCA would apply a template descriptor to control entries;
+ *  - a CT pipe's template: refused (ct_pipe_cfg_fill), a CT entry's
+ *    actions are its own (struct doca_flow_ct_actions, no descriptors);
+ *  - dec_ttl with a TTL or hop-limit value: DOCA_ERROR_INVALID_VALUE (one
+ *    field, one action; the Rust side refuses it too).
+ *
+ * An entry of a decrementing pipe: the template's 255 is all ones, DOCA's
+ * mark of a field each entry gives a value for. Both samples rely on the
+ * template alone (upf_accel adds its entry with no actions,
+ * flow_modify_header with actions whose ttl is 0), so the 255 is
+ * presumably taken as a constant addend; if DOCA took it as the entry's
+ * field instead, an entry with actions would add its own ttl, 0. The shim
+ * therefore writes the addend into an entry's actions too (ignored if the
+ * template's is a constant, the decrement if not) and leaves an entry
+ * without actions without them, as upf_accel does. */
+
+enum dec_ttl_kind {
+	DEC_TTL_NONE = 0,
+	DEC_TTL_IP4 = 1, /* "outer.ipv4.ttl" */
+	DEC_TTL_IP6 = 2, /* "outer.ipv6.hop_limit" */
+};
+
+/* The IP header group fill_header writes from s: IPv4 wins, as there. */
+static uint32_t l3_group(const struct dsys_header_spec *s)
+{
+	if (s->present & DSYS_HDR_IP4)
+		return DEC_TTL_IP4;
+	if (s->present & DSYS_HDR_IP6)
+		return DEC_TTL_IP6;
+	return DEC_TTL_NONE;
+}
+
+/* The field s decrements: the hop limit of an IPv6 group, else the TTL. */
+static uint32_t dec_ttl_kind(const struct dsys_header_spec *s)
+{
+	if (s == NULL || !s->dec_ttl)
+		return DEC_TTL_NONE;
+	return l3_group(s) == DEC_TTL_IP6 ? DEC_TTL_IP6 : DEC_TTL_IP4;
+}
+
+/* dec_ttl together with a TTL or hop-limit value to write. */
+static doca_error_t dec_ttl_check(const struct dsys_header_spec *s)
+{
+	if (s != NULL && s->dec_ttl && (s->ip4_ttl != 0 || s->ip6_hop_limit != 0))
+		return DOCA_ERROR_INVALID_VALUE;
+	return DOCA_SUCCESS;
+}
+
+/* The addend, 255, in actions a already filled from their spec: the
+ * field and the l3_type that selects its half of DOCA's ip4/ip6 union. */
+static void dec_ttl_addend(struct doca_flow_actions *a, uint32_t kind)
+{
+	if (kind == DEC_TTL_IP6) {
+		a->outer.l3_type = DOCA_FLOW_L3_TYPE_IP6;
+		a->outer.ip6.hop_limit = UINT8_MAX;
+	} else {
+		a->outer.l3_type = DOCA_FLOW_L3_TYPE_IP4;
+		a->outer.ip4.ttl = UINT8_MAX;
+	}
+}
+
+/* One ADD descriptor of the field, in storage the caller keeps until DOCA
+ * has read it (pipe create, control entry add). */
+struct dec_ttl_desc {
+	struct doca_flow_action_desc desc;
+	struct doca_flow_action_descs descs;
+};
+
+static struct doca_flow_action_descs *dec_ttl_desc(struct dec_ttl_desc *d, uint32_t kind)
+{
+	memset(d, 0, sizeof(*d));
+	d->desc.type = DOCA_FLOW_ACTION_ADD;
+	d->desc.field_op.dst.field_string =
+		kind == DEC_TTL_IP6 ? "outer.ipv6.hop_limit" : "outer.ipv4.ttl";
+	d->desc.field_op.dst.bit_offset = 0;
+	d->desc.field_op.width = 8;
+	d->descs.nb_action_desc = 1;
+	d->descs.desc_array = &d->desc;
+	return &d->descs;
+}
+
+/* The actions of an entry of a basic, LPM, hash or ACL pipe (or a basic
+ * update), a filled from s (both NULL: no actions), on a pipe whose
+ * template decrements pipe_kind. */
+static doca_error_t dec_ttl_entry(struct doca_flow_actions *a, const struct dsys_header_spec *s,
+				  uint32_t pipe_kind)
+{
+	uint32_t kind, group;
+	doca_error_t rc;
+
+	if (s == NULL || a == NULL)
+		return DOCA_SUCCESS;
+	rc = dec_ttl_check(s);
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* The decrement is the template's: these entry calls take no
+	 * descriptor, so an entry cannot add one of its own. */
+	kind = dec_ttl_kind(s);
+	if (kind != DEC_TTL_NONE && kind != pipe_kind)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	if (pipe_kind == DEC_TTL_NONE)
+		return DOCA_SUCCESS;
+	/* The template's field holds the addend: an entry's value for it
+	 * would be added instead, or ignored. */
+	group = l3_group(s);
+	if ((group == DEC_TTL_IP4 && s->ip4_ttl != 0) ||
+	    (group == DEC_TTL_IP6 && s->ip6_hop_limit != 0))
+		return DOCA_ERROR_INVALID_VALUE;
+	/* Actions of the other IP version have no room for the addend (one
+	 * union, one l3_type). */
+	if (group != DEC_TTL_NONE && group != pipe_kind)
+		return DOCA_ERROR_NOT_SUPPORTED;
+	dec_ttl_addend(a, pipe_kind);
+	return DOCA_SUCCESS;
 }
 
 /* A monitor; NULL when the spec is NULL or asks for neither a counter nor
@@ -983,6 +1145,7 @@ struct pipe_parts {
 	struct doca_flow_actions actions, actions_mask;
 	struct doca_flow_monitor monitor;
 	struct doca_flow_fwd fwd, fwd_miss;
+	struct dec_ttl_desc dec_ttl;
 };
 
 static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct dsys_pipe_spec *s,
@@ -992,8 +1155,15 @@ static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct d
 	const struct doca_flow_match *mask = fill_match(&p->mask, s->match_mask);
 	struct doca_flow_actions *actions = fill_actions(&p->actions, s->actions);
 	const struct doca_flow_monitor *monitor = fill_monitor(&p->monitor, s->monitor);
-	doca_error_t rc = DOCA_SUCCESS;
+	uint32_t dec = dec_ttl_kind(s->actions);
+	doca_error_t rc = dec_ttl_check(s->actions);
 
+	if (rc != DOCA_SUCCESS)
+		return rc;
+	/* A control pipe's entries carry their actions (and descriptors)
+	 * themselves: see "TTL decrement". */
+	if (dec != DEC_TTL_NONE && type == DOCA_FLOW_PIPE_CONTROL)
+		return DOCA_ERROR_NOT_SUPPORTED;
 	if (s->name != NULL)
 		rc = doca_flow_pipe_cfg_set_name(cfg, s->name);
 	if (rc == DOCA_SUCCESS)
@@ -1008,10 +1178,18 @@ static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct d
 	if (rc == DOCA_SUCCESS)
 		rc = doca_flow_pipe_cfg_set_match(cfg, match, mask);
 	if (rc == DOCA_SUCCESS && actions != NULL) {
-		/* One action template (index 0), no masks, no descriptors. */
+		/* One action template (index 0), no masks; a descriptor only
+		 * for a TTL decrement (flow_modify_header_sample.c passes
+		 * actions, NULL masks and descriptors the same way). */
 		struct doca_flow_actions *const list[1] = {actions};
+		struct doca_flow_action_descs *descs[1] = {NULL};
 
-		rc = doca_flow_pipe_cfg_set_actions(cfg, list, NULL, NULL, 1);
+		if (dec != DEC_TTL_NONE) {
+			dec_ttl_addend(actions, dec);
+			descs[0] = dec_ttl_desc(&p->dec_ttl, dec);
+		}
+		rc = doca_flow_pipe_cfg_set_actions(cfg, list, NULL,
+						    dec != DEC_TTL_NONE ? descs : NULL, 1);
 	}
 	if (rc == DOCA_SUCCESS && monitor != NULL)
 		rc = doca_flow_pipe_cfg_set_monitor(cfg, monitor);
@@ -1032,9 +1210,9 @@ static doca_error_t pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct d
  * doca_flow_actions has no action_idx and the template's position is its
  * index). The caller's actions and monitor templates have no place on a CT
  * pipe (its actions and counters come per entry): one that asks for
- * anything is refused. The domain and the miss counter are passed on when
- * asked for and left to DOCA to judge (no sample sets them on a CT
- * pipe). */
+ * anything, a TTL decrement included, is refused. The domain and the miss
+ * counter are passed on when asked for and left to DOCA to judge (no
+ * sample sets them on a CT pipe). */
 static doca_error_t ct_pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struct dsys_pipe_spec *s,
 				     struct pipe_parts *p)
 {
@@ -1042,7 +1220,7 @@ static doca_error_t ct_pipe_cfg_fill(struct doca_flow_pipe_cfg *cfg, const struc
 	struct doca_flow_actions *const masks[1] = {&p->actions_mask};
 	doca_error_t rc = DOCA_SUCCESS;
 
-	if (s->actions != NULL && s->actions->present != 0)
+	if (s->actions != NULL && (s->actions->present != 0 || s->actions->dec_ttl))
 		return DOCA_ERROR_NOT_SUPPORTED;
 	if (s->monitor != NULL && (s->monitor->counter || s->monitor->meter))
 		return DOCA_ERROR_NOT_SUPPORTED;
@@ -1138,6 +1316,8 @@ dsys_rc dsys_pipe_create(struct doca_flow_port *port, const struct dsys_pipe_spe
 	node->pipe = *pipe;
 	node->port = port;
 	node->type = spec->type;
+	/* What pipe_cfg_fill gave the template (a CT pipe refuses dec_ttl). */
+	node->dec_ttl = ct ? DEC_TTL_NONE : dec_ttl_kind(spec->actions);
 	pipe_table_insert(node, &ct_spare);
 	free(ct_spare);
 	return DOCA_SUCCESS;
@@ -1178,24 +1358,50 @@ dsys_rc dsys_pipe_calc_hash(struct doca_flow_pipe *pipe, const struct dsys_heade
 /* --- entries ------------------------------------------------------------- */
 
 /* The DOCA structs of one entry; the pointers are NULL for what the spec
- * leaves out. */
+ * leaves out. descs: a control entry's TTL decrement. */
 struct entry_parts {
 	struct doca_flow_match match_buf, mask_buf;
 	struct doca_flow_actions actions_buf;
 	struct doca_flow_monitor monitor_buf;
 	struct doca_flow_fwd fwd_buf;
+	struct dec_ttl_desc dec_ttl_buf;
 	const struct doca_flow_match *match, *mask;
 	const struct doca_flow_actions *actions;
+	const struct doca_flow_action_descs *descs;
 	const struct doca_flow_monitor *monitor;
 	const struct doca_flow_fwd *fwd;
 };
 
-static doca_error_t fill_entry(struct entry_parts *p, const struct dsys_entry_spec *s)
+/* An entry of a pipe of type (dsys_pipe_type) whose template decrements
+ * pipe_dec_ttl. */
+static doca_error_t fill_entry(struct entry_parts *p, const struct dsys_entry_spec *s,
+			       uint32_t type, uint32_t pipe_dec_ttl)
 {
+	struct doca_flow_actions *actions = fill_actions(&p->actions_buf, s->actions);
+	doca_error_t rc;
+
 	p->match = fill_match(&p->match_buf, s->match);
 	p->mask = fill_match(&p->mask_buf, s->match_mask);
-	p->actions = fill_actions(&p->actions_buf, s->actions);
+	p->actions = actions;
+	p->descs = NULL;
 	p->monitor = fill_monitor(&p->monitor_buf, s->monitor);
+	if (type == DSYS_PIPE_CONTROL) {
+		/* Its own descriptor and addend (see "TTL decrement"); a
+		 * control pipe's template never decrements. */
+		uint32_t dec = dec_ttl_kind(s->actions);
+
+		rc = dec_ttl_check(s->actions);
+		if (rc != DOCA_SUCCESS)
+			return rc;
+		if (dec != DEC_TTL_NONE) {
+			dec_ttl_addend(actions, dec);
+			p->descs = dec_ttl_desc(&p->dec_ttl_buf, dec);
+		}
+	} else {
+		rc = dec_ttl_entry(actions, s->actions, pipe_dec_ttl);
+		if (rc != DOCA_SUCCESS)
+			return rc;
+	}
 	return fill_fwd(&p->fwd_buf, s->fwd, &p->fwd);
 }
 
@@ -1223,14 +1429,17 @@ static doca_error_t add_control(uint16_t q, struct doca_flow_pipe *pipe,
 				const struct entry_parts *p, uint32_t priority, void *ctx,
 				struct doca_flow_pipe_entry **entry)
 {
+	/* (..., match, match_mask, condition, actions, actions_mask,
+	 * action_descs, ...): no condition, no actions mask; descriptors only
+	 * for a TTL decrement. */
 #if DSYS_DOCA_AT_LEAST(3, 3)
 	return doca_flow_pipe_control_add_entry(q, pipe, p->match, p->mask, NULL, p->actions, NULL,
-						NULL, p->monitor, priority, p->fwd, ctx, entry);
+						p->descs, p->monitor, priority, p->fwd, ctx, entry);
 #else
 	/* Up to 3.2 the priority is the second argument (flow_skeleton.c at
 	 * 2.9.0072, 3.1.0 and 3.2.0-3.2.2). */
 	return doca_flow_pipe_control_add_entry(q, priority, pipe, p->match, p->mask, NULL,
-						p->actions, NULL, NULL, p->monitor, p->fwd, ctx,
+						p->actions, NULL, p->descs, p->monitor, p->fwd, ctx,
 						entry);
 #endif
 }
@@ -1287,7 +1496,7 @@ dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
 		       struct doca_flow_pipe_entry **entry)
 {
 	struct entry_parts p;
-	uint32_t type, f;
+	uint32_t type, dec_ttl, f;
 	doca_error_t rc;
 
 	if (entry == NULL)
@@ -1298,10 +1507,10 @@ dsys_rc dsys_entry_add(uint16_t queue, struct doca_flow_pipe *pipe,
 	rc = sdk_flags(flags, &f);
 	if (rc != DOCA_SUCCESS)
 		return rc;
-	rc = pipe_table_type(pipe, &type);
+	rc = pipe_table_type(pipe, &type, &dec_ttl);
 	if (rc != DOCA_SUCCESS)
 		return rc;
-	rc = fill_entry(&p, spec);
+	rc = fill_entry(&p, spec, type, dec_ttl);
 	if (rc != DOCA_SUCCESS)
 		return rc;
 	switch (type) {
@@ -1328,10 +1537,10 @@ dsys_rc dsys_entry_update(uint16_t queue, struct doca_flow_pipe *pipe,
 	struct doca_flow_actions actions_buf;
 	struct doca_flow_monitor monitor_buf;
 	struct doca_flow_fwd fwd_buf;
-	const struct doca_flow_actions *actions;
+	struct doca_flow_actions *actions;
 	const struct doca_flow_monitor *monitor;
 	const struct doca_flow_fwd *fwd;
-	uint32_t type, f;
+	uint32_t type, dec_ttl, f;
 	doca_error_t rc;
 
 	if (pipe == NULL || entry == NULL || spec == NULL)
@@ -1339,12 +1548,17 @@ dsys_rc dsys_entry_update(uint16_t queue, struct doca_flow_pipe *pipe,
 	rc = sdk_flags(flags, &f);
 	if (rc != DOCA_SUCCESS)
 		return rc;
-	rc = pipe_table_type(pipe, &type);
+	rc = pipe_table_type(pipe, &type, &dec_ttl);
 	if (rc != DOCA_SUCCESS)
 		return rc;
 	if (type != DSYS_PIPE_BASIC)
 		return DOCA_ERROR_NOT_SUPPORTED;
 	actions = fill_actions(&actions_buf, spec->actions);
+	/* The update call takes no descriptor either: the pipe's decrement
+	 * or none (see "TTL decrement"). */
+	rc = dec_ttl_entry(actions, spec->actions, dec_ttl);
+	if (rc != DOCA_SUCCESS)
+		return rc;
 	monitor = fill_monitor(&monitor_buf, spec->monitor);
 	rc = fill_fwd(&fwd_buf, spec->fwd, &fwd);
 	if (rc != DOCA_SUCCESS)
@@ -1653,7 +1867,7 @@ static doca_error_t ct_entry_flags(uint32_t flags, uint32_t *out)
 static doca_error_t ct_pipe_check(const struct doca_flow_pipe *pipe)
 {
 	uint32_t type;
-	doca_error_t rc = pipe_table_type(pipe, &type);
+	doca_error_t rc = pipe_table_type(pipe, &type, NULL);
 
 	if (rc != DOCA_SUCCESS)
 		return rc;
