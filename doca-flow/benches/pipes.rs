@@ -16,7 +16,7 @@ use doca_flow::{
 
 const N: u32 = 1000;
 
-fn setup(depth: u32) -> (Flow, Port, Port, Queue) {
+fn setup(depth: u32) -> (doca_flow::SwFlow, Port, Port, Queue) {
     let flow = Flow::builder()
         .queue_depth(depth)
         .counters(1 << 20)
@@ -166,7 +166,13 @@ fn entries(c: &mut Criterion) {
 }
 
 /// control (by L3 type) -> ACL (N rules) -> basic (exact IPv4 dst) -> port 1.
-fn pipeline() -> (Flow, Port, Port, Vec<Pipe>, Vec<doca_flow::Entry>) {
+fn pipeline() -> (
+    doca_flow::SwFlow,
+    Port,
+    Port,
+    Vec<Pipe>,
+    Vec<doca_flow::Entry>,
+) {
     let (flow, p0, p1, mut q) = setup(8 * N);
     let basic = p0
         .pipe_builder("basic")
@@ -242,7 +248,7 @@ fn packets(c: &mut Criterion) {
     let mut out = Vec::with_capacity(frames.len());
     {
         // The pipeline does what it says: every frame crosses 3 pipes to port 1.
-        let mut sw = flow.sw().unwrap();
+        let mut sw = flow.sw();
         sw.process_batch(p0.id(), &mut frames, &mut out);
         assert!(
             out.iter()
@@ -252,7 +258,7 @@ fn packets(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline_3hop");
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function("process_batch_256", |b| {
-        let mut sw = flow.sw().unwrap();
+        let mut sw = flow.sw();
         b.iter(|| {
             out.clear();
             sw.process_batch(p0.id(), &mut frames, &mut out);
@@ -301,7 +307,7 @@ fn one_hop(c: &mut Criterion) {
     let mut g = c.benchmark_group("pipeline_1hop");
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function("process_batch_256", |b| {
-        let mut sw = flow.sw().unwrap();
+        let mut sw = flow.sw();
         b.iter(|| {
             out.clear();
             sw.process_batch(p0.id(), &mut frames, &mut out);

@@ -161,13 +161,14 @@ impl FlowBuilder {
         self
     }
 
-    /// Initialises the library on the software backend.
+    /// Initialises the library on the software backend: a [`SwFlow`], whose backend
+    /// ([`SwFlow::sw`]) is always there to run packets.
     ///
     /// # Errors
     /// [`Error::Invalid`] for zero queues or a zero queue depth.
     #[doc(alias = "doca_flow_init")]
-    pub fn build(self) -> Result<Flow> {
-        self.build_with(SwBackend::new())
+    pub fn build(self) -> Result<SwFlow> {
+        self.build_with(SwBackend::new()).map(SwFlow)
     }
 
     /// Initialises the library on the given backend.
@@ -313,9 +314,9 @@ impl Flow {
     /// [`Pipe`](crate::Pipe), while holding it: they lock the same backend.
     ///
     /// The guard borrows the flow, so it cannot outlive it:
-    /// ```compile_fail
+    /// ```compile_fail,E0597
     /// let sw = {
-    ///     let flow = doca_flow::Flow::builder().build().unwrap();
+    ///     let flow: doca_flow::Flow = doca_flow::Flow::builder().build().unwrap().into();
     ///     flow.sw().unwrap()
     /// };
     /// ```
@@ -356,6 +357,52 @@ impl Flow {
     /// [`Error::Unsupported`] on real hardware; an error for an entry that is not live.
     pub fn tag_entry(&self, entry: crate::EntryId, tag: u32) -> Result<()> {
         self.inner.backend().entry_tag(entry, tag)
+    }
+}
+
+/// A flow on the software backend ([`FlowBuilder::build`]): a [`Flow`] (it derefs to
+/// one) whose [`SwFlow::sw`] needs no unwrapping.
+///
+/// ```
+/// use doca_flow::{Flow, PortId};
+/// let flow = Flow::builder().build().unwrap();
+/// let _p0 = flow.start_port(0, "p0").unwrap();
+/// let mut frame = vec![0u8; 64];
+/// let out = flow.sw().process_packet(PortId(0), &mut frame);
+/// # let _ = out;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct SwFlow(Flow);
+
+impl SwFlow {
+    /// The software backend, locked (the locking rules of [`Flow::sw`] apply).
+    pub fn sw(&self) -> SwGuard<'_> {
+        // An SwFlow is made only by FlowBuilder::build, on an SwBackend.
+        self.0.sw().expect("an SwFlow runs on the software backend")
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> &Flow {
+        &self.0
+    }
+
+    /// The flow, untyped.
+    pub fn into_flow(self) -> Flow {
+        self.0
+    }
+}
+
+impl core::ops::Deref for SwFlow {
+    type Target = Flow;
+    fn deref(&self) -> &Flow {
+        &self.0
+    }
+}
+
+impl From<SwFlow> for Flow {
+    fn from(f: SwFlow) -> Flow {
+        f.0
     }
 }
 
@@ -413,14 +460,14 @@ impl core::ops::DerefMut for SwGuard<'_> {
 /// [`Port::entries_process`]. Not `Clone`: the hot path borrows it `&mut`, so one thread of
 /// work owns a queue at a time.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
 /// let q = flow.take_queue(0).unwrap();
 /// let q2 = q.clone(); // queues are not shared
 /// ```
 ///
 /// Work on a queue borrows it exclusively, so two operations cannot interleave on it:
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
 /// # let p0 = flow.start_port(0, "p0").unwrap();
 /// let mut q = flow.take_queue(0).unwrap();

@@ -37,7 +37,7 @@
 //!
 //! let mut frame =
 //!     PacketBuilder::tcp4([192, 0, 2, 1].into(), [10, 0, 0, 1].into(), 40000, 443).build();
-//! let out = flow.sw().expect("sw backend").process_packet(PortId(0), &mut frame);
+//! let out = flow.sw().process_packet(PortId(0), &mut frame);
 //! assert_eq!(out.verdict, Verdict::Port(PortId(1)));
 //! # Ok(())
 //! # }
@@ -152,7 +152,7 @@ pub use backend::{
 pub use classifier::PortRange;
 pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};
-pub use flow::{Datapath, Flow, FlowBuilder, Queue, SwGuard};
+pub use flow::{Datapath, Flow, FlowBuilder, Queue, SwFlow, SwGuard};
 pub use fwd::Fwd;
 pub use matching::{Field, L3Type, L4Type, Match, PacketMeta};
 pub use monitor::{Counters, MeterCfg, MeterLimit, Monitor};

@@ -29,7 +29,7 @@ impl Drop for PortInner {
 /// it holds the [`Flow`](crate::Flow) alive in turn.
 ///
 /// Stopping consumes the handle:
-/// ```compile_fail
+/// ```compile_fail,E0382
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
 /// let p0 = flow.start_port(0, "p0").unwrap();
 /// p0.stop().unwrap();

@@ -20,7 +20,7 @@ type Maker<'a> = &'a dyn Fn(FlowBuilder) -> Flow;
 type Scenario = fn(Maker);
 
 fn sw(b: FlowBuilder) -> Flow {
-    b.build().unwrap()
+    b.build().unwrap().into_flow()
 }
 
 const ZONE: u32 = 7;

@@ -140,7 +140,7 @@ proptest! {
                 prop_assert_eq!(e.status(), m.entries[h].2, "handle {}", h);
                 prop_assert_eq!(e.is_installed(), m.entries[h].3, "handle {}", h);
             }
-            let mut sw = flow.sw().unwrap();
+            let mut sw = flow.sw();
             for key in 1u16..12 {
                 let mut pkt = PacketBuilder::tcp4(Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, 1, key).build();
                 let v = sw.process_packet(PortId(0), &mut pkt).verdict;

@@ -79,7 +79,7 @@ fn pmask(len: u8) -> u32 {
     }
 }
 
-fn flow_with_ports() -> (Flow, Vec<doca_flow::Port>, doca_flow::Queue) {
+fn flow_with_ports() -> (doca_flow::SwFlow, Vec<doca_flow::Port>, doca_flow::Queue) {
     let flow = Flow::builder().queue_depth(4096).build().unwrap();
     let ports = (0..PORTS)
         .map(|i| flow.start_port(i, "p").unwrap())
@@ -88,9 +88,9 @@ fn flow_with_ports() -> (Flow, Vec<doca_flow::Port>, doca_flow::Queue) {
     (flow, ports, q)
 }
 
-fn run(flow: &Flow, p: &Pkt) -> Verdict {
+fn run(flow: &doca_flow::SwFlow, p: &Pkt) -> Verdict {
     let mut b = p.bytes();
-    flow.sw().unwrap().process_packet(PortId(0), &mut b).verdict
+    flow.sw().process_packet(PortId(0), &mut b).verdict
 }
 
 // ---- control ------------------------------------------------------------------------------
@@ -484,7 +484,7 @@ proptest! {
         ports[0].entries_process(&mut q, 0).unwrap();
         let mut frames = frames;
         let mut out = Vec::new();
-        flow.sw().unwrap().process_batch(PortId(0), &mut frames, &mut out);
+        flow.sw().process_batch(PortId(0), &mut frames, &mut out);
         prop_assert_eq!(out.len(), frames.len());
     }
 }

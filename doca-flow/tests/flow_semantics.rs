@@ -21,14 +21,11 @@ fn udp(dst: Ipv4Addr, dport: u16) -> Vec<u8> {
     PacketBuilder::udp4(ip(192, 0, 2, 1), dst, 40000, dport).build()
 }
 
-fn run(flow: &Flow, port: u16, mut pkt: Vec<u8>) -> Verdict {
-    flow.sw()
-        .unwrap()
-        .process_packet(PortId(port), &mut pkt)
-        .verdict
+fn run(flow: &doca_flow::SwFlow, port: u16, mut pkt: Vec<u8>) -> Verdict {
+    flow.sw().process_packet(PortId(port), &mut pkt).verdict
 }
 
-fn setup() -> (Flow, doca_flow::Port, doca_flow::Queue) {
+fn setup() -> (doca_flow::SwFlow, doca_flow::Port, doca_flow::Queue) {
     let flow = Flow::builder().queues(2).build().unwrap();
     let p0 = flow.start_port(0, "p0").unwrap();
     let q = flow.take_queue(0).unwrap();
@@ -965,7 +962,7 @@ fn meter_drops_red_packets_with_explicit_time() {
             Verdict::Drop(DropReason::Meter)
         ]
     );
-    flow.sw().unwrap().set_time_ns(1_000_000_000);
+    flow.sw().set_time_ns(1_000_000_000);
     assert_eq!(run(&flow, 0, pkt.clone()), Verdict::Port(PortId(1)));
     assert_eq!(run(&flow, 0, pkt), Verdict::Drop(DropReason::Meter));
     assert_eq!(e.query().unwrap().packets, 5);
@@ -1012,7 +1009,7 @@ fn modify_actions_rewrite_headers_and_meta() {
     let mut pkt = PacketBuilder::tcp4(ip(192, 0, 2, 1), ip(203, 0, 113, 1), 40000, 80)
         .ttl(64)
         .build();
-    let out = flow.sw().unwrap().process_packet(PortId(0), &mut pkt);
+    let out = flow.sw().process_packet(PortId(0), &mut pkt);
     assert_eq!(out.verdict, Verdict::Port(PortId(1)));
     assert!(out.modified);
     assert_eq!(out.meta.pkt_meta, 7);
@@ -1471,7 +1468,7 @@ fn port_steering(
     entry_fwd: Fwd,
     actions: Option<Actions>,
 ) -> (
-    Flow,
+    doca_flow::SwFlow,
     (
         doca_flow::Entry,
         doca_flow::BasicPipe,
@@ -1541,12 +1538,8 @@ fn meta_only_pipelines_parse_on_demand_with_the_same_results() {
         let mut queues = std::collections::BTreeSet::new();
         for frame in five_tuples() {
             let (mut a, mut b) = (frame.clone(), frame);
-            let va = lazy.sw().unwrap().process_packet(PortId(0), &mut a).verdict;
-            let vb = eager
-                .sw()
-                .unwrap()
-                .process_packet(PortId(0), &mut b)
-                .verdict;
+            let va = lazy.sw().process_packet(PortId(0), &mut a).verdict;
+            let vb = eager.sw().process_packet(PortId(0), &mut b).verdict;
             assert_eq!(va, vb, "{name}: verdicts");
             assert_eq!(a, b, "{name}: frames after the pipeline");
             match va {

@@ -159,7 +159,7 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
 
 /// A flow built from `spec`, with every entry (for its counters) and pipe kept alive.
 struct Built {
-    flow: Flow,
+    flow: doca_flow::SwFlow,
     entries: Vec<Entry>,
     pipes: Vec<Pipe>,
 }
@@ -302,7 +302,7 @@ fn same_batched(
 ) -> Result<(), TestCaseError> {
     let mut f1 = frames.to_vec();
     let want: Vec<_> = {
-        let mut sw = one.flow.sw().unwrap();
+        let mut sw = one.flow.sw();
         f1.iter_mut()
             .map(|f| sw.process_packet(PortId(port), f))
             .collect()
@@ -310,7 +310,7 @@ fn same_batched(
     let mut f2 = frames.to_vec();
     let mut got = Vec::new();
     {
-        let mut sw = many.flow.sw().unwrap();
+        let mut sw = many.flow.sw();
         for c in f2.chunks_mut(chunk) {
             let base = got.len();
             let mut seen = 0;

@@ -19,7 +19,7 @@ impl Backend {
         #[cfg(feature = "doca-emu")]
         return b.build_with(doca_flow::HwBackend::new(&self.eal));
         #[cfg(not(feature = "doca-emu"))]
-        b.build()
+        b.build().map(doca_flow::SwFlow::into_flow)
     }
 }
 

@@ -19,7 +19,7 @@ use core::marker::PhantomData;
 /// kind known only at run time ([`PipeBuilder::pipe_type`]) builds an untyped [`Pipe`]
 /// that takes an [`AnyEntry`](crate::pipe::AnyEntry), checked when it is added.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0382
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
 /// # let p0 = flow.start_port(0, "p0").unwrap();
 /// let b = p0.pipe_builder("x").fwd(doca_flow::Fwd::Drop);

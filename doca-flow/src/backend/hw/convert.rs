@@ -121,7 +121,8 @@ fn mac(v: u128) -> [u8; 6] {
 /// nothing (DOCA then takes no actions template).
 ///
 /// # Errors
-/// `dec_ttl`, which DOCA takes as an action descriptor the seam does not carry.
+/// `dec_ttl` together with a TTL value (DOCA decrements with an action descriptor
+/// on the same field the value would set).
 pub(super) fn actions_spec(
     a: &Actions,
     op: &'static str,

@@ -23,9 +23,11 @@
 //!
 //! # What it does not do (yet)
 //!
-//! `dec_ttl` actions (DOCA needs an action descriptor), updates of non-basic
-//! entries, shared meters/counters/RSS, and RSS key selection. Each returns a
-//! typed error rather than doing something else.
+//! Updates of LPM and ACL entries (DOCA has them; the seam carries basic
+//! updates only), shared meters/counters/RSS, and RSS key selection. Each
+//! returns a typed error rather than doing something else. `dec_ttl` goes
+//! through the seam as a flag; the shim makes it DOCA's action descriptor
+//! (see `docs/doca-versions.md` for what that rests on).
 
 mod convert;
 mod error;
