@@ -3,8 +3,8 @@
 //! the installed pipes give the oracle's verdicts, make-before-break and in-place
 //! updates keep the emulator's count of pipes and entries at what the last policy
 //! needs (no old pipes left behind, 100 reloads), a failure injected at any add or
-//! pipe creation leaves the old policy in force, and no DOCA rule is broken on the
-//! way.
+//! pipe creation leaves the old policy in force, every valid random rule set installs
+//! and gives the oracle's verdicts, and no DOCA rule is broken on the way.
 #![cfg(feature = "doca-emu")]
 
 mod strategies;
@@ -152,7 +152,7 @@ fn failures_keep_the_old_policy(eal: &Eal, new: &RuleSet, fault: fn(u32) -> Faul
 
 fn any_rule_set_equals_the_oracle(eal: &Eal) {
     let mut runner = TestRunner::new(Config {
-        cases: 24,
+        cases: 48,
         failure_persistence: None,
         ..Config::default()
     });
@@ -161,12 +161,30 @@ fn any_rule_set_equals_the_oracle(eal: &Eal) {
         prop::collection::vec((strategies::in_port(), strategies::headers()), 1..24),
         1u32..4,
     );
+    // Every rule set a policy file can hold installs. The generator also makes rule sets
+    // that validation refuses; one of those may hold a match with no DOCA form (an ICMP
+    // type beside ports), which the hw backend refuses, saying so.
+    let installed = std::cell::Cell::new(0u32);
     runner
         .run(&strategy, |(rules, packets, levels)| {
             let target = Target::bluefield().with_acl_levels(levels);
-            let fw =
-                Installed::with_backend(&compile(&rules, &target).unwrap(), HwBackend::new(eal))
-                    .unwrap();
+            let plan = compile(&rules, &target).unwrap();
+            let fw = match Installed::with_backend(&plan, HwBackend::new(eal)) {
+                Ok(fw) => fw,
+                Err(e) => {
+                    let why = format!("{e:?}");
+                    prop_assert!(
+                        rules.check().is_err(),
+                        "a valid rule set was refused: {}",
+                        why
+                    );
+                    prop_assert!(why.contains("DOCA's match holds one"), "{}", why);
+                    let v = emu::violations();
+                    prop_assert!(v.is_empty(), "{:#?}", v);
+                    return Ok(());
+                }
+            };
+            installed.set(installed.get() + 1);
             for (port, frame) in strategies::frames(&packets) {
                 let mut frame = frame.clone();
                 let want = oracle::evaluate(&rules, port, &Headers::parse(&frame));
@@ -179,6 +197,61 @@ fn any_rule_set_equals_the_oracle(eal: &Eal) {
             Ok(())
         })
         .unwrap();
+    assert!(
+        installed.get() >= 24,
+        "only {} of 48 generated rule sets installed",
+        installed.get()
+    );
+}
+
+/// Rules that validate (TCP flags with `protocol = "tcp"`, ICMP types with `"icmp"`)
+/// install through the hw backend with ports beside flags, and decide as the oracle.
+fn valid_rules_with_flags_and_ports_install(eal: &Eal) {
+    let rules = dpu_fw::config::parse(
+        r#"
+        [ports.p0]
+        role = "uplink"
+        id = 0
+        [ports.pf0hpf]
+        role = "host"
+        id = 1
+        [[rules]]
+        name = "syn-to-web"
+        in_port = "p0"
+        protocol = "tcp"
+        tcp_flags = ["syn"]
+        dst_port = 80
+        action = "accept"
+        [[rules]]
+        name = "ping"
+        protocol = "icmp"
+        icmp_type = 8
+        action = "accept"
+        [defaults]
+        inbound = "drop"
+        outbound = "accept"
+        "#,
+        "flags.toml",
+    )
+    .unwrap()
+    .rules;
+    let fw = Installed::with_backend(&plan(&rules), HwBackend::new(eal))
+        .expect("valid rules with TCP flags and ports install through the hw backend");
+    use doca_flow::packet::{PacketBuilder, tcp_flags};
+    let web = |flags| {
+        PacketBuilder::tcp4([192, 0, 2, 1].into(), [10, 0, 0, 1].into(), 4000, 80)
+            .flags(flags)
+            .build()
+    };
+    for (frame, want) in [(web(tcp_flags::SYN), Some(0)), (web(tcp_flags::ACK), None)] {
+        let mut f = frame.clone();
+        let d = fw.process(0, &mut f);
+        assert_eq!(d.rule, want, "{:?}", d.outcome.verdict);
+        let o = oracle::evaluate(&rules, "p0", &Headers::parse(&frame));
+        assert_eq!(d.rule.map(|r| r as usize), o.rule);
+    }
+    drop(fw);
+    no_violations("flags and ports");
 }
 
 #[test]
@@ -197,6 +270,7 @@ fn policies_on_the_hardware_backend_over_the_doca_flow_emulator() {
     ])
     .expect("EAL init (run as root with DPDK installed)");
     emu::reset();
+    valid_rules_with_flags_and_ports_install(&eal);
     reloads_leave_nothing_behind(&eal);
     for new in [big_change(), small_change()] {
         failures_keep_the_old_policy(&eal, &new, |nth| Fault::EntryAddRefused { nth });

@@ -202,6 +202,13 @@ pub(super) fn control_entries(
         }
     };
     let (sps, dps) = (blocks(&p.sports), blocks(&p.dports));
+    // With TCP flags the ports are TCP's: one L4 header, as DOCA's match holds one (its
+    // transport ports and TCP flags live in different members of a union).
+    let (spf, dpf) = if p.tcp_flags.is_some() {
+        (Field::TcpSrcPort, Field::TcpDstPort)
+    } else {
+        (Field::TransportSrcPort, Field::TransportDstPort)
+    };
     for s in opt_list(&p.src) {
         for d in opt_list(&p.dst) {
             for sp in &sps {
@@ -215,8 +222,7 @@ pub(super) fn control_entries(
                                 m.set(f, doca_flow::matching::prefix_mask(f, pfx.prefix_len()));
                             }
                         }
-                        for (f, b) in [(Field::TransportSrcPort, sp), (Field::TransportDstPort, dp)]
-                        {
+                        for (f, b) in [(spf, sp), (dpf, dp)] {
                             if let Some((val, mask)) = b {
                                 v.set(f, (*val).into());
                                 m.set(f, (*mask).into());

@@ -13,7 +13,57 @@ fn nz(m: &Match, fields: &[Field]) -> bool {
 }
 
 /// The flat spec of a match (or mask) template.
-pub(super) fn match_spec(m: &Match) -> sys::dsys_header_spec {
+///
+/// # Errors
+/// A match that sets fields of two IP versions, or of two L4 headers (TCP, UDP, the
+/// transport ports, ICMP, ICMPv6): DOCA's match holds one of each in a union, so such a
+/// match has no DOCA form (the software backend matches both and finds nothing).
+pub(super) fn match_spec(
+    m: &Match,
+    op: &'static str,
+) -> crate::error::Result<sys::dsys_header_spec> {
+    let l3 = [
+        &[
+            Field::Ipv4Src,
+            Field::Ipv4Dst,
+            Field::Ipv4Proto,
+            Field::Ipv4Dscp,
+            Field::Ipv4Ttl,
+            Field::Ipv4FlagsFragOffset,
+        ][..],
+        &[
+            Field::Ipv6Src,
+            Field::Ipv6Dst,
+            Field::Ipv6NextHeader,
+            Field::Ipv6TrafficClass,
+            Field::Ipv6FlowLabel,
+            Field::Ipv6HopLimit,
+        ][..],
+    ];
+    let l4 = [
+        &[Field::TcpSrcPort, Field::TcpDstPort, Field::TcpFlags][..],
+        &[Field::UdpSrcPort, Field::UdpDstPort][..],
+        &[Field::TransportSrcPort, Field::TransportDstPort][..],
+        &[Field::IcmpType, Field::IcmpCode][..],
+        &[Field::Icmp6Type, Field::Icmp6Code][..],
+    ];
+    if l3.iter().filter(|g| nz(m, g)).count() > 1 {
+        return Err(super::error::unsupported(
+            op,
+            "a match on both IPv4 and IPv6 fields (DOCA matches one IP header)",
+        ));
+    }
+    if l4.iter().filter(|g| nz(m, g)).count() > 1 {
+        return Err(super::error::unsupported(
+            op,
+            "a match on fields of two L4 headers (e.g. ports and ICMP type): DOCA's match \
+             holds one L4 header",
+        ));
+    }
+    Ok(match_spec_of(m))
+}
+
+fn match_spec_of(m: &Match) -> sys::dsys_header_spec {
     let mut s = sys::dsys_header_spec::default();
     let g = |f: Field| m.get(f);
     if nz(m, &[Field::EthSrc, Field::EthDst, Field::EthType]) {

@@ -260,8 +260,8 @@ impl HwBackend {
     ) -> Result<Box<EntryParts>> {
         // Boxed: the fwd spec points into `queues`, which must not move.
         let mut p = Box::<EntryParts>::default();
-        p.matcher = matcher.map(match_spec);
-        p.mask = mask.map(match_spec);
+        p.matcher = matcher.map(|m| match_spec(m, op)).transpose()?;
+        p.mask = mask.map(|m| match_spec(m, op)).transpose()?;
         p.actions = match actions {
             Some(a) => actions_spec(a, op)?,
             None => None,
@@ -768,7 +768,7 @@ impl Backend for HwBackend {
     fn pipe_calc_hash(&self, pipe: PipeId, values: &Match) -> Result<u32> {
         const OP: &str = "doca_flow_pipe_calc_hash";
         let raw = self.pipe(pipe, OP)?.raw;
-        let m = match_spec(values);
+        let m = match_spec(values, OP)?;
         let mut hash = 0u32;
         // SAFETY: raw is a live pipe; m and hash are valid.
         check(OP, unsafe {
