@@ -10,6 +10,8 @@
 //! segment of an offloaded connection passes in hardware where the software tracker
 //! would call it invalid (docs/conntrack.md says so).
 
+mod common;
+
 use std::sync::Arc;
 
 use doca_flow::packet::{PacketBuilder, tcp_flags};
@@ -208,7 +210,7 @@ fn run(steps: &[Step]) -> Result<(usize, usize), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 128 } else { 1024 }))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 128 } else { 1024 })))]
 
     #[test]
     fn the_offloaded_path_decides_as_software_alone(steps in prop::collection::vec(step(), 1..120)) {

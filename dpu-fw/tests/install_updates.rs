@@ -2,6 +2,7 @@
 //! failure at any backend call in the middle of an update leaves the old policy fully in
 //! force (checked by running the same packets before and after the failed update).
 
+mod common;
 mod strategies;
 
 use std::sync::Arc;
@@ -340,7 +341,7 @@ fn frames(packets: &[(&'static str, Headers)]) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
 
     #[test]
     fn any_update_equals_the_new_rule_sets_oracle(
