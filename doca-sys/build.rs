@@ -28,6 +28,7 @@ const ENV_VARS: &[&str] = &[
     "DOCA_SYS_NO_LINK",
     "PKG_CONFIG_PATH",
     "PKG_CONFIG_LIBDIR",
+    "PKG_CONFIG_SYSROOT_DIR",
     "LIBCLANG_PATH",
 ];
 

@@ -3,6 +3,8 @@
 //! masks, keys without ports), after a build and after interleaved
 //! inserts and removes.
 
+mod common;
+
 use doca_flow::classifier::{Addr, Classifier, ClassifierError, Key, PortRange, Prefix, Rule};
 use proptest::prelude::*;
 
@@ -222,7 +224,7 @@ fn check_updates<A: Addr>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
 
     #[test]
     fn ipv4_build_equals_oracle(rs in rules::<u32>(32, 300), keys in prop::collection::vec(key::<u32>(32), 1..200)) {

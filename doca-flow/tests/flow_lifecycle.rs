@@ -3,6 +3,8 @@
 //! queue is processed; a duplicate add fails and is never installed; capacity counts
 //! installed entries plus queued adds; a full queue refuses new ops.
 
+mod common;
+
 use core::net::Ipv4Addr;
 use std::collections::HashMap;
 
@@ -81,7 +83,7 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
 
     #[test]
     fn entry_life_cycle_equals_model(ops in proptest::collection::vec(op(), 1..60)) {

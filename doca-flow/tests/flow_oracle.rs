@@ -1,5 +1,7 @@
 //! Control, ACL and LPM pipes on the sw backend equal naive first-match oracles.
 
+mod common;
+
 use core::net::Ipv4Addr;
 
 use doca_flow::packet::PacketBuilder;
@@ -235,7 +237,7 @@ impl Acl {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(64)))]
 
     #[test]
     fn control_pipe_equals_oracle(rules in proptest::collection::vec(ctl(), 0..24), pkts in proptest::collection::vec(pkt(), 1..48)) {
@@ -374,7 +376,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(3)))]
 
     /// A batch large enough that the sw backend builds the classifier in one pass, then
     /// removals and single inserts on the built classifier.
@@ -436,7 +438,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
 
     /// Any byte string goes through a pipeline with rewrites, meters and every pipe type
     /// without a panic, and leaves with a verdict.

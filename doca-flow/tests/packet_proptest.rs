@@ -1,6 +1,8 @@
 //! No parser or checked view panics, on arbitrary bytes and on mutations
 //! (byte flips, truncations) of valid frames built by PacketBuilder.
 
+mod common;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::{
@@ -156,7 +158,7 @@ fn valid_frame() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(2000)))]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

@@ -9,6 +9,8 @@
 //! where one walk decides a whole batch unless it reads header bytes (a miss to RSS, an
 //! RSS fwd, a rewrite) or a meter is installed.
 
+mod common;
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::PacketBuilder;
@@ -329,7 +331,7 @@ fn same_batched(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
 
     #[test]
     fn batch_equals_packet_by_packet(
@@ -495,7 +497,7 @@ fn build_meta(spec: &MetaSpec) -> Built {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(256)))]
 
     #[test]
     fn meta_only_batch_equals_packet_by_packet(

@@ -3,6 +3,7 @@
 //! for the software target, the hardware target, and a hardware target with a tiny level
 //! limit that forces chained pipes.
 
+mod common;
 mod strategies;
 
 use doca_flow::Verdict;
@@ -203,7 +204,7 @@ fn with_limits(mut rules: RuleSet) -> RuleSet {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(96)))]
 
     #[test]
     fn plan_equals_oracle(

@@ -1,6 +1,8 @@
 //! Nothing panics on arbitrary or mutated config text, and every diagnostic
 //! points inside the text.
 
+mod common;
+
 use dpu_fw::config;
 use proptest::prelude::*;
 
@@ -96,7 +98,7 @@ fn mutation() -> impl Strategy<Value = (usize, usize, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1500))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(1500)))]
 
     #[test]
     fn arbitrary_text(text in ".{0,400}") {

@@ -2,6 +2,8 @@
 //! table's size stays inside the table and established connections keep flowing; two
 //! workers (two `Firewall`s) share one table; no byte string panics the stage.
 
+mod common;
+
 use std::sync::Arc;
 
 use doca_flow::packet::{Headers, PacketBuilder, tcp_flags};
@@ -144,7 +146,7 @@ fn two_workers_share_one_table() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 2000 } else { 20_000 }))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 2000 } else { 20_000 })))]
 
     /// Any bytes, and valid frames with bytes flipped or cut, through the stage and
     /// the pipes: no panic, and every IP frame gets a state.

@@ -8,6 +8,8 @@
 //! milliseconds, often whole seconds), so packets often arrive exactly when a timeout
 //! ends.
 
+mod common;
+
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
@@ -519,7 +521,7 @@ fn same_tables(fast: &Tracker, slow: &Reference, now: u64) -> Result<(), TestCas
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 300 } else { 3000 }))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 300 } else { 3000 })))]
 
     #[test]
     fn fast_tracker_equals_reference(
@@ -732,7 +734,7 @@ fn firewall_run(events: &[Ev], max: u32, isn_seed: u32, bursts: bool) -> Result<
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 64 } else { 512 }))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 64 } else { 512 })))]
 
     #[test]
     fn firewall_equals_reference_and_oracle(

@@ -14,6 +14,8 @@
 //! segment of an offloaded connection passes in hardware where the software tracker
 //! would call it invalid (docs/conntrack.md says so).
 
+mod common;
+
 use std::sync::Arc;
 
 use doca_flow::packet::{PacketBuilder, tcp_flags};
@@ -223,7 +225,7 @@ fn run_with(steps: &[Step], install: Install) -> Result<(usize, usize), TestCase
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 128 } else { 1024 }))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 128 } else { 1024 })))]
 
     #[test]
     fn the_offloaded_path_decides_as_software_alone(steps in prop::collection::vec(step(), 1..120)) {

@@ -2,6 +2,7 @@
 //! failure at any backend call in the middle of an update leaves the old policy fully in
 //! force (checked by running the same packets before and after the failed update).
 
+mod common;
 mod strategies;
 
 use std::sync::Arc;
@@ -177,7 +178,7 @@ fn counters_restart_with_a_new_plan_and_count_per_rule() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
 
     #[test]
     fn any_update_equals_the_new_rule_sets_oracle(

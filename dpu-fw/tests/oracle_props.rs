@@ -1,6 +1,7 @@
 //! Properties of the oracle and of the shadowing analysis, over random rule
 //! sets and packets.
 
+mod common;
 mod strategies;
 
 use dpu_fw::model::{Match, RuleSet, match_contains};
@@ -9,7 +10,7 @@ use proptest::prelude::*;
 use strategies::{any_match, headers, in_port, match_with_density, rule_set};
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(2000)))]
 
     /// "Shadowed" is sound: if `outer` contains `inner`, every packet that
     /// the oracle says `inner` matches, `outer` matches too.
