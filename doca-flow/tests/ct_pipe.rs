@@ -300,19 +300,8 @@ fn on_the_sw_backend() {
 #[test]
 fn on_the_hw_backend_over_the_doca_flow_emulator() {
     use doca_flow::backend::emu;
-    let eal = doca_flow::dpdk::Eal::init([
-        "ct_pipe",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "64",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "--log-level=lib.eal:error",
-    ])
-    .expect("EAL init (run as root with DPDK installed)");
+    let eal = doca_flow::dpdk::Eal::init_without_devices("ct_pipe")
+        .expect("EAL init (run as root with DPDK installed)");
     let hw = |b: FlowBuilder| b.build_with(doca_flow::HwBackend::new(&eal)).unwrap();
     emu::reset();
     let scenarios: [(&str, Scenario); 5] = [

@@ -17,19 +17,7 @@ use doca_flow::{
 };
 
 fn eal() -> Eal {
-    Eal::init([
-        "hw_emu",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "64",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "--log-level=lib.eal:error",
-    ])
-    .expect("EAL init (run as root with DPDK installed)")
+    Eal::init_without_devices("hw_emu").expect("EAL init (run as root with DPDK installed)")
 }
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {

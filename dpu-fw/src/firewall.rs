@@ -150,17 +150,24 @@ impl Firewall {
     /// tracker's clock): its state, or `None` when the port is not tracked or the frame
     /// is not IP.
     fn track(&mut self, port: u16, frame: &[u8], now_ns: u64) -> Option<Tracked> {
-        let p = self.prepare(port, frame)?;
-        Some(self.stage.as_ref()?.tracker.track_prepared(&p, now_ns))
+        let (zone, pkt) = self.ct_packet(port, frame)?;
+        Some(self.stage.as_ref()?.tracker.track(zone, &pkt, now_ns))
     }
 
-    /// The first half of [`Firewall::track`] ([`Tracker::prepare`]).
-    fn prepare(&mut self, port: u16, frame: &[u8]) -> Option<Prepared> {
+    /// The frame as connection tracking sees it, and its zone; `None` when the port is
+    /// not tracked or the frame is not IP.
+    fn ct_packet(&mut self, port: u16, frame: &[u8]) -> Option<(u16, CtPacket)> {
         let stage = self.stage.as_ref()?;
         let zone = (*stage.zones.get(usize::from(port))?)?;
         Headers::parse_into(frame, &mut self.headers);
-        let pkt = CtPacket::parse(frame, &self.headers)?;
-        Some(stage.tracker.prepare(zone, &pkt))
+        Some((zone, CtPacket::parse(frame, &self.headers)?))
+    }
+
+    /// The first half of a burst's tracking ([`Tracker::prepare`]: the connection's
+    /// slot is fetched into cache).
+    fn prepare(&mut self, port: u16, frame: &[u8]) -> Option<Prepared> {
+        let (zone, pkt) = self.ct_packet(port, frame)?;
+        Some(self.stage.as_ref()?.tracker.prepare(zone, &pkt))
     }
 
     /// Stores the connection of a `new` packet the pipes passed; true if a full table

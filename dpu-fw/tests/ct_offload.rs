@@ -270,19 +270,8 @@ fn established_on(install: Install) {
 fn through_the_hw_backend_on_the_doca_flow_emulator() {
     use doca_flow::backend::emu;
     use proptest::test_runner::{Config, TestRunner};
-    let eal = doca_flow::dpdk::Eal::init([
-        "ct_offload",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "64",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "--log-level=lib.eal:error",
-    ])
-    .expect("EAL init (run as root with DPDK installed)");
+    let eal = doca_flow::dpdk::Eal::init_without_devices("ct_offload")
+        .expect("EAL init (run as root with DPDK installed)");
     let hw = |plan: &dpu_fw::compile::Plan| {
         Installed::with_backend(plan, doca_flow::HwBackend::new(&eal)).unwrap()
     };

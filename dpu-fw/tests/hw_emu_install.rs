@@ -256,19 +256,8 @@ fn valid_rules_with_flags_and_ports_install(eal: &Eal) {
 
 #[test]
 fn policies_on_the_hardware_backend_over_the_doca_flow_emulator() {
-    let eal = Eal::init([
-        "hw_emu_install",
-        "-l",
-        "0",
-        "--no-huge",
-        "-m",
-        "64",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "--log-level=lib.eal:error",
-    ])
-    .expect("EAL init (run as root with DPDK installed)");
+    let eal = Eal::init_without_devices("hw_emu_install")
+        .expect("EAL init (run as root with DPDK installed)");
     emu::reset();
     valid_rules_with_flags_and_ports_install(&eal);
     reloads_leave_nothing_behind(&eal);

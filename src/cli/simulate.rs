@@ -83,19 +83,9 @@ impl Backends {
         #[cfg(feature = "doca-emu")]
         {
             doca_flow::backend::emu::reset();
-            let eal = doca_flow::dpdk::Eal::init([
-                "dpu-fw-simulate",
-                "-l",
-                "0",
-                "--no-huge",
-                "-m",
-                "64",
-                "--no-pci",
-                "--no-shconf",
-                "--no-telemetry",
-                "--log-level=lib.eal:error",
-            ])
-            .context("--backend hw: the hardware backend runs on a DPDK EAL, which needs root")?;
+            let eal = doca_flow::dpdk::Eal::init_without_devices("dpu-fw-simulate").context(
+                "--backend hw: the hardware backend runs on a DPDK EAL, which needs root",
+            )?;
             Ok(Backends { eal: Some(eal) })
         }
         #[cfg(not(feature = "doca-emu"))]

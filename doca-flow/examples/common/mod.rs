@@ -28,19 +28,8 @@ impl Backend {
 pub(crate) fn run(example: fn(&Backend) -> doca_flow::Result<()>) -> doca_flow::Result<()> {
     #[cfg(feature = "doca-emu")]
     {
-        let eal = doca_flow::dpdk::Eal::init([
-            "doca-flow-example",
-            "-l",
-            "0",
-            "--no-huge",
-            "-m",
-            "64",
-            "--no-pci",
-            "--no-shconf",
-            "--no-telemetry",
-            "--log-level=lib.eal:error",
-        ])
-        .expect("the hardware backend runs on a DPDK EAL: run as root");
+        let eal = doca_flow::dpdk::Eal::init_without_devices("doca-flow-example")
+            .expect("the hardware backend runs on a DPDK EAL: run as root");
         println!("(on the hardware backend over the DOCA Flow contract emulator)");
         example(&Backend { eal })?;
         let broken = doca_flow::backend::emu::violations();

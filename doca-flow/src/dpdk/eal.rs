@@ -70,6 +70,28 @@ impl Eal {
         })
     }
 
+    /// Starts the EAL on lcore 0 with no hugepages, no PCI and no virtual devices
+    /// (`-l 0 --no-huge -m 64 --no-pci --no-shconf --no-telemetry`, EAL logs at error
+    /// level): what the hardware backend needs on the DOCA Flow contract emulator,
+    /// where no port is polled. Root, as any EAL start without hugepages here.
+    ///
+    /// # Errors
+    /// As [`Eal::init`].
+    pub fn init_without_devices(program: &str) -> Result<Eal, DpdkError> {
+        Eal::init([
+            program,
+            "-l",
+            "0",
+            "--no-huge",
+            "-m",
+            "64",
+            "--no-pci",
+            "--no-shconf",
+            "--no-telemetry",
+            "--log-level=lib.eal:error",
+        ])
+    }
+
     /// The arguments the EAL was started with.
     pub fn args(&self) -> &[String] {
         &self.inner.args

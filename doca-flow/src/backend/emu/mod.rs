@@ -1075,6 +1075,82 @@ impl Emu {
     }
 }
 
+/// An entry add's injected fault ([`inject`]): `Err(code)` when the add is refused
+/// now, `Ok(true)` when it is accepted and its status will be an error.
+fn add_fault() -> core::result::Result<bool, sys::dsys_rc> {
+    let fault = global().fault(|f| {
+        matches!(
+            f,
+            Fault::EntryAddRefused { .. } | Fault::AsyncError { .. } | Fault::TableFull { .. }
+        )
+    });
+    match fault {
+        Some(Fault::EntryAddRefused { .. }) => Err(NO_MEMORY),
+        Some(Fault::TableFull { .. }) => Err(FULL),
+        Some(Fault::AsyncError { .. }) => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+/// An entry an add makes, as the add's checks found it.
+struct NewEntry {
+    pipe: usize,
+    port: usize,
+    ctx: usize,
+    queue: u16,
+    flags: Flags,
+    targets: Vec<usize>,
+    counter: bool,
+    /// An injected asynchronous error: the wire never sees it.
+    async_error: bool,
+}
+
+/// Why [`Emu::add`] made no entry.
+enum AddFail {
+    /// A DOCA rule refused it (already recorded).
+    Code(sys::dsys_rc),
+    /// The wire (the sw backend) refused it.
+    Wire(Error),
+}
+
+impl Emu {
+    /// Posts an add on its queue, makes the entry and hands it to the wire (or, with an
+    /// injected asynchronous error, to the adds whose error status comes later).
+    fn add(
+        &mut self,
+        v: &mut Vec<String>,
+        op: &str,
+        n: NewEntry,
+        sw_pipe: PipeId,
+        spec: EntrySpec,
+    ) -> core::result::Result<usize, AddFail> {
+        if let Some(rc) = self.post(v, op, n.queue, n.flags) {
+            return Err(AddFail::Code(rc));
+        }
+        let i = self.new_entry(n.pipe, n.ctx);
+        self.entries[i].queue = n.queue;
+        self.entries[i].targets = n.targets;
+        self.entries[i].counter = n.counter;
+        if n.async_error {
+            // Accepted now, refused by the hardware later.
+            self.failing.push((n.queue, n.port, i));
+            return Ok(i);
+        }
+        match self.sw.entry_add(n.queue, sw_pipe, spec, n.flags) {
+            Ok(id) => {
+                self.entries[i].sw = Some(id);
+                self.by_sw.insert(id, i);
+                Ok(i)
+            }
+            Err(err) => {
+                self.pending[usize::from(n.queue)] -= 1;
+                self.drop_entry(i);
+                Err(AddFail::Wire(err))
+            }
+        }
+    }
+}
+
 /// `dsys_entry_add`.
 ///
 /// # Safety
@@ -1093,17 +1169,10 @@ pub unsafe extern "C" fn dsys_entry_add(
     let Some(spec) = (unsafe { opt(spec) }).filter(|_| !entry.is_null()) else {
         return global().violation(INVALID, "entry add with null arguments".into());
     };
-    let fault = global().fault(|f| {
-        matches!(
-            f,
-            Fault::EntryAddRefused { .. } | Fault::AsyncError { .. } | Fault::TableFull { .. }
-        )
-    });
-    match fault {
-        Some(Fault::EntryAddRefused { .. }) => return NO_MEMORY,
-        Some(Fault::TableFull { .. }) => return FULL,
-        _ => {}
-    }
+    let async_error = match add_fault() {
+        Ok(a) => a,
+        Err(rc) => return rc,
+    };
     with_emu("doca_flow_pipe_add_entry", |e, v| {
         let Some(pi) = e.pipe_index(pipe) else {
             return broke(
@@ -1232,32 +1301,25 @@ pub unsafe extern "C" fn dsys_entry_add(
         } else {
             fl
         };
-        if let Some(rc) = e.post(v, "entry add", queue, fl) {
-            return rc;
-        }
-        let i = e.new_entry(pi, usr_ctx as usize);
-        e.entries[i].queue = queue;
-        e.entries[i].targets = targets;
-        e.entries[i].counter = counter;
-        if matches!(fault, Some(Fault::AsyncError { .. })) {
-            // Accepted now, refused by the hardware later.
-            e.failing.push((queue, port, i));
-        } else {
-            match e.sw.entry_add(queue, sw_pipe, sw_spec, fl) {
-                Ok(id) => {
-                    e.entries[i].sw = Some(id);
-                    e.by_sw.insert(id, i);
-                }
-                Err(err) => {
-                    e.pending[usize::from(queue)] -= 1;
-                    e.drop_entry(i);
-                    return broke(v, INVALID, format!("entry of pipe `{name}`: {err}"));
-                }
+        let new = NewEntry {
+            pipe: pi,
+            port,
+            ctx: usr_ctx as usize,
+            queue,
+            flags: fl,
+            targets,
+            counter,
+            async_error,
+        };
+        match e.add(v, "entry add", new, sw_pipe, sw_spec) {
+            Ok(i) => {
+                // SAFETY: entry is a valid out pointer (checked non-null above).
+                unsafe { *entry = e.entry_handle(i) };
+                OK
             }
+            Err(AddFail::Code(rc)) => rc,
+            Err(AddFail::Wire(err)) => broke(v, INVALID, format!("entry of pipe `{name}`: {err}")),
         }
-        // SAFETY: entry is a valid out pointer (checked non-null above).
-        unsafe { *entry = e.entry_handle(i) };
-        OK
     })
 }
 
@@ -1667,17 +1729,10 @@ pub unsafe extern "C" fn dsys_ct_entry_add(
     let Some(spec) = (unsafe { opt(spec) }).filter(|_| !entry.is_null()) else {
         return global().violation(INVALID, "CT entry add with null arguments".into());
     };
-    let fault = global().fault(|f| {
-        matches!(
-            f,
-            Fault::EntryAddRefused { .. } | Fault::AsyncError { .. } | Fault::TableFull { .. }
-        )
-    });
-    match fault {
-        Some(Fault::EntryAddRefused { .. }) => return NO_MEMORY,
-        Some(Fault::TableFull { .. }) => return FULL,
-        _ => {}
-    }
+    let async_error = match add_fault() {
+        Ok(a) => a,
+        Err(rc) => return rc,
+    };
     with_emu("doca_flow_ct_add_entry", |e, v| {
         let Some(pi) = e.pipe_index(pipe) else {
             return broke(
@@ -1712,35 +1767,30 @@ pub unsafe extern "C" fn dsys_ct_entry_add(
             reply_dir: ct_dir(&spec.reply_dir),
             timeout_s: spec.timeout_s,
         };
-        if let Some(rc) = e.post(v, "CT entry add", queue, fl) {
-            return rc;
-        }
-        let i = e.new_entry(pi, usr_ctx as usize);
-        e.entries[i].queue = queue;
-        e.entries[i].counter = spec.origin_dir.counter || spec.reply_dir.counter;
-        if matches!(fault, Some(Fault::AsyncError { .. })) {
-            e.failing.push((queue, port, i));
-        } else {
-            match e.sw.entry_add(queue, sw_pipe, EntrySpec::Ct(ct), fl) {
-                Ok(id) => {
-                    e.entries[i].sw = Some(id);
-                    e.by_sw.insert(id, i);
-                }
-                Err(err) => {
-                    e.pending[usize::from(queue)] -= 1;
-                    e.drop_entry(i);
-                    // What DOCA refuses of a connection (ICMP, IPv6 without IPv6
-                    // connections) is the caller's input, not a broken rule.
-                    return match err {
-                        Error::Invalid { .. } | Error::Unsupported { .. } => INVALID,
-                        _ => broke(v, INVALID, format!("CT entry of pipe `{name}`: {err}")),
-                    };
-                }
+        let new = NewEntry {
+            pipe: pi,
+            port,
+            ctx: usr_ctx as usize,
+            queue,
+            flags: fl,
+            targets: Vec::new(),
+            counter: spec.origin_dir.counter || spec.reply_dir.counter,
+            async_error,
+        };
+        match e.add(v, "CT entry add", new, sw_pipe, EntrySpec::Ct(ct)) {
+            Ok(i) => {
+                // SAFETY: entry is a valid out pointer (checked non-null above).
+                unsafe { *entry = e.entry_handle(i) };
+                OK
+            }
+            Err(AddFail::Code(rc)) => rc,
+            // What DOCA refuses of a connection (ICMP, IPv6 without IPv6
+            // connections) is the caller's input, not a broken rule.
+            Err(AddFail::Wire(Error::Invalid { .. } | Error::Unsupported { .. })) => INVALID,
+            Err(AddFail::Wire(err)) => {
+                broke(v, INVALID, format!("CT entry of pipe `{name}`: {err}"))
             }
         }
-        // SAFETY: entry is a valid out pointer (checked non-null above).
-        unsafe { *entry = e.entry_handle(i) };
-        OK
     })
 }
 
