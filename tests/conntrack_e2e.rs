@@ -385,6 +385,11 @@ fn a_download_survives_ten_reloads() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    // On the hardware path (the DOCA Flow emulator), the download's connection was
+    // offloaded to the CT pipe once and stays there across the reloads (these change
+    // ACL entries in place; tests/ct_offload.rs has the reloads that rebuild the pipes
+    // and move offloaded connections into the new CT pipe).
+    let offloaded_mid_download = metric(mport, "dpufw_offload_connections", "");
     let status = curl.wait().unwrap();
     assert!(
         status.success(),
@@ -406,6 +411,21 @@ fn a_download_survives_ten_reloads() {
         Some(0),
         "{m}"
     );
+    if cfg!(feature = "doca-emu") {
+        assert_eq!(offloaded_mid_download, 1, "{m}");
+        assert_eq!(sample(&m, "dpufw_offload_added_total", ""), Some(1), "{m}");
+        // The FIN takes it out again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metric(mport, "dpufw_offload_connections", "") != 0 {
+            assert!(Instant::now() < deadline, "{}", metrics(mport));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let m = metrics(mport);
+        assert_eq!(sample(&m, "dpufw_offload_closed_total", ""), Some(1), "{m}");
+        assert_eq!(sample(&m, "dpufw_errors_total", ""), Some(0), "{m}");
+    } else {
+        assert_eq!(sample(&m, "dpufw_offload_connections", ""), None, "{m}");
+    }
     let (_, status) = fw.stop();
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);

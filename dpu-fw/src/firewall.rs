@@ -60,8 +60,8 @@ use std::sync::Arc;
 use doca_flow::packet::Headers;
 use doca_flow::{Outcome, Verdict};
 
-use crate::conntrack::{CtPacket, CtState, Prepared, TableFull, Tracked, Tracker};
-use crate::install::{Decision, Installed};
+use crate::conntrack::{CtPacket, CtState, Prepared, TableFull, Tracked, Tracker, Tuple};
+use crate::install::{CtHandle, Decision, Installed};
 use crate::model::RuleSet;
 
 /// What happened to one packet.
@@ -260,31 +260,233 @@ impl Firewall {
     }
 }
 
-/// The hardware path of a stateful policy, as a BlueField runs it: the `bluefield` plan
-/// (root -> DOCA Flow CT pipe -> `established` pipelines) in front of the software path
-/// (a [`Firewall`] on the `software` plan), which offloads a TCP or UDP connection to the
-/// CT pipe once it is established and passed, both directions at once, and from then on
-/// leaves its window checks off ([`Tracker::mark_offloaded`]: hardware forwards its
-/// packets unseen).
+/// What the software path asks of the offload agent after deciding a packet
+/// ([`Firewall::offload_request`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffloadRequest {
+    /// The connection is established and passed: put both directions into the CT pipe.
+    Offload {
+        /// The connection's zone.
+        zone: u16,
+        /// The packet's tuple (either direction).
+        tuple: Tuple,
+    },
+    /// A FIN or RST: take the connection out of the CT pipe; it closes in software, as
+    /// Linux's flow offload tears a flow down.
+    Close {
+        /// The connection's zone.
+        zone: u16,
+        /// The packet's tuple (either direction).
+        tuple: Tuple,
+    },
+}
+
+impl Firewall {
+    /// After `p` decided `frame` (from plan port `port`, at `now_ns`): what the offload
+    /// agent must do about its connection, if anything. A TCP or UDP connection is
+    /// offloaded once, by the first established packet the policy passes (the packet
+    /// claims it: [`Tracker::claim_offload`]); a FIN or RST closes it, and no packet
+    /// offloads it again until a new connection opens on the tuple.
+    pub fn offload_request(
+        &mut self,
+        port: u16,
+        frame: &[u8],
+        p: &Processed,
+        now_ns: u64,
+    ) -> Option<OffloadRequest> {
+        let (zone, pkt) = self.ct_packet(port, frame)?;
+        ct_tuple(&pkt.tuple)?;
+        let tracker = &self.stage.as_ref()?.tracker;
+        let closing = matches!(pkt.info, crate::conntrack::Info::Tcp(t)
+            if t.flags & (crate::model::tcp_flag::FIN | crate::model::tcp_flag::RST) != 0);
+        let tuple = pkt.tuple;
+        if closing && p.state != Some(CtState::Invalid) {
+            // No later packet of this connection offloads it again.
+            tracker.claim_offload(zone, &tuple, now_ns);
+            return Some(OffloadRequest::Close { zone, tuple });
+        }
+        (p.state == Some(CtState::Established)
+            && p.passed()
+            && tracker.claim_offload(zone, &tuple, now_ns))
+        .then_some(OffloadRequest::Offload { zone, tuple })
+    }
+}
+
+/// Carries out [`OffloadRequest`]s on the hardware side of a stateful policy: adds and
+/// removes connections in the CT pipe ([`Installed::ct_offload`], `doca_flow_ct` on a
+/// BlueField), removes the ones hardware aged out, and keeps the software tracker in
+/// step: offloaded connections skip window checks and are kept alive while hardware
+/// holds them; hardware ages a connection after the timeout its state has in software
+/// (capped), and an aged connection ends in software too (no packet of it was seen
+/// anywhere for its timeout); a refused offload goes back to software.
 ///
-/// On the sw backend this is a simulation of the BlueField's behaviour
-/// (`dpu-fw simulate --target bluefield`, `tests/ct_offload.rs`); on a BlueField the
-/// `hardware` [`Installed`] is on the hw backend, which does not bind `doca_flow_ct` yet.
+/// One agent per hardware [`Installed`]: `dpu-fw run`'s workers send it requests and
+/// its control thread applies them; [`Offloading`] applies them at once.
+#[derive(Debug)]
+pub struct OffloadAgent {
+    /// Connections offloaded (zone, protocol, the two endpoints in canonical order) and
+    /// their CT handles.
+    offloaded: std::collections::HashMap<ConnKey, CtHandle>,
+    by_handle: std::collections::HashMap<CtHandle, ConnKey>,
+    max_timeout_s: u32,
+    stats: OffloadStats,
+}
+
+/// What an [`OffloadAgent`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OffloadStats {
+    /// Connections put into the CT pipe.
+    pub offloaded: u64,
+    /// Connections taken out on a FIN or RST.
+    pub closed: u64,
+    /// Connections hardware aged out.
+    pub aged: u64,
+    /// Offloads the CT pipe refused (the connection stays in software).
+    pub refused: u64,
+}
+
+impl OffloadAgent {
+    /// An agent whose connections age out of the CT pipe after the timeout of their
+    /// state (`[conntrack] timeouts`) without a hit, at most `max_timeout_s` seconds.
+    pub fn new(max_timeout_s: u32) -> Self {
+        OffloadAgent {
+            offloaded: std::collections::HashMap::new(),
+            by_handle: std::collections::HashMap::new(),
+            max_timeout_s,
+            stats: OffloadStats::default(),
+        }
+    }
+
+    /// Connections in the CT pipe.
+    pub fn len(&self) -> usize {
+        self.offloaded.len()
+    }
+
+    /// True if no connection is offloaded.
+    pub fn is_empty(&self) -> bool {
+        self.offloaded.is_empty()
+    }
+
+    /// What the agent did so far.
+    pub fn stats(&self) -> OffloadStats {
+        self.stats
+    }
+
+    /// Carries out `req` on `hw` at `now_ns` (the tracker's clock). Returns true when
+    /// the connection was offloaded.
+    ///
+    /// # Errors
+    /// The CT pipe refusing an add (the connection stays in software and a later packet
+    /// may ask again) or a removal.
+    pub fn apply(
+        &mut self,
+        hw: &mut Installed,
+        tracker: &Tracker,
+        req: OffloadRequest,
+        now_ns: u64,
+    ) -> Result<bool, crate::install::InstallError> {
+        match req {
+            OffloadRequest::Offload { zone, tuple } => {
+                let key = canonical(zone, &tuple);
+                let Some(ct) = ct_tuple(&tuple) else {
+                    return Ok(false);
+                };
+                if self.offloaded.contains_key(&key) {
+                    return Ok(false);
+                }
+                let Some(timeout_ns) = tracker.timeout_of(zone, &tuple, now_ns) else {
+                    // Gone from the table since the ask (flushed or expired).
+                    return Ok(false);
+                };
+                let timeout_s = u32::try_from(timeout_ns.div_ceil(1_000_000_000))
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, self.max_timeout_s.max(1));
+                let est = u32::from(CtState::Established.bit());
+                let entry = doca_flow::ct::CtEntry::both_ways(u32::from(zone), ct, est, timeout_s);
+                match hw.ct_offload(entry) {
+                    Ok(h) => {
+                        self.offloaded.insert(key, h);
+                        self.by_handle.insert(h, key);
+                        tracker.mark_offloaded(zone, &tuple, now_ns);
+                        self.stats.offloaded += 1;
+                        Ok(true)
+                    }
+                    Err(e) => {
+                        tracker.release_offload(zone, &tuple, now_ns);
+                        self.stats.refused += 1;
+                        Err(e)
+                    }
+                }
+            }
+            OffloadRequest::Close { zone, tuple } => {
+                if let Some(h) = self.offloaded.remove(&canonical(zone, &tuple)) {
+                    self.by_handle.remove(&h);
+                    self.stats.closed += 1;
+                    hw.ct_remove(h)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// Removes the connections hardware aged out of `hw`'s CT pipe and ends them in
+    /// software too. Returns how many aged out.
+    ///
+    /// # Errors
+    /// A removal the CT pipe refused.
+    pub fn age(
+        &mut self,
+        hw: &mut Installed,
+        tracker: &Tracker,
+        now_ns: u64,
+    ) -> Result<usize, crate::install::InstallError> {
+        // An update to a policy without a CT pipe ended every offload.
+        if hw.ct_offloaded() < self.offloaded.len() {
+            self.offloaded.retain(|_, h| hw.ct_is_offloaded(*h));
+            self.by_handle.retain(|h, _| hw.ct_is_offloaded(*h));
+        }
+        let aged = hw.ct_aged();
+        for &h in &aged {
+            if let Some(key) = self.by_handle.remove(&h) {
+                self.offloaded.remove(&key);
+                tracker.expire_conn(key.0, &key_tuple(&key), now_ns);
+            }
+            self.stats.aged += 1;
+            hw.ct_remove(h)?;
+        }
+        Ok(aged.len())
+    }
+
+    /// Restarts the software timeouts of the connections hardware holds, which forwards
+    /// their packets unseen. Call it well within the shortest timeout, e.g. once a
+    /// second.
+    pub fn refresh(&self, tracker: &Tracker, now_ns: u64) {
+        for key in self.offloaded.keys() {
+            tracker.refresh(key.0, &key_tuple(key), now_ns);
+        }
+    }
+}
+
+/// The hardware path of a stateful policy, as a BlueField runs it, in one place for
+/// simulation: the `bluefield` plan (root -> DOCA Flow CT pipe -> `established`
+/// pipelines) in front of the software path (a [`Firewall`] on the `software` plan),
+/// whose [`OffloadRequest`]s an [`OffloadAgent`] carries out at once: a TCP or UDP
+/// connection goes into the CT pipe once it is established and passed, both directions
+/// at once, and from then on its window checks are off ([`Tracker::mark_offloaded`]:
+/// hardware forwards its packets unseen).
+///
+/// `dpu-fw simulate --target bluefield` and `tests/ct_offload.rs` run it on the sw
+/// backend and on the hw backend over the DOCA Flow emulator. `dpu-fw run` on a
+/// BlueField splits it: hardware decides in the NIC, the workers run the software path
+/// and send their requests to an agent on the control thread.
 #[derive(Debug)]
 pub struct Offloading {
     hardware: Installed,
     software: Firewall,
-    /// Connections offloaded (zone, protocol, the two endpoints in canonical order) and
-    /// their CT entries.
-    offloaded: std::collections::HashMap<ConnKey, doca_flow::EntryId>,
-    /// Connections whose offload a FIN or RST tore down: they close in software.
-    closing: std::collections::HashSet<ConnKey>,
-    timeout_s: u32,
+    agent: OffloadAgent,
+    /// When the agent last refreshed the offloaded connections' software timeouts.
+    refreshed_ns: u64,
 }
-
-type ConnKey = (u16, u8, (IpAddr, u16), (IpAddr, u16));
-
-use core::net::IpAddr;
 
 /// What [`Offloading::process`] did with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,14 +502,13 @@ pub struct OffloadProcessed {
 impl Offloading {
     /// The hardware path: `hardware` installed from the policy's `bluefield` plan,
     /// `software` the policy's software path. Offloaded connections age out of the CT
-    /// pipe after `timeout_s` seconds without a hit.
-    pub fn new(hardware: Installed, software: Firewall, timeout_s: u32) -> Self {
+    /// pipe after their state's timeout without a hit, at most `max_timeout_s` seconds.
+    pub fn new(hardware: Installed, software: Firewall, max_timeout_s: u32) -> Self {
         Offloading {
             hardware,
             software,
-            offloaded: std::collections::HashMap::new(),
-            closing: std::collections::HashSet::new(),
-            timeout_s,
+            agent: OffloadAgent::new(max_timeout_s),
+            refreshed_ns: 0,
         }
     }
 
@@ -316,9 +517,20 @@ impl Offloading {
         &self.hardware
     }
 
+    /// The hardware side, to update it (connections stay offloaded across a
+    /// [`Installed::update`]).
+    pub fn hardware_mut(&mut self) -> &mut Installed {
+        &mut self.hardware
+    }
+
     /// The software side.
     pub fn software(&self) -> &Firewall {
         &self.software
+    }
+
+    /// The offload agent.
+    pub fn agent(&self) -> &OffloadAgent {
+        &self.agent
     }
 
     /// Runs one frame that arrived on plan port `port` at `now_ns`: through the hardware
@@ -334,10 +546,14 @@ impl Offloading {
         now_ns: u64,
     ) -> Result<OffloadProcessed, crate::install::InstallError> {
         self.hardware.set_time_ns(now_ns);
+        let tracker = self.software.tracker().cloned();
         // Aged connections leave the CT pipe (`doca_flow_aging_handle`).
-        for id in self.hardware.ct_aged() {
-            self.offloaded.retain(|_, e| *e != id);
-            self.hardware.ct_remove(id)?;
+        if let Some(t) = &tracker {
+            self.agent.age(&mut self.hardware, t, now_ns)?;
+            if now_ns.saturating_sub(self.refreshed_ns) >= 1_000_000_000 {
+                self.refreshed_ns = now_ns;
+                self.agent.refresh(t, now_ns);
+            }
         }
         let mut hw_frame = frame.to_vec();
         let d = self.hardware.process(port, &mut hw_frame);
@@ -349,7 +565,11 @@ impl Offloading {
             // Hardware decides offloaded connections (CT hits) and untracked ports.
             let state = self
                 .packet(port, frame)
-                .filter(|(zone, pkt)| self.offloaded.contains_key(&canonical(*zone, &pkt.tuple)))
+                .filter(|(zone, pkt)| {
+                    self.agent
+                        .offloaded
+                        .contains_key(&canonical(*zone, &pkt.tuple))
+                })
                 .map(|_| CtState::Established);
             return Ok(OffloadProcessed {
                 processed: Processed {
@@ -363,42 +583,11 @@ impl Offloading {
         }
         let p = self.software.process(port, frame, now_ns);
         let mut offloaded = false;
-        let Some((zone, pkt)) = self.packet(port, frame) else {
-            return Ok(OffloadProcessed {
-                processed: p,
-                in_hardware: false,
-                offloaded,
-            });
-        };
-        let key = canonical(zone, &pkt.tuple);
-        let closing = matches!(pkt.info, crate::conntrack::Info::Tcp(t)
-            if t.flags & (crate::model::tcp_flag::FIN | crate::model::tcp_flag::RST) != 0);
-        if closing && p.state != Some(CtState::Invalid) {
-            // FIN or RST: the connection goes back to software for its close, as Linux's
-            // flow offload tears a flow down.
-            if let Some(id) = self.offloaded.remove(&key) {
-                self.hardware.ct_remove(id)?;
-            }
-            self.closing.insert(key);
-        } else if p.state == Some(CtState::New) {
-            // The tuple opens a connection again (a new SYN after a close).
-            self.closing.remove(&key);
-        } else if p.state == Some(CtState::Established)
-            && p.passed()
-            && !self.closing.contains(&key)
-        {
-            if let (Some(tuple), false) = (ct_tuple(&pkt.tuple), self.offloaded.contains_key(&key))
-            {
-                let est = u32::from(CtState::Established.bit());
-                let entry =
-                    doca_flow::ct::CtEntry::both_ways(u32::from(zone), tuple, est, self.timeout_s);
-                let id = self.hardware.ct_offload(entry)?;
-                self.offloaded.insert(key, id);
-                if let Some(t) = self.software.tracker() {
-                    t.mark_offloaded(zone, &pkt.tuple, now_ns);
-                }
-                offloaded = true;
-            }
+        if let (Some(req), Some(t)) = (
+            self.software.offload_request(port, frame, &p, now_ns),
+            &tracker,
+        ) {
+            offloaded = self.agent.apply(&mut self.hardware, t, req, now_ns)?;
         }
         Ok(OffloadProcessed {
             processed: p,
@@ -413,6 +602,21 @@ impl Offloading {
         let zone = (*stage.zones.get(usize::from(port))?)?;
         let pkt = CtPacket::parse(frame, &Headers::parse(frame))?;
         Some((zone, pkt))
+    }
+}
+
+type ConnKey = (u16, u8, (IpAddr, u16), (IpAddr, u16));
+
+use core::net::IpAddr;
+
+/// A tuple of the connection `key` names (one of its directions).
+fn key_tuple(key: &ConnKey) -> Tuple {
+    Tuple {
+        src: key.2.0,
+        src_port: key.2.1,
+        dst: key.3.0,
+        dst_port: key.3.1,
+        proto: key.1,
     }
 }
 

@@ -189,9 +189,19 @@ pub struct Installed {
     plan: Plan,
     /// ACL entries posted per batch (the queue's depth less one).
     acl_batch: usize,
-    /// Connections offloaded to the CT pipe ([`Installed::ct_offload`]).
-    ct_entries: HashMap<EntryId, Entry>,
+    /// Connections offloaded to the CT pipe ([`Installed::ct_offload`]): their entry in
+    /// the current generation's CT pipe and what it holds (to move it into the next).
+    ct_entries: HashMap<CtHandle, (Entry, doca_flow::ct::CtEntry)>,
+    /// The current CT entry of each handle, for aging reports.
+    ct_by_entry: HashMap<EntryId, CtHandle>,
+    next_ct: u64,
 }
+
+/// A connection offloaded to the CT pipe by [`Installed::ct_offload`]. It names the
+/// connection, not its DOCA entry: a make-before-break [`Installed::update`] moves the
+/// connection into the new generation's CT pipe and the handle stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CtHandle(u64);
 
 impl core::fmt::Debug for Installed {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -299,54 +309,52 @@ impl Installed {
             plan: plan.clone(),
             acl_batch,
             ct_entries: HashMap::new(),
+            ct_by_entry: HashMap::new(),
+            next_ct: 0,
         })
     }
 
     /// Offloads a connection to the plan's CT pipe (hardware target of a stateful policy):
-    /// its packets then hit in the pipes instead of going to software. Returns the CT
-    /// entry's id (for [`Installed::ct_remove`] and aging).
+    /// its packets then hit in the pipes instead of going to software. Returns the
+    /// connection's handle (for [`Installed::ct_remove`] and aging).
     ///
-    /// Connections live in the current plan's CT pipe: an update that builds new pipes
-    /// (make-before-break) starts with an empty one, and software offloads again as
-    /// packets miss.
+    /// Connections stay offloaded across [`Installed::update`]: a make-before-break
+    /// update adds them to the new generation's CT pipe before traffic flips to it.
     ///
     /// # Errors
     /// [`InstallError::InvalidPlan`] when the plan has no CT pipe; the entry's add or
-    /// completion failing.
-    pub fn ct_offload(&mut self, entry: doca_flow::ct::CtEntry) -> Result<EntryId, InstallError> {
-        let at = self
-            .plan
-            .pipes
-            .iter()
-            .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
-            .ok_or_else(|| InstallError::InvalidPlan("the plan has no CT pipe".into()))?;
-        let pipe = self.current.pipes[at]
-            .as_ref()
-            .ok_or_else(|| InstallError::InvalidPlan("the CT pipe is not built".into()))?;
+    /// completion failing (the connection is then not offloaded).
+    pub fn ct_offload(&mut self, entry: doca_flow::ct::CtEntry) -> Result<CtHandle, InstallError> {
+        let pipe = ct_pipe(&self.plan, &self.current)?;
         let e = pipe
             .add_any(&mut self.queue, AnyEntry::Ct(entry), Flags::NoWait)
             .map_err(flow_err("pipe `ct`"))?;
-        process_all(&self.ports[0], &mut self.queue, "ct")?;
-        let id = e.id();
-        self.ct_entries.insert(id, e);
-        Ok(id)
+        if let Err(err) = process_all(&self.ports[0], &mut self.queue, "ct") {
+            // The add did not complete: take it back so nothing is left half in.
+            if e.is_installed() {
+                let _ = pipe.remove_entry(&mut self.queue, &e, Flags::NoWait);
+                let _ = self.ports[0].entries_process(&mut self.queue, 0);
+            }
+            return Err(err);
+        }
+        let handle = CtHandle(self.next_ct);
+        self.next_ct += 1;
+        self.ct_by_entry.insert(e.id(), handle);
+        self.ct_entries.insert(handle, (e, entry));
+        Ok(handle)
     }
 
     /// Removes an offloaded connection (FIN, RST, aged).
     ///
     /// # Errors
     /// When it is not offloaded, or the removal fails.
-    pub fn ct_remove(&mut self, id: EntryId) -> Result<(), InstallError> {
-        let e = self
+    pub fn ct_remove(&mut self, handle: CtHandle) -> Result<(), InstallError> {
+        let (e, _) = self
             .ct_entries
-            .remove(&id)
+            .remove(&handle)
             .ok_or_else(|| InstallError::InvalidPlan("no such offloaded connection".into()))?;
-        let at = self
-            .plan
-            .pipes
-            .iter()
-            .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }));
-        if let Some(pipe) = at.and_then(|i| self.current.pipes[i].as_ref()) {
+        self.ct_by_entry.remove(&e.id());
+        if let Ok(pipe) = ct_pipe(&self.plan, &self.current) {
             pipe.remove_entry(&mut self.queue, &e, Flags::NoWait)
                 .map_err(flow_err("pipe `ct`"))?;
             process_all(&self.ports[0], &mut self.queue, "ct")?;
@@ -356,8 +364,84 @@ impl Installed {
 
     /// Offloaded connections that have seen no hit for their timeout; remove them with
     /// [`Installed::ct_remove`].
-    pub fn ct_aged(&self) -> Vec<EntryId> {
-        self.flow.ct_aged(&self.ports[0])
+    pub fn ct_aged(&self) -> Vec<CtHandle> {
+        self.flow
+            .ct_aged(&self.ports[0])
+            .into_iter()
+            .filter_map(|id| self.ct_by_entry.get(&id).copied())
+            .collect()
+    }
+
+    /// How many connections are offloaded to the CT pipe.
+    pub fn ct_offloaded(&self) -> usize {
+        self.ct_entries.len()
+    }
+
+    /// True while `handle`'s connection is offloaded (an update to a policy without a
+    /// CT pipe ends every offload).
+    pub fn ct_is_offloaded(&self, handle: CtHandle) -> bool {
+        self.ct_entries.contains_key(&handle)
+    }
+
+    /// Adds every offloaded connection to `new`'s CT pipe (the next generation of a
+    /// make-before-break update). On failure the adds made so far are taken back and the
+    /// current entries stay as they were.
+    fn ct_move_to(
+        &mut self,
+        plan: &Plan,
+        new: &Generation,
+    ) -> Result<Vec<(CtHandle, Entry)>, InstallError> {
+        let mut moved = Vec::with_capacity(self.ct_entries.len());
+        if self.ct_entries.is_empty() {
+            return Ok(moved);
+        }
+        let pipe = match ct_pipe(plan, new) {
+            Ok(p) => p.clone(),
+            // The new policy tracks no connections: its packets never reach a CT pipe.
+            Err(_) => return Ok(moved),
+        };
+        let mut handles: Vec<CtHandle> = self.ct_entries.keys().copied().collect();
+        handles.sort_unstable();
+        let mut failure = None;
+        for h in handles {
+            let spec = self.ct_entries[&h].1;
+            match pipe.add_any(&mut self.queue, AnyEntry::Ct(spec), Flags::NoWait) {
+                Ok(e) => moved.push((h, e)),
+                Err(source) => {
+                    failure = Some(InstallError::Flow {
+                        what: "pipe `ct` (moving offloaded connections)".into(),
+                        source,
+                    });
+                    break;
+                }
+            }
+            if moved.len() % BATCH == 0 {
+                if let Err(e) = process_all(&self.ports[0], &mut self.queue, "ct") {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if failure.is_none() {
+            if let Err(e) = process_all(&self.ports[0], &mut self.queue, "ct") {
+                failure = Some(e);
+            }
+        }
+        if let Some(err) = failure {
+            for _ in 0..3 {
+                if self.ports[0].entries_process(&mut self.queue, 0).is_ok() {
+                    break;
+                }
+            }
+            for (_, e) in &moved {
+                if e.is_installed() {
+                    let _ = pipe.remove_entry(&mut self.queue, e, Flags::NoWait);
+                }
+            }
+            let _ = self.ports[0].entries_process(&mut self.queue, 0);
+            return Err(err);
+        }
+        Ok(moved)
     }
 
     /// The installed plan.
@@ -520,6 +604,15 @@ impl Installed {
         // 1. Make: the new pipes beside the old ones.
         let new = build_generation(plan, &self.ports[0], &mut self.queue, self.acl_batch)?;
         tag_entries(&self.flow, &new);
+        // Offloaded connections move into the new CT pipe before traffic flips to it, so
+        // established connections keep their hardware path across the update.
+        let moved = match self.ct_move_to(plan, &new) {
+            Ok(m) => m,
+            Err(e) => {
+                drop(new);
+                return Err(e);
+            }
+        };
         // 2. Flip: beside each old root entry, a new one with the same match and
         //    priority that forwards to the new generation, all completed in one
         //    entries_process; then the old ones go. (DOCA cannot update a control pipe's
@@ -562,7 +655,13 @@ impl Installed {
                         .remove_entry(&mut self.queue, entry, Flags::NoWait);
                 }
             }
+            if let Ok(ct) = ct_pipe(plan, &new) {
+                for (_, e) in &moved {
+                    let _ = ct.remove_entry(&mut self.queue, e, Flags::NoWait);
+                }
+            }
             let _ = self.ports[0].entries_process(&mut self.queue, 0);
+            drop(moved);
             drop(added);
             drop(new);
             return Err(err);
@@ -583,8 +682,18 @@ impl Installed {
         drop(old_root);
         // 3. Break: remove the old entries; their pipes go when nothing holds them.
         let old = std::mem::replace(&mut self.current, new);
-        // The old CT pipe goes with its generation, and its offloaded connections with it.
-        self.ct_entries.clear();
+        // The offloaded connections now live in the new CT pipe; their old entries go
+        // with the old one.
+        self.ct_by_entry.clear();
+        if moved.is_empty() {
+            self.ct_entries.clear();
+        }
+        for (h, e) in moved {
+            self.ct_by_entry.insert(e.id(), h);
+            if let Some(slot) = self.ct_entries.get_mut(&h) {
+                slot.0 = e;
+            }
+        }
         self.plan = plan.clone();
         remove_generation(old, &self.ports[0], &mut self.queue);
         Ok(())
@@ -824,6 +933,18 @@ fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
 }
 
 /// Processes the queue until nothing is pending; any error completion fails.
+/// The CT pipe of `plan` as built in `g`.
+fn ct_pipe<'g>(plan: &Plan, g: &'g Generation) -> Result<&'g Pipe, InstallError> {
+    let at = plan
+        .pipes
+        .iter()
+        .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
+        .ok_or_else(|| InstallError::InvalidPlan("the plan has no CT pipe".into()))?;
+    g.pipes[at]
+        .as_ref()
+        .ok_or_else(|| InstallError::InvalidPlan("the CT pipe is not built".into()))
+}
+
 fn process_all(port: &Port, queue: &mut Queue, pipe: &str) -> Result<(), InstallError> {
     let done: Vec<Completion> = port
         .entries_process(queue, 0)

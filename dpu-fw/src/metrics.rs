@@ -61,6 +61,28 @@ pub struct Snapshot {
     pub errors: u64,
     /// Connection tracking, when the policy tracks connections.
     pub conntrack: Option<crate::conntrack::CtStats>,
+    /// Connection offloads to the hardware CT pipe, when a stateful policy runs on the
+    /// hardware backend.
+    pub offload: Option<OffloadMetrics>,
+}
+
+/// The hardware path's connection offloads (`dpu-fw run` on a BlueField with a stateful
+/// policy: see [`crate::firewall::OffloadAgent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OffloadMetrics {
+    /// Connections in the CT pipe now.
+    pub in_hardware: u64,
+    /// Connections put into the CT pipe.
+    pub offloaded: u64,
+    /// Connections taken out on a FIN or RST.
+    pub closed: u64,
+    /// Connections hardware aged out.
+    pub aged: u64,
+    /// Offloads the CT pipe refused (the connection stayed in software).
+    pub refused: u64,
+    /// Offload asks dropped because the agent's queue was full (the connection stays
+    /// in software until hardware would have aged it; a later packet does not ask again).
+    pub dropped_asks: u64,
 }
 
 /// A metric family: name, help text, and how to read it from a sample.
@@ -183,6 +205,47 @@ impl Snapshot {
                     "dpufw_conntrack_related_total",
                     "Packets tracked as related (ICMP errors about a connection).",
                     ct.related,
+                ),
+            ];
+            for (name, help, v) in counters {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+                );
+            }
+        }
+        if let Some(o) = &self.offload {
+            let _ = writeln!(
+                out,
+                "# HELP dpufw_offload_connections Connections in the hardware CT pipe.\n\
+                 # TYPE dpufw_offload_connections gauge\ndpufw_offload_connections {}",
+                o.in_hardware
+            );
+            let counters: [(&str, &str, u64); 5] = [
+                (
+                    "dpufw_offload_added_total",
+                    "Connections offloaded to the hardware CT pipe.",
+                    o.offloaded,
+                ),
+                (
+                    "dpufw_offload_closed_total",
+                    "Offloaded connections taken out on a FIN or RST.",
+                    o.closed,
+                ),
+                (
+                    "dpufw_offload_aged_total",
+                    "Offloaded connections hardware aged out.",
+                    o.aged,
+                ),
+                (
+                    "dpufw_offload_refused_total",
+                    "Offloads the CT pipe refused (the connection stayed in software).",
+                    o.refused,
+                ),
+                (
+                    "dpufw_offload_dropped_asks_total",
+                    "Offload asks dropped because the agent's queue was full.",
+                    o.dropped_asks,
                 ),
             ];
             for (name, help, v) in counters {
@@ -329,6 +392,14 @@ mod tests {
                 invalid: 3,
                 related: 1,
             }),
+            offload: Some(OffloadMetrics {
+                in_hardware: 6,
+                offloaded: 11,
+                closed: 4,
+                aged: 1,
+                refused: 0,
+                dropped_asks: 0,
+            }),
         }
     }
 
@@ -344,6 +415,8 @@ mod tests {
         assert!(text.contains("dpufw_conntrack_connections 5\n"));
         assert!(text.contains("dpufw_conntrack_table_full_total 2\n"));
         assert!(text.contains("dpufw_conntrack_invalid_total 3\n"));
+        assert!(text.contains("dpufw_offload_connections 6\n"));
+        assert!(text.contains("dpufw_offload_added_total 11\n"));
         // Every sample line belongs to a family declared before it.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {

@@ -263,8 +263,9 @@ fn established_on(install: Install) {
 }
 
 /// The same through the hardware backend on the DOCA Flow contract emulator: the CT
-/// pipe, the offloads, the removals on FIN/RST and aging all go through `doca_flow_ct`
-/// calls of the seam.
+/// pipe, the offloads, the removals on FIN/RST and aging, and the moves of offloaded
+/// connections on updates all go through `doca_flow_ct` calls of the seam. (One test:
+/// the EAL starts once per process.)
 #[cfg(feature = "doca-emu")]
 #[test]
 fn through_the_hw_backend_on_the_doca_flow_emulator() {
@@ -277,6 +278,8 @@ fn through_the_hw_backend_on_the_doca_flow_emulator() {
     };
     emu::reset();
     established_on(&hw);
+    // Offloaded connections move to the new CT pipe on make-before-break updates.
+    offloads_survive_updates_on(&hw);
     let v = emu::violations();
     assert!(v.is_empty(), "{v:#?}");
     let mut runner = TestRunner::new(Config {
@@ -293,4 +296,135 @@ fn through_the_hw_backend_on_the_doca_flow_emulator() {
         })
         .unwrap();
     assert_eq!(emu::census(), emu::Census::default());
+}
+
+/// The policy with outbound traffic accepted by a rule instead of the default: the
+/// host's established pipelines miss to `drop` now, so the `bluefield` pipes differ and
+/// an update is make-before-break (new pipes, a new CT pipe).
+fn changed_policy() -> String {
+    POLICY.replace(
+        "[defaults]",
+        "[[rules]]\nname = \"host-out\"\nin_port = \"pf0hpf\"\naction = \"accept\"\n\n[defaults]",
+    )
+    .replace("outbound = \"accept\"", "outbound = \"drop\"")
+}
+
+/// Offloaded connections stay in hardware across policy updates: a make-before-break
+/// update moves them into the new CT pipe before the flip, and an update that fails
+/// leaves them where they were.
+fn offloads_survive_updates_on(install: Install) {
+    let rules = dpu_fw::config::parse(POLICY, "p.toml").unwrap().rules;
+    let changed = dpu_fw::config::parse(&changed_policy(), "q.toml")
+        .unwrap()
+        .rules;
+    let hw_plan = compile(&rules, &Target::bluefield()).unwrap();
+    let hw_changed = compile(&changed, &Target::bluefield()).unwrap();
+    assert!(
+        !dpu_fw::compile::diff::diff(&hw_plan, &hw_changed).in_place(usize::MAX),
+        "the change must rebuild the pipes"
+    );
+    let sw_plan = compile(&rules, &Target::software()).unwrap();
+    let soft = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
+    let mut hybrid = Offloading::new(install(&hw_plan), soft, 30);
+    let mut now = 0;
+    let mut step = |h: &mut Offloading, conn: u8, phase: u8| {
+        now += 1_000_000;
+        let (port, mut f) = tcp_frame(conn, phase);
+        h.process(port, &mut f, now).unwrap()
+    };
+    // Handshakes: the third packet (the client's ACK) offloads each connection.
+    for conn in 0..4 {
+        for phase in 0..3 {
+            step(&mut hybrid, conn, phase);
+        }
+    }
+    assert_eq!(hybrid.hardware().ct_offloaded(), 4);
+    assert_eq!(hybrid.agent().len(), 4);
+    for (n, plan) in [&hw_changed, &hw_plan, &hw_changed].into_iter().enumerate() {
+        hybrid
+            .hardware_mut()
+            .update(plan)
+            .unwrap_or_else(|e| panic!("update {n}: {e}"));
+        assert_eq!(hybrid.hardware().ct_offloaded(), 4, "after update {n}");
+        for conn in 0..4 {
+            let p = step(&mut hybrid, conn, 3 + (n as u8 % 2));
+            assert!(
+                p.in_hardware && p.processed.passed(),
+                "update {n}: conn {conn}'s data left the hardware path: {p:?}"
+            );
+        }
+    }
+    // The close goes through software and takes the connections out of the CT pipe,
+    // in whichever generation holds them.
+    for conn in 0..4 {
+        let p = step(&mut hybrid, conn, 5);
+        assert!(!p.in_hardware && p.processed.passed(), "{p:?}");
+    }
+    assert_eq!(hybrid.hardware().ct_offloaded(), 0);
+    assert_eq!(hybrid.agent().stats().closed, 4);
+}
+
+#[test]
+fn offloads_survive_updates() {
+    offloads_survive_updates_on(&on_sw);
+}
+
+/// `dpu-fw run`'s split: workers decide on the software path and only ask; the agent
+/// applies the asks later. One ask per connection, however many packets come first.
+#[test]
+fn workers_ask_once_per_connection() {
+    use dpu_fw::firewall::{OffloadAgent, OffloadRequest};
+    let rules = dpu_fw::config::parse(POLICY, "p.toml").unwrap().rules;
+    let hw_plan = compile(&rules, &Target::bluefield()).unwrap();
+    let sw_plan = compile(&rules, &Target::software()).unwrap();
+    let mut hw = Installed::new(&hw_plan).unwrap();
+    let mut worker = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
+    let tracker = worker.tracker().unwrap().clone();
+    let mut agent = OffloadAgent::new(30);
+    let mut asks = Vec::new();
+    let mut now = 0;
+    // The handshake, then data in both directions before the agent runs.
+    for phase in [0, 1, 2, 3, 4, 3, 4] {
+        now += 1_000;
+        let (port, mut f) = tcp_frame(0, phase);
+        let p = worker.process(port, &mut f, now);
+        assert!(p.passed(), "phase {phase}");
+        asks.extend(worker.offload_request(port, &f, &p, now));
+    }
+    assert_eq!(asks.len(), 1, "{asks:?}");
+    assert!(matches!(
+        asks[0],
+        OffloadRequest::Offload { zone: _, tuple: _ }
+    ));
+    assert!(agent.apply(&mut hw, &tracker, asks[0], now).unwrap());
+    // Hardware now decides the connection's packets.
+    let (port, mut f) = tcp_frame(0, 3);
+    let d = hw.process(port, &mut f);
+    assert!(
+        !matches!(
+            d.outcome.verdict,
+            doca_flow::Verdict::Rss { .. } | doca_flow::Verdict::Miss { .. }
+        ),
+        "{d:?}"
+    );
+    // A FIN asks for the close, and nothing offloads the connection again.
+    let mut asks = Vec::new();
+    for phase in [5, 6, 7, 8] {
+        now += 1_000;
+        let (port, mut f) = tcp_frame(0, phase);
+        let p = worker.process(port, &mut f, now);
+        asks.extend(worker.offload_request(port, &f, &p, now));
+    }
+    assert!(
+        matches!(
+            asks.as_slice(),
+            [OffloadRequest::Close { .. }, OffloadRequest::Close { .. }]
+        ),
+        "{asks:?}"
+    );
+    for a in asks {
+        agent.apply(&mut hw, &tracker, a, now).unwrap();
+    }
+    assert_eq!(hw.ct_offloaded(), 0);
+    assert_eq!(agent.stats().offloaded, 1);
 }

@@ -94,9 +94,9 @@ mod dataplane {
     use dpu_fw::dataplane::{
         Dataplane, DataplaneConfig, Device, Disposition, PortSnapshot, PortSpec, Processor,
     };
-    use dpu_fw::firewall::Firewall;
+    use dpu_fw::firewall::{Firewall, OffloadRequest, Processed};
     use dpu_fw::install::{Decision, Installed};
-    use dpu_fw::metrics::{MetricsServer, PortMetrics, RuleMetrics, Snapshot};
+    use dpu_fw::metrics::{MetricsServer, OffloadMetrics, PortMetrics, RuleMetrics, Snapshot};
     use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
     use tracing::{error, info, warn};
 
@@ -212,6 +212,10 @@ mod dataplane {
         lane: usize,
         /// The current burst's frame lengths (reused).
         lens: Vec<usize>,
+        /// Where offload asks go (a stateful policy on the hardware backend).
+        offload: Option<Arc<OffloadAsks>>,
+        /// The current burst's tracked packets, for their offload asks (reused).
+        tracked: Vec<(usize, Processed)>,
     }
 
     impl Processor for PlanProcessor {
@@ -222,6 +226,11 @@ mod dataplane {
             let len = packet.len();
             let now = clock_ns(self.epoch);
             let p = self.fw.process(port_id, packet, now);
+            if let Some(asks) = &self.offload {
+                if let Some(r) = self.fw.offload_request(port_id, packet, &p, now) {
+                    asks.push(r, &self.fw, now);
+                }
+            }
             if p.decision.rule.is_none() {
                 self.stats
                     .record_default(self.lane, self.default_slot[in_port], len);
@@ -247,10 +256,24 @@ mod dataplane {
             let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
             let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
             let now = clock_ns(self.epoch);
+            let offloading = self.offload.is_some();
+            let tracked = &mut self.tracked;
+            tracked.clear();
             self.fw
-                .process_batch_each(port_id, packets, now, |i, o, rule, _, table_full| {
+                .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
                     if rule.is_none() {
                         stats.record_default(lane, default, lens[i]);
+                    }
+                    if offloading && state.is_some() {
+                        let decision = Decision { outcome: *o, rule };
+                        tracked.push((
+                            i,
+                            Processed {
+                                decision,
+                                state,
+                                table_full,
+                            },
+                        ));
                     }
                     out.push(if table_full {
                         Disposition::Drop
@@ -258,6 +281,13 @@ mod dataplane {
                         disposition(index_of, o.verdict)
                     });
                 });
+            if let Some(asks) = &self.offload {
+                for (i, p) in self.tracked.drain(..) {
+                    if let Some(r) = self.fw.offload_request(port_id, packets[i], &p, now) {
+                        asks.push(r, &self.fw, now);
+                    }
+                }
+            }
         }
     }
 
@@ -341,28 +371,144 @@ mod dataplane {
         stats: Arc<RuleStats>,
     }
 
+    /// Asks held for the offload agent at most (a burst of new connections between two
+    /// control-loop ticks; beyond it asks are dropped and counted).
+    const OFFLOAD_ASKS: usize = 65_536;
+
+    /// Offload asks from the workers to the offload agent on the control thread.
+    struct OffloadAsks {
+        list: Mutex<Vec<OffloadRequest>>,
+        dropped: AtomicU64,
+    }
+
+    impl OffloadAsks {
+        fn new() -> Self {
+            OffloadAsks {
+                list: Mutex::new(Vec::new()),
+                dropped: AtomicU64::new(0),
+            }
+        }
+
+        /// Queues `r`; when the list is full the ask is dropped and its claim given back,
+        /// so a later packet of the connection asks again.
+        fn push(&self, r: OffloadRequest, fw: &Firewall, now: u64) {
+            let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+            if list.len() < OFFLOAD_ASKS {
+                list.push(r);
+                return;
+            }
+            drop(list);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            if let (OffloadRequest::Offload { zone, tuple }, Some(t)) = (r, fw.tracker()) {
+                t.release_offload(zone, &tuple, now);
+            }
+        }
+
+        /// Moves the queued asks into `into`.
+        #[cfg_attr(not(any(feature = "doca", feature = "doca-emu")), allow(dead_code))]
+        fn take(&self, into: &mut Vec<OffloadRequest>) {
+            let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::swap(&mut *list, into);
+        }
+    }
+
+    /// The longest aging hardware gets for an offloaded connection (otherwise the
+    /// timeout of its state: `[conntrack] timeouts`). A day: an idle established TCP
+    /// connection leaves the CT pipe then and its next packet goes to software, which
+    /// still knows it (its software timeout is 5 days by default).
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
+    const OFFLOAD_MAX_AGING_S: u32 = 86_400;
+
     /// On a BlueField (feature `doca`) the policy is also installed into DOCA
     /// Flow hardware pipes (compiled for the `bluefield` target), and the workers
     /// see only what the hardware sends up, which they decide with the `software`
-    /// plan. A stateful policy's CT pipe is refused by the hw backend until
-    /// `doca_flow_ct` is bound (docs/conntrack.md). Not run on hardware yet: see
-    /// docs/doca-versions.md.
+    /// plan. With a stateful policy, the workers ask for the offload of each
+    /// connection they pass as established, and the control thread's offload agent
+    /// puts it into the CT pipe (`doca_flow_ct`), takes it out on FIN/RST and when
+    /// hardware ages it, and moves the offloaded connections into the new CT pipe on a
+    /// reload. Ran on the DOCA Flow emulator (feature `doca-emu`), never on a
+    /// BlueField: see docs/doca-versions.md.
     #[cfg(any(feature = "doca", feature = "doca-emu"))]
-    struct Hardware(Installed);
+    struct Hardware {
+        installed: Installed,
+        agent: dpu_fw::firewall::OffloadAgent,
+        asks: Arc<OffloadAsks>,
+        /// The asks being applied (reused).
+        applying: Vec<OffloadRequest>,
+    }
 
     #[cfg(any(feature = "doca", feature = "doca-emu"))]
     impl Hardware {
-        fn install(eal: &Eal, policy: &Policy) -> anyhow::Result<Hardware> {
-            Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
-                .map(Hardware)
-                .context("installing the policy into DOCA Flow hardware pipes")
+        fn install(eal: &Eal, policy: &Policy, asks: Arc<OffloadAsks>) -> anyhow::Result<Hardware> {
+            let installed =
+                Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
+                    .context("installing the policy into DOCA Flow hardware pipes")?;
+            Ok(Hardware {
+                installed,
+                agent: dpu_fw::firewall::OffloadAgent::new(OFFLOAD_MAX_AGING_S),
+                asks,
+                applying: Vec::new(),
+            })
         }
 
-        /// Make-before-break: the old pipes stay in force if this fails.
+        /// Make-before-break: the old pipes stay in force if this fails; offloaded
+        /// connections move into the new CT pipe.
         fn update(&mut self, policy: &Policy) -> anyhow::Result<()> {
-            self.0
+            self.installed
                 .update(&policy.hw_plan)
                 .context("updating the DOCA Flow hardware pipes")
+        }
+
+        /// Applies the workers' offload asks; returns how many failed (each logged).
+        fn offload(&mut self, ct: &Conntrack) -> u64 {
+            // Emulated hardware (feature `doca-emu`) ages on this clock; a BlueField on
+            // its own.
+            self.installed.set_time_ns(ct.now());
+            let mut applying = std::mem::take(&mut self.applying);
+            self.asks.take(&mut applying);
+            let mut failed = 0;
+            if let Some(t) = ct.current() {
+                for r in applying.drain(..) {
+                    if let Err(e) = self.agent.apply(&mut self.installed, &t, r, ct.now()) {
+                        failed += 1;
+                        if failed == 1 {
+                            warn!("a connection stays in software: {e}");
+                        }
+                    }
+                }
+            }
+            applying.clear();
+            self.applying = applying;
+            failed
+        }
+
+        /// Takes out what hardware aged, and keeps the software timeouts of the
+        /// offloaded connections running; returns how many removals failed.
+        fn age(&mut self, ct: &Conntrack) -> u64 {
+            let Some(t) = ct.current() else {
+                return 0;
+            };
+            let failed = match self.agent.age(&mut self.installed, &t, ct.now()) {
+                Ok(_) => 0,
+                Err(e) => {
+                    warn!("removing an aged connection from the CT pipe: {e}");
+                    1
+                }
+            };
+            self.agent.refresh(&t, ct.now());
+            failed
+        }
+
+        fn metrics(&self) -> Option<OffloadMetrics> {
+            let s = self.agent.stats();
+            (self.installed.plan().ct_connections > 0).then(|| OffloadMetrics {
+                in_hardware: self.installed.ct_offloaded() as u64,
+                offloaded: s.offloaded,
+                closed: s.closed,
+                aged: s.aged,
+                refused: s.refused,
+                dropped_asks: self.asks.dropped.load(Ordering::Relaxed),
+            })
         }
     }
 
@@ -371,13 +517,32 @@ mod dataplane {
 
     #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
     impl Hardware {
-        fn install(_: &Eal, _: &Policy) -> anyhow::Result<Hardware> {
+        fn install(_: &Eal, _: &Policy, _: Arc<OffloadAsks>) -> anyhow::Result<Hardware> {
             Ok(Hardware)
         }
 
         fn update(&mut self, _: &Policy) -> anyhow::Result<()> {
             Ok(())
         }
+
+        fn offload(&mut self, _: &Conntrack) -> u64 {
+            0
+        }
+
+        fn age(&mut self, _: &Conntrack) -> u64 {
+            0
+        }
+
+        fn metrics(&self) -> Option<OffloadMetrics> {
+            None
+        }
+    }
+
+    /// Where a worker sends offload asks: only with hardware pipes and a stateful
+    /// policy.
+    fn offload_asks(policy: &Policy, asks: &Arc<OffloadAsks>) -> Option<Arc<OffloadAsks>> {
+        (cfg!(any(feature = "doca", feature = "doca-emu")) && policy.rules.conntrack.is_some())
+            .then(|| asks.clone())
     }
 
     fn load_policy(path: &Path, workers: usize) -> anyhow::Result<Policy> {
@@ -438,6 +603,7 @@ mod dataplane {
         specs: &[PortSpec],
         lane: usize,
         ct: &Conntrack,
+        asks: &Arc<OffloadAsks>,
     ) -> anyhow::Result<Box<dyn Processor>> {
         let installed = Arc::new(Installed::new(&policy.plan).context("installing the policy")?);
         let fw = Firewall::new(
@@ -479,6 +645,8 @@ mod dataplane {
             stats: policy.stats.clone(),
             lane,
             lens: Vec::with_capacity(64),
+            offload: offload_asks(policy, asks),
+            tracked: Vec::with_capacity(64),
         }))
     }
 
@@ -488,6 +656,7 @@ mod dataplane {
         specs: &[PortSpec],
         workers: usize,
         ct: &Conntrack,
+        asks: &Arc<OffloadAsks>,
     ) -> anyhow::Result<Vec<Box<dyn Processor>>> {
         // The policy's stats read the entry counters of exactly these copies.
         policy
@@ -497,7 +666,7 @@ mod dataplane {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         (0..workers)
-            .map(|w| processor(policy, specs, w, ct))
+            .map(|w| processor(policy, specs, w, ct, asks))
             .collect()
     }
 
@@ -510,6 +679,8 @@ mod dataplane {
         reloads_failed: AtomicU64,
         errors: AtomicU64,
         conntrack: Arc<Conntrack>,
+        /// The offload agent's figures, copied by the control loop.
+        offload: Mutex<Option<OffloadMetrics>>,
     }
 
     impl Shared {
@@ -536,6 +707,7 @@ mod dataplane {
                 reloads_failed: self.reloads_failed.load(Ordering::Relaxed),
                 errors: self.errors.load(Ordering::Relaxed),
                 conntrack: self.conntrack.current().map(|t| t.stats()),
+                offload: self.offload.lock().map(|o| *o).unwrap_or_default(),
             }
         }
     }
@@ -597,7 +769,8 @@ mod dataplane {
             tracker: Mutex::new(None),
             epoch: Instant::now(),
         });
-        let mut first = processors(&policy, &specs, workers, &ct)?.into_iter();
+        let asks = Arc::new(OffloadAsks::new());
+        let mut first = processors(&policy, &specs, workers, &ct, &asks)?.into_iter();
 
         // The process's EAL: the dataplane and DOCA Flow (feature `doca`) run on it and
         // keep it alive, so it shuts down after both.
@@ -616,7 +789,7 @@ mod dataplane {
                 .unwrap_or_else(|| Box::new(|_: usize, _: &mut [u8]| Disposition::Drop))
         })
         .context("starting the dataplane")?;
-        let mut hardware = Hardware::install(&eal, &policy)?;
+        let mut hardware = Hardware::install(&eal, &policy, asks.clone())?;
 
         let shared = Arc::new(Shared {
             stats: Mutex::new(policy.stats.clone()),
@@ -626,6 +799,7 @@ mod dataplane {
             reloads_failed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             conntrack: ct.clone(),
+            offload: Mutex::new(hardware.metrics()),
         });
         let _metrics = if args.metrics == "off" {
             None
@@ -682,12 +856,19 @@ mod dataplane {
         let mut last_sweep = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
+            // Offload the connections the workers asked for.
+            let mut failed = hardware.offload(&ct);
             // Age connections off the packet path.
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 last_sweep = Instant::now();
                 if let Some(t) = ct.current() {
                     t.expire(ct.now());
                 }
+                failed += hardware.age(&ct);
+            }
+            shared.errors.fetch_add(failed, Ordering::Relaxed);
+            if let Ok(mut o) = shared.offload.lock() {
+                *o = hardware.metrics();
             }
             if let Ok(mut p) = shared.ports.lock() {
                 *p = dp.counters();
@@ -698,7 +879,7 @@ mod dataplane {
                 stamp = now_stamp;
                 let why = if changed { "file changed" } else { "SIGHUP" };
                 match load_policy(&args.config, workers).and_then(|p| {
-                    let procs = processors(&p, &specs, workers, &ct)?;
+                    let procs = processors(&p, &specs, workers, &ct, &asks)?;
                     hardware.update(&p)?;
                     Ok((p, procs))
                 }) {

@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 pub use packet::{CtPacket, Info, TcpInfo, Tuple};
 pub use tcp::{Dir, TcpConn, TcpState};
 
-use table::{Conn, K4, K6, Key, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots};
+use table::{Conn, K4, K6, Key, OFFLOAD_CLAIMED, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots};
 
 use crate::model::protocol;
 
@@ -964,6 +964,81 @@ impl Tracker {
             }
             None => (false, false),
         })
+    }
+
+    /// Claims the offload of the live connection of `tuple` (either direction) in
+    /// `zone`: true for the first caller, false once a packet of the connection has
+    /// claimed it (its offload asked for or done, or its close begun) or when no live
+    /// connection is held. A worker asks the offload agent only with a claim, so a
+    /// connection's offload is asked for once, not once per packet until it is in place.
+    pub fn claim_offload(&self, zone: u16, tuple: &Tuple, now: u64) -> bool {
+        let (key, h, _) = self.key(zone, tuple);
+        self.with_conn(&key, h, now, |c| match c {
+            Some(c) => {
+                let first = c.flags & OFFLOAD_CLAIMED == 0;
+                c.flags |= OFFLOAD_CLAIMED;
+                (first, false)
+            }
+            None => (false, false),
+        })
+    }
+
+    /// The connection of `tuple` in `zone` is no longer offloaded (its offload failed,
+    /// or hardware aged it out): software checks its windows again and a later packet
+    /// may claim its offload again.
+    pub fn release_offload(&self, zone: u16, tuple: &Tuple, now: u64) {
+        let (key, h, _) = self.key(zone, tuple);
+        self.with_conn(&key, h, now, |c| {
+            if let Some(c) = c {
+                c.flags &= !(OFFLOAD_CLAIMED | OFFLOADED);
+            }
+            ((), false)
+        });
+    }
+
+    /// Restarts the timeout of the offloaded connection of `tuple` in `zone` at `now`:
+    /// hardware forwards its packets unseen, so the offload agent keeps it alive while
+    /// hardware holds it (Linux's flow table refreshes offloaded conntrack entries the
+    /// same way). Returns whether the connection was found.
+    pub fn refresh(&self, zone: u16, tuple: &Tuple, now: u64) -> bool {
+        let (key, h, _) = self.key(zone, tuple);
+        self.with_conn(&key, h, now, |c| match c {
+            Some(c) => {
+                let replied = c.flags & SEEN_REPLY != 0;
+                c.expires =
+                    now.saturating_add(self.timeout_ns.of(tuple.proto, c.tcp.state, replied));
+                (true, false)
+            }
+            None => (false, false),
+        })
+    }
+
+    /// The timeout (ns) the live connection of `tuple` in `zone` has in its current
+    /// state: the aging an offload gives hardware.
+    pub fn timeout_of(&self, zone: u16, tuple: &Tuple, now: u64) -> Option<u64> {
+        let (key, h, _) = self.key(zone, tuple);
+        self.with_conn(&key, h, now, |c| match c {
+            Some(c) => {
+                let replied = c.flags & SEEN_REPLY != 0;
+                (
+                    Some(self.timeout_ns.of(tuple.proto, c.tcp.state, replied)),
+                    false,
+                )
+            }
+            None => (None, false),
+        })
+    }
+
+    /// Ends the connection of `tuple` in `zone` as if its timeout had passed (hardware
+    /// aged it: no packet of it was seen anywhere for its timeout). Returns whether it
+    /// was held.
+    pub fn expire_conn(&self, zone: u16, tuple: &Tuple, now: u64) -> bool {
+        let (key, h, _) = self.key(zone, tuple);
+        let removed = self.with_conn(&key, h, now, |c| (c.is_some(), c.is_some()));
+        if removed {
+            self.counters.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        removed
     }
 
     /// Removes every connection whose timeout has passed at `now`; returns how many.

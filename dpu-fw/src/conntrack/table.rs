@@ -21,7 +21,7 @@ pub(super) struct Conn {
     pub(super) packets: [u32; 2],
     /// TCP tracking (unused for other protocols).
     pub(super) tcp: TcpConn,
-    /// `ORIG_IS_A`, `SEEN_REPLY`, `OFFLOADED`.
+    /// `ORIG_IS_A`, `SEEN_REPLY`, `OFFLOADED`, `OFFLOAD_CLAIMED`.
     pub(super) flags: u8,
 }
 
@@ -32,6 +32,9 @@ pub(super) const SEEN_REPLY: u8 = 2;
 /// The connection was offloaded to hardware, which forwards its packets unseen: its TCP
 /// windows are no longer checked (Linux's flow offload sets `BE_LIBERAL` the same way).
 pub(super) const OFFLOADED: u8 = 4;
+/// A packet of the connection already asked for its offload (or its close began): no
+/// other packet asks again (`Tracker::claim_offload`).
+pub(super) const OFFLOAD_CLAIMED: u8 = 8;
 
 /// A table key: the zone, the protocol and the two endpoints in canonical order.
 pub(super) trait Key: Copy + Default + Eq {
