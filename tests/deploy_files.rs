@@ -42,7 +42,7 @@ fn assert_policy_valid(file: &str, key: &str) {
     let yaml = std::fs::read_to_string(root().join(file)).unwrap();
     let policy = block_scalar(&yaml, key);
     assert!(policy.contains("[[rules]]"), "no policy found in {file}");
-    let checked = dpu_fw::config::parse(&policy, &format!("{file} ({key})"))
+    let checked = dpu_fw::config::parse(&policy, format!("{file} ({key})"))
         .unwrap_or_else(|e| panic!("the policy in {file} does not parse:\n{e}"));
     assert!(!checked.rules.rules.is_empty());
 }
