@@ -6,8 +6,8 @@
 // lookup, no hooks; documents are printed in template file order (helm
 // orders them by kind).
 //
-// deploy/helm/render.sh wraps it. Build and run with Debian's packaged Go and libraries (no module
-// downloads):
+// deploy/helm/render.sh wraps it. Build and run it with Debian's packaged Go
+// and libraries (GOPATH mode, no module downloads):
 //
 //	apt-get install golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
 //	GOPATH=/usr/share/gocode GO111MODULE=off go run deploy/helm/render/main.go \
