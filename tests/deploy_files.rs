@@ -1,6 +1,8 @@
 //! The deployment files ship policies and commands; keep them honest: the
-//! policy embedded in the Kubernetes ConfigMap must be a valid config, and
-//! the commands the systemd unit and container run must exist.
+//! policies embedded in the Kubernetes ConfigMap, the Helm chart (its values
+//! and its checked-in render) and the DPF objects must be valid configs, and
+//! the commands the systemd unit, container and pods run must exist. (The
+//! manifests' structure is checked by deploy/validate, .ci/deploy.)
 
 use std::path::Path;
 
@@ -8,12 +10,15 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The block scalar under `firewall.toml: |` in the manifest, de-indented.
-fn configmap_policy(yaml: &str) -> String {
+/// The block scalar under `KEY: |` in the manifest, de-indented.
+fn block_scalar(yaml: &str, key: &str) -> String {
+    let start = format!("{key}: |");
     let mut lines = yaml
         .lines()
-        .skip_while(|l| !l.trim_start().starts_with("firewall.toml: |"));
-    let header = lines.next().expect("the manifest has a firewall.toml key");
+        .skip_while(|l| !l.trim_start().starts_with(&start));
+    let header = lines
+        .next()
+        .unwrap_or_else(|| panic!("the manifest has no `{start}`"));
     let key_indent = header.len() - header.trim_start().len();
     let mut out = String::new();
     let mut body_indent = None;
@@ -33,17 +38,31 @@ fn configmap_policy(yaml: &str) -> String {
     out
 }
 
+fn assert_policy_valid(file: &str, key: &str) {
+    let yaml = std::fs::read_to_string(root().join(file)).unwrap();
+    let policy = block_scalar(&yaml, key);
+    assert!(policy.contains("[[rules]]"), "no policy found in {file}");
+    let checked = dpu_fw::config::parse(&policy, format!("{file} ({key})"))
+        .unwrap_or_else(|e| panic!("the policy in {file} does not parse:\n{e}"));
+    assert!(!checked.rules.rules.is_empty());
+}
+
 #[test]
 fn kubernetes_configmap_policy_is_valid() {
-    let yaml = std::fs::read_to_string(root().join("deploy/kubernetes/dpu-fw.yaml")).unwrap();
-    let policy = configmap_policy(&yaml);
-    assert!(
-        policy.contains("[[rules]]"),
-        "no policy found in the ConfigMap"
-    );
-    let checked = dpu_fw::config::parse(&policy, "deploy/kubernetes/dpu-fw.yaml (ConfigMap)")
-        .unwrap_or_else(|e| panic!("the ConfigMap policy does not parse:\n{e}"));
-    assert!(!checked.rules.rules.is_empty());
+    assert_policy_valid("deploy/kubernetes/dpu-fw.yaml", "firewall.toml");
+}
+
+#[test]
+fn helm_chart_policies_are_valid() {
+    assert_policy_valid("deploy/helm/dpu-fw/values.yaml", "policy");
+    assert_policy_valid("deploy/helm/dpu-fw/rendered/default.yaml", "firewall.toml");
+    assert_policy_valid("deploy/helm/dpu-fw/rendered/dpf.yaml", "firewall.toml");
+}
+
+#[test]
+fn dpf_object_policies_are_valid() {
+    assert_policy_valid("deploy/dpf/dpudeployment.yaml", "policy");
+    assert_policy_valid("deploy/dpf/dpuservice.yaml", "policy");
 }
 
 #[test]
@@ -75,6 +94,8 @@ fn deployment_files_use_only_options_that_run_accepts() {
         "deploy/systemd/dpu-fw.env",
         "deploy/container/Containerfile",
         "deploy/kubernetes/dpu-fw.yaml",
+        "deploy/helm/dpu-fw/rendered/default.yaml",
+        "deploy/helm/dpu-fw/rendered/dpf.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
         let used: Vec<&str> = options
