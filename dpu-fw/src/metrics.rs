@@ -64,6 +64,8 @@ pub struct Snapshot {
     /// Connection offloads to the hardware CT pipe, when a stateful policy runs on the
     /// hardware backend.
     pub offload: Option<OffloadMetrics>,
+    /// The packet pool: mbufs in use and the pool's size (`None` without a dataplane).
+    pub mbufs: Option<(u64, u64)>,
 }
 
 /// The hardware path's connection offloads (`dpu-fw run` on a BlueField with a stateful
@@ -213,6 +215,15 @@ impl Snapshot {
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
                 );
             }
+        }
+        if let Some((in_use, size)) = self.mbufs {
+            let _ = writeln!(
+                out,
+                "# HELP dpufw_mbufs_in_use Packet buffers taken from the pool.\n\
+                 # TYPE dpufw_mbufs_in_use gauge\ndpufw_mbufs_in_use {in_use}\n\
+                 # HELP dpufw_mbufs Packet buffers in the pool.\n\
+                 # TYPE dpufw_mbufs gauge\ndpufw_mbufs {size}"
+            );
         }
         if let Some(o) = &self.offload {
             let _ = writeln!(
@@ -400,6 +411,7 @@ mod tests {
                 refused: 0,
                 dropped_asks: 0,
             }),
+            mbufs: Some((40, 8191)),
         }
     }
 
@@ -417,6 +429,7 @@ mod tests {
         assert!(text.contains("dpufw_conntrack_invalid_total 3\n"));
         assert!(text.contains("dpufw_offload_connections 6\n"));
         assert!(text.contains("dpufw_offload_added_total 11\n"));
+        assert!(text.contains("dpufw_mbufs_in_use 40\n"));
         // Every sample line belongs to a family declared before it.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {

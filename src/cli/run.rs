@@ -120,6 +120,9 @@ mod dataplane {
         installed: Mutex<Vec<Arc<Installed>>>,
         /// Per worker, per default (inbound, outbound): packets and bytes.
         defaults: Vec<[[AtomicU64; 2]; 2]>,
+        /// Per rule: what the earlier generations counted for the rule of the same
+        /// name and action, so the exported counters never go backwards on a reload.
+        base: Mutex<Vec<[u64; 2]>>,
     }
 
     impl RuleStats {
@@ -142,11 +145,28 @@ mod dataplane {
             actions.push(rules.defaults.inbound.to_string());
             names.push("default-outbound".into());
             actions.push(rules.defaults.outbound.to_string());
+            let base = Mutex::new(vec![[0; 2]; names.len()]);
             RuleStats {
                 names,
                 actions,
                 installed: Mutex::new(Vec::with_capacity(workers)),
                 defaults: (0..workers.max(1)).map(|_| Default::default()).collect(),
+                base,
+            }
+        }
+
+        /// Carries the counts of `old` (a generation no worker runs any more) over to
+        /// the rules of the same name and action.
+        fn carry_from(&self, old: &RuleStats) {
+            let totals: HashMap<(String, String), [u64; 2]> = old
+                .snapshot()
+                .into_iter()
+                .map(|m| ((m.rule, m.action), [m.packets, m.bytes]))
+                .collect();
+            let mut base = self.base.lock().unwrap_or_else(|e| e.into_inner());
+            for (i, slot) in base.iter_mut().enumerate() {
+                let key = (self.names[i].clone(), self.actions[i].clone());
+                *slot = totals.get(&key).copied().unwrap_or_default();
             }
         }
 
@@ -163,7 +183,7 @@ mod dataplane {
 
         fn snapshot(&self) -> Vec<RuleMetrics> {
             let rules = self.names.len() - 2;
-            let mut counts = vec![[0u64; 2]; self.names.len()];
+            let mut counts = self.base.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let installed = self
                 .installed
                 .lock()
@@ -681,6 +701,8 @@ mod dataplane {
         conntrack: Arc<Conntrack>,
         /// The offload agent's figures, copied by the control loop.
         offload: Mutex<Option<OffloadMetrics>>,
+        /// The packet pool (in use, size), copied by the control loop.
+        mbufs: Mutex<Option<(u64, u64)>>,
     }
 
     impl Shared {
@@ -708,6 +730,7 @@ mod dataplane {
                 errors: self.errors.load(Ordering::Relaxed),
                 conntrack: self.conntrack.current().map(|t| t.stats()),
                 offload: self.offload.lock().map(|o| *o).unwrap_or_default(),
+                mbufs: self.mbufs.lock().map(|m| *m).unwrap_or_default(),
             }
         }
     }
@@ -800,6 +823,7 @@ mod dataplane {
             errors: AtomicU64::new(0),
             conntrack: ct.clone(),
             offload: Mutex::new(hardware.metrics()),
+            mbufs: Mutex::new(None),
         });
         let _metrics = if args.metrics == "off" {
             None
@@ -873,6 +897,10 @@ mod dataplane {
             if let Ok(mut p) = shared.ports.lock() {
                 *p = dp.counters();
             }
+            if let Ok(mut m) = shared.mbufs.lock() {
+                let (in_use, size) = dp.mbufs();
+                *m = Some((u64::from(in_use), u64::from(size)));
+            }
             let now_stamp = file_stamp(&args.config);
             let changed = now_stamp.is_some() && now_stamp != stamp;
             if hup.swap(false, Ordering::Relaxed) || changed {
@@ -890,7 +918,10 @@ mod dataplane {
                                 Box::new(|_: usize, _: &mut [u8]| Disposition::Drop)
                             })
                         });
+                        // Every worker runs the new policy now: the old counts are
+                        // final, and the new stats start from them.
                         if let Ok(mut s) = shared.stats.lock() {
+                            p.stats.carry_from(&s);
                             *s = p.stats.clone();
                         }
                         shared.reloads_ok.fetch_add(1, Ordering::Relaxed);

@@ -100,6 +100,11 @@ impl Fw {
         }
     }
 
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then the rest of stdout (the final counters) and the exit status.
     pub(crate) fn stop(mut self) -> (String, std::process::ExitStatus) {
         sh(&["kill", "-TERM", &self.child.id().to_string()]);

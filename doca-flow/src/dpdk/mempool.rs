@@ -12,6 +12,7 @@ use super::{DpdkError, Eal, Mbuf};
 pub struct Mempool {
     raw: NonNull<sys::rte_mempool>,
     name: String,
+    size: u32,
     eal: Eal,
 }
 
@@ -48,6 +49,7 @@ impl Mempool {
         Ok(Arc::new(Mempool {
             raw,
             name: name.into(),
+            size: n,
             eal: eal.clone(),
         }))
     }
@@ -83,6 +85,11 @@ impl Mempool {
     pub fn in_use(&self) -> u32 {
         // SAFETY: raw is a live mempool.
         unsafe { sys::rte_mempool_in_use_count(self.raw.as_ptr()) }
+    }
+
+    /// The mbufs the pool was made with.
+    pub fn size(&self) -> u32 {
+        self.size
     }
 
     /// Free mbufs in the pool.

@@ -258,6 +258,13 @@ impl Dataplane {
         self.counters.iter().map(PortCounters::snapshot).collect()
     }
 
+    /// Mbufs taken from the packet pool now (in workers' hands, in port rings, or
+    /// leaked), and the pool's size. Idle, the first comes back to what it was before
+    /// traffic: the soak test checks that no mbuf leaks.
+    pub fn mbufs(&self) -> (u32, u32) {
+        (self._pool.in_use(), self._pool.size())
+    }
+
     /// The DPDK port ids, in dataplane-index order.
     pub fn port_ids(&self) -> &[u16] {
         &self.port_ids
