@@ -106,7 +106,9 @@ fn py_bg(ns: &str, program: &str) -> std::process::Child {
 }
 
 fn output(child: std::process::Child) -> String {
-    let out = child.wait_with_output().expect("wait for a traffic program");
+    let out = child
+        .wait_with_output()
+        .expect("wait for a traffic program");
     assert!(out.status.success(), "traffic program failed: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

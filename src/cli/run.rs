@@ -455,6 +455,10 @@ mod dataplane {
         asks: Arc<OffloadAsks>,
         /// The asks being applied (reused).
         applying: Vec<OffloadRequest>,
+        /// Reloads still to fail on the emulator (`DPU_FW_EMU_FAIL_RELOADS`, for the
+        /// fault tests).
+        #[cfg(feature = "doca-emu")]
+        fail_reloads: u32,
     }
 
     #[cfg(any(feature = "doca", feature = "doca-emu"))]
@@ -463,17 +467,36 @@ mod dataplane {
             let installed =
                 Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
                     .context("installing the policy into DOCA Flow hardware pipes")?;
+            #[cfg(feature = "doca-emu")]
+            let fail_reloads = match std::env::var("DPU_FW_EMU_FAIL_RELOADS") {
+                Ok(v) => v.parse().with_context(|| {
+                    format!("DPU_FW_EMU_FAIL_RELOADS={v:?}: expected a number of reloads")
+                })?,
+                Err(_) => 0,
+            };
             Ok(Hardware {
                 installed,
                 agent: dpu_fw::firewall::OffloadAgent::new(OFFLOAD_MAX_AGING_S),
                 asks,
                 applying: Vec::new(),
+                #[cfg(feature = "doca-emu")]
+                fail_reloads,
             })
         }
 
         /// Make-before-break: the old pipes stay in force if this fails; offloaded
         /// connections move into the new CT pipe.
         fn update(&mut self, policy: &Policy) -> anyhow::Result<()> {
+            // The fault tests: the emulator fails this update's first entry add when it
+            // completes (as a full or failing NIC table reports it).
+            #[cfg(feature = "doca-emu")]
+            if self.fail_reloads > 0 {
+                self.fail_reloads -= 1;
+                warn!("DPU_FW_EMU_FAIL_RELOADS: the emulator fails this reload's first entry");
+                doca_flow::backend::emu::inject(doca_flow::backend::emu::Fault::AsyncError {
+                    nth: 1,
+                });
+            }
             self.installed
                 .update(&policy.hw_plan)
                 .context("updating the DOCA Flow hardware pipes")
@@ -735,6 +758,78 @@ mod dataplane {
         }
     }
 
+    /// The ports' driver view at the last check, to log what changed: links going
+    /// down or up, packets lost for want of mbufs, device drops, send errors, full
+    /// transmit queues.
+    struct Health {
+        ports: Vec<dpu_fw::dataplane::PortHealth>,
+        tx_drops: Vec<u64>,
+    }
+
+    impl Health {
+        fn new(dp: &Dataplane) -> Health {
+            Health {
+                ports: dp.health(),
+                tx_drops: dp.counters().iter().map(|c| c.tx_drops).collect(),
+            }
+        }
+
+        fn check(&mut self, dp: &Dataplane, names: &[String]) {
+            let now = dp.health();
+            let tx_drops: Vec<u64> = dp.counters().iter().map(|c| c.tx_drops).collect();
+            let grew = |a: Option<u64>, b: Option<u64>| match (a, b) {
+                (Some(a), Some(b)) if b > a => b - a,
+                _ => 0,
+            };
+            for (i, (was, is)) in self.ports.iter().zip(&now).enumerate() {
+                let port = names.get(i).map_or("?", String::as_str);
+                match (was.link_up, is.link_up) {
+                    (Some(true), Some(false)) => {
+                        warn!(port, "link down: nothing passes this port until it is back")
+                    }
+                    (Some(false), Some(true)) => info!(port, "link up again"),
+                    _ => {}
+                }
+                let n = grew(was.rx_nombuf, is.rx_nombuf);
+                if n > 0 {
+                    warn!(
+                        port,
+                        lost = n,
+                        "packets waited or were lost for want of a free mbuf: the pool is \
+                         exhausted (raise --mbufs)"
+                    );
+                }
+                let n = grew(was.rx_missed, is.rx_missed);
+                if n > 0 {
+                    warn!(
+                        port,
+                        dropped = n,
+                        "the device dropped packets: its receive queue was full (the \
+                         workers are not keeping up; add --workers)"
+                    );
+                }
+                let n = grew(was.tx_errors, is.tx_errors);
+                if n > 0 {
+                    warn!(
+                        port,
+                        failed = n,
+                        "packets could not be sent (transmit errors: is the link down?)"
+                    );
+                }
+                let n = grew(self.tx_drops.get(i).copied(), tx_drops.get(i).copied());
+                if n > 0 {
+                    warn!(
+                        port,
+                        dropped = n,
+                        "packets dropped: the port's transmit queue was full"
+                    );
+                }
+            }
+            self.ports = now;
+            self.tx_drops = tx_drops;
+        }
+    }
+
     fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
         let m = std::fs::metadata(path).ok()?;
         Some((m.modified().ok()?, m.len()))
@@ -786,6 +881,8 @@ mod dataplane {
             .try_init();
 
         let workers = usize::from(args.workers);
+        // Stamped before the first read: a change made while `run` starts is reloaded.
+        let mut stamp = file_stamp(&args.config);
         let policy = load_policy(&args.config, workers)?;
         let specs = port_specs(&policy.rules, &args.ports)?;
         let ct = Arc::new(Conntrack {
@@ -813,6 +910,19 @@ mod dataplane {
         })
         .context("starting the dataplane")?;
         let mut hardware = Hardware::install(&eal, &policy, asks.clone())?;
+        // One full receive burst per port and worker must fit in the pool, or packets
+        // wait in the ports' rings (or are lost) under load. (net_af_packet in DPDK
+        // 22.11 does not count the receives a lack of mbufs failed, so say it now.)
+        let burst_need = specs.len() * workers * doca_flow::dpdk::BURST_MAX;
+        if (args.mbufs as usize) < burst_need {
+            warn!(
+                mbufs = args.mbufs,
+                needed = burst_need,
+                "--mbufs {} is below one receive burst per port and worker ({burst_need}): \
+                 under load packets will wait for a free mbuf or be lost (raise --mbufs)",
+                args.mbufs
+            );
+        }
 
         let shared = Arc::new(Shared {
             stats: Mutex::new(policy.stats.clone()),
@@ -875,7 +985,7 @@ mod dataplane {
             }
         };
 
-        let mut stamp = file_stamp(&args.config);
+        let mut health = Health::new(&dp);
         let mut last_stats = Instant::now();
         let mut last_sweep = Instant::now();
         while !stop.load(Ordering::Relaxed) {
@@ -889,6 +999,7 @@ mod dataplane {
                     t.expire(ct.now());
                 }
                 failed += hardware.age(&ct);
+                health.check(&dp, &shared.names);
             }
             shared.errors.fetch_add(failed, Ordering::Relaxed);
             if let Ok(mut o) = shared.offload.lock() {

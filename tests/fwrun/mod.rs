@@ -51,6 +51,19 @@ impl Fw {
         options: &[&str],
         eal: &[String],
     ) -> Fw {
+        Fw::start_logged(config, metrics_port, options, eal, None, &[])
+    }
+
+    /// [`Fw::start_with`], its log (stderr) written to `log` when given, with more
+    /// environment variables.
+    pub(crate) fn start_logged(
+        config: &Path,
+        metrics_port: u16,
+        options: &[&str],
+        eal: &[String],
+        log: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Fw {
         // `run` refuses a world-writable policy; whatever the umask, it is not.
         std::fs::set_permissions(config, std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .expect("chmod the policy file");
@@ -75,8 +88,15 @@ impl Fw {
             ])
             .args(eal)
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => {
+                    Stdio::from(std::fs::File::create(path).expect("create the log file"))
+                }
+                None => Stdio::inherit(),
+            });
         let mut child = cmd.spawn().expect("start dpu-fw run");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();

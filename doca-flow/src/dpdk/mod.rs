@@ -33,7 +33,9 @@ pub use eal::{Eal, LcoreThread};
 pub use error::DpdkError;
 pub use mbuf::{BURST_MAX, Drain, Mbuf, MbufBurst};
 pub use mempool::Mempool;
-pub use port::{Port, PortConfig, PortHandle, PortStats, RxQueue, StartedPort, TxQueue};
+pub use port::{
+    Port, PortConfig, PortHandle, PortStats, RxQueue, StartedPort, TxQueue, link_up, port_stats,
+};
 
 /// The DPDK version doca-sys was built against, e.g. `"DPDK 22.11.11"`.
 pub fn version() -> &'static str {

@@ -471,6 +471,35 @@ fn take(taken: &mut [bool], q: u16, port: u16, dir: &str) -> Result<(), DpdkErro
     }
 }
 
+/// A port's counters and link state, read without a handle (any thread may read
+/// them while workers poll the port).
+///
+/// # Errors
+/// [`DpdkError::Call`] when the driver cannot report them (or `id` is no port).
+#[doc(alias = "rte_eth_stats_get")]
+pub fn port_stats(_eal: &Eal, id: u16) -> Result<PortStats, DpdkError> {
+    stats(id)
+}
+
+/// Whether the port's link is up, as the driver reports it without waiting. Some
+/// virtual drivers (`net_af_packet`, `net_null`, `net_ring`) always say up.
+///
+/// # Errors
+/// [`DpdkError::Call`] when the driver cannot report it (or `id` is no port).
+#[doc(alias = "rte_eth_link_get_nowait")]
+pub fn link_up(_eal: &Eal, id: u16) -> Result<bool, DpdkError> {
+    let mut link = sys::rte_eth_link::default();
+    // SAFETY: an out pointer to a live struct; DPDK checks the port id.
+    let ret = unsafe { sys::rte_eth_link_get_nowait(id, &mut link) };
+    if ret != 0 {
+        return Err(DpdkError::call(
+            format!("rte_eth_link_get_nowait(port {id})"),
+            ret,
+        ));
+    }
+    Ok(link.link_status() != 0)
+}
+
 fn stats(id: u16) -> Result<PortStats, DpdkError> {
     let mut s = sys::rte_eth_stats::default();
     // SAFETY: valid port id and out pointer.

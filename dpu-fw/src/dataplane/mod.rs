@@ -123,6 +123,19 @@ pub enum DataplaneError {
     Thread(std::io::Error),
 }
 
+/// One port as its driver reports it: [`Dataplane::health`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PortHealth {
+    /// The link is up.
+    pub link_up: Option<bool>,
+    /// Packets the driver could not receive for want of a free mbuf.
+    pub rx_nombuf: Option<u64>,
+    /// Packets the device dropped because its receive queues were full.
+    pub rx_missed: Option<u64>,
+    /// Packets the driver failed to send.
+    pub tx_errors: Option<u64>,
+}
+
 /// A running dataplane.
 #[derive(Debug)]
 pub struct Dataplane {
@@ -164,7 +177,10 @@ impl Dataplane {
         let queues = u16::try_from(cfg.workers)
             .map_err(|_| DataplaneError::Config(format!("{} workers is too many", cfg.workers)))?;
         let eal = eal.clone();
-        let pool = Mempool::pktmbuf(&eal, "dpufw_pool", cfg.mbufs, 256, 2048)?;
+        // DPDK refuses a per-lcore cache above two thirds of the pool: small pools
+        // (a test of pool exhaustion, a tiny device) get a smaller one.
+        let cache = (cfg.mbufs / 2).min(256);
+        let pool = Mempool::pktmbuf(&eal, "dpufw_pool", cfg.mbufs, cache, 2048)?;
         let pcfg = PortConfig {
             rx_queues: queues,
             tx_queues: queues,
@@ -263,6 +279,25 @@ impl Dataplane {
     /// traffic: the soak test checks that no mbuf leaks.
     pub fn mbufs(&self) -> (u32, u32) {
         (self._pool.in_use(), self._pool.size())
+    }
+
+    /// Each port's driver view, in dataplane-index order: link state and the
+    /// driver's error counters (`None` where the driver cannot report them). The
+    /// control loop logs what changes: a link going down or up, packets lost for want
+    /// of mbufs, send errors.
+    pub fn health(&self) -> Vec<PortHealth> {
+        self.port_ids
+            .iter()
+            .map(|&id| {
+                let stats = doca_flow::dpdk::port_stats(&self._eal, id).ok();
+                PortHealth {
+                    link_up: doca_flow::dpdk::link_up(&self._eal, id).ok(),
+                    rx_nombuf: stats.map(|s| s.rx_nombuf),
+                    rx_missed: stats.map(|s| s.rx_missed),
+                    tx_errors: stats.map(|s| s.tx_errors),
+                }
+            })
+            .collect()
     }
 
     /// The DPDK port ids, in dataplane-index order.
