@@ -125,17 +125,27 @@ fn main() -> anyhow::Result<()> {
     println!("{}", plan.stats());
 
     // 3. The ports: the policy's ports as DPDK ports.
+    //    (An SF by its netdev is found in sysfs: its auxiliary device must be in
+    //    the EAL arguments, `-a auxiliary:mlx5_core.sf.N,dv_flow_en=2`.)
     let ports: Vec<PortSpec> = rules
         .ports
         .iter()
-        .map(|p| PortSpec {
-            name: p.name.clone(),
-            device: match &p.id {
+        .map(|p| {
+            let device = match &p.id {
                 PortId::Doca(id) => Device::Id(*id),
                 PortId::Representor(name) => Device::Name(name.clone()),
-            },
+                PortId::Netdev(netdev) => Device::Name(
+                    dpu_fw::sf::find(std::path::Path::new("/sys"), netdev)
+                        .with_context(|| format!("port {:?}", p.name))?
+                        .device,
+                ),
+            };
+            Ok(PortSpec {
+                name: p.name.clone(),
+                device,
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     // 4. Install and run. The worker runs the installed plan on the software
     //    backend for every packet it receives: all traffic on a plain Linux
     //    box; on a BlueField only what the hardware pipes miss and send up.

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod model;
 pub mod oracle;
 pub mod pcap;
+pub mod sf;
 pub mod synth;

@@ -25,9 +25,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
     metrics: String,
     /// Use this DPDK device for a policy port: NAME=DEVICE, where DEVICE is
-    /// a DPDK port id or device name (e.g. p0=net_af_packet0). Without it, a
-    /// port with `id = N` is DPDK port N and a port found by `representor`
-    /// is the DPDK device of that name.
+    /// a DPDK port id, a DPDK device name (e.g. p0=net_af_packet0), or
+    /// netdev:IFNAME for a scalable function by its netdev (found in sysfs and
+    /// probed as an auxiliary device). Without it, a port with `id = N` is DPDK
+    /// port N, a port found by `representor` is the DPDK device of that name,
+    /// and a port with `netdev` is that SF.
     #[arg(long = "port", value_name = "NAME=DEVICE")]
     ports: Vec<String>,
     /// Mbufs in the packet pool.
@@ -37,6 +39,10 @@ pub(crate) struct Args {
     /// 0600 in a directory of mode 0700, so only root can open it.
     #[arg(long, value_name = "PATH", default_value = crate::cli::control::DEFAULT_SOCKET)]
     control: String,
+    /// Where sysfs is mounted, to find the scalable functions of `netdev` ports
+    /// (a fake tree in tests).
+    #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
+    sysfs_root: PathBuf,
     /// EAL arguments, after `--` (e.g. -- -l 0-1 --vdev=net_af_packet0,iface=eth1).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -609,8 +615,17 @@ mod dataplane {
         })
     }
 
-    /// Which DPDK device each policy port is, in policy port order.
-    fn port_specs(rules: &RuleSet, overrides: &[String]) -> anyhow::Result<Vec<PortSpec>> {
+    /// Which DPDK device each policy port is, in policy port order, the EAL `-a`
+    /// arguments that probe the ports given as SF netdevs.
+    fn port_specs(
+        rules: &RuleSet,
+        overrides: &[String],
+        sysfs: &Path,
+    ) -> anyhow::Result<(Vec<PortSpec>, Vec<String>)> {
+        enum Given {
+            Device(Device),
+            Netdev(String),
+        }
         let mut map = HashMap::new();
         for o in overrides {
             let Some((name, dev)) = o.split_once('=') else {
@@ -619,26 +634,44 @@ mod dataplane {
             if rules.port(name).is_none() {
                 bail!("--port {o:?}: the policy has no port named {name:?}");
             }
-            let device = match dev.parse::<u16>() {
-                Ok(id) => Device::Id(id),
-                Err(_) if !dev.is_empty() => Device::Name(dev.to_string()),
-                Err(_) => bail!("--port {o:?}: empty DEVICE"),
+            let given = if let Some(netdev) = dev.strip_prefix("netdev:") {
+                Given::Netdev(netdev.to_string())
+            } else {
+                match dev.parse::<u16>() {
+                    Ok(id) => Given::Device(Device::Id(id)),
+                    Err(_) if !dev.is_empty() => Given::Device(Device::Name(dev.to_string())),
+                    Err(_) => bail!("--port {o:?}: empty DEVICE"),
+                }
             };
-            if map.insert(name.to_string(), device).is_some() {
+            if map.insert(name.to_string(), given).is_some() {
                 bail!("--port: port {name:?} given twice");
             }
         }
-        Ok(rules
-            .ports
-            .iter()
-            .map(|p| PortSpec {
+        let mut specs = Vec::with_capacity(rules.ports.len());
+        let mut allow = Vec::new();
+        for p in &rules.ports {
+            let given = map.remove(&p.name).unwrap_or_else(|| match &p.id {
+                ModelPortId::Doca(id) => Given::Device(Device::Id(*id)),
+                ModelPortId::Representor(n) => Given::Device(Device::Name(n.clone())),
+                ModelPortId::Netdev(n) => Given::Netdev(n.clone()),
+            });
+            let device = match given {
+                Given::Device(d) => d,
+                Given::Netdev(n) => {
+                    let sf = dpu_fw::sf::find(sysfs, &n)
+                        .with_context(|| format!("port {:?} (netdev {n:?})", p.name))?;
+                    info!(port = %p.name, netdev = %n, device = %sf.device, "scalable function");
+                    allow.push("-a".to_string());
+                    allow.push(sf.eal_allow());
+                    Device::Name(sf.device)
+                }
+            };
+            specs.push(PortSpec {
                 name: p.name.clone(),
-                device: map.remove(&p.name).unwrap_or_else(|| match &p.id {
-                    ModelPortId::Doca(id) => Device::Id(*id),
-                    ModelPortId::Representor(n) => Device::Name(n.clone()),
-                }),
-            })
-            .collect())
+                device,
+            });
+        }
+        Ok((specs, allow))
     }
 
     fn processor(
@@ -884,7 +917,16 @@ mod dataplane {
         // Stamped before the first read: a change made while `run` starts is reloaded.
         let mut stamp = file_stamp(&args.config);
         let policy = load_policy(&args.config, workers)?;
-        let specs = port_specs(&policy.rules, &args.ports)?;
+        let (specs, sf_allow) = port_specs(&policy.rules, &args.ports, &args.sysfs_root)?;
+        #[cfg(any(feature = "doca", feature = "doca-emu"))]
+        if !sf_allow.is_empty() {
+            bail!(
+                "the policy's ports include scalable functions (netdev ports), which DOCA \
+                 Flow drives in vnf mode; the hardware backend runs in switch mode only \
+                 (uplink and representors) so far. A build without feature `doca` runs the \
+                 policy in software on the SFs."
+            );
+        }
         let ct = Arc::new(Conntrack {
             tracker: Mutex::new(None),
             epoch: Instant::now(),
@@ -894,8 +936,26 @@ mod dataplane {
 
         // The process's EAL: the dataplane and DOCA Flow (feature `doca`) run on it and
         // keep it alive, so it shuts down after both.
+        // SF ports are probed on the auxiliary bus, unless the EAL arguments already
+        // name the device.
+        let sf_allow: Vec<String> = sf_allow
+            .chunks(2)
+            .filter(|a| {
+                let device = a[1].split(',').next().unwrap_or_default();
+                !args.eal.iter().any(|e| e.contains(device))
+            })
+            .flatten()
+            .cloned()
+            .collect();
+        if !sf_allow.is_empty() {
+            info!(
+                "EAL arguments added for the SF ports: {}",
+                sf_allow.join(" ")
+            );
+        }
         let eal_args: Vec<String> = std::iter::once("dpu-fw".to_string())
             .chain(args.eal.iter().cloned())
+            .chain(sf_allow)
             .collect();
         let eal = Eal::init(&eal_args).context("starting the DPDK EAL")?;
         let cfg = DataplaneConfig {

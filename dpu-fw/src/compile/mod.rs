@@ -407,8 +407,8 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
     Ok(plan)
 }
 
-/// DOCA port ids: given ids are kept; ports found by representor name get the smallest
-/// unused ids, in port order. The switch port (first uplink, else first port) comes first.
+/// DOCA port ids: given ids are kept; ports found by representor or netdev name get the
+/// smallest unused ids, in port order. The switch port (first uplink, else first port) comes first.
 fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     if rules.ports.is_empty() {
         return Err(CompileError::NoPorts);
@@ -430,7 +430,7 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     for p in &rules.ports {
         let id = match p.id {
             ModelPortId::Doca(id) => id,
-            ModelPortId::Representor(_) => {
+            ModelPortId::Representor(_) | ModelPortId::Netdev(_) => {
                 while used.contains(&next) {
                     next = next.checked_add(1).ok_or_else(|| CompileError::PortId {
                         port: p.name.clone(),

@@ -493,18 +493,29 @@ fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> 
             return None;
         }
     };
-    let id = match (&p.id, &p.representor) {
-        (Some(_), Some(r)) => {
-            cx.err(
-                &r.span(),
-                ErrorKind::InvalidValue,
-                format!("port `{name}` has both `id` and `representor`; expected one of them"),
-            );
-            return None;
-        }
-        (Some(id), None) => PortId::Doca(cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16),
-        (None, Some(r)) => PortId::Representor(r.get_ref().clone()),
-        (None, None) => PortId::Representor(name.to_string()),
+    keyed.key("netdev", &p.netdev);
+    let given = [
+        p.id.as_ref().map(|v| ("id", v.span())),
+        p.representor.as_ref().map(|v| ("representor", v.span())),
+        p.netdev.as_ref().map(|v| ("netdev", v.span())),
+    ];
+    let mut given = given.into_iter().flatten();
+    if let (Some((first, _)), Some((second, span))) = (given.next(), given.next()) {
+        cx.err(
+            &span,
+            ErrorKind::InvalidValue,
+            format!(
+                "port `{name}` has both `{first}` and `{second}`; expected one of `id`, \
+                 `representor` or `netdev`"
+            ),
+        );
+        return None;
+    }
+    let id = match (&p.id, &p.representor, &p.netdev) {
+        (Some(id), _, _) => PortId::Doca(cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16),
+        (_, Some(r), _) => PortId::Representor(r.get_ref().clone()),
+        (_, _, Some(n)) => PortId::Netdev(n.get_ref().clone()),
+        (None, None, None) => PortId::Representor(name.to_string()),
     };
     Some(Port {
         name: name.to_string(),

@@ -43,6 +43,7 @@ pub(super) struct RawPort {
     pub role: Spanned<String>,
     pub id: Option<Spanned<i64>>,
     pub representor: Option<Spanned<String>>,
+    pub netdev: Option<Spanned<String>>,
     pub peer: Option<Spanned<String>>,
 }
 

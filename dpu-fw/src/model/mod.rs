@@ -660,6 +660,10 @@ pub enum PortId {
     Doca(u16),
     /// A representor's netdev name (`pf0hpf`, `en3f0pf0sf1`).
     Representor(String),
+    /// The netdev of a scalable function this service owns (`p0_if` under DOCA
+    /// Platform Framework): `dpu-fw run` finds the SF in sysfs and probes it
+    /// ([`crate::sf`]).
+    Netdev(String),
 }
 
 /// A port of the switch.

@@ -375,6 +375,7 @@ fn check_ports(rules: &RuleSet, p: &mut Vec<Problem>) {
         let key = match port.id {
             PortId::Doca(_) => "id",
             PortId::Representor(_) => "representor",
+            PortId::Netdev(_) => "netdev",
         };
         if let Some(other) = ids.insert(&port.id, port.name.as_str()) {
             p.push(Problem::new(
