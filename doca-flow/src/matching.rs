@@ -735,12 +735,7 @@ impl<'a> PacketKey<'a> {
 
     /// The values of the 5-tuple, for RSS and hash pipes.
     pub(crate) fn hash_fields(&self, fields: &[(Field, u128)]) -> u64 {
-        use core::hash::Hasher;
-        let mut h = crate::backend::sw::hash::FxHasher64::default();
-        for &(f, m) in fields {
-            h.write_u128(self.get(f) & m);
-        }
-        h.finish()
+        crate::backend::sw::hash::hash_words(fields.iter().map(|&(f, m)| self.get(f) & m))
     }
 }
 

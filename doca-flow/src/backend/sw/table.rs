@@ -425,15 +425,12 @@ impl Table {
 
     /// The bucket a hash pipe picks for these field values; `None` for other pipe types.
     pub(crate) fn calc_hash(&self, values: &crate::matching::Match) -> Option<u32> {
-        use core::hash::Hasher;
         let Table::Hash { fields, slots } = self else {
             return None;
         };
-        let mut h = crate::backend::sw::hash::FxHasher64::default();
-        for &(f, m) in fields {
-            h.write_u128(values.get(f) & m);
-        }
-        Some((h.finish() % slots.len().max(1) as u64) as u32)
+        let h =
+            crate::backend::sw::hash::hash_words(fields.iter().map(|&(f, m)| values.get(f) & m));
+        Some((h % slots.len().max(1) as u64) as u32)
     }
 
     /// The entry slot a packet hits, if any. `buf` is scratch space for keys.
