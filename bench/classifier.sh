@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 CB=${CLASSBENCH_DIR:-../shared/classbench}
 SETS=${SETS:-"acl1_1k fw1_1k ipc1_1k acl1_10k fw1_10k ipc1_10k acl1_100k fw1_100k ipc1_100k"}
 CHURN=${CHURN:-10}
-cargo build --release -q --features dpdk --bin dpu-fw
+cargo build --release -q --features dpdk,bench-alloc --bin dpu-fw
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for s in $SETS; do

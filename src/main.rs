@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 /// Counts live and peak heap bytes, so `dpu-fw bench` reports the
-/// classifier's build memory exactly (a few relaxed atomics per allocation).
+/// classifier's build memory exactly (a few relaxed atomics per allocation, so
+/// benchmark builds only: feature `bench-alloc`).
+#[cfg(feature = "bench-alloc")]
 #[global_allocator]
 static ALLOC: dpu_fw::bench::PeakAlloc = dpu_fw::bench::PeakAlloc;
 
