@@ -454,6 +454,13 @@ impl Installed {
         &self.flow
     }
 
+    /// True when software can run packets through the installed pipes (the sw backend,
+    /// or the emulated hardware's wire); false on real hardware, where the NIC runs them
+    /// and [`Installed::process`] answers `DropReason::InHardware`.
+    pub fn runs_in_software(&self) -> bool {
+        self.flow.datapath().is_some()
+    }
+
     /// Sets the time the meters see (where software runs the packets: the sw backend,
     /// or the emulated hardware).
     pub fn set_time_ns(&self, now_ns: u64) {
@@ -478,12 +485,13 @@ impl Installed {
     }
 
     /// Runs one frame that arrived on DOCA port `port` through the installed pipes (on
-    /// the sw backend, or the emulated hardware's wire; on real hardware, where the NIC
-    /// runs the pipes, every packet is reported as dropped at an unknown port).
+    /// the sw backend, or the emulated hardware's wire). On real hardware the NIC runs
+    /// the pipes and software cannot: every packet then gets
+    /// `Verdict::Drop(DropReason::InHardware)` (see [`Installed::runs_in_software`]).
     pub fn process(&self, port: u16, frame: &mut [u8]) -> Decision {
         let outcome = match self.flow.datapath() {
             Some(mut dp) => dp.process_packet(PortId(port), frame),
-            None => unknown_port(),
+            None => in_hardware(),
         };
         self.decide(outcome)
     }
@@ -494,7 +502,7 @@ impl Installed {
     pub fn process_with_meta(&self, port: u16, pkt_meta: u32, frame: &mut [u8]) -> Decision {
         let outcome = match self.flow.datapath() {
             Some(mut dp) => dp.process_packet_with_meta(PortId(port), pkt_meta, frame),
-            None => unknown_port(),
+            None => in_hardware(),
         };
         self.decide(outcome)
     }
@@ -544,7 +552,7 @@ impl Installed {
                 f(i, o, self.rule_of(o))
             }),
             None => {
-                let o = unknown_port();
+                let o = in_hardware();
                 (0..frames.len()).for_each(|i| f(i, &o, None))
             }
         }
@@ -803,9 +811,10 @@ impl Installed {
     }
 }
 
-fn unknown_port() -> Outcome {
+/// The outcome on real hardware, where no software runs the pipes.
+fn in_hardware() -> Outcome {
     Outcome {
-        verdict: doca_flow::Verdict::Drop(doca_flow::DropReason::UnknownPort),
+        verdict: doca_flow::Verdict::Drop(doca_flow::DropReason::InHardware),
         meta: Default::default(),
         modified: false,
         hops: 0,

@@ -29,6 +29,10 @@ pub enum DropReason {
     Loop,
     /// The ingress port is not started.
     UnknownPort,
+    /// Nothing in software runs these pipes: on real hardware the NIC runs them, so a
+    /// packet handed to software cannot be run through them (the answer of
+    /// [`crate::Flow::datapath`]'s absence, never a real drop).
+    InHardware,
 }
 
 /// Where a packet went.
