@@ -79,7 +79,25 @@ pub enum InstallError {
     },
     /// The plan is not well formed.
     #[error("invalid plan: {0}")]
-    InvalidPlan(String),
+    InvalidPlan(#[from] crate::compile::PlanError),
+    /// The plan has no CT pipe (it tracks no connections, or targets software).
+    #[error("the plan has no CT pipe to offload connections to")]
+    NoCtPipe,
+    /// No connection with this handle is offloaded (removed already, or the update to a
+    /// policy without a CT pipe ended it).
+    #[error("no such offloaded connection")]
+    NotOffloaded,
+    /// The new plan's root does not fit beside the installed one for the flip.
+    #[error(
+        "the new root has {new} entries, more than the installed root has room for beside \
+         its own ({room}); install the new plan afresh"
+    )]
+    RootFull {
+        /// The new root's entries.
+        new: usize,
+        /// The root pipe's capacity.
+        room: u32,
+    },
     /// An update changes the ports; updates keep the ports (reinstall instead).
     #[error("the new plan has other ports than the installed one; install it afresh")]
     PortsChanged,
@@ -240,7 +258,7 @@ impl Installed {
     /// # Errors
     /// [`InstallError`] naming the pipe or port that failed.
     pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
-        plan.validate().map_err(InstallError::InvalidPlan)?;
+        plan.validate()?;
         let depth = queue_depth(plan, &backend);
         let acl_batch = depth as usize - 1;
         let mut builder = Flow::builder()
@@ -322,7 +340,7 @@ impl Installed {
     /// update adds them to the new generation's CT pipe before traffic flips to it.
     ///
     /// # Errors
-    /// [`InstallError::InvalidPlan`] when the plan has no CT pipe; the entry's add or
+    /// [`InstallError::NoCtPipe`] when the plan has no CT pipe; the entry's add or
     /// completion failing (the connection is then not offloaded).
     pub fn ct_offload(&mut self, entry: doca_flow::ct::CtEntry) -> Result<CtHandle, InstallError> {
         let pipe = ct_pipe(&self.plan, &self.current)?;
@@ -352,7 +370,7 @@ impl Installed {
         let (e, _) = self
             .ct_entries
             .remove(&handle)
-            .ok_or_else(|| InstallError::InvalidPlan("no such offloaded connection".into()))?;
+            .ok_or(InstallError::NotOffloaded)?;
         self.ct_by_entry.remove(&e.id());
         if let Ok(pipe) = ct_pipe(&self.plan, &self.current) {
             pipe.remove_entry(&mut self.queue, &e, Flags::NoWait)
@@ -589,15 +607,17 @@ impl Installed {
     /// [`InstallError::PortsChanged`] if the ports differ; any failure while building the
     /// new pipes or flipping the root (the old policy is then still installed).
     pub fn update(&mut self, plan: &Plan) -> Result<(), InstallError> {
-        plan.validate().map_err(InstallError::InvalidPlan)?;
+        plan.validate()?;
         if plan.ports != self.plan.ports {
             return Err(InstallError::PortsChanged);
         }
         let root_plan = &plan.pipes[plan.root()];
-        if 2 * root_plan.entries.len() as u32 > root_capacity(&self.plan) {
-            return Err(InstallError::InvalidPlan(
-                "the new root has more entries than the installed root has room for".into(),
-            ));
+        let room = root_capacity(&self.plan);
+        if 2 * root_plan.entries.len() as u32 > room {
+            return Err(InstallError::RootFull {
+                new: root_plan.entries.len(),
+                room,
+            });
         }
         let d = diff::diff(&self.plan, plan);
         let root = self.plan.root();
@@ -948,10 +968,8 @@ fn ct_pipe<'g>(plan: &Plan, g: &'g Generation) -> Result<&'g Pipe, InstallError>
         .pipes
         .iter()
         .position(|p| matches!(p.kind, PlanPipeKind::Ct { .. }))
-        .ok_or_else(|| InstallError::InvalidPlan("the plan has no CT pipe".into()))?;
-    g.pipes[at]
-        .as_ref()
-        .ok_or_else(|| InstallError::InvalidPlan("the CT pipe is not built".into()))
+        .ok_or(InstallError::NoCtPipe)?;
+    g.pipes[at].as_ref().ok_or(InstallError::NoCtPipe)
 }
 
 fn process_all(port: &Port, queue: &mut Queue, pipe: &str) -> Result<(), InstallError> {

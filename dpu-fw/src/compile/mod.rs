@@ -43,8 +43,8 @@ use std::collections::HashMap;
 use doca_flow::{Field, L3Type, L4Type, Match, MeterCfg, MeterLimit};
 
 pub use plan::{
-    AclMatch, Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPort, PlanStats,
-    TargetKind,
+    AclMatch, Plan, PlanEntry, PlanError, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPort,
+    PlanStats, TargetKind,
 };
 
 use crate::conntrack::{CtState, StateSet};

@@ -328,26 +328,26 @@ impl Plan {
     ///
     /// # Errors
     /// A description of the first broken invariant.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PlanError> {
         let mut ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
         ids.sort_unstable();
-        if ids.windows(2).any(|w| w[0] == w[1]) {
-            return Err("two ports share a DOCA port id".into());
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(PlanError::SharedPortId(w[0]));
         }
         if self.ports.is_empty() {
-            return Err("no ports".into());
+            return Err(PlanError::NoPorts);
         }
         if self
             .pipes
             .last()
             .is_none_or(|p| p.kind != PlanPipeKind::Root)
         {
-            return Err("the last pipe must be the root".into());
+            return Err(PlanError::RootNotLast);
         }
         for (i, p) in self.pipes.iter().enumerate() {
             let is_root = p.kind == PlanPipeKind::Root;
             if is_root != (i == self.root()) {
-                return Err(format!("pipe {}: the root must be the last pipe", p.name));
+                return Err(PlanError::RootNotLast);
             }
             for f in p
                 .entries
@@ -358,10 +358,16 @@ impl Plan {
             {
                 match f {
                     PlanFwd::Pipe(t) if t >= i => {
-                        return Err(format!("pipe {} forwards to a later pipe", p.name));
+                        return Err(PlanError::ForwardsAhead {
+                            pipe: p.name.clone(),
+                            target: t,
+                        });
                     }
                     PlanFwd::Port(id) if !ids.contains(&id) => {
-                        return Err(format!("pipe {} forwards to unknown port {id}", p.name));
+                        return Err(PlanError::UnknownPort {
+                            pipe: p.name.clone(),
+                            port: id,
+                        });
                     }
                     _ => {}
                 }
@@ -369,4 +375,36 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Why a [`Plan`] is not well formed ([`Plan::validate`]). The compiler never makes such
+/// plans; a hand-built or edited one may.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// Two ports have the same DOCA port id.
+    #[error("two ports share DOCA port id {0}")]
+    SharedPortId(u16),
+    /// The plan has no ports.
+    #[error("the plan has no ports")]
+    NoPorts,
+    /// The root pipe is missing or not the last pipe.
+    #[error("the root pipe must be the last pipe (and the only root)")]
+    RootNotLast,
+    /// A pipe forwards to itself or a pipe after it (pipes are built in order).
+    #[error("pipe `{pipe}` forwards to pipe {target}, which is not built before it")]
+    ForwardsAhead {
+        /// The pipe.
+        pipe: String,
+        /// The index of the pipe it forwards to.
+        target: usize,
+    },
+    /// A pipe forwards to a port the plan does not have.
+    #[error("pipe `{pipe}` forwards to port {port}, which the plan does not have")]
+    UnknownPort {
+        /// The pipe.
+        pipe: String,
+        /// The DOCA port id.
+        port: u16,
+    },
 }

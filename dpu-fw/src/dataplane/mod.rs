@@ -115,9 +115,12 @@ pub enum DataplaneError {
         /// What DPDK said.
         source: DpdkError,
     },
-    /// The configuration is unusable.
-    #[error("{0}")]
-    Config(String),
+    /// The configuration names no port.
+    #[error("the dataplane needs at least one port")]
+    NoPorts,
+    /// The configuration asks for no worker, or more than a port has queues for.
+    #[error("{0} workers: the dataplane runs 1 to 65535 (one queue per port each)")]
+    Workers(usize),
     /// A worker thread could not be started.
     #[error("could not start worker thread: {0}")]
     Thread(std::io::Error),
@@ -167,15 +170,13 @@ impl Dataplane {
         mut make: impl FnMut(usize) -> Box<dyn Processor>,
     ) -> Result<Dataplane, DataplaneError> {
         if cfg.ports.is_empty() {
-            return Err(DataplaneError::Config("no ports configured".into()));
+            return Err(DataplaneError::NoPorts);
         }
         if cfg.workers == 0 {
-            return Err(DataplaneError::Config(
-                "at least one worker is needed".into(),
-            ));
+            return Err(DataplaneError::Workers(0));
         }
-        let queues = u16::try_from(cfg.workers)
-            .map_err(|_| DataplaneError::Config(format!("{} workers is too many", cfg.workers)))?;
+        let queues =
+            u16::try_from(cfg.workers).map_err(|_| DataplaneError::Workers(cfg.workers))?;
         let eal = eal.clone();
         // DPDK refuses a per-lcore cache above two thirds of the pool: small pools
         // (a test of pool exhaustion, a tiny device) get a smaller one.
