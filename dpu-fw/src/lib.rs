@@ -4,6 +4,7 @@ pub mod classbench;
 pub mod compile;
 pub mod config;
 pub mod conntrack;
+pub mod control;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod demo;
