@@ -44,6 +44,17 @@ pub enum ClassBenchError {
         /// The I/O (or gzip) error.
         source: std::io::Error,
     },
+    /// The file (after gunzip) is not UTF-8 text: a binary or a wrong file.
+    #[error(
+        "{}: not UTF-8 text (invalid byte at offset {offset}); expected a ClassBench text file, plain or gzip",
+        file.display()
+    )]
+    NotText {
+        /// The file.
+        file: PathBuf,
+        /// Byte offset of the first invalid byte (in the decompressed bytes).
+        offset: usize,
+    },
     /// A token is not what the format expects.
     #[error("{}:{line}:{column}: expected {expected}, found {found:?}", file.display())]
     Syntax {
@@ -161,25 +172,40 @@ impl CbHeader {
 ///
 /// # Errors
 ///
-/// [`ClassBenchError::Io`] when the file cannot be read, is corrupt gzip, or
-/// is not UTF-8.
+/// [`ClassBenchError::Io`] when the file cannot be read or is corrupt gzip,
+/// [`ClassBenchError::NotText`] when it is not UTF-8 text.
 pub fn read_text(path: &Path) -> Result<String, ClassBenchError> {
-    let io = |source| ClassBenchError::Io {
+    let raw = std::fs::read(path).map_err(|source| ClassBenchError::Io {
         file: path.to_owned(),
         source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+    })?;
+    decode_text(raw, path)
+}
+
+/// A file's bytes as text: gunzipped when they start with the gzip magic bytes;
+/// `file` is used in errors only.
+///
+/// # Errors
+///
+/// [`ClassBenchError::Io`] for corrupt gzip, [`ClassBenchError::NotText`] when the
+/// (decompressed) bytes are not UTF-8.
+pub fn decode_text(raw: Vec<u8>, file: &Path) -> Result<String, ClassBenchError> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(io)?;
+            .map_err(|source| ClassBenchError::Io {
+                file: file.to_owned(),
+                source,
+            })?;
         out
     } else {
         raw
     };
-    String::from_utf8(bytes)
-        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    String::from_utf8(bytes).map_err(|e| ClassBenchError::NotText {
+        file: file.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Reads a rule file (plain or gzip).
