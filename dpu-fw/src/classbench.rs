@@ -36,13 +36,14 @@ use doca_flow::classifier::{Key, PortRange, Prefix, Rule};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClassBenchError {
-    /// Opening, reading or decompressing the file failed.
-    #[error("{}: {source}", file.display())]
+    /// Opening, reading or decompressing the file failed (the cause is part of the
+    /// message, not a source, so an error chain prints it once).
+    #[error("{}: {cause}", file.display())]
     Io {
         /// The file.
         file: PathBuf,
         /// The I/O (or gzip) error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file (after gunzip) is not UTF-8 text: a binary or a wrong file.
     #[error(
@@ -175,9 +176,9 @@ impl CbHeader {
 /// [`ClassBenchError::Io`] when the file cannot be read or is corrupt gzip,
 /// [`ClassBenchError::NotText`] when it is not UTF-8 text.
 pub fn read_text(path: &Path) -> Result<String, ClassBenchError> {
-    let raw = std::fs::read(path).map_err(|source| ClassBenchError::Io {
+    let raw = std::fs::read(path).map_err(|cause| ClassBenchError::Io {
         file: path.to_owned(),
-        source,
+        cause,
     })?;
     decode_text(raw, path)
 }
@@ -194,9 +195,9 @@ pub fn decode_text(raw: Vec<u8>, file: &Path) -> Result<String, ClassBenchError>
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|source| ClassBenchError::Io {
+            .map_err(|cause| ClassBenchError::Io {
                 file: file.to_owned(),
-                source,
+                cause,
             })?;
         out
     } else {

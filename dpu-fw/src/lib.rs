@@ -8,6 +8,7 @@ pub mod control;
 #[cfg(feature = "dpdk")]
 pub mod dataplane;
 pub mod demo;
+pub mod error;
 pub mod firewall;
 pub mod install;
 pub mod metrics;
