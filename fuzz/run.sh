@@ -64,6 +64,11 @@ for t in "${targets[@]}"; do
     grep -E 'panicked at|ERROR: |SUMMARY: |Test unit written' "logs/$t.log" | head -n 8 >&2 || true
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$t.log" | tail -n 1)
+  if [ "$result" = none ] && [ "${runs:-0}" -eq 0 ]; then
+    # A target that ran nothing proves nothing: fail rather than report a clean run.
+    result="RAN NOTHING (see fuzz/logs/$t.log)"
+    failed+=("$t")
+  fi
   time=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "logs/$t.log" | tail -n 1)
   corpus=$(find "corpus/$t" -type f | wc -l)
   echo "$t: ${runs:-?} executions in ${time:-?} s, corpus $corpus inputs, findings: $result"
