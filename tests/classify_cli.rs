@@ -323,4 +323,20 @@ fn errors_are_short_located_and_say_what_to_do() {
              (50 of 60 bytes)\n"
         )
     );
+
+    // A command-line value naming something the policy lacks says what it has.
+    let o = dpu_fw(&[
+        "simulate",
+        "--config",
+        &example(),
+        "--pcap",
+        c,
+        "--port",
+        "p9",
+    ]);
+    no_panic(&o);
+    assert_eq!(
+        text(&o.stderr),
+        "error: --port p9: the policy has no such port; its ports are p0, pf0hpf, hbn\n"
+    );
 }

@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
     for a in [answer(data, Some((t, 1_000_000_000))), answer(data, None)] {
         assert!(a.ends_with('\n'), "{a:?}");
         let last = a.lines().last().unwrap_or("");
-        assert!(last.starts_with("ok") || last.starts_with("error: "), "{a:?}");
+        assert!(
+            last.starts_with("ok") || last.starts_with("error: "),
+            "{a:?}"
+        );
         if parsed.is_err() {
             assert_eq!(a.lines().count(), 1, "{a:?}");
             assert!(last.starts_with("error: "), "{a:?}");

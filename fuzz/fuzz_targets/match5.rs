@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => panic!("parse_matches returned a non-syntax error: {e}"),
         Ok(m) => {
-            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
             assert_eq!(m.len(), lines.len());
             for (v, l) in m.iter().zip(lines) {
                 assert_eq!(v.is_none(), l == "-1", "{l:?}");

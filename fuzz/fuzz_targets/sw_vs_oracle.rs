@@ -62,10 +62,7 @@ fn port_range(u: &mut Unstructured<'_>) -> Result<PortRange> {
 }
 
 /// Up to two items, each field present about one time in four.
-fn list<T>(
-    u: &mut Unstructured<'_>,
-    f: fn(&mut Unstructured<'_>) -> Result<T>,
-) -> Result<Vec<T>> {
+fn list<T>(u: &mut Unstructured<'_>, f: fn(&mut Unstructured<'_>) -> Result<T>) -> Result<Vec<T>> {
     let n = u.choose_index(8)?.saturating_sub(5);
     (0..n).map(|_| f(u)).collect()
 }
@@ -74,13 +71,23 @@ fn maybe<T>(
     u: &mut Unstructured<'_>,
     f: impl FnOnce(&mut Unstructured<'_>) -> Result<T>,
 ) -> Result<Option<T>> {
-    if u.ratio(1, 4)? { f(u).map(Some) } else { Ok(None) }
+    if u.ratio(1, 4)? {
+        f(u).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
     Ok(Match {
         in_ports: list(u, |u| Ok(u.choose(&PORTS)?.to_string()))?,
-        family: maybe(u, |u| Ok(if u.arbitrary()? { Family::Ipv4 } else { Family::Ipv6 }))?,
+        family: maybe(u, |u| {
+            Ok(if u.arbitrary()? {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            })
+        })?,
         src: list(u, prefix)?,
         dst: list(u, prefix)?,
         protocol: maybe(u, |u| Ok(*u.choose(&PROTOCOLS)?))?,
@@ -89,11 +96,18 @@ fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
         icmp: maybe(u, |u| {
             Ok(IcmpMatch {
                 icmp_type: *u.choose(&[0, 3, 8])?,
-                code: if u.arbitrary()? { Some(u.int_in_range(0..=1)?) } else { None },
+                code: if u.arbitrary()? {
+                    Some(u.int_in_range(0..=1)?)
+                } else {
+                    None
+                },
             })
         })?,
         tcp_flags: maybe(u, |u| {
-            Ok(TcpFlags::new(u.arbitrary()?, *u.choose(&[0x02, 0x12, 0x10, 0x01, 0xff])?))
+            Ok(TcpFlags::new(
+                u.arbitrary()?,
+                *u.choose(&[0x02, 0x12, 0x10, 0x01, 0xff])?,
+            ))
         })?,
         vlan: maybe(u, |u| Ok(*u.choose(&[1, 100])?))?,
         state: None,
@@ -101,7 +115,11 @@ fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
 }
 
 fn action(u: &mut Unstructured<'_>) -> Result<Action> {
-    Ok(if u.arbitrary()? { Action::Accept } else { Action::Drop })
+    Ok(if u.arbitrary()? {
+        Action::Accept
+    } else {
+        Action::Drop
+    })
 }
 
 fn rule_set(u: &mut Unstructured<'_>) -> Result<RuleSet> {
@@ -128,15 +146,29 @@ fn rule_set(u: &mut Unstructured<'_>) -> Result<RuleSet> {
 fn frame(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
     let port = |u: &mut Unstructured<'_>| -> Result<u16> {
         let p = *u.choose(&PORT_POOL)?;
-        Ok(if u.arbitrary()? { p.saturating_add(1) } else { p })
+        Ok(if u.arbitrary()? {
+            p.saturating_add(1)
+        } else {
+            p
+        })
     };
     let mut b = match u.choose_index(8)? {
         0 => PacketBuilder::tcp4(v4(u)?, v4(u)?, port(u)?, port(u)?).flags(u.arbitrary()?),
         1 => PacketBuilder::udp4(v4(u)?, v4(u)?, port(u)?, port(u)?),
-        2 => PacketBuilder::icmp4(v4(u)?, v4(u)?, *u.choose(&[0, 3, 8])?, u.int_in_range(0..=2)?),
+        2 => PacketBuilder::icmp4(
+            v4(u)?,
+            v4(u)?,
+            *u.choose(&[0, 3, 8])?,
+            u.int_in_range(0..=2)?,
+        ),
         3 => PacketBuilder::tcp6(v6(u)?, v6(u)?, port(u)?, port(u)?).flags(u.arbitrary()?),
         4 => PacketBuilder::udp6(v6(u)?, v6(u)?, port(u)?, port(u)?),
-        5 => PacketBuilder::icmp6(v6(u)?, v6(u)?, *u.choose(&[0, 3, 8, 135])?, u.int_in_range(0..=2)?),
+        5 => PacketBuilder::icmp6(
+            v6(u)?,
+            v6(u)?,
+            *u.choose(&[0, 3, 8, 135])?,
+            u.int_in_range(0..=2)?,
+        ),
         6 => PacketBuilder::ipv4(v4(u)?, v4(u)?, *u.choose(&PROTOCOLS)?)
             .fragment(u.int_in_range(0..=2)? * 8, u.arbitrary()?)
             .payload(&[0; 8]),
@@ -164,7 +196,10 @@ fn same(rules: &RuleSet, target: &Target, packets: &[(usize, Vec<u8>)]) {
     let plan = match compile(rules, target) {
         Ok(plan) => plan,
         // The checker accepted the rule set, so the compiler must take it.
-        Err(e) => panic!("a checked rule set does not compile for {}: {e}", target.kind()),
+        Err(e) => panic!(
+            "a checked rule set does not compile for {}: {e}",
+            target.kind()
+        ),
     };
     let fw = Installed::new(&plan).expect("a compiled plan installs on the sw backend");
     for (port, original) in packets {
