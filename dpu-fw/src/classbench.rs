@@ -75,7 +75,7 @@ pub enum ClassBenchError {
     Checks(crate::model::ModelError),
     /// A rule that the firewall model cannot express (a protocol mask other than
     /// `0x00` or `0xFF`).
-    #[error("rule {index} (0-based): {reason}")]
+    #[error("rule {} `r{index}`: {reason}", index + 1)]
     Unsupported {
         /// The rule's 0-based index.
         index: usize,
@@ -528,7 +528,9 @@ pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBench
             m => {
                 return Err(ClassBenchError::Unsupported {
                     index: i,
-                    reason: format!("protocol mask {m:#04x} (only 0x00 and 0xFF can be expressed)"),
+                    reason: format!(
+                        "protocol mask {m:#04x} cannot be expressed; use 0x00/0x00 (any protocol) or 0xPP/0xFF (one protocol)"
+                    ),
                 });
             }
         }
@@ -605,6 +607,21 @@ mod tests {
             .to_string();
         assert!(e.starts_with("m:2:1: expected rule index"), "{e}");
         assert!(read_text(Path::new("/nonexistent/classbench")).is_err());
+        let masked = parse_rules(
+            &format!("{LINE}@1.2.3.4/32 0.0.0.0/0 0 : 65535 0 : 65535 0x06/0x0F\n"),
+            Path::new("m"),
+        )
+        .unwrap();
+        assert_eq!(
+            to_rule_set(&masked).unwrap_err().to_string(),
+            "rule 2 `r1`: protocol mask 0x0f cannot be expressed; use 0x00/0x00 (any protocol) or 0xPP/0xFF (one protocol)"
+        );
+        assert_eq!(
+            decode_text(b"ab\xffc".to_vec(), Path::new("b.rules"))
+                .unwrap_err()
+                .to_string(),
+            "b.rules: not UTF-8 text (invalid byte at offset 2); expected a ClassBench text file, plain or gzip"
+        );
     }
 
     #[test]
