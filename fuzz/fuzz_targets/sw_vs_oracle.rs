@@ -114,6 +114,27 @@ fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
     })
 }
 
+/// [`a_match`], made to pass the checker more often: the protocol a port, TCP-flags or
+/// ICMP match needs, and prefixes of the rule's family (the checker refuses the rest,
+/// and the target skips rule sets it refuses).
+fn a_valid_match(u: &mut Unstructured<'_>) -> Result<Match> {
+    let mut m = a_match(u)?;
+    if m.tcp_flags.is_some() {
+        m.protocol = Some(6);
+        m.icmp = None;
+    } else if !m.src_ports.is_empty() || !m.dst_ports.is_empty() {
+        m.protocol = Some(*u.choose(&[6, 17])?);
+        m.icmp = None;
+    } else if m.icmp.is_some() {
+        m.protocol = Some(*u.choose(&[1, 58])?);
+    }
+    if let Some(f) = m.family {
+        m.src.retain(|p| p.family() == f);
+        m.dst.retain(|p| p.family() == f);
+    }
+    Ok(m)
+}
+
 fn action(u: &mut Unstructured<'_>) -> Result<Action> {
     Ok(if u.arbitrary()? {
         Action::Accept
@@ -134,7 +155,7 @@ fn rule_set(u: &mut Unstructured<'_>) -> Result<RuleSet> {
     for i in 0..n {
         rs.rules.push(Rule {
             name: format!("r{i}"),
-            matches: a_match(u)?,
+            matches: a_valid_match(u)?,
             action: action(u)?,
             count: u.arbitrary()?,
             rate_limit: None,
