@@ -204,3 +204,139 @@ fn simulate_reads_and_writes_pcap_files() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("--pcap"));
 }
+
+/// The error formats of issue 16, pinned: a repeated error is one line with a count, a
+/// binary file is one line naming it, a broken pcap names its record and byte offset.
+#[test]
+fn errors_are_short_located_and_say_what_to_do() {
+    // 200 ICMP rules with port ranges: was one 16.5 KB line, the message once per rule.
+    let mut rules = String::new();
+    for i in 0..200 {
+        rules.push_str(&format!(
+            "@10.0.{i}.0/24\t0.0.0.0/0\t0 : 65535\t80 : 80\t0x01/0xFF\t0x0000/0x0000\n"
+        ));
+    }
+    let path = temp("icmp200.rules", &rules);
+    let p = path.to_str().unwrap();
+    let o = dpu_fw(&["check", "--format", "classbench", p]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "error: {p}: cannot import: invalid rule set: 200 problems\n  \
+             rules 1 `r0`, 2 `r1`, 3 `r2`, 4 `r3`, 5 `r4` and 195 more: a port match needs \
+             `protocol = \"tcp\"` or `\"udp\"`, but the rule has protocol icmp; remove the \
+             ports or make it a TCP or UDP rule\n"
+        )
+    );
+
+    // A binary file: one line that names it, for each reader.
+    let bin = std::env::temp_dir().join(format!("dpu-fw-cli-{}/binary", std::process::id()));
+    std::fs::write(
+        &bin,
+        b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\x3e\0\x01\0\0\0\xa0\xff",
+    )
+    .unwrap();
+    let b = bin.to_str().unwrap();
+    let good = temp(
+        "one.rules",
+        "@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t80 : 80\t0x06/0xFF\t\n",
+    );
+    let g = good.to_str().unwrap();
+    for (args, expected) in [
+        (
+            vec!["check", b],
+            "a policy is a UTF-8 TOML file (docs/config.md)",
+        ),
+        (
+            vec!["check", "--format", "classbench", b],
+            "expected a ClassBench text file, plain or gzip",
+        ),
+        (
+            vec!["classify", "--rules", g, "--trace", b],
+            "expected a ClassBench text file, plain or gzip",
+        ),
+    ] {
+        let o = dpu_fw(&args);
+        no_panic(&o);
+        assert!(!o.status.success());
+        let err = text(&o.stderr);
+        let err: Vec<&str> = err.lines().filter(|l| !l.starts_with("read ")).collect();
+        assert_eq!(
+            err,
+            [format!(
+                "error: {b}: not UTF-8 text (invalid byte at offset 24); {expected}"
+            )],
+            "{args:?}"
+        );
+    }
+
+    // TOML: the same error in 30 rules is one line (first five places, then a count),
+    // other errors one line each, then the count of all.
+    let mut toml = String::from("[ports.p0]\nrole = \"uplink\"\nid = 0\n");
+    for i in 0..30 {
+        toml.push_str(&format!(
+            "[[rules]]\nname = \"r{i}\"\nprotocol = \"icmp\"\ndst_port = 80\naction = \"accept\"\n"
+        ));
+    }
+    toml.push_str("[[rules]]\nname = \"x\"\nin_port = \"nope\"\naction = \"accept\"\n");
+    let path = temp("many.toml", &toml);
+    let t = path.to_str().unwrap();
+    let o = dpu_fw(&["check", t]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{t}:7:12, {t}:12:12, {t}:17:12, {t}:22:12, {t}:27:12 and 25 more: error: a port \
+             match needs"
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        lines[1],
+        format!("{t}:156:11: error: undefined port `nope`")
+    );
+    assert_eq!(lines[2], format!("{t}: 31 errors"));
+
+    // A pcap file cut inside its second record: the file, the record, the byte offset.
+    let mut w = dpu_fw::pcap::PcapWriter::new(Vec::new()).unwrap();
+    w.write_packet(std::time::Duration::ZERO, &[0u8; 60])
+        .unwrap();
+    w.write_packet(std::time::Duration::ZERO, &[0u8; 60])
+        .unwrap();
+    let mut bytes = w.into_inner();
+    bytes.truncate(bytes.len() - 10);
+    let cut = std::env::temp_dir().join(format!("dpu-fw-cli-{}/cut.pcap", std::process::id()));
+    std::fs::write(&cut, bytes).unwrap();
+    let c = cut.to_str().unwrap();
+    let o = dpu_fw(&["simulate", "--config", &example(), "--pcap", c]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert_eq!(
+        text(&o.stderr),
+        format!(
+            "error: {c}: packet 2: record 1 at byte offset 100: truncated record data \
+             (50 of 60 bytes)\n"
+        )
+    );
+
+    // A command-line value naming something the policy lacks says what it has.
+    let o = dpu_fw(&[
+        "simulate",
+        "--config",
+        &example(),
+        "--pcap",
+        c,
+        "--port",
+        "p9",
+    ]);
+    no_panic(&o);
+    assert_eq!(
+        text(&o.stderr),
+        "error: --port p9: the policy has no such port; its ports are p0, pf0hpf, hbn\n"
+    );
+}

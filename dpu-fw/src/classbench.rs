@@ -36,13 +36,25 @@ use doca_flow::classifier::{Key, PortRange, Prefix, Rule};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClassBenchError {
-    /// Opening, reading or decompressing the file failed.
-    #[error("{}: {source}", file.display())]
+    /// Opening, reading or decompressing the file failed (the cause is part of the
+    /// message, not a source, so an error chain prints it once).
+    #[error("{}: {cause}", file.display())]
     Io {
         /// The file.
         file: PathBuf,
         /// The I/O (or gzip) error.
-        source: std::io::Error,
+        cause: std::io::Error,
+    },
+    /// The file (after gunzip) is not UTF-8 text: a binary or a wrong file.
+    #[error(
+        "{}: not UTF-8 text (invalid byte at offset {offset}); expected a ClassBench text file, plain or gzip",
+        file.display()
+    )]
+    NotText {
+        /// The file.
+        file: PathBuf,
+        /// Byte offset of the first invalid byte (in the decompressed bytes).
+        offset: usize,
     },
     /// A token is not what the format expects.
     #[error("{}:{line}:{column}: expected {expected}, found {found:?}", file.display())]
@@ -63,7 +75,7 @@ pub enum ClassBenchError {
     Checks(crate::model::ModelError),
     /// A rule that the firewall model cannot express (a protocol mask other than
     /// `0x00` or `0xFF`).
-    #[error("rule {index} (0-based): {reason}")]
+    #[error("rule {} `r{index}`: {reason}", index + 1)]
     Unsupported {
         /// The rule's 0-based index.
         index: usize,
@@ -161,25 +173,40 @@ impl CbHeader {
 ///
 /// # Errors
 ///
-/// [`ClassBenchError::Io`] when the file cannot be read, is corrupt gzip, or
-/// is not UTF-8.
+/// [`ClassBenchError::Io`] when the file cannot be read or is corrupt gzip,
+/// [`ClassBenchError::NotText`] when it is not UTF-8 text.
 pub fn read_text(path: &Path) -> Result<String, ClassBenchError> {
-    let io = |source| ClassBenchError::Io {
+    let raw = std::fs::read(path).map_err(|cause| ClassBenchError::Io {
         file: path.to_owned(),
-        source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+        cause,
+    })?;
+    decode_text(raw, path)
+}
+
+/// A file's bytes as text: gunzipped when they start with the gzip magic bytes;
+/// `file` is used in errors only.
+///
+/// # Errors
+///
+/// [`ClassBenchError::Io`] for corrupt gzip, [`ClassBenchError::NotText`] when the
+/// (decompressed) bytes are not UTF-8.
+pub fn decode_text(raw: Vec<u8>, file: &Path) -> Result<String, ClassBenchError> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(io)?;
+            .map_err(|cause| ClassBenchError::Io {
+                file: file.to_owned(),
+                cause,
+            })?;
         out
     } else {
         raw
     };
-    String::from_utf8(bytes)
-        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    String::from_utf8(bytes).map_err(|e| ClassBenchError::NotText {
+        file: file.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// Reads a rule file (plain or gzip).
@@ -501,7 +528,9 @@ pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBench
             m => {
                 return Err(ClassBenchError::Unsupported {
                     index: i,
-                    reason: format!("protocol mask {m:#04x} (only 0x00 and 0xFF can be expressed)"),
+                    reason: format!(
+                        "protocol mask {m:#04x} cannot be expressed; use 0x00/0x00 (any protocol) or 0xPP/0xFF (one protocol)"
+                    ),
                 });
             }
         }
@@ -578,6 +607,21 @@ mod tests {
             .to_string();
         assert!(e.starts_with("m:2:1: expected rule index"), "{e}");
         assert!(read_text(Path::new("/nonexistent/classbench")).is_err());
+        let masked = parse_rules(
+            &format!("{LINE}@1.2.3.4/32 0.0.0.0/0 0 : 65535 0 : 65535 0x06/0x0F\n"),
+            Path::new("m"),
+        )
+        .unwrap();
+        assert_eq!(
+            to_rule_set(&masked).unwrap_err().to_string(),
+            "rule 2 `r1`: protocol mask 0x0f cannot be expressed; use 0x00/0x00 (any protocol) or 0xPP/0xFF (one protocol)"
+        );
+        assert_eq!(
+            decode_text(b"ab\xffc".to_vec(), Path::new("b.rules"))
+                .unwrap_err()
+                .to_string(),
+            "b.rules: not UTF-8 text (invalid byte at offset 2); expected a ClassBench text file, plain or gzip"
+        );
     }
 
     #[test]

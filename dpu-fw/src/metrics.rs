@@ -7,7 +7,7 @@
 //! one request per connection): scrapers poll it every few seconds.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -331,49 +331,107 @@ impl Drop for MetricsServer {
     }
 }
 
-fn serve(stream: TcpStream, render: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    // Read (and ignore) the headers up to the blank line.
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
+/// The longest request head (request line and headers) the endpoint reads.
+pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
+
+/// The request line of an HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The method (`GET`, ...).
+    pub method: &'a str,
+    /// The request target (`/metrics`, ...).
+    pub path: &'a str,
+}
+
+/// Why a request head was refused (answered with 400 Bad Request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// More than [`MAX_REQUEST_HEAD`] bytes.
+    #[error("request head longer than {MAX_REQUEST_HEAD} bytes")]
+    TooLong,
+    /// The request line is not UTF-8.
+    #[error("the request line is not UTF-8 text")]
+    NotUtf8,
+    /// The request line is not `METHOD TARGET HTTP/x.y`.
+    #[error("the request line is not `METHOD TARGET HTTP/x.y`")]
+    Malformed,
+}
+
+/// Parses a request head (what the endpoint read up to the blank line, or all it got);
+/// only the request line matters, the headers are ignored.
+///
+/// # Errors
+/// [`RequestError`] for an over-long head or a malformed request line.
+pub fn parse_request(head: &[u8]) -> Result<Request<'_>, RequestError> {
+    if head.len() > MAX_REQUEST_HEAD {
+        return Err(RequestError::TooLong);
     }
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") | ("GET", "/") => (
+    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = std::str::from_utf8(&head[..end]).map_err(|_| RequestError::NotUtf8)?;
+    let mut parts = line.split_whitespace();
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(path), version, None)
+            if version.is_none_or(|v| v.starts_with("HTTP/")) =>
+        {
+            Ok(Request { method, path })
+        }
+        _ => Err(RequestError::Malformed),
+    }
+}
+
+/// The whole HTTP response to a request head: `render()` for `GET /metrics` and `GET /`,
+/// 404 for other paths, 405 for other methods, 400 for a head [`parse_request`] refuses.
+pub fn respond(head: &[u8], render: &dyn Fn() -> String) -> Vec<u8> {
+    let (status, ctype, body) = match parse_request(head) {
+        Err(e) => ("400 Bad Request", "text/plain", format!("{e}\n")),
+        Ok(Request {
+            method: "GET",
+            path: "/metrics" | "/",
+        }) => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
             render(),
         ),
-        ("GET", _) => (
+        Ok(Request { method: "GET", .. }) => (
             "404 Not Found",
             "text/plain",
             "not found: try /metrics\n".into(),
         ),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".into()),
+        Ok(_) => ("405 Method Not Allowed", "text/plain", "only GET\n".into()),
     };
-    let mut stream = stream;
-    write!(
-        stream,
+    format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )?;
+    )
+    .into_bytes()
+}
+
+fn serve(stream: TcpStream, render: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    // The head up to its blank line, at most one byte past the limit (so an over-long
+    // head is refused, not read forever).
+    let mut reader = BufReader::new((&stream).take(MAX_REQUEST_HEAD as u64 + 1));
+    let mut head = Vec::new();
+    loop {
+        let start = head.len();
+        if reader.read_until(b'\n', &mut head)? == 0 {
+            break;
+        }
+        let line = &head[start..];
+        if start > 0 && (line == b"\r\n" || line == b"\n") {
+            break;
+        }
+    }
+    let mut stream = stream;
+    stream.write_all(&respond(&head, render))?;
     stream.flush()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     fn sample() -> Snapshot {
         Snapshot {
@@ -461,5 +519,32 @@ mod tests {
         assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
         assert!(ok.contains("dpufw_port_tx_packets_total{port=\"p0\"} 7"));
         assert!(get("/nope").starts_with("HTTP/1.1 404"));
+    }
+
+    #[test]
+    fn requests_and_refusals() {
+        let render = || "m 1\n".to_string();
+        let text = |head: &[u8]| String::from_utf8(respond(head, &render)).unwrap();
+        assert_eq!(
+            parse_request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ok(Request {
+                method: "GET",
+                path: "/metrics"
+            })
+        );
+        assert!(text(b"GET / HTTP/1.0\r\n\r\n").ends_with("\r\n\r\nm 1\n"));
+        assert!(text(b"POST /metrics HTTP/1.1\r\n").starts_with("HTTP/1.1 405"));
+        assert_eq!(parse_request(b""), Err(RequestError::Malformed));
+        assert_eq!(
+            parse_request(b"GET / FTP/1\r\n"),
+            Err(RequestError::Malformed)
+        );
+        assert_eq!(
+            parse_request(b"GET /\xff HTTP/1.1"),
+            Err(RequestError::NotUtf8)
+        );
+        let long = vec![b'a'; MAX_REQUEST_HEAD + 1];
+        assert_eq!(parse_request(&long), Err(RequestError::TooLong));
+        assert!(text(&long).starts_with("HTTP/1.1 400 Bad Request\r\n"));
     }
 }

@@ -34,9 +34,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(dpu_fw::config::Error::Invalid { diagnostics }) => {
-                for d in &diagnostics {
-                    eprintln!("{d}");
-                }
+                // One per line, repeated messages once with their places, capped.
+                eprintln!("{}", dpu_fw::config::diagnostic_list(&diagnostics));
                 eprintln!(
                     "{}: {} error{}",
                     args.file.display(),

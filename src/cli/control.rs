@@ -3,8 +3,8 @@
 //! A Unix stream socket, mode 0600 in a directory of mode 0700 (only root, which runs
 //! the dataplane, can connect). One request per connection, one line of at most 64
 //! bytes: `list`, `flush` or `stats`; the answer is text lines, ending with a line that
-//! starts with `ok` (or one `error: ...` line). `handle` is the whole protocol, so it
-//! is tested and fuzzed without a socket.
+//! starts with `ok` (or one `error: ...` line). The protocol is `dpu_fw::control`, a
+//! pure function of the bytes read, so it is tested and fuzzed without a socket.
 
 // The server runs only in `dpu-fw run`, which needs the `dpdk` feature.
 #![cfg_attr(not(feature = "dpdk"), allow(dead_code))]
@@ -21,61 +21,18 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dpu_fw::conntrack::Tracker;
+use dpu_fw::control::MAX_REQUEST;
 
 /// Where `run` listens unless told otherwise.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/dpu-fw/control.sock";
 
-/// The longest request line.
-const MAX_REQUEST: usize = 64;
-
 /// The tracker and its clock's current time, if the running policy tracks connections.
 pub(crate) type Source = Arc<dyn Fn() -> Option<(Arc<Tracker>, u64)> + Send + Sync>;
 
-/// The answer to one request line.
-pub(crate) fn handle(request: &str, source: &Source) -> String {
-    let cmd = request.trim();
-    let Some((tracker, now)) = source() else {
-        return "error: the running policy does not track connections (no [conntrack])\n".into();
-    };
-    match cmd {
-        "list" => {
-            let mut conns = tracker.connections(now);
-            conns.sort_by_key(|c| (c.zone, c.origin));
-            let mut out = String::new();
-            for c in &conns {
-                let state = c
-                    .tcp
-                    .map_or(if c.replied { "REPLIED" } else { "UNREPLIED" }, |s| {
-                        s.name()
-                    });
-                out.push_str(&format!(
-                    "zone={} {} state={} expires_in={}s packets={}/{} bytes={}/{}\n",
-                    c.zone,
-                    c.origin,
-                    state,
-                    c.expires_in.as_secs(),
-                    c.packets[0],
-                    c.packets[1],
-                    c.bytes[0],
-                    c.bytes[1]
-                ));
-            }
-            out.push_str(&format!("ok {} connections\n", conns.len()));
-            out
-        }
-        "flush" => format!("ok flushed {} connections\n", tracker.flush()),
-        "stats" => {
-            let s = tracker.stats();
-            format!(
-                "connections {}\nopened {}\nexpired {}\ntable_full {}\ninvalid {}\nrelated {}\nok\n",
-                s.connections, s.created, s.expired, s.table_full, s.invalid, s.related
-            )
-        }
-        other => {
-            let shown: String = other.chars().take(32).collect();
-            format!("error: unknown request {shown:?}; expected list, flush or stats\n")
-        }
-    }
+/// The answer to one request line: [`dpu_fw::control::answer`] on the current tracker.
+pub(crate) fn handle(request: &[u8], source: &Source) -> String {
+    let current = source();
+    dpu_fw::control::answer(request, current.as_ref().map(|(t, now)| (&**t, *now)))
 }
 
 /// The listening socket and its thread. Removes the socket file when dropped.
@@ -152,14 +109,7 @@ fn serve(stream: UnixStream, source: &Source) -> std::io::Result<()> {
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut line = Vec::new();
     BufReader::new((&stream).take(MAX_REQUEST as u64 + 1)).read_until(b'\n', &mut line)?;
-    let answer = if line.len() > MAX_REQUEST {
-        format!("error: request longer than {MAX_REQUEST} bytes\n")
-    } else {
-        match std::str::from_utf8(&line) {
-            Ok(text) => handle(text, source),
-            Err(_) => "error: the request is not UTF-8 text\n".into(),
-        }
-    };
+    let answer = handle(&line, source);
     (&stream).write_all(answer.as_bytes())?;
     // Read what a client sent beyond the request before closing: closing with unread
     // input resets the connection, and the client would lose the answer.
@@ -232,16 +182,16 @@ mod tests {
         t.commit(&tr, 5).unwrap();
         let t2 = t.clone();
         let source: Source = Arc::new(move || Some((t2.clone(), 1_000_000_000)));
-        let list = handle("list\n", &source);
+        let list = handle(b"list\n", &source);
         assert_eq!(
             list,
             "zone=0 udp 10.0.0.1:4000 -> 192.0.2.1:53 state=UNREPLIED expires_in=29s packets=1/0 bytes=42/0\nok 1 connections\n"
         );
-        assert!(handle("stats", &source).contains("connections 1\n"));
-        assert_eq!(handle("flush\n", &source), "ok flushed 1 connections\n");
-        assert!(handle("drop table\n", &source).starts_with("error: unknown request"));
+        assert!(handle(b"stats", &source).contains("connections 1\n"));
+        assert_eq!(handle(b"flush\n", &source), "ok flushed 1 connections\n");
+        assert!(handle(b"drop table\n", &source).starts_with("error: unknown request"));
         let none: Source = Arc::new(|| None);
-        assert!(handle("list", &none).starts_with("error: the running policy"));
+        assert!(handle(b"list", &none).starts_with("error: the running policy"));
     }
 
     #[test]

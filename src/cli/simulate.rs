@@ -466,7 +466,11 @@ fn read_pcap(
     let in_port = match port {
         Some(p) => {
             if rules.port(p).is_none() {
-                bail!("--port {p}: the policy has no such port");
+                let names: Vec<&str> = rules.ports.iter().map(|p| p.name.as_str()).collect();
+                bail!(
+                    "--port {p}: the policy has no such port; its ports are {}",
+                    names.join(", ")
+                );
             }
             p.to_string()
         }

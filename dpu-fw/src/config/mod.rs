@@ -123,28 +123,51 @@ impl fmt::Display for Warning {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", .path.display())]
+    /// The file could not be read (the cause is part of the message, not a source, so
+    /// an error chain prints it once).
+    #[error("cannot read {}: {cause}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
+    },
+    /// The file is not UTF-8 text (a binary, or another encoding).
+    #[error(
+        "{}: not UTF-8 text (invalid byte at offset {offset}); a policy is a UTF-8 TOML file (docs/config.md)",
+        .path.display()
+    )]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// The byte offset of the first invalid byte.
+        offset: usize,
     },
     /// The file has errors; there is at least one diagnostic, in file order.
-    #[error("{}", join_lines(.diagnostics))]
+    /// Displayed one per line, repeated messages once with their places, at most
+    /// [`ErrorList::SHOWN_LINES`](crate::error::ErrorList::SHOWN_LINES) lines (see
+    /// [`diagnostic_list`]).
+    #[error("{}", diagnostic_list(.diagnostics))]
     Invalid {
         /// Every error found.
         diagnostics: Vec<Diagnostic>,
     },
 }
 
-fn join_lines(d: &[Diagnostic]) -> String {
+/// Diagnostics as an [`ErrorList`](crate::error::ErrorList): each at `file:line:column`,
+/// the same message at several places on one line (`fw.toml:3:7, fw.toml:9:7: error: ...`).
+pub fn diagnostic_list(d: &[Diagnostic]) -> crate::error::ErrorList {
     d.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|d| {
+            (
+                crate::error::Place::new(
+                    "",
+                    format!("{}:{}:{}", d.file.display(), d.line, d.column),
+                ),
+                format!("error: {}", d.message),
+            )
+        })
+        .collect()
 }
 
 impl Error {
@@ -152,7 +175,7 @@ impl Error {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             Error::Invalid { diagnostics } => diagnostics,
-            Error::Read { .. } => &[],
+            Error::Read { .. } | Error::NotText { .. } => &[],
         }
     }
 }
@@ -178,13 +201,17 @@ pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Checked, Error> {
 /// Read and parse a config file.
 ///
 /// # Errors
-/// [`Error::Read`] if the file cannot be read, [`Error::Invalid`] as for
-/// [`parse`].
+/// [`Error::Read`] if the file cannot be read, [`Error::NotText`] if it is not UTF-8,
+/// [`Error::Invalid`] as for [`parse`].
 pub fn load(path: impl AsRef<Path>) -> Result<Checked, Error> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+    let bytes = std::fs::read(path).map_err(|cause| Error::Read {
         path: path.to_path_buf(),
-        source,
+        cause,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::NotText {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
     })?;
     parse(&text, path)
 }

@@ -378,7 +378,7 @@ impl RuleSetBuilder {
             };
             Ok((set, warnings))
         } else {
-            Err(ModelError { problems })
+            Err(ModelError::new(problems, &set))
         }
     }
 }

@@ -911,7 +911,7 @@ impl RuleSet {
         if problems.is_empty() {
             Ok(warnings)
         } else {
-            Err(ModelError { problems })
+            Err(ModelError::new(problems, self))
         }
     }
 }

@@ -139,67 +139,75 @@ pub struct Warning {
 
 /// A rule set that failed its checks.
 ///
-/// Displayed one problem per line, where it is (`rule 12`, `port p0`, ...) first;
-/// problems with the same message are listed once with the places they occur (a
-/// ClassBench file with 200 ICMP rules that carry port ranges gives one line, not
-/// 200), and at most [`ModelError::SHOWN`] lines are printed, then a count of the rest.
+/// Displayed as a count, then one problem per line through [`crate::error::ErrorList`]:
+/// where it is first (``rule 12 `ssh` ``, `port 2`, ...), then what is wrong and what to
+/// do; problems with the same message are listed once with the places they occur (a
+/// ClassBench file with 200 ICMP rules that carry port ranges gives one line, not 200),
+/// and at most [`ModelError::SHOWN`] lines are printed, then a count of the rest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ModelError {
     /// Every problem found, in the order of the rule set.
     pub problems: Vec<Problem>,
+    /// The names of the rule set's rules, by index (for the messages; may be empty).
+    pub rule_names: Vec<String>,
 }
 
 impl ModelError {
     /// The most lines [`Display`](core::fmt::Display) prints.
-    pub const SHOWN: usize = 20;
+    pub const SHOWN: usize = crate::error::ErrorList::SHOWN_LINES;
+
+    /// The problems of `rules`.
+    pub fn new(problems: Vec<Problem>, rules: &RuleSet) -> Self {
+        ModelError {
+            problems,
+            rule_names: rules.rules.iter().map(|r| r.name.clone()).collect(),
+        }
+    }
+
+    /// The problems as an [`ErrorList`](crate::error::ErrorList), each at its
+    /// [`Site::place`] (with the rule's name when known).
+    pub fn list(&self) -> crate::error::ErrorList {
+        self.problems
+            .iter()
+            .map(|p| {
+                let mut place = p.at.place();
+                if let Site::Rule { index, .. } = p.at {
+                    if let Some(name) = self.rule_names.get(index) {
+                        place.id = format!("{} `{name}`", place.id);
+                    }
+                }
+                (place, p.message.clone())
+            })
+            .collect()
+    }
 }
 
 impl Site {
-    /// Where, in words: `rule 12` (1-based), `port 2`, `chain 1`, `defaults`, `conntrack`.
-    pub fn place(&self) -> String {
+    /// Where, as an error list's place: `rule 12` (1-based), `port 2`, `chain 1`,
+    /// `defaults`, `conntrack`.
+    pub fn place(&self) -> crate::error::Place {
+        use crate::error::Place;
         match self {
-            Site::Port { index, .. } => format!("port {}", index + 1),
-            Site::Set { index, .. } => format!("set {}", index + 1),
-            Site::Rule { index, .. } => format!("rule {}", index + 1),
-            Site::Defaults { .. } => "defaults".into(),
-            Site::Conntrack { .. } => "conntrack".into(),
-            Site::Chain { index, .. } => format!("chain {}", index + 1),
+            Site::Port { index, .. } => Place::new("port", (index + 1).to_string()),
+            Site::Set { index, .. } => Place::new("set", (index + 1).to_string()),
+            Site::Rule { index, .. } => Place::new("rule", (index + 1).to_string()),
+            Site::Defaults { key } => Place::new("", format!("defaults.{key}")),
+            Site::Conntrack { key } => Place::new("", format!("conntrack.{key}")),
+            Site::Chain { index, .. } => Place::new("chain", (index + 1).to_string()),
         }
     }
 }
 
 impl core::fmt::Display for ModelError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // Same message -> the places it occurs, in first-seen order.
-        let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
-        for p in &self.problems {
-            match groups.iter_mut().find(|(m, _)| *m == p.message) {
-                Some((_, places)) => places.push(p.at.place()),
-                None => groups.push((&p.message, vec![p.at.place()])),
-            }
-        }
         let n = self.problems.len();
         write!(
             f,
             "invalid rule set: {n} problem{}",
             if n == 1 { "" } else { "s" }
         )?;
-        for (message, places) in groups.iter().take(Self::SHOWN) {
-            let shown: Vec<&str> = places.iter().take(5).map(String::as_str).collect();
-            let more = places.len() - shown.len();
-            write!(f, "\n  {}", shown.join(", "))?;
-            if more > 0 {
-                write!(f, " and {more} more")?;
-            }
-            write!(f, ": {message}")?;
-        }
-        if groups.len() > Self::SHOWN {
-            let rest: usize = groups[Self::SHOWN..].iter().map(|(_, p)| p.len()).sum();
-            write!(
-                f,
-                "\n  ... and {rest} more problems of {} other kinds",
-                groups.len() - Self::SHOWN
-            )?;
+        for line in self.list().lines() {
+            write!(f, "\n  {line}")?;
         }
         Ok(())
     }
@@ -533,7 +541,7 @@ fn check_match(
                 at(key),
                 ProblemKind::ProtocolRequired,
                 format!(
-                    "a port match needs `protocol = \"tcp\"` or `\"udp\"`, but the rule has {}",
+                    "a port match needs `protocol = \"tcp\"` or `\"udp\"`, but the rule has {}; remove the ports or make it a TCP or UDP rule",
                     proto_name(m.protocol)
                 ),
             ));
@@ -958,16 +966,27 @@ mod display_tests {
             .map(|i| p(i, "a port match needs tcp or udp"))
             .collect();
         problems.push(p(7, "undefined port `x`"));
-        let text = ModelError { problems }.to_string();
+        let mut names: Vec<String> = (0..200).map(|i| format!("r{i}")).collect();
+        let text = ModelError {
+            problems,
+            rule_names: names.clone(),
+        }
+        .to_string();
         assert_eq!(
             text,
-            "invalid rule set: 201 problems\n  rule 1, rule 2, rule 3, rule 4, rule 5 and 195 more: a port match needs tcp or udp\n  rule 8: undefined port `x`"
+            "invalid rule set: 201 problems\n  rules 1 `r0`, 2 `r1`, 3 `r2`, 4 `r3`, 5 `r4` and 195 more: a port match needs tcp or udp\n  rule 8 `r7`: undefined port `x`"
         );
+        names.clear();
         let many: Vec<Problem> = (0..30).map(|i| p(i, &format!("problem {i}"))).collect();
-        let text = ModelError { problems: many }.to_string();
+        let text = ModelError {
+            problems: many,
+            rule_names: names,
+        }
+        .to_string();
         assert_eq!(text.lines().count(), 1 + ModelError::SHOWN + 1, "{text}");
+        assert!(text.contains("\n  rule 1: problem 0\n"), "{text}");
         assert!(
-            text.ends_with("... and 10 more problems of 10 other kinds"),
+            text.ends_with("... and 10 more errors of 10 other kinds"),
             "{text}"
         );
     }

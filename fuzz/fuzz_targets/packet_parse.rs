@@ -1,7 +1,7 @@
 //! Fuzzes `Headers::parse`, every checked wire view and the modify
 //! actions: none may panic, and the parse invariants must hold.
 //!
-//! Run with `cargo +nightly fuzz run packet_parse` from `doca-flow/fuzz`.
+//! Run with `fuzz/run.sh short packet_parse` (see `fuzz/README.md`).
 #![no_main]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
