@@ -7,8 +7,8 @@
 //! one request per connection): scrapers poll it every few seconds.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -271,11 +271,38 @@ impl Snapshot {
 }
 
 /// A running metrics endpoint. Stops when dropped.
+///
+/// One thread runs an event loop (epoll, through `mio`) over at most
+/// [`MAX_CONNECTIONS`] open connections, so slow or idle clients cost a buffer each, not
+/// the endpoint: a scrape is answered while a thousand others dawdle. Each connection
+/// has [`CONNECTION_DEADLINE`] in all to send its request head (at most
+/// [`MAX_REQUEST_HEAD`] bytes) and take its answer; when the table is full, the
+/// longest-waiting connection that has not finished its request is closed to make room.
 #[derive(Debug)]
 pub struct MetricsServer {
     addr: SocketAddr,
+    waker: Arc<mio::Waker>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// The most connections the endpoint holds open at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// How long a connection may take, from accept to the last byte of the answer.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+
+const LISTENER: mio::Token = mio::Token(usize::MAX);
+const WAKER: mio::Token = mio::Token(usize::MAX - 1);
+
+/// One client connection of the endpoint.
+struct Client {
+    stream: mio::net::TcpStream,
+    /// The request head read so far.
+    head: Vec<u8>,
+    /// The answer, once the head is complete, and how much of it was written.
+    answer: Option<(Vec<u8>, usize)>,
+    deadline: std::time::Instant,
 }
 
 impl MetricsServer {
@@ -287,30 +314,22 @@ impl MetricsServer {
         addr: SocketAddr,
         render: Arc<dyn Fn() -> String + Send + Sync>,
     ) -> std::io::Result<MetricsServer> {
-        let listener = TcpListener::bind(addr)?;
-        let addr = listener.local_addr()?;
-        listener.set_nonblocking(true)?;
+        let std_listener = TcpListener::bind(addr)?;
+        let addr = std_listener.local_addr()?;
+        std_listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(std_listener);
+        let poll = mio::Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, mio::Interest::READABLE)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name("dpu-fw-metrics".into())
-            .spawn(move || {
-                while !stop2.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            // One slow or broken client must not stop the
-                            // endpoint; its error is its own.
-                            let _ = serve(stream, render.as_ref());
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(100)),
-                    }
-                }
-            })?;
+            .spawn(move || event_loop(poll, listener, &stop2, render.as_ref()))?;
         Ok(MetricsServer {
             addr,
+            waker,
             stop,
             thread: Some(thread),
         })
@@ -325,10 +344,173 @@ impl MetricsServer {
 impl Drop for MetricsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = self.waker.wake();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+fn event_loop(
+    mut poll: mio::Poll,
+    listener: mio::net::TcpListener,
+    stop: &AtomicBool,
+    render: &(dyn Fn() -> String + Send + Sync),
+) {
+    let mut events = mio::Events::with_capacity(256);
+    let mut clients: std::collections::HashMap<usize, Client> = std::collections::HashMap::new();
+    // Accept order, for evicting the longest-waiting client when the table is full.
+    let mut order: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    let mut next_token = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        // Wake for the nearest deadline at the latest.
+        if poll
+            .poll(&mut events, Some(Duration::from_millis(250)))
+            .is_err()
+        {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let now = std::time::Instant::now();
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => loop {
+                    let (mut stream, _) = match listener.accept() {
+                        Ok(c) => c,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        // A connection that died before it was accepted, or no file
+                        // descriptors left: try again at the next event.
+                        Err(_) => break,
+                    };
+                    while clients.len() >= MAX_CONNECTIONS {
+                        // Evict the longest-waiting client still sending its request.
+                        let Some(pos) = order
+                            .iter()
+                            .position(|t| clients.get(t).is_some_and(|c| c.answer.is_none()))
+                        else {
+                            break;
+                        };
+                        let t = order.remove(pos).unwrap_or_default();
+                        if let Some(mut c) = clients.remove(&t) {
+                            let _ = poll.registry().deregister(&mut c.stream);
+                        }
+                    }
+                    if clients.len() >= MAX_CONNECTIONS {
+                        // Every slot is writing an answer: this one waits its turn in
+                        // the kernel's backlog no more; it is closed.
+                        continue;
+                    }
+                    next_token = (next_token + 1) % (usize::MAX - 2);
+                    let token = next_token;
+                    if poll
+                        .registry()
+                        .register(&mut stream, mio::Token(token), mio::Interest::READABLE)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    clients.insert(
+                        token,
+                        Client {
+                            stream,
+                            head: Vec::with_capacity(256),
+                            answer: None,
+                            deadline: now + CONNECTION_DEADLINE,
+                        },
+                    );
+                    order.push_back(token);
+                },
+                WAKER => {}
+                mio::Token(token) => {
+                    let done = match clients.get_mut(&token) {
+                        Some(c) => step(c, &poll, token, render),
+                        None => false,
+                    };
+                    if done {
+                        if let Some(mut c) = clients.remove(&token) {
+                            let _ = poll.registry().deregister(&mut c.stream);
+                        }
+                    }
+                }
+            }
+        }
+        // Deadlines: slow clients are closed.
+        let now = std::time::Instant::now();
+        clients.retain(|_, c| {
+            let keep = c.deadline > now;
+            if !keep {
+                let _ = poll.registry().deregister(&mut c.stream);
+            }
+            keep
+        });
+        order.retain(|t| clients.contains_key(t));
+    }
+}
+
+/// Reads what a client sent and writes what it is owed; true when the connection is
+/// finished (answered, broken or refused).
+fn step(
+    c: &mut Client,
+    poll: &mio::Poll,
+    token: usize,
+    render: &(dyn Fn() -> String + Send + Sync),
+) -> bool {
+    if c.answer.is_none() {
+        let mut buf = [0u8; 1024];
+        loop {
+            match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    // The client closed its side: answer what it sent, if anything.
+                    if c.head.is_empty() {
+                        return true;
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    c.head.extend_from_slice(&buf[..n]);
+                    if head_complete(&c.head) || c.head.len() > MAX_REQUEST_HEAD {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if !head_complete(&c.head) && c.head.len() <= MAX_REQUEST_HEAD {
+                        return false;
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+        c.head.truncate(MAX_REQUEST_HEAD + 1);
+        c.answer = Some((respond(&c.head, render), 0));
+        if poll
+            .registry()
+            .reregister(&mut c.stream, mio::Token(token), mio::Interest::WRITABLE)
+            .is_err()
+        {
+            return true;
+        }
+    }
+    let Some((answer, written)) = c.answer.as_mut() else {
+        return true;
+    };
+    while *written < answer.len() {
+        match c.stream.write(&answer[*written..]) {
+            Ok(0) => return true,
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    let _ = c.stream.flush();
+    true
+}
+
+/// The head ends at its first empty line.
+fn head_complete(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
 }
 
 /// The longest request head (request line and headers) the endpoint reads.
@@ -406,32 +588,10 @@ pub fn respond(head: &[u8], render: &dyn Fn() -> String) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve(stream: TcpStream, render: &(dyn Fn() -> String + Send + Sync)) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    // The head up to its blank line, at most one byte past the limit (so an over-long
-    // head is refused, not read forever).
-    let mut reader = BufReader::new((&stream).take(MAX_REQUEST_HEAD as u64 + 1));
-    let mut head = Vec::new();
-    loop {
-        let start = head.len();
-        if reader.read_until(b'\n', &mut head)? == 0 {
-            break;
-        }
-        let line = &head[start..];
-        if start > 0 && (line == b"\r\n" || line == b"\n") {
-            break;
-        }
-    }
-    let mut stream = stream;
-    stream.write_all(&respond(&head, render))?;
-    stream.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     fn sample() -> Snapshot {
         Snapshot {
@@ -546,5 +706,132 @@ mod tests {
         let long = vec![b'a'; MAX_REQUEST_HEAD + 1];
         assert_eq!(parse_request(&long), Err(RequestError::TooLong));
         assert!(text(&long).starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    }
+
+    /// Raises this process's open-file limit to `want` (or the hard limit), so a test
+    /// can hold both ends of a thousand connections.
+    fn raise_fd_limit(want: u64) -> u64 {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: a valid out pointer for the duration of the call.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
+        r.rlim_cur = r.rlim_cur.max(want.min(r.rlim_max));
+        // SAFETY: a valid pointer to a limit no higher than the hard limit.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) }, 0);
+        r.rlim_cur
+    }
+
+    fn scrape(addr: SocketAddr, within: Duration) -> String {
+        let t = std::time::Instant::now();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(within)).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out)
+            .unwrap_or_else(|e| panic!("no answer within {within:?}: {e}"));
+        assert!(t.elapsed() < within, "the scrape took {:?}", t.elapsed());
+        out
+    }
+
+    /// A thousand clients that connect and send half a request line, then nothing:
+    /// a scrape is still answered at once; they are closed at their deadline; more
+    /// connections than the table holds evict the dawdlers, not the scrape.
+    #[test]
+    fn stays_responsive_under_a_thousand_slow_clients() {
+        let limit = raise_fd_limit(8192);
+        assert!(
+            limit >= 2 * 1100 + 64,
+            "the open-file limit ({limit}) is too low for this test"
+        );
+        let server = MetricsServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(|| "dpufw_up 1\n".to_string()),
+        )
+        .unwrap();
+        let addr = server.local_addr();
+        let mut slow: Vec<TcpStream> = (0..1000)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.write_all(b"GET /metr").unwrap();
+                s
+            })
+            .collect();
+        let ok = scrape(addr, Duration::from_secs(1));
+        assert!(
+            ok.starts_with("HTTP/1.1 200 OK") && ok.ends_with("dpufw_up 1\n"),
+            "{ok}"
+        );
+        // More than the table holds: the oldest dawdlers make room.
+        slow.extend((0..100).map(|_| TcpStream::connect(addr).unwrap()));
+        let ok = scrape(addr, Duration::from_secs(1));
+        assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
+        let mut buf = [0u8; 16];
+        let mut first = slow[0].try_clone().unwrap();
+        first
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        assert!(
+            matches!(first.read(&mut buf), Ok(0) | Err(_)),
+            "the oldest dawdler was evicted"
+        );
+        // At their deadline every dawdler is closed, without an answer.
+        std::thread::sleep(CONNECTION_DEADLINE + Duration::from_millis(600));
+        let (mut answered, mut still_open) = (0, 0);
+        for s in &mut slow {
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            match s.read(&mut buf) {
+                Ok(n) if n > 0 => answered += 1,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    still_open += 1
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(answered, 0, "a half request got an answer");
+        assert_eq!(still_open, 0, "dawdlers outlived their deadline");
+        let ok = scrape(addr, Duration::from_secs(1));
+        assert!(ok.starts_with("HTTP/1.1 200 OK"), "{ok}");
+    }
+
+    /// A client that sends its request a byte at a time is answered (within its
+    /// deadline); other methods than GET are refused.
+    #[test]
+    fn byte_by_byte_requests_and_methods() {
+        let server = MetricsServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(|| "dpufw_up 1\n".to_string()),
+        )
+        .unwrap();
+        let mut s = TcpStream::connect(server.local_addr()).unwrap();
+        for b in b"GET /metrics HTTP/1.1\r\n\r\n" {
+            s.write_all(&[*b]).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+        for (req, want) in [
+            (&b"POST /metrics HTTP/1.1\r\n\r\n"[..], "HTTP/1.1 405"),
+            (b"DELETE / HTTP/1.1\r\n\r\n", "HTTP/1.1 405"),
+            (b"GET /admin HTTP/1.1\r\n\r\n", "HTTP/1.1 404"),
+            // A TLS client hello is no HTTP.
+            (
+                b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+                "HTTP/1.1 400",
+            ),
+        ] {
+            let mut s = TcpStream::connect(server.local_addr()).unwrap();
+            s.write_all(req).unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(out.starts_with(want), "{req:?}: {out}");
+        }
     }
 }
