@@ -26,80 +26,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use doca_flow::Verdict;
 use doca_flow::dpdk::Eal;
 use dpu_fw::compile::{Target, compile};
-use dpu_fw::dataplane::{Dataplane, DataplaneConfig, Device, Disposition, PortSpec, Processor};
+use dpu_fw::dataplane::{
+    Dataplane, DataplaneConfig, Device, Disposition, FirewallProcessor, PortSpec,
+};
 use dpu_fw::install::Installed;
 use dpu_fw::model::PortId;
-
-/// One worker's copy of the policy: connection tracking (when the policy has
-/// `[conntrack]`) and the compiled plan on the software backend.
-struct Worker {
-    fw: dpu_fw::firewall::Firewall,
-    /// Dataplane port index <-> DOCA port id of the plan.
-    port_ids: Vec<u16>,
-    /// The connection tracker's clock starts here.
-    epoch: Instant,
-}
-
-impl Worker {
-    fn now_ns(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Where a verdict sends the packet among the dataplane's ports.
-    fn disposition(&self, verdict: Verdict) -> Disposition {
-        disposition(&self.port_ids, verdict)
-    }
-}
-
-/// Where a verdict sends the packet among the dataplane's ports (`port_ids`: dataplane
-/// port index -> DOCA port id).
-fn disposition(port_ids: &[u16], verdict: Verdict) -> Disposition {
-    match verdict {
-        Verdict::Port(out) => match port_ids.iter().position(|&id| id == out.0) {
-            Some(index) => Disposition::Forward(index),
-            None => Disposition::Drop,
-        },
-        _ => Disposition::Drop,
-    }
-}
-
-impl Processor for Worker {
-    fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
-        let now = self.now_ns();
-        let p = self.fw.process(self.port_ids[in_port], packet, now);
-        if p.table_full {
-            return Disposition::Drop;
-        }
-        self.disposition(p.decision.outcome.verdict)
-    }
-
-    // Optional, but what makes it fast: a whole burst through the pipes at once (the
-    // software backend then looks up each ACL pipe for the burst together).
-    fn process_burst(
-        &mut self,
-        in_port: usize,
-        packets: &mut [&mut [u8]],
-        out: &mut Vec<Disposition>,
-    ) {
-        let now = self.now_ns();
-        let port_ids = &self.port_ids;
-        self.fw.process_batch_each(
-            port_ids[in_port],
-            packets,
-            now,
-            |_, outcome, _rule, _state, table_full| {
-                out.push(if table_full {
-                    Disposition::Drop
-                } else {
-                    disposition(port_ids, outcome.verdict)
-                })
-            },
-        );
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     // Arguments: POLICY [-- EAL args].
@@ -149,19 +82,11 @@ fn main() -> anyhow::Result<()> {
     // 4. Install and run. The worker runs the installed plan on the software
     //    backend for every packet it receives: all traffic on a plain Linux
     //    box; on a BlueField only what the hardware pipes miss and send up.
-    let port_ids = ports
-        .iter()
-        .map(|p| {
-            plan.port_id(&p.name)
-                .context("a port missing from the plan")
-        })
-        .collect::<anyhow::Result<Vec<u16>>>()?;
     let installed = Arc::new(Installed::new(&plan).context("installing the policy")?);
-    let mut worker = Some(Worker {
-        fw: dpu_fw::firewall::Firewall::new(installed, &rules, None),
-        port_ids,
-        epoch: Instant::now(),
-    });
+    let fw = dpu_fw::firewall::Firewall::new(installed, &rules, None);
+    // The library's policy processor: the firewall between the dataplane's ports
+    // (conntrack, then the pipes, whole bursts at once).
+    let mut worker = Some(FirewallProcessor::new(fw, &ports, Instant::now())?);
     // The EAL is this program's: the dataplane and (on a BlueField) DOCA Flow both
     // run on it and keep it alive, so it shuts down after both.
     let eal = Eal::init(&eal).context("starting the DPDK EAL")?;

@@ -93,15 +93,15 @@ mod dataplane {
     use std::time::{Duration, Instant, SystemTime};
 
     use anyhow::{Context, bail};
-    use doca_flow::Verdict;
     use doca_flow::dpdk::Eal;
     use dpu_fw::compile::{Plan, Target, compile};
     use dpu_fw::conntrack::Tracker;
     use dpu_fw::dataplane::{
-        Dataplane, DataplaneConfig, Device, Disposition, PortSnapshot, PortSpec, Processor,
+        Dataplane, DataplaneConfig, Device, Disposition, FirewallProcessor, Hooks, PortSnapshot,
+        PortSpec, Processor,
     };
-    use dpu_fw::firewall::{Firewall, OffloadRequest, Processed};
-    use dpu_fw::install::{Decision, Installed};
+    use dpu_fw::firewall::{Firewall, OffloadRequest};
+    use dpu_fw::install::Installed;
     use dpu_fw::metrics::{MetricsServer, OffloadMetrics, PortMetrics, RuleMetrics, Snapshot};
     use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
     use tracing::{error, info, warn};
@@ -218,108 +218,34 @@ mod dataplane {
         }
     }
 
-    /// One worker's copy of the installed policy, with the process's connection
-    /// tracker.
-    struct PlanProcessor {
-        /// The installed policy (shared with the policy's `RuleStats`, which reads its
-        /// entry counters) and the conntrack stage.
-        fw: Firewall,
-        /// The tracker's clock starts here.
-        epoch: Instant,
-        /// Dataplane port index -> plan (DOCA) port id.
-        ids: Vec<u16>,
-        /// Plan port id -> dataplane port index.
-        index_of: Vec<Option<usize>>,
-        /// Dataplane port index -> its direction's default (0 inbound, 1
-        /// outbound) in `RuleStats`.
-        default_slot: Vec<usize>,
+    /// What `run` hears from each worker's [`FirewallProcessor`]: packets the policy's
+    /// defaults decided (counted in this worker's lane), and offload asks.
+    struct RunHooks {
         stats: Arc<RuleStats>,
         /// This worker's lane of `stats`.
         lane: usize,
-        /// The current burst's frame lengths (reused).
-        lens: Vec<usize>,
+        /// Dataplane port index -> its direction's default (0 inbound, 1 outbound).
+        default_slot: Vec<usize>,
         /// Where offload asks go (a stateful policy on the hardware backend).
         offload: Option<Arc<OffloadAsks>>,
-        /// The current burst's tracked packets, for their offload asks (reused).
-        tracked: Vec<(usize, Processed)>,
     }
 
-    impl Processor for PlanProcessor {
-        fn process(&mut self, in_port: usize, packet: &mut [u8]) -> Disposition {
-            let Some(&port_id) = self.ids.get(in_port) else {
-                return Disposition::Drop;
-            };
-            let len = packet.len();
-            let now = clock_ns(self.epoch);
-            let p = self.fw.process(port_id, packet, now);
-            if let Some(asks) = &self.offload {
-                if let Some(r) = self.fw.offload_request(port_id, packet, &p, now) {
-                    asks.push(r, &self.fw, now);
-                }
-            }
-            if p.decision.rule.is_none() {
-                self.stats
-                    .record_default(self.lane, self.default_slot[in_port], len);
-            }
-            if p.table_full {
-                return Disposition::Drop;
-            }
-            self.disposition(&p.decision)
-        }
-
-        fn process_burst(
-            &mut self,
-            in_port: usize,
-            packets: &mut [&mut [u8]],
-            out: &mut Vec<Disposition>,
-        ) {
-            let Some(&port_id) = self.ids.get(in_port) else {
-                out.extend(packets.iter().map(|_| Disposition::Drop));
-                return;
-            };
-            self.lens.clear();
-            self.lens.extend(packets.iter().map(|p| p.len()));
-            let (stats, lane, lens) = (&self.stats, self.lane, &self.lens);
-            let (index_of, default) = (&self.index_of, self.default_slot[in_port]);
-            let now = clock_ns(self.epoch);
-            let offloading = self.offload.is_some();
-            let tracked = &mut self.tracked;
-            tracked.clear();
-            self.fw
-                .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
-                    if rule.is_none() {
-                        stats.record_default(lane, default, lens[i]);
-                    }
-                    if offloading && state.is_some() {
-                        let decision = Decision { outcome: *o, rule };
-                        tracked.push((
-                            i,
-                            Processed {
-                                decision,
-                                state,
-                                table_full,
-                            },
-                        ));
-                    }
-                    out.push(if table_full {
-                        Disposition::Drop
-                    } else {
-                        disposition(index_of, o.verdict)
-                    });
-                });
-            if let Some(asks) = &self.offload {
-                for (i, p) in self.tracked.drain(..) {
-                    if let Some(r) = self.fw.offload_request(port_id, packets[i], &p, now) {
-                        asks.push(r, &self.fw, now);
-                    }
-                }
+    impl Hooks for RunHooks {
+        #[inline]
+        fn default_decided(&mut self, in_port: usize, len: usize) {
+            if let Some(&slot) = self.default_slot.get(in_port) {
+                self.stats.record_default(self.lane, slot, len);
             }
         }
-    }
 
-    impl PlanProcessor {
-        fn disposition(&self, d: &Decision) -> Disposition {
-            disposition(&self.index_of, d.outcome.verdict)
+        fn wants_offloads(&self) -> bool {
+            self.offload.is_some()
+        }
+
+        fn offload(&mut self, ask: OffloadRequest, fw: &Firewall, now_ns: u64) {
+            if let Some(asks) = &self.offload {
+                asks.push(ask, fw, now_ns);
+            }
         }
     }
 
@@ -373,16 +299,6 @@ mod dataplane {
 
         fn now(&self) -> u64 {
             clock_ns(self.epoch)
-        }
-    }
-
-    fn disposition(index_of: &[Option<usize>], verdict: Verdict) -> Disposition {
-        match verdict {
-            Verdict::Port(p) => match index_of.get(usize::from(p.0)) {
-                Some(&Some(i)) => Disposition::Forward(i),
-                _ => Disposition::Drop,
-            },
-            _ => Disposition::Drop,
         }
     }
 
@@ -687,43 +603,28 @@ mod dataplane {
             &policy.rules,
             ct.for_policy(&policy.rules),
         );
-        let mut ids = Vec::new();
-        let mut index_of = Vec::new();
-        let mut default_slot = Vec::new();
-        for (i, spec) in specs.iter().enumerate() {
-            let id = policy
-                .plan
-                .port_id(&spec.name)
-                .with_context(|| format!("the plan has no port {:?}", spec.name))?;
-            ids.push(id);
-            let at = usize::from(id);
-            if index_of.len() <= at {
-                index_of.resize(at + 1, None);
-            }
-            index_of[at] = Some(i);
-            default_slot.push(match policy.rules.direction_of(&spec.name) {
+        let default_slot = specs
+            .iter()
+            .map(|spec| match policy.rules.direction_of(&spec.name) {
                 Direction::Inbound => 0,
                 Direction::Outbound => 1,
-            });
-        }
+            })
+            .collect();
         policy
             .stats
             .installed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(installed);
-        Ok(Box::new(PlanProcessor {
-            fw,
-            epoch: ct.epoch,
-            ids,
-            index_of,
-            default_slot,
+        let hooks = RunHooks {
             stats: policy.stats.clone(),
             lane,
-            lens: Vec::with_capacity(64),
+            default_slot,
             offload: offload_asks(policy, asks),
-            tracked: Vec::with_capacity(64),
-        }))
+        };
+        let p = FirewallProcessor::with_hooks(fw, specs, ct.epoch, hooks)
+            .context("the policy's ports")?;
+        Ok(Box::new(p))
     }
 
     /// Installs `policy` once per worker, all or nothing.

@@ -10,6 +10,7 @@
 //! between two bursts, so every packet sees exactly one policy, never half
 //! of one (see [`Dataplane::swap`]).
 
+mod policy;
 mod stats;
 mod worker;
 
@@ -19,6 +20,7 @@ use std::thread::JoinHandle;
 
 use doca_flow::dpdk::{DpdkError, Eal, MbufBurst, Mempool, Port, PortConfig, RxQueue, TxQueue};
 
+pub use policy::{FirewallProcessor, Hooks, PolicyPortError};
 pub use stats::{PortCounters, PortSnapshot};
 use worker::{PolicySlot, Worker};
 
