@@ -32,7 +32,11 @@ pub enum DpdkError {
         msg: String,
     },
     /// The port already has a handle in this process ([`Port::by_name`](super::Port::by_name)).
-    #[error("DPDK port {port} ({name}) is already in use in this process: a port has one owner")]
+    #[error(
+        "DPDK port {port} ({name}) is already in use in this process: a port has one owner; \
+         drop the other handle first, or give this one another port (two policy ports \
+         naming one device?)"
+    )]
     PortClaimed {
         /// The port id.
         port: u16,
