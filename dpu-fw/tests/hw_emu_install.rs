@@ -9,6 +9,10 @@
 
 mod strategies;
 
+mod common;
+
+use common::fixtures::{big_change, small_change, stateless_demo};
+
 use doca_flow::HwBackend;
 use doca_flow::backend::emu::{self, Census, Fault};
 use doca_flow::dpdk::Eal;
@@ -20,27 +24,6 @@ use dpu_fw::model::{Action, RuleSet};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-
-fn stateless_demo() -> RuleSet {
-    let mut r = demo::policy();
-    r.conntrack = None;
-    r.rules.retain(|r| r.matches.state.is_none());
-    r
-}
-
-fn big_change() -> RuleSet {
-    let mut r = stateless_demo();
-    r.rules.drain(..3);
-    r.defaults.inbound = Action::Accept;
-    r
-}
-
-fn small_change() -> RuleSet {
-    let mut r = stateless_demo();
-    let ssh = r.rules.iter_mut().find(|r| r.name == "ssh-others").unwrap();
-    ssh.matches.dst_ports = vec![2222.into()];
-    r
-}
 
 fn plan(rules: &RuleSet) -> Plan {
     compile(rules, &Target::bluefield()).unwrap()

@@ -3,6 +3,8 @@
 //! force (checked by running the same packets before and after the failed update).
 
 mod common;
+
+use common::fixtures::{big_change, small_change, stateless_demo};
 mod strategies;
 
 use std::sync::Arc;
@@ -24,16 +26,6 @@ fn faulty(plan: &Plan) -> (Installed, Arc<AtomicI64>) {
     let fw = Installed::with_backend(plan, SwBackend::new().fail_at(countdown.clone()))
         .expect("install without failures");
     (fw, countdown)
-}
-
-/// The demo policy without its `state` rules and connection tracking: these tests are
-/// about updates, and on the hardware target a stateful policy leaves the packets of new
-/// connections to software (tests/ct_offload.rs covers that path).
-fn stateless_demo() -> RuleSet {
-    let mut r = demo::policy();
-    r.conntrack = None;
-    r.rules.retain(|r| r.matches.state.is_none());
-    r
 }
 
 /// The decisions for the demo traffic: (rule, verdict) per packet.
@@ -62,23 +54,6 @@ fn assert_oracle(fw: &Installed, rules: &RuleSet) {
             want.action
         );
     }
-}
-
-/// The demo policy with its first rules removed and the defaults flipped: a big change
-/// (other segments, other pipes).
-fn big_change() -> RuleSet {
-    let mut r = stateless_demo();
-    r.rules.drain(..3);
-    r.defaults.inbound = Action::Accept;
-    r
-}
-
-/// The demo policy with one rule's port changed: a small, in-place change.
-fn small_change() -> RuleSet {
-    let mut r = stateless_demo();
-    let ssh = r.rules.iter_mut().find(|r| r.name == "ssh-others").unwrap();
-    ssh.matches.dst_ports = vec![2222.into()];
-    r
 }
 
 /// Counts the state-changing backend calls a successful update makes.

@@ -1,6 +1,8 @@
 //! What several test files share. Use with `mod common;`.
 #![allow(dead_code)]
 
+pub(crate) mod fixtures;
+
 /// How many cases a property runs: `own`, the count its test file chose, or
 /// `PROPTEST_CASES` when that is set and smaller.
 ///
