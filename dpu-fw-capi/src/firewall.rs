@@ -1,0 +1,789 @@
+//! Firewalls: a policy compiled and installed on a backend, with its connection
+//! tracking; packets, counters, reloads.
+
+use core::ffi::c_char;
+use std::ffi::CString;
+use std::sync::Arc;
+
+use doca_flow::Verdict;
+use dpu_fw::compile::{Target, compile};
+use dpu_fw::conntrack::{CtState, Tracker};
+use dpu_fw::firewall::{Firewall, Processed};
+use dpu_fw::install::Installed;
+use dpu_fw::model::RuleSet;
+
+use crate::eal::dpufw_eal;
+use crate::error::{Failure, Result, dpufw_status, guard};
+use crate::policy::{c_str, dpufw_policy};
+
+/// Which DOCA Flow backend a firewall installs its pipes on (`DPUFW_BACKEND_*`).
+#[allow(non_camel_case_types)]
+pub type dpufw_backend = u32;
+
+/// The software backend: the pipes run in this process, on any machine. Every build has
+/// it. Policies are compiled for the `software` target.
+pub const DPUFW_BACKEND_SOFTWARE: dpufw_backend = 0;
+
+/// The hardware backend: DOCA Flow on a BlueField (library feature `doca`) or on the
+/// DOCA Flow contract emulator (feature `doca-emu`). Needs a `dpufw_eal`. Policies are
+/// compiled for the `bluefield` target; a stateful policy runs as on a BlueField: the
+/// hardware pipes in front, the software path behind them offloading established
+/// connections to the hardware CT pipe.
+pub const DPUFW_BACKEND_HARDWARE: dpufw_backend = 1;
+
+/// Where a packet went.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dpufw_action {
+    /// Sent out of port `out_port`.
+    DPUFW_ACTION_FORWARD = 0,
+    /// Dropped (by a rule, a default, a meter, or a full connection table).
+    DPUFW_ACTION_DROP = 1,
+    /// Delivered to software (an RSS queue: the hardware pipes sent it to the software
+    /// path, or it missed every pipe).
+    DPUFW_ACTION_TO_SOFTWARE = 2,
+    /// Delivered to the kernel.
+    DPUFW_ACTION_TO_KERNEL = 3,
+}
+
+/// A packet's connection-tracking state.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum dpufw_ct_state {
+    /// Not tracked: the policy has no `[conntrack]`, the port is not tracked, or the
+    /// frame is not IP.
+    DPUFW_CT_NONE = 0,
+    /// Opens a connection, or belongs to one that has seen no reply yet.
+    DPUFW_CT_NEW = 1,
+    /// Belongs to a connection that has seen traffic both ways.
+    DPUFW_CT_ESTABLISHED = 2,
+    /// An ICMP error about a packet of a tracked connection.
+    DPUFW_CT_RELATED = 3,
+    /// Belongs to no connection and cannot open one, or fails the TCP checks.
+    DPUFW_CT_INVALID = 4,
+}
+
+/// What happened to one packet.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct dpufw_verdict {
+    /// True if the packet leaves the firewall (not dropped).
+    pub pass: bool,
+    /// Where it went.
+    pub action: dpufw_action,
+    /// The port it was sent out of (`DPUFW_ACTION_FORWARD`), else -1.
+    pub out_port: i32,
+    /// The index of the rule that decided it (as in the policy file, from 0), or -1 for
+    /// the direction's default.
+    pub rule: i32,
+    /// Its connection-tracking state.
+    pub ct_state: dpufw_ct_state,
+    /// The rules passed a packet opening a connection, but the connection table was full
+    /// and the policy says `table_full = "drop-new"`: dropped.
+    pub table_full: bool,
+    /// The hardware pipes decided it (hardware backend only: a connection offloaded to
+    /// the CT pipe, or an untracked port); false when the software path did.
+    pub in_hardware: bool,
+}
+
+/// A rule's counters.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct dpufw_counters {
+    /// Packets the rule decided since the current policy was installed or reloaded.
+    pub packets: u64,
+    /// Their bytes (whole frames).
+    pub bytes: u64,
+    /// True if the rule has `count = true`; rules without it have no counter and read 0.
+    pub counted: bool,
+}
+
+/// What runs the packets.
+enum Engine {
+    /// The software backend: connection tracking, then the software plan's pipes.
+    Software(Firewall),
+    /// The hardware backend, stateless policy: the `bluefield` plan alone.
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
+    Hardware(Installed),
+    /// The hardware backend, stateful policy: the `bluefield` plan in front of the
+    /// software path, which offloads established connections to the CT pipe.
+    #[cfg(any(feature = "doca", feature = "doca-emu"))]
+    Offload(Box<dpu_fw::firewall::Offloading>),
+}
+
+/// How long an offloaded connection may go without a hit in the CT pipe, at most.
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
+const MAX_OFFLOAD_TIMEOUT_S: u32 = 30;
+
+/// A policy installed on a backend, with its connection tracking. Opaque.
+///
+/// Made by `dpufw_firewall_new`, freed by `dpufw_firewall_free`. Not thread-safe: one
+/// thread at a time may call functions on it (different firewalls may be used on
+/// different threads at once). Each firewall has its own connection table.
+pub struct dpufw_firewall {
+    rules: RuleSet,
+    engine: Engine,
+    backend: dpufw_backend,
+    #[cfg(feature = "dpdk")]
+    eal: Option<doca_flow::dpdk::Eal>,
+    /// The connection table, made with the first stateful policy and kept across
+    /// reloads.
+    tracker: Option<Arc<Tracker>>,
+    rule_names: Vec<CString>,
+    port_names: Vec<(u16, CString)>,
+    /// A call panicked part-way: the firewall's state is unknown.
+    poisoned: bool,
+}
+
+impl core::fmt::Debug for dpufw_firewall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("dpufw_firewall")
+            .field("rules", &self.rules.rules.len())
+            .field("backend", &self.backend)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+fn compile_for(rules: &RuleSet, target: &Target, what: &str) -> Result<dpu_fw::compile::Plan> {
+    compile(rules, target).map_err(|e| {
+        Failure::new(
+            dpufw_status::DPUFW_ERR_COMPILE,
+            format!("compiling the policy for {what}: {e}"),
+        )
+    })
+}
+
+fn install_failure(what: &str) -> impl FnOnce(dpu_fw::install::InstallError) -> Failure + '_ {
+    move |e| Failure::new(dpufw_status::DPUFW_ERR_INSTALL, format!("{what}: {e}"))
+}
+
+/// The software path of `rules`: a fresh flow on the sw backend.
+fn software_path(rules: &RuleSet, tracker: Option<Arc<Tracker>>) -> Result<Firewall> {
+    let plan = compile_for(rules, &Target::software(), "the software backend")?;
+    let installed =
+        Installed::new(&plan).map_err(install_failure("installing on the software backend"))?;
+    Ok(Firewall::new(Arc::new(installed), rules, tracker))
+}
+
+/// The tracker for `rules`: the firewall's, once it has one (later `[conntrack]`
+/// settings apply to a new firewall only), else a new one; `None` when `rules` is not
+/// stateful.
+fn tracker_for(rules: &RuleSet, current: Option<&Arc<Tracker>>) -> Option<Arc<Tracker>> {
+    let cfg = rules.conntrack.as_ref()?.config;
+    Some(current.cloned().unwrap_or_else(|| Arc::new(Tracker::new(cfg))))
+}
+
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
+fn hardware_engine(
+    rules: &RuleSet,
+    eal: &doca_flow::dpdk::Eal,
+    tracker: Option<Arc<Tracker>>,
+) -> Result<Engine> {
+    let plan = compile_for(rules, &Target::bluefield(), "the BlueField (hardware backend)")?;
+    let hw = Installed::with_backend(&plan, doca_flow::HwBackend::new(eal))
+        .map_err(install_failure("installing on the hardware backend"))?;
+    if !rules.is_stateful() {
+        return Ok(Engine::Hardware(hw));
+    }
+    let soft = software_path(rules, tracker)?;
+    Ok(Engine::Offload(Box::new(dpu_fw::firewall::Offloading::new(
+        hw,
+        soft,
+        MAX_OFFLOAD_TIMEOUT_S,
+    ))))
+}
+
+impl dpufw_firewall {
+    fn new(rules: RuleSet, backend: dpufw_backend, eal: Option<&dpufw_eal>) -> Result<Self> {
+        let tracker = tracker_for(&rules, None);
+        #[cfg(feature = "dpdk")]
+        let mut kept_eal = None;
+        let engine = match backend {
+            DPUFW_BACKEND_SOFTWARE => {
+                if eal.is_some() {
+                    return Err(Failure::invalid(
+                        "the software backend takes no EAL: pass NULL",
+                    ));
+                }
+                Engine::Software(software_path(&rules, tracker.clone())?)
+            }
+            DPUFW_BACKEND_HARDWARE => {
+                let Some(eal) = eal else {
+                    return Err(Failure::null(
+                        "eal (the hardware backend runs on the DPDK EAL: dpufw_eal_init)",
+                    ));
+                };
+                #[cfg(any(feature = "doca", feature = "doca-emu"))]
+                {
+                    kept_eal = Some(eal.eal.clone());
+                    hardware_engine(&rules, &eal.eal, tracker.clone())?
+                }
+                #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
+                {
+                    let _ = eal;
+                    return Err(crate::eal::no_hardware("DPUFW_BACKEND_HARDWARE"));
+                }
+            }
+            other => {
+                return Err(Failure::invalid(format!(
+                    "unknown backend {other}: DPUFW_BACKEND_SOFTWARE (0) or \
+                     DPUFW_BACKEND_HARDWARE (1)"
+                )));
+            }
+        };
+        let mut fw = dpufw_firewall {
+            rules,
+            engine,
+            backend,
+            #[cfg(feature = "dpdk")]
+            eal: kept_eal,
+            tracker,
+            rule_names: Vec::new(),
+            port_names: Vec::new(),
+            poisoned: false,
+        };
+        fw.names();
+        Ok(fw)
+    }
+
+    /// Rebuilds the C strings of the rule and port names.
+    fn names(&mut self) {
+        let c = |s: &str| CString::new(s.replace('\0', " ")).unwrap_or_default();
+        self.rule_names = self.rules.rules.iter().map(|r| c(&r.name)).collect();
+        self.port_names = self
+            .plan()
+            .ports
+            .iter()
+            .map(|p| (p.id, c(&p.name)))
+            .collect();
+    }
+
+    /// The plan whose port ids packets use.
+    fn plan(&self) -> &dpu_fw::compile::Plan {
+        match &self.engine {
+            Engine::Software(fw) => fw.installed().plan(),
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Hardware(hw) => hw.plan(),
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Offload(o) => o.hardware().plan(),
+        }
+    }
+
+    fn check_port(&self, port: u16) -> Result<()> {
+        if self.port_names.iter().any(|(id, _)| *id == port) {
+            return Ok(());
+        }
+        Err(Failure::invalid(format!(
+            "the policy has no port with id {port} (dpufw_firewall_port_id maps names to ids)"
+        )))
+    }
+
+    /// Replaces the policy by `rules`; the old one stays in force on failure.
+    fn reload(&mut self, rules: &RuleSet) -> Result<()> {
+        let tracker = tracker_for(rules, self.tracker.as_ref());
+        match &mut self.engine {
+            Engine::Software(fw) => {
+                // A fresh flow beside the old one: the old one is dropped only once the
+                // new one is completely installed.
+                *fw = software_path(rules, tracker.clone())?;
+            }
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Hardware(hw) => {
+                if rules.is_stateful() {
+                    return Err(stateful_change());
+                }
+                let plan = compile_for(rules, &Target::bluefield(), "the BlueField")?;
+                hw.update(&plan)
+                    .map_err(install_failure("updating the hardware pipes"))?;
+            }
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Offload(o) => {
+                if !rules.is_stateful() {
+                    return Err(stateful_change());
+                }
+                let plan = compile_for(rules, &Target::bluefield(), "the BlueField")?;
+                // The software path first (nothing is touched if it fails), then the
+                // hardware pipes, make-before-break (the old ones stay on failure).
+                let soft = software_path(rules, tracker.clone())?;
+                o.hardware_mut()
+                    .update(&plan)
+                    .map_err(install_failure("updating the hardware pipes"))?;
+                o.replace_software(soft);
+            }
+        }
+        self.rules = rules.clone();
+        self.tracker = tracker;
+        self.names();
+        Ok(())
+    }
+
+    fn process(&mut self, port: u16, frame: &mut [u8], now_ns: u64) -> Result<dpufw_verdict> {
+        self.check_port(port)?;
+        match &mut self.engine {
+            Engine::Software(fw) => {
+                fw.installed().set_time_ns(now_ns);
+                Ok(verdict(&fw.process(port, frame, now_ns), false))
+            }
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Hardware(hw) => {
+                nic_runs_the_pipes(hw)?;
+                hw.set_time_ns(now_ns);
+                let p = Processed {
+                    decision: hw.process(port, frame),
+                    state: None,
+                    table_full: false,
+                };
+                Ok(verdict(&p, true))
+            }
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Offload(o) => {
+                nic_runs_the_pipes(o.hardware())?;
+                o.software().installed().set_time_ns(now_ns);
+                let r = o.process(port, frame, now_ns).map_err(|e| {
+                    Failure::new(
+                        dpufw_status::DPUFW_ERR_INSTALL,
+                        format!("offloading the packet's connection to the CT pipe: {e}"),
+                    )
+                })?;
+                Ok(verdict(&r.processed, r.in_hardware))
+            }
+        }
+    }
+
+    fn process_burst(
+        &mut self,
+        port: u16,
+        frames: &mut [&mut [u8]],
+        now_ns: u64,
+        out: &mut [dpufw_verdict],
+    ) -> Result<()> {
+        self.check_port(port)?;
+        match &mut self.engine {
+            Engine::Software(fw) => {
+                fw.installed().set_time_ns(now_ns);
+                fw.process_batch_each(port, frames, now_ns, |i, o, rule, state, table_full| {
+                    let p = Processed {
+                        decision: dpu_fw::install::Decision {
+                            outcome: *o,
+                            rule,
+                        },
+                        state,
+                        table_full,
+                    };
+                    out[i] = verdict(&p, false);
+                });
+                Ok(())
+            }
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            _ => {
+                for (f, v) in frames.iter_mut().zip(out.iter_mut()) {
+                    *v = self.process(port, f, now_ns)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn rule_counters(&self) -> Vec<doca_flow::Counters> {
+        match &self.engine {
+            Engine::Software(fw) => fw.installed().rule_counters(),
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Hardware(hw) => hw.rule_counters(),
+            #[cfg(any(feature = "doca", feature = "doca-emu"))]
+            Engine::Offload(o) => {
+                let mut c = o.software().installed().rule_counters();
+                for (a, b) in c.iter_mut().zip(o.hardware().rule_counters()) {
+                    a.packets += b.packets;
+                    a.bytes += b.bytes;
+                }
+                c
+            }
+        }
+    }
+}
+
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
+fn stateful_change() -> Failure {
+    Failure::new(
+        dpufw_status::DPUFW_ERR_UNSUPPORTED,
+        "a reload on the hardware backend cannot turn connection tracking on or off \
+         (the policy's [conntrack] section); free the firewall and make a new one",
+    )
+}
+
+/// On a real BlueField the NIC runs the pipes: no packet passes through this process.
+#[cfg(any(feature = "doca", feature = "doca-emu"))]
+fn nic_runs_the_pipes(hw: &Installed) -> Result<()> {
+    if hw.flow().datapath().is_some() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        dpufw_status::DPUFW_ERR_UNSUPPORTED,
+        "on the hardware backend the NIC runs the pipes: packets are classified on the \
+         wire, not through dpufw_firewall_process (read the rule counters instead)",
+    ))
+}
+
+fn verdict(p: &Processed, in_hardware: bool) -> dpufw_verdict {
+    let (action, out_port) = match p.decision.outcome.verdict {
+        _ if p.table_full => (dpufw_action::DPUFW_ACTION_DROP, -1),
+        Verdict::Port(id) => (dpufw_action::DPUFW_ACTION_FORWARD, i32::from(id.0)),
+        Verdict::Drop(_) => (dpufw_action::DPUFW_ACTION_DROP, -1),
+        Verdict::Kernel => (dpufw_action::DPUFW_ACTION_TO_KERNEL, -1),
+        // Rss, Miss, and any later way to software.
+        _ => (dpufw_action::DPUFW_ACTION_TO_SOFTWARE, -1),
+    };
+    dpufw_verdict {
+        pass: p.passed(),
+        action,
+        out_port,
+        rule: p
+            .decision
+            .rule
+            .map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
+        ct_state: match p.state {
+            None => dpufw_ct_state::DPUFW_CT_NONE,
+            Some(CtState::New) => dpufw_ct_state::DPUFW_CT_NEW,
+            Some(CtState::Established) => dpufw_ct_state::DPUFW_CT_ESTABLISHED,
+            Some(CtState::Related) => dpufw_ct_state::DPUFW_CT_RELATED,
+            Some(CtState::Invalid) => dpufw_ct_state::DPUFW_CT_INVALID,
+        },
+        table_full: p.table_full,
+        in_hardware,
+    }
+}
+
+/// Runs `body` on a live, unpoisoned firewall; a panic inside poisons it.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall not used by another thread during the call.
+unsafe fn with_fw<T>(
+    fw: *mut dpufw_firewall,
+    body: impl FnOnce(&mut dpufw_firewall) -> Result<T>,
+) -> Result<T> {
+    // SAFETY: NULL or live and unshared, by the caller's promise.
+    let fw = unsafe { fw.as_mut() }.ok_or_else(|| Failure::null("fw"))?;
+    if fw.poisoned {
+        return Err(Failure::new(
+            dpufw_status::DPUFW_ERR_INTERNAL,
+            "an earlier call on this firewall failed with an internal error; free it",
+        ));
+    }
+    fw.poisoned = true;
+    let r = body(fw);
+    fw.poisoned = false;
+    r
+}
+
+/// Compiles `policy` for `backend` and installs it, with a new connection table if the
+/// policy has `[conntrack]`. On success `*out` is a new firewall the caller owns (free
+/// it with `dpufw_firewall_free`); it keeps its own copy of the policy, so `policy` may
+/// be freed at once.
+///
+/// `eal` is NULL for `DPUFW_BACKEND_SOFTWARE` and a running EAL (`dpufw_eal_init`) for
+/// `DPUFW_BACKEND_HARDWARE`. `DPUFW_ERR_UNSUPPORTED`: the hardware backend in a library
+/// built without it. `DPUFW_ERR_COMPILE`, `DPUFW_ERR_INSTALL`: the message says which
+/// rule, pipe or port failed.
+///
+/// # Safety
+/// `policy` and `eal` are NULL or live handles; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_new(
+    policy: *const dpufw_policy,
+    backend: dpufw_backend,
+    eal: *const dpufw_eal,
+    out: *mut *mut dpufw_firewall,
+) -> dpufw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: NULL or live, by the caller's promise.
+        let policy = unsafe { policy.as_ref() }.ok_or_else(|| Failure::null("policy"))?;
+        // SAFETY: NULL or live, by the caller's promise.
+        let eal = unsafe { eal.as_ref() };
+        let fw = Box::new(dpufw_firewall::new(policy.rules.clone(), backend, eal)?);
+        // SAFETY: `out` is non-NULL and writable by the caller's promise.
+        unsafe { out.write(Box::into_raw(fw)) };
+        Ok(())
+    })
+}
+
+/// Frees a firewall: its pipes are destroyed. NULL is ignored.
+///
+/// # Safety
+/// `fw` is NULL or a firewall from `dpufw_firewall_new` not yet freed; it must not be
+/// used afterwards, nor any string it returned.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_free(fw: *mut dpufw_firewall) {
+    if fw.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: made by Box::into_raw here and not freed yet (the caller's promise).
+        drop(unsafe { Box::from_raw(fw) });
+    }));
+}
+
+/// Replaces the firewall's policy by `policy`. On the software backend the new policy is
+/// installed completely beside the old one before it takes over; on the hardware backend
+/// the pipes are updated make-before-break. On any failure the old policy stays in force
+/// and the firewall is unchanged.
+///
+/// Tracked connections survive the reload (the connection table is made with the first
+/// stateful policy; later changes to `[conntrack]` settings take effect in a new
+/// firewall). Rule counters restart from 0. Rule and port name strings returned before
+/// are invalid after a successful reload. On the hardware backend a reload cannot turn
+/// connection tracking on or off (`DPUFW_ERR_UNSUPPORTED`).
+///
+/// # Safety
+/// `fw` is NULL or a live firewall not used by another thread during the call; `policy`
+/// is NULL or a live policy.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_reload(
+    fw: *mut dpufw_firewall,
+    policy: *const dpufw_policy,
+) -> dpufw_status {
+    guard(|| {
+        // SAFETY: NULL or live, by the caller's promise.
+        let policy = unsafe { policy.as_ref() }.ok_or_else(|| Failure::null("policy"))?;
+        // SAFETY: the caller's promise about `fw` is with_fw's.
+        unsafe { with_fw(fw, |fw| fw.reload(&policy.rules)) }
+    })
+}
+
+/// Runs one Ethernet frame of `len` bytes that arrived on port `port` (a port id, see
+/// `dpufw_firewall_port_id`) at time `now_ns` (nanoseconds on any monotonic clock, the
+/// same for every call on this firewall: connection timeouts and meters use it), and
+/// writes what happened to `*out`.
+///
+/// The frame is rewritten in place when the policy modifies headers. Packets of one
+/// connection must be given in order.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall not used by another thread during the call; `frame`
+/// points to `len` readable and writable bytes (NULL when `len` is 0); `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_process(
+    fw: *mut dpufw_firewall,
+    port: u16,
+    frame: *mut u8,
+    len: usize,
+    now_ns: u64,
+    out: *mut dpufw_verdict,
+) -> dpufw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        let frame: &mut [u8] = if len == 0 {
+            &mut []
+        } else if frame.is_null() {
+            return Err(Failure::null("frame"));
+        } else {
+            // SAFETY: `len` readable and writable bytes at `frame` (the caller's
+            // promise), not aliased during the call.
+            unsafe { core::slice::from_raw_parts_mut(frame, len) }
+        };
+        // SAFETY: the caller's promise about `fw` is with_fw's.
+        let v = unsafe { with_fw(fw, |fw| fw.process(port, frame, now_ns)) }?;
+        // SAFETY: `out` is non-NULL and writable by the caller's promise.
+        unsafe { out.write(v) };
+        Ok(())
+    })
+}
+
+/// Runs a burst of `count` frames that arrived on port `port` at `now_ns`, in order:
+/// frame `i` is `lens[i]` bytes at `frames[i]`, and its verdict goes to `out[i]`. The
+/// same verdicts as `count` calls of `dpufw_firewall_process`, faster on the software
+/// backend (the connection table is read for the whole burst at once).
+///
+/// # Safety
+/// `fw` is NULL or a live firewall not used by another thread during the call; `frames`
+/// and `lens` point to `count` elements, `out` to `count` writable verdicts (all may be
+/// NULL when `count` is 0); each `frames[i]` points to `lens[i]` readable and writable
+/// bytes, and no two frames overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_process_burst(
+    fw: *mut dpufw_firewall,
+    port: u16,
+    frames: *const *mut u8,
+    lens: *const usize,
+    count: usize,
+    now_ns: u64,
+    out: *mut dpufw_verdict,
+) -> dpufw_status {
+    guard(|| {
+        if count == 0 {
+            // SAFETY: the caller's promise about `fw` is with_fw's.
+            return unsafe { with_fw(fw, |_| Ok(())) };
+        }
+        if frames.is_null() || lens.is_null() || out.is_null() {
+            return Err(Failure::null(if frames.is_null() {
+                "frames"
+            } else if lens.is_null() {
+                "lens"
+            } else {
+                "out"
+            }));
+        }
+        // SAFETY: `count` elements each at `frames`, `lens` (readable) and `out`
+        // (writable), by the caller's promise; `out` is not aliased by the frames.
+        let (ptrs, lens, out) = unsafe {
+            (
+                core::slice::from_raw_parts(frames, count),
+                core::slice::from_raw_parts(lens, count),
+                core::slice::from_raw_parts_mut(out, count),
+            )
+        };
+        let mut bufs: Vec<&mut [u8]> = Vec::with_capacity(count);
+        for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
+            if len == 0 {
+                bufs.push(&mut []);
+            } else if p.is_null() {
+                return Err(Failure::null(&format!("frames[{i}]")));
+            } else {
+                // SAFETY: `len` readable and writable bytes at `p`, overlapping no other
+                // frame (the caller's promise), so the slices do not alias.
+                bufs.push(unsafe { core::slice::from_raw_parts_mut(p, len) });
+            }
+        }
+        // SAFETY: the caller's promise about `fw` is with_fw's.
+        unsafe { with_fw(fw, |fw| fw.process_burst(port, &mut bufs, now_ns, out)) }
+    })
+}
+
+/// The id of the port named `name` (as in the policy's `[ports.NAME]`) in `*out`.
+/// `DPUFW_ERR_INVALID_ARGUMENT` if the policy has no such port.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall; `name` is NULL or NUL-terminated; `out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_port_id(
+    fw: *const dpufw_firewall,
+    name: *const c_char,
+    out: *mut u16,
+) -> dpufw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: NULL or live, by the caller's promise.
+        let fw = unsafe { fw.as_ref() }.ok_or_else(|| Failure::null("fw"))?;
+        // SAFETY: NULL or NUL-terminated, by the caller's promise.
+        let name = unsafe { c_str(name, "name") }?;
+        let id = fw
+            .port_names
+            .iter()
+            .find(|(_, n)| n.to_bytes() == name.as_bytes())
+            .map(|(id, _)| *id)
+            .ok_or_else(|| Failure::invalid(format!("the policy has no port `{name}`")))?;
+        // SAFETY: `out` is non-NULL and writable by the caller's promise.
+        unsafe { out.write(id) };
+        Ok(())
+    })
+}
+
+/// The name of the port with id `port`, or NULL if `fw` is NULL or has no such port. The
+/// string belongs to the firewall: valid until its next successful reload or its free.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_port_name(
+    fw: *const dpufw_firewall,
+    port: u16,
+) -> *const c_char {
+    // SAFETY: NULL or live, by the caller's promise.
+    unsafe { fw.as_ref() }
+        .and_then(|fw| fw.port_names.iter().find(|(id, _)| *id == port))
+        .map_or(core::ptr::null(), |(_, n)| n.as_ptr())
+}
+
+/// How many rules the installed policy has (0 for NULL). Rule indexes run from 0 to this
+/// less one, in the policy file's order.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_rule_count(fw: *const dpufw_firewall) -> usize {
+    // SAFETY: NULL or live, by the caller's promise.
+    unsafe { fw.as_ref() }.map_or(0, |fw| fw.rule_names.len())
+}
+
+/// The name of rule `index`, or NULL if `fw` is NULL or `index` is past the end. The
+/// string belongs to the firewall: valid until its next successful reload or its free.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_rule_name(
+    fw: *const dpufw_firewall,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: NULL or live, by the caller's promise.
+    unsafe { fw.as_ref() }
+        .and_then(|fw| fw.rule_names.get(index))
+        .map_or(core::ptr::null(), |n| n.as_ptr())
+}
+
+/// Rule `index`'s counters in `*out` (packets and bytes since the policy was installed
+/// or last reloaded; on the hardware backend, the hardware and software pipes'
+/// together). Each call reads every counter of the policy once.
+/// `DPUFW_ERR_INVALID_ARGUMENT` if `index` is past the end.
+///
+/// # Safety
+/// `fw` is NULL or a live firewall not used by another thread during the call; `out` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_rule_counters(
+    fw: *mut dpufw_firewall,
+    index: usize,
+    out: *mut dpufw_counters,
+) -> dpufw_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: the caller's promise about `fw` is with_fw's.
+        let c = unsafe {
+            with_fw(fw, |fw| {
+                let rule = fw.rules.rules.get(index).ok_or_else(|| {
+                    Failure::invalid(format!(
+                        "rule index {index} is past the end (the policy has {} rules)",
+                        fw.rules.rules.len()
+                    ))
+                })?;
+                let c = fw.rule_counters().get(index).copied().unwrap_or_default();
+                Ok(dpufw_counters {
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    counted: rule.count,
+                })
+            })
+        }?;
+        // SAFETY: `out` is non-NULL and writable by the caller's promise.
+        unsafe { out.write(c) };
+        Ok(())
+    })
+}
+
+/// How many connections the firewall's table holds (0 when the policy tracks none, or
+/// `fw` is NULL).
+///
+/// # Safety
+/// `fw` is NULL or a live firewall.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dpufw_firewall_connections(fw: *const dpufw_firewall) -> usize {
+    // SAFETY: NULL or live, by the caller's promise.
+    unsafe { fw.as_ref() }
+        .and_then(|fw| fw.tracker.as_ref())
+        .map_or(0, |t| t.len())
+}
