@@ -43,7 +43,7 @@ fn start(args: Vec<String>) -> Result<dpufw_eal> {
 
 #[cfg(not(feature = "dpdk"))]
 fn start(_: Vec<String>) -> Result<dpufw_eal> {
-    Err(no_hardware("the DPDK EAL"))
+    Err(no_hardware("the DPDK EAL (for DPUFW_BACKEND_HARDWARE)"))
 }
 
 /// Starts the DPDK EAL with `argc` arguments `argv` (as DPDK's `rte_eal_init`: the first

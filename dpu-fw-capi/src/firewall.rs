@@ -761,7 +761,14 @@ pub unsafe extern "C" fn dpufw_firewall_rule_counters(
                         fw.rules.rules.len()
                     ))
                 })?;
-                let c = fw.rule_counters().get(index).copied().unwrap_or_default();
+                // Only rules with `count = true` are promised a counter; the compiler may
+                // give others one (policers, chains), which is not reported, as in
+                // `dpu-fw simulate`.
+                let c = if rule.count {
+                    fw.rule_counters().get(index).copied().unwrap_or_default()
+                } else {
+                    doca_flow::Counters::default()
+                };
                 Ok(dpufw_counters {
                     packets: c.packets,
                     bytes: c.bytes,

@@ -55,7 +55,7 @@ pub(crate) unsafe fn c_str<'a>(s: *const c_char, what: &str) -> Result<&'a str> 
 }
 
 /// Parses and checks a policy from `len` bytes of TOML text at `text` (no NUL needed);
-/// `name` (NULL-terminated, or NULL for `"policy.toml"`) names it in diagnostics. On
+/// `name` (NUL-terminated, or NULL for `"policy.toml"`) names it in diagnostics. On
 /// success `*out` is a new policy the caller owns (free it with `dpufw_policy_free`).
 ///
 /// `DPUFW_ERR_POLICY`: the text has errors, every one in `dpufw_last_error()` as
