@@ -230,9 +230,11 @@ typedef struct dpufw_counters {
 /**
  * The hardware backend: DOCA Flow on a BlueField (library feature `doca`) or on the
  * DOCA Flow contract emulator (feature `doca-emu`). Needs a `dpufw_eal`. Policies are
- * compiled for the `bluefield` target; a stateful policy runs as on a BlueField: the
- * hardware pipes in front, the software path behind them offloading established
- * connections to the hardware CT pipe.
+ * compiled for the `bluefield` target. A policy with rules that match on `state` runs
+ * as on a BlueField: the hardware pipes in front, the software path (connection
+ * tracking) behind them offloading established connections to the hardware CT pipe,
+ * whose packets skip the TCP window checks. A policy without such rules runs in the
+ * hardware pipes alone, untracked (`DPUFW_CT_NONE`).
  */
 #define DPUFW_BACKEND_HARDWARE 1
 
@@ -325,8 +327,8 @@ void dpufw_firewall_free(struct dpufw_firewall *fw);
  * Tracked connections survive the reload (the connection table is made with the first
  * stateful policy; later changes to `[conntrack]` settings take effect in a new
  * firewall). Rule counters restart from 0. Rule and port name strings returned before
- * are invalid after a successful reload. On the hardware backend a reload cannot turn
- * connection tracking on or off (`DPUFW_ERR_UNSUPPORTED`).
+ * are invalid after a successful reload. On the hardware backend a reload cannot
+ * switch between a policy with `state` rules and one without (`DPUFW_ERR_UNSUPPORTED`).
  *
  * # Safety
  * `fw` is NULL or a live firewall not used by another thread during the call; `policy`

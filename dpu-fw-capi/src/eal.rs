@@ -18,6 +18,7 @@ pub struct dpufw_eal {
 }
 
 /// Why this library cannot do hardware work, and how to build one that can.
+#[cfg(not(any(feature = "doca", feature = "doca-emu")))]
 pub(crate) fn no_hardware(what: &str) -> Failure {
     Failure::new(
         dpufw_status::DPUFW_ERR_UNSUPPORTED,

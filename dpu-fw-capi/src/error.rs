@@ -176,7 +176,11 @@ mod tests {
     #[test]
     fn status_names() {
         // SAFETY: static NUL-terminated strings.
-        let name = |s| unsafe { CStr::from_ptr(dpufw_status_name(s)) }.to_str().unwrap();
+        let name = |s| {
+            unsafe { CStr::from_ptr(dpufw_status_name(s)) }
+                .to_str()
+                .unwrap()
+        };
         assert_eq!(name(0), "DPUFW_OK");
         assert_eq!(name(4), "DPUFW_ERR_POLICY");
         assert_eq!(name(9), "DPUFW_ERR_INTERNAL");

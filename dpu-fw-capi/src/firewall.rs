@@ -26,9 +26,11 @@ pub const DPUFW_BACKEND_SOFTWARE: dpufw_backend = 0;
 
 /// The hardware backend: DOCA Flow on a BlueField (library feature `doca`) or on the
 /// DOCA Flow contract emulator (feature `doca-emu`). Needs a `dpufw_eal`. Policies are
-/// compiled for the `bluefield` target; a stateful policy runs as on a BlueField: the
-/// hardware pipes in front, the software path behind them offloading established
-/// connections to the hardware CT pipe.
+/// compiled for the `bluefield` target. A policy with rules that match on `state` runs
+/// as on a BlueField: the hardware pipes in front, the software path (connection
+/// tracking) behind them offloading established connections to the hardware CT pipe,
+/// whose packets skip the TCP window checks. A policy without such rules runs in the
+/// hardware pipes alone, untracked (`DPUFW_CT_NONE`).
 pub const DPUFW_BACKEND_HARDWARE: dpufw_backend = 1;
 
 /// Where a packet went.
@@ -128,8 +130,6 @@ pub struct dpufw_firewall {
     rules: RuleSet,
     engine: Engine,
     backend: dpufw_backend,
-    #[cfg(feature = "dpdk")]
-    eal: Option<doca_flow::dpdk::Eal>,
     /// The connection table, made with the first stateful policy and kept across
     /// reloads.
     tracker: Option<Arc<Tracker>>,
@@ -175,7 +175,11 @@ fn software_path(rules: &RuleSet, tracker: Option<Arc<Tracker>>) -> Result<Firew
 /// stateful.
 fn tracker_for(rules: &RuleSet, current: Option<&Arc<Tracker>>) -> Option<Arc<Tracker>> {
     let cfg = rules.conntrack.as_ref()?.config;
-    Some(current.cloned().unwrap_or_else(|| Arc::new(Tracker::new(cfg))))
+    Some(
+        current
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Tracker::new(cfg))),
+    )
 }
 
 #[cfg(any(feature = "doca", feature = "doca-emu"))]
@@ -184,25 +188,25 @@ fn hardware_engine(
     eal: &doca_flow::dpdk::Eal,
     tracker: Option<Arc<Tracker>>,
 ) -> Result<Engine> {
-    let plan = compile_for(rules, &Target::bluefield(), "the BlueField (hardware backend)")?;
+    let plan = compile_for(
+        rules,
+        &Target::bluefield(),
+        "the BlueField (hardware backend)",
+    )?;
     let hw = Installed::with_backend(&plan, doca_flow::HwBackend::new(eal))
         .map_err(install_failure("installing on the hardware backend"))?;
     if !rules.is_stateful() {
         return Ok(Engine::Hardware(hw));
     }
     let soft = software_path(rules, tracker)?;
-    Ok(Engine::Offload(Box::new(dpu_fw::firewall::Offloading::new(
-        hw,
-        soft,
-        MAX_OFFLOAD_TIMEOUT_S,
-    ))))
+    Ok(Engine::Offload(Box::new(
+        dpu_fw::firewall::Offloading::new(hw, soft, MAX_OFFLOAD_TIMEOUT_S),
+    )))
 }
 
 impl dpufw_firewall {
     fn new(rules: RuleSet, backend: dpufw_backend, eal: Option<&dpufw_eal>) -> Result<Self> {
         let tracker = tracker_for(&rules, None);
-        #[cfg(feature = "dpdk")]
-        let mut kept_eal = None;
         let engine = match backend {
             DPUFW_BACKEND_SOFTWARE => {
                 if eal.is_some() {
@@ -220,7 +224,7 @@ impl dpufw_firewall {
                 };
                 #[cfg(any(feature = "doca", feature = "doca-emu"))]
                 {
-                    kept_eal = Some(eal.eal.clone());
+                    // The hardware backend holds the EAL until DOCA Flow is destroyed.
                     hardware_engine(&rules, &eal.eal, tracker.clone())?
                 }
                 #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
@@ -240,8 +244,6 @@ impl dpufw_firewall {
             rules,
             engine,
             backend,
-            #[cfg(feature = "dpdk")]
-            eal: kept_eal,
             tracker,
             rule_names: Vec::new(),
             port_names: Vec::new(),
@@ -368,10 +370,7 @@ impl dpufw_firewall {
                 fw.installed().set_time_ns(now_ns);
                 fw.process_batch_each(port, frames, now_ns, |i, o, rule, state, table_full| {
                     let p = Processed {
-                        decision: dpu_fw::install::Decision {
-                            outcome: *o,
-                            rule,
-                        },
+                        decision: dpu_fw::install::Decision { outcome: *o, rule },
                         state,
                         table_full,
                     };
@@ -411,8 +410,9 @@ impl dpufw_firewall {
 fn stateful_change() -> Failure {
     Failure::new(
         dpufw_status::DPUFW_ERR_UNSUPPORTED,
-        "a reload on the hardware backend cannot turn connection tracking on or off \
-         (the policy's [conntrack] section); free the firewall and make a new one",
+        "a reload on the hardware backend cannot switch between a policy with rules that \
+         match on `state` (the hardware pipes in front of the software path) and one \
+         without (the hardware pipes alone); free the firewall and make a new one",
     )
 }
 
@@ -538,8 +538,8 @@ pub unsafe extern "C" fn dpufw_firewall_free(fw: *mut dpufw_firewall) {
 /// Tracked connections survive the reload (the connection table is made with the first
 /// stateful policy; later changes to `[conntrack]` settings take effect in a new
 /// firewall). Rule counters restart from 0. Rule and port name strings returned before
-/// are invalid after a successful reload. On the hardware backend a reload cannot turn
-/// connection tracking on or off (`DPUFW_ERR_UNSUPPORTED`).
+/// are invalid after a successful reload. On the hardware backend a reload cannot
+/// switch between a policy with `state` rules and one without (`DPUFW_ERR_UNSUPPORTED`).
 ///
 /// # Safety
 /// `fw` is NULL or a live firewall not used by another thread during the call; `policy`

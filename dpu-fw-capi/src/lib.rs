@@ -53,12 +53,11 @@ mod policy;
 pub use eal::{dpufw_eal, dpufw_eal_free, dpufw_eal_init};
 pub use error::{dpufw_last_error, dpufw_status, dpufw_status_name};
 pub use firewall::{
-    DPUFW_BACKEND_HARDWARE, DPUFW_BACKEND_SOFTWARE, dpufw_action, dpufw_backend,
-    dpufw_counters, dpufw_ct_state, dpufw_firewall, dpufw_firewall_connections,
-    dpufw_firewall_free, dpufw_firewall_new, dpufw_firewall_port_id, dpufw_firewall_port_name,
-    dpufw_firewall_process, dpufw_firewall_process_burst, dpufw_firewall_reload,
-    dpufw_firewall_rule_count, dpufw_firewall_rule_counters, dpufw_firewall_rule_name,
-    dpufw_verdict,
+    DPUFW_BACKEND_HARDWARE, DPUFW_BACKEND_SOFTWARE, dpufw_action, dpufw_backend, dpufw_counters,
+    dpufw_ct_state, dpufw_firewall, dpufw_firewall_connections, dpufw_firewall_free,
+    dpufw_firewall_new, dpufw_firewall_port_id, dpufw_firewall_port_name, dpufw_firewall_process,
+    dpufw_firewall_process_burst, dpufw_firewall_reload, dpufw_firewall_rule_count,
+    dpufw_firewall_rule_counters, dpufw_firewall_rule_name, dpufw_verdict,
 };
 pub use policy::{
     dpufw_policy, dpufw_policy_free, dpufw_policy_load, dpufw_policy_parse,

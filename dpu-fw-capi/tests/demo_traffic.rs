@@ -60,8 +60,8 @@ fn traffic_file() -> String {
 
 #[test]
 fn demo_traffic_file_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/c/demo-traffic.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/c/demo-traffic.txt");
     let want = traffic_file();
     if std::env::var_os("DPUFW_BLESS").is_some() {
         std::fs::write(&path, &want).expect("write examples/c/demo-traffic.txt");

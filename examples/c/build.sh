@@ -20,12 +20,14 @@ for f in libdpufw.a libdpufw.so; do
   [ -f "$libdir/$f" ] || { echo "$libdir/$f not found: cargo build --release -p dpu-fw-capi" >&2; exit 1; }
 done
 
-# The system libraries the static library needs, as rustc lists them
-# (`--print native-static-libs`); a library built with DPDK (features doca-emu, doca)
-# needs DPDK's too.
+# The system libraries the static library needs, as rustc lists them:
+#   cargo rustc --release -p dpu-fw-capi [--features doca-emu] --lib --crate-type staticlib \
+#     -- --print native-static-libs
+# A library built with DPDK (features dpdk, doca-emu) needs DPDK's (shared) libraries
+# too; one built against the DOCA SDK, DOCA's (take them from that command there).
 sys_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-if [ "$mode" = hardware ]; then
-  sys_libs="$(pkg-config --libs --static libdpdk) -lstdc++ $sys_libs"
+if ldd "$libdir/libdpufw.so" | grep -q librte_eal; then
+  sys_libs="-lrte_acl -lrte_ethdev -lrte_mbuf -lrte_mempool -lrte_ring -lrte_eal -lrte_kvargs -lrte_bus_vdev $sys_libs"
 fi
 cflags="-std=c11 -Wall -Wextra -Werror -O2 -I$root/include"
 
@@ -34,6 +36,9 @@ $cc $cflags "$here/demo.c" "$libdir/libdpufw.a" $sys_libs -o "$out/demo-static"
 # Shared: found at run time through the rpath.
 $cc $cflags "$here/demo.c" -L"$libdir" -ldpufw -Wl,-rpath,"$libdir" -o "$out/demo-shared"
 
+# The shared program must find the library through its rpath alone (cargo test, for
+# one, sets LD_LIBRARY_PATH to its target directories).
+unset LD_LIBRARY_PATH
 for kind in static shared; do
   echo "--- demo-$kind ($mode backend)"
   "$out/demo-$kind" "$root/examples/firewall.toml" "$here/demo-traffic.txt" "$mode"
