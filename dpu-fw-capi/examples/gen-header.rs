@@ -24,5 +24,5 @@ fn main() {
     }
 }
 
-#[path = "../tests/header_gen.rs"]
+#[path = "../tests/support/header.rs"]
 mod dpufw_header;

@@ -13,7 +13,9 @@ use crate::error::{Failure, Result, dpufw_status, guard};
 /// fails, even after the first handle is freed.
 #[derive(Debug)]
 pub struct dpufw_eal {
+    /// Held: the EAL runs while a handle on it lives. Read by the hardware backend only.
     #[cfg(feature = "dpdk")]
+    #[cfg_attr(not(any(feature = "doca", feature = "doca-emu")), allow(dead_code))]
     pub(crate) eal: doca_flow::dpdk::Eal,
 }
 

@@ -175,8 +175,8 @@ mod tests {
 
     #[test]
     fn status_names() {
-        // SAFETY: static NUL-terminated strings.
         let name = |s| {
+            // SAFETY: static NUL-terminated strings.
             unsafe { CStr::from_ptr(dpufw_status_name(s)) }
                 .to_str()
                 .unwrap()

@@ -1,6 +1,7 @@
 //! The checked-in `include/dpu_fw.h` is what cbindgen generates from the crate now.
 //! `DPUFW_BLESS=1` rewrites it instead of failing.
 
+#[path = "support/header.rs"]
 mod header_gen;
 
 #[test]
