@@ -324,9 +324,10 @@ void dpufw_firewall_free(struct dpufw_firewall *fw);
  * the pipes are updated make-before-break. On any failure the old policy stays in force
  * and the firewall is unchanged.
  *
- * Tracked connections survive the reload (the connection table is made with the first
- * stateful policy; later changes to `[conntrack]` settings take effect in a new
- * firewall). Rule counters restart from 0. Rule and port name strings returned before
+ * Tracked connections survive a reload to a policy that also has `[conntrack]`: the
+ * table keeps the size and timeouts of the policy that made it (new settings take
+ * effect in a new firewall, or after a reload to a policy without `[conntrack]`,
+ * which drops the table). Rule counters restart from 0. Rule and port name strings returned before
  * are invalid after a successful reload. On the hardware backend a reload cannot
  * switch between a policy with `state` rules and one without (`DPUFW_ERR_UNSUPPORTED`).
  *

@@ -130,8 +130,8 @@ pub struct dpufw_firewall {
     rules: RuleSet,
     engine: Engine,
     backend: dpufw_backend,
-    /// The connection table, made with the first stateful policy and kept across
-    /// reloads.
+    /// The connection table, made with the first policy with `[conntrack]` and kept
+    /// across reloads to policies with `[conntrack]`.
     tracker: Option<Arc<Tracker>>,
     rule_names: Vec<CString>,
     port_names: Vec<(u16, CString)>,
@@ -535,9 +535,10 @@ pub unsafe extern "C" fn dpufw_firewall_free(fw: *mut dpufw_firewall) {
 /// the pipes are updated make-before-break. On any failure the old policy stays in force
 /// and the firewall is unchanged.
 ///
-/// Tracked connections survive the reload (the connection table is made with the first
-/// stateful policy; later changes to `[conntrack]` settings take effect in a new
-/// firewall). Rule counters restart from 0. Rule and port name strings returned before
+/// Tracked connections survive a reload to a policy that also has `[conntrack]`: the
+/// table keeps the size and timeouts of the policy that made it (new settings take
+/// effect in a new firewall, or after a reload to a policy without `[conntrack]`,
+/// which drops the table). Rule counters restart from 0. Rule and port name strings returned before
 /// are invalid after a successful reload. On the hardware backend a reload cannot
 /// switch between a policy with `state` rules and one without (`DPUFW_ERR_UNSUPPORTED`).
 ///
@@ -793,4 +794,28 @@ pub unsafe extern "C" fn dpufw_firewall_connections(fw: *const dpufw_firewall) -
     unsafe { fw.as_ref() }
         .and_then(|fw| fw.tracker.as_ref())
         .map_or(0, |t| t.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a call on a firewall is a code, and the firewall refuses every
+    /// later call (its state is unknown) until it is freed.
+    #[test]
+    fn a_panic_poisons_the_firewall() {
+        let rules = dpu_fw::demo::policy();
+        let fw = Box::into_raw(Box::new(
+            dpufw_firewall::new(rules, DPUFW_BACKEND_SOFTWARE, None).unwrap(),
+        ));
+        // SAFETY: `fw` is live and used by this thread only.
+        let s = guard(|| unsafe { with_fw(fw, |_| -> Result<()> { panic!("inside") }) });
+        assert_eq!(s, dpufw_status::DPUFW_ERR_INTERNAL);
+        let mut c = dpufw_counters::default();
+        // SAFETY: `fw` is live; `c` is writable.
+        let s = unsafe { dpufw_firewall_rule_counters(fw, 0, &mut c) };
+        assert_eq!(s, dpufw_status::DPUFW_ERR_INTERNAL);
+        // SAFETY: live, freed once.
+        unsafe { dpufw_firewall_free(fw) };
+    }
 }
