@@ -46,6 +46,7 @@
 #![allow(non_camel_case_types)]
 
 mod eal;
+mod engine;
 mod error;
 mod firewall;
 mod policy;
