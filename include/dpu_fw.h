@@ -21,7 +21,8 @@
  * no pointer the caller passed in (frames, text, names) after a call returns.
  *
  * Threads: a dpufw_policy may be read from several threads at once; a
- * dpufw_firewall is used by one thread at a time.
+ * dpufw_firewall is used by one thread at a time (any thread), and different
+ * firewalls may run on different threads at once.
  */
 
 
@@ -147,8 +148,8 @@ typedef struct dpufw_eal dpufw_eal;
  * A policy installed on a backend, with its connection tracking. Opaque.
  *
  * Made by `dpufw_firewall_new`, freed by `dpufw_firewall_free`. Not thread-safe: one
- * thread at a time may call functions on it (different firewalls may be used on
- * different threads at once). Each firewall has its own connection table.
+ * thread at a time may call functions on it, any thread (different firewalls may be
+ * used on different threads at once). Each firewall has its own connection table.
  */
 typedef struct dpufw_firewall dpufw_firewall;
 

@@ -38,8 +38,8 @@ const MAX_OFFLOAD_TIMEOUT_S: u32 = 30;
 /// A policy installed on a backend, with its connection tracking. Opaque.
 ///
 /// Made by `dpufw_firewall_new`, freed by `dpufw_firewall_free`. Not thread-safe: one
-/// thread at a time may call functions on it (different firewalls may be used on
-/// different threads at once). Each firewall has its own connection table.
+/// thread at a time may call functions on it, any thread (different firewalls may be
+/// used on different threads at once). Each firewall has its own connection table.
 pub struct dpufw_firewall {
     pub(crate) rules: RuleSet,
     engine: Engine,
@@ -380,3 +380,13 @@ fn verdict(p: &Processed, in_hardware: bool) -> dpufw_verdict {
         in_hardware,
     }
 }
+
+// The header promises that a firewall may be used from any thread, one at a time, and
+// that a policy may be read from several at once.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn sync<T: Sync>() {}
+    send::<dpufw_firewall>();
+    send::<crate::policy::dpufw_policy>();
+    sync::<crate::policy::dpufw_policy>();
+};
