@@ -26,7 +26,10 @@ done
 # A library built with DPDK (features dpdk, doca-emu) needs DPDK's (shared) libraries
 # too; one built against the DOCA SDK, DOCA's (take them from that command there).
 sys_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
-if ldd "$libdir/libdpufw.so" | grep -q librte_eal; then
+# (ldd's output is read whole before grep: `ldd | grep -q` can fail under pipefail when
+# grep stops reading early.)
+lib_deps=$(ldd "$libdir/libdpufw.so")
+if grep -q librte_eal <<<"$lib_deps"; then
   sys_libs="-lrte_acl -lrte_ethdev -lrte_mbuf -lrte_mempool -lrte_ring -lrte_eal -lrte_kvargs -lrte_bus_vdev $sys_libs"
 fi
 cflags="-std=c11 -Wall -Wextra -Werror -O2 -I$root/include"
@@ -43,11 +46,13 @@ for kind in static shared; do
   echo "--- demo-$kind ($mode backend)"
   "$out/demo-$kind" "$root/examples/firewall.toml" "$here/demo-traffic.txt" "$mode"
 done
-if ldd "$out/demo-static" | grep -q libdpufw; then
+static_deps=$(ldd "$out/demo-static")
+if grep -q libdpufw <<<"$static_deps"; then
   echo "demo-static links libdpufw.so: it should contain the library" >&2
   exit 1
 fi
-ldd "$out/demo-shared" | grep -q "libdpufw.so => $libdir/libdpufw.so" || {
+shared_deps=$(ldd "$out/demo-shared")
+grep -q "libdpufw.so => $libdir/libdpufw.so" <<<"$shared_deps" || {
   echo "demo-shared does not load $libdir/libdpufw.so" >&2
   exit 1
 }
