@@ -528,6 +528,14 @@ impl Offloading {
         &self.software
     }
 
+    /// Puts `software` in place of the software side (a reload: the policy's new
+    /// software path, which should share the old one's tracker) and returns the old one.
+    /// The hardware side and the offloaded connections stay; update the hardware with
+    /// [`Offloading::hardware_mut`].
+    pub fn replace_software(&mut self, software: Firewall) -> Firewall {
+        std::mem::replace(&mut self.software, software)
+    }
+
     /// The offload agent.
     pub fn agent(&self) -> &OffloadAgent {
         &self.agent
