@@ -188,6 +188,8 @@ fn injected_failures(eal: &Eal) {
         .build_with(HwBackend::new(eal))
         .expect("doca_flow_init");
     let p0 = flow.start_port(0, "p0").unwrap();
+    // The rules forward to p1: DOCA forwards only to started ports.
+    let p1 = flow.start_port(1, "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl")
@@ -240,7 +242,155 @@ fn injected_failures(eal: &Eal) {
     );
     emu::inject(Fault::TableFull { nth: 1 });
     assert!(acl.add_entry(&mut q, rule(54), Flags::NoWait).is_err());
-    drop((failed, all, root, acl, q, p0, flow));
+    drop((failed, all, root, acl, q, p0, p1, flow));
+    assert_eq!(emu::violations(), Vec::<String>::new());
+    assert_eq!(emu::census(), emu::Census::default());
+}
+
+/// vnf mode (two SF ports, each started on its own): a root pipe per port, each port's
+/// pipes forward to its own pipes and out of the other port; a pipe forwarding to a
+/// pipe of the other port, a second root on a port and a fwd to a port that was never
+/// started are refused and recorded, as DOCA refuses them.
+fn vnf_mode_rules(eal: &Eal) {
+    let flow = Flow::builder()
+        .mode(Mode::Vnf)
+        .build_with(HwBackend::new(eal))
+        .expect("doca_flow_init");
+    let p0 = flow.start_port(0, "p0_if").unwrap();
+    let p1 = flow.start_port(1, "pf0hpf_if").unwrap();
+    let mut q = flow.take_queue(0).unwrap();
+    let out_of = |port: &doca_flow::Port, to: u16| {
+        port.pipe_builder("out")
+            .control()
+            .nr_entries(2)
+            .fwd_miss(Fwd::Port(PortId(to)))
+            .build()
+            .unwrap()
+    };
+    let (to1, to0) = (out_of(&p0, 1), out_of(&p1, 0));
+    let r0 = p0
+        .pipe_builder("root")
+        .control()
+        .root(true)
+        .nr_entries(2)
+        .build()
+        .unwrap();
+    let r1 = p1
+        .pipe_builder("root")
+        .control()
+        .root(true)
+        .nr_entries(2)
+        .build()
+        .unwrap();
+    let e0 = r0
+        .add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&to1)))
+        .unwrap();
+    let e1 = r1
+        .add_entry(&mut q, ControlEntry::new(0, Match::new(), Fwd::pipe(&to0)))
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    p1.entries_process(&mut q, 0).unwrap();
+    let mut f = PacketBuilder::udp4(ip(10, 0, 0, 1), ip(10, 0, 0, 2), 1, 2).build();
+    let mut run = |port| {
+        flow.datapath()
+            .unwrap()
+            .process_packet(PortId(port), &mut f)
+            .verdict
+    };
+    assert_eq!(
+        run(0),
+        Verdict::Port(PortId(1)),
+        "p0's lane sends out of p1"
+    );
+    assert_eq!(
+        run(1),
+        Verdict::Port(PortId(0)),
+        "p1's lane sends out of p0"
+    );
+    assert!(emu::violations().is_empty(), "{:#?}", emu::violations());
+    // A second root on p0.
+    assert!(
+        p0.pipe_builder("root2")
+            .control()
+            .root(true)
+            .nr_entries(2)
+            .build()
+            .is_err()
+    );
+    // p1's entry forwarding to a pipe of p0.
+    let cross = r1.add_entry(&mut q, ControlEntry::new(1, Match::new(), Fwd::pipe(&to1)));
+    assert!(cross.is_err(), "a fwd to another port's pipe");
+    // A pipe of p1 missing to a pipe of p0.
+    let cross_miss = p1
+        .pipe_builder("cross")
+        .control()
+        .nr_entries(1)
+        .fwd_miss(Fwd::pipe(&to1))
+        .build();
+    assert!(cross_miss.is_err(), "a miss to another port's pipe");
+    // A fwd out of a port that was never started.
+    let nowhere = p0
+        .pipe_builder("nowhere")
+        .control()
+        .nr_entries(1)
+        .fwd_miss(Fwd::Port(PortId(7)))
+        .build();
+    assert!(nowhere.is_err(), "a fwd to a port that is not started");
+    let v = emu::violations();
+    assert!(
+        v.len() == 1 && v[0].contains("not a started port of this DOCA Flow instance"),
+        "{v:#?}"
+    );
+    emu::reset();
+    drop((e0, e1, r0, r1, to0, to1, q, p0, p1, flow));
+    assert!(emu::violations().is_empty(), "{:#?}", emu::violations());
+    assert_eq!(emu::census(), emu::Census::default());
+    // The safe API refuses a fwd to another port's pipe before DOCA sees it; the
+    // emulator refuses it too when the seam is called directly.
+    let mut b = HwBackend::new(eal);
+    b.init(&FlowCfg {
+        mode: Mode::Vnf,
+        queues: 1,
+        queue_depth: 8,
+        counters: 16,
+        meters: 0,
+    })
+    .unwrap();
+    for (id, name) in [(0, "p0_if"), (1, "pf0hpf_if")] {
+        b.port_start(&PortCfg {
+            id: PortId(id),
+            name: name.into(),
+            kind: PortKind::Plain,
+        })
+        .unwrap();
+    }
+    let cfg = |name: &str, port| PipeCfg {
+        name: name.into(),
+        port: PortId(port),
+        pipe_type: PipeType::Control,
+        domain: Default::default(),
+        is_root: false,
+        nr_entries: 2,
+        matcher: Match::new(),
+        match_mask: None,
+        actions: Default::default(),
+        monitor: Monitor::default(),
+        miss_counter: false,
+    };
+    let on_p0 = b
+        .pipe_create(&cfg("on-p0", 0), None, Some(&FwdSpec::Drop))
+        .unwrap();
+    assert!(
+        b.pipe_create(&cfg("cross", 1), None, Some(&FwdSpec::Pipe(on_p0)))
+            .is_err()
+    );
+    let v = emu::violations();
+    assert!(
+        v.len() == 1 && v[0].contains("a pipe forwards only to pipes of its own port"),
+        "{v:#?}"
+    );
+    emu::reset();
+    drop(b);
     assert_eq!(emu::violations(), Vec::<String>::new());
     assert_eq!(emu::census(), emu::Census::default());
 }
@@ -253,4 +403,5 @@ fn hardware_backend_on_the_doca_flow_emulator() {
     firewall_on_the_emulator(&eal);
     broken_rules_are_caught(&eal);
     injected_failures(&eal);
+    vnf_mode_rules(&eal);
 }

@@ -1,18 +1,62 @@
 //! Install a [`Plan`] on DOCA Flow (either backend) and keep it up to date.
 //!
-//! [`Installed::new`] starts a flow in switch mode (the plan's first port is the switch
-//! port, the others its representors; software-target plans also opt into ACL priorities
-//! above 1024, which only the sw backend has), creates the plan's pipes targets-first,
-//! posts their entries on a queue (an ACL pipe's entries as one batch: `WAIT_FOR_BATCH`
-//! for all but the last, which is `NO_WAIT`; the queue is made deep enough) and drives
-//! `entries_process` until every entry reported success. Any failure aborts: what was
-//! made is dropped (pipes destroyed) and the error returned.
+//! # Modes and lanes
 //!
-//! [`Installed::update`] is make-before-break: the new plan's non-root pipes are built
-//! beside the old ones; only when all of them are in place are the root entries flipped
-//! (in one `entries_process`, so no packet sees a mix); then the old entries are removed.
-//! If anything fails before the flip, the new pipes are dropped and the old policy stays
-//! fully in force; a failure during the flip is rolled back.
+//! DOCA Flow runs in one of two modes, chosen once per flow ([`mode_for`]):
+//!
+//! * **switch mode** (ports given by DOCA id or representor name): the plan's first port
+//!   is the switch port, the others its representors; every pipe lives on the switch
+//!   port, and the root pipe dispatches on the ingress port. One *lane* holds the whole
+//!   plan.
+//! * **vnf mode** (every port is the netdev of a scalable function, `netdev = "p0_if"`,
+//!   as DOCA Platform Framework gives a service): each port is started on its own
+//!   (`doca_flow_port_start`), a pipe sees only the packets received on its port, and a
+//!   pipe forwards only to pipes of its own port (a forward to a port sends the packet
+//!   out of it). Each port gets a lane of its own: its own root pipe and its own pipes,
+//!   holding only what packets entering that port can reach (the plan's root keeps that
+//!   port's branch, entries matching another ingress port go, and pipes no kept entry
+//!   reaches go; the ingress-port match itself is dropped, as the lane's root sees one
+//!   port only). A pipe two ports share in the plan (a CT pipe, a meter) is built once
+//!   per lane; every packet hits one lane's copy, so per-rule counters are the sum over
+//!   lanes and stay exact.
+//!
+//! Ports of both kinds in one plan are refused ([`InstallError::MixedPortModes`]): one
+//! DOCA Flow instance runs in one mode. On the software backend ([`Installed::new`],
+//! the software dataplane) the mode does not matter and [`Installed::with_backend`]
+//! uses switch mode; [`Installed::with_backend_mode`] picks one explicitly. vnf mode ran
+//! on the software backend and on the DOCA Flow contract emulator (feature `doca-emu`)
+//! only, never on a BlueField.
+//!
+//! # Installing
+//!
+//! [`Installed::with_backend`] starts the flow and its ports (software-target plans also
+//! opt into ACL priorities above 1024, which only the sw backend has), creates each
+//! lane's pipes targets-first, posts their entries on a queue (an ACL pipe's entries as
+//! one batch: `WAIT_FOR_BATCH` for all but the last, which is `NO_WAIT`; the queue is
+//! made deep enough) and drives `entries_process` on the lane's port until every entry
+//! reported success. Any failure aborts: what was made is dropped (pipes destroyed) and
+//! the error returned.
+//!
+//! [`Installed::update`] is make-before-break, over all lanes at once: every lane's new
+//! pipes are built beside the old ones (and the offloaded connections copied into the
+//! new CT pipes); only when all of them are in place are the root entries flipped, lane
+//! by lane (each lane in one `entries_process`, so no packet sees a mix); then the old
+//! entries are removed. If anything fails before the flip, the new pipes are dropped and
+//! the old policy stays fully in force on every lane; a failure during the flip of any
+//! lane rolls back the lanes already flipped. Small updates with the same pipes are
+//! applied in place (adds in every lane first, then removes; a failed add takes back
+//! the adds of every lane).
+//!
+//! # Connection tracking offload
+//!
+//! [`Installed::ct_offload`] puts a connection (both directions, one DOCA CT entry) into
+//! the CT pipe. In switch mode there is one CT pipe. In vnf mode a connection's original
+//! direction enters one port and its reply another, so the entry goes into the CT pipe
+//! of every lane whose root sends packets of the connection's zone to a CT pipe: the
+//! lanes each direction can enter, and exactly the packets the single CT pipe of switch
+//! mode would have matched. Removal takes it out of every lane; it ages out when every
+//! lane's copy has aged (a direction that still flows keeps it); an update moves it
+//! into the new CT pipe of every lane.
 //!
 //! # Examples
 //!
@@ -30,16 +74,16 @@
 //! assert_eq!(d.rule, Some(0)); // drop-bogons
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use doca_flow::{
     AclEntry, AclFamily, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry,
-    EntryId, EntryStatus, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe,
+    EntryId, EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe,
     PipeType, Port, PortId, Queue,
 };
 
 use crate::compile::{
-    Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, TargetKind, diff,
+    Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPortKind, TargetKind, diff,
 };
 use crate::model::Family;
 
@@ -83,6 +127,16 @@ pub enum InstallError {
     /// The plan has no CT pipe (it tracks no connections, or targets software).
     #[error("the plan has no CT pipe to offload connections to")]
     NoCtPipe,
+    /// vnf mode: no port's root sends packets of this zone to a CT pipe, so no packet of
+    /// the connection could hit its entry.
+    #[error(
+        "no port sends conntrack zone {zone} to a CT pipe: a connection in that zone \
+         cannot be offloaded (it stays in software)"
+    )]
+    CtZone {
+        /// The connection's zone.
+        zone: u32,
+    },
     /// No connection with this handle is offloaded (removed already, or the update to a
     /// policy without a CT pipe ended it).
     #[error("no such offloaded connection")]
@@ -101,11 +155,60 @@ pub enum InstallError {
     /// An update changes the ports; updates keep the ports (reinstall instead).
     #[error("the new plan has other ports than the installed one; install it afresh")]
     PortsChanged,
+    /// Some ports are SF netdevs (DOCA Flow vnf mode) and others are not (switch mode:
+    /// uplinks and representors); one DOCA Flow instance runs in one mode.
+    #[error(
+        "ports {netdev:?} are scalable functions (`netdev`: DOCA Flow vnf mode) and ports \
+         {other:?} are not (`id` or `representor`: switch mode); DOCA Flow runs one mode \
+         per instance, so give every port as a `netdev`, or none"
+    )]
+    MixedPortModes {
+        /// The ports given by netdev.
+        netdev: Vec<String>,
+        /// The other ports.
+        other: Vec<String>,
+    },
 }
 
 fn flow_err(what: impl Into<String>) -> impl FnOnce(doca_flow::Error) -> InstallError {
     let what = what.into();
     move |source| InstallError::Flow { what, source }
+}
+
+/// The DOCA Flow mode for ports given as `(name, is an SF netdev)`: vnf when every port
+/// is an SF netdev, switch when none is.
+///
+/// # Errors
+/// [`InstallError::MixedPortModes`] for a mix, naming the ports of each kind.
+pub fn port_mode<'a>(
+    ports: impl IntoIterator<Item = (&'a str, bool)>,
+) -> Result<Mode, InstallError> {
+    let (mut netdev, mut other) = (Vec::new(), Vec::new());
+    for (name, sf) in ports {
+        if sf {
+            netdev.push(name.to_string());
+        } else {
+            other.push(name.to_string());
+        }
+    }
+    match (netdev.is_empty(), other.is_empty()) {
+        (false, false) => Err(InstallError::MixedPortModes { netdev, other }),
+        (false, true) => Ok(Mode::Vnf),
+        _ => Ok(Mode::Switch),
+    }
+}
+
+/// The DOCA Flow mode `plan`'s ports need on a DOCA backend ([`port_mode`] of its
+/// ports: netdev ports are SFs).
+///
+/// # Errors
+/// [`InstallError::MixedPortModes`].
+pub fn mode_for(plan: &Plan) -> Result<Mode, InstallError> {
+    port_mode(
+        plan.ports
+            .iter()
+            .map(|p| (p.name.as_str(), p.kind == PlanPortKind::Netdev)),
+    )
 }
 
 /// What decided one packet.
@@ -196,28 +299,52 @@ fn tag_entries(flow: &Flow, g: &Generation) {
     }
 }
 
-/// A plan installed on a flow.
-pub struct Installed {
+/// One port's share of the installed plan: in switch mode the only lane (the whole plan
+/// on the switch port), in vnf mode one per port ([module docs](self)).
+struct Lane {
+    /// The root's entries (dropped before the root).
     root_entries: Vec<(RootKey, Entry)>,
     root: doca_flow::ControlPipe,
     current: Generation,
+    /// Index into [`Installed::ports`] of the port that owns this lane's pipes.
+    port: usize,
+    /// The plan this lane installs ([`lane_plan`]).
+    plan: Plan,
+}
+
+impl Lane {
+    /// The zones this lane's root sends to its CT pipe.
+    fn ct_zones(&self) -> impl Iterator<Item = u32> + '_ {
+        self.plan.pipes[self.plan.root()]
+            .entries
+            .iter()
+            .filter_map(|e| e.zone.map(u32::from))
+    }
+}
+
+/// A plan installed on a flow.
+pub struct Installed {
+    /// Connections offloaded to the CT pipes ([`Installed::ct_offload`]): their entry in
+    /// each lane's current CT pipe and what it holds (to move it into the next).
+    ct_entries: HashMap<CtHandle, (CtCopies, doca_flow::ct::CtEntry)>,
+    lanes: Vec<Lane>,
     queue: Queue,
     ports: Vec<Port>,
     flow: Flow,
     plan: Plan,
+    mode: Mode,
     /// ACL entries posted per batch (the queue's depth less one).
     acl_batch: usize,
-    /// Connections offloaded to the CT pipe ([`Installed::ct_offload`]): their entry in
-    /// the current generation's CT pipe and what it holds (to move it into the next).
-    ct_entries: HashMap<CtHandle, (Entry, doca_flow::ct::CtEntry)>,
-    /// The current CT entry of each handle, for aging reports.
+    /// The current CT entries, for aging reports.
     ct_by_entry: HashMap<EntryId, CtHandle>,
+    /// CT entries reported aged, with their last hit then (a later hit revives them).
+    ct_aged_seen: HashMap<EntryId, u64>,
     next_ct: u64,
 }
 
 /// A connection offloaded to the CT pipe by [`Installed::ct_offload`]. It names the
-/// connection, not its DOCA entry: a make-before-break [`Installed::update`] moves the
-/// connection into the new generation's CT pipe and the handle stays valid.
+/// connection, not its DOCA entries: a make-before-break [`Installed::update`] moves the
+/// connection into the new generation's CT pipes and the handle stays valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CtHandle(u64);
 
@@ -225,12 +352,17 @@ impl core::fmt::Debug for Installed {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Installed")
             .field("plan", &self.plan.stats())
+            .field("mode", &self.mode)
+            .field("lanes", &self.lanes.len())
             .finish_non_exhaustive()
     }
 }
 
 /// Root entries are keyed by their match, so updates can flip them in place.
 type RootKey = (u32, String);
+
+/// A connection's CT entries: (lane, entry) per lane that holds it.
+type CtCopies = Vec<(usize, Entry)>;
 
 fn root_key(e: &PlanEntry) -> RootKey {
     match &e.matcher {
@@ -244,6 +376,161 @@ fn root_key(e: &PlanEntry) -> RootKey {
     }
 }
 
+/// `e` as a vnf lane of port `port` holds it: `None` when it matches another ingress
+/// port; otherwise without its ingress-port match (the lane's root sees one port).
+fn lane_entry(e: &PlanEntry, port: u16) -> Option<PlanEntry> {
+    let PlanMatch::Control {
+        priority,
+        matcher,
+        mask,
+    } = &e.matcher
+    else {
+        return Some(e.clone());
+    };
+    let m = mask.get(Field::PortId);
+    if m == 0 {
+        return Some(e.clone());
+    }
+    if matcher.get(Field::PortId) & m != u128::from(port) & m {
+        return None;
+    }
+    let (mut matcher, mut mask) = ((**matcher).clone(), (**mask).clone());
+    matcher.set(Field::PortId, 0);
+    mask.set(Field::PortId, 0);
+    Some(PlanEntry {
+        matcher: PlanMatch::Control {
+            priority: *priority,
+            matcher: Box::new(matcher),
+            mask: Box::new(mask),
+        },
+        ..e.clone()
+    })
+}
+
+/// The part of `plan` that packets entering `port` can reach, for a vnf lane: entries
+/// for other ingress ports go (and the ingress-port match of the others), then every
+/// pipe nothing kept forwards to; pipe order (targets first, the root last) is kept.
+fn lane_plan(plan: &Plan, port: u16) -> Plan {
+    let pipes: Vec<PlanPipe> = plan
+        .pipes
+        .iter()
+        .map(|p| PlanPipe {
+            entries: p
+                .entries
+                .iter()
+                .filter_map(|e| lane_entry(e, port))
+                .collect(),
+            ..p.clone()
+        })
+        .collect();
+    // Forwards go to earlier pipes only, so one pass from the root down finds every
+    // reachable pipe.
+    let mut keep = vec![false; pipes.len()];
+    if let Some(k) = keep.last_mut() {
+        *k = true;
+    }
+    for i in (0..pipes.len()).rev() {
+        if !keep[i] {
+            continue;
+        }
+        let p = &pipes[i];
+        for f in p
+            .entries
+            .iter()
+            .map(|e| e.fwd)
+            .chain(p.fwd_miss)
+            .chain(p.kind.hit())
+        {
+            if let PlanFwd::Pipe(t) = f {
+                if let Some(k) = keep.get_mut(t) {
+                    *k = true;
+                }
+            }
+        }
+    }
+    let mut index = vec![usize::MAX; pipes.len()];
+    let mut n = 0;
+    for (i, k) in keep.iter().enumerate() {
+        if *k {
+            index[i] = n;
+            n += 1;
+        }
+    }
+    let remap = |f: PlanFwd| match f {
+        PlanFwd::Pipe(t) => PlanFwd::Pipe(index[t]),
+        other => other,
+    };
+    let pipes = pipes
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(mut p, _)| {
+            for e in &mut p.entries {
+                e.fwd = remap(e.fwd);
+            }
+            p.fwd_miss = p.fwd_miss.map(remap);
+            if let PlanPipeKind::Ct { hit } = p.kind {
+                p.kind = PlanPipeKind::Ct { hit: remap(hit) };
+            }
+            p
+        })
+        .collect();
+    Plan {
+        pipes,
+        ..plan.clone()
+    }
+}
+
+/// Each lane's (port index, plan) for `plan` in `mode`.
+fn lane_plans(plan: &Plan, mode: Mode) -> Vec<(usize, Plan)> {
+    match mode {
+        Mode::Switch => vec![(0, plan.clone())],
+        Mode::Vnf => plan
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, lane_plan(plan, p.id)))
+            .collect(),
+    }
+}
+
+/// Builds a lane's root pipe on `port` and its entries into `g`.
+fn build_root(
+    plan: &Plan,
+    port: &Port,
+    queue: &mut Queue,
+    g: &Generation,
+) -> Result<(doca_flow::ControlPipe, Vec<(RootKey, Entry)>), InstallError> {
+    let root_plan = &plan.pipes[plan.root()];
+    let root = port
+        .pipe_builder(&root_plan.name)
+        .control()
+        .root(true)
+        .nr_entries(root_capacity(plan))
+        .build()
+        .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
+    let mut root_entries = Vec::with_capacity(root_plan.entries.len());
+    for e in &root_plan.entries {
+        let fwd = to_fwd(e.fwd, &g.pipes);
+        let entry = root
+            .add_entry(queue, control_entry(e, fwd))
+            .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
+        root_entries.push((root_key(e), entry));
+    }
+    process_all(port, queue, &root_plan.name)?;
+    Ok((root, root_entries))
+}
+
+/// Processes `port`'s operations until it succeeds, at most three times (posted
+/// operations stay queued, so a failed process is retried).
+fn drain(port: &Port, queue: &mut Queue) {
+    for _ in 0..3 {
+        if port.entries_process(queue, 0).is_ok() {
+            break;
+        }
+    }
+}
+
 impl Installed {
     /// Installs `plan` on a new flow on the software backend.
     ///
@@ -253,20 +540,47 @@ impl Installed {
         Self::with_backend(plan, doca_flow::SwBackend::new())
     }
 
-    /// Installs `plan` on a new flow on `backend`.
+    /// Installs `plan` on a new flow on `backend`: in the mode its ports need
+    /// ([`mode_for`]) on a DOCA backend, in switch mode on the software backend.
+    ///
+    /// # Errors
+    /// [`InstallError::MixedPortModes`] on a DOCA backend for SF netdev ports beside
+    /// others; [`InstallError`] naming the pipe or port that failed.
+    pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
+        let mode = if backend.as_any().is::<doca_flow::SwBackend>() {
+            Mode::Switch
+        } else {
+            mode_for(plan)?
+        };
+        Self::with_backend_mode(plan, backend, mode)
+    }
+
+    /// Installs `plan` on a new flow on `backend` in `mode`, whatever its ports' kinds
+    /// (vnf mode: one lane per port; see the [module docs](self)).
     ///
     /// # Errors
     /// [`InstallError`] naming the pipe or port that failed.
-    pub fn with_backend(plan: &Plan, backend: impl Backend) -> Result<Self, InstallError> {
+    pub fn with_backend_mode(
+        plan: &Plan,
+        backend: impl Backend,
+        mode: Mode,
+    ) -> Result<Self, InstallError> {
         plan.validate()?;
         let depth = queue_depth(plan, &backend);
         let acl_batch = depth as usize - 1;
+        let lanes_of = lane_plans(plan, mode);
+        let uses = |f: fn(&PlanEntry) -> bool| {
+            lanes_of
+                .iter()
+                .map(|(_, p)| pool(p, &backend, f))
+                .fold(0u32, u32::saturating_add)
+        };
         let mut builder = Flow::builder()
-            .mode(Mode::Switch)
+            .mode(mode)
             .queues(1)
             .queue_depth(depth)
-            .counters(pool(plan, &backend, |e| e.counter))
-            .meters(pool(plan, &backend, |e| e.meter.is_some()));
+            .counters(uses(|e| e.counter))
+            .meters(uses(|e| e.meter.is_some()));
         if plan.target == TargetKind::Software {
             // Software plans put a whole segment in one ACL pipe, whatever its depth.
             builder = builder.unbounded_acl_priorities();
@@ -286,108 +600,242 @@ impl Installed {
             .build_with(backend)
             .map_err(flow_err("doca_flow_init"))?;
         let mut ports: Vec<Port> = Vec::with_capacity(plan.ports.len());
-        let first = &plan.ports[0];
-        let switch = flow
-            .start_switch_port(first.id, &first.name)
-            .map_err(flow_err(format!("port `{}`", first.name)))?;
-        ports.push(switch);
-        for p in &plan.ports[1..] {
-            let rep = ports[0]
-                .start_representor(p.id, &p.name)
-                .map_err(flow_err(format!("port `{}`", p.name)))?;
-            ports.push(rep);
+        match mode {
+            Mode::Switch => {
+                let first = &plan.ports[0];
+                let switch = flow
+                    .start_switch_port(first.id, &first.name)
+                    .map_err(flow_err(format!("port `{}`", first.name)))?;
+                ports.push(switch);
+                for p in &plan.ports[1..] {
+                    let rep = ports[0]
+                        .start_representor(p.id, &p.name)
+                        .map_err(flow_err(format!("port `{}`", p.name)))?;
+                    ports.push(rep);
+                }
+            }
+            Mode::Vnf => {
+                for p in &plan.ports {
+                    let port = flow
+                        .start_port(p.id, &p.name)
+                        .map_err(flow_err(format!("port `{}` (vnf mode)", p.name)))?;
+                    ports.push(port);
+                }
+            }
         }
         let mut queue = flow.take_queue(0).map_err(flow_err("queue 0"))?;
-        let current = build_generation(plan, &ports[0], &mut queue, acl_batch)?;
-        tag_entries(&flow, &current);
-        let root_plan = &plan.pipes[plan.root()];
-        let root = ports[0]
-            .pipe_builder(&root_plan.name)
-            .control()
-            .root(true)
-            .nr_entries(root_capacity(plan))
-            .build()
-            .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
-        let mut root_entries = Vec::with_capacity(root_plan.entries.len());
-        for e in &root_plan.entries {
-            let fwd = to_fwd(e.fwd, &current.pipes);
-            let entry = root
-                .add_entry(&mut queue, control_entry(e, fwd))
-                .map_err(flow_err(format!("pipe `{}`", root_plan.name)))?;
-            root_entries.push((root_key(e), entry));
+        let mut lanes = Vec::with_capacity(lanes_of.len());
+        for (port, lp) in lanes_of {
+            let current = build_generation(&lp, &ports[port], &mut queue, acl_batch)?;
+            tag_entries(&flow, &current);
+            let (root, root_entries) = build_root(&lp, &ports[port], &mut queue, &current)?;
+            lanes.push(Lane {
+                root_entries,
+                root,
+                current,
+                port,
+                plan: lp,
+            });
         }
-        process_all(&ports[0], &mut queue, &root_plan.name)?;
         Ok(Installed {
-            root_entries,
-            root,
-            current,
+            ct_entries: HashMap::new(),
+            lanes,
             queue,
             ports,
             flow,
             plan: plan.clone(),
+            mode,
             acl_batch,
-            ct_entries: HashMap::new(),
             ct_by_entry: HashMap::new(),
+            ct_aged_seen: HashMap::new(),
             next_ct: 0,
         })
     }
 
+    /// The DOCA Flow mode the plan is installed in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How many lanes (root pipes with their pipes) are installed: 1 in switch mode, one
+    /// per port in vnf mode.
+    pub fn lanes(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// The lanes a connection in `zone` goes into, given each lane's plan and whether it
+    /// has a CT pipe: in switch mode the only lane; in vnf mode every lane whose root
+    /// sends `zone` to its CT pipe.
+    fn ct_lanes(lanes: &[Lane], zone: u32) -> Result<Vec<usize>, InstallError> {
+        let with_ct: Vec<usize> = (0..lanes.len())
+            .filter(|&l| ct_pipe(&lanes[l].plan, &lanes[l].current).is_ok())
+            .collect();
+        if with_ct.is_empty() {
+            return Err(InstallError::NoCtPipe);
+        }
+        if lanes.len() == 1 {
+            return Ok(with_ct);
+        }
+        let out: Vec<usize> = with_ct
+            .into_iter()
+            .filter(|&l| lanes[l].ct_zones().any(|z| z == zone))
+            .collect();
+        if out.is_empty() {
+            return Err(InstallError::CtZone { zone });
+        }
+        Ok(out)
+    }
+
+    /// Processes the operations posted for `lanes`' ports (each port once).
+    fn process_lanes(&mut self, lanes: &[usize], what: &str) -> Result<(), InstallError> {
+        let mut done: Vec<usize> = Vec::new();
+        let mut first = None;
+        for &l in lanes {
+            let p = self.lanes[l].port;
+            if done.contains(&p) {
+                continue;
+            }
+            done.push(p);
+            if let Err(e) = process_all(&self.ports[p], &mut self.queue, what) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
     /// Offloads a connection to the plan's CT pipe (hardware target of a stateful policy):
     /// its packets then hit in the pipes instead of going to software. Returns the
-    /// connection's handle (for [`Installed::ct_remove`] and aging).
+    /// connection's handle (for [`Installed::ct_remove`] and aging). In vnf mode the
+    /// entry goes into the CT pipe of every lane the connection's zone reaches (the
+    /// [module docs](self)), all or none.
     ///
     /// Connections stay offloaded across [`Installed::update`]: a make-before-break
-    /// update adds them to the new generation's CT pipe before traffic flips to it.
+    /// update adds them to the new generation's CT pipes before traffic flips to it.
     ///
     /// # Errors
-    /// [`InstallError::NoCtPipe`] when the plan has no CT pipe; the entry's add or
-    /// completion failing (the connection is then not offloaded).
+    /// [`InstallError::NoCtPipe`] when the plan has no CT pipe; [`InstallError::CtZone`]
+    /// in vnf mode when no lane tracks the zone; the entry's add or completion failing
+    /// (the connection is then not offloaded, in any lane).
     pub fn ct_offload(&mut self, entry: doca_flow::ct::CtEntry) -> Result<CtHandle, InstallError> {
-        let pipe = ct_pipe(&self.plan, &self.current)?;
-        let e = pipe
-            .add_any(&mut self.queue, AnyEntry::Ct(entry), Flags::NoWait)
-            .map_err(flow_err("pipe `ct`"))?;
-        if let Err(err) = process_all(&self.ports[0], &mut self.queue, "ct") {
-            // The add did not complete: take it back so nothing is left half in.
-            if e.is_installed() {
-                let _ = pipe.remove_entry(&mut self.queue, &e, Flags::NoWait);
-                let _ = self.ports[0].entries_process(&mut self.queue, 0);
+        let targets = Self::ct_lanes(&self.lanes, entry.zone)?;
+        let mut made: CtCopies = Vec::with_capacity(targets.len());
+        let mut failure = None;
+        for &l in &targets {
+            let pipe = ct_pipe(&self.lanes[l].plan, &self.lanes[l].current)?;
+            match pipe.add_any(&mut self.queue, AnyEntry::Ct(entry), Flags::NoWait) {
+                Ok(e) => made.push((l, e)),
+                Err(source) => {
+                    failure = Some(InstallError::Flow {
+                        what: "pipe `ct`".into(),
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.process_lanes(&targets, "ct") {
+            failure.get_or_insert(e);
+        }
+        if let Some(err) = failure {
+            // Not complete in every lane: take back what went in, so nothing is left
+            // half in.
+            for (l, e) in &made {
+                if e.is_installed() {
+                    let _ = e.pipe().remove_entry(&mut self.queue, e, Flags::NoWait);
+                }
+                let p = self.lanes[*l].port;
+                let _ = self.ports[p].entries_process(&mut self.queue, 0);
             }
             return Err(err);
         }
         let handle = CtHandle(self.next_ct);
         self.next_ct += 1;
-        self.ct_by_entry.insert(e.id(), handle);
-        self.ct_entries.insert(handle, (e, entry));
+        for (_, e) in &made {
+            self.ct_by_entry.insert(e.id(), handle);
+        }
+        self.ct_entries.insert(handle, (made, entry));
         Ok(handle)
     }
 
-    /// Removes an offloaded connection (FIN, RST, aged).
+    /// Removes an offloaded connection (FIN, RST, aged), from every lane.
     ///
     /// # Errors
     /// When it is not offloaded, or the removal fails.
     pub fn ct_remove(&mut self, handle: CtHandle) -> Result<(), InstallError> {
-        let (e, _) = self
+        let (entries, _) = self
             .ct_entries
             .remove(&handle)
             .ok_or(InstallError::NotOffloaded)?;
-        self.ct_by_entry.remove(&e.id());
-        if let Ok(pipe) = ct_pipe(&self.plan, &self.current) {
-            pipe.remove_entry(&mut self.queue, &e, Flags::NoWait)
-                .map_err(flow_err("pipe `ct`"))?;
-            process_all(&self.ports[0], &mut self.queue, "ct")?;
+        let mut failure = None;
+        let mut lanes = Vec::with_capacity(entries.len());
+        for (l, e) in &entries {
+            self.ct_by_entry.remove(&e.id());
+            self.ct_aged_seen.remove(&e.id());
+            lanes.push(*l);
+            if let Err(source) = e.pipe().remove_entry(&mut self.queue, e, Flags::NoWait) {
+                failure.get_or_insert(InstallError::Flow {
+                    what: "pipe `ct`".into(),
+                    source,
+                });
+            }
         }
-        Ok(())
+        if let Err(e) = self.process_lanes(&lanes, "ct") {
+            failure.get_or_insert(e);
+        }
+        failure.map_or(Ok(()), Err)
     }
 
-    /// Offloaded connections that have seen no hit for their timeout; remove them with
-    /// [`Installed::ct_remove`].
-    pub fn ct_aged(&self) -> Vec<CtHandle> {
-        self.flow
-            .ct_aged(&self.ports[0])
-            .into_iter()
-            .filter_map(|id| self.ct_by_entry.get(&id).copied())
-            .collect()
+    /// Offloaded connections that have seen no hit for their timeout, in any lane; remove
+    /// them with [`Installed::ct_remove`]. In vnf mode a connection ages when the copy
+    /// in every lane has aged (each direction enters its own lane).
+    pub fn ct_aged(&mut self) -> Vec<CtHandle> {
+        let mut fresh: Vec<EntryId> = Vec::new();
+        let mut polled: Vec<usize> = Vec::new();
+        for lane in &self.lanes {
+            if !polled.contains(&lane.port) {
+                polled.push(lane.port);
+                fresh.extend(self.flow.ct_aged(&self.ports[lane.port]));
+            }
+        }
+        let mut candidates: HashSet<CtHandle> = HashSet::new();
+        for id in fresh {
+            if let Some(&h) = self.ct_by_entry.get(&id) {
+                let at = self
+                    .ct_entries
+                    .get(&h)
+                    .into_iter()
+                    .flat_map(|(made, _)| made)
+                    .find(|(_, e)| e.id() == id)
+                    .and_then(|(_, e)| e.ct_query().ok())
+                    .map_or(0, |c| c.last_hit_ns);
+                self.ct_aged_seen.insert(id, at);
+                candidates.insert(h);
+            }
+        }
+        let mut out = Vec::new();
+        for h in candidates {
+            let Some((entries, _)) = self.ct_entries.get(&h) else {
+                continue;
+            };
+            let mut aged = true;
+            for (_, e) in entries {
+                match self.ct_aged_seen.get(&e.id()) {
+                    None => aged = false,
+                    Some(&at) => {
+                        // Reported aged earlier, hit since: alive again.
+                        if e.ct_query().is_ok_and(|c| c.last_hit_ns > at) {
+                            self.ct_aged_seen.remove(&e.id());
+                            aged = false;
+                        }
+                    }
+                }
+            }
+            if aged {
+                out.push(h);
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// How many connections are offloaded to the CT pipe.
@@ -401,64 +849,87 @@ impl Installed {
         self.ct_entries.contains_key(&handle)
     }
 
-    /// Adds every offloaded connection to `new`'s CT pipe (the next generation of a
-    /// make-before-break update). On failure the adds made so far are taken back and the
-    /// current entries stay as they were.
+    /// Adds every offloaded connection to the CT pipes of `new` (each lane's next
+    /// generation, with its plan, in lane order). On failure the adds made so far are
+    /// taken back and the current entries stay as they were. A connection whose zone no
+    /// new lane tracks is left out (it ends with the update).
     fn ct_move_to(
         &mut self,
-        plan: &Plan,
-        new: &Generation,
-    ) -> Result<Vec<(CtHandle, Entry)>, InstallError> {
-        let mut moved = Vec::with_capacity(self.ct_entries.len());
+        new: &[(Plan, Generation)],
+    ) -> Result<Vec<(CtHandle, CtCopies)>, InstallError> {
+        let mut moved: Vec<(CtHandle, CtCopies)> = Vec::with_capacity(self.ct_entries.len());
         if self.ct_entries.is_empty() {
             return Ok(moved);
         }
-        let pipe = match ct_pipe(plan, new) {
-            Ok(p) => p.clone(),
-            // The new policy tracks no connections: its packets never reach a CT pipe.
-            Err(_) => return Ok(moved),
+        let multi = new.len() > 1;
+        let lanes_for = |zone: u32| -> Vec<usize> {
+            (0..new.len())
+                .filter(|&l| ct_pipe(&new[l].0, &new[l].1).is_ok())
+                .filter(|&l| {
+                    !multi
+                        || new[l].0.pipes[new[l].0.root()]
+                            .entries
+                            .iter()
+                            .any(|e| e.zone.map(u32::from) == Some(zone))
+                })
+                .collect()
         };
+        let all: Vec<usize> = (0..new.len()).collect();
         let mut handles: Vec<CtHandle> = self.ct_entries.keys().copied().collect();
         handles.sort_unstable();
         let mut failure = None;
-        for h in handles {
+        let mut posted = 0;
+        'handles: for h in handles {
             let spec = self.ct_entries[&h].1;
-            match pipe.add_any(&mut self.queue, AnyEntry::Ct(spec), Flags::NoWait) {
-                Ok(e) => moved.push((h, e)),
-                Err(source) => {
-                    failure = Some(InstallError::Flow {
-                        what: "pipe `ct` (moving offloaded connections)".into(),
-                        source,
-                    });
-                    break;
+            let mut made = Vec::new();
+            for l in lanes_for(spec.zone) {
+                let Ok(pipe) = ct_pipe(&new[l].0, &new[l].1) else {
+                    continue;
+                };
+                match pipe.add_any(&mut self.queue, AnyEntry::Ct(spec), Flags::NoWait) {
+                    Ok(e) => made.push((l, e)),
+                    Err(source) => {
+                        failure = Some(InstallError::Flow {
+                            what: "pipe `ct` (moving offloaded connections)".into(),
+                            source,
+                        });
+                        moved.push((h, made));
+                        break 'handles;
+                    }
                 }
+                posted += 1;
             }
-            if moved.len() % BATCH == 0 {
-                if let Err(e) = process_all(&self.ports[0], &mut self.queue, "ct") {
+            moved.push((h, made));
+            if posted >= BATCH {
+                posted = 0;
+                if let Err(e) = self.process_lanes(&all, "ct") {
                     failure = Some(e);
                     break;
                 }
             }
         }
         if failure.is_none() {
-            if let Err(e) = process_all(&self.ports[0], &mut self.queue, "ct") {
+            if let Err(e) = self.process_lanes(&all, "ct") {
                 failure = Some(e);
             }
         }
         if let Some(err) = failure {
-            for _ in 0..3 {
-                if self.ports[0].entries_process(&mut self.queue, 0).is_ok() {
-                    break;
+            for l in &all {
+                drain(&self.ports[self.lanes[*l].port], &mut self.queue);
+            }
+            for (_, made) in &moved {
+                for (_, e) in made {
+                    if e.is_installed() {
+                        let _ = e.pipe().remove_entry(&mut self.queue, e, Flags::NoWait);
+                    }
                 }
             }
-            for (_, e) in &moved {
-                if e.is_installed() {
-                    let _ = pipe.remove_entry(&mut self.queue, e, Flags::NoWait);
-                }
+            for l in &all {
+                let _ = self.ports[self.lanes[*l].port].entries_process(&mut self.queue, 0);
             }
-            let _ = self.ports[0].entries_process(&mut self.queue, 0);
             return Err(err);
         }
+        moved.retain(|(_, made)| !made.is_empty());
         Ok(moved)
     }
 
@@ -563,12 +1034,32 @@ impl Installed {
         port: u16,
         frames: &mut [B],
         metas: Option<&[u32]>,
+        f: impl FnMut(usize, &Outcome, Option<u32>),
+    ) {
+        self.process_batch_each_parsed(port, frames, metas, None, f);
+    }
+
+    /// [`Installed::process_batch_each_with_meta`] for frames already parsed: `hdrs[i]`
+    /// is [`Headers::parse`](doca_flow::packet::Headers::parse) of frame `i`, used in
+    /// place (see
+    /// [`SwBackend::process_batch_each_parsed`](doca_flow::SwBackend::process_batch_each_parsed)).
+    ///
+    /// # Panics
+    /// If `metas` or `hdrs` is shorter than `frames`.
+    pub fn process_batch_each_parsed<B: AsMut<[u8]>>(
+        &self,
+        port: u16,
+        frames: &mut [B],
+        metas: Option<&[u32]>,
+        hdrs: Option<&mut [doca_flow::packet::Headers]>,
         mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
         match self.flow.datapath() {
-            Some(mut dp) => dp.process_batch_each_with_meta(PortId(port), frames, metas, |i, o| {
-                f(i, o, self.rule_of(o))
-            }),
+            Some(mut dp) => {
+                dp.process_batch_each_parsed(PortId(port), frames, metas, hdrs, |i, o| {
+                    f(i, o, self.rule_of(o))
+                })
+            }
             None => {
                 let o = in_hardware();
                 (0..frames.len()).for_each(|i| f(i, &o, None))
@@ -577,257 +1068,332 @@ impl Installed {
     }
 
     /// Packet and byte counts per rule (indexed like `RuleSet::rules`), summed over the
-    /// rule's entries, since the current plan was installed.
+    /// rule's entries in every lane, since the current plan was installed.
     ///
     /// On the sw backend this takes the flow's lock once (a dataplane worker processing
     /// bursts on the same flow waits for one pass over the entries, not one per entry).
     pub fn rule_counters(&self) -> Vec<Counters> {
         let mut out = vec![Counters::default(); self.plan.rules.len()];
         let sw = self.flow.sw();
-        for e in self.current.entries.iter().flatten() {
-            if let Some(&(rule, true)) = self.current.rules.get(&e.id()) {
-                let c = match &sw {
-                    Some(sw) => sw.query_entry(e.id()),
-                    None => e.query(),
-                };
-                if let Ok(c) = c {
-                    let slot = &mut out[rule as usize];
-                    slot.packets += c.packets;
-                    slot.bytes += c.bytes;
+        for lane in &self.lanes {
+            for e in lane.current.entries.iter().flatten() {
+                if let Some(&(rule, true)) = lane.current.rules.get(&e.id()) {
+                    let c = match &sw {
+                        Some(sw) => sw.query_entry(e.id()),
+                        None => e.query(),
+                    };
+                    if let (Ok(c), Some(slot)) = (c, out.get_mut(rule as usize)) {
+                        slot.packets += c.packets;
+                        slot.bytes += c.bytes;
+                    }
                 }
             }
         }
         out
     }
 
-    /// Replaces the installed plan by `plan`, make-before-break: the old policy stays in
-    /// force until the new one is completely in place, and stays in force if this fails.
+    /// Replaces the installed plan by `plan`, make-before-break over every lane: the old
+    /// policy stays in force until the new one is completely in place in every lane, and
+    /// stays in force (in every lane) if this fails.
     ///
     /// # Errors
     /// [`InstallError::PortsChanged`] if the ports differ; any failure while building the
-    /// new pipes or flipping the root (the old policy is then still installed).
+    /// new pipes or flipping the roots (the old policy is then still installed).
     pub fn update(&mut self, plan: &Plan) -> Result<(), InstallError> {
         plan.validate()?;
         if plan.ports != self.plan.ports {
             return Err(InstallError::PortsChanged);
         }
-        let root_plan = &plan.pipes[plan.root()];
-        let room = root_capacity(&self.plan);
-        if 2 * root_plan.entries.len() as u32 > room {
-            return Err(InstallError::RootFull {
-                new: root_plan.entries.len(),
-                room,
-            });
-        }
-        let d = diff::diff(&self.plan, plan);
-        let root = self.plan.root();
-        let touches_root = d
-            .entries_added
-            .iter()
-            .chain(&d.entries_removed)
-            .any(|(p, _)| *p == root);
-        if d.in_place(IN_PLACE_OPS) && !touches_root {
-            return self.update_in_place(plan, &d);
-        }
-        // 1. Make: the new pipes beside the old ones.
-        let new = build_generation(plan, &self.ports[0], &mut self.queue, self.acl_batch)?;
-        tag_entries(&self.flow, &new);
-        // Offloaded connections move into the new CT pipe before traffic flips to it, so
-        // established connections keep their hardware path across the update.
-        let moved = match self.ct_move_to(plan, &new) {
-            Ok(m) => m,
-            Err(e) => {
-                drop(new);
-                return Err(e);
+        let new_plans = lane_plans(plan, self.mode);
+        for ((_, lp), lane) in new_plans.iter().zip(&self.lanes) {
+            let n = lp.pipes[lp.root()].entries.len();
+            let room = root_capacity(&lane.plan);
+            if 2 * n as u32 > room {
+                return Err(InstallError::RootFull { new: n, room });
             }
-        };
-        // 2. Flip: beside each old root entry, a new one with the same match and
-        //    priority that forwards to the new generation, all completed in one
-        //    entries_process; then the old ones go. (DOCA cannot update a control pipe's
-        //    entries. While both are in, a packet takes the old or the new generation,
-        //    each a whole policy: on the sw backend the older entry, as equal priorities
-        //    go in insertion order; on DOCA either.)
-        let mut added: Vec<(RootKey, Entry)> = Vec::with_capacity(root_plan.entries.len());
+        }
+        let diffs: Vec<diff::PlanDiff> = new_plans
+            .iter()
+            .zip(&self.lanes)
+            .map(|((_, lp), lane)| diff::diff(&lane.plan, lp))
+            .collect();
+        let in_place = diffs.iter().zip(&self.lanes).all(|(d, lane)| {
+            let root = lane.plan.root();
+            d.in_place(IN_PLACE_OPS)
+                && !d
+                    .entries_added
+                    .iter()
+                    .chain(&d.entries_removed)
+                    .any(|(p, _)| *p == root)
+        });
+        if in_place {
+            let plans: Vec<Plan> = new_plans.into_iter().map(|(_, p)| p).collect();
+            self.update_in_place(&plans, &diffs)?;
+            self.plan = plan.clone();
+            return Ok(());
+        }
+        // 1. Make: every lane's new pipes beside its old ones.
+        let mut new: Vec<(Plan, Generation)> = Vec::with_capacity(new_plans.len());
+        for ((_, lp), lane) in new_plans.into_iter().zip(&self.lanes) {
+            let g = build_generation(&lp, &self.ports[lane.port], &mut self.queue, self.acl_batch)?;
+            tag_entries(&self.flow, &g);
+            new.push((lp, g));
+        }
+        // Offloaded connections move into the new CT pipes before traffic flips to
+        // them, so established connections keep their hardware path across the update.
+        let moved = self.ct_move_to(&new)?;
+        // 2. Flip, lane by lane: beside each old root entry, a new one with the same
+        //    match and priority that forwards to the new generation, all of a lane
+        //    completed in one entries_process; then the old ones go. (DOCA cannot update
+        //    a control pipe's entries. While both are in, a packet takes the old or the
+        //    new generation, each a whole policy: on the sw backend the older entry, as
+        //    equal priorities go in insertion order; on DOCA either.) A failure in any
+        //    lane rolls back every lane flipped so far.
+        let mut added: Vec<Vec<(RootKey, Entry)>> = Vec::with_capacity(new.len());
         let mut failure = None;
-        for e in &root_plan.entries {
-            let fwd = to_fwd(e.fwd, &new.pipes);
-            match self.root.add_entry(&mut self.queue, control_entry(e, fwd)) {
-                Ok(entry) => added.push((root_key(e), entry)),
-                Err(source) => {
-                    failure = Some(InstallError::Flow {
-                        what: format!("pipe `{}`", root_plan.name),
-                        source,
-                    });
-                    break;
+        'lanes: for (l, (lp, g)) in new.iter().enumerate() {
+            let root_plan = &lp.pipes[lp.root()];
+            let lane = &self.lanes[l];
+            added.push(Vec::with_capacity(root_plan.entries.len()));
+            for e in &root_plan.entries {
+                let fwd = to_fwd(e.fwd, &g.pipes);
+                match lane.root.add_entry(&mut self.queue, control_entry(e, fwd)) {
+                    Ok(entry) => {
+                        if let Some(list) = added.last_mut() {
+                            list.push((root_key(e), entry));
+                        }
+                    }
+                    Err(source) => {
+                        failure = Some(InstallError::Flow {
+                            what: format!("pipe `{}`", root_plan.name),
+                            source,
+                        });
+                        break 'lanes;
+                    }
                 }
             }
-        }
-        if failure.is_none() {
-            if let Err(e) = process_all(&self.ports[0], &mut self.queue, &root_plan.name) {
+            if let Err(e) = process_all(&self.ports[lane.port], &mut self.queue, &root_plan.name) {
                 failure = Some(e);
+                break;
             }
         }
         if let Some(err) = failure {
-            // Roll back: the new root entries go (the old ones never left), then the new
-            // pipes. Adds still queued complete first, so none lands after its pipe is
-            // gone.
-            for _ in 0..3 {
-                if self.ports[0].entries_process(&mut self.queue, 0).is_ok() {
-                    break;
+            // Roll back every lane: the new root entries go (the old ones never left),
+            // then the moved connections and the new pipes. Adds still queued complete
+            // first, so none lands after its pipe is gone.
+            for (l, list) in added.iter().enumerate() {
+                let lane = &self.lanes[l];
+                let port = &self.ports[lane.port];
+                drain(port, &mut self.queue);
+                for (_, entry) in list {
+                    if entry.is_installed() {
+                        let _ = lane
+                            .root
+                            .remove_entry(&mut self.queue, entry, Flags::NoWait);
+                    }
+                }
+                let _ = port.entries_process(&mut self.queue, 0);
+            }
+            for (_, made) in &moved {
+                for (_, e) in made {
+                    let _ = e.pipe().remove_entry(&mut self.queue, e, Flags::NoWait);
                 }
             }
-            for (_, entry) in &added {
-                if entry.is_installed() {
-                    let _ = self
-                        .root
-                        .remove_entry(&mut self.queue, entry, Flags::NoWait);
-                }
+            for lane in &self.lanes {
+                let _ = self.ports[lane.port].entries_process(&mut self.queue, 0);
             }
-            if let Ok(ct) = ct_pipe(plan, &new) {
-                for (_, e) in &moved {
-                    let _ = ct.remove_entry(&mut self.queue, e, Flags::NoWait);
-                }
-            }
-            let _ = self.ports[0].entries_process(&mut self.queue, 0);
             drop(moved);
             drop(added);
             drop(new);
             return Err(err);
         }
-        let old_root = std::mem::replace(&mut self.root_entries, added);
-        for (_, entry) in &old_root {
-            let _ = self
-                .root
-                .remove_entry(&mut self.queue, entry, Flags::NoWait);
-        }
-        // The new generation is in force; the old root entries must leave too. Posted
-        // operations stay queued, so a failed process is retried.
-        for _ in 0..3 {
-            if process_all(&self.ports[0], &mut self.queue, &root_plan.name).is_ok() {
-                break;
+        // The new generation is in force in every lane; the old root entries must
+        // leave too.
+        for (lane, list) in self.lanes.iter_mut().zip(added) {
+            let old_root = std::mem::replace(&mut lane.root_entries, list);
+            for (_, entry) in &old_root {
+                let _ = lane
+                    .root
+                    .remove_entry(&mut self.queue, entry, Flags::NoWait);
             }
+            drain(&self.ports[lane.port], &mut self.queue);
+            drop(old_root);
         }
-        drop(old_root);
         // 3. Break: remove the old entries; their pipes go when nothing holds them.
-        let old = std::mem::replace(&mut self.current, new);
-        // The offloaded connections now live in the new CT pipe; their old entries go
-        // with the old one.
-        self.ct_by_entry.clear();
-        if moved.is_empty() {
-            self.ct_entries.clear();
+        let mut old = Vec::with_capacity(new.len());
+        for (lane, (lp, g)) in self.lanes.iter_mut().zip(new) {
+            old.push((lane.port, std::mem::replace(&mut lane.current, g)));
+            lane.plan = lp;
         }
-        for (h, e) in moved {
-            self.ct_by_entry.insert(e.id(), h);
-            if let Some(slot) = self.ct_entries.get_mut(&h) {
-                slot.0 = e;
+        // The offloaded connections now live in the new CT pipes; their old entries go
+        // with the old ones (a connection no new lane tracks ends here).
+        self.ct_by_entry.clear();
+        self.ct_aged_seen.clear();
+        let mut entries = std::mem::take(&mut self.ct_entries);
+        for (h, made) in moved {
+            for (_, e) in &made {
+                self.ct_by_entry.insert(e.id(), h);
+            }
+            if let Some((old_made, spec)) = entries.remove(&h) {
+                drop(old_made);
+                self.ct_entries.insert(h, (made, spec));
             }
         }
+        drop(entries);
         self.plan = plan.clone();
-        remove_generation(old, &self.ports[0], &mut self.queue);
+        for (port, g) in old {
+            remove_generation(g, &self.ports[port], &mut self.queue);
+        }
         Ok(())
     }
 
-    /// Applies a diff between plans with the same pipes: adds, then removes, each
-    /// completed in one `entries_process`. If an add fails, the adds made so far are
-    /// removed again and the old policy stays.
-    fn update_in_place(&mut self, plan: &Plan, d: &diff::PlanDiff) -> Result<(), InstallError> {
-        let mut added: HashMap<(usize, usize), Entry> = HashMap::new();
+    /// Applies per-lane diffs between plans with the same pipes: adds in every lane,
+    /// then removes in every lane, each lane's completed in one `entries_process`. If an
+    /// add fails in any lane, the adds made so far (in every lane) are removed again and
+    /// the old policy stays.
+    fn update_in_place(
+        &mut self,
+        plans: &[Plan],
+        diffs: &[diff::PlanDiff],
+    ) -> Result<(), InstallError> {
+        let mut added: Vec<HashMap<(usize, usize), Entry>> = Vec::with_capacity(plans.len());
         let mut failure = None;
-        for &(p, n) in &d.entries_added {
-            let pp = &plan.pipes[p];
-            let e = &pp.entries[n];
-            let Some(pipe) = self.current.pipes[p].clone() else {
-                continue;
-            };
-            let fwd = to_fwd(e.fwd, &self.current.pipes);
-            let res = post_entry(&pipe, &mut self.queue, e, fwd, Flags::NoWait);
-            match res {
-                Ok(entry) => {
-                    added.insert((p, n), entry);
-                }
-                Err(source) => {
-                    failure = Some(InstallError::Flow {
-                        what: format!("pipe `{}`, entry {n}", pp.name),
-                        source,
-                    });
-                    break;
-                }
-            }
-            if added.len() % BATCH == 0 {
-                if let Err(e) = process_all(&self.ports[0], &mut self.queue, &pp.name) {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        if failure.is_none() {
-            if let Err(e) = process_all(&self.ports[0], &mut self.queue, "in-place update") {
+        for (l, (plan, d)) in plans.iter().zip(diffs).enumerate() {
+            let lane = &self.lanes[l];
+            let (made, err) = in_place_add(lane, &self.ports[lane.port], &mut self.queue, plan, d);
+            added.push(made);
+            if let Some(e) = err {
                 failure = Some(e);
+                break;
             }
         }
         if let Some(err) = failure {
-            for entry in added.values() {
+            // Every add has completed (in_place_add processed them): the ones that
+            // failed are gone already, the others go now.
+            for (l, made) in added.iter().enumerate() {
+                for entry in made.values().filter(|e| e.is_installed()) {
+                    let _ = entry
+                        .pipe()
+                        .remove_entry(&mut self.queue, entry, Flags::NoWait);
+                }
+                let _ = self.ports[self.lanes[l].port].entries_process(&mut self.queue, 0);
+            }
+            return Err(err);
+        }
+        for (l, d) in diffs.iter().enumerate() {
+            let lane = &self.lanes[l];
+            for &(p, n) in &d.entries_removed {
+                let entry = &lane.current.entries[p][n];
                 let _ = entry
                     .pipe()
                     .remove_entry(&mut self.queue, entry, Flags::NoWait);
             }
-            let _ = self.ports[0].entries_process(&mut self.queue, 0);
-            return Err(err);
-        }
-        let removed: std::collections::HashSet<(usize, usize)> =
-            d.entries_removed.iter().copied().collect();
-        for &(p, n) in &d.entries_removed {
-            let entry = &self.current.entries[p][n];
-            let _ = entry
-                .pipe()
-                .remove_entry(&mut self.queue, entry, Flags::NoWait);
-        }
-        // The new entries are in force; the removes must complete too, or the policy is a
-        // mix. Posted operations stay queued, so a failed process is retried.
-        let mut tries = 0;
-        while let Err(e) = process_all(&self.ports[0], &mut self.queue, "in-place update") {
-            tries += 1;
-            if tries == 3 {
-                return Err(e);
-            }
-        }
-        // Re-align the handles with the new plan's entry order.
-        let old_plan = std::mem::replace(&mut self.plan, plan.clone());
-        let old_lists = std::mem::take(&mut self.current.entries);
-        for (p, list) in old_lists.into_iter().enumerate() {
-            let mut pool: HashMap<String, Vec<Entry>> = HashMap::new();
-            for (n, entry) in list.into_iter().enumerate() {
-                if removed.contains(&(p, n)) {
-                    self.current.rules.remove(&entry.id());
-                    continue;
+            // The new entries are in force; the removes must complete too, or the policy
+            // is a mix. Posted operations stay queued, so a failed process is retried.
+            let mut tries = 0;
+            while let Err(e) =
+                process_all(&self.ports[lane.port], &mut self.queue, "in-place update")
+            {
+                tries += 1;
+                if tries == 3 {
+                    return Err(e);
                 }
-                let key = diff::entry_key(&old_plan, &old_plan.pipes[p].entries[n]);
-                pool.entry(key).or_default().push(entry);
             }
-            let mut aligned = Vec::with_capacity(plan.pipes[p].entries.len());
-            if plan.pipes[p].kind == PlanPipeKind::Root {
-                // Root entries are held in `root_entries`; the diff did not touch them.
-                self.current.entries.push(aligned);
+        }
+        for ((lane, plan), (d, made)) in self
+            .lanes
+            .iter_mut()
+            .zip(plans)
+            .zip(diffs.iter().zip(added))
+        {
+            realign(lane, plan, d, made);
+            // Rule indices move with the plan: tag every entry again.
+            tag_entries(&self.flow, &lane.current);
+        }
+        Ok(())
+    }
+}
+
+/// Posts a lane's in-place adds and completes them; returns what was added and the
+/// first failure.
+fn in_place_add(
+    lane: &Lane,
+    port: &Port,
+    queue: &mut Queue,
+    plan: &Plan,
+    d: &diff::PlanDiff,
+) -> (HashMap<(usize, usize), Entry>, Option<InstallError>) {
+    let mut added: HashMap<(usize, usize), Entry> = HashMap::new();
+    for &(p, n) in &d.entries_added {
+        let pp = &plan.pipes[p];
+        let e = &pp.entries[n];
+        let Some(pipe) = lane.current.pipes[p].clone() else {
+            continue;
+        };
+        let fwd = to_fwd(e.fwd, &lane.current.pipes);
+        match post_entry(&pipe, queue, e, fwd, Flags::NoWait) {
+            Ok(entry) => {
+                added.insert((p, n), entry);
+            }
+            Err(source) => {
+                let err = InstallError::Flow {
+                    what: format!("pipe `{}`, entry {n}", pp.name),
+                    source,
+                };
+                drain(port, queue);
+                return (added, Some(err));
+            }
+        }
+        if added.len() % BATCH == 0 {
+            if let Err(e) = process_all(port, queue, &pp.name) {
+                return (added, Some(e));
+            }
+        }
+    }
+    let err = process_all(port, queue, "in-place update").err();
+    (added, err)
+}
+
+/// Re-aligns a lane's entry handles with its new plan after an in-place update.
+fn realign(
+    lane: &mut Lane,
+    plan: &Plan,
+    d: &diff::PlanDiff,
+    mut added: HashMap<(usize, usize), Entry>,
+) {
+    let removed: HashSet<(usize, usize)> = d.entries_removed.iter().copied().collect();
+    let old_plan = std::mem::replace(&mut lane.plan, plan.clone());
+    let old_lists = std::mem::take(&mut lane.current.entries);
+    for (p, list) in old_lists.into_iter().enumerate() {
+        let mut pool: HashMap<String, Vec<Entry>> = HashMap::new();
+        for (n, entry) in list.into_iter().enumerate() {
+            if removed.contains(&(p, n)) {
+                lane.current.rules.remove(&entry.id());
                 continue;
             }
-            for (n, e) in plan.pipes[p].entries.iter().enumerate() {
-                let entry = match added.remove(&(p, n)) {
-                    Some(entry) => entry,
-                    None => pool
-                        .get_mut(&diff::entry_key(plan, e))
-                        .and_then(Vec::pop)
-                        .expect("the diff accounts for every entry"),
-                };
-                if let Some(rule) = e.rule {
-                    self.current.rules.insert(entry.id(), (rule, e.counter));
-                }
-                aligned.push(entry);
-            }
-            self.current.entries.push(aligned);
+            let key = diff::entry_key(&old_plan, &old_plan.pipes[p].entries[n]);
+            pool.entry(key).or_default().push(entry);
         }
-        // Rule indices move with the plan: tag every entry again.
-        tag_entries(&self.flow, &self.current);
-        Ok(())
+        let mut aligned = Vec::with_capacity(plan.pipes[p].entries.len());
+        if plan.pipes[p].kind == PlanPipeKind::Root {
+            // Root entries are held in `root_entries`; the diff did not touch them.
+            lane.current.entries.push(aligned);
+            continue;
+        }
+        for (n, e) in plan.pipes[p].entries.iter().enumerate() {
+            let entry = match added.remove(&(p, n)) {
+                Some(entry) => entry,
+                None => pool
+                    .get_mut(&diff::entry_key(plan, e))
+                    .and_then(Vec::pop)
+                    .expect("the diff accounts for every entry"),
+            };
+            if let Some(rule) = e.rule {
+                lane.current.rules.insert(entry.id(), (rule, e.counter));
+            }
+            aligned.push(entry);
+        }
+        lane.current.entries.push(aligned);
     }
 }
 
@@ -961,7 +1527,6 @@ fn control_entry(e: &PlanEntry, fwd: Fwd) -> ControlEntry {
     c
 }
 
-/// Processes the queue until nothing is pending; any error completion fails.
 /// The CT pipe of `plan` as built in `g`.
 fn ct_pipe<'g>(plan: &Plan, g: &'g Generation) -> Result<&'g Pipe, InstallError> {
     let at = plan
@@ -972,6 +1537,7 @@ fn ct_pipe<'g>(plan: &Plan, g: &'g Generation) -> Result<&'g Pipe, InstallError>
     g.pipes[at].as_ref().ok_or(InstallError::NoCtPipe)
 }
 
+/// Processes the queue until nothing is pending; any error completion fails.
 fn process_all(port: &Port, queue: &mut Queue, pipe: &str) -> Result<(), InstallError> {
     let done: Vec<Completion> = port
         .entries_process(queue, 0)

@@ -186,6 +186,15 @@ fn on_sw(plan: &dpu_fw::compile::Plan) -> Installed {
     Installed::new(plan).unwrap()
 }
 
+/// vnf mode (DOCA Flow's mode for SF ports) on the sw backend: one lane per port, each
+/// with its own root and CT pipe; a connection's entry goes into both lanes.
+fn on_sw_vnf(plan: &dpu_fw::compile::Plan) -> Installed {
+    let fw = Installed::with_backend_mode(plan, doca_flow::SwBackend::new(), doca_flow::Mode::Vnf)
+        .unwrap();
+    assert_eq!(fw.lanes(), plan.ports.len());
+    fw
+}
+
 fn run(steps: &[Step]) -> Result<(usize, usize), TestCaseError> {
     run_with(steps, &on_sw)
 }
@@ -233,6 +242,93 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(if cfg!(debug_assertions) { 64 } else { 512 })))]
+
+    /// The same in vnf mode: each direction enters its own port's lane, whose CT pipe
+    /// holds the connection too.
+    #[test]
+    fn the_offloaded_path_decides_as_software_alone_in_vnf_mode(steps in prop::collection::vec(step(), 1..120)) {
+        run_with(&steps, &on_sw_vnf)?;
+    }
+}
+
+#[test]
+fn established_traffic_stays_in_hardware_in_vnf_mode() {
+    established_on(&on_sw_vnf);
+}
+
+#[test]
+fn offloads_survive_updates_in_vnf_mode() {
+    offloads_survive_updates_on(&on_sw_vnf);
+}
+
+/// vnf mode: once offloaded, both directions (each entering its own port, so its own
+/// lane) hit in hardware; the connection ages out of the CT pipes only when neither
+/// direction was seen for the timeout (a direction that flows keeps both copies).
+#[test]
+fn both_directions_hit_and_age_together_in_vnf_mode() {
+    both_directions_on(&on_sw_vnf);
+}
+
+fn both_directions_on(install: Install) {
+    use dpu_fw::firewall::OffloadAgent;
+    const S: u64 = 1_000_000_000;
+    let rules = dpu_fw::config::parse(POLICY, "p.toml").unwrap().rules;
+    let hw_plan = compile(&rules, &Target::bluefield()).unwrap();
+    let sw_plan = compile(&rules, &Target::software()).unwrap();
+    let mut hw = install(&hw_plan);
+    let mut worker = Firewall::new(Arc::new(Installed::new(&sw_plan).unwrap()), &rules, None);
+    let tracker = worker.tracker().unwrap().clone();
+    let mut agent = OffloadAgent::new(30);
+    let mut now = 0;
+    for phase in 0..3 {
+        now += 1_000;
+        let (port, mut f) = tcp_frame(1, phase);
+        let p = worker.process(port, &mut f, now);
+        if let Some(ask) = worker.offload_request(port, &f, &p, now) {
+            hw.set_time_ns(now);
+            assert!(agent.apply(&mut hw, &tracker, ask, now).unwrap());
+        }
+    }
+    assert_eq!(hw.ct_offloaded(), 1);
+    let in_hw = |hw: &Installed, phase: u8, at: u64| {
+        hw.set_time_ns(at);
+        let (port, mut f) = tcp_frame(1, phase);
+        let d = hw.process(port, &mut f);
+        !matches!(
+            d.outcome.verdict,
+            doca_flow::Verdict::Rss { .. } | doca_flow::Verdict::Miss { .. }
+        )
+    };
+    // Phase 3 is the client's data (host side, pf0hpf), phase 4 the server's (p0).
+    assert_ne!(tcp_frame(1, 3).0, tcp_frame(1, 4).0, "two ports");
+    assert!(in_hw(&hw, 3, now), "the origin direction hits in hardware");
+    assert!(in_hw(&hw, 4, now), "the reply direction hits in hardware");
+    let mut age = |hw: &mut Installed, at: u64| {
+        hw.set_time_ns(at);
+        agent.age(hw, &tracker, at).unwrap()
+    };
+    // Only the origin direction flows: the reply lane's copy ages, the connection not.
+    assert!(in_hw(&hw, 3, 20 * S));
+    assert_eq!(age(&mut hw, 35 * S), 0, "the origin direction still flows");
+    assert_eq!(hw.ct_offloaded(), 1);
+    // Then only the reply direction: the origin lane's copy ages, the reply's revived.
+    assert!(in_hw(&hw, 4, 45 * S));
+    assert_eq!(age(&mut hw, 60 * S), 0, "the reply direction still flows");
+    assert_eq!(hw.ct_offloaded(), 1);
+    assert!(in_hw(&hw, 3, 61 * S) && in_hw(&hw, 4, 61 * S));
+    // Neither: it ages out of every lane.
+    assert_eq!(age(&mut hw, 200 * S), 1);
+    assert_eq!(hw.ct_offloaded(), 0);
+    assert!(!in_hw(&hw, 3, 201 * S) && !in_hw(&hw, 4, 201 * S));
+}
+
+#[test]
+fn both_directions_hit_and_age_together_in_switch_mode() {
+    both_directions_on(&on_sw);
+}
+
 /// Established packets are decided in the CT pipe's pipelines, not in software.
 #[test]
 fn established_traffic_stays_in_hardware() {
@@ -276,12 +372,29 @@ fn through_the_hw_backend_on_the_doca_flow_emulator() {
     let hw = |plan: &dpu_fw::compile::Plan| {
         Installed::with_backend(plan, doca_flow::HwBackend::new(&eal)).unwrap()
     };
+    // vnf mode (SF ports): a lane per port on the emulated hardware.
+    let hw_vnf = |plan: &dpu_fw::compile::Plan| {
+        let fw = Installed::with_backend_mode(
+            plan,
+            doca_flow::HwBackend::new(&eal),
+            doca_flow::Mode::Vnf,
+        )
+        .unwrap();
+        assert_eq!(fw.lanes(), plan.ports.len());
+        fw
+    };
     emu::reset();
     established_on(&hw);
     // Offloaded connections move to the new CT pipe on make-before-break updates.
     offloads_survive_updates_on(&hw);
     let v = emu::violations();
     assert!(v.is_empty(), "{v:#?}");
+    established_on(&hw_vnf);
+    offloads_survive_updates_on(&hw_vnf);
+    both_directions_on(&hw_vnf);
+    both_directions_on(&hw);
+    let v = emu::violations();
+    assert!(v.is_empty(), "vnf mode: {v:#?}");
     let mut runner = TestRunner::new(Config {
         cases: 48,
         failure_persistence: None,
@@ -290,6 +403,7 @@ fn through_the_hw_backend_on_the_doca_flow_emulator() {
     runner
         .run(&prop::collection::vec(step(), 1..120), |steps| {
             run_with(&steps, &hw)?;
+            run_with(&steps, &hw_vnf)?;
             let v = emu::violations();
             prop_assert!(v.is_empty(), "{:#?}", v);
             Ok(())

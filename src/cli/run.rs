@@ -385,10 +385,24 @@ mod dataplane {
 
     #[cfg(any(feature = "doca", feature = "doca-emu"))]
     impl Hardware {
-        fn install(eal: &Eal, policy: &Policy, asks: Arc<OffloadAsks>) -> anyhow::Result<Hardware> {
+        fn install(
+            eal: &Eal,
+            policy: &Policy,
+            mode: doca_flow::Mode,
+            asks: Arc<OffloadAsks>,
+        ) -> anyhow::Result<Hardware> {
             let installed =
-                Installed::with_backend(&policy.hw_plan, doca_flow::HwBackend::new(eal))
-                    .context("installing the policy into DOCA Flow hardware pipes")?;
+                Installed::with_backend_mode(&policy.hw_plan, doca_flow::HwBackend::new(eal), mode)
+                    .with_context(|| {
+                        format!(
+                            "installing the policy into DOCA Flow hardware pipes ({mode:?} mode)"
+                        )
+                    })?;
+            info!(
+                ?mode,
+                lanes = installed.lanes(),
+                "DOCA Flow hardware pipes installed"
+            );
             #[cfg(feature = "doca-emu")]
             let fail_reloads = match std::env::var("DPU_FW_EMU_FAIL_RELOADS") {
                 Ok(v) => v.parse().with_context(|| {
@@ -532,12 +546,15 @@ mod dataplane {
     }
 
     /// Which DPDK device each policy port is, in policy port order, the EAL `-a`
-    /// arguments that probe the ports given as SF netdevs.
+    /// arguments that probe the ports given as SF netdevs, and whether each port is an
+    /// SF (`netdev` in the policy or `--port NAME=netdev:IF`; a `--port` device for a
+    /// `netdev` port keeps it an SF port, it only names the device), which decides the
+    /// DOCA Flow mode of the hardware backend.
     fn port_specs(
         rules: &RuleSet,
         overrides: &[String],
         sysfs: &Path,
-    ) -> anyhow::Result<(Vec<PortSpec>, Vec<String>)> {
+    ) -> anyhow::Result<(Vec<PortSpec>, Vec<String>, Vec<bool>)> {
         enum Given {
             Device(Device),
             Netdev(String),
@@ -565,12 +582,14 @@ mod dataplane {
         }
         let mut specs = Vec::with_capacity(rules.ports.len());
         let mut allow = Vec::new();
+        let mut sf = Vec::with_capacity(rules.ports.len());
         for p in &rules.ports {
             let given = map.remove(&p.name).unwrap_or_else(|| match &p.id {
                 ModelPortId::Doca(id) => Given::Device(Device::Id(*id)),
                 ModelPortId::Representor(n) => Given::Device(Device::Name(n.clone())),
                 ModelPortId::Netdev(n) => Given::Netdev(n.clone()),
             });
+            sf.push(matches!(p.id, ModelPortId::Netdev(_)) || matches!(given, Given::Netdev(_)));
             let device = match given {
                 Given::Device(d) => d,
                 Given::Netdev(n) => {
@@ -587,7 +606,7 @@ mod dataplane {
                 device,
             });
         }
-        Ok((specs, allow))
+        Ok((specs, allow, sf))
     }
 
     fn processor(
@@ -818,16 +837,16 @@ mod dataplane {
         // Stamped before the first read: a change made while `run` starts is reloaded.
         let mut stamp = file_stamp(&args.config);
         let policy = load_policy(&args.config, workers)?;
-        let (specs, sf_allow) = port_specs(&policy.rules, &args.ports, &args.sysfs_root)?;
+        let (specs, sf_allow, sf) = port_specs(&policy.rules, &args.ports, &args.sysfs_root)?;
+        // The hardware backend's DOCA Flow mode: vnf for SF ports (each port started on
+        // its own, a root pipe per port), switch for an uplink and its representors. One
+        // DOCA Flow instance runs one mode, so a mix is refused before anything starts.
         #[cfg(any(feature = "doca", feature = "doca-emu"))]
-        if !sf_allow.is_empty() {
-            bail!(
-                "the policy's ports include scalable functions (netdev ports), which DOCA \
-                 Flow drives in vnf mode; the hardware backend runs in switch mode only \
-                 (uplink and representors) so far. A build without feature `doca` runs the \
-                 policy in software on the SFs."
-            );
-        }
+        let mode =
+            dpu_fw::install::port_mode(specs.iter().zip(&sf).map(|(s, &sf)| (s.name.as_str(), sf)))
+                .context("choosing the DOCA Flow mode for the hardware backend")?;
+        #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
+        let _ = sf;
         let ct = Arc::new(Conntrack {
             tracker: Mutex::new(None),
             epoch: Instant::now(),
@@ -870,6 +889,9 @@ mod dataplane {
                 .unwrap_or_else(|| Box::new(|_: usize, _: &mut [u8]| Disposition::Drop))
         })
         .context("starting the dataplane")?;
+        #[cfg(any(feature = "doca", feature = "doca-emu"))]
+        let mut hardware = Hardware::install(&eal, &policy, mode, asks.clone())?;
+        #[cfg(not(any(feature = "doca", feature = "doca-emu")))]
         let mut hardware = Hardware::install(&eal, &policy, asks.clone())?;
         // One full receive burst per port and worker must fit in the pool, or packets
         // wait in the ports' rings (or are lost) under load. (net_af_packet in DPDK

@@ -44,7 +44,7 @@ use doca_flow::{Field, L3Type, L4Type, Match, MeterCfg, MeterLimit};
 
 pub use plan::{
     AclMatch, Plan, PlanEntry, PlanError, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPort,
-    PlanStats, TargetKind,
+    PlanPortKind, PlanStats, TargetKind,
 };
 
 use crate::conntrack::{CtState, StateSet};
@@ -444,6 +444,11 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
         out.push(PlanPort {
             name: p.name.clone(),
             id,
+            kind: match p.id {
+                ModelPortId::Doca(_) => PlanPortKind::Id,
+                ModelPortId::Representor(_) => PlanPortKind::Representor,
+                ModelPortId::Netdev(_) => PlanPortKind::Netdev,
+            },
         });
     }
     let switch = rules

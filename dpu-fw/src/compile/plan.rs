@@ -37,6 +37,22 @@ pub struct PlanPort {
     /// The DOCA port id (given in the rule set, or assigned by the compiler to ports found
     /// by representor name).
     pub id: u16,
+    /// How the rule set names the port; a plan whose ports are all SF netdevs is
+    /// installed in DOCA Flow's vnf mode (see [`crate::install`]).
+    pub kind: PlanPortKind,
+}
+
+/// How a rule set names a port ([`crate::model::PortId`]), which decides the DOCA Flow
+/// mode a hardware install runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PlanPortKind {
+    /// A DOCA port id (`id = N`).
+    Id,
+    /// A representor of the embedded switch (`representor = "pf0hpf"`): switch mode.
+    Representor,
+    /// The netdev of a scalable function this service owns (`netdev = "p0_if"`): vnf
+    /// mode, each port started on its own.
+    Netdev,
 }
 
 /// Where a hit (or a miss) goes.

@@ -10,6 +10,10 @@
 //! * order: `doca_flow_init` once, before any port; ports before their pipes, pipes
 //!   before their entries; a representor after its switch port;
 //! * handles: no call on a destroyed or unknown port, pipe or entry;
+//! * ports and modes: vnf mode starts plain ports only, switch mode a switch port and
+//!   its representors; one root pipe per port and domain; a pipe (and its entries)
+//!   forwards to pipes of its own port only (in vnf mode each port has its own pipes)
+//!   and to ports started in this instance;
 //! * entry flags: a batch of `WAIT_FOR_BATCH` operations is closed by a `NO_WAIT` one
 //!   before `entries_process` is called for it; at most `queue_depth` operations are
 //!   pending on a queue;
@@ -364,12 +368,32 @@ impl Emu {
     }
 
     /// The doca-flow fwd of a seam fwd, and the pipe it targets.
+    /// A fwd of a pipe (or entry) of the port at index `from`. DOCA's rules (the DOCA
+    /// Flow guide; `flow_hairpin_vnf` and `simple_fwd_vnf` in doca-samples): a pipe
+    /// forwards to pipes of its own port only (in vnf mode each port has its own pipes,
+    /// in switch mode they all live on the switch port), and a port fwd names a port
+    /// started in this DOCA Flow instance (in vnf mode: sent out of that port).
     fn fwd(
         &self,
         f: &sys::dsys_fwd_spec,
+        from: usize,
     ) -> core::result::Result<(FwdSpec, Option<usize>), String> {
         Ok(match f.kind {
-            sys::DSYS_FWD_PORT => (FwdSpec::Port(PortId(f.port_id)), None),
+            sys::DSYS_FWD_PORT => {
+                let started = self
+                    .ports
+                    .iter()
+                    .flatten()
+                    .any(|p| p.id == PortId(f.port_id));
+                if !started {
+                    return Err(format!(
+                        "a fwd to port {}, which is not a started port of this DOCA Flow \
+                         instance",
+                        f.port_id
+                    ));
+                }
+                (FwdSpec::Port(PortId(f.port_id)), None)
+            }
             sys::DSYS_FWD_PIPE => {
                 let i = self.pipe_index(f.pipe).ok_or_else(|| {
                     format!(
@@ -377,8 +401,23 @@ impl Emu {
                         f.pipe
                     )
                 })?;
-                let sw = self.pipes[i].as_ref().map(|p| p.sw).ok_or("unreachable")?;
-                (FwdSpec::Pipe(sw), Some(i))
+                let target = self.pipes[i].as_ref().ok_or("unreachable")?;
+                if target.port != from {
+                    let id = |pi: usize| {
+                        self.ports
+                            .get(pi)
+                            .and_then(Option::as_ref)
+                            .map_or(u16::MAX, |p| p.id.0)
+                    };
+                    return Err(format!(
+                        "a fwd from a pipe of port {} to pipe `{}` of port {}: a pipe \
+                         forwards only to pipes of its own port",
+                        id(from),
+                        target.name,
+                        id(target.port)
+                    ));
+                }
+                (FwdSpec::Pipe(target.sw), Some(i))
             }
             sys::DSYS_FWD_DROP => (FwdSpec::Drop, None),
             sys::DSYS_FWD_KERNEL => (FwdSpec::Kernel, None),
@@ -865,7 +904,7 @@ pub unsafe extern "C" fn dsys_pipe_create(
                     None => Ok(None),
                     Some(f) if f.kind == sys::DSYS_FWD_NONE => Ok(None),
                     Some(f) => {
-                        let (spec, t) = e.fwd(f)?;
+                        let (spec, t) = e.fwd(f, pi)?;
                         targets.extend(t);
                         Ok(Some(spec))
                     }
@@ -977,7 +1016,8 @@ pub unsafe extern "C" fn dsys_pipe_update_miss(
         let Some(f) = fwd_miss else {
             return broke(v, INVALID, "doca_flow_pipe_update_miss with no fwd".into());
         };
-        let (spec, target) = match e.fwd(f) {
+        let from = e.pipes[i].as_ref().map_or(usize::MAX, |p| p.port);
+        let (spec, target) = match e.fwd(f, from) {
             Ok(x) => x,
             Err(err) => return broke(v, INVALID, format!("doca_flow_pipe_update_miss: {err}")),
         };
@@ -1209,7 +1249,7 @@ pub unsafe extern "C" fn dsys_entry_add(
         let mut targets = Vec::new();
         let fwd = match fwd
             .filter(|f| f.kind != sys::DSYS_FWD_NONE)
-            .map(|f| e.fwd(f))
+            .map(|f| e.fwd(f, port))
         {
             None => None,
             Some(Ok((f, t))) => {
@@ -1371,9 +1411,10 @@ pub unsafe extern "C" fn dsys_entry_update(
         // SAFETY: the caller's contract on the spec's pointers.
         let (actions, monitor, fwd) =
             unsafe { (opt(spec.actions), opt(spec.monitor), opt(spec.fwd)) };
+        let from = e.pipes[pi].as_ref().map_or(usize::MAX, |p| p.port);
         let fwd = match fwd
             .filter(|f| f.kind != sys::DSYS_FWD_NONE)
-            .map(|f| e.fwd(f))
+            .map(|f| e.fwd(f, from))
         {
             None => None,
             Some(Ok((f, t))) => {
