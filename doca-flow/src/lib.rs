@@ -122,6 +122,7 @@ pub mod classifier;
 pub mod ct;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+pub mod hint;
 pub mod packet;
 
 pub mod action;

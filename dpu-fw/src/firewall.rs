@@ -60,7 +60,7 @@ use std::sync::Arc;
 use doca_flow::packet::Headers;
 use doca_flow::{Outcome, Verdict};
 
-use crate::conntrack::{CtPacket, CtState, Prepared, TableFull, Tracked, Tracker, Tuple};
+use crate::conntrack::{CtPacket, CtState, Observed, Prepared, TableFull, Tracked, Tracker, Tuple};
 use crate::install::{CtHandle, Decision, Installed};
 use crate::model::RuleSet;
 
@@ -102,8 +102,13 @@ pub struct Firewall {
     installed: Arc<Installed>,
     stage: Option<Stage>,
     // Per-burst scratch.
-    tracked: Vec<Option<Tracked>>,
-    prepared: Vec<Option<Prepared>>,
+    tracked: Vec<Option<Observed>>,
+    /// Per frame: whether it is tracked, and its prepared packet.
+    prepared: Vec<(bool, Prepared)>,
+    /// Per frame: its headers, parsed once for the tracker and the pipes.
+    hdrs: Vec<Headers>,
+    /// The connection hashes the frames of the current run would open.
+    opening: Vec<u64>,
     metas: Vec<u32>,
     headers: Headers,
 }
@@ -131,6 +136,8 @@ impl Firewall {
             stage,
             tracked: Vec::new(),
             prepared: Vec::new(),
+            hdrs: Vec::new(),
+            opening: Vec::new(),
             metas: Vec::new(),
             headers: Headers::default(),
         }
@@ -161,13 +168,6 @@ impl Firewall {
         let zone = (*stage.zones.get(usize::from(port))?)?;
         Headers::parse_into(frame, &mut self.headers);
         Some((zone, CtPacket::parse(frame, &self.headers)?))
-    }
-
-    /// The first half of a burst's tracking ([`Tracker::prepare`]: the connection's
-    /// slot is fetched into cache).
-    fn prepare(&mut self, port: u16, frame: &[u8]) -> Option<Prepared> {
-        let (zone, pkt) = self.ct_packet(port, frame)?;
-        Some(self.stage.as_ref()?.tracker.prepare(zone, &pkt))
     }
 
     /// Stores the connection of a `new` packet the pipes passed; true if a full table
@@ -213,42 +213,68 @@ impl Firewall {
         let mut tracked = std::mem::take(&mut self.tracked);
         let mut metas = std::mem::take(&mut self.metas);
         let mut prepared = std::mem::take(&mut self.prepared);
+        let mut hdrs = std::mem::take(&mut self.hdrs);
         let installed = Arc::clone(&self.installed);
-        // Every frame's connection slot is asked for before the first is tracked, so
-        // the burst's misses to memory overlap.
-        prepared.clear();
-        for f in frames.iter_mut() {
-            let p = self.prepare(port, f.as_mut());
-            prepared.push(p);
+        // Every frame is parsed once, here, for the tracker and the pipes alike, and its
+        // connection slot is asked for before the first frame is tracked, so the burst's
+        // misses to memory overlap.
+        let n = frames.len();
+        if hdrs.len() < n {
+            hdrs.resize(n, Headers::default());
+            prepared.resize(n, (false, Prepared::default()));
         }
-        // Packets are tracked in order, and a connection a packet opens must exist for
-        // the packets after it: a run of frames ends at each frame that would open a
-        // connection, so its commit happens before the next frame is tracked. Bursts
-        // of established traffic stay whole.
+        let stage = self.stage.as_ref().expect("checked above");
+        let zone = stage.zones.get(usize::from(port)).copied().flatten();
+        for (i, f) in frames.iter_mut().enumerate() {
+            let f = f.as_mut();
+            Headers::parse_into(f, &mut hdrs[i]);
+            let (ok, p) = &mut prepared[i];
+            *ok = zone.is_some_and(|z| stage.tracker.prepare_headers(z, f, &hdrs[i], p));
+        }
+        let roomy = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.tracker.has_room_for(frames.len()));
+        let mut opening = std::mem::take(&mut self.opening);
         let mut start = 0;
         while start < frames.len() {
             tracked.clear();
             metas.clear();
+            opening.clear();
             let mut end = start;
             while end < frames.len() {
-                let t = self.stage.as_ref().and_then(|s| {
-                    let p = prepared[end].as_ref()?;
-                    Some(s.tracker.track_prepared(p, now_ns))
-                });
+                let (ok, p) = &prepared[end];
+                let h = if *ok { p.conn_hash() } else { None };
+                if h.is_some_and(|h| opening.contains(&h)) {
+                    break;
+                }
+                let t = ok.then(|| stage.tracker.observe(p, now_ns));
                 metas.push(t.map_or(0, |t| u32::from(t.state.bit())));
                 tracked.push(t);
                 end += 1;
-                if t.is_some_and(|t| t.opens()) {
-                    break;
+                if t.is_some_and(|t| t.opens) {
+                    match h {
+                        Some(h) if roomy => opening.push(h),
+                        _ => break,
+                    }
                 }
             }
-            installed.process_batch_each_with_meta(
+            installed.process_batch_each_parsed(
                 port,
                 &mut frames[start..end],
                 Some(&metas),
+                Some(&mut hdrs[start..end]),
                 |i, o, r| {
                     let t = tracked[i];
-                    let full = t.is_some_and(|t| self.commit(&t, o.verdict, now_ns));
+                    // A `new` packet the pipes passed stores its connection; true if a
+                    // full table drops the packet.
+                    let full = t.is_some_and(|t| t.opens)
+                        && passes(o.verdict)
+                        && stage
+                            .tracker
+                            .commit_prepared(&prepared[start + i].1, now_ns)
+                            .is_err()
+                        && stage.table_full == TableFull::DropNew;
                     f(start + i, o, r, t.map(|t| t.state), full);
                 },
             );
@@ -257,6 +283,8 @@ impl Firewall {
         self.tracked = tracked;
         self.metas = metas;
         self.prepared = prepared;
+        self.opening = opening;
+        self.hdrs = hdrs;
     }
 }
 
@@ -322,6 +350,11 @@ impl Firewall {
 ///
 /// One agent per hardware [`Installed`]: `dpu-fw run`'s workers send it requests and
 /// its control thread applies them; [`Offloading`] applies them at once.
+///
+/// In DOCA Flow's vnf mode (SF ports, a lane per port: [`crate::install`]) the
+/// agent works the same: [`Installed`] puts a connection into the CT pipe of every
+/// lane its zone reaches (the original direction enters one port, the reply another),
+/// removes it from all of them, and reports it aged once every lane's copy aged.
 #[derive(Debug)]
 pub struct OffloadAgent {
     /// Connections offloaded (zone, protocol, the two endpoints in canonical order) and
@@ -461,9 +494,9 @@ impl OffloadAgent {
     /// their packets unseen. Call it well within the shortest timeout, e.g. once a
     /// second.
     pub fn refresh(&self, tracker: &Tracker, now_ns: u64) {
-        for key in self.offloaded.keys() {
-            tracker.refresh(key.0, &key_tuple(key), now_ns);
-        }
+        let tuples: Vec<(u16, Tuple)> =
+            self.offloaded.keys().map(|k| (k.0, key_tuple(k))).collect();
+        tracker.refresh_all(tuples.iter().map(|(z, t)| (*z, t)), now_ns);
     }
 }
 

@@ -235,3 +235,63 @@ fn a_full_table_is_swept_at_most_every_100_ms() {
     assert!(!open(2, ms(5)));
     assert!(open(3, ms(20)));
 }
+
+/// `Tracker::refresh_all` (one lock per shard) restarts the timeouts of exactly the live
+/// connections it is given, in every shard and both families, and counts them.
+#[test]
+fn refresh_all_keeps_exactly_the_given_connections_alive() {
+    use dpu_fw::conntrack::CtConfig;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    // Enough room for 16 shards.
+    let t = Tracker::new(CtConfig {
+        max_connections: 200_000,
+        ..CtConfig::default()
+    });
+    let sec = 1_000_000_000u64;
+    let mut tuples = Vec::new();
+    for i in 0..400u32 {
+        let frame = if i % 4 == 0 {
+            let a = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 1, i as u16);
+            PacketBuilder::udp6(a, Ipv6Addr::LOCALHOST, 4000, 53).build()
+        } else {
+            PacketBuilder::udp4(
+                Ipv4Addr::from(0x0a00_0000 + i),
+                Ipv4Addr::new(192, 0, 2, 1),
+                4000,
+                53,
+            )
+            .build()
+        };
+        let p = CtPacket::parse(&frame, &Headers::parse(&frame)).unwrap();
+        let tr = t.track(0, &p, sec);
+        t.commit(&tr, sec).unwrap();
+        tuples.push(p.tuple);
+    }
+    assert_eq!(t.len(), 400);
+    let timeout = t.connections(sec)[0].expires_in.as_nanos() as u64;
+    // Refresh every third one (by its reply direction for half of them: either
+    // direction names the connection), plus one that was never opened.
+    let later = sec + timeout / 2;
+    let kept: Vec<_> = tuples.iter().step_by(3).copied().collect();
+    let given: Vec<_> = kept
+        .iter()
+        .enumerate()
+        .map(|(i, t)| if i % 2 == 0 { *t } else { t.reversed() })
+        .collect();
+    let mut stranger = tuples[1];
+    stranger.src_port = 1;
+    let found = t.refresh_all(given.iter().chain([&stranger]).map(|tu| (0u16, tu)), later);
+    assert_eq!(found, kept.len());
+    // Past the first timeout, only the refreshed ones are left.
+    let swept_at = sec + timeout + 1;
+    t.expire(swept_at);
+    let mut left: Vec<_> = t
+        .connections(swept_at)
+        .into_iter()
+        .map(|c| c.origin)
+        .collect();
+    let mut want = kept.clone();
+    left.sort();
+    want.sort();
+    assert_eq!(left, want);
+}

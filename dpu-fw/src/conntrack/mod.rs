@@ -67,6 +67,7 @@ pub use tcp::{Dir, TcpConn, TcpState};
 use table::{Conn, K4, K6, Key, OFFLOAD_CLAIMED, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots};
 
 use crate::model::protocol;
+use doca_flow::packet::{Headers, L3, L4};
 
 /// A packet's connection-tracking state, as rules match it (`state = [...]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -362,14 +363,82 @@ impl Tracked {
     }
 }
 
+/// A packet's state as [`Tracker::observe`] found it: [`Tracked`] without the connection
+/// to commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    /// The packet's state.
+    pub state: CtState,
+    /// Committing ([`Tracker::commit_prepared`]) would open a connection.
+    pub opens: bool,
+}
+
+impl Observed {
+    fn state(state: CtState) -> Observed {
+        Observed {
+            state,
+            opens: false,
+        }
+    }
+}
+
+/// Whether a packet of no live connection opens one (else it is `invalid`).
+fn can_open(kind: &Kind) -> bool {
+    match kind {
+        Kind::Tcp(t) => TcpConn::open(t).is_some(),
+        Kind::Udp | Kind::EchoRequest | Kind::Other => true,
+        Kind::EchoReply | Kind::Error { .. } | Kind::Untrackable => false,
+    }
+}
+
 /// A packet ready to be tracked, its connection's slot on its way into cache: see
-/// [`Tracker::prepare`].
-#[derive(Debug, Clone, Copy)]
+/// [`Tracker::prepare`]. Only what tracking reads, kept small: a burst of these is
+/// written and read once per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prepared {
-    pkt: CtPacket,
     /// The table key, its hash, and whether the packet's source is the key's first
     /// endpoint (`None`: the packet cannot belong to a connection).
     key: Option<(AnyKey, u64, bool)>,
+    kind: Kind,
+    /// IP protocol.
+    proto: u8,
+    /// Frame length (bytes).
+    len: u32,
+}
+
+/// [`Info`] without the quoted tuple of an ICMP error (the key holds its connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Tcp(TcpInfo),
+    Udp,
+    EchoRequest,
+    EchoReply,
+    /// An ICMP error; `back`: it goes to the sender of the packet it quotes.
+    Error {
+        back: bool,
+    },
+    Other,
+    Untrackable,
+}
+
+impl Default for Prepared {
+    fn default() -> Self {
+        Prepared {
+            key: None,
+            kind: Kind::Untrackable,
+            proto: 0,
+            len: 0,
+        }
+    }
+}
+
+impl Prepared {
+    /// The hash of the connection the packet belongs to (for an ICMP error: of the
+    /// connection it quotes); `None` when it can belong to none. Two packets of one
+    /// connection have the same value; packets of different connections rarely do.
+    pub fn conn_hash(&self) -> Option<u64> {
+        self.key.map(|(_, h, _)| h)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,6 +781,14 @@ impl Tracker {
     /// exactly what [`Tracker::track`] gives (the key does not depend on the table).
     pub fn prepare(&self, zone: u16, pkt: &CtPacket) -> Prepared {
         let p = self.prepared(zone, pkt);
+        self.prefetch(&p);
+        p
+    }
+
+    /// Asks the CPU to fetch `p`'s connection slot into cache (a hint: nothing
+    /// changes if its slot moved meanwhile).
+    #[inline]
+    fn prefetch(&self, p: &Prepared) {
         if let Some((key, h, _)) = &p.key {
             let hint = &self.hints[(h & self.shard_mask) as usize];
             match key {
@@ -727,45 +804,128 @@ impl Tracker {
                 ),
             }
         }
-        p
     }
 
     fn prepared(&self, zone: u16, pkt: &CtPacket) -> Prepared {
-        let key = match pkt.info {
-            Info::Untrackable => None,
+        let (key, kind) = match pkt.info {
+            Info::Untrackable => (None, Kind::Untrackable),
             // An error is looked up by the connection of the packet it quotes.
-            Info::Error(inner) => Some(self.key(zone, &inner)),
-            _ => Some(self.key(zone, &pkt.tuple)),
+            Info::Error(inner) => (
+                Some(self.key(zone, &inner)),
+                Kind::Error {
+                    back: pkt.tuple.dst == inner.src,
+                },
+            ),
+            Info::Tcp(t) => (Some(self.key(zone, &pkt.tuple)), Kind::Tcp(t)),
+            Info::Udp => (Some(self.key(zone, &pkt.tuple)), Kind::Udp),
+            Info::EchoRequest => (Some(self.key(zone, &pkt.tuple)), Kind::EchoRequest),
+            Info::EchoReply => (Some(self.key(zone, &pkt.tuple)), Kind::EchoReply),
+            Info::Other => (Some(self.key(zone, &pkt.tuple)), Kind::Other),
         };
-        Prepared { pkt: *pkt, key }
+        Prepared {
+            key,
+            kind,
+            proto: pkt.tuple.proto,
+            len: pkt.len,
+        }
+    }
+
+    /// [`Tracker::prepare`] of the frame `frame` whose headers are `h` (from
+    /// [`Headers::parse`] of the same bytes), written into `p`: exactly what
+    /// `prepare(zone, &CtPacket::parse(frame, h)?)` gives, without building the
+    /// [`CtPacket`] for the common case (IPv4 TCP and UDP). False (and `p` untouched)
+    /// when the frame is not IP, as [`CtPacket::parse`] says `None`.
+    pub fn prepare_headers(&self, zone: u16, frame: &[u8], h: &Headers, p: &mut Prepared) -> bool {
+        let fast = match (h.l3, h.l4) {
+            (
+                L3::Ipv4(ip),
+                L4::Tcp {
+                    src_port, dst_port, ..
+                }
+                | L4::Udp { src_port, dst_port },
+            ) if h.malformed.is_none() && ip.fragment.offset == 0 => Some((ip, src_port, dst_port)),
+            _ => None,
+        };
+        let Some((ip, sp, dp)) = fast else {
+            let Some(pkt) = CtPacket::parse(frame, h) else {
+                return false;
+            };
+            *p = self.prepared(zone, &pkt);
+            self.prefetch(p);
+            return true;
+        };
+        p.len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        p.proto = ip.protocol;
+        p.kind = if matches!(h.l4, L4::Tcp { .. }) {
+            packet::tcp_info(frame, h).map_or(Kind::Untrackable, Kind::Tcp)
+        } else {
+            Kind::Udp
+        };
+        if p.kind == Kind::Untrackable {
+            p.key = None;
+            return true;
+        }
+        let (s, d) = (u32::from(ip.src), u32::from(ip.dst));
+        let from_a = (s, sp) <= (d, dp);
+        let (a, pa, b, pb) = if from_a {
+            (s, sp, d, dp)
+        } else {
+            (d, dp, s, sp)
+        };
+        let k = K4 {
+            a,
+            b,
+            pa,
+            pb,
+            zone,
+            proto: ip.protocol,
+            used: 1,
+        };
+        p.key = Some((AnyKey::V4(k), k.hash(&self.seed), from_a));
+        self.prefetch(p);
+        true
     }
 
     /// The second half of [`Tracker::track`]: tracks a packet [`Tracker::prepare`]d
     /// (by this tracker) at time `now`.
     pub fn track_prepared(&self, p: &Prepared, now: u64) -> Tracked {
-        let pkt = &p.pkt;
-        let t = match (pkt.info, p.key) {
-            (Info::Untrackable, _) | (_, None) => Tracked::state(CtState::Invalid),
-            (Info::Error(inner), Some((key, h, _))) => {
+        let seen = self.observe(p, now);
+        match seen.opens {
+            true => Tracked {
+                state: seen.state,
+                pending: self.pending_of(p),
+            },
+            false => Tracked::state(seen.state),
+        }
+    }
+
+    /// [`Tracker::track_prepared`] for a burst: the same tracking, but the result leaves
+    /// out the connection the packet would open, which [`Tracker::commit_prepared`]
+    /// computes again from `p` (per packet of a burst, two bytes instead of the
+    /// connection record).
+    pub fn observe(&self, p: &Prepared, now: u64) -> Observed {
+        let s = match (p.kind, p.key) {
+            (Kind::Untrackable, _) | (_, None) => Observed::state(CtState::Invalid),
+            (Kind::Error { back }, Some((key, h, _))) => {
                 // Related when the quoted packet belongs to a tracked connection and the
                 // error goes back to that packet's sender.
                 let known = self.with_conn(&key, h, now, |c| (c.is_some(), false));
-                if known && pkt.tuple.dst == inner.src {
+                if known && back {
                     self.counters.related.fetch_add(1, Ordering::Relaxed);
-                    Tracked::state(CtState::Related)
+                    Observed::state(CtState::Related)
                 } else {
-                    Tracked::state(CtState::Invalid)
+                    Observed::state(CtState::Invalid)
                 }
             }
-            (_, Some((key, h, from_a))) => self.track_flow(key, h, from_a, pkt, now),
+            (_, Some((key, h, from_a))) => self.track_flow(key, h, from_a, p, now),
         };
-        if t.state == CtState::Invalid {
+        if s.state == CtState::Invalid {
             self.counters.invalid.fetch_add(1, Ordering::Relaxed);
         }
-        t
+        s
     }
 
-    fn track_flow(&self, key: AnyKey, h: u64, from_a: bool, pkt: &CtPacket, now: u64) -> Tracked {
+    fn track_flow(&self, key: AnyKey, h: u64, from_a: bool, pkt: &Prepared, now: u64) -> Observed {
         /// What the lookup found (small, so nothing big is moved around per packet).
         enum Found {
             Absent,
@@ -782,8 +942,8 @@ impl Tracker {
             } else {
                 Dir::Reply
             };
-            let valid = match pkt.info {
-                Info::Tcp(t) => match c.tcp.on_segment(
+            let valid = match pkt.kind {
+                Kind::Tcp(t) => match c.tcp.on_segment(
                     dir,
                     &t,
                     cfg.tcp_liberal || c.flags & OFFLOADED != 0,
@@ -793,8 +953,8 @@ impl Tracker {
                     tcp::Step::Reopen => return (Found::Reopened, true),
                     tcp::Step::To(_) | tcp::Step::Ignore => true,
                 },
-                Info::EchoRequest => dir == Dir::Original,
-                Info::EchoReply => dir == Dir::Reply,
+                Kind::EchoRequest => dir == Dir::Original,
+                Kind::EchoReply => dir == Dir::Reply,
                 _ => true,
             };
             if !valid {
@@ -807,8 +967,7 @@ impl Tracker {
                 c.flags |= SEEN_REPLY;
             }
             let replied = c.flags & SEEN_REPLY != 0;
-            c.expires =
-                now.saturating_add(self.timeout_ns.of(pkt.tuple.proto, c.tcp.state, replied));
+            c.expires = now.saturating_add(self.timeout_ns.of(pkt.proto, c.tcp.state, replied));
             let state = if replied {
                 CtState::Established
             } else {
@@ -817,41 +976,51 @@ impl Tracker {
             (Found::State(state), false)
         });
         match found {
-            Found::State(s) => Tracked::state(s),
+            Found::State(s) => Observed::state(s),
             // Reopened: the old connection was removed; the SYN opens a new one.
-            Found::Reopened | Found::Absent => self.opening(key, h, from_a, pkt),
+            Found::Reopened | Found::Absent => match can_open(&pkt.kind) {
+                true => Observed {
+                    state: CtState::New,
+                    opens: true,
+                },
+                false => Observed::state(CtState::Invalid),
+            },
         }
     }
 
-    /// The state of a packet of no live connection: `new` with the connection it would
-    /// open, or `invalid`.
-    fn opening(&self, key: AnyKey, hash: u64, from_a: bool, pkt: &CtPacket) -> Tracked {
+    /// The connection a packet of no live connection opens (`None`: it opens none, and
+    /// is `invalid`; [`can_open`] says the same).
+    fn pending_of(&self, pkt: &Prepared) -> Option<Pending> {
+        let (key, hash, from_a) = pkt.key?;
         let mut conn = Conn {
             flags: if from_a { ORIG_IS_A } else { 0 },
             packets: [1, 0],
             bytes: [u64::from(pkt.len), 0],
             ..Conn::default()
         };
-        let proto = pkt.tuple.proto;
-        match pkt.info {
-            Info::Tcp(t) => match TcpConn::open(&t) {
-                Some(tcp) => conn.tcp = tcp,
-                None => return Tracked::state(CtState::Invalid),
-            },
-            Info::Udp | Info::EchoRequest | Info::Other => {}
-            Info::EchoReply | Info::Error(_) | Info::Untrackable => {
-                return Tracked::state(CtState::Invalid);
-            }
+        match pkt.kind {
+            Kind::Tcp(t) => conn.tcp = TcpConn::open(&t)?,
+            Kind::Udp | Kind::EchoRequest | Kind::Other => {}
+            Kind::EchoReply | Kind::Error { .. } | Kind::Untrackable => return None,
         }
-        let timeout = self.timeout_ns.of(proto, conn.tcp.state, false);
-        Tracked {
-            state: CtState::New,
-            pending: Some(Pending {
-                key,
-                hash,
-                conn,
-                timeout,
-            }),
+        let timeout = self.timeout_ns.of(pkt.proto, conn.tcp.state, false);
+        Some(Pending {
+            key,
+            hash,
+            conn,
+            timeout,
+        })
+    }
+
+    /// [`Tracker::commit`] for a packet [`Tracker::observe`] said `opens`, from its
+    /// [`Prepared`] form.
+    ///
+    /// # Errors
+    /// As [`Tracker::commit`].
+    pub fn commit_prepared(&self, p: &Prepared, now: u64) -> Result<(), Full> {
+        match self.pending_of(p) {
+            Some(pending) => self.commit_pending(&pending, now),
+            None => Ok(()),
         }
     }
 
@@ -864,9 +1033,13 @@ impl Tracker {
     /// the expired ones); what then happens to the packet is
     /// [`CtConfig::table_full`]'s business, and the caller's.
     pub fn commit(&self, t: &Tracked, now: u64) -> Result<(), Full> {
-        let Some(p) = &t.pending else {
-            return Ok(());
-        };
+        match &t.pending {
+            Some(p) => self.commit_pending(p, now),
+            None => Ok(()),
+        }
+    }
+
+    fn commit_pending(&self, p: &Pending, now: u64) -> Result<(), Full> {
         let max = self.cfg.max_connections as usize;
         let full = || {
             self.counters.table_full.fetch_add(1, Ordering::Relaxed);
@@ -1013,6 +1186,46 @@ impl Tracker {
         })
     }
 
+    /// [`Tracker::refresh`] of many connections (`(zone, tuple)`), taking each shard's
+    /// lock once rather than once per connection (the offload agent refreshes every
+    /// offloaded connection each second, beside the workers' lookups). Returns how many
+    /// were found.
+    pub fn refresh_all<'a>(
+        &self,
+        conns: impl IntoIterator<Item = (u16, &'a Tuple)>,
+        now: u64,
+    ) -> usize {
+        let mut keyed: Vec<(usize, AnyKey, u64, u8)> = conns
+            .into_iter()
+            .map(|(zone, t)| {
+                let (key, h, _) = self.key(zone, t);
+                ((h & self.shard_mask) as usize, key, h, t.proto)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|k| k.0);
+        let mut found = 0;
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let mut shard = self.shards[run[0].0]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (_, key, h, proto) in run {
+                let conn = match key {
+                    AnyKey::V4(k) => shard.v4.find(k, *h).map(|i| &mut shard.v4.get_mut(i).conn),
+                    AnyKey::V6(k) => shard.v6.find(k, *h).map(|i| &mut shard.v6.get_mut(i).conn),
+                };
+                // An expired connection is left for the next lookup or sweep to remove,
+                // as `refresh` would have removed it: not found either way.
+                if let Some(c) = conn.filter(|c| c.expires > now) {
+                    let replied = c.flags & SEEN_REPLY != 0;
+                    c.expires =
+                        now.saturating_add(self.timeout_ns.of(*proto, c.tcp.state, replied));
+                    found += 1;
+                }
+            }
+        }
+        found
+    }
+
     /// The timeout (ns) the live connection of `tuple` in `zone` has in its current
     /// state: the aging an offload gives hardware.
     pub fn timeout_of(&self, zone: u16, tuple: &Tuple, now: u64) -> Option<u64> {
@@ -1073,6 +1286,12 @@ impl Tracker {
     /// Connections held (expired ones not yet swept out included).
     pub fn len(&self) -> usize {
         self.live.load(Ordering::Relaxed)
+    }
+
+    /// True if `n` more connections fit under `max_connections` whatever else happens
+    /// meanwhile to the connections held now (removals only make room).
+    pub fn has_room_for(&self, n: usize) -> bool {
+        self.len().saturating_add(n) < self.cfg.max_connections as usize
     }
 
     /// True if no connection is held.

@@ -179,7 +179,7 @@ fn ip_end(frame: &[u8], h: &Headers) -> Option<usize> {
     (end <= frame.len()).then_some(end)
 }
 
-fn tcp_info(frame: &[u8], h: &Headers) -> Option<TcpInfo> {
+pub(super) fn tcp_info(frame: &[u8], h: &Headers) -> Option<TcpInfo> {
     let l4 = usize::from(h.offsets.l4?);
     let end = ip_end(frame, h)?;
     let seg = TcpSegment::new_checked(frame.get(l4..end)?).ok()?;

@@ -138,25 +138,8 @@ pub(super) fn prefetch<K>(base: *const u8, cap: usize, h: u64) {
     // A slot may straddle two cache lines, and at a load of 0.8 a successful lookup
     // probes about three slots (Knuth): the first four lines cover most probe runs.
     for line in 0..4 {
-        prefetch_line(start.wrapping_add(line * 64));
+        doca_flow::hint::prefetch_read(start.wrapping_add(line * 64));
     }
-}
-
-#[inline(always)]
-fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and reads nothing the program can
-    // observe, whatever the address (a stale or wild one included).
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: as above: PRFM never faults and has no architectural effect.
-    unsafe {
-        core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) p, options(nostack, readonly, preserves_flags));
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    let _ = p;
 }
 
 /// The slots of one key type in one shard.

@@ -237,7 +237,7 @@ impl SwBackend {
     ) {
         let mut hdrs = Headers::default();
         let mut w = BLANK_WALK;
-        if let Some(next) = self.walk_start(port, pkt_meta, pkt, &mut hdrs, out, &mut w) {
+        if let Some(next) = self.walk_start(port, pkt_meta, pkt, false, &mut hdrs, out, &mut w) {
             self.walk_run(&mut w, next, pkt, &mut hdrs, out, None, false, None);
         }
     }
@@ -250,20 +250,23 @@ impl SwBackend {
     // Always inlined: out of line (once it took the meta word too) it cost a call and
     // spills per packet on the batched ACL path (acl1_10k in `dpu-fw run`, measured).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn walk_start(
         &self,
         port: PortId,
         pkt_meta: u32,
         pkt: &[u8],
+        pre_parsed: bool,
         hdrs: &mut Headers,
         out: &mut Outcome,
         w: &mut Walk,
     ) -> Option<Next> {
         // Parse only when an installed pipe looks past the meta fields (a pipeline that
         // only steers by port needs no parse); otherwise parse the moment something
-        // needs the headers: an RSS hash, a header rewrite, a miss.
+        // needs the headers: an RSS hash, a header rewrite, a miss. `pre_parsed`: the
+        // caller already parsed `pkt` into `hdrs`.
         let parsed = self.fields_used & !META_FIELDS != 0;
-        if parsed {
+        if parsed && !pre_parsed {
             Headers::parse_into(pkt, hdrs);
         }
         out.modified = false;
@@ -283,7 +286,7 @@ impl SwBackend {
         let next = match route.ingress {
             Some(p) => Next::Pipe(p),
             None => {
-                if !parsed {
+                if !parsed && !pre_parsed {
                     Headers::parse_into(pkt, hdrs);
                 }
                 out.verdict = self.default_miss(&PacketKey::new(hdrs, &w.meta));
@@ -293,7 +296,7 @@ impl SwBackend {
         };
         w.domain = Domain::Ingress;
         w.egress_port = port;
-        w.parsed = parsed;
+        w.parsed = parsed || pre_parsed;
         Some(next)
     }
 
@@ -522,11 +525,34 @@ impl SwBackend {
         port: PortId,
         pkts: &mut [B],
         metas: Option<&[u32]>,
+        f: impl FnMut(usize, &Outcome),
+    ) {
+        self.process_batch_each_parsed(port, pkts, metas, None, f);
+    }
+
+    /// [`SwBackend::process_batch_each_with_meta`] for frames the caller has already
+    /// parsed: `hdrs[i]` must be [`Headers::parse`] of frame `i` as it is now (a
+    /// connection-tracking stage that parsed the burst passes its headers on, so no frame
+    /// is parsed twice); the walks use them in place, and a header rewrite changes them
+    /// as it changes the frame. `None` parses as usual.
+    ///
+    /// # Panics
+    /// If `metas` or `hdrs` is shorter than `pkts`.
+    #[inline]
+    pub fn process_batch_each_parsed<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        metas: Option<&[u32]>,
+        mut hdrs: Option<&mut [Headers]>,
         mut f: impl FnMut(usize, &Outcome),
     ) {
         let meta = |i: usize| metas.map_or(0, |m| m[i]);
         if let Some(m) = metas {
             assert!(m.len() >= pkts.len(), "one meta word per frame");
+        }
+        if let Some(h) = &hdrs {
+            assert!(h.len() >= pkts.len(), "one parse per frame");
         }
         let same_meta = metas.is_none_or(|m| m[..pkts.len()].windows(2).all(|w| w[0] == w[1]));
         if self.meters_used == 0
@@ -548,7 +574,11 @@ impl SwBackend {
         let mut b = std::mem::take(&mut self.batch);
         for (c, chunk) in pkts.chunks_mut(BATCH_MAX).enumerate() {
             let metas = metas.map(|m| &m[c * BATCH_MAX..]);
-            self.batch_chunk(port, chunk, metas, &mut b);
+            let start = c * BATCH_MAX;
+            let hdrs = hdrs
+                .as_deref_mut()
+                .map(|h| &mut h[start..start + chunk.len()]);
+            self.batch_chunk(port, chunk, metas, hdrs, &mut b);
             for (i, out) in b.outs[..chunk.len()].iter().enumerate() {
                 f(c * BATCH_MAX + i, out);
             }
@@ -575,24 +605,25 @@ impl SwBackend {
         };
         let (first, mut o) = (first.as_mut(), blank_outcome());
         let (mut hdrs, mut w, mut tally) = (Headers::default(), BLANK_WALK, Tally::new());
-        let constant = match self.walk_start(port, pkt_meta, first, &mut hdrs, &mut o, &mut w) {
-            Some(next) => {
-                self.walk_run(
-                    &mut w,
-                    next,
-                    first,
-                    &mut hdrs,
-                    &mut o,
-                    None,
-                    false,
-                    Some(&mut tally),
-                );
-                !w.parsed
-            }
-            // Decided before any pipe: an unknown port (constant), or no ingress root,
-            // whose miss hashes the headers (not constant).
-            None => o.verdict == Verdict::Drop(DropReason::UnknownPort),
-        };
+        let constant =
+            match self.walk_start(port, pkt_meta, first, false, &mut hdrs, &mut o, &mut w) {
+                Some(next) => {
+                    self.walk_run(
+                        &mut w,
+                        next,
+                        first,
+                        &mut hdrs,
+                        &mut o,
+                        None,
+                        false,
+                        Some(&mut tally),
+                    );
+                    !w.parsed
+                }
+                // Decided before any pipe: an unknown port (constant), or no ingress root,
+                // whose miss hashes the headers (not constant).
+                None => o.verdict == Verdict::Drop(DropReason::UnknownPort),
+            };
         f(0, &o);
         if !constant {
             for (i, p) in rest.iter_mut().enumerate() {
@@ -626,18 +657,25 @@ impl SwBackend {
         port: PortId,
         pkts: &mut [B],
         metas: Option<&[u32]>,
+        pre: Option<&mut [Headers]>,
         b: &mut BatchScratch,
     ) {
         let n = pkts.len();
         b.resize(n);
         b.pending.clear();
+        let pre_parsed = pre.is_some();
+        let mut own = None;
+        let hdrs: &mut [Headers] = match pre {
+            Some(h) => h,
+            None => &mut own.insert(std::mem::take(&mut b.hdrs))[..n],
+        };
         // 1. Every walk runs up to its first ACL lookup (or to its end).
         for (i, p) in pkts.iter_mut().enumerate() {
-            let (pkt, hdrs, out, w) = (p.as_mut(), &mut b.hdrs[i], &mut b.outs[i], &mut b.walks[i]);
+            let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
             let pkt_meta = metas.map_or(0, |m| m[i]);
-            if let Some(next) = self.walk_start(port, pkt_meta, pkt, hdrs, out, w) {
-                if let Some(pipe) = self.walk_run(w, next, pkt, hdrs, out, None, true, None) {
+            if let Some(next) = self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w) {
+                if let Some(pipe) = self.walk_run(w, next, pkt, hdr, out, None, true, None) {
                     b.paused[i] = true;
                     b.pending.push((pipe, i as u32));
                 }
@@ -659,7 +697,7 @@ impl SwBackend {
                 &p.template,
                 group.iter().map(|&(_, i)| {
                     let i = i as usize;
-                    PacketKey::new(&b.hdrs[i], &b.walks[i].meta)
+                    PacketKey::new(&hdrs[i], &b.walks[i].meta)
                 }),
                 &mut b.acl,
             );
@@ -683,9 +721,12 @@ impl SwBackend {
                     unreachable!("a paused walk names its ACL pipe")
                 };
                 let answer = Some((pipe, b.answers[i]));
-                let (pkt, hdrs, out) = (p.as_mut(), &mut b.hdrs[i], &mut b.outs[i]);
-                self.walk_run(w, Next::Pipe(pipe), pkt, hdrs, out, answer, false, None);
+                let (pkt, hdr, out) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i]);
+                self.walk_run(w, Next::Pipe(pipe), pkt, hdr, out, answer, false, None);
             }
+        }
+        if let Some(h) = own {
+            b.hdrs = h;
         }
     }
 
