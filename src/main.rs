@@ -8,13 +8,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+#[cfg(feature = "bench-alloc")]
+mod peak_alloc;
 
 /// Counts live and peak heap bytes, so `dpu-fw bench` reports the
 /// classifier's build memory exactly (a few relaxed atomics per allocation, so
 /// benchmark builds only: feature `bench-alloc`).
 #[cfg(feature = "bench-alloc")]
 #[global_allocator]
-static ALLOC: dpu_fw::bench::PeakAlloc = dpu_fw::bench::PeakAlloc;
+static ALLOC: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
 
 /// dpu-fw: a DOCA Flow firewall and service-chain engine.
 #[derive(Debug, Parser)]

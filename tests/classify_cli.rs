@@ -196,6 +196,29 @@ fn simulate_reads_and_writes_pcap_files() {
     }
     assert!(n > 0 && n < frames.len(), "{n} of {}", frames.len());
 
+    // The same frames as pcapng (what Wireshark and dumpcap write): the same packets pass.
+    let ng_input = dir.join("in.pcapng");
+    let ng_output = dir.join("out-ng.pcap");
+    std::fs::write(&ng_input, pcapng_le(&frames)).unwrap();
+    let o = dpu_fw(&[
+        "simulate",
+        "--config",
+        &example(),
+        "--pcap",
+        ng_input.to_str().unwrap(),
+        "--out",
+        ng_output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("every decision equals the oracle's"));
+    let passed = |path: &std::path::Path| -> Vec<Vec<u8>> {
+        PcapReader::new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .map(|p| p.unwrap().data)
+            .collect()
+    };
+    assert_eq!(passed(&ng_output), passed(&output));
+
     let o = dpu_fw(&["simulate", "--pcap", "/nonexistent.pcap"]);
     no_panic(&o);
     assert!(!o.status.success());
@@ -203,6 +226,35 @@ fn simulate_reads_and_writes_pcap_files() {
     let o = dpu_fw(&["simulate", "--config", &example()]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("--pcap"));
+}
+
+/// A little-endian pcapng file: a section header, one Ethernet interface (microseconds)
+/// and an Enhanced Packet Block per frame, one millisecond apart.
+fn pcapng_le(frames: &[Vec<u8>]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, block_type: u32, body: &[u8]) {
+        let padded = body.len().div_ceil(4) * 4;
+        let len = u32::try_from(12 + padded).unwrap().to_le_bytes();
+        out.extend(block_type.to_le_bytes());
+        out.extend(len);
+        out.extend(body);
+        out.resize(out.len() + padded - body.len(), 0);
+        out.extend(len);
+    }
+    let mut out = Vec::new();
+    let mut shb = vec![0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0];
+    shb.extend((-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    block(&mut out, 1, &[1, 0, 0, 0, 0, 0, 0, 0]);
+    for (i, f) in (0u32..).zip(frames) {
+        let mut epb = Vec::new();
+        let len = u32::try_from(f.len()).unwrap();
+        for word in [0, 0, i * 1000, len, len] {
+            epb.extend(u32::to_le_bytes(word));
+        }
+        epb.extend(f);
+        block(&mut out, 6, &epb);
+    }
+    out
 }
 
 /// The error formats of issue 16, pinned: a repeated error is one line with a count, a

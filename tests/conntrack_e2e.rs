@@ -18,22 +18,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fwrun::{Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir};
+use fwrun::{
+    Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir, two_ports,
+};
 use netns::{Lab, sh, try_sh};
 
 /// A (198.18.0.1) is the network, B (198.18.0.2) the host. Inbound: only what belongs
 /// to connections B opened. `EXTRA` is replaced by the reload test.
-const POLICY: &str = r#"
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-
+const POLICY: &str = concat!(
+    two_ports!(),
+    r#"
 [conntrack]
 timeouts = { udp = "2s", udp_stream = "2s" }
 
@@ -62,7 +56,8 @@ count = true
 [defaults]
 inbound = "drop"
 outbound = "accept"
-"#;
+"#
+);
 
 /// Runs a Python program in a namespace and returns its stdout (fails the test if it
 /// fails).

@@ -21,22 +21,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fwrun::{Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir};
+use fwrun::{
+    Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir, two_ports,
+};
 use netns::{Lab, sh};
 
 /// A (198.18.0.1) is the network, B (198.18.0.2) the host; UDP to B's port 9000 passes
 /// inbound when `VERDICT` is accept.
-const POLICY: &str = r#"
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-
+const POLICY: &str = concat!(
+    two_ports!(),
+    r#"
 [[rules]]
 name = "udp-9000"
 in_port = "a"
@@ -48,7 +42,8 @@ count = true
 [defaults]
 inbound = "drop"
 outbound = "accept"
-"#;
+"#
+);
 
 fn policy(verdict: &str) -> String {
     POLICY.replace("VERDICT", verdict)

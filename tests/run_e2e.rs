@@ -14,21 +14,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fwrun::{Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir};
+use fwrun::{
+    Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir, two_ports,
+};
 use netns::{Host, Lab, sh, try_sh};
 
-const POLICY: &str = r#"
-# A (198.18.0.1) is on the network side, B (198.18.0.2) is the host.
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-
+// A (198.18.0.1) is on the network side, B (198.18.0.2) is the host.
+const POLICY: &str = concat!(
+    two_ports!(),
+    r#"
 [defaults]
 inbound = "drop"
 outbound = "accept"
@@ -53,7 +47,8 @@ name = "no-udp"
 protocol = "udp"
 action = "drop"
 count = true
-"#;
+"#
+);
 
 /// Sends `n` UDP datagrams from `from` to `to:port`.
 fn send_udp(from: &Host, to: &Host, port: u16, n: usize) {
@@ -182,16 +177,9 @@ fn icmp_and_web_pass_udp_is_dropped_and_metrics_count_it() {
 /// different positions) and both accept UDP to port 9000. If a reload ever
 /// let a packet see half a policy or no policy (an open gate), port 7 would
 /// leak through.
-const RELOAD_A: &str = r#"
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-[defaults]
+const RELOAD_A: &str = concat!(
+    two_ports!(),
+    r#"[defaults]
 inbound = "accept"
 outbound = "accept"
 [[rules]]
@@ -205,18 +193,12 @@ name = "udp-ok"
 protocol = "udp"
 action = "accept"
 count = true
-"#;
+"#
+);
 
-const RELOAD_B: &str = r#"
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-[defaults]
+const RELOAD_B: &str = concat!(
+    two_ports!(),
+    r#"[defaults]
 inbound = "accept"
 outbound = "accept"
 [[rules]]
@@ -235,7 +217,8 @@ protocol = "udp"
 dst_port = "1-1023"
 action = "drop"
 count = true
-"#;
+"#
+);
 
 #[test]
 fn reloads_under_traffic_never_open_the_gate() {

@@ -22,22 +22,16 @@ use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fwrun::{Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir};
+use fwrun::{
+    Fw, af_packet_eal, free_port, metrics, quiet_hosts, sample, serial, tmpdir, two_ports,
+};
 use netns::Lab;
 
 /// A (198.18.0.1) is the network, B (198.18.0.2) the host. Short timeouts, so that the
 /// connection table reaches its steady state within the warm-up.
-const POLICY: &str = r#"
-[ports.a]
-role = "uplink"
-id = 0
-peer = "b"
-
-[ports.b]
-role = "host"
-id = 1
-peer = "a"
-
+const POLICY: &str = concat!(
+    two_ports!(),
+    r#"
 [conntrack]
 timeouts = { tcp_time_wait = "2s", tcp_close = "2s", tcp_fin_wait = "2s", tcp_last_ack = "2s", tcp_close_wait = "2s", udp = "2s", udp_stream = "2s", icmp = "2s" }
 
@@ -67,7 +61,8 @@ count = true
 [defaults]
 inbound = "drop"
 outbound = "accept"
-"#;
+"#
+);
 
 /// The other policy the reloads flip to: one more rule, the same verdicts for the
 /// soak's traffic.

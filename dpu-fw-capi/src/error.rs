@@ -116,34 +116,29 @@ pub extern "C" fn dpufw_last_error() -> *const c_char {
 /// that is not one). A static string: never NULL, never freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn dpufw_status_name(status: u32) -> *const c_char {
-    use dpufw_status::*;
-    let all = [
-        DPUFW_OK,
-        DPUFW_ERR_NULL,
-        DPUFW_ERR_INVALID_ARGUMENT,
-        DPUFW_ERR_IO,
-        DPUFW_ERR_POLICY,
-        DPUFW_ERR_COMPILE,
-        DPUFW_ERR_INSTALL,
-        DPUFW_ERR_UNSUPPORTED,
-        DPUFW_ERR_EAL,
-        DPUFW_ERR_INTERNAL,
-    ];
-    let name = match all.into_iter().find(|s| *s as u32 == status) {
-        Some(DPUFW_OK) => c"DPUFW_OK",
-        Some(DPUFW_ERR_NULL) => c"DPUFW_ERR_NULL",
-        Some(DPUFW_ERR_INVALID_ARGUMENT) => c"DPUFW_ERR_INVALID_ARGUMENT",
-        Some(DPUFW_ERR_IO) => c"DPUFW_ERR_IO",
-        Some(DPUFW_ERR_POLICY) => c"DPUFW_ERR_POLICY",
-        Some(DPUFW_ERR_COMPILE) => c"DPUFW_ERR_COMPILE",
-        Some(DPUFW_ERR_INSTALL) => c"DPUFW_ERR_INSTALL",
-        Some(DPUFW_ERR_UNSUPPORTED) => c"DPUFW_ERR_UNSUPPORTED",
-        Some(DPUFW_ERR_EAL) => c"DPUFW_ERR_EAL",
-        Some(DPUFW_ERR_INTERNAL) => c"DPUFW_ERR_INTERNAL",
-        None => c"DPUFW_UNKNOWN",
-    };
-    name.as_ptr()
+    STATUS_NAMES
+        .iter()
+        .find(|(s, _)| *s as u32 == status)
+        .map_or(c"DPUFW_UNKNOWN", |(_, name)| name)
+        .as_ptr()
 }
+
+/// Every status code and its name, in one place.
+const STATUS_NAMES: [(dpufw_status, &core::ffi::CStr); 10] = {
+    use dpufw_status::*;
+    [
+        (DPUFW_OK, c"DPUFW_OK"),
+        (DPUFW_ERR_NULL, c"DPUFW_ERR_NULL"),
+        (DPUFW_ERR_INVALID_ARGUMENT, c"DPUFW_ERR_INVALID_ARGUMENT"),
+        (DPUFW_ERR_IO, c"DPUFW_ERR_IO"),
+        (DPUFW_ERR_POLICY, c"DPUFW_ERR_POLICY"),
+        (DPUFW_ERR_COMPILE, c"DPUFW_ERR_COMPILE"),
+        (DPUFW_ERR_INSTALL, c"DPUFW_ERR_INSTALL"),
+        (DPUFW_ERR_UNSUPPORTED, c"DPUFW_ERR_UNSUPPORTED"),
+        (DPUFW_ERR_EAL, c"DPUFW_ERR_EAL"),
+        (DPUFW_ERR_INTERNAL, c"DPUFW_ERR_INTERNAL"),
+    ]
+};
 
 #[cfg(test)]
 mod tests {

@@ -6,9 +6,10 @@
 //!
 //! * **build_s**: wall time of [`Classifier::build`] (the rule file is
 //!   parsed before the clock starts), median of `build_reps` builds.
-//! * **build memory**: if the binary installed [`PeakAlloc`] as its global
-//!   allocator, the peak of live heap bytes during one build minus the
-//!   live bytes before it (exact). Otherwise the growth of the process'
+//! * **build memory**: if the caller gave a [`HeapMeter`] (the `dpu-fw`
+//!   binary does when built with feature `bench-alloc`, from its counting
+//!   global allocator), the peak of live heap bytes during one build minus
+//!   the live bytes before it (exact). Otherwise the growth of the process'
 //!   peak RSS: `/proc/self/clear_refs` is reset (`5`), then
 //!   `VmHWM - VmRSS(before)` after the build (Linux only; page-granular and
 //!   an upper bound, since freed-then-reused memory is not double counted
@@ -30,9 +31,7 @@
 //! A peer (DPDK `rte_acl`, feature `dpdk`) can be measured by the caller and
 //! attached as [`BenchReport::peer`].
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use doca_flow::classifier::{Classifier, ClassifierError, Key, Rule};
@@ -73,6 +72,21 @@ pub struct BenchOptions {
     pub burst: usize,
     /// PRNG seed for churn.
     pub seed: u64,
+    /// Exact heap figures for the build-memory measurement, from the process'
+    /// global allocator (`None`: the peak RSS is read instead).
+    pub heap: Option<&'static dyn HeapMeter>,
+}
+
+/// Live and peak heap bytes of the process, from a counting global allocator
+/// the binary installed (this library holds no allocator and no `unsafe`).
+///
+/// `dpu-fw bench` passes one when built with feature `bench-alloc`; an
+/// embedding benchmark may pass its own.
+pub trait HeapMeter: core::fmt::Debug + Sync {
+    /// Resets the peak to the bytes live now and returns them.
+    fn reset_peak(&self) -> usize;
+    /// Peak live heap bytes since the last [`reset_peak`](Self::reset_peak).
+    fn peak(&self) -> usize;
 }
 
 impl BenchOptions {
@@ -91,6 +105,7 @@ impl BenchOptions {
             build_reps: 3,
             burst: 256,
             seed: 1,
+            heap: None,
         }
     }
 }
@@ -99,7 +114,7 @@ impl BenchOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BuildMemoryMethod {
-    /// Peak live heap bytes through [`PeakAlloc`].
+    /// Peak live heap bytes through a [`HeapMeter`].
     HeapPeak,
     /// Growth of the process' peak RSS (`VmHWM`).
     RssPeak,
@@ -197,69 +212,6 @@ pub enum BenchError {
     },
 }
 
-/// A counting global allocator for binaries that want exact build-memory
-/// figures: `#[global_allocator] static A: PeakAlloc = PeakAlloc;`.
-#[derive(Debug)]
-pub struct PeakAlloc;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-// SAFETY: every method forwards to `System` with the caller's arguments and
-// only adds relaxed counter updates, so `System`'s guarantees carry over.
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(true, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged; `ptr` came from `alloc` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            let now = LIVE.fetch_add(new_size, Ordering::Relaxed) + new_size;
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-}
-
-impl PeakAlloc {
-    /// Whether this allocator is the process' global allocator (it has
-    /// served at least one allocation).
-    pub fn installed() -> bool {
-        INSTALLED.load(Ordering::Relaxed)
-    }
-    /// Live heap bytes.
-    pub fn live() -> usize {
-        LIVE.load(Ordering::Relaxed)
-    }
-    /// Resets the peak to the current live bytes and returns them.
-    pub fn reset_peak() -> usize {
-        let l = LIVE.load(Ordering::Relaxed);
-        PEAK.store(l, Ordering::Relaxed);
-        l
-    }
-    /// Peak live heap bytes since the last reset.
-    pub fn peak() -> usize {
-        PEAK.load(Ordering::Relaxed)
-    }
-}
-
 fn proc_status_kib(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with(field))?;
@@ -274,13 +226,14 @@ fn proc_status_kib(field: &str) -> Option<u64> {
 /// Builds once and returns the classifier, the time, and the extra memory.
 fn measured_build(
     rules: &[Rule<u32>],
+    heap: Option<&dyn HeapMeter>,
 ) -> Result<(Classifier<u32>, f64, Option<u64>, BuildMemoryMethod), ClassifierError> {
-    if PeakAlloc::installed() {
-        let before = PeakAlloc::reset_peak();
+    if let Some(heap) = heap {
+        let before = heap.reset_peak();
         let t = Instant::now();
         let c = Classifier::build(rules)?;
         let s = t.elapsed().as_secs_f64();
-        let extra = PeakAlloc::peak().saturating_sub(before) as u64;
+        let extra = heap.peak().saturating_sub(before) as u64;
         return Ok((c, s, Some(extra), BuildMemoryMethod::HeapPeak));
     }
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -391,11 +344,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     };
 
     let mut builds = Vec::new();
-    let (mut c, s, build_mem, method) = measured_build(&rules)?;
+    let (mut c, s, build_mem, method) = measured_build(&rules, opts.heap)?;
     builds.push(s);
     for _ in 1..opts.build_reps.max(1) {
         drop(c);
-        let (c2, s, _, _) = measured_build(&rules)?;
+        let (c2, s, _, _) = measured_build(&rules, opts.heap)?;
         c = c2;
         builds.push(s);
     }

@@ -1,4 +1,9 @@
 //! dpu-fw
+
+// No `unsafe` here: the CPU prefetch is `doca_flow::hint`, the counting allocator of
+// benchmark builds lives with the `dpu-fw` binary.
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod classbench;
 pub mod compile;

@@ -711,16 +711,14 @@ mod tests {
     /// Raises this process's open-file limit to `want` (or the hard limit), so a test
     /// can hold both ends of a thousand connections.
     fn raise_fd_limit(want: u64) -> u64 {
-        let mut r = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: a valid out pointer for the duration of the call.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) }, 0);
-        r.rlim_cur = r.rlim_cur.max(want.min(r.rlim_max));
-        // SAFETY: a valid pointer to a limit no higher than the hard limit.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) }, 0);
-        r.rlim_cur
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut r = getrlimit(Resource::Nofile);
+        // `None` is unlimited.
+        let max = r.maximum.unwrap_or(u64::MAX);
+        let cur = r.current.unwrap_or(u64::MAX).max(want.min(max));
+        r.current = Some(cur);
+        setrlimit(Resource::Nofile, r).expect("setrlimit(RLIMIT_NOFILE)");
+        cur
     }
 
     fn scrape(addr: SocketAddr, within: Duration) -> String {

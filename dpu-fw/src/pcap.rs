@@ -1,14 +1,21 @@
-//! Classic libpcap capture files: a dependency-free reader and writer.
+//! Capture files: a dependency-free reader of classic pcap and pcapng, and a
+//! classic pcap writer.
 //!
-//! Reads both byte orders and both timestamp resolutions (magic
-//! `0xa1b2c3d4` microseconds, `0xa1b23c4d` nanoseconds); writes
-//! little-endian files in either resolution. Only `LINKTYPE_ETHERNET` (1)
-//! is accepted, since the software dataplane parses Ethernet frames.
-//! pcapng is not supported (its magic is reported as such).
+//! [`PcapReader`] tells the two formats apart by their first four bytes.
+//! Classic pcap: both byte orders and both timestamp resolutions (magic
+//! `0xa1b2c3d4` microseconds, `0xa1b23c4d` nanoseconds). pcapng (what
+//! Wireshark and dumpcap write by default): sections in either byte order,
+//! Interface Description Blocks with their `if_tsresol` (any decimal or
+//! binary resolution down to 10^-19 s or 2^-63 s) and `if_tsoffset`,
+//! Enhanced and Simple Packet Blocks; every other block is skipped by its
+//! length. Only `LINKTYPE_ETHERNET` (1) is accepted, in the file header or in
+//! every interface, since the software dataplane parses Ethernet frames.
+//! [`PcapWriter`] writes little-endian classic pcap in either resolution.
 //!
-//! The reader never panics and never allocates more than
-//! [`MAX_CAPLEN`] for a record, whatever the file holds; every error names
-//! the record index and the byte offset where it was found.
+//! The reader never panics and never allocates more than [`MAX_CAPLEN`] for
+//! a record ([`MAX_BLOCK_LEN`] for a pcapng block), whatever the file holds;
+//! every error names the byte offset where it was found (and the record
+//! index in a classic file, the block type in a pcapng one).
 //!
 //! # Examples
 //!
@@ -31,12 +38,14 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
+mod pcapng;
+
+pub use pcapng::{MAX_BLOCK_LEN, PcapngProblem};
+
 /// Magic of a microsecond-resolution file.
 pub const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
 /// Magic of a nanosecond-resolution file.
 pub const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
-/// The pcapng section header block type, recognised only to say so.
-const PCAPNG_MAGIC: u32 = 0x0a0d_0d0a;
 /// Ethernet (the only link type supported).
 pub const LINKTYPE_ETHERNET: u32 = 1;
 /// The largest record the reader accepts (256 KiB); larger `caplen`
@@ -57,18 +66,36 @@ pub enum Resolution {
     Nanos,
 }
 
+/// The format of a capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Classic libpcap.
+    #[default]
+    Pcap,
+    /// pcapng.
+    Pcapng,
+}
+
 /// The file header of a capture.
+///
+/// For a pcapng file it describes the first section: `big_endian` and the
+/// version are the Section Header's, `resolution` is
+/// [`Resolution::Nanos`] (timestamps are converted from each interface's
+/// `if_tsresol`), `snaplen` is 0 (each interface has its own) and
+/// `linktype` is [`LINKTYPE_ETHERNET`] (the only one accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcapHeader {
+    /// Classic pcap or pcapng.
+    pub format: Format,
     /// Timestamp resolution.
     pub resolution: Resolution,
-    /// True if the file was written big-endian.
+    /// True if the file (its first section, for pcapng) was written big-endian.
     pub big_endian: bool,
-    /// Format major version (2).
+    /// Format major version (2; 1 for pcapng).
     pub version_major: u16,
-    /// Format minor version (4).
+    /// Format minor version (4; 0 for pcapng).
     pub version_minor: u16,
-    /// Snapshot length the capture used.
+    /// Snapshot length the capture used (0 for pcapng).
     pub snaplen: u32,
     /// Link type (always [`LINKTYPE_ETHERNET`] once read).
     pub linktype: u32,
@@ -111,9 +138,17 @@ pub enum PcapError {
         /// The first four bytes, read big-endian.
         magic: u32,
     },
-    /// The file is pcapng, which this reader does not support.
-    #[error("pcapng files are not supported; convert with `editcap -F pcap in.pcapng out.pcap`")]
-    Pcapng,
+    /// A pcapng block is corrupt or describes what the reader does not support.
+    #[error("pcapng block {block_type:#010x} at byte offset {offset}: {problem}")]
+    Pcapng {
+        /// Byte offset of the block.
+        offset: u64,
+        /// The block type (as far as it was read).
+        block_type: u32,
+        /// What is wrong.
+        #[source]
+        problem: PcapngProblem,
+    },
     /// The link type is not Ethernet.
     #[error("unsupported pcap link type {linktype} (only LINKTYPE_ETHERNET = 1 is supported)")]
     UnsupportedLinkType {
@@ -220,7 +255,7 @@ fn u16_in(b: &[u8], off: usize, big_endian: bool) -> u16 {
     }
 }
 
-/// Reads packets from a classic pcap file.
+/// Reads packets from a classic pcap or a pcapng file.
 ///
 /// As an [`Iterator`] it yields `Result<PcapPacket, PcapError>` and stops
 /// after the first error (a corrupt record leaves no reliable way to find
@@ -229,6 +264,8 @@ fn u16_in(b: &[u8], off: usize, big_endian: bool) -> u16 {
 pub struct PcapReader<R> {
     reader: R,
     header: PcapHeader,
+    /// The pcapng state (`None` for a classic file).
+    ng: Option<pcapng::NgState>,
     offset: u64,
     index: u64,
     done: bool,
@@ -240,28 +277,52 @@ impl<R: Read> PcapReader<R> {
     /// # Errors
     ///
     /// [`PcapError::TruncatedFileHeader`], [`PcapError::BadMagic`],
-    /// [`PcapError::Pcapng`], [`PcapError::UnsupportedLinkType`] or
-    /// [`PcapError::Io`].
+    /// [`PcapError::UnsupportedLinkType`] or [`PcapError::Io`] for a classic
+    /// file; [`PcapError::Pcapng`] if a pcapng file's section header is
+    /// corrupt.
     pub fn new(mut reader: R) -> Result<Self, PcapError> {
         let mut buf = [0u8; FILE_HEADER_LEN];
-        let got = read_full(&mut reader, &mut buf)
+        let got = read_full(&mut reader, &mut buf[..4])
             .map_err(|source| PcapError::Io { offset: 0, source })?;
         if got < 4 {
             return Err(PcapError::TruncatedFileHeader { got });
         }
         let magic_be = u32_in(&buf, 0, true);
+        if magic_be == pcapng::SHB_TYPE {
+            let mut ng = pcapng::NgState::default();
+            let offset = ng.read_shb(&mut reader, 0)?;
+            let header = PcapHeader {
+                format: Format::Pcapng,
+                resolution: Resolution::Nanos,
+                big_endian: ng.big_endian,
+                version_major: ng.version.0,
+                version_minor: ng.version.1,
+                snaplen: 0,
+                linktype: LINKTYPE_ETHERNET,
+            };
+            return Ok(Self {
+                reader,
+                header,
+                ng: Some(ng),
+                offset,
+                index: 0,
+                done: false,
+            });
+        }
         let (resolution, big_endian) = match (magic_be, magic_be.swap_bytes()) {
             (MAGIC_MICROS, _) => (Resolution::Micros, true),
             (MAGIC_NANOS, _) => (Resolution::Nanos, true),
             (_, MAGIC_MICROS) => (Resolution::Micros, false),
             (_, MAGIC_NANOS) => (Resolution::Nanos, false),
-            (PCAPNG_MAGIC, _) => return Err(PcapError::Pcapng),
             _ => return Err(PcapError::BadMagic { magic: magic_be }),
         };
+        let got = 4 + read_full(&mut reader, &mut buf[4..])
+            .map_err(|source| PcapError::Io { offset: 4, source })?;
         if got < FILE_HEADER_LEN {
             return Err(PcapError::TruncatedFileHeader { got });
         }
         let header = PcapHeader {
+            format: Format::Pcap,
             resolution,
             big_endian,
             version_major: u16_in(&buf, 4, big_endian),
@@ -278,6 +339,7 @@ impl<R: Read> PcapReader<R> {
         Ok(Self {
             reader,
             header,
+            ng: None,
             offset: FILE_HEADER_LEN as u64,
             index: 0,
             done: false,
@@ -295,8 +357,16 @@ impl<R: Read> PcapReader<R> {
     ///
     /// [`PcapError::TruncatedRecordHeader`], [`PcapError::CaplenTooLarge`],
     /// [`PcapError::TruncatedRecord`] or [`PcapError::Io`], each naming the
-    /// record index and its byte offset.
+    /// record index and its byte offset; for pcapng, [`PcapError::Pcapng`]
+    /// naming the block's offset and type, or [`PcapError::Io`].
     pub fn next_packet(&mut self) -> Result<Option<PcapPacket>, PcapError> {
+        if let Some(ng) = &mut self.ng {
+            let packet = ng.next_packet(&mut self.reader, &mut self.offset)?;
+            if packet.is_some() {
+                self.index += 1;
+            }
+            return Ok(packet);
+        }
         let (index, offset) = (self.index, self.offset);
         let be = self.header.big_endian;
         let io = |source| PcapError::Io { offset, source };

@@ -80,6 +80,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     opts.churn_pct = args.churn;
     opts.reps = usize::from(args.reps);
+    // Exact build memory from the counting allocator when this binary has one.
+    #[cfg(feature = "bench-alloc")]
+    {
+        opts.heap = Some(&crate::ALLOC);
+    }
     eprintln!(
         "dpu-fw bench: building and timing the classifier on {} ...",
         rules.display()

@@ -31,7 +31,7 @@ pub(crate) struct Args {
     /// A TOML policy (default: the built-in demo policy).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Packets to run, from a pcap file (default: the built-in demo traffic, which needs
+    /// Packets to run, from a pcap or pcapng file (default: the built-in demo traffic, which needs
     /// the demo policy's ports).
     #[arg(long)]
     pcap: Option<PathBuf>,
@@ -484,7 +484,7 @@ fn read_pcap(
     };
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = PcapReader::new(std::io::BufReader::new(file))
-        .with_context(|| format!("{}: not a pcap file", path.display()))?;
+        .with_context(|| format!("{}: not a pcap or pcapng file", path.display()))?;
     let mut out = Vec::new();
     while let Some(p) = reader
         .next_packet()

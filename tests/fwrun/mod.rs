@@ -11,6 +11,27 @@ use std::time::{Duration, Instant};
 
 use super::netns::{Host, Lab, sh};
 
+/// The ports of the two-namespace lab: `a` the uplink (the network side, namespace
+/// A), `b` the host (namespace B), each the other's peer. A test's policy is
+/// `concat!(two_ports!(), r#"...the rest..."#)`.
+#[allow(unused_macros)] // not every test that includes this module uses it
+macro_rules! two_ports {
+    () => {
+        r#"[ports.a]
+role = "uplink"
+id = 0
+peer = "b"
+
+[ports.b]
+role = "host"
+id = 1
+peer = "a"
+"#
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use two_ports;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {

@@ -22,10 +22,9 @@ const BINTH: usize = 8;
 const SPFAC: usize = 4;
 /// ... and in classifiers built from at most `SMALL_PART` rules, whose
 /// trees are small anyway, leaves hold at most `SMALL_BINTH` rules and the space
-/// factor is `SMALL_SPFAC`. Measured on acl1_1k, ns/packet (MiB): binth 8
-/// and factor 4: 28.5 (0.36); 4 and 4: 24.9 (0.42); 4 and 8: 22.3 (0.83).
-/// On the 10k/100k sets the small settings doubled memory (fw1_100k 33 ->
-/// 69 MiB, from its 821 wide rules) and halved update rates for a few ns.
+/// factor is `SMALL_SPFAC`: faster lookups on small sets for memory they can afford;
+/// on large sets the same settings double memory and halve update rates
+/// (`docs/classifier.md`, "Tuning constants", has the measurements).
 const SMALL_BINTH: usize = 4;
 /// See `SMALL_BINTH`.
 const SMALL_SPFAC: usize = 8;
@@ -984,9 +983,8 @@ fn signature<A: Addr>(r: &Rule<A>) -> usize {
 
 const NPARTS: usize = 4;
 /// Keys per `classify_batch` round (their state stays in L1; a power of
-/// two, at most 256: the pass lists hold `u8` indices). Measured, ns/packet on acl1_1k /
-/// ipc1_1k / fw1_1k: 64 keys 17.1 / 25.6 / 30.5, 128: 18.7 / 25.9 / 30.8,
-/// 256: 16.3 / 22.3 / 26.0.
+/// two, at most 256: the pass lists hold `u8` indices). 256 was the fastest of 64, 128
+/// and 256 on the 1k sets (`docs/classifier.md`, "Tuning constants").
 const CHUNK: usize = 256;
 /// Fewer keys than this are classified one by one: a round initialises
 /// ~9 KiB of state (IPv4), and a few keys give the passes little to overlap.
