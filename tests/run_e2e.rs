@@ -252,13 +252,16 @@ fn reloads_under_traffic_never_open_the_gate() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    // A sends to both ports continuously while the policy flips.
+    // A sends to both ports continuously while the policy flips, at most about ten
+    // pairs per millisecond: faster, the Python receiver itself drops datagrams on a
+    // loaded 2-core machine (CI saw 45% arrive with builds running beside it), and this
+    // test is about the gate, not about throughput.
     let send = format!(
         "import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
          end=time.time()+6\ni=0\n\
          while time.time()<end:\n\
          \x20 s.sendto(b'x'*32,('{b}',7)); s.sendto(b'y'*32,('{b}',9000)); i+=1\n\
-         \x20 if i%50==0: time.sleep(0.001)\n\
+         \x20 if i%10==0: time.sleep(0.001)\n\
          print(i)",
         b = lab.b.addr
     );
