@@ -108,7 +108,7 @@ fw_mpps() {
 # type (l3fwd's ACL path only classifies packets typed IPv4/IPv6). The Rx queue
 # size only sizes its mbuf pool (2 ports x queue size + its Tx rings), which
 # must hold the whole replayed file, as testpmd's --total-num-mbufs does; the
-# vdevs ignore it. Its counters are read from its ethdev stats over DPDK
+# vdevs ignore it (it is 16 bits: PACKETS above ~130000 do not fit). Its counters are read from its ethdev stats over DPDK
 # telemetry (so its EAL runs without --no-telemetry): l3fwd prints none.
 L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error)
 l3fwd_start() { # RULES_V4 VDEV...
@@ -116,7 +116,7 @@ l3fwd_start() { # RULES_V4 VDEV...
   LD_PRELOAD="$L3FWD_SHIM" "$L3FWD" -l "$LCORE" "${L3FWD_EAL[@]}" "$@" -- \
     -p 0x3 --config="(0,0,$LCORE),(1,0,$LCORE)" --lookup=acl --parse-ptype \
     --rule_ipv4="$v4" --rule_ipv6="$work/l3fwd_ipv6.rules" ${L3FWD_ALG:+--alg="$L3FWD_ALG"} \
-    --rx-queue-size="$(( PACKETS > 1024 ? PACKETS : 1024 ))" >"$work/l3fwd.log" 2>&1 &
+    --rx-queue-size="$(( PACKETS < 1024 ? 1024 : PACKETS > 65535 ? 65535 : PACKETS ))" >"$work/l3fwd.log" 2>&1 &
   l3pid=$!
   for _ in $(seq 200); do grep -q 'entering main loop' "$work/l3fwd.log" 2>/dev/null && break; sleep 0.1; done
   grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
