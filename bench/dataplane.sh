@@ -122,7 +122,9 @@ l3fwd_start() { # RULES_V4 VDEV...
   grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
 }
 l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
-# "rx-of-port-0 tx-of-port-1" from l3fwd's ethdev stats.
+# "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from l3fwd's ethdev
+# stats (the time because python's start takes tens of ms: the rate is over
+# the time between the readings, not SECS).
 l3fwd_counts() {
   python3 - "/var/run/dpdk/$l3prefix/dpdk_telemetry.v2" <<'PY'
 import json, socket, sys
@@ -132,25 +134,26 @@ size = json.loads(s.recv(65536)).get("max_output_len", 16384)
 def stats(port):
     s.send(f"/ethdev/stats,{port}".encode())
     return json.loads(s.recv(size))["/ethdev/stats"]
-print(stats(0)["ipackets"], stats(1)["opackets"])
+import time
+print(stats(0)["ipackets"], stats(1)["opackets"], f"{time.time():.6f}")
 PY
 }
 l3fwd_mpps() {
   l3fwd_start "$1" "${vdevs[@]}"
   sleep 2
   local a b
-  a=$(l3fwd_counts | awk '{print $2}')
+  a=$(l3fwd_counts)
   sleep "$SECS"
-  b=$(l3fwd_counts | awk '{print $2}')
+  b=$(l3fwd_counts)
   l3fwd_stop
-  python3 -c "print(f'{($b - $a) / $SECS / 1e6:.3f}')"
+  python3 -c "a, b = '$a'.split(), '$b'.split(); print(f'{(int(b[1]) - int(a[1])) / (float(b[2]) - float(a[2])) / 1e6:.3f}')"
 }
 # Counts "received forwarded" once all CHECK_PACKETS of check.pcap are in and
 # the forwarded count has stopped moving (5 s at most).
 settle() { # command printing "rx tx"
   local now last=
   for _ in $(seq 50); do
-    now=$("$@")
+    now=$("$@" | awk '{print $1, $2}')
     [ "${now%% *}" = "$CHECK_PACKETS" ] && [ "$now" = "$last" ] && break
     last=$now
     sleep 0.1
