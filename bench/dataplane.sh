@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dataplane benchmark: packets per second on one core through `dpu-fw run`,
-# beside dpdk-testpmd's io forwarding on the same ports in the same run.
+# beside dpdk-testpmd's io forwarding and DPDK's l3fwd --lookup=acl on the
+# same ports in the same run.
 #
 #   bench/dataplane.sh            # SET=acl1_10k SECS=5 LCORE=1 by default
 #
@@ -10,19 +11,32 @@
 #   1. dpdk-testpmd --forward-mode=io (the peer: no policy at all);
 #   2. dpu-fw run with an empty policy (default accept);
 #   3. dpu-fw run with the ClassBench rule set as a policy (every rule accepts,
-#      default drop; the trace's packets all match a rule);
+#      default drop; the trace's packets all match a rule), then DPDK 22.11's
+#      examples/l3fwd --lookup=acl (rte_acl) with the same rule set converted
+#      to its rule file (bench/build_l3fwd.sh builds it from Debian's source
+#      package; bench/classbench_export.py writes the rules);
 #   4. dpu-fw bench on the same rules and trace: the classifier's standalone
 #      lookup cost, for the issue's second target;
 #   5. connection tracking: the rule set with and without [conntrack] on a
 #      replay of FLOWS (default 100000) distinct flows of the trace, twice each,
 #      alternating (the replay keeps FLOWS connections live: see
 #      bench/classbench_export.py).
+# Before measuring, l3fwd-acl and dpu-fw run each forward check.pcap once (the
+# trace plus altered copies, some of which no rule matches) under the policy
+# and under a mixed one (every second rule drops); the script stops unless both
+# forward the same number of packets in each case (CHECK_ONLY=1: stop there).
+# L3FWD_ALG=avx2 (scalar, sse, avx512x16, ...) picks l3fwd's rte_acl method;
+# by default rte_acl picks the best the CPU has.
 # Targets: empty policy >= 60% of testpmd's rate; with rules, ns/packet <=
 # 1.3 x (classifier lookup ns + empty-policy ns); with conntrack >= 0.8 x the
-# rate without, on the same flows.
+# rate without, on the same flows; dpu-fw run's rate with rules >= 1.5 x
+# l3fwd-acl's on acl1_10k, >= 1.0 x on acl1_1k and fw1_10k.
 #
-# Needs: root (EAL), dpdk-dev (dpdk-testpmd), python3, curl; ClassBench data
-# in CLASSBENCH_DIR (default ../shared/classbench).
+# Needs: root (EAL), dpdk-dev (dpdk-testpmd), libdpdk-dev, dpkg-dev, make, cc,
+# python3, curl, and once apt access to Debian's dpdk source package (see
+# bench/build_l3fwd.sh; L3FWD=path/to/l3fwd L3FWD_SHIM=path/to/shim.so use
+# another build); ClassBench data in CLASSBENCH_DIR (default
+# ../shared/classbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,12 +59,19 @@ if [ -z "${FW:-}" ]; then
   cargo build --release -q --features dpdk --bin dpu-fw
   FW=target/release/dpu-fw
 fi
+if [ -z "${L3FWD:-}" ]; then
+  echo "building DPDK's l3fwd (bench/build_l3fwd.sh)..." >&2
+  l3=$(bash bench/build_l3fwd.sh) || { echo "bench/build_l3fwd.sh failed: no l3fwd-acl peer (see above)" >&2; exit 1; }
+  read -r L3FWD L3FWD_SHIM <<<"$l3"
+fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+l3prefix=dpufw-l3fwd-$$
+trap 'rm -rf "$work" "/var/run/dpdk/$l3prefix"' EXIT
 # net_pcap's infinite_rx holds every packet of the file in mbufs.
 PACKETS=${PACKETS:-32768}
 FLOWS=${FLOWS:-100000}
 python3 bench/classbench_export.py "$rules" "$trace" "$work" --packets "$PACKETS" --flows "$FLOWS" >&2
+CHECK_PACKETS=$((2 * PACKETS)) # check.pcap: the trace's PACKETS and as many altered
 
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/trace.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
 MBUFS=$((2 * PACKETS + 8192))
@@ -82,12 +103,111 @@ fw_mpps() {
   python3 -c "print(f'{($b - $a) / $SECS / 1e6:.3f}')"
 }
 
+# l3fwd: one lcore polling both ports (as testpmd's one forwarding core does),
+# rules from classbench_export.py, --parse-ptype because the vdevs set no packet
+# type (l3fwd's ACL path only classifies packets typed IPv4/IPv6). The Rx queue
+# size only sizes its mbuf pool (2 ports x queue size + its Tx rings), which
+# must hold the whole replayed file, as testpmd's --total-num-mbufs does; the
+# vdevs ignore it (it is 16 bits: PACKETS above ~130000 do not fit). Its counters are read from its ethdev stats over DPDK
+# telemetry (so its EAL runs without --no-telemetry): l3fwd prints none.
+L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error)
+l3fwd_start() { # RULES_V4 VDEV...
+  local v4=$1; shift
+  LD_PRELOAD="$L3FWD_SHIM" "$L3FWD" -l "$LCORE" "${L3FWD_EAL[@]}" "$@" -- \
+    -p 0x3 --config="(0,0,$LCORE),(1,0,$LCORE)" --lookup=acl --parse-ptype \
+    --rule_ipv4="$v4" --rule_ipv6="$work/l3fwd_ipv6.rules" ${L3FWD_ALG:+--alg="$L3FWD_ALG"} \
+    --rx-queue-size="$(( PACKETS < 1024 ? 1024 : PACKETS > 65535 ? 65535 : PACKETS ))" >"$work/l3fwd.log" 2>&1 &
+  l3pid=$!
+  for _ in $(seq 200); do grep -q 'entering main loop' "$work/l3fwd.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
+}
+l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
+# "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from l3fwd's ethdev
+# stats (the time because python's start takes tens of ms: the rate is over
+# the time between the readings, not SECS).
+l3fwd_counts() {
+  python3 - "/var/run/dpdk/$l3prefix/dpdk_telemetry.v2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+size = json.loads(s.recv(65536)).get("max_output_len", 16384)
+def stats(port):
+    s.send(f"/ethdev/stats,{port}".encode())
+    return json.loads(s.recv(size))["/ethdev/stats"]
+import time
+print(stats(0)["ipackets"], stats(1)["opackets"], f"{time.time():.6f}")
+PY
+}
+l3fwd_mpps() {
+  l3fwd_start "$1" "${vdevs[@]}"
+  sleep 2
+  local a b
+  a=$(l3fwd_counts)
+  sleep "$SECS"
+  b=$(l3fwd_counts)
+  l3fwd_stop
+  python3 -c "a, b = '$a'.split(), '$b'.split(); print(f'{(int(b[1]) - int(a[1])) / (float(b[2]) - float(a[2])) / 1e6:.3f}')"
+}
+# Counts "received forwarded" once all CHECK_PACKETS of check.pcap are in and
+# the forwarded count has stopped moving (5 s at most).
+settle() { # command printing "rx tx"
+  local now last=
+  for _ in $(seq 50); do
+    now=$("$@" | awk '{print $1, $2}')
+    [ "${now%% *}" = "$CHECK_PACKETS" ] && [ "$now" = "$last" ] && break
+    last=$now
+    sleep 0.1
+  done
+  echo "$now"
+}
+check_vdevs=(--vdev="net_pcap0,rx_pcap=$work/check.pcap" --vdev="net_null0,no-rx=1")
+l3fwd_check() {
+  l3fwd_start "$1" "${check_vdevs[@]}"
+  settle l3fwd_counts
+  l3fwd_stop
+}
+fw_check() {
+  local port
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  "$FW" run --config "$1" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
+    -- -l "$LCORE" "${EAL_COMMON[@]}" "${check_vdevs[@]}" >"$work/fw.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do grep -q READY "$work/fw.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q READY "$work/fw.log" || { cat "$work/fw.log" >&2; kill $pid; exit 1; }
+  fw_counts() {
+    curl -s "127.0.0.1:$port/metrics" | awk '
+      /^dpufw_port_rx_packets_total\{port="p0"\}/ {rx=$2}
+      /^dpufw_port_tx_packets_total\{port="p1"\}/ {tx=$2}
+      END {printf "%d %d\n", rx, tx}'
+  }
+  settle fw_counts
+  kill -TERM $pid; wait $pid || true
+}
+
+echo "checking that l3fwd-acl and dpu-fw run forward the same packets of check.pcap ($CHECK_PACKETS)..." >&2
+equiv=()
+for pair in "policy.toml l3fwd_ipv4.rules" "policy_mixed.toml l3fwd_mixed_ipv4.rules"; do
+  read -r pol v4 <<<"$pair"
+  l3c=$(l3fwd_check "$work/$v4")
+  fwc=$(fw_check "$work/$pol")
+  echo "  $pol: l3fwd-acl received/forwarded $l3c, dpu-fw run $fwc" >&2
+  if [ "${l3c%% *}" != "$CHECK_PACKETS" ] || [ "${fwc%% *}" != "$CHECK_PACKETS" ] || [ "${l3c#* }" != "${fwc#* }" ]; then
+    echo "l3fwd-acl and dpu-fw run do not forward the same packets under $pol" \
+      "(received/forwarded: l3fwd-acl $l3c, dpu-fw run $fwc, of $CHECK_PACKETS)" >&2
+    exit 1
+  fi
+  equiv+=("${l3c#* }")
+done
+[ -n "${CHECK_ONLY:-}" ] && { echo "CHECK_ONLY: the same packets forwarded under both policies: ok"; exit 0; }
+
 echo "measuring dpdk-testpmd io forwarding..." >&2
 peer=$(testpmd_mpps)
 echo "measuring dpu-fw run, empty policy..." >&2
 empty=$(fw_mpps "$work/empty.toml")
 echo "measuring dpu-fw run, $SET policy..." >&2
 full=$(fw_mpps "$work/policy.toml")
+echo "measuring l3fwd --lookup=acl, $SET rules..." >&2
+l3acl=$(l3fwd_mpps "$work/l3fwd_ipv4.rules")
 echo "measuring the classifier alone (dpu-fw bench)..." >&2
 lookup=$("$FW" bench --rules "$rules" --trace "$trace" --format classbench --json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["lookup_ns_per_packet"])')
@@ -100,18 +220,28 @@ ct1=$(fw_mpps "$work/policy_ct.toml")
 plain2=$(fw_mpps "$work/policy.toml")
 ct2=$(fw_mpps "$work/policy_ct.toml")
 
-python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$plain1" "$ct1" "$plain2" "$ct2" "$FLOWS" <<'PY'
+python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$plain1" "$ct1" "$plain2" "$ct2" "$FLOWS" \
+  "$l3acl" "$CHECK_PACKETS" "${equiv[@]}" <<'PY'
 import sys
 peer, empty, full, lookup = map(float, sys.argv[1:5])
 name = sys.argv[5]
 plain1, ct1, plain2, ct2 = map(float, sys.argv[6:10])
 flows = sys.argv[10]
+l3acl = float(sys.argv[11])
+check, fwd_all, fwd_mixed = sys.argv[12:15]
 ns = lambda mpps: 1e3 / mpps if mpps > 0 else float("inf")
 print(f"{'':34} {'Mpps':>8} {'ns/pkt':>8}")
 print(f"{'dpdk-testpmd io (peer)':34} {peer:8.2f} {ns(peer):8.1f}")
+print(f"{'l3fwd --lookup=acl, ' + name:34} {l3acl:8.2f} {ns(l3acl):8.1f}")
 print(f"{'dpu-fw run, empty policy':34} {empty:8.2f} {ns(empty):8.1f}")
 print(f"{'dpu-fw run, ' + name:34} {full:8.2f} {ns(full):8.1f}")
 print(f"{'classifier lookup alone':34} {'':8} {lookup:8.1f}")
+print(f"same packets forwarded, of {check} in check.pcap: {fwd_all} (all rules accept), "
+      f"{fwd_mixed} (every second rule drops), by both l3fwd-acl and dpu-fw run: ok")
+r = full / l3acl if l3acl else 0
+target = {"acl1_10k": 1.5, "acl1_1k": 1.0, "fw1_10k": 1.0}.get(name)
+verdict = f"(target >= {target:.2f}): {'ok' if r >= target else 'MISSED'}" if target else "(no target for this set)"
+print(f"dpu-fw run / l3fwd-acl = {r:.2f} {verdict};  testpmd / l3fwd-acl = {peer / l3acl if l3acl else 0:.2f}")
 r1 = empty / peer if peer else 0
 bound = 1.3 * (lookup + ns(empty))
 print(f"empty policy / testpmd = {r1:.2f} (target >= 0.60): {'ok' if r1 >= 0.6 else 'MISSED'}")
