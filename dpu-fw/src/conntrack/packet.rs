@@ -72,7 +72,8 @@ pub struct TcpInfo {
     pub window: u16,
     /// Payload bytes (the IP payload less the TCP header).
     pub payload_len: u32,
-    /// The window-scale option's shift (capped at 14), if the segment carries one.
+    /// The window-scale option's shift (capped at 14), if the segment is a SYN (with or
+    /// without ACK) and carries one; the option means nothing on other segments.
     pub wscale: Option<u8>,
 }
 
@@ -179,6 +180,9 @@ fn ip_end(frame: &[u8], h: &Headers) -> Option<usize> {
     (end <= frame.len()).then_some(end)
 }
 
+// Inlined into the burst loop: returned through memory, its fields were read back
+// with wider loads than they were written with (a store-forwarding stall per packet).
+#[inline(always)]
 pub(super) fn tcp_info(frame: &[u8], h: &Headers) -> Option<TcpInfo> {
     let l4 = usize::from(h.offsets.l4?);
     let end = ip_end(frame, h)?;
@@ -191,7 +195,12 @@ pub(super) fn tcp_info(frame: &[u8], h: &Headers) -> Option<TcpInfo> {
         ack: seg.ack_number(),
         window: seg.window(),
         payload_len,
-        wscale: window_scale(seg.options()),
+        // Linux reads the option from SYNs only, and so does the tracker.
+        wscale: if seg.flags() & crate::model::tcp_flag::SYN != 0 {
+            window_scale(seg.options())
+        } else {
+            None
+        },
     })
 }
 

@@ -119,7 +119,18 @@ pub(crate) fn valid_flags(flags: u8) -> bool {
         FIN | ACK | PSH,
         FIN | ACK | PSH | URG,
     ];
-    VALID.contains(&(flags & 0x3f))
+    /// Bit `f` set for each valid combination `f` of the six low flags: one shift per
+    /// packet instead of a scan of the list.
+    const MASK: u64 = {
+        let mut m = 0u64;
+        let mut i = 0;
+        while i < VALID.len() {
+            m |= 1 << VALID[i];
+            i += 1;
+        }
+        m
+    };
+    MASK >> (flags & 0x3f) & 1 != 0
 }
 
 /// The result of the state machine for one segment.
