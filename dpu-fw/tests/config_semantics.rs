@@ -195,7 +195,7 @@ fn import_options_allow_protocol_wildcard_port_rules() {
         .rule(
             Rule::builder("icmp-any-port")
                 .protocol(1)
-                .dst_ports([PortRange::FULL]),
+                .dst_ports([PortRange::ANY]),
         )
         .build()
         .unwrap();

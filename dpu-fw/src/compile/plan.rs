@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use doca_flow::{Field, IpPrefix, Match, MeterCfg, PortRange};
+use doca_flow::{Field, Match, MeterCfg, PortRange, Prefix};
 
 use crate::model::Family;
 
@@ -123,9 +123,9 @@ impl PlanPipeKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AclMatch {
     /// Source prefix.
-    pub src: IpPrefix,
+    pub src: Prefix,
     /// Destination prefix.
-    pub dst: IpPrefix,
+    pub dst: Prefix,
     /// Source port range (`PortRange::ANY` = any, also port-less packets).
     pub src_port: PortRange,
     /// Destination port range.

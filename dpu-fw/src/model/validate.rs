@@ -932,7 +932,7 @@ mod tests {
         assert!(match_contains(&tcp_any, &with_ports));
         let full = m(RuleBuilder::new("c")
             .protocol(TCP)
-            .dst_ports([PortRange::FULL]));
+            .dst_ports([PortRange::ANY]));
         assert!(match_contains(&full, &tcp_any));
         let split = m(RuleBuilder::new("d").protocol(TCP).dst_ports([
             PortRange::new(0, 10).unwrap(),
