@@ -42,7 +42,7 @@ pub struct PlanPort {
     pub kind: PlanPortKind,
 }
 
-/// How a rule set names a port ([`crate::model::PortId`]), which decides the DOCA Flow
+/// How a rule set names a port ([`crate::model::PortRef`]), which decides the DOCA Flow
 /// mode a hardware install runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlanPortKind {

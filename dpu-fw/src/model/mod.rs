@@ -1,6 +1,6 @@
 //! The firewall's rule model: plain data, no I/O.
 //!
-//! A [`RuleSet`] holds the switch [`Port`]s, named [`Set`]s, the ordered
+//! A [`RuleSet`] holds the switch [`PolicyPort`]s, named [`Set`]s, the ordered
 //! [`Rule`]s, the [`Defaults`] per [`Direction`] and the service [`Chain`]s.
 //! It is what the TOML front end ([`crate::config`]), the ClassBench importer
 //! and the [`RuleSetBuilder`] produce, what the oracle ([`crate::oracle`])
@@ -9,11 +9,11 @@
 //! # Quick start
 //!
 //! ```
-//! use dpu_fw::model::{Action, PortId, PortRange, PortRole, Rule, RuleSet};
+//! use dpu_fw::model::{Action, PortRef, PortRange, PortRole, Rule, RuleSet};
 //!
 //! let rules = RuleSet::builder()
-//!     .port("p0", PortRole::Uplink, PortId::Doca(0))
-//!     .port("pf0hpf", PortRole::Host, PortId::Doca(1))
+//!     .port("p0", PortRole::Uplink, PortRef::Doca(0))
+//!     .port("pf0hpf", PortRole::Host, PortRef::Doca(1))
 //!     .prefix_set("lan", ["10.0.0.0/8".parse().unwrap()])
 //!     .rule(
 //!         Rule::builder("web")
@@ -35,7 +35,7 @@
 //!   decides (see [`crate::oracle`]).
 //! * Only IP packets (IPv4 or IPv6 with a readable header) can match a rule;
 //!   every other frame takes the default of its direction.
-//! * Within a [`Match`], an empty list or `None` means "any". A non-empty
+//! * Within a [`RuleMatch`], an empty list or `None` means "any". A non-empty
 //!   list matches when any of its elements matches.
 //! * `count` and `rate_limit` are modifiers of a rule, not separate actions:
 //!   the terminal [`Action`] is always accept, drop or a service chain.
@@ -90,7 +90,7 @@ pub const FIREWALL_HOP: &str = "firewall";
 /// * `state`: the packet's connection-tracking state is one of these (a packet from a
 ///   port that no conntrack zone tracks has no state and never matches).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Match {
+pub struct RuleMatch {
     /// Ingress port names; empty = any port.
     pub in_ports: Vec<String>,
     /// Address family; `None` = both.
@@ -115,7 +115,7 @@ pub struct Match {
     pub state: Option<StateSet>,
 }
 
-impl Match {
+impl RuleMatch {
     /// True if the match can hold a packet of `family`: the `family` field
     /// allows it and each non-empty prefix list has a prefix of it.
     pub fn allows_family(&self, family: Family) -> bool {
@@ -194,7 +194,7 @@ pub struct Rule {
     /// Unique name (counters and diagnostics use it).
     pub name: String,
     /// What the rule matches.
-    pub matches: Match,
+    pub matches: RuleMatch,
     /// What happens to a matching packet.
     pub action: Action,
     /// Count matching packets and bytes in a per-rule counter. A modifier:
@@ -225,7 +225,7 @@ pub enum PortRole {
 
 /// How a port is found at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PortId {
+pub enum PortRef {
     /// A DOCA Flow port id.
     Doca(u16),
     /// A representor's netdev name (`pf0hpf`, `en3f0pf0sf1`).
@@ -238,13 +238,13 @@ pub enum PortId {
 
 /// A port of the switch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Port {
+pub struct PolicyPort {
     /// The name rules and chains use.
     pub name: String,
     /// The port's role; it gives the direction of traffic entering it.
     pub role: PortRole,
     /// How to find the port.
-    pub id: PortId,
+    pub id: PortRef,
     /// Where accepted packets entering this port go; `None` = the default
     /// pairing (see [`RuleSet::peer_of`]).
     pub peer: Option<String>,
@@ -361,7 +361,7 @@ impl Chain {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RuleSet {
     /// The switch ports, by name.
-    pub ports: Vec<Port>,
+    pub ports: Vec<PolicyPort>,
     /// The named sets.
     pub sets: Vec<Set>,
     /// The rules, in evaluation order.
@@ -403,13 +403,13 @@ impl RuleSet {
     }
 
     /// The port named `name`.
-    pub fn port(&self, name: &str) -> Option<&Port> {
+    pub fn port(&self, name: &str) -> Option<&PolicyPort> {
         self.ports.iter().find(|p| p.name == name)
     }
 
     /// The port with DOCA port id `id`.
-    pub fn port_by_id(&self, id: u16) -> Option<&Port> {
-        self.ports.iter().find(|p| p.id == PortId::Doca(id))
+    pub fn port_by_id(&self, id: u16) -> Option<&PolicyPort> {
+        self.ports.iter().find(|p| p.id == PortRef::Doca(id))
     }
 
     /// The set named `name`.
@@ -434,7 +434,7 @@ impl RuleSet {
     /// Where accepted packets entering `in_port` go: the port's `peer` if
     /// set; otherwise, if the rule set has exactly one uplink and one host
     /// port, the other one of that pair; otherwise `None`.
-    pub fn peer_of(&self, in_port: &str) -> Option<&Port> {
+    pub fn peer_of(&self, in_port: &str) -> Option<&PolicyPort> {
         let port = self.port(in_port)?;
         if let Some(peer) = &port.peer {
             return self.port(peer);

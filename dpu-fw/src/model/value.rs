@@ -10,7 +10,7 @@ pub use doca_flow::net::{Family, PortRange, Prefix, ValueError};
 /// True if the union of `ranges` holds every port `0..=65535`.
 ///
 /// Such a list constrains nothing: it is equivalent to "any port" and, like
-/// it, also matches packets that carry no L4 ports (see [`Match`](super::Match)).
+/// it, also matches packets that carry no L4 ports (see [`RuleMatch`](super::RuleMatch)).
 pub fn covers_all_ports(ranges: &[PortRange]) -> bool {
     let mut sorted: Vec<PortRange> = ranges.to_vec();
     sorted.sort();
