@@ -489,7 +489,9 @@ pub fn parse_matches(text: &str, file: &Path) -> Result<Vec<Option<u32>>, ClassB
 /// [`ClassBenchError::Unsupported`] for a protocol mask other than `0x00`/`0xFF`, or a
 /// rule the model's checker refuses.
 pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBenchError> {
-    use crate::model::{Action, CheckOptions, PortRef, PortRole, Rule as ModelRule, RuleSet};
+    use crate::model::{
+        Action, CheckOptions, PortId, PortRef, PortRole, Rule as ModelRule, RuleSet,
+    };
     // The model holds prefixes of either family: the same type, its `IpAddr` form.
     let prefix = |p: Prefix<u32>| -> Option<Prefix> {
         (p.prefix_len() > 0).then(|| {
@@ -500,7 +502,7 @@ pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBench
     let range = |r: PortRange| -> Option<PortRange> { (!r.is_any()).then_some(r) };
     let mut b = RuleSet::builder()
         .check_options(CheckOptions::IMPORT)
-        .port("p0", PortRole::Uplink, PortRef::Doca(0))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
         .defaults(Action::Drop, Action::Drop);
     for (i, r) in rules.iter().enumerate() {
         let mut rb = ModelRule::builder(format!("r{i}"))

@@ -27,11 +27,11 @@
 //!
 //! ```
 //! use doca_flow::packet::{Headers, PacketBuilder};
-//! use dpu_fw::model::{Action, PortRef, PortRole, Rule, RuleSet};
+//! use dpu_fw::model::{Action, PortId, PortRef, PortRole, Rule, RuleSet};
 //! use dpu_fw::oracle;
 //!
 //! let rules = RuleSet::builder()
-//!     .port("p0", PortRole::Uplink, PortRef::Doca(0))
+//!     .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
 //!     .rule(Rule::builder("ssh").protocol(6).dst_ports([22.into()]).action(Action::Drop))
 //!     .defaults(Action::Accept, Action::Accept)
 //!     .build()

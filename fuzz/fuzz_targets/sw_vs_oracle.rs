@@ -14,7 +14,7 @@ use doca_flow::packet::{Headers, PacketBuilder};
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::install::Installed;
 use dpu_fw::model::{
-    Action, Family, IcmpMatch, RuleMatch, PortRef, PortRange, PortRole, Prefix, Rule, RuleSet, TcpFlags,
+    Action, Family, IcmpMatch, RuleMatch, PortId, PortRef, PortRange, PortRole, Prefix, Rule, RuleSet, TcpFlags,
 };
 use dpu_fw::oracle;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
@@ -145,9 +145,9 @@ fn action(u: &mut Unstructured<'_>) -> Result<Action> {
 
 fn rule_set(u: &mut Unstructured<'_>) -> Result<RuleSet> {
     let mut rs = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortRef::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortRef::Doca(1))
-        .port("hbn", PortRole::Service, PortRef::Doca(2))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
+        .port("hbn", PortRole::Service, PortRef::Doca(PortId(2)))
         .defaults(action(u)?, action(u)?)
         .build()
         .expect("three ports and defaults are a valid rule set");

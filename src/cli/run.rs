@@ -103,7 +103,7 @@ mod dataplane {
     use dpu_fw::firewall::{Firewall, OffloadRequest};
     use dpu_fw::install::Installed;
     use dpu_fw::metrics::{MetricsServer, OffloadMetrics, PortMetrics, RuleMetrics, Snapshot};
-    use dpu_fw::model::{Direction, PortRef, RuleSet};
+    use dpu_fw::model::{Direction, PortId, PortRef, RuleSet};
     use tracing::{error, info, warn};
 
     use super::Args;
@@ -585,7 +585,7 @@ mod dataplane {
         let mut sf = Vec::with_capacity(rules.ports.len());
         for p in &rules.ports {
             let given = map.remove(&p.name).unwrap_or_else(|| match &p.id {
-                PortRef::Doca(id) => Given::Device(Device::Id(*id)),
+                PortRef::Doca(PortId(id)) => Given::Device(Device::Id(*id)),
                 PortRef::Representor(n) => Given::Device(Device::Name(n.clone())),
                 PortRef::Netdev(n) => Given::Netdev(n.clone()),
             });

@@ -48,7 +48,7 @@ pub use plan::{
 };
 
 use crate::conntrack::{CtState, StateSet};
-use crate::model::{Action, Family, Hop, PortRef, PortRole, Rate, RuleSet};
+use crate::model::{Action, Family, Hop, PortId, PortRef, PortRole, Rate, RuleSet};
 
 /// The bits of the packet meta word (`meta.pkt_meta`) that carry a packet's
 /// connection-tracking state into a stateful plan: [`CtState::bit`] of the state, set by
@@ -415,7 +415,7 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     }
     let mut used: Vec<u16> = Vec::new();
     for p in &rules.ports {
-        if let PortRef::Doca(id) = p.id {
+        if let PortRef::Doca(PortId(id)) = p.id {
             if used.contains(&id) {
                 return Err(CompileError::PortId {
                     port: p.name.clone(),
@@ -429,7 +429,7 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     let mut next: u16 = 0;
     for p in &rules.ports {
         let id = match p.id {
-            PortRef::Doca(id) => id,
+            PortRef::Doca(PortId(id)) => id,
             PortRef::Representor(_) | PortRef::Netdev(_) => {
                 while used.contains(&next) {
                     next = next.checked_add(1).ok_or_else(|| CompileError::PortId {

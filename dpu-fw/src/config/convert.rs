@@ -13,7 +13,7 @@ use super::raw::{Item, Items, RawChain, RawConfig, RawConntrack, RawPort, RawRat
 use super::{Checked, Diagnostic, Error, ErrorKind, Warning, locate};
 use crate::conntrack::{CtState, StateSet, TableFull, Timeouts};
 use crate::model::{
-    Action, Chain, Conntrack, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, PolicyPort,
+    Action, Chain, Conntrack, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, PolicyPort, PortId,
     PortRange, PortRef, PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleMatch, RuleSet,
     Set, SetValues, Site, TcpFlags, ValueError, WarningKind, Zone, problems, protocol, tcp_flag,
     warnings,
@@ -513,7 +513,9 @@ fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> 
         return None;
     }
     let id = match (&p.id, &p.representor, &p.netdev) {
-        (Some(id), _, _) => PortRef::Doca(cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16),
+        (Some(id), _, _) => PortRef::Doca(PortId(
+            cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16,
+        )),
         (_, Some(r), _) => PortRef::Representor(r.get_ref().clone()),
         (_, _, Some(n)) => PortRef::Netdev(n.get_ref().clone()),
         (None, None, None) => PortRef::Representor(name.to_string()),

@@ -9,11 +9,11 @@
 //! # Quick start
 //!
 //! ```
-//! use dpu_fw::model::{Action, PortRef, PortRange, PortRole, Rule, RuleSet};
+//! use dpu_fw::model::{Action, PortId, PortRef, PortRange, PortRole, Rule, RuleSet};
 //!
 //! let rules = RuleSet::builder()
-//!     .port("p0", PortRole::Uplink, PortRef::Doca(0))
-//!     .port("pf0hpf", PortRole::Host, PortRef::Doca(1))
+//!     .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+//!     .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
 //!     .prefix_set("lan", ["10.0.0.0/8".parse().unwrap()])
 //!     .rule(
 //!         Rule::builder("web")
@@ -45,6 +45,7 @@
 use core::fmt;
 
 pub use crate::conntrack::{CtConfig, CtState, StateSet};
+pub use doca_flow::PortId;
 
 mod builder;
 mod validate;
@@ -226,8 +227,8 @@ pub enum PortRole {
 /// How a port is found at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PortRef {
-    /// A DOCA Flow port id.
-    Doca(u16),
+    /// A DOCA Flow port id (DOCA Flow's own type, re-exported here as [`PortId`]).
+    Doca(PortId),
     /// A representor's netdev name (`pf0hpf`, `en3f0pf0sf1`).
     Representor(String),
     /// The netdev of a scalable function this service owns (`p0_if` under DOCA
@@ -409,7 +410,9 @@ impl RuleSet {
 
     /// The port with DOCA port id `id`.
     pub fn port_by_id(&self, id: u16) -> Option<&PolicyPort> {
-        self.ports.iter().find(|p| p.id == PortRef::Doca(id))
+        self.ports
+            .iter()
+            .find(|p| p.id == PortRef::Doca(PortId(id)))
     }
 
     /// The set named `name`.

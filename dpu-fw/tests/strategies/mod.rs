@@ -10,8 +10,8 @@ use doca_flow::packet::{
     EthHeader, Fragment, Headers, Ipv4Header, Ipv6Header, L3, L4, VlanTag, ethertype,
 };
 use dpu_fw::model::{
-    Action, Family, IcmpMatch, PortRange, PortRef, PortRole, Prefix, Rule, RuleMatch, RuleSet,
-    TcpFlags,
+    Action, Family, IcmpMatch, PortId, PortRange, PortRef, PortRole, Prefix, Rule, RuleMatch,
+    RuleSet, TcpFlags,
 };
 use proptest::prelude::*;
 
@@ -168,9 +168,9 @@ pub fn rule_set(max_rules: usize) -> impl Strategy<Value = RuleSet> {
     )
         .prop_map(|(rules, inbound, outbound)| {
             let mut rs = RuleSet::builder()
-                .port("p0", PortRole::Uplink, PortRef::Doca(0))
-                .port("pf0hpf", PortRole::Host, PortRef::Doca(1))
-                .port("hbn", PortRole::Service, PortRef::Doca(2))
+                .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+                .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
+                .port("hbn", PortRole::Service, PortRef::Doca(PortId(2)))
                 .chain("c", ["p0", "firewall", "hbn", "pf0hpf"])
                 .defaults(inbound, outbound)
                 .build()
