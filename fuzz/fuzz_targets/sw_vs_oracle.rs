@@ -14,7 +14,8 @@ use doca_flow::packet::{Headers, PacketBuilder};
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::install::Installed;
 use dpu_fw::model::{
-    Action, Family, IcmpMatch, RuleMatch, PortId, PortRef, PortRange, PortRole, Prefix, Rule, RuleSet, TcpFlags,
+    Action, Family, IcmpMatch, PortId, PortRange, PortRef, PortRole, Prefix, Rule, RuleMatch,
+    RuleSet, TcpFlags,
 };
 use dpu_fw::oracle;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
