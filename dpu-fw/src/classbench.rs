@@ -24,7 +24,7 @@
 //! )
 //! .unwrap();
 //! let r = rules[0].to_rule(0);
-//! assert_eq!((r.dst_port.lo, r.proto, r.priority), (80, 6, 0));
+//! assert_eq!((r.dst_port.lo(), r.proto, r.priority), (80, 6, 0));
 //! ```
 
 use std::io::Read;
