@@ -32,7 +32,7 @@ use dpu_fw::dataplane::{
     Dataplane, DataplaneConfig, Device, Disposition, FirewallProcessor, PortSpec,
 };
 use dpu_fw::install::Installed;
-use dpu_fw::model::PortId;
+use dpu_fw::model::{PortId, PortRef};
 
 fn main() -> anyhow::Result<()> {
     // Arguments: POLICY [-- EAL args].
@@ -65,9 +65,9 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|p| {
             let device = match &p.id {
-                PortId::Doca(id) => Device::Id(*id),
-                PortId::Representor(name) => Device::Name(name.clone()),
-                PortId::Netdev(netdev) => Device::Name(
+                PortRef::Doca(PortId(id)) => Device::Id(*id),
+                PortRef::Representor(name) => Device::Name(name.clone()),
+                PortRef::Netdev(netdev) => Device::Name(
                     dpu_fw::sf::find(std::path::Path::new("/sys"), netdev)
                         .with_context(|| format!("port {:?}", p.name))?
                         .device,

@@ -4,14 +4,14 @@
 //!
 //! Run: `cargo bench -p doca-flow --bench pipes`.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, BasicEntry, ControlEntry, Field, Flags, Flow, Fwd, IpPrefix, L3Type, Match, Pipe,
-    Port, PortId, PortRange, Queue,
+    AclEntry, BasicEntry, ControlEntry, Field, Flags, Flow, Fwd, L3Type, Match, Pipe, Port, PortId,
+    PortRange, Prefix, Queue,
 };
 
 const N: u32 = 1000;
@@ -34,16 +34,13 @@ fn addr(i: u32) -> Ipv4Addr {
 
 fn acl_rule(i: u32) -> AclEntry {
     AclEntry::new(
-        IpPrefix::V4(Ipv4Addr::from(0xc000_0000 | (i << 8)), 24),
-        IpPrefix::V4(addr(i & !0xff), 24),
+        Prefix::new(IpAddr::from(Ipv4Addr::from(0xc000_0000 | (i << 8))), 24).unwrap(),
+        Prefix::new(IpAddr::from(addr(i & !0xff)), 24).unwrap(),
         i % 1025,
         Fwd::Port(PortId(1)),
     )
     .proto(6)
-    .dst_port(PortRange {
-        lo: (i % 1000) as u16 + 1,
-        hi: (i % 1000) as u16 + 100,
-    })
+    .dst_port(PortRange::new((i % 1000) as u16 + 1, (i % 1000) as u16 + 100).unwrap())
 }
 
 fn entries(c: &mut Criterion) {
@@ -209,7 +206,7 @@ fn pipeline() -> (
                 .unwrap(),
         );
     }
-    let all = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1024, Fwd::pipe(&basic));
+    let all = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 1024, Fwd::pipe(&basic));
     es.push(acl.add_entry(&mut q, all, Flags::NoWait).unwrap());
     for i in 0..4096 {
         es.push(

@@ -7,11 +7,11 @@
 //! port, a port range (`[value..mask]`) and priorities; the last entry of the batch is
 //! posted with `NO_WAIT`, the others with `WAIT_FOR_BATCH`.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, BasicEntry, Flags, Flow, Fwd, IpPrefix, L3Type, Match, Monitor, PortId, PortRange,
+    AclEntry, BasicEntry, Flags, Flow, Fwd, L3Type, Match, Monitor, PortId, PortRange, Prefix,
 };
 
 mod common;
@@ -43,7 +43,7 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
         .build()?;
     let main_entry = main_pipe.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait)?;
 
-    let net = |a, b, c, d, len| IpPrefix::V4(Ipv4Addr::new(a, b, c, d), len);
+    let net = |a, b, c, d, len| Prefix::new(IpAddr::from(Ipv4Addr::new(a, b, c, d)), len).unwrap();
     let rules = [
         // 1.2.3.4 -> 8.8.8.8, TCP, dst port exactly 80: allow (to p1).
         AclEntry::new(
@@ -53,21 +53,21 @@ fn example(backend: &common::Backend) -> doca_flow::Result<()> {
             Fwd::Port(PortId(1)),
         )
         .proto(6)
-        .dst_port(PortRange::exact(80)),
+        .dst_port(PortRange::single(80)),
         // 172.16.0.0/16 -> anywhere, UDP, any port: drop.
-        AclEntry::new(net(172, 16, 0, 0, 16), IpPrefix::ANY_V4, 50, Fwd::Drop).proto(17),
+        AclEntry::new(net(172, 16, 0, 0, 16), Prefix::ANY_V4, 50, Fwd::Drop).proto(17),
         // Anywhere -> 10.0.0.0/8, TCP, src ports 1000..=2000: allow.
         AclEntry::new(
-            IpPrefix::ANY_V4,
+            Prefix::ANY_V4,
             net(10, 0, 0, 0, 8),
             40,
             Fwd::Port(PortId(1)),
         )
         .proto(6)
-        .src_port(PortRange { lo: 1000, hi: 2000 }),
+        .src_port(PortRange::new(1000, 2000).unwrap()),
         // Anywhere -> 10.1.0.0/16, any protocol: drop, but with a lower priority than rule 3
         // (a higher number), so rule 3 wins where both match.
-        AclEntry::new(IpPrefix::ANY_V4, net(10, 1, 0, 0, 16), 60, Fwd::Drop),
+        AclEntry::new(Prefix::ANY_V4, net(10, 1, 0, 0, 16), 60, Fwd::Drop),
     ];
     let n = rules.len();
     let mut entries = Vec::new();

@@ -139,7 +139,7 @@ impl FlowBuilder {
     /// No DOCA release has this; [`FlowBuilder::build_with`] refuses it for other backends.
     ///
     /// ```
-    /// use doca_flow::{AclEntry, Flags, Flow, Fwd, IpPrefix, PipeType};
+    /// use doca_flow::{AclEntry, Flags, Flow, Fwd, Prefix, PipeType};
     /// # fn main() -> doca_flow::Result<()> {
     /// for unbounded in [false, true] {
     ///     let mut b = Flow::builder();
@@ -150,7 +150,7 @@ impl FlowBuilder {
     ///     let p0 = flow.start_port(0, "p0")?;
     ///     let mut q = flow.take_queue(0)?;
     ///     let acl = p0.pipe_builder("acl").acl().build()?;
-    ///     let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 5000, Fwd::Drop);
+    ///     let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 5000, Fwd::Drop);
     ///     assert_eq!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
     /// }
     /// # Ok(())

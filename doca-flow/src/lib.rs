@@ -123,6 +123,7 @@ pub mod ct;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod hint;
+pub mod net;
 pub mod packet;
 
 pub mod action;
@@ -150,14 +151,14 @@ pub use backend::{
     AclFamily, Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId,
     PipeType, PortId,
 };
-pub use classifier::PortRange;
 pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};
 pub use flow::{Datapath, Flow, FlowBuilder, Queue, SwFlow, SwGuard};
 pub use fwd::Fwd;
 pub use matching::{Field, L3Type, L4Type, Match, PacketMeta};
 pub use monitor::{Counters, MeterCfg, MeterLimit, Monitor};
-pub use pipe::acl::{AclEntry, IpPrefix};
+pub use net::{Family, PortRange, Prefix, ValueError};
+pub use pipe::acl::AclEntry;
 pub use pipe::{
     AclPipe, AnyEntry, BasicPipe, ControlPipe, CtPipe, HashPipe, LpmPipe, Pipe, TypedPipe,
     builder::PipeBuilder,

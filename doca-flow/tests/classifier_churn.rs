@@ -23,23 +23,17 @@ fn rule(rng: &mut Rng, id: u32) -> Rule<u32> {
     let prefix = |rng: &mut Rng| {
         let len = [0u8, 8, 16, 24, 28, 32][rng.below(6) as usize];
         let a = nets[rng.below(4) as usize] | (rng.next() as u32 & 0xff);
-        Prefix { addr: a, len }.normalized()
+        Prefix::new(a, len).unwrap()
     };
     let src = prefix(rng);
     let dst = prefix(rng);
     let port = |rng: &mut Rng| match rng.below(4) {
         0 => PortRange::ANY,
-        1 => PortRange {
-            lo: 1024,
-            hi: 65535,
-        },
-        2 => PortRange::exact(rng.below(64) as u16),
+        1 => PortRange::new(1024, 65535).unwrap(),
+        2 => PortRange::single(rng.below(64) as u16),
         _ => {
             let lo = rng.below(200) as u16;
-            PortRange {
-                lo,
-                hi: lo + rng.below(100) as u16,
-            }
+            PortRange::new(lo, lo + rng.below(100) as u16).unwrap()
         }
     };
     let src_port = port(rng);
@@ -60,22 +54,23 @@ fn rule(rng: &mut Rng, id: u32) -> Rule<u32> {
 fn key(rng: &mut Rng, rules: &[Rule<u32>]) -> Key<u32> {
     let r = &rules[rng.below(rules.len() as u64) as usize];
     let host = |p: Prefix<u32>, rng: &mut Rng| {
-        let m = if p.len == 0 {
+        let m = if p.prefix_len() == 0 {
             0
         } else {
-            u32::MAX << (32 - p.len)
+            u32::MAX << (32 - p.prefix_len())
         };
-        p.addr | (rng.next() as u32 & !m)
+        p.addr() | (rng.next() as u32 & !m)
     };
     Key {
         src: host(r.src, rng),
         dst: host(r.dst, rng),
         src_port: if rng.below(2) == 0 {
-            r.src_port.lo
+            r.src_port.lo()
         } else {
-            r.src_port.hi
+            r.src_port.hi()
         },
-        dst_port: r.dst_port.lo + (rng.below(u64::from(r.dst_port.hi - r.dst_port.lo) + 1) as u16),
+        dst_port: r.dst_port.lo()
+            + (rng.below(u64::from(r.dst_port.hi() - r.dst_port.lo()) + 1) as u16),
         proto: [6, 17, 4, 5, 1][rng.below(5) as usize],
         has_ports: rng.below(8) != 0,
     }

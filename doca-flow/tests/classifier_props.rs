@@ -6,6 +6,7 @@
 mod common;
 
 use doca_flow::classifier::{Addr, Classifier, ClassifierError, Key, PortRange, Prefix, Rule};
+use doca_flow::net::ValueError;
 use proptest::prelude::*;
 
 /// The oracle: smallest `(priority, id)` among matching rules.
@@ -36,22 +37,16 @@ fn addr_pool<A: Addr>(bits: u32) -> impl Strategy<Value = A> {
 
 fn prefix<A: Addr>(bits: u32) -> impl Strategy<Value = Prefix<A>> {
     let len = prop_oneof![Just(0u8), Just(bits as u8), 0..=bits as u8, 1..=16u8];
-    (addr_pool::<A>(bits), len).prop_map(|(addr, len)| Prefix { addr, len })
+    (addr_pool::<A>(bits), len).prop_map(|(addr, len)| Prefix::new(addr, len).unwrap())
 }
 
 fn port_range() -> impl Strategy<Value = PortRange> {
     prop_oneof![
         Just(PortRange::ANY),
-        Just(PortRange {
-            lo: 1024,
-            hi: 65535
-        }),
-        Just(PortRange { lo: 0, hi: 1023 }),
-        (0u16..100).prop_map(PortRange::exact),
-        (0u16..2000, 0u16..3000).prop_map(|(a, w)| PortRange {
-            lo: a,
-            hi: a.saturating_add(w)
-        }),
+        Just(PortRange::new(1024, 65535).unwrap()),
+        Just(PortRange::new(0, 1023).unwrap()),
+        (0u16..100).prop_map(PortRange::single),
+        (0u16..2000, 0u16..3000).prop_map(|(a, w)| PortRange::new(a, a.saturating_add(w)).unwrap()),
     ]
 }
 
@@ -117,22 +112,22 @@ fn corner_keys<A: Addr>(rules: &[Rule<A>], random: &[Key<A>]) -> Vec<Key<A>> {
     let mut out = random.to_vec();
     for (i, r) in rules.iter().enumerate() {
         let hi = |p: Prefix<A>| {
-            let host = !A::prefix_mask(p.len).to_u128();
-            A::from_u128(p.addr.to_u128() | host)
+            let host = !A::prefix_mask(p.prefix_len()).to_u128();
+            A::from_u128(p.addr().to_u128() | host)
         };
         let k = &random[i % random.len()];
         out.push(Key {
-            src: if i % 2 == 0 { r.src.addr } else { hi(r.src) },
-            dst: if i % 3 == 0 { r.dst.addr } else { hi(r.dst) },
+            src: if i % 2 == 0 { r.src.addr() } else { hi(r.src) },
+            dst: if i % 3 == 0 { r.dst.addr() } else { hi(r.dst) },
             src_port: if i % 5 == 0 {
-                r.src_port.lo
+                r.src_port.lo()
             } else {
-                r.src_port.hi
+                r.src_port.hi()
             },
             dst_port: if i % 7 < 3 {
-                r.dst_port.lo
+                r.dst_port.lo()
             } else {
-                r.dst_port.hi
+                r.dst_port.hi()
             },
             proto: r.proto,
             has_ports: k.has_ports,
@@ -149,16 +144,8 @@ fn check_build<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestCaseE
     let specific: Vec<Rule<A>> = rs
         .iter()
         .map(|r| Rule {
-            src: Prefix {
-                addr: r.src.addr,
-                len: r.src.len.max(half),
-            }
-            .normalized(),
-            dst: Prefix {
-                addr: r.dst.addr,
-                len: r.dst.len.max(half),
-            }
-            .normalized(),
+            src: Prefix::new(r.src.addr(), r.src.prefix_len().max(half)).unwrap(),
+            dst: Prefix::new(r.dst.addr(), r.dst.prefix_len().max(half)).unwrap(),
             ..*r
         })
         .collect();
@@ -258,7 +245,7 @@ proptest! {
 }
 
 #[test]
-fn errors_name_the_rule_and_field() {
+fn errors_name_the_rule_and_bad_values_cannot_be_made() {
     let ok = Rule::<u32> {
         src: Prefix::ANY,
         dst: Prefix::ANY,
@@ -271,46 +258,27 @@ fn errors_name_the_rule_and_field() {
     };
     let e = Classifier::build(&[ok, ok]).unwrap_err();
     assert_eq!(e, ClassifierError::DuplicateId { id: 5 });
-    let bad = Rule {
-        dst_port: PortRange { lo: 9, hi: 3 },
-        ..ok
-    };
-    let e = Classifier::build(&[bad]).unwrap_err();
-    assert!(
-        e.to_string().contains("rule 5") && e.to_string().contains("dst_port"),
-        "{e}"
-    );
-    let bad = Rule {
-        src: Prefix { addr: 0, len: 33 },
-        ..ok
-    };
-    assert!(
-        Classifier::build(&[bad])
-            .unwrap_err()
-            .to_string()
-            .contains("src prefix length 33")
-    );
     let mut c = Classifier::new();
-    assert!(
-        c.insert(Rule {
-            src: Prefix { addr: 0, len: 40 },
-            ..ok
-        })
-        .is_err()
+    c.insert(ok).unwrap();
+    assert_eq!(c.insert(ok), Err(ClassifierError::DuplicateId { id: 5 }));
+    assert_eq!(c.len(), 1);
+    // An inverted range or an over-long prefix is refused when it is made, so no rule
+    // can hold one.
+    assert_eq!(PortRange::new(9, 3), Err(ValueError::InvertedRange(9, 3)));
+    assert_eq!(
+        Prefix::new(0u32, 33).unwrap_err().to_string(),
+        "prefix length `33` is not in 0..=32"
     );
-    assert!(c.is_empty());
+    assert!(Prefix::new(0u128, 129).is_err());
 }
 
 #[test]
 fn prefixes_are_normalised_and_no_port_keys_skip_port_rules() {
     let r = Rule::<u32> {
-        src: Prefix {
-            addr: 0x0a01_0203,
-            len: 8,
-        },
+        src: Prefix::new(0x0a01_0203, 8).unwrap(),
         dst: Prefix::ANY,
         src_port: PortRange::ANY,
-        dst_port: PortRange::exact(80),
+        dst_port: PortRange::single(80),
         proto: 6,
         proto_mask: 0xff,
         priority: 1,
@@ -323,7 +291,7 @@ fn prefixes_are_normalised_and_no_port_keys_skip_port_rules() {
         ..r
     };
     let c = Classifier::build(&[r, any]).unwrap();
-    assert_eq!(c.get(1).unwrap().src.addr, 0x0a00_0000);
+    assert_eq!(c.get(1).unwrap().src.addr(), 0x0a00_0000);
     let k = Key {
         src: 0x0aff_0000,
         dst: 1,

@@ -2,12 +2,12 @@
 
 mod common;
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, ControlEntry, EntryStatus, Field, Flags, Flow, Fwd, IpPrefix, LpmEntry, Match,
-    PortId, PortRange, Verdict,
+    AclEntry, ControlEntry, EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, PortId,
+    PortRange, Prefix, Verdict,
 };
 use proptest::prelude::*;
 
@@ -177,11 +177,9 @@ struct Acl {
 fn range() -> impl Strategy<Value = PortRange> {
     prop_oneof![
         Just(PortRange::ANY),
-        (1u16..2000).prop_map(PortRange::exact),
-        (0u16..2000, 1u16..2000).prop_map(|(a, b)| PortRange {
-            lo: a.min(b),
-            hi: a.max(b).max(1)
-        }),
+        (1u16..2000).prop_map(PortRange::single),
+        (0u16..2000, 1u16..2000)
+            .prop_map(|(a, b)| PortRange::new(a.min(b), a.max(b).max(1)).unwrap()),
     ]
 }
 
@@ -222,8 +220,8 @@ impl Acl {
 
     fn entry(&self) -> AclEntry {
         let mut e = AclEntry::new(
-            IpPrefix::V4(Ipv4Addr::from(self.src.0), self.src.1),
-            IpPrefix::V4(Ipv4Addr::from(self.dst.0), self.dst.1),
+            Prefix::new(IpAddr::from(Ipv4Addr::from(self.src.0)), self.src.1).unwrap(),
+            Prefix::new(IpAddr::from(Ipv4Addr::from(self.dst.0)), self.dst.1).unwrap(),
             self.prio,
             Fwd::Port(PortId(self.out)),
         )

@@ -1,12 +1,12 @@
 //! One test per documented DOCA Flow rule that the sw backend reproduces.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::{Headers, L3, PacketBuilder};
 use doca_flow::{
     AclEntry, Actions, BasicEntry, ControlEntry, Counters, Domain, DropReason, EntryStatus, Error,
-    Field, Flags, Flow, Fwd, IpPrefix, LpmEntry, Match, MeterCfg, MeterLimit, Mode, Monitor,
-    PortId, PortRange, Verdict,
+    Field, Flags, Flow, Fwd, LpmEntry, Match, MeterCfg, MeterLimit, Mode, Monitor, PortId,
+    PortRange, Prefix, Verdict,
 };
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> Ipv4Addr {
@@ -247,7 +247,7 @@ fn acl_cannot_be_root_and_priority_is_0_to_1024() {
     let err = p0.pipe_builder("acl").acl().root(true).build().unwrap_err();
     assert!(matches!(err, Error::AclRoot));
     let acl = p0.pipe_builder("acl").acl().build().unwrap();
-    let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1025, Fwd::Drop);
+    let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 1025, Fwd::Drop);
     assert!(matches!(
         acl.add_entry(&mut q, e, Flags::NoWait),
         Err(Error::PriorityOutOfRange {
@@ -255,7 +255,7 @@ fn acl_cannot_be_root_and_priority_is_0_to_1024() {
             max: 1024
         })
     ));
-    let e = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1024, Fwd::Drop);
+    let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 1024, Fwd::Drop);
     assert!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok());
 }
 
@@ -265,14 +265,14 @@ fn acl_port_ranges_prefixes_and_priority() {
     let _p1 = flow.start_port(1, "p1").unwrap();
     let (_root, acl) = acl_behind_root(&p0, &mut q);
     let allow = AclEntry::new(
-        IpPrefix::V4(ip(10, 0, 0, 0), 8),
-        IpPrefix::ANY_V4,
+        Prefix::new(IpAddr::from(ip(10, 0, 0, 0)), 8).unwrap(),
+        Prefix::ANY_V4,
         1,
         Fwd::Port(PortId(1)),
     )
     .proto(6)
-    .dst_port(PortRange { lo: 1000, hi: 2000 });
-    let deny_all = AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 2, Fwd::Drop);
+    .dst_port(PortRange::new(1000, 2000).unwrap());
+    let deny_all = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 2, Fwd::Drop);
     let _a = acl.add_entry(&mut q, allow, Flags::WaitForBatch).unwrap();
     let _b = acl.add_entry(&mut q, deny_all, Flags::NoWait).unwrap();
     p0.entries_process(&mut q, 0).unwrap();
@@ -292,13 +292,13 @@ fn acl_port_ranges_prefixes_and_priority() {
 #[test]
 fn acl_range_encoding_is_low_in_match_high_in_mask() {
     let e = AclEntry::new(
-        IpPrefix::ANY_V4,
-        IpPrefix::V4(ip(10, 0, 0, 0), 16),
+        Prefix::ANY_V4,
+        Prefix::new(IpAddr::from(ip(10, 0, 0, 0)), 16).unwrap(),
         0,
         Fwd::Drop,
     )
-    .src_port(PortRange { lo: 100, hi: 200 })
-    .dst_port(PortRange::exact(53));
+    .src_port(PortRange::new(100, 200).unwrap())
+    .dst_port(PortRange::single(53));
     let (m, k) = e.to_doca().unwrap();
     assert_eq!(m.get(Field::TransportSrcPort), 100);
     assert_eq!(k.get(Field::TransportSrcPort), 200);
@@ -332,14 +332,19 @@ fn acl_ipv6() {
     let _e = acl
         .add_entry(
             &mut q,
-            AclEntry::new(IpPrefix::ANY_V6, IpPrefix::V6(net, 32), 0, Fwd::Kernel),
+            AclEntry::new(
+                Prefix::ANY_V6,
+                Prefix::new(IpAddr::from(net), 32).unwrap(),
+                0,
+                Fwd::Kernel,
+            ),
             Flags::NoWait,
         )
         .unwrap();
     assert!(matches!(
         acl.add_entry(
             &mut q,
-            AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 0, Fwd::Drop),
+            AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 0, Fwd::Drop),
             Flags::NoWait
         ),
         Err(Error::Invalid { .. })

@@ -5,15 +5,15 @@
 //! direct backend calls, and injected failures reach the caller.
 #![cfg(feature = "doca-emu")]
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use doca_flow::backend::emu::{self, Fault};
 use doca_flow::backend::{EntrySpec, FlowCfg, FwdSpec, PipeCfg, PortCfg, PortKind};
 use doca_flow::dpdk::Eal;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, Backend, ControlEntry, Flags, Flow, Fwd, HwBackend, IpPrefix, L3Type, Match, Mode,
-    Monitor, PipeType, PortId, PortRange, Verdict,
+    AclEntry, Backend, ControlEntry, Flags, Flow, Fwd, HwBackend, L3Type, Match, Mode, Monitor,
+    PipeType, PortId, PortRange, Prefix, Verdict,
 };
 
 fn eal() -> Eal {
@@ -64,20 +64,20 @@ fn firewall_on_the_emulator(eal: &Eal) {
         .add_entry(
             &mut q,
             AclEntry::new(
-                IpPrefix::ANY_V4,
-                IpPrefix::V4(ip(10, 0, 0, 0), 8),
+                Prefix::ANY_V4,
+                Prefix::new(IpAddr::from(ip(10, 0, 0, 0)), 8).unwrap(),
                 10,
                 Fwd::Port(PortId(1)),
             )
             .proto(6)
-            .dst_port(PortRange::exact(443)),
+            .dst_port(PortRange::single(443)),
             Flags::WaitForBatch,
         )
         .unwrap();
     let _deny = acl
         .add_entry(
             &mut q,
-            AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 20, Fwd::Drop),
+            AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 20, Fwd::Drop),
             Flags::NoWait,
         )
         .unwrap();
@@ -215,9 +215,9 @@ fn injected_failures(eal: &Eal) {
         .unwrap();
     p0.entries_process(&mut q, 0).unwrap();
     let rule = |port| {
-        AclEntry::new(IpPrefix::ANY_V4, IpPrefix::ANY_V4, 1, Fwd::Port(PortId(1)))
+        AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 1, Fwd::Port(PortId(1)))
             .proto(17)
-            .dst_port(PortRange::exact(port))
+            .dst_port(PortRange::single(port))
     };
     emu::inject(Fault::EntryAddRefused { nth: 1 });
     assert!(acl.add_entry(&mut q, rule(53), Flags::NoWait).is_err());

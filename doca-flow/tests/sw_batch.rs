@@ -11,12 +11,12 @@
 
 mod common;
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, IpPrefix,
-    Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange,
+    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match,
+    MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -236,16 +236,13 @@ fn build(spec: &Spec) -> Built {
     }
     for r in &spec.acl4 {
         let mut e = AclEntry::new(
-            IpPrefix::V4(Ipv4Addr::from(r.src.0), r.src.1),
-            IpPrefix::V4(Ipv4Addr::from(r.dst.0), r.dst.1),
+            Prefix::new(IpAddr::from(Ipv4Addr::from(r.src.0)), r.src.1).unwrap(),
+            Prefix::new(IpAddr::from(Ipv4Addr::from(r.dst.0)), r.dst.1).unwrap(),
             r.prio,
             fwd(r.to),
         );
         if let Some((a, b)) = r.dport {
-            e = e.dst_port(PortRange {
-                lo: a.min(b),
-                hi: a.max(b).max(1),
-            });
+            e = e.dst_port(PortRange::new(a.min(b), a.max(b).max(1)).unwrap());
         }
         if let Some(p) = r.proto {
             e = e.proto(p);
@@ -255,8 +252,8 @@ fn build(spec: &Spec) -> Built {
     for &(len, prio, to) in &spec.acl6 {
         let net = Ipv6Addr::from(0x2001_0db8u128 << 96);
         let e = AclEntry::new(
-            IpPrefix::ANY_V6,
-            IpPrefix::V6(net, len),
+            Prefix::ANY_V6,
+            Prefix::new(IpAddr::from(net), len).unwrap(),
             u32::from(prio),
             fwd(to),
         );

@@ -24,7 +24,7 @@
 //! )
 //! .unwrap();
 //! let r = rules[0].to_rule(0);
-//! assert_eq!((r.dst_port.lo, r.proto, r.priority), (80, 6, 0));
+//! assert_eq!((r.dst_port.lo(), r.proto, r.priority), (80, 6, 0));
 //! ```
 
 use std::io::Read;
@@ -295,13 +295,7 @@ fn parse_prefix(tok: &str) -> Option<Prefix<u32>> {
     let (addr, len) = tok.split_once('/')?;
     let addr: std::net::Ipv4Addr = addr.parse().ok()?;
     let len: u8 = len.parse().ok()?;
-    (len <= 32).then_some(
-        Prefix {
-            addr: u32::from(addr),
-            len,
-        }
-        .normalized(),
-    )
+    Prefix::new(u32::from(addr), len).ok()
 }
 
 fn parse_value_mask<T: TryFrom<u64>>(tok: &str) -> Option<(T, T)> {
@@ -346,10 +340,8 @@ pub fn parse_rules(text: &str, file: &Path) -> Result<Vec<CbRule>, ClassBenchErr
             let (hi_tok, hi_col) = t.next(what)?;
             let hi: u16 =
                 parse_num(hi_tok).ok_or_else(|| t.err(hi_col, "port number 0..=65535", hi_tok))?;
-            if lo > hi {
-                return Err(t.err(lo_col, "port range with lo <= hi", &format!("{lo} : {hi}")));
-            }
-            *p = PortRange { lo, hi };
+            *p = PortRange::new(lo, hi)
+                .map_err(|_| t.err(lo_col, "port range with lo <= hi", &format!("{lo} : {hi}")))?;
         }
         let (tok, col) = t.next("protocol 0xPP/0xMM")?;
         let (proto, proto_mask) =
@@ -498,21 +490,19 @@ pub fn parse_matches(text: &str, file: &Path) -> Result<Vec<Option<u32>>, ClassB
 /// rule the model's checker refuses.
 pub fn to_rule_set(rules: &[CbRule]) -> Result<crate::model::RuleSet, ClassBenchError> {
     use crate::model::{
-        Action, CheckOptions, PortId, PortRange as ModelRange, PortRole, Prefix as ModelPrefix,
-        Rule as ModelRule, RuleSet,
+        Action, CheckOptions, PortId, PortRef, PortRole, Rule as ModelRule, RuleSet,
     };
-    let prefix = |p: Prefix<u32>| -> Option<ModelPrefix> {
-        (p.len > 0).then(|| {
-            ModelPrefix::new(std::net::Ipv4Addr::from(p.addr).into(), p.len)
+    // The model holds prefixes of either family: the same type, its `IpAddr` form.
+    let prefix = |p: Prefix<u32>| -> Option<Prefix> {
+        (p.prefix_len() > 0).then(|| {
+            Prefix::new(std::net::Ipv4Addr::from(p.addr()).into(), p.prefix_len())
                 .expect("a length <= 32 is valid for IPv4")
         })
     };
-    let range = |r: PortRange| -> Option<ModelRange> {
-        (!r.is_any()).then(|| ModelRange::new(r.lo, r.hi).expect("the parser refuses lo > hi"))
-    };
+    let range = |r: PortRange| -> Option<PortRange> { (!r.is_any()).then_some(r) };
     let mut b = RuleSet::builder()
         .check_options(CheckOptions::IMPORT)
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
         .defaults(Action::Drop, Action::Drop);
     for (i, r) in rules.iter().enumerate() {
         let mut rb = ModelRule::builder(format!("r{i}"))
@@ -552,12 +542,9 @@ mod tests {
         let r = r[0];
         assert_eq!(
             r.src,
-            Prefix {
-                addr: u32::from_be_bytes([195, 120, 234, 169]),
-                len: 32
-            }
+            Prefix::new(u32::from_be_bytes([195, 120, 234, 169]), 32).unwrap()
         );
-        assert_eq!(r.dst_port, PortRange::exact(19856));
+        assert_eq!(r.dst_port, PortRange::single(19856));
         assert_eq!(
             (r.proto, r.proto_mask, r.flags, r.flags_mask),
             (6, 0xff, 0x1000, 0x1000)

@@ -27,11 +27,11 @@
 //!
 //! ```
 //! use doca_flow::packet::{Headers, PacketBuilder};
-//! use dpu_fw::model::{Action, PortId, PortRole, Rule, RuleSet};
+//! use dpu_fw::model::{Action, PortId, PortRef, PortRole, Rule, RuleSet};
 //! use dpu_fw::oracle;
 //!
 //! let rules = RuleSet::builder()
-//!     .port("p0", PortRole::Uplink, PortId::Doca(0))
+//!     .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
 //!     .rule(Rule::builder("ssh").protocol(6).dst_ports([22.into()]).action(Action::Drop))
 //!     .defaults(Action::Accept, Action::Accept)
 //!     .build()
@@ -48,7 +48,7 @@ use doca_flow::packet::{Headers, L3, L4};
 
 use crate::conntrack::CtState;
 use crate::model::{
-    Direction, Family, IcmpMatch, Match, PortRange, Prefix, RateLimit, RuleSet, TcpFlags,
+    Direction, Family, IcmpMatch, PortRange, Prefix, RateLimit, RuleMatch, RuleSet, TcpFlags,
     covers_all_ports,
 };
 
@@ -128,7 +128,7 @@ pub fn first_match(rules: &RuleSet, in_port: &str, headers: &Headers) -> Option<
 /// True if every field of `m` matches the packet, which has connection-tracking state
 /// `state` (`None`: untracked; a `state` match needs a state in its set).
 pub fn matches_tracked(
-    m: &Match,
+    m: &RuleMatch,
     in_port: &str,
     headers: &Headers,
     state: Option<CtState>,
@@ -139,7 +139,7 @@ pub fn matches_tracked(
 }
 
 /// True if every field of `m` but `state` matches the packet.
-pub fn matches(m: &Match, in_port: &str, headers: &Headers) -> bool {
+pub fn matches(m: &RuleMatch, in_port: &str, headers: &Headers) -> bool {
     let (family, src, dst, proto) = match headers.l3 {
         L3::Ipv4(ip) => (
             Family::Ipv4,

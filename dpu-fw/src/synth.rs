@@ -139,22 +139,16 @@ fn port_range(rng: &mut SplitMix64, class: usize) -> PortRange {
     const COMMON: [u16; 10] = [80, 443, 53, 22, 25, 110, 123, 161, 389, 8080];
     match class {
         0 => PortRange::ANY,
-        1 => PortRange {
-            lo: 1024,
-            hi: 65535,
-        },
-        2 => PortRange { lo: 0, hi: 1023 },
-        3 => PortRange::exact(if rng.chance(0.6) {
+        1 => PortRange::new(1024, 65535).unwrap(),
+        2 => PortRange::new(0, 1023).unwrap(),
+        3 => PortRange::single(if rng.chance(0.6) {
             COMMON[rng.below(10) as usize]
         } else {
             rng.below(65536) as u16
         }),
         _ => {
             let lo = rng.below(65000) as u16;
-            PortRange {
-                lo,
-                hi: lo.saturating_add(1 + rng.below(2000) as u16),
-            }
+            PortRange::new(lo, lo.saturating_add(1 + rng.below(2000) as u16)).unwrap()
         }
     }
 }
@@ -197,16 +191,8 @@ pub fn rules<A: Addr>(profile: Profile, n: usize, seed: u64) -> Vec<Rule<A>> {
             };
             let sl = jitter(&mut rng, fs);
             let dl = jitter(&mut rng, fd);
-            let src = Prefix {
-                addr: address::<A>(&mut rng, &pool),
-                len: sl,
-            }
-            .normalized();
-            let dst = Prefix {
-                addr: address::<A>(&mut rng, &pool),
-                len: dl,
-            }
-            .normalized();
+            let src = Prefix::new(address::<A>(&mut rng, &pool), sl).unwrap();
+            let dst = Prefix::new(address::<A>(&mut rng, &pool), dl).unwrap();
             let src_port = if rng.chance(s.sport_wild) {
                 PortRange::ANY
             } else {
@@ -275,18 +261,19 @@ pub fn trace<A: Addr>(rules: &[Rule<A>], n: usize, miss_share: f64, seed: u64) -
             let r = &rules[rng.below(rules.len() as u64) as usize];
             let end = |rng: &mut SplitMix64, p: Prefix<A>| {
                 if rng.chance(0.5) {
-                    p.addr
+                    p.addr()
                 } else {
-                    let host = if p.len == 0 {
+                    let host = if p.prefix_len() == 0 {
                         u128::MAX
                     } else {
-                        !(u128::MAX << (128 - u32::from(p.len)))
+                        !(u128::MAX << (128 - u32::from(p.prefix_len())))
                     };
-                    A::from_u128((p.addr.to_u128() << (128 - A::BITS) | host) >> (128 - A::BITS))
+                    A::from_u128((p.addr().to_u128() << (128 - A::BITS) | host) >> (128 - A::BITS))
                 }
             };
-            let port =
-                |rng: &mut SplitMix64, pr: PortRange| if rng.chance(0.5) { pr.lo } else { pr.hi };
+            let port = |rng: &mut SplitMix64, pr: PortRange| {
+                if rng.chance(0.5) { pr.lo() } else { pr.hi() }
+            };
             Key {
                 src: end(&mut rng, r.src),
                 dst: end(&mut rng, r.dst),

@@ -167,7 +167,7 @@ fn prefix_rule_set() -> impl Strategy<Value = RuleSet> {
         .prop_map(|(mut rs, extra)| {
             let others = std::mem::take(&mut rs.rules);
             for (i, ((dst, prefixes), action)) in extra.into_iter().enumerate() {
-                let mut m = dpu_fw::model::Match::default();
+                let mut m = dpu_fw::model::RuleMatch::default();
                 if dst {
                     m.dst = prefixes;
                 } else {

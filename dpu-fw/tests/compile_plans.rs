@@ -9,7 +9,9 @@ use dpu_fw::compile::{
 };
 use dpu_fw::demo;
 use dpu_fw::install::Installed;
-use dpu_fw::model::{Action, Family, PortId, PortRange, PortRole, Rate, RateLimit, Rule, RuleSet};
+use dpu_fw::model::{
+    Action, Family, PortId, PortRange, PortRef, PortRole, Rate, RateLimit, Rule, RuleSet,
+};
 use dpu_fw::oracle;
 
 fn acl_pipes(plan: &dpu_fw::compile::Plan, fam: Family) -> usize {
@@ -23,8 +25,8 @@ fn acl_pipes(plan: &dpu_fw::compile::Plan, fam: Family) -> usize {
 /// `i` needs level `i`.
 fn nested(n: u16) -> RuleSet {
     let mut b = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1));
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)));
     for i in 0..n {
         b = b.rule(
             Rule::builder(format!("r{i}"))
@@ -87,7 +89,7 @@ fn a_tiny_level_limit_makes_one_pipe_per_band() {
 
 #[test]
 fn disjoint_rules_share_one_level() {
-    let mut b = RuleSet::builder().port("p0", PortRole::Uplink, PortId::Doca(0));
+    let mut b = RuleSet::builder().port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)));
     for i in 0..2000u16 {
         b = b.rule(
             Rule::builder(format!("r{i}"))
@@ -228,12 +230,12 @@ fn chains_and_peers_decide_where_packets_go() {
 #[test]
 fn ports_with_the_same_rules_share_a_pipeline_and_ruleless_ports_are_steered() {
     let rules = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("p1", PortRole::Uplink, PortId::Doca(1))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("p1", PortRole::Uplink, PortRef::Doca(PortId(1)))
         .port(
             "pf0hpf",
             PortRole::Host,
-            PortId::Representor("pf0hpf".into()),
+            PortRef::Representor("pf0hpf".into()),
         )
         .rule(
             Rule::builder("ssh")
@@ -278,8 +280,8 @@ fn ports_with_the_same_rules_share_a_pipeline_and_ruleless_ports_are_steered() {
 #[test]
 fn rate_limits_drop_red_packets_and_count_them_on_the_rule() {
     let rules = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
         .rule(
             Rule::builder("udp")
                 .protocol(17)
@@ -332,8 +334,8 @@ fn compile_errors_name_the_problem() {
 #[test]
 fn long_pure_prefix_runs_go_to_lpm_and_exact_pipes() {
     let mut b = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1));
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)));
     // 64 nested and disjoint destination prefixes, then 64 host sources.
     for i in 0..64u32 {
         let len = 8 + (i % 24) as u8;

@@ -42,14 +42,14 @@ fn render(plan: &Plan) -> String {
                 .map_or("-".to_string(), |r| plan.rules[r as usize].clone());
             let m = match &e.matcher {
                 PlanMatch::Acl(a) => format!(
-                    "prio {} {:?} -> {:?} sport {}-{} dport {}-{} proto {:?}",
+                    "prio {} {} -> {} sport {}-{} dport {}-{} proto {:?}",
                     a.priority,
                     a.src,
                     a.dst,
-                    a.src_port.lo,
-                    a.src_port.hi,
-                    a.dst_port.lo,
-                    a.dst_port.hi,
+                    a.src_port.lo(),
+                    a.src_port.hi(),
+                    a.dst_port.lo(),
+                    a.dst_port.hi(),
                     a.proto
                 ),
                 PlanMatch::Control {

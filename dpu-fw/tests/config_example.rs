@@ -3,7 +3,7 @@
 
 use dpu_fw::config;
 use dpu_fw::conntrack::{CtState, StateSet};
-use dpu_fw::model::{Action, Family, Hop, PortId, PortRange, PortRole, Rate, SetValues};
+use dpu_fw::model::{Action, Family, Hop, PortId, PortRange, PortRef, PortRole, Rate, SetValues};
 
 fn example() -> config::Checked {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/firewall.toml");
@@ -26,10 +26,13 @@ fn example_parses_without_warnings() {
 fn example_values() {
     let rs = example().rules;
     let p0 = rs.port("p0").unwrap();
-    assert_eq!((p0.role, &p0.id), (PortRole::Uplink, &PortId::Doca(0)));
+    assert_eq!(
+        (p0.role, &p0.id),
+        (PortRole::Uplink, &PortRef::Doca(PortId(0)))
+    );
     assert_eq!(
         rs.port("hbn").unwrap().id,
-        PortId::Representor("en3f0pf0sf1".into())
+        PortRef::Representor("en3f0pf0sf1".into())
     );
     assert_eq!(rs.peer_of("p0").unwrap().name, "pf0hpf");
     assert_eq!(rs.peer_of("pf0hpf").unwrap().name, "p0");

@@ -3,7 +3,7 @@
 
 use dpu_fw::config::{self, ErrorKind};
 use dpu_fw::model::{
-    Action, Defaults, PortId, PortRange, PortRole, ProblemKind, Rule, RuleSet, WarningKind,
+    Action, Defaults, PortRange, PortRef, PortRole, ProblemKind, Rule, RuleSet, WarningKind,
     protocol::TCP,
 };
 
@@ -64,7 +64,7 @@ fn defaults_and_implicit_values() {
     assert_eq!(c.rules.defaults.inbound, Action::Drop);
     assert_eq!(
         c.rules.port("h").unwrap().id,
-        PortId::Representor("h".into())
+        PortRef::Representor("h".into())
     );
     let c = ok(&format!(
         "{PORTS}[[rules]]\naction = \"drop\"\n[[rules]]\naction = \"accept\"\n"
@@ -144,8 +144,8 @@ fn builder_and_toml_agree() {
          dst_port = \"@web\"\naction = \"accept\"\ncount = true\n[defaults]\ninbound = \"drop\"\noutbound = \"drop\"\n"
     ));
     let built = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Representor("p0".into()))
-        .port("h", PortRole::Host, PortId::Representor("h".into()))
+        .port("p0", PortRole::Uplink, PortRef::Representor("p0".into()))
+        .port("h", PortRole::Host, PortRef::Representor("h".into()))
         .port_set("web", [PortRange::single(80), PortRange::single(443)])
         .rule(
             Rule::builder("web")
@@ -195,7 +195,7 @@ fn import_options_allow_protocol_wildcard_port_rules() {
         .rule(
             Rule::builder("icmp-any-port")
                 .protocol(1)
-                .dst_ports([PortRange::FULL]),
+                .dst_ports([PortRange::ANY]),
         )
         .build()
         .unwrap();

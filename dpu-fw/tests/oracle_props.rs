@@ -4,7 +4,7 @@
 mod common;
 mod strategies;
 
-use dpu_fw::model::{Match, RuleSet, match_contains};
+use dpu_fw::model::{RuleMatch, RuleSet, match_contains};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 use strategies::{any_match, headers, in_port, match_with_density, rule_set};
@@ -31,7 +31,7 @@ proptest! {
     #[test]
     fn containment_is_reflexive(m in any_match()) {
         prop_assert!(match_contains(&m, &m));
-        prop_assert!(match_contains(&Match::default(), &m));
+        prop_assert!(match_contains(&RuleMatch::default(), &m));
     }
 
     /// The verdict is the first matching rule's, else the direction's default.

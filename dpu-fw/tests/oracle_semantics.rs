@@ -5,8 +5,8 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 
 use doca_flow::packet::{Headers, PacketBuilder, tcp_flags};
 use dpu_fw::model::{
-    Action, Direction, Family, PortId, PortRange, PortRole, Rate, RateLimit, Rule, RuleBuilder,
-    RuleSet,
+    Action, Direction, Family, PortId, PortRange, PortRef, PortRole, Rate, RateLimit, Rule,
+    RuleBuilder, RuleSet,
     protocol::{ICMP, ICMPV6, TCP, UDP},
 };
 use dpu_fw::oracle::{self, Verdict};
@@ -18,9 +18,9 @@ const B6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 
 fn rules(rules: impl IntoIterator<Item = RuleBuilder>) -> RuleSet {
     let mut b = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
-        .port("hbn", PortRole::Service, PortId::Representor("sf1".into()))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
+        .port("hbn", PortRole::Service, PortRef::Representor("sf1".into()))
         .defaults(Action::Drop, Action::Accept);
     for r in rules {
         b = b.rule(r);

@@ -26,14 +26,14 @@ use doca_flow::{Mode, SwBackend, Verdict};
 use dpu_fw::compile::{Plan, PlanPortKind, Target, compile, diff::diff};
 use dpu_fw::demo;
 use dpu_fw::install::{InstallError, Installed, mode_for};
-use dpu_fw::model::{Action, PortId, RuleSet};
+use dpu_fw::model::{Action, PortRef, RuleSet};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 
 /// `rules` with every port given as an SF netdev (`<name>_if`).
 fn netdev(mut rules: RuleSet) -> RuleSet {
     for p in &mut rules.ports {
-        p.id = PortId::Netdev(format!("{}_if", p.name));
+        p.id = PortRef::Netdev(format!("{}_if", p.name));
     }
     rules
 }
@@ -86,7 +86,7 @@ fn the_mode_follows_the_ports_and_a_mix_is_refused() {
     // The software backend (the software dataplane) runs every plan in switch mode.
     assert_eq!(Installed::new(&sfs).unwrap().mode(), Mode::Switch);
     let mut mixed = stateless_demo();
-    mixed.ports[0].id = PortId::Netdev("p0_if".into());
+    mixed.ports[0].id = PortRef::Netdev("p0_if".into());
     let e = mode_for(&plan(&mixed)).unwrap_err();
     let text = e.to_string();
     assert!(
@@ -260,7 +260,7 @@ fn vnf_mode_on_the_doca_flow_emulator() {
     assert_oracle(&fw, &stateless_demo(), "first install");
     drop(fw);
     let mut mixed = stateless_demo();
-    mixed.ports[1].id = PortId::Netdev("pf0hpf_if".into());
+    mixed.ports[1].id = PortRef::Netdev("pf0hpf_if".into());
     assert!(matches!(
         hw(&mixed),
         Err(InstallError::MixedPortModes { .. })

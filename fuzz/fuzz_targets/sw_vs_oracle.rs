@@ -14,7 +14,8 @@ use doca_flow::packet::{Headers, PacketBuilder};
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::install::Installed;
 use dpu_fw::model::{
-    Action, Family, IcmpMatch, Match, PortId, PortRange, PortRole, Prefix, Rule, RuleSet, TcpFlags,
+    Action, Family, IcmpMatch, PortId, PortRange, PortRef, PortRole, Prefix, Rule, RuleMatch,
+    RuleSet, TcpFlags,
 };
 use dpu_fw::oracle;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
@@ -78,8 +79,8 @@ fn maybe<T>(
     }
 }
 
-fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
-    Ok(Match {
+fn a_match(u: &mut Unstructured<'_>) -> Result<RuleMatch> {
+    Ok(RuleMatch {
         in_ports: list(u, |u| Ok(u.choose(&PORTS)?.to_string()))?,
         family: maybe(u, |u| {
             Ok(if u.arbitrary()? {
@@ -117,7 +118,7 @@ fn a_match(u: &mut Unstructured<'_>) -> Result<Match> {
 /// [`a_match`], made to pass the checker more often: the protocol a port, TCP-flags or
 /// ICMP match needs, and prefixes of the rule's family (the checker refuses the rest,
 /// and the target skips rule sets it refuses).
-fn a_valid_match(u: &mut Unstructured<'_>) -> Result<Match> {
+fn a_valid_match(u: &mut Unstructured<'_>) -> Result<RuleMatch> {
     let mut m = a_match(u)?;
     if m.tcp_flags.is_some() {
         m.protocol = Some(6);
@@ -145,9 +146,9 @@ fn action(u: &mut Unstructured<'_>) -> Result<Action> {
 
 fn rule_set(u: &mut Unstructured<'_>) -> Result<RuleSet> {
     let mut rs = RuleSet::builder()
-        .port("p0", PortRole::Uplink, PortId::Doca(0))
-        .port("pf0hpf", PortRole::Host, PortId::Doca(1))
-        .port("hbn", PortRole::Service, PortId::Doca(2))
+        .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+        .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
+        .port("hbn", PortRole::Service, PortRef::Doca(PortId(2)))
         .defaults(action(u)?, action(u)?)
         .build()
         .expect("three ports and defaults are a valid rule set");

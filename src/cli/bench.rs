@@ -205,10 +205,10 @@ mod peer {
             .iter()
             .enumerate()
             .map(|(i, r)| AclIpv4Rule {
-                src: (r.src.addr, r.src.len),
-                dst: (r.dst.addr, r.dst.len),
-                src_port: (r.src_port.lo, r.src_port.hi),
-                dst_port: (r.dst_port.lo, r.dst_port.hi),
+                src: (r.src.addr(), r.src.prefix_len()),
+                dst: (r.dst.addr(), r.dst.prefix_len()),
+                src_port: (r.src_port.lo(), r.src_port.hi()),
+                dst_port: (r.dst_port.lo(), r.dst_port.hi()),
                 proto: (r.proto, r.proto_mask),
                 // First rule wins: rte_acl prefers higher priorities.
                 priority: 536_870_911 - i as i32,

@@ -103,7 +103,7 @@ mod dataplane {
     use dpu_fw::firewall::{Firewall, OffloadRequest};
     use dpu_fw::install::Installed;
     use dpu_fw::metrics::{MetricsServer, OffloadMetrics, PortMetrics, RuleMetrics, Snapshot};
-    use dpu_fw::model::{Direction, PortId as ModelPortId, RuleSet};
+    use dpu_fw::model::{Direction, PortId, PortRef, RuleSet};
     use tracing::{error, info, warn};
 
     use super::Args;
@@ -585,11 +585,11 @@ mod dataplane {
         let mut sf = Vec::with_capacity(rules.ports.len());
         for p in &rules.ports {
             let given = map.remove(&p.name).unwrap_or_else(|| match &p.id {
-                ModelPortId::Doca(id) => Given::Device(Device::Id(*id)),
-                ModelPortId::Representor(n) => Given::Device(Device::Name(n.clone())),
-                ModelPortId::Netdev(n) => Given::Netdev(n.clone()),
+                PortRef::Doca(PortId(id)) => Given::Device(Device::Id(*id)),
+                PortRef::Representor(n) => Given::Device(Device::Name(n.clone())),
+                PortRef::Netdev(n) => Given::Netdev(n.clone()),
             });
-            sf.push(matches!(p.id, ModelPortId::Netdev(_)) || matches!(given, Given::Netdev(_)));
+            sf.push(matches!(p.id, PortRef::Netdev(_)) || matches!(given, Given::Netdev(_)));
             let device = match given {
                 Given::Device(d) => d,
                 Given::Netdev(n) => {

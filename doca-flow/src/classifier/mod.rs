@@ -14,9 +14,9 @@
 //!
 //! let web = Rule {
 //!     src: Prefix::ANY,
-//!     dst: Prefix { addr: 0x0a00_0000u32, len: 8 },
+//!     dst: Prefix::new(0x0a00_0000u32, 8).unwrap(),
 //!     src_port: PortRange::ANY,
-//!     dst_port: PortRange { lo: 80, hi: 80 },
+//!     dst_port: PortRange::single(80),
 //!     proto: 6,
 //!     proto_mask: 0xff,
 //!     priority: 0,
@@ -45,161 +45,8 @@ mod tree;
 
 use std::collections::HashMap;
 
+pub use crate::net::{Addr, PortRange, Prefix};
 use tree::Engine;
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for u32 {}
-    impl Sealed for u128 {}
-}
-
-/// Address width: implemented for `u32` (IPv4) and `u128` (IPv6).
-///
-/// The trait is sealed; its methods are the few bit operations the classifier
-/// needs, so the same code serves both families.
-pub trait Addr:
-    Copy + Eq + Ord + core::hash::Hash + core::fmt::Debug + Send + Sync + 'static + sealed::Sealed
-{
-    /// Number of bits in the address.
-    const BITS: u32;
-    /// The all-zero address.
-    const ZERO: Self;
-    /// The mask that keeps the first `len` bits (`len` is clamped to `BITS`).
-    fn prefix_mask(len: u8) -> Self;
-    /// Bitwise AND.
-    fn and(self, other: Self) -> Self;
-    /// The address widened to 128 bits (IPv4 is zero-extended).
-    fn to_u128(self) -> u128;
-    /// The low `BITS` bits of `v`.
-    fn from_u128(v: u128) -> Self;
-    /// `(self >> (shift % BITS))` truncated to 32 bits.
-    fn window(self, shift: u32) -> u32;
-}
-
-impl Addr for u32 {
-    const BITS: u32 = 32;
-    const ZERO: Self = 0;
-    #[inline]
-    fn prefix_mask(len: u8) -> Self {
-        let len = u32::from(len).min(32);
-        if len == 0 { 0 } else { u32::MAX << (32 - len) }
-    }
-    #[inline]
-    fn and(self, other: Self) -> Self {
-        self & other
-    }
-    #[inline]
-    fn to_u128(self) -> u128 {
-        u128::from(self)
-    }
-    #[inline]
-    fn from_u128(v: u128) -> Self {
-        v as u32
-    }
-    #[inline]
-    fn window(self, shift: u32) -> u32 {
-        self.wrapping_shr(shift)
-    }
-}
-
-impl Addr for u128 {
-    const BITS: u32 = 128;
-    const ZERO: Self = 0;
-    #[inline]
-    fn prefix_mask(len: u8) -> Self {
-        let len = u32::from(len).min(128);
-        if len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - len)
-        }
-    }
-    #[inline]
-    fn and(self, other: Self) -> Self {
-        self & other
-    }
-    #[inline]
-    fn to_u128(self) -> u128 {
-        self
-    }
-    #[inline]
-    fn from_u128(v: u128) -> Self {
-        v
-    }
-    #[inline]
-    fn window(self, shift: u32) -> u32 {
-        self.wrapping_shr(shift) as u32
-    }
-}
-
-/// An address prefix: `addr/len`. Bits beyond `len` are ignored; the
-/// classifier normalises them to zero.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Prefix<A: Addr> {
-    /// The address; only its first `len` bits count.
-    pub addr: A,
-    /// Prefix length, `0..=A::BITS`; `0` matches every address.
-    pub len: u8,
-}
-
-impl<A: Addr> Prefix<A> {
-    /// The prefix that matches every address (`/0`).
-    pub const ANY: Self = Prefix {
-        addr: A::ZERO,
-        len: 0,
-    };
-
-    /// The same prefix with the bits beyond `len` cleared.
-    #[must_use]
-    pub fn normalized(self) -> Self {
-        Prefix {
-            addr: self.addr.and(A::prefix_mask(self.len)),
-            len: self.len,
-        }
-    }
-
-    /// Whether `a` lies in the prefix.
-    #[inline]
-    pub fn contains(&self, a: A) -> bool {
-        let m = A::prefix_mask(self.len);
-        a.and(m) == self.addr.and(m)
-    }
-}
-
-/// An inclusive port range `lo..=hi`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PortRange {
-    /// First port in the range.
-    pub lo: u16,
-    /// Last port in the range (inclusive); `lo <= hi`.
-    pub hi: u16,
-}
-
-impl PortRange {
-    /// Every port, `0..=65535`.
-    pub const ANY: Self = PortRange {
-        lo: 0,
-        hi: u16::MAX,
-    };
-
-    /// One port.
-    #[must_use]
-    pub const fn exact(p: u16) -> Self {
-        PortRange { lo: p, hi: p }
-    }
-
-    /// Whether this is the full range `0..=65535`.
-    #[inline]
-    pub const fn is_any(&self) -> bool {
-        self.lo == 0 && self.hi == u16::MAX
-    }
-
-    /// Whether `p` lies in the range.
-    #[inline]
-    pub const fn contains(&self, p: u16) -> bool {
-        self.lo <= p && p <= self.hi
-    }
-}
 
 /// A 5-tuple classification rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,37 +90,14 @@ impl<A: Addr> Rule<A> {
         (u64::from(self.priority) << 32) | u64::from(self.id)
     }
 
-    /// Checks the fields and returns the rule with its prefixes normalised.
-    fn validated(self) -> Result<Self, ClassifierError> {
-        let id = self.id;
-        for (field, p) in [(Field::Src, self.src), (Field::Dst, self.dst)] {
-            if u32::from(p.len) > A::BITS {
-                return Err(ClassifierError::PrefixTooLong {
-                    id,
-                    field,
-                    len: p.len,
-                    max: A::BITS,
-                });
-            }
-        }
-        for (field, r) in [
-            (Field::SrcPort, self.src_port),
-            (Field::DstPort, self.dst_port),
-        ] {
-            if r.lo > r.hi {
-                return Err(ClassifierError::EmptyPortRange {
-                    id,
-                    field,
-                    lo: r.lo,
-                    hi: r.hi,
-                });
-            }
-        }
-        Ok(Rule {
+    /// The rule with its prefixes normalised (a no-op for prefixes made by
+    /// [`Prefix::new`]; a guard for the ones this crate builds field by field).
+    fn normalized(self) -> Self {
+        Rule {
             src: self.src.normalized(),
             dst: self.dst.normalized(),
             ..self
-        })
+        }
     }
 }
 
@@ -295,31 +119,6 @@ pub struct Key<A: Addr> {
     pub has_ports: bool,
 }
 
-/// A rule field, as named in [`ClassifierError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Field {
-    /// Source prefix.
-    Src,
-    /// Destination prefix.
-    Dst,
-    /// Source port range.
-    SrcPort,
-    /// Destination port range.
-    DstPort,
-}
-
-impl core::fmt::Display for Field {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Field::Src => "src",
-            Field::Dst => "dst",
-            Field::SrcPort => "src_port",
-            Field::DstPort => "dst_port",
-        })
-    }
-}
-
 /// Why a rule was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -329,30 +128,6 @@ pub enum ClassifierError {
     DuplicateId {
         /// The rule id.
         id: u32,
-    },
-    /// A port range with `lo > hi`.
-    #[error("rule {id}: {field} range {lo}..={hi} is empty (lo > hi)")]
-    EmptyPortRange {
-        /// The rule id.
-        id: u32,
-        /// The bad field.
-        field: Field,
-        /// Range start.
-        lo: u16,
-        /// Range end.
-        hi: u16,
-    },
-    /// A prefix longer than the address.
-    #[error("rule {id}: {field} prefix length {len} exceeds {max}")]
-    PrefixTooLong {
-        /// The rule id.
-        id: u32,
-        /// The bad field.
-        field: Field,
-        /// The given length.
-        len: u8,
-        /// The address width.
-        max: u32,
     },
 }
 
@@ -385,14 +160,13 @@ impl<A: Addr> Classifier<A> {
     ///
     /// # Errors
     ///
-    /// [`ClassifierError::DuplicateId`] when two rules share an id,
-    /// [`ClassifierError::EmptyPortRange`] for a range with `lo > hi`,
-    /// [`ClassifierError::PrefixTooLong`] for a prefix longer than `A::BITS`.
+    /// [`ClassifierError::DuplicateId`] when two rules share an id. (Prefixes and port
+    /// ranges cannot be malformed: [`Prefix::new`] and [`PortRange::new`] check them.)
     pub fn build(rules: &[Rule<A>]) -> Result<Self, ClassifierError> {
         let mut map = HashMap::with_capacity(rules.len());
         let mut valid = Vec::with_capacity(rules.len());
         for r in rules {
-            let r = r.validated()?;
+            let r = r.normalized();
             if map.insert(r.id, r).is_some() {
                 return Err(ClassifierError::DuplicateId { id: r.id });
             }
@@ -438,7 +212,7 @@ impl<A: Addr> Classifier<A> {
     ///
     /// As [`Classifier::build`]; the classifier is unchanged on error.
     pub fn insert(&mut self, rule: Rule<A>) -> Result<(), ClassifierError> {
-        let rule = rule.validated()?;
+        let rule = rule.normalized();
         if self.rules.contains_key(&rule.id) {
             return Err(ClassifierError::DuplicateId { id: rule.id });
         }

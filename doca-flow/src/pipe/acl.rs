@@ -20,45 +20,30 @@
 //! A rule with a non-full port range never matches a packet without ports (ICMP, non-first
 //! fragments); a rule with full ranges does.
 
-use core::net::{Ipv4Addr, Ipv6Addr};
+use core::net::IpAddr;
 
 use crate::backend::AclFamily;
-use crate::classifier::PortRange;
 use crate::entry::Priority;
 use crate::error::{Error, Result};
 use crate::fwd::Fwd;
 use crate::matching::{Field, Match, prefix_mask};
+use crate::net::{Family, PortRange, Prefix};
 
 /// The largest ACL priority DOCA accepts (1025 levels, 0 the highest).
 pub const ACL_MAX_PRIORITY: u32 = 1024;
 
-/// An address prefix of either family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpPrefix {
-    /// IPv4 `addr/len`.
-    V4(Ipv4Addr, u8),
-    /// IPv6 `addr/len`.
-    V6(Ipv6Addr, u8),
+fn family_of(p: &Prefix) -> AclFamily {
+    match p.family() {
+        Family::Ipv4 => AclFamily::V4,
+        Family::Ipv6 => AclFamily::V6,
+    }
 }
 
-impl IpPrefix {
-    /// Every IPv4 address.
-    pub const ANY_V4: IpPrefix = IpPrefix::V4(Ipv4Addr::UNSPECIFIED, 0);
-    /// Every IPv6 address.
-    pub const ANY_V6: IpPrefix = IpPrefix::V6(Ipv6Addr::UNSPECIFIED, 0);
-
-    fn family(self) -> AclFamily {
-        match self {
-            IpPrefix::V4(..) => AclFamily::V4,
-            IpPrefix::V6(..) => AclFamily::V6,
-        }
-    }
-
-    fn parts(self) -> (u128, u8) {
-        match self {
-            IpPrefix::V4(a, l) => (u128::from(u32::from(a)), l),
-            IpPrefix::V6(a, l) => (u128::from(a), l),
-        }
+/// A prefix's address widened to 128 bits, and its length.
+fn parts(p: &Prefix) -> (u128, u8) {
+    match p.addr() {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), p.prefix_len()),
+        IpAddr::V6(a) => (u128::from(a), p.prefix_len()),
     }
 }
 
@@ -66,9 +51,9 @@ impl IpPrefix {
 #[derive(Debug, Clone)]
 pub struct AclEntry {
     /// Source prefix.
-    pub src: IpPrefix,
+    pub src: Prefix,
     /// Destination prefix.
-    pub dst: IpPrefix,
+    pub dst: Prefix,
     /// Source port range.
     pub src_port: PortRange,
     /// Destination port range.
@@ -84,7 +69,7 @@ pub struct AclEntry {
 
 impl AclEntry {
     /// An entry matching everything of the family of `src`/`dst`, with this priority and fwd.
-    pub fn new(src: IpPrefix, dst: IpPrefix, priority: impl Into<Priority>, fwd: Fwd) -> Self {
+    pub fn new(src: Prefix, dst: Prefix, priority: impl Into<Priority>, fwd: Fwd) -> Self {
         Self {
             src,
             dst,
@@ -125,26 +110,20 @@ impl AclEntry {
                 reason: "src and dst of different families".into(),
             });
         }
-        Ok(self.src.family())
+        Ok(family_of(&self.src))
     }
 
     /// DOCA's `(match, match_mask)` for this entry.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for mixed families, prefixes too long, or a `0..=0` port range.
+    /// [`Error::Invalid`] for mixed families or a `0..=0` port range.
     pub fn to_doca(&self) -> Result<(Match, Match)> {
         let fam = self.family()?;
         let (sf, df, pf) = fields(fam);
         let mut m = Match::new();
         let mut k = Match::new();
         for (f, p) in [(sf, self.src), (df, self.dst)] {
-            let (a, len) = p.parts();
-            if u32::from(len) > f.bits() {
-                return Err(Error::Invalid {
-                    what: "acl prefix",
-                    reason: format!("/{len} is longer than {} bits", f.bits()),
-                });
-            }
+            let (a, len) = parts(&p);
             let mask = prefix_mask(f, len);
             m.set(f, a & mask);
             k.set(f, mask);
@@ -175,14 +154,8 @@ fn fields(fam: AclFamily) -> (Field, Field, Field) {
 /// DOCA's `(match port, match_mask port)` for a range.
 ///
 /// # Errors
-/// [`Error::Invalid`] for `lo > hi` and for `0..=0`.
+/// [`Error::Invalid`] for `0..=0` (a [`PortRange`] is never inverted).
 pub fn encode_ports(r: PortRange) -> Result<(u16, u16)> {
-    if r.lo > r.hi {
-        return Err(Error::Invalid {
-            what: "port range",
-            reason: format!("{}..={} is empty", r.lo, r.hi),
-        });
-    }
     if r.is_any() {
         Ok((0, 0))
     } else if r.hi == 0 {
@@ -270,23 +243,20 @@ mod tests {
     fn port_encoding_roundtrip() {
         for r in [
             PortRange::ANY,
-            PortRange::exact(80),
-            PortRange {
-                lo: 1024,
-                hi: 65535,
-            },
-            PortRange { lo: 0, hi: 1023 },
+            PortRange::single(80),
+            PortRange::new(1024, 65535).unwrap(),
+            PortRange::new(0, 1023).unwrap(),
         ] {
             let (v, m) = encode_ports(r).unwrap();
             assert_eq!(decode_ports(v, m).unwrap(), r);
         }
         assert_eq!(
-            encode_ports(PortRange { lo: 1000, hi: 2000 }).unwrap(),
+            encode_ports(PortRange::new(1000, 2000).unwrap()).unwrap(),
             (1000, 2000)
         );
-        assert!(encode_ports(PortRange::exact(0)).is_err());
+        assert!(encode_ports(PortRange::single(0)).is_err());
         assert_eq!(decode_ports(443, 0).unwrap(), PortRange::ANY);
-        assert_eq!(decode_ports(443, 443).unwrap(), PortRange::exact(443));
+        assert_eq!(decode_ports(443, 443).unwrap(), PortRange::single(443));
         assert!(decode_ports(10, 5).is_err());
     }
 }

@@ -128,12 +128,12 @@ pub fn diff(old: &Plan, new: &Plan) -> PlanDiff {
 mod tests {
     use super::*;
     use crate::compile::{Target, compile};
-    use crate::model::{Action, PortId, PortRange, PortRole, Rule, RuleSet};
+    use crate::model::{Action, PortId, PortRange, PortRef, PortRole, Rule, RuleSet};
 
     fn rules(ports: &[u16]) -> RuleSet {
         let mut b = RuleSet::builder()
-            .port("p0", PortRole::Uplink, PortId::Doca(0))
-            .port("pf0hpf", PortRole::Host, PortId::Doca(1));
+            .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+            .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)));
         for (i, p) in ports.iter().enumerate() {
             b = b.rule(
                 Rule::builder(format!("r{i}"))
@@ -176,7 +176,7 @@ mod tests {
         let mut r = rules(&[22]);
         r.rules.push(Rule {
             name: "ping".into(),
-            matches: crate::model::Match {
+            matches: crate::model::RuleMatch {
                 protocol: Some(1),
                 icmp: Some(crate::model::IcmpMatch {
                     icmp_type: 8,

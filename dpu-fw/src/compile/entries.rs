@@ -2,22 +2,14 @@
 
 use std::collections::HashMap;
 
-use doca_flow::{Field, IpPrefix, L4Type, Match};
+use doca_flow::{Field, L4Type, Match};
 
 use super::plan::{AclMatch, PlanEntry, PlanFwd, PlanMatch};
 use super::segment::{Proj, prefix_interval};
 use crate::model::{Family, IcmpMatch, PortRange, Prefix};
 
-pub(super) fn ip_prefix(p: Option<&Prefix>, fam: Family) -> IpPrefix {
-    match (p, fam) {
-        (None, Family::Ipv4) => IpPrefix::ANY_V4,
-        (None, Family::Ipv6) => IpPrefix::ANY_V6,
-        (Some(p), _) => match (p.v4(), p.v6()) {
-            (Some((a, l)), _) => IpPrefix::V4(a.into(), l),
-            (_, Some((a, l))) => IpPrefix::V6(a.into(), l),
-            _ => unreachable!("a prefix is IPv4 or IPv6"),
-        },
-    }
+pub(super) fn ip_prefix(p: Option<&Prefix>, fam: Family) -> Prefix {
+    p.copied().unwrap_or(Prefix::any(fam))
 }
 
 /// Value/mask blocks that together are exactly `lo..=hi`.
@@ -125,12 +117,7 @@ pub(super) fn acl_entries(
     fwd: PlanFwd,
     out: &mut Vec<PlanEntry>,
 ) {
-    let port = |r: Option<&PortRange>| {
-        r.map_or(doca_flow::PortRange::ANY, |r| doca_flow::PortRange {
-            lo: r.lo(),
-            hi: r.hi(),
-        })
-    };
+    let port = |r: Option<&PortRange>| r.copied().unwrap_or(PortRange::ANY);
     for s in opt_list(&p.src) {
         for d in opt_list(&p.dst) {
             for sp in opt_list(&p.sports) {

@@ -48,7 +48,7 @@ pub use plan::{
 };
 
 use crate::conntrack::{CtState, StateSet};
-use crate::model::{Action, Family, Hop, PortId as ModelPortId, PortRole, Rate, RuleSet};
+use crate::model::{Action, Family, Hop, PortId, PortRef, PortRole, Rate, RuleSet};
 
 /// The bits of the packet meta word (`meta.pkt_meta`) that carry a packet's
 /// connection-tracking state into a stateful plan: [`CtState::bit`] of the state, set by
@@ -415,7 +415,7 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     }
     let mut used: Vec<u16> = Vec::new();
     for p in &rules.ports {
-        if let ModelPortId::Doca(id) = p.id {
+        if let PortRef::Doca(PortId(id)) = p.id {
             if used.contains(&id) {
                 return Err(CompileError::PortId {
                     port: p.name.clone(),
@@ -429,8 +429,8 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     let mut next: u16 = 0;
     for p in &rules.ports {
         let id = match p.id {
-            ModelPortId::Doca(id) => id,
-            ModelPortId::Representor(_) | ModelPortId::Netdev(_) => {
+            PortRef::Doca(PortId(id)) => id,
+            PortRef::Representor(_) | PortRef::Netdev(_) => {
                 while used.contains(&next) {
                     next = next.checked_add(1).ok_or_else(|| CompileError::PortId {
                         port: p.name.clone(),
@@ -445,9 +445,9 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
             name: p.name.clone(),
             id,
             kind: match p.id {
-                ModelPortId::Doca(_) => PlanPortKind::Id,
-                ModelPortId::Representor(_) => PlanPortKind::Representor,
-                ModelPortId::Netdev(_) => PlanPortKind::Netdev,
+                PortRef::Doca(_) => PlanPortKind::Id,
+                PortRef::Representor(_) => PlanPortKind::Representor,
+                PortRef::Netdev(_) => PlanPortKind::Netdev,
             },
         });
     }

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use doca_flow::{Field, IpPrefix, Match, MeterCfg, PortRange};
+use doca_flow::{Field, Match, MeterCfg, PortRange, Prefix};
 
 use crate::model::Family;
 
@@ -42,7 +42,7 @@ pub struct PlanPort {
     pub kind: PlanPortKind,
 }
 
-/// How a rule set names a port ([`crate::model::PortId`]), which decides the DOCA Flow
+/// How a rule set names a port ([`crate::model::PortRef`]), which decides the DOCA Flow
 /// mode a hardware install runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlanPortKind {
@@ -123,9 +123,9 @@ impl PlanPipeKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AclMatch {
     /// Source prefix.
-    pub src: IpPrefix,
+    pub src: Prefix,
     /// Destination prefix.
-    pub dst: IpPrefix,
+    pub dst: Prefix,
     /// Source port range (`PortRange::ANY` = any, also port-less packets).
     pub src_port: PortRange,
     /// Destination port range.

@@ -2,9 +2,7 @@
 //! segments of one pipe kind.
 
 use super::levels::{Region, dim};
-use crate::model::{
-    Family, IcmpMatch, Match as RuleMatch, PortRange, Prefix, TcpFlags, covers_all_ports,
-};
+use crate::model::{Family, IcmpMatch, PortRange, Prefix, RuleMatch, TcpFlags, covers_all_ports};
 
 /// A rule's match restricted to one address family, lists normalised.
 #[derive(Debug, Clone)]

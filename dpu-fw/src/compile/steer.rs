@@ -2,7 +2,7 @@
 
 use super::plan::PlanPort;
 use super::port_id_of;
-use crate::model::{Action, Hop, Match as RuleMatch, RuleSet};
+use crate::model::{Action, Hop, RuleMatch, RuleSet};
 
 /// A steering rule derived from a service chain: accepted packets that entered `from`
 /// and match `matches` go to port `to`.

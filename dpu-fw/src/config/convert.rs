@@ -13,9 +13,10 @@ use super::raw::{Item, Items, RawChain, RawConfig, RawConntrack, RawPort, RawRat
 use super::{Checked, Diagnostic, Error, ErrorKind, Warning, locate};
 use crate::conntrack::{CtState, StateSet, TableFull, Timeouts};
 use crate::model::{
-    Action, Chain, Conntrack, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, Match, Port, PortId,
-    PortRange, PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleSet, Set, SetValues, Site,
-    TcpFlags, ValueError, WarningKind, Zone, problems, protocol, tcp_flag, warnings,
+    Action, Chain, Conntrack, Defaults, FIREWALL_HOP, Family, Hop, IcmpMatch, PolicyPort, PortId,
+    PortRange, PortRef, PortRole, Prefix, ProblemKind, Rate, RateLimit, Rule, RuleMatch, RuleSet,
+    Set, SetValues, Site, TcpFlags, ValueError, WarningKind, Zone, problems, protocol, tcp_flag,
+    warnings,
 };
 
 type Span = Range<usize>;
@@ -475,7 +476,7 @@ fn in_file_order<V>(map: &BTreeMap<Spanned<String>, V>) -> Vec<(&Spanned<String>
     v
 }
 
-fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> Option<Port> {
+fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> Option<PolicyPort> {
     keyed.keys.insert("role", p.role.span());
     keyed.key("id", &p.id);
     keyed.key("representor", &p.representor);
@@ -512,12 +513,14 @@ fn convert_port(cx: &mut Cx<'_>, name: &str, p: &RawPort, keyed: &mut Keyed) -> 
         return None;
     }
     let id = match (&p.id, &p.representor, &p.netdev) {
-        (Some(id), _, _) => PortId::Doca(cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16),
-        (_, Some(r), _) => PortId::Representor(r.get_ref().clone()),
-        (_, _, Some(n)) => PortId::Netdev(n.get_ref().clone()),
-        (None, None, None) => PortId::Representor(name.to_string()),
+        (Some(id), _, _) => PortRef::Doca(PortId(
+            cx.int_in(id, 0, i64::from(u16::MAX), "port id")? as u16,
+        )),
+        (_, Some(r), _) => PortRef::Representor(r.get_ref().clone()),
+        (_, _, Some(n)) => PortRef::Netdev(n.get_ref().clone()),
+        (None, None, None) => PortRef::Representor(name.to_string()),
     };
-    Some(Port {
+    Some(PolicyPort {
         name: name.to_string(),
         role,
         id,
@@ -693,7 +696,7 @@ fn convert_rule(
     if !keyed.keys.contains_key("chain") {
         keyed.keys.insert("chain", r.action.span());
     }
-    let mut m = Match::default();
+    let mut m = RuleMatch::default();
     if let Some(v) = &r.in_port {
         for (item, span) in cx.elements("in_port", v) {
             if let Some(s) = cx.string("in_port", item, &span, "a port name") {

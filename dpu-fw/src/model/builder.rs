@@ -3,8 +3,8 @@
 
 use super::{
     Action, Chain, CheckOptions, Conntrack, CtState, Defaults, FIREWALL_HOP, Family, Hop,
-    IcmpMatch, Match, ModelError, Port, PortId, PortRange, PortRole, Prefix, Problem, ProblemKind,
-    RateLimit, Rule, RuleSet, Set, SetValues, Site, StateSet, TcpFlags,
+    IcmpMatch, ModelError, PolicyPort, PortRange, PortRef, PortRole, Prefix, Problem, ProblemKind,
+    RateLimit, Rule, RuleMatch, RuleSet, Set, SetValues, Site, StateSet, TcpFlags,
 };
 
 /// Builds one [`Rule`]; named sets it refers to are resolved by
@@ -27,7 +27,7 @@ impl RuleBuilder {
         RuleBuilder {
             rule: Rule {
                 name: name.into(),
-                matches: Match::default(),
+                matches: RuleMatch::default(),
                 action: Action::Accept,
                 count: false,
                 rate_limit: None,
@@ -132,7 +132,7 @@ impl RuleBuilder {
 
     /// Set the whole match at once (replaces the fields set so far, keeps
     /// set references).
-    pub fn matches(mut self, m: Match) -> Self {
+    pub fn matches(mut self, m: RuleMatch) -> Self {
         self.rule.matches = m;
         self
     }
@@ -223,7 +223,7 @@ impl From<Rule> for RuleBuilder {
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct RuleSetBuilder {
-    ports: Vec<Port>,
+    ports: Vec<PolicyPort>,
     sets: Vec<Set>,
     rules: Vec<RuleBuilder>,
     defaults: Defaults,
@@ -242,8 +242,8 @@ impl RuleSetBuilder {
     }
 
     /// Add a port.
-    pub fn port(mut self, name: impl Into<String>, role: PortRole, id: PortId) -> Self {
-        self.ports.push(Port {
+    pub fn port(mut self, name: impl Into<String>, role: PortRole, id: PortRef) -> Self {
+        self.ports.push(PolicyPort {
             name: name.into(),
             role,
             id,
@@ -253,7 +253,7 @@ impl RuleSetBuilder {
     }
 
     /// Add a port given in full (with a `peer`).
-    pub fn port_full(mut self, port: Port) -> Self {
+    pub fn port_full(mut self, port: PolicyPort) -> Self {
         self.ports.push(port);
         self
     }

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    Action, Chain, Family, Hop, Match, PortId, PortRange, Prefix, RuleSet, SetValues, protocol,
+    Action, Chain, Family, Hop, PortRange, PortRef, Prefix, RuleMatch, RuleSet, SetValues, protocol,
 };
 
 /// Where in a rule set a problem or warning is. `key` is the config key
@@ -381,9 +381,9 @@ fn check_ports(rules: &RuleSet, p: &mut Vec<Problem>) {
             ));
         }
         let key = match port.id {
-            PortId::Doca(_) => "id",
-            PortId::Representor(_) => "representor",
-            PortId::Netdev(_) => "netdev",
+            PortRef::Doca(_) => "id",
+            PortRef::Representor(_) => "representor",
+            PortRef::Netdev(_) => "netdev",
         };
         if let Some(other) = ids.insert(&port.id, port.name.as_str()) {
             p.push(Problem::new(
@@ -454,7 +454,7 @@ fn families(prefixes: &[Prefix]) -> (bool, bool) {
 fn check_match(
     rules: &RuleSet,
     index: usize,
-    m: &Match,
+    m: &RuleMatch,
     options: CheckOptions,
     p: &mut Vec<Problem>,
 ) {
@@ -815,7 +815,7 @@ fn ranges_contain(outer: &[PortRange], inner: &[PortRange]) -> bool {
 /// unions, so `10.0.0.0/9` + `10.128.0.0/9` contains `10.0.0.0/8`), but it
 /// compares with one earlier rule at a time: a rule covered only by the
 /// union of several earlier rules is not reported.
-pub fn match_contains(outer: &Match, inner: &Match) -> bool {
+pub fn match_contains(outer: &RuleMatch, inner: &RuleMatch) -> bool {
     if let Some(o) = outer.state {
         match inner.state {
             Some(i) if o.contains_all(i) => {}
@@ -898,7 +898,7 @@ mod tests {
     use super::*;
     use crate::model::{RuleBuilder, protocol::TCP};
 
-    fn m(b: RuleBuilder) -> Match {
+    fn m(b: RuleBuilder) -> RuleMatch {
         RuleSet::builder()
             .rule(b)
             .build()
@@ -917,8 +917,8 @@ mod tests {
         let inner2 = m(RuleBuilder::new("b").src(["11.0.0.0/8".parse().unwrap()]));
         assert!(!match_contains(&outer, &inner2));
         // An IPv4-only outer never contains a family-free inner.
-        assert!(!match_contains(&outer, &Match::default()));
-        assert!(match_contains(&Match::default(), &outer));
+        assert!(!match_contains(&outer, &RuleMatch::default()));
+        assert!(match_contains(&RuleMatch::default(), &outer));
     }
 
     #[test]
@@ -932,7 +932,7 @@ mod tests {
         assert!(match_contains(&tcp_any, &with_ports));
         let full = m(RuleBuilder::new("c")
             .protocol(TCP)
-            .dst_ports([PortRange::FULL]));
+            .dst_ports([PortRange::ANY]));
         assert!(match_contains(&full, &tcp_any));
         let split = m(RuleBuilder::new("d").protocol(TCP).dst_ports([
             PortRange::new(0, 10).unwrap(),

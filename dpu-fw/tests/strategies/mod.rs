@@ -10,7 +10,8 @@ use doca_flow::packet::{
     EthHeader, Fragment, Headers, Ipv4Header, Ipv6Header, L3, L4, VlanTag, ethertype,
 };
 use dpu_fw::model::{
-    Action, Family, IcmpMatch, Match, PortId, PortRange, PortRole, Prefix, Rule, RuleSet, TcpFlags,
+    Action, Family, IcmpMatch, PortId, PortRange, PortRef, PortRole, Prefix, Rule, RuleMatch,
+    RuleSet, TcpFlags,
 };
 use proptest::prelude::*;
 
@@ -74,13 +75,13 @@ fn list<T: core::fmt::Debug + Clone + 'static>(
 }
 
 /// Any match (not necessarily one the checker accepts).
-pub fn any_match() -> impl Strategy<Value = Match> {
+pub fn any_match() -> impl Strategy<Value = RuleMatch> {
     match_with_density(0.5)
 }
 
 /// A match whose fields are each constrained with probability `p` (lower
 /// `p`: more packets match, more pairs contain one another).
-pub fn match_with_density(p: f64) -> impl Strategy<Value = Match> {
+pub fn match_with_density(p: f64) -> impl Strategy<Value = RuleMatch> {
     (
         list(
             p,
@@ -128,7 +129,7 @@ pub fn match_with_density(p: f64) -> impl Strategy<Value = Match> {
                 tcp_flags,
                 vlan,
             )| {
-                Match {
+                RuleMatch {
                     in_ports,
                     family,
                     src,
@@ -167,9 +168,9 @@ pub fn rule_set(max_rules: usize) -> impl Strategy<Value = RuleSet> {
     )
         .prop_map(|(rules, inbound, outbound)| {
             let mut rs = RuleSet::builder()
-                .port("p0", PortRole::Uplink, PortId::Doca(0))
-                .port("pf0hpf", PortRole::Host, PortId::Doca(1))
-                .port("hbn", PortRole::Service, PortId::Doca(2))
+                .port("p0", PortRole::Uplink, PortRef::Doca(PortId(0)))
+                .port("pf0hpf", PortRole::Host, PortRef::Doca(PortId(1)))
+                .port("hbn", PortRole::Service, PortRef::Doca(PortId(2)))
                 .chain("c", ["p0", "firewall", "hbn", "pf0hpf"])
                 .defaults(inbound, outbound)
                 .build()

@@ -1,0 +1,239 @@
+//! Updates: one rule inserted into or removed from a partition's tree at
+//! the leaves, rebuilding only the subtrees that grow too large or lose a
+//! pruning rule, and compacting a partition whose storage is mostly garbage.
+
+use super::{
+    Addr, EMPTY, Engine, LEAF, LeafRule, Part, Region, Rule, SENTINEL_RANK, SMALL_BINTH, Scratch,
+    Slot, interval, low_mask, signature,
+};
+
+impl<A: Addr> Part<A> {
+    fn get(&self, s: Slot) -> u64 {
+        match s {
+            Slot::Root => self.root,
+            Slot::Child(i) => self.children[i],
+        }
+    }
+
+    fn set(&mut self, s: Slot, e: u64) {
+        match s {
+            Slot::Root => self.root = e,
+            Slot::Child(i) => self.children[i] = e,
+        }
+    }
+
+    /// Frees a whole subtree's storage (counted as garbage; leaves reused).
+    fn discard(&mut self, e: u64) {
+        if e & LEAF != 0 {
+            self.free_leaf(e);
+            return;
+        }
+        let base = e as u32 as usize;
+        let k = ((e >> 42) & 31) as u32;
+        self.garbage += 1 << k;
+        for c in 0..1usize << k {
+            let ce = self.children[base + c];
+            self.discard(ce);
+        }
+    }
+
+    fn add_member(&mut self, r: &Rule<A>) {
+        self.pos.insert(r.id, self.members.len() as u32);
+        self.members.push(*r);
+        self.best = self.best.min(r.rank());
+    }
+
+    fn remove_member(&mut self, id: u32) {
+        let Some(p) = self.pos.remove(&id) else {
+            return;
+        };
+        let p = p as usize;
+        let last = self.members.len() - 1;
+        if p != last {
+            self.members.swap(p, last);
+            self.pos.insert(self.members[p].id, p as u32);
+        }
+        let r = self.members.pop().map(|r| r.rank());
+        if r == Some(self.best) {
+            self.best = self
+                .members
+                .iter()
+                .map(Rule::rank)
+                .min()
+                .unwrap_or(SENTINEL_RANK);
+        }
+    }
+
+    fn insert(&mut self, r: &Rule<A>) {
+        self.add_member(r);
+        let lr = LeafRule::new(r);
+        self.insert_at(Slot::Root, &Region::ALL, r, &lr);
+        self.maybe_compact();
+    }
+
+    fn insert_at(&mut self, s: Slot, region: &Region, r: &Rule<A>, lr: &LeafRule<A>) {
+        let e = self.get(s);
+        if e & LEAF == 0 {
+            let base = e as u32 as usize;
+            let f = ((e >> 32) & 7) as usize;
+            let shift = ((e >> 35) & 127) as u32;
+            let k = ((e >> 42) & 31) as u32;
+            let (c0, c1) = region.span(r, f, shift, k);
+            if let Slot::Root = s {
+                for b in self.bounds.iter_mut().take(c1 + 1).skip(c0) {
+                    *b = (*b).min(lr.rank);
+                }
+            }
+            for c in c0..=c1 {
+                let child = region.child::<A>(f, shift, k, c);
+                self.insert_at(Slot::Child(base + c), &child, r, lr);
+            }
+            return;
+        }
+        let cap = ((e >> 32) & 0x7fff_ffff) as usize;
+        let off = e as u32 as usize;
+        let len = self.leaf_rules(e).len();
+        let cur = &self.leaves[off..off + len];
+        let at = cur.partition_point(|x| x.rank < lr.rank);
+        // As at build time: a higher-priority rule covering the whole box
+        // shadows the new one here (for keys with ports, if both need them).
+        if let Some(by) = cur[..at]
+            .iter()
+            .find(|x| (!x.needs_ports() || lr.needs_ports()) && x.covers(region))
+        {
+            self.pruners.insert(by.rank as u32);
+            return;
+        }
+        let split = 2 * self.binth;
+        if len < cap && !(len + 1 > split && (len + 1).is_power_of_two()) {
+            // Room in place: shift the tail (and the sentinel) right.
+            self.leaves.copy_within(off + at..=off + len, off + at + 1);
+            self.leaves[off + at] = *lr;
+            return;
+        }
+        let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
+        v.insert(at, *lr);
+        let len = v.len();
+        if len > split && len.is_power_of_two() {
+            // Rebuild this leaf as a subtree of its own rules.
+            let rules: Vec<Rule<A>> = v
+                .iter()
+                .filter_map(|x| self.pos.get(&(x.rank as u32)))
+                .map(|&p| self.members[p as usize])
+                .collect();
+            let idx = (0..rules.len() as u32).collect();
+            self.free_leaf(e);
+            let ne = self.build_node(&rules, idx, region);
+            self.scratch = Scratch::default();
+            self.set(s, ne);
+        } else if len <= cap {
+            let off = e as u32 as usize;
+            self.leaves[off..off + len].copy_from_slice(&v);
+            self.leaves[off + len] = LeafRule::SENTINEL;
+        } else {
+            self.free_leaf(e);
+            let ne = self.write_leaf(len.next_power_of_two().max(2), &v);
+            self.set(s, ne);
+        }
+    }
+
+    /// Replaces the subtree `e` at `s` by one built from the partition's
+    /// members that can match keys in the box.
+    fn rebuild_from_members(&mut self, s: Slot, e: u64, region: &Region) {
+        let mut rules: Vec<Rule<A>> = self
+            .members
+            .iter()
+            .filter(|m| overlaps(m, region))
+            .copied()
+            .collect();
+        rules.sort_by_key(Rule::rank);
+        let idx = (0..rules.len() as u32).collect();
+        self.discard(e);
+        let ne = self.build_node(&rules, idx, region);
+        self.scratch = Scratch::default();
+        self.set(s, ne);
+    }
+
+    fn remove(&mut self, r: &Rule<A>) {
+        self.remove_member(r.id);
+        self.remove_at(Slot::Root, &Region::ALL, r);
+        self.maybe_compact();
+    }
+
+    fn remove_at(&mut self, s: Slot, region: &Region, r: &Rule<A>) {
+        let e = self.get(s);
+        if e == EMPTY {
+            return;
+        }
+        if self.pruners.contains(&r.id) && region.covered_by(r) {
+            // `r` may have shadowed (pruned) rules below this point: rebuild
+            // the subtree from the partition's rules that overlap the box.
+            self.rebuild_from_members(s, e, region);
+            return;
+        }
+        if e & LEAF == 0 {
+            let base = e as u32 as usize;
+            let f = ((e >> 32) & 7) as usize;
+            let shift = ((e >> 35) & 127) as u32;
+            let k = ((e >> 42) & 31) as u32;
+            let (c0, c1) = region.span(r, f, shift, k);
+            for c in c0..=c1 {
+                let child = region.child::<A>(f, shift, k, c);
+                self.remove_at(Slot::Child(base + c), &child, r);
+            }
+            return;
+        }
+        let rank = r.rank();
+        let off = e as u32 as usize;
+        let len = self.leaf_rules(e).len();
+        if let Some(i) = self.leaves[off..off + len]
+            .iter()
+            .position(|x| x.rank == rank)
+        {
+            self.leaves.copy_within(off + i + 1..=off + len, off + i);
+            if len == 1 {
+                self.free_leaf(e);
+                self.set(s, EMPTY);
+            }
+        }
+    }
+
+    /// Rebuilds the partition when more than half its storage is garbage.
+    fn maybe_compact(&mut self) {
+        let size = self.children.len() + self.leaves.len();
+        if self.garbage > 4096 && self.garbage * 2 > size {
+            let small = self.binth == SMALL_BINTH;
+            *self = Part::from_rules(std::mem::take(&mut self.members), small);
+        }
+    }
+}
+
+/// Whether `r` can match some key in the box.
+fn overlaps<A: Addr>(r: &Rule<A>, region: &Region) -> bool {
+    for f in 0..4 {
+        let (a, b) = interval(r, f);
+        let (lo, hi) = region.true_bounds::<A>(f);
+        if b < lo || a > hi {
+            return false;
+        }
+    }
+    // Protocol: the box fixes the top d bits; the rule needs the bits under
+    // its mask; they conflict only on bits both fix.
+    let top = (!low_mask(8 - region.d[4])) & 0xff;
+    let m = u128::from(r.proto_mask) & top;
+    (region.v[4] & m) == (u128::from(r.proto) & m)
+}
+
+impl<A: Addr> Engine<A> {
+    pub(crate) fn insert(&mut self, rule: &Rule<A>) {
+        let p = signature(rule);
+        self.parts[p].insert(rule);
+        self.reorder();
+    }
+
+    pub(crate) fn remove(&mut self, rule: &Rule<A>) {
+        let p = signature(rule);
+        self.parts[p].remove(rule);
+        self.reorder();
+    }
+}
