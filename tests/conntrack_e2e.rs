@@ -189,9 +189,14 @@ fn unsolicited(lab: &Lab, syn: usize, ack: usize, synack: usize, udp: usize) {
     );
 }
 
+/// Writes the policy (with `extra` rules) to `dir/policy.toml`, atomically: a running
+/// `dpu-fw run` may read the file at any moment, and a truncate-then-write let it read
+/// a half-written policy once (a failed reload the test then counted).
 fn policy_file(dir: &Path, extra: &str) -> std::path::PathBuf {
     let cfg = dir.join("policy.toml");
-    std::fs::write(&cfg, POLICY.replace("# EXTRA", extra)).unwrap();
+    let tmp = dir.join("policy.toml.tmp");
+    std::fs::write(&tmp, POLICY.replace("# EXTRA", extra)).unwrap();
+    std::fs::rename(&tmp, &cfg).unwrap();
     cfg
 }
 
