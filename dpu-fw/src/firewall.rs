@@ -113,7 +113,32 @@ pub struct Firewall {
     headers: Headers,
 }
 
+/// Why [`Firewall::software`] could not build a firewall.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The rule set does not compile for the software target.
+    #[error("compiling the policy for the software backend: {0}")]
+    Compile(#[from] crate::compile::CompileError),
+    /// The software backend refused the plan.
+    #[error("installing the policy on the software backend: {0}")]
+    Install(#[from] crate::install::InstallError),
+}
+
 impl Firewall {
+    /// The rule set compiled for the software target and installed on the software
+    /// backend, with a new tracker when the policy has `[conntrack]`: what a worker of
+    /// a software dataplane (or a test, or a simulation) runs. For several workers, or a
+    /// tracker kept across reloads, build with [`Firewall::new`].
+    ///
+    /// # Errors
+    /// [`BuildError`] when the policy does not compile or install (a policy `config`
+    /// accepted compiles, unless it needs what the software target lacks).
+    pub fn software(rules: &RuleSet) -> Result<Firewall, BuildError> {
+        let plan = crate::compile::compile(rules, &crate::compile::Target::software())?;
+        let installed = Installed::new(&plan)?;
+        Ok(Firewall::new(Arc::new(installed), rules, None))
+    }
+
     /// The handle for `installed`, compiled from `rules`. With `[conntrack]` in `rules`,
     /// packets are tracked in `tracker` (a new one sized by the policy when `None`;
     /// pass the same one to every worker and every reload to share connections).
