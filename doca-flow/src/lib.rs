@@ -118,6 +118,7 @@
 //! both flags take effect at the next `entries_process`, where a large ACL batch is built
 //! in one pass).
 
+pub mod acl_encoding;
 pub mod classifier;
 pub mod ct;
 #[cfg(feature = "dpdk")]

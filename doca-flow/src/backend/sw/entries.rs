@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::table::{ACL_BATCH_BUILD_MIN, Compiled, Table};
 use super::{SwBackend, SwPipe};
+use crate::acl_encoding::decode_acl;
 use crate::action::Actions;
 use crate::backend::{
     AclFamily, Completion, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus, Flags, FwdSpec,
@@ -12,7 +13,6 @@ use crate::backend::{
 use crate::error::{Error, Result};
 use crate::matching::MaskedMatch;
 use crate::monitor::{Counters, Monitor, TokenBucket};
-use crate::pipe::acl::decode_acl;
 
 /// What an entry does when it hits.
 ///
