@@ -27,6 +27,10 @@ use crate::error::{Error, Result};
 use crate::matching::{Field, Match, prefix_mask};
 use crate::net::PortRange;
 
+/// The largest ACL priority DOCA accepts (1025 levels, 0 the highest). The software
+/// backend can be told to take any (`SwBackend::unbounded_acl_priorities`).
+pub const ACL_MAX_PRIORITY: u32 = 1024;
+
 /// The address and protocol fields of a family's ACL match.
 pub(crate) fn fields(fam: AclFamily) -> (Field, Field, Field) {
     match fam {

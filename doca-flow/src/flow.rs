@@ -61,7 +61,6 @@ impl core::fmt::Debug for Flow {
 pub struct FlowBuilder {
     cfg: FlowCfg,
     cb: Option<EntryCb>,
-    unbounded_acl: bool,
     ct: Option<crate::ct::CtCfg>,
 }
 
@@ -76,7 +75,6 @@ impl Default for FlowBuilder {
                 meters: 1 << 12,
             },
             cb: None,
-            unbounded_acl: false,
             ct: None,
         }
     }
@@ -134,33 +132,6 @@ impl FlowBuilder {
         self
     }
 
-    /// Software backend only: accept ACL priorities above DOCA's 1024, so that plans made
-    /// for the software backend need only one ACL pipe however deep their rules overlap.
-    /// No DOCA release has this; [`FlowBuilder::build_with`] refuses it for other backends.
-    ///
-    /// ```
-    /// use doca_flow::{AclEntry, Flags, Flow, Fwd, Prefix, PipeType};
-    /// # fn main() -> doca_flow::Result<()> {
-    /// for unbounded in [false, true] {
-    ///     let mut b = Flow::builder();
-    ///     if unbounded {
-    ///         b = b.unbounded_acl_priorities();
-    ///     }
-    ///     let flow = b.build()?;
-    ///     let p0 = flow.start_port(0, "p0")?;
-    ///     let mut q = flow.take_queue(0)?;
-    ///     let acl = p0.pipe_builder("acl").acl().build()?;
-    ///     let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 5000, Fwd::Drop);
-    ///     assert_eq!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn unbounded_acl_priorities(mut self) -> Self {
-        self.unbounded_acl = true;
-        self
-    }
-
     /// Initialises the library on the software backend: a [`SwFlow`], whose backend
     /// ([`SwFlow::sw`]) is always there to run packets.
     ///
@@ -188,22 +159,12 @@ impl FlowBuilder {
                 reason: "must be positive".into(),
             });
         }
-        if self.unbounded_acl && !backend.as_any().is::<SwBackend>() {
-            return Err(Error::Invalid {
-                what: "unbounded_acl_priorities",
-                reason: "only the software backend takes ACL priorities above 1024".into(),
-            });
-        }
         backend.init(&self.cfg)?;
         if let Some(ct) = &self.ct {
             // DOCA: after doca_flow_init, before any port starts.
             backend.ct_init(ct)?;
         }
-        let acl_max_priority = if self.unbounded_acl {
-            u32::MAX
-        } else {
-            crate::pipe::acl::ACL_MAX_PRIORITY
-        };
+        let acl_max_priority = backend.acl_max_priority();
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 backend: Mutex::new(Box::new(backend)),

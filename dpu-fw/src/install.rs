@@ -562,10 +562,18 @@ impl Installed {
     /// [`InstallError`] naming the pipe or port that failed.
     pub fn with_backend_mode(
         plan: &Plan,
-        backend: impl Backend,
+        mut backend: impl Backend,
         mode: Mode,
     ) -> Result<Self, InstallError> {
         plan.validate()?;
+        if plan.target == TargetKind::Software {
+            // Software plans put a whole segment in one ACL pipe, whatever its depth: the
+            // sw backend's extension takes ACL priorities above DOCA's 1024 (a DOCA
+            // backend refuses such an entry when it is added, naming it).
+            if let Some(sw) = backend.as_any_mut().downcast_mut::<doca_flow::SwBackend>() {
+                *sw = std::mem::take(sw).unbounded_acl_priorities();
+            }
+        }
         let depth = queue_depth(plan, &backend);
         let acl_batch = depth as usize - 1;
         let lanes_of = lane_plans(plan, mode);
@@ -581,10 +589,6 @@ impl Installed {
             .queue_depth(depth)
             .counters(uses(|e| e.counter))
             .meters(uses(|e| e.meter.is_some()));
-        if plan.target == TargetKind::Software {
-            // Software plans put a whole segment in one ACL pipe, whatever its depth.
-            builder = builder.unbounded_acl_priorities();
-        }
         if plan
             .pipes
             .iter()

@@ -559,6 +559,12 @@ pub trait Backend: sealed::Sealed + Send + Any {
             reason: "hardware pipes have no per-entry tags",
         })
     }
+    /// The largest ACL entry priority this backend takes: DOCA's
+    /// [`ACL_MAX_PRIORITY`](crate::acl_encoding::ACL_MAX_PRIORITY), unless a software
+    /// backend was built with [`SwBackend::unbounded_acl_priorities`](crate::SwBackend::unbounded_acl_priorities).
+    fn acl_max_priority(&self) -> u32 {
+        crate::acl_encoding::ACL_MAX_PRIORITY
+    }
     /// For downcasting to the concrete backend.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting to the concrete backend.

@@ -17,8 +17,7 @@ use crate::acl_encoding::fields;
 pub use crate::acl_encoding::{decode_ports, encode_ports};
 use crate::net::{Family, PortRange, Prefix};
 
-/// The largest ACL priority DOCA accepts (1025 levels, 0 the highest).
-pub const ACL_MAX_PRIORITY: u32 = 1024;
+pub use crate::acl_encoding::ACL_MAX_PRIORITY;
 
 fn family_of(p: &Prefix) -> AclFamily {
     match p.family() {

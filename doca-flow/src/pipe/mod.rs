@@ -306,7 +306,7 @@ impl Pipe {
     ///
     /// # Errors
     /// [`Error::PriorityOutOfRange`] above 1024 (unless the flow was built with
-    /// [`FlowBuilder::unbounded_acl_priorities`](crate::FlowBuilder::unbounded_acl_priorities)),
+    /// [`SwBackend::unbounded_acl_priorities`](crate::SwBackend::unbounded_acl_priorities)),
     /// [`Error::Invalid`] for a bad 5-tuple or a
     /// family other than the pipe's, and as [`Pipe::add_entry`].
     #[doc(alias = "doca_flow_pipe_acl_add_entry")]

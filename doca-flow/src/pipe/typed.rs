@@ -161,7 +161,7 @@ impl AclPipe {
     /// # Errors
     /// [`Error::PriorityOutOfRange`](crate::Error::PriorityOutOfRange) above 1024 (unless
     /// the flow was built with
-    /// [`FlowBuilder::unbounded_acl_priorities`](crate::FlowBuilder::unbounded_acl_priorities)),
+    /// [`SwBackend::unbounded_acl_priorities`](crate::SwBackend::unbounded_acl_priorities)),
     /// [`Error::Invalid`](crate::Error::Invalid) for a bad 5-tuple or a family other than
     /// the pipe's, and as [`BasicPipe::add_entry`].
     #[doc(alias = "doca_flow_pipe_acl_add_entry")]

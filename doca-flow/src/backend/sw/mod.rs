@@ -9,6 +9,19 @@
 //! priority-sorted vector for control, the crate's [`classifier`](crate::classifier) for
 //! ACL, one hash map per prefix length for LPM, a bucket array for hash pipes). Processing
 //! a packet allocates nothing.
+//!
+//! # What this backend has beyond DOCA
+//!
+//! Everything else in doca-flow mirrors a DOCA Flow call; these are the software
+//! backend's own, each refused or absent on hardware:
+//!
+//! | extension | what it is for |
+//! |---|---|
+//! | running packets: [`SwBackend::process_packet`] and the batch forms, [`Outcome`] with its trail | software dataplanes, simulation, tests (on hardware the NIC runs the pipes) |
+//! | [`SwBackend::set_time_ns`] | meters and CT aging on an explicit clock, so runs are deterministic |
+//! | [`Backend::entry_tag`] / [`Outcome::tag`] | which entry decided a packet, without a lookup of the caller's own (also on the emulator; `Unsupported` on hardware) |
+//! | [`SwBackend::unbounded_acl_priorities`] | ACL priorities above DOCA's 1024, so a software plan needs one ACL pipe per segment |
+//! | [`SwBackend::fail_at`] | failure injection: the Nth state-changing call fails, for testing callers' error paths |
 
 mod entries;
 mod exec;
@@ -84,6 +97,8 @@ pub struct SwBackend {
     ct: Option<crate::ct::CtCfg>,
     /// Failure injection: see [`SwBackend::fail_at`].
     fail_countdown: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+    /// The largest ACL entry priority taken ([`SwBackend::unbounded_acl_priorities`]).
+    acl_max_priority: u32,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -125,6 +140,7 @@ impl Default for SwBackend {
             batch: exec::BatchScratch::default(),
             ct: None,
             fail_countdown: None,
+            acl_max_priority: crate::acl_encoding::ACL_MAX_PRIORITY,
         }
     }
 }
@@ -133,6 +149,37 @@ impl SwBackend {
     /// A backend with no ports; [`Backend::init`] configures it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Accept ACL priorities above DOCA's 1024, so that a plan made for the software
+    /// backend needs only one ACL pipe however deep its rules overlap.
+    ///
+    /// A software-backend extension (no DOCA release has it): the hardware backend, and
+    /// this one without the call, refuse an ACL entry of priority above
+    /// [`ACL_MAX_PRIORITY`](crate::acl_encoding::ACL_MAX_PRIORITY).
+    ///
+    /// ```
+    /// use doca_flow::{AclEntry, Flags, Flow, Fwd, Prefix, SwBackend};
+    /// # fn main() -> doca_flow::Result<()> {
+    /// for unbounded in [false, true] {
+    ///     let mut sw = SwBackend::new();
+    ///     if unbounded {
+    ///         sw = sw.unbounded_acl_priorities();
+    ///     }
+    ///     let flow = Flow::builder().build_with(sw)?;
+    ///     let p0 = flow.start_port(0, "p0")?;
+    ///     let mut q = flow.take_queue(0)?;
+    ///     let acl = p0.pipe_builder("acl").acl().build()?;
+    ///     let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 5000, Fwd::Drop);
+    ///     assert_eq!(acl.add_entry(&mut q, e, Flags::NoWait).is_ok(), unbounded);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn unbounded_acl_priorities(mut self) -> Self {
+        self.acl_max_priority = u32::MAX;
+        self
     }
 
     /// Failure injection, for testing what a caller does when DOCA refuses a call: the
@@ -326,6 +373,10 @@ impl SwBackend {
 impl super::sealed::Sealed for SwBackend {}
 
 impl Backend for SwBackend {
+    fn acl_max_priority(&self) -> u32 {
+        self.acl_max_priority
+    }
+
     fn entry_tag(&mut self, entry: EntryId, tag: u32) -> Result<()> {
         self.set_entry_tag(entry, tag)
     }
