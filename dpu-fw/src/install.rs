@@ -434,13 +434,7 @@ fn lane_plan(plan: &Plan, port: u16) -> Plan {
             continue;
         }
         let p = &pipes[i];
-        for f in p
-            .entries
-            .iter()
-            .map(|e| e.fwd)
-            .chain(p.fwd_miss)
-            .chain(p.kind.hit())
-        {
+        for f in p.targets() {
             if let PlanFwd::Pipe(t) = f {
                 if let Some(k) = keep.get_mut(t) {
                     *k = true;

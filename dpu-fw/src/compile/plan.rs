@@ -208,6 +208,18 @@ pub struct PlanPipe {
     pub entries: Vec<PlanEntry>,
 }
 
+impl PlanPipe {
+    /// Every place a packet can leave this pipe for: its entries' forwards, its miss, and
+    /// where its kind sends hits (a meter or CT pipe's hit target).
+    pub fn targets(&self) -> impl Iterator<Item = PlanFwd> + '_ {
+        self.entries
+            .iter()
+            .map(|e| e.fwd)
+            .chain(self.fwd_miss)
+            .chain(self.kind.hit())
+    }
+}
+
 /// Numbers that describe a plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PlanStats {
@@ -322,11 +334,7 @@ impl Plan {
         let mut depth = vec![0usize; self.pipes.len()];
         for (i, p) in self.pipes.iter().enumerate() {
             let next = p
-                .entries
-                .iter()
-                .map(|e| e.fwd)
-                .chain(p.fwd_miss)
-                .chain(p.kind.hit())
+                .targets()
                 .filter_map(|f| match f {
                     PlanFwd::Pipe(t) if t < i => Some(depth[t]),
                     _ => None,
@@ -365,13 +373,7 @@ impl Plan {
             if is_root != (i == self.root()) {
                 return Err(PlanError::RootNotLast);
             }
-            for f in p
-                .entries
-                .iter()
-                .map(|e| e.fwd)
-                .chain(p.fwd_miss)
-                .chain(p.kind.hit())
-            {
+            for f in p.targets() {
                 match f {
                     PlanFwd::Pipe(t) if t >= i => {
                         return Err(PlanError::ForwardsAhead {

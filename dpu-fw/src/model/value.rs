@@ -62,24 +62,10 @@ pub struct IcmpMatch {
     pub code: Option<u8>,
 }
 
-/// The TCP flag bits, as in the TCP header (CWR ECE URG ACK PSH RST SYN FIN).
+/// The TCP flag bits, as in the TCP header (CWR ECE URG ACK PSH RST SYN FIN): doca-flow's
+/// packet constants (one definition), and the names the config spells them with.
 pub mod tcp_flag {
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-    /// URG.
-    pub const URG: u8 = 0x20;
-    /// ECE.
-    pub const ECE: u8 = 0x40;
-    /// CWR.
-    pub const CWR: u8 = 0x80;
+    pub use doca_flow::packet::tcp_flags::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 
     /// Names and bits, in the spelling the config uses.
     pub const NAMES: [(&str, u8); 8] = [
