@@ -3,9 +3,9 @@
 //! order), backward-shift deletion (no tombstones), a keyed hash (a SYN flood cannot aim
 //! at one probe run), and a hard capacity fixed by `max_connections`.
 //!
-//! An IPv4 slot is 88 bytes (a 16-byte key and a 72-byte connection record). A shard
+//! An IPv4 slot is 80 bytes (a 16-byte key and a 64-byte connection record). A shard
 //! grows by doubling up to its final capacity, which keeps its load at or below 0.8, so
-//! a full IPv4 table costs at most about 88 / 0.8 = 110 bytes per connection (121 with
+//! a full IPv4 table costs at most about 80 / 0.8 = 100 bytes per connection (110 with
 //! the slack sharded tables get for uneven hashing).
 
 use super::tcp::TcpConn;
@@ -385,7 +385,8 @@ mod tests {
 
     #[test]
     fn slot_sizes() {
-        assert_eq!(core::mem::size_of::<Slot<K4>>(), 88);
+        assert_eq!(core::mem::size_of::<Slot<K4>>(), 80);
         assert_eq!(core::mem::size_of::<K4>(), 16);
+        assert_eq!(core::mem::size_of::<Conn>(), 64);
     }
 }

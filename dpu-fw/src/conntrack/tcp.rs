@@ -192,7 +192,11 @@ const MAX_ACK_WIN_CONST: u32 = 66000;
 const SEEN_WSCALE: u8 = 1;
 
 /// What one side of a connection has sent and may send.
+///
+/// Packed to 2-byte alignment (14 bytes, not 16): the connection record then fits
+/// in 64 bytes and an IPv4 table slot in 80 (docs/conntrack.md, memory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C, packed(2))]
 pub struct Seen {
     /// The highest `seq + len` this side sent.
     pub end: u32,
