@@ -450,7 +450,8 @@ mod peer {
                 Ok(run) => run,
                 Err(e) => {
                     return Ok(Figures::NotMeasured(format!(
-                        "rte_acl failed: {e:#} (out of memory? the EAL has -m 8192)"
+                        "rte_acl failed: {e:#} (errno 12 is out of memory: its build takes \
+                         temporary memory from the C heap, its context from the EAL's -m 8192 MiB)"
                     )));
                 }
             };
