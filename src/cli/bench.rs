@@ -1,4 +1,5 @@
-//! `dpu-fw bench`: the software classifier on a rule set and trace, beside
+//! `dpu-fw bench`: the software classifier on a rule set and trace (or, with
+//! `--scaling`, on synthetic sets of growing size: `bench_scale.rs`), beside
 //! DPDK's `rte_acl` measured in the same process (feature `dpdk`).
 
 use std::path::PathBuf;
