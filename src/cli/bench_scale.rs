@@ -12,8 +12,10 @@
 //! peak and resident memory growth across its build, and its best method's median
 //! ns/packet; every answer it gives must equal ours (a mismatch fails the run).
 //! Sizes are measured in the order given; `rte_acl` contexts are kept until the
-//! end so a later build's memory growth is not hidden by pages an earlier one
-//! freed.
+//! end so a later build's memory growth is not hidden by an earlier context's
+//! pages. Its resident growth is still a lower bound: the temporary allocations
+//! of an earlier build, freed into the EAL heap, are reused without new pages
+//! (rte_acl reports no context size; the heap's own statistics are not bound).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -297,7 +299,8 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
         println!(
             "(ours: build = median of 3 builds (1 at >= 1M rules), build MiB = extra memory \
              during a build ({}), MiB = runtime footprint; rte_acl: build MiB = peak RSS growth, \
-             MiB = resident growth across its build; lookups: median of {} repetitions, \
+             MiB = resident growth across its build, a lower bound (its EAL heap reuses pages an \
+             earlier size's build freed, so it can read 0); lookups: median of {} repetitions, \
              rte_acl's best of scalar/sse/avx2)",
             if o.heap.is_some() {
                 "heap peak"
