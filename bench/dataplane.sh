@@ -20,7 +20,11 @@
 #   5. connection tracking: the rule set with and without [conntrack] on a
 #      replay of FLOWS (default 100000) distinct flows of the trace, twice each,
 #      alternating (the replay keeps FLOWS connections live: see
-#      bench/classbench_export.py).
+#      bench/classbench_export.py);
+#   6. scaling with cores: bench/workers.sh, dpu-fw run --workers 2 against
+#      --workers 1 with the rule set on the same traffic (a net_pcap port with
+#      two receive queues), both rates and the ratio (WORKERS=0 skips it; on a
+#      2-core machine the 2-worker figure is a lower bound: see that script).
 # Before measuring, l3fwd-acl and dpu-fw run each forward check.pcap once (the
 # trace plus altered copies, some of which no rule matches) under the policy
 # and under a mixed one (every second rule drops); the script stops unless both
@@ -253,3 +257,8 @@ print(f"{'  + conntrack, ' + flows + ' live':34} {ct:8.2f} {ns(ct):8.1f}   (runs
 r = ct / plain if plain else 0
 print(f"conntrack / without = {r:.2f} (target >= 0.80): {'ok' if r >= 0.8 else 'MISSED'}")
 PY
+
+# 6. Scaling with cores (bench/workers.sh: its own ports, two receive queues).
+if [ "${WORKERS:-1}" != 0 ]; then
+  FW="$FW" SET="$SET" SECS="$SECS" PACKETS="$PACKETS" CLASSBENCH_DIR="$CB" bash bench/workers.sh
+fi

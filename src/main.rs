@@ -43,8 +43,9 @@ enum Command {
     /// List or flush the connections of a running `dpu-fw run` (over its local control
     /// socket; root only).
     Conntrack(cli::control::Args),
-    /// Benchmark the software classifier on a ClassBench rule set and trace, beside DPDK
-    /// rte_acl in the same process (feature `dpdk`).
+    /// Benchmark the software classifier on a ClassBench rule set and trace, or its scaling
+    /// from 1k to 1M synthetic rules (`--scaling`), beside DPDK rte_acl in the same process
+    /// (feature `dpdk`).
     Bench(cli::bench::Args),
     /// Print what this binary was built with (features, DPDK and DOCA versions).
     Version,

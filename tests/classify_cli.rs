@@ -392,3 +392,98 @@ fn errors_are_short_located_and_say_what_to_do() {
         "error: --port p9: the policy has no such port; its ports are p0, pf0hpf, hbn\n"
     );
 }
+
+#[test]
+fn bench_scaling_prints_the_table_and_refuses_bad_input() {
+    // A tiny fixed-size run (figures not checked: no timing assertions).
+    let o = dpu_fw(&[
+        "bench",
+        "--scaling",
+        "--sizes",
+        "200,1k",
+        "--packets",
+        "500",
+        "--reps",
+        "1",
+        "--no-peer",
+    ]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("| rules | ours ns/pkt |"), "{out}");
+    assert!(out.contains("\n| 200 | "), "{out}");
+    assert!(out.contains("\n| 1000 | "), "{out}");
+    assert!(
+        out.contains("rte_acl at 1000 rules: not measured: --no-peer"),
+        "{out}"
+    );
+
+    let o = dpu_fw(&[
+        "bench",
+        "--scaling",
+        "--sizes",
+        "300",
+        "--packets",
+        "100",
+        "--reps",
+        "1",
+        "--json",
+        "--no-peer",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("{\"profile\":\"acl\",\"rules\":300,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"rte_acl_not_measured\":\"--no-peer\""),
+        "{out}"
+    );
+
+    for (args, why) in [
+        (vec!["--sizes", "1k,x"], "\"x\" is not a rule count"),
+        (vec!["--sizes", "0"], "a rule count must be in"),
+        (vec!["--sizes", "1k,1000"], "given twice"),
+        (vec!["--packets", "0"], "--packets"),
+        (vec!["--profile", "nope"], "--profile"),
+        (vec!["--rules", "x.rules"], "cannot be used with"),
+    ] {
+        let mut a = vec!["bench", "--scaling"];
+        a.extend(args);
+        let o = dpu_fw(&a);
+        no_panic(&o);
+        assert!(!o.status.success(), "{a:?} was accepted");
+        assert!(text(&o.stderr).contains(why), "{a:?}: {}", text(&o.stderr));
+    }
+    // The scaling options mean nothing without --scaling.
+    let o = dpu_fw(&["bench", "--sizes", "1k"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("--scaling"), "{}", text(&o.stderr));
+}
+
+#[cfg(not(feature = "dpdk"))]
+#[test]
+fn bench_scaling_require_peer_fails_without_dpdk() {
+    let o = dpu_fw(&[
+        "bench",
+        "--scaling",
+        "--sizes",
+        "100",
+        "--packets",
+        "100",
+        "--reps",
+        "1",
+        "--require-peer",
+    ]);
+    no_panic(&o);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("--require-peer: rte_acl was not measured at 100 rules"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("not measured: this binary was built without the `dpdk` feature")
+    );
+}

@@ -223,8 +223,14 @@ fn proc_status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Builds once and returns the classifier, the time, and the extra memory.
-fn measured_build(
+/// Builds once and returns the classifier, the build's wall time in seconds, and
+/// the extra memory during the build with how it was measured (the module docs'
+/// **build memory**). `dpu-fw bench --scaling` measures each synthetic size with it.
+///
+/// # Errors
+///
+/// The classifier refuses the rules.
+pub fn measure_build(
     rules: &[Rule<u32>],
     heap: Option<&dyn HeapMeter>,
 ) -> Result<(Classifier<u32>, f64, Option<u64>, BuildMemoryMethod), ClassifierError> {
@@ -344,11 +350,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     };
 
     let mut builds = Vec::new();
-    let (mut c, s, build_mem, method) = measured_build(&rules, opts.heap)?;
+    let (mut c, s, build_mem, method) = measure_build(&rules, opts.heap)?;
     builds.push(s);
     for _ in 1..opts.build_reps.max(1) {
         drop(c);
-        let (c2, s, _, _) = measured_build(&rules, opts.heap)?;
+        let (c2, s, _, _) = measure_build(&rules, opts.heap)?;
         c = c2;
         builds.push(s);
     }

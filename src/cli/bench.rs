@@ -1,4 +1,5 @@
-//! `dpu-fw bench`: the software classifier on a rule set and trace, beside
+//! `dpu-fw bench`: the software classifier on a rule set and trace (or, with
+//! `--scaling`, on synthetic sets of growing size: `bench_scale.rs`), beside
 //! DPDK's `rte_acl` measured in the same process (feature `dpdk`).
 
 use std::path::PathBuf;
@@ -11,16 +12,45 @@ use dpu_fw::bench::{self, BenchOptions, BenchReport, Format};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The rule file (ClassBench filter format, plain or .gz).
-    #[arg(long, value_name = "FILE", required_unless_present = "conntrack")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["conntrack", "scaling"])]
     rules: Option<PathBuf>,
     /// The trace (ClassBench trace format, plain or .gz).
-    #[arg(long, value_name = "FILE", required_unless_present = "conntrack")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["conntrack", "scaling"])]
     trace: Option<PathBuf>,
     /// Benchmark connection tracking instead of the classifier: handshakes per second,
     /// established-packet cost and memory with `--connections` live connections, each
     /// beside a peer measured in the same run (docs/conntrack.md).
     #[arg(long, conflicts_with_all = ["rules", "trace", "matches", "churn", "json"])]
     conntrack: bool,
+    /// How the classifier scales with the number of rules: for each of `--sizes`, a
+    /// synthetic rule set and trace (`--profile`, seeded: the same on every run),
+    /// our build time, build memory, runtime memory and lookup ns/packet, beside
+    /// DPDK rte_acl built and timed in the same process (feature `dpdk`, as root) on
+    /// the same rules and keys, whose answers must equal ours. Prints a Markdown
+    /// table (`--json`: one object per size); a size rte_acl was not measured at
+    /// says "not measured" and why.
+    #[arg(long, conflicts_with_all = ["rules", "trace", "matches", "churn", "conntrack"])]
+    scaling: bool,
+    /// Rule counts for `--scaling`, comma-separated (suffixes k and M: 10k = 10000).
+    #[arg(long, value_name = "N,N,...", default_value = "1k,10k,100k,1M",
+          value_parser = super::bench_scale::parse_sizes, requires = "scaling")]
+    sizes: super::bench_scale::Sizes,
+    /// Rule-set shape for `--scaling` (ClassBench-like families, dpu_fw::synth).
+    #[arg(long, value_enum, default_value_t = super::bench_scale::ProfileArg::Acl, requires = "scaling")]
+    profile: super::bench_scale::ProfileArg,
+    /// Trace length for `--scaling` (10% random headers, the rest rule corners).
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000), requires = "scaling")]
+    packets: u32,
+    /// `--scaling` measures rte_acl only up to this many rules (its build time and
+    /// memory grow faster than the rule count); larger sizes say "not measured".
+    #[arg(long, value_name = "N", default_value = "100k",
+          value_parser = super::bench_scale::parse_count, requires = "scaling")]
+    peer_max_rules: usize,
+    /// With `--scaling`: fail unless rte_acl was measured at every size (CI: a build
+    /// or a machine without a working DPDK must not pass as a skipped peer).
+    #[arg(long, requires = "scaling", conflicts_with = "no_peer")]
+    require_peer: bool,
     /// Live connections for `--conntrack`.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
@@ -69,6 +99,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         })?;
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.scaling {
+        return super::bench_scale::run(&super::bench_scale::Options {
+            sizes: args.sizes.0.clone(),
+            profile: args.profile,
+            packets: args.packets as usize,
+            reps: usize::from(args.reps),
+            peer: !args.no_peer,
+            peer_max_rules: args.peer_max_rules,
+            require_peer: args.require_peer,
+            json: args.json,
+            #[cfg(feature = "bench-alloc")]
+            heap: Some(&crate::ALLOC),
+            #[cfg(not(feature = "bench-alloc"))]
+            heap: None,
+        });
     }
     let (Some(rules), Some(trace)) = (&args.rules, &args.trace) else {
         anyhow::bail!("--rules and --trace are needed (or --conntrack)");
@@ -154,7 +200,7 @@ mod peer {
 }
 
 #[cfg(feature = "dpdk")]
-mod peer {
+pub(super) mod peer {
     use std::time::{Duration, Instant};
 
     use anyhow::Context;
@@ -169,13 +215,9 @@ mod peer {
         Some(pages * 4096)
     }
 
-    /// rte_acl on the same rules and trace, in this process: build time,
-    /// memory (growth of resident memory across the build: rte_acl does not
-    /// report its context size through its API), and the median lookup cost
-    /// of the best of its scalar, SSE and AVX2 methods. Its answers are
-    /// checked against the match file when one is given.
-    pub(super) fn measure(opts: &BenchOptions) -> anyhow::Result<Option<PeerReport>> {
-        let eal = match Eal::init([
+    /// Starts the EAL `rte_acl` runs on (no hugepages, no devices; needs root).
+    pub(in crate::cli) fn start_eal() -> Result<Eal, doca_flow::dpdk::DpdkError> {
+        Eal::init([
             "dpu-fw-bench",
             "--no-huge",
             "-m",
@@ -185,7 +227,98 @@ mod peer {
             "--no-telemetry",
             "--log-level=lib.eal:error",
             "--log-level=lib.acl:error",
-        ]) {
+        ])
+    }
+
+    /// A field of `/proc/self/status` in KiB (Linux).
+    fn status_kib(field: &str) -> Option<u64> {
+        let s = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = s.lines().find(|l| l.starts_with(field))?;
+        line[field.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// One `rte_acl` measurement: the figures, the peak extra memory during the
+    /// build and the
+    /// context (kept alive by a caller that measures several sizes, so a later
+    /// build's resident-memory growth is not hidden by freed pages it reuses).
+    pub(in crate::cli) struct AclRun {
+        pub report: PeerReport,
+        pub build_peak_bytes: Option<u64>,
+        pub ctx: AclContext,
+    }
+
+    /// `rte_acl` on `rules` and `keys`: build time, memory (growth of resident
+    /// memory across the build: rte_acl does not report its context size through
+    /// its API), the peak growth during the build (`VmHWM`, reset through
+    /// `/proc/self/clear_refs`), and the median lookup cost of the best of its
+    /// scalar, SSE and AVX2 methods. `check` sees each method's answers first.
+    pub(in crate::cli) fn measure_acl(
+        eal: &Eal,
+        rules: &[AclIpv4Rule],
+        keys: &[AclIpv4Key],
+        opts: &BenchOptions,
+        mut check: impl FnMut(&str, &[u32]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<AclRun> {
+        let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let before = rss_bytes().unwrap_or(0);
+        let t = Instant::now();
+        let mut ctx = AclContext::build(eal, rules).context("building rte_acl")?;
+        let build_s = t.elapsed().as_secs_f64();
+        let memory_bytes = rss_bytes().unwrap_or(0).saturating_sub(before);
+        let build_peak_bytes = match (reset, status_kib("VmHWM:")) {
+            (true, Some(h)) => Some((h * 1024).saturating_sub(before)),
+            _ => None,
+        };
+
+        let mut out = vec![0u32; keys.len()];
+        let mut best: Option<(String, f64)> = None;
+        for (name, alg) in [
+            ("scalar", AclAlgorithm::Scalar),
+            ("sse", AclAlgorithm::Sse),
+            ("avx2", AclAlgorithm::Avx2),
+        ] {
+            if ctx.set_algorithm(alg).is_err() {
+                continue;
+            }
+            ctx.classify(keys, &mut out).context("rte_acl classify")?;
+            check(name, &out)?;
+            let ns = median_ns(
+                opts,
+                || {
+                    // Errors were ruled out by the first call on the same input.
+                    let _ = ctx.classify(keys, &mut out);
+                },
+                keys.len(),
+            );
+            if best.as_ref().is_none_or(|(_, b)| ns < *b) {
+                best = Some((name.to_string(), ns));
+            }
+        }
+        let Some((alg, lookup_ns_per_packet)) = best else {
+            anyhow::bail!("rte_acl accepted none of its classify methods on this CPU");
+        };
+        Ok(AclRun {
+            report: PeerReport {
+                name: format!("rte_acl {alg}"),
+                build_s,
+                memory_bytes,
+                lookup_ns_per_packet,
+            },
+            build_peak_bytes,
+            ctx,
+        })
+    }
+
+    /// rte_acl on the same rules and trace, in this process (see
+    /// [`measure_acl`]). Its answers are checked against the match file when one
+    /// is given.
+    pub(super) fn measure(opts: &BenchOptions) -> anyhow::Result<Option<PeerReport>> {
+        let eal = match start_eal() {
             Ok(e) => e,
             Err(e) => {
                 eprintln!(
@@ -223,23 +356,7 @@ mod peer {
             "dpu-fw bench: building rte_acl on {} rules ...",
             rules.len()
         );
-        let before = rss_bytes().unwrap_or(0);
-        let t = Instant::now();
-        let mut ctx = AclContext::build(&eal, &acl_rules).context("building rte_acl")?;
-        let build_s = t.elapsed().as_secs_f64();
-        let memory_bytes = rss_bytes().unwrap_or(0).saturating_sub(before);
-
-        let mut out = vec![0u32; keys.len()];
-        let mut best: Option<(String, f64)> = None;
-        for (name, alg) in [
-            ("scalar", AclAlgorithm::Scalar),
-            ("sse", AclAlgorithm::Sse),
-            ("avx2", AclAlgorithm::Avx2),
-        ] {
-            if ctx.set_algorithm(alg).is_err() {
-                continue;
-            }
-            ctx.classify(&keys, &mut out).context("rte_acl classify")?;
+        let run = measure_acl(&eal, &acl_rules, &keys, opts, |name, out| {
             if let Some(want) = &want {
                 let bad = out
                     .iter()
@@ -252,27 +369,9 @@ mod peer {
                     );
                 }
             }
-            let ns = median_ns(
-                opts,
-                || {
-                    // Errors were ruled out by the first call on the same input.
-                    let _ = ctx.classify(&keys, &mut out);
-                },
-                keys.len(),
-            );
-            if best.as_ref().is_none_or(|(_, b)| ns < *b) {
-                best = Some((name.to_string(), ns));
-            }
-        }
-        let Some((alg, lookup_ns_per_packet)) = best else {
-            anyhow::bail!("rte_acl accepted none of its classify methods on this CPU");
-        };
-        Ok(Some(PeerReport {
-            name: format!("rte_acl {alg}"),
-            build_s,
-            memory_bytes,
-            lookup_ns_per_packet,
-        }))
+            Ok(())
+        })?;
+        Ok(Some(run.report))
     }
 
     /// Median wall-clock ns per packet over `opts.reps` repetitions of at

@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_ct;
+pub(crate) mod bench_scale;
 pub(crate) mod check;
 pub(crate) mod classify;
 pub(crate) mod compile;
