@@ -149,8 +149,8 @@ compile_error!(
 );
 pub use backend::sw::{DropReason, Outcome, SwBackend, TRAIL_LEN, Verdict};
 pub use backend::{
-    AclFamily, Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId,
-    PipeType, PortId,
+    Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId, PipeType,
+    PortId,
 };
 pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};

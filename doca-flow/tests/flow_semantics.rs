@@ -316,7 +316,7 @@ fn acl_ipv6() {
     let acl = p0
         .pipe_builder("acl6")
         .acl()
-        .acl_family(doca_flow::AclFamily::V6)
+        .acl_family(doca_flow::net::Family::Ipv6)
         .build()
         .unwrap();
     let root = p0

@@ -13,10 +13,11 @@ mod common;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use doca_flow::net::Family;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match,
-    MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
+    AclEntry, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match, MeterCfg,
+    MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -195,7 +196,7 @@ fn build(spec: &Spec) -> Built {
     let acl6 = p0
         .pipe_builder("acl6")
         .acl()
-        .acl_family(AclFamily::V6)
+        .acl_family(Family::Ipv6)
         .monitor(Monitor {
             counter: true,
             meter: None,

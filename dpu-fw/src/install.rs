@@ -77,15 +77,14 @@
 use std::collections::{HashMap, HashSet};
 
 use doca_flow::{
-    AclEntry, AclFamily, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry,
-    EntryId, EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe,
-    PipeType, Port, PortId, Queue,
+    AclEntry, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry, EntryId,
+    EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe, PipeType,
+    Port, PortId, Queue,
 };
 
 use crate::compile::{
     Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPortKind, TargetKind, diff,
 };
-use crate::model::Family;
 
 /// The scratch word (`meta.u32[..]`) that carries a packet's conntrack zone into a CT
 /// pipe.
@@ -1583,10 +1582,7 @@ fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pip
     let mut b = match p.kind {
         PlanPipeKind::Acl(fam) => b
             .pipe_type(PipeType::Acl)
-            .acl_family(match fam {
-                Family::Ipv4 => AclFamily::V4,
-                Family::Ipv6 => AclFamily::V6,
-            })
+            .acl_family(fam)
             .monitor(Monitor::counter()),
         PlanPipeKind::Control | PlanPipeKind::Meter | PlanPipeKind::Root => {
             b.pipe_type(PipeType::Control)

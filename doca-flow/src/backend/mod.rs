@@ -210,15 +210,6 @@ pub enum FwdSpec {
     Changeable,
 }
 
-/// The address family of an ACL pipe's entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AclFamily {
-    /// IPv4 5-tuples.
-    V4,
-    /// IPv6 5-tuples.
-    V6,
-}
-
 /// One entry to add, one variant per DOCA add-entry call.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

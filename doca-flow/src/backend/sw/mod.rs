@@ -35,12 +35,13 @@ pub use exec::{DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
 
 use crate::action::Actions;
 use crate::backend::{
-    AclFamily, Backend, Completion, Domain, EntryId, EntrySpec, EntryStatus, EntryUpdate, Flags,
-    FlowCfg, FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId, PortKind,
+    Backend, Completion, Domain, EntryId, EntrySpec, EntryStatus, EntryUpdate, Flags, FlowCfg,
+    FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId, PortKind,
 };
 use crate::error::{Error, Result};
 use crate::matching::{Field, Template};
 use crate::monitor::{Counters, TokenBucket};
+use crate::net::Family;
 use entries::{Op, OpKind, Slot, SwPipeView};
 use table::Table;
 
@@ -61,7 +62,7 @@ struct SwPipe {
     table: Table,
     /// Installed entries plus queued adds: what the capacity limit counts.
     used: u32,
-    acl: AclFamily,
+    acl: Family,
     lpm_field: Option<Field>,
 }
 
@@ -451,9 +452,9 @@ impl Backend for SwBackend {
         }
         let template = Template::compile(&cfg.matcher, cfg.match_mask.as_ref());
         let acl = if cfg.matcher.get(Field::Ipv6Src) != 0 || cfg.matcher.get(Field::Ipv6Dst) != 0 {
-            AclFamily::V6
+            Family::Ipv6
         } else {
-            AclFamily::V4
+            Family::Ipv4
         };
         let lpm_field = [
             Field::Ipv4Dst,
