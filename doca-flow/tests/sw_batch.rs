@@ -170,7 +170,7 @@ struct Built {
 fn build(spec: &Spec) -> Built {
     let flow = Flow::builder().queue_depth(4096).build().unwrap();
     let ports: Vec<_> = (0..PORTS)
-        .map(|i| flow.start_port(i, "p").unwrap())
+        .map(|i| flow.start_port(PortId(i), "p").unwrap())
         .collect();
     let mut q = flow.take_queue(0).unwrap();
     let p0 = &ports[0];
@@ -423,7 +423,7 @@ fn meta_spec(meters: bool) -> impl Strategy<Value = MetaSpec> {
 fn build_meta(spec: &MetaSpec) -> Built {
     let flow = Flow::builder().queues(4).queue_depth(4096).build().unwrap();
     let ports: Vec<_> = (0..PORTS)
-        .map(|i| flow.start_port(i, "p").unwrap())
+        .map(|i| flow.start_port(PortId(i), "p").unwrap())
         .collect();
     let mut q = flow.take_queue(0).unwrap();
     let p0 = &ports[0];

@@ -18,6 +18,7 @@ use doca_flow::HwBackend;
 use doca_flow::backend::emu::{self, Census, Fault};
 use doca_flow::dpdk::Eal;
 use doca_flow::packet::Headers;
+use dpu_fw::PortId;
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::install::Installed;
 use dpu_fw::model::RuleSet;
@@ -194,7 +195,7 @@ fn valid_rules_with_flags_and_ports_install(eal: &Eal) {
     };
     for (frame, want) in [(web(tcp_flags::SYN), Some(0)), (web(tcp_flags::ACK), None)] {
         let mut f = frame.clone();
-        let d = fw.process(0, &mut f);
+        let d = fw.process(PortId(0), &mut f);
         assert_eq!(d.rule, want, "{:?}", d.outcome.verdict);
         let o = oracle::evaluate(&rules, "p0", &Headers::parse(&frame));
         assert_eq!(d.rule.map(|r| r as usize), o.rule);

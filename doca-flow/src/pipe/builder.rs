@@ -22,7 +22,7 @@ use core::marker::PhantomData;
 ///
 /// ```compile_fail,E0382
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
-/// # let p0 = flow.start_port(0, "p0").unwrap();
+/// # let p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 /// let b = p0.pipe_builder("x").fwd(doca_flow::Fwd::Drop);
 /// let pipe = b.build().unwrap();
 /// let again = b.build(); // the builder was consumed

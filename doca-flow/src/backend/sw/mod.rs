@@ -168,7 +168,7 @@ impl SwBackend {
     ///         sw = sw.unbounded_acl_priorities();
     ///     }
     ///     let flow = Flow::builder().build_with(sw)?;
-    ///     let p0 = flow.start_port(0, "p0")?;
+    ///     let p0 = flow.start_port(doca_flow::PortId(0), "p0")?;
     ///     let mut q = flow.take_queue(0)?;
     ///     let acl = p0.pipe_builder("acl").acl().build()?;
     ///     let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 5000, Fwd::Drop);
@@ -199,7 +199,7 @@ impl SwBackend {
     /// # fn main() -> doca_flow::Result<()> {
     /// let countdown = Arc::new(AtomicI64::new(1));
     /// let flow = Flow::builder().build_with(SwBackend::new().fail_at(countdown.clone()))?;
-    /// let p0 = flow.start_port(0, "p0")?;
+    /// let p0 = flow.start_port(doca_flow::PortId(0), "p0")?;
     /// let r = p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build();
     /// assert!(matches!(r, Err(Error::Backend { op: "doca_flow_pipe_create", .. })));
     /// assert!(p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build().is_ok());
