@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|p| {
             let device = match &p.id {
+                // The DOCA port id as the DPDK port id: the same number on a BlueField.
                 PortRef::Doca(PortId(id)) => Device::Id(*id),
                 PortRef::Representor(name) => Device::Name(name.clone()),
                 PortRef::Netdev(netdev) => Device::Name(

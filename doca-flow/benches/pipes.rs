@@ -22,8 +22,8 @@ fn setup(depth: u32) -> (doca_flow::SwFlow, Port, Port, Queue) {
         .counters(1 << 20)
         .build()
         .unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
-    let p1 = flow.start_port(1, "p1").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
+    let p1 = flow.start_port(PortId(1), "p1").unwrap();
     let q = flow.take_queue(0).unwrap();
     (flow, p0, p1, q)
 }

@@ -22,8 +22,8 @@ fn main() -> doca_flow::Result<()> {
 
 fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     let flow = backend.build(Flow::builder().queues(1))?;
-    let p0 = flow.start_port(0, "p0")?;
-    let _p1 = flow.start_port(1, "p1")?;
+    let p0 = flow.start_port(PortId(0), "p0")?;
+    let _p1 = flow.start_port(PortId(1), "p1")?;
     let mut q = flow.take_queue(0)?;
 
     let acl = p0

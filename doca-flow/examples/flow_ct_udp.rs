@@ -25,8 +25,8 @@ fn main() -> doca_flow::Result<()> {
 fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     // doca_flow_ct_init comes after doca_flow_init and before any port starts.
     let flow = backend.build(Flow::builder().queues(1).conntrack(CtCfg::default()))?;
-    let p0 = flow.start_port(0, "p0")?;
-    let _p1 = flow.start_port(1, "p1")?;
+    let p0 = flow.start_port(PortId(0), "p0")?;
+    let _p1 = flow.start_port(PortId(1), "p1")?;
     let mut q = flow.take_queue(0)?;
 
     let to_p1 = p0.pipe_builder("FWD_PIPE").control().build()?;

@@ -11,7 +11,7 @@
 use core::net::Ipv4Addr;
 
 use doca_flow::packet::PacketBuilder;
-use doca_flow::{BasicEntry, Domain, Flags, Flow, Fwd, Match, Mode, Monitor, PortId};
+use doca_flow::{BasicEntry, Domain, Field, Flags, Flow, Fwd, Match, Mode, Monitor, PortId};
 
 mod common;
 
@@ -21,26 +21,26 @@ fn main() -> doca_flow::Result<()> {
 
 fn example(backend: &common::Backend) -> doca_flow::Result<()> {
     let flow = backend.build(Flow::builder().mode(Mode::Switch).queues(4))?;
-    let p0 = flow.start_switch_port(0, "p0")?;
-    let pf0hpf = p0.start_representor(1, "pf0hpf")?;
-    let pf0vf0 = p0.start_representor(2, "pf0vf0")?;
+    let p0 = flow.start_switch_port(PortId(0), "p0")?;
+    let pf0hpf = p0.start_representor(PortId(1), "pf0hpf")?;
+    let pf0vf0 = p0.start_representor(PortId(2), "pf0vf0")?;
     let mut q = flow.take_queue(0)?;
 
     let ingress = p0
         .pipe_builder("SWITCH_INGRESS")
         .root(true)
-        .matcher(Match::new().port_id(u16::MAX))
+        .matcher(Match::changeable(&[Field::PortId]))
         .monitor(Monitor::counter())
         .fwd(Fwd::Changeable)
         .build()?;
     let to_host = ingress.add_entry(
         &mut q,
-        BasicEntry::new(Match::new().port_id(p0.id().0)).fwd(Fwd::Port(pf0hpf.id())),
+        BasicEntry::new(Match::new().port_id(p0.id())).fwd(Fwd::Port(pf0hpf.id())),
         Flags::NoWait,
     )?;
     let to_wire = ingress.add_entry(
         &mut q,
-        BasicEntry::new(Match::new().port_id(pf0hpf.id().0)).fwd(Fwd::Port(p0.id())),
+        BasicEntry::new(Match::new().port_id(pf0hpf.id())).fwd(Fwd::Port(p0.id())),
         Flags::NoWait,
     )?;
 

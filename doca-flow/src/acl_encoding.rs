@@ -22,9 +22,9 @@
 //! A rule with a non-full port range never matches a packet without ports (ICMP, non-first
 //! fragments); a rule with full ranges does.
 
-use crate::backend::AclFamily;
 use crate::error::{Error, Result};
 use crate::matching::{Field, Match, prefix_mask};
+use crate::net::Family;
 use crate::net::PortRange;
 
 /// The largest ACL priority DOCA accepts (1025 levels, 0 the highest). The software
@@ -32,10 +32,10 @@ use crate::net::PortRange;
 pub const ACL_MAX_PRIORITY: u32 = 1024;
 
 /// The address and protocol fields of a family's ACL match.
-pub(crate) fn fields(fam: AclFamily) -> (Field, Field, Field) {
+pub(crate) fn fields(fam: Family) -> (Field, Field, Field) {
     match fam {
-        AclFamily::V4 => (Field::Ipv4Src, Field::Ipv4Dst, Field::Ipv4Proto),
-        AclFamily::V6 => (Field::Ipv6Src, Field::Ipv6Dst, Field::Ipv6NextHeader),
+        Family::Ipv4 => (Field::Ipv4Src, Field::Ipv4Dst, Field::Ipv4Proto),
+        Family::Ipv6 => (Field::Ipv6Src, Field::Ipv6Dst, Field::Ipv6NextHeader),
     }
 }
 
@@ -97,12 +97,7 @@ fn prefix_len(f: Field, mask: u128) -> Result<u8> {
 }
 
 /// Decodes DOCA's ACL `(match, match_mask)`.
-pub(crate) fn decode_acl(
-    fam: AclFamily,
-    m: &Match,
-    k: &Match,
-    priority: u32,
-) -> Result<DecodedAcl> {
+pub(crate) fn decode_acl(fam: Family, m: &Match, k: &Match, priority: u32) -> Result<DecodedAcl> {
     let (sf, df, pf) = fields(fam);
     let sl = prefix_len(sf, k.get(sf))?;
     let dl = prefix_len(df, k.get(df))?;

@@ -229,7 +229,7 @@ impl Flow {
     /// # Errors
     /// [`Error::Invalid`] in switch mode (use [`Flow::start_switch_port`]); backend failures.
     #[doc(alias = "doca_flow_port_start")]
-    pub fn start_port(&self, id: u16, name: &str) -> Result<Port> {
+    pub fn start_port(&self, id: PortId, name: &str) -> Result<Port> {
         if self.inner.cfg.mode != Mode::Vnf {
             return Err(Error::Invalid {
                 what: "port",
@@ -239,7 +239,7 @@ impl Flow {
         Port::start(
             self.inner.clone(),
             PortCfg {
-                id: PortId(id),
+                id,
                 name: name.into(),
                 kind: PortKind::Plain,
             },
@@ -252,7 +252,7 @@ impl Flow {
     /// # Errors
     /// [`Error::Invalid`] in vnf mode; backend failures.
     #[doc(alias = "doca_flow_port_start")]
-    pub fn start_switch_port(&self, id: u16, name: &str) -> Result<Port> {
+    pub fn start_switch_port(&self, id: PortId, name: &str) -> Result<Port> {
         if self.inner.cfg.mode != Mode::Switch {
             return Err(Error::Invalid {
                 what: "port",
@@ -262,7 +262,7 @@ impl Flow {
         Port::start(
             self.inner.clone(),
             PortCfg {
-                id: PortId(id),
+                id,
                 name: name.into(),
                 kind: PortKind::Switch,
             },
@@ -327,7 +327,7 @@ impl Flow {
 /// ```
 /// use doca_flow::{Flow, PortId};
 /// let flow = Flow::builder().build().unwrap();
-/// let _p0 = flow.start_port(0, "p0").unwrap();
+/// let _p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 /// let mut frame = vec![0u8; 64];
 /// let out = flow.sw().process_packet(PortId(0), &mut frame);
 /// # let _ = out;
@@ -430,7 +430,7 @@ impl core::ops::DerefMut for SwGuard<'_> {
 /// Work on a queue borrows it exclusively, so two operations cannot interleave on it:
 /// ```compile_fail,E0499
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
-/// # let p0 = flow.start_port(0, "p0").unwrap();
+/// # let p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 /// let mut q = flow.take_queue(0).unwrap();
 /// let held = &mut q;
 /// p0.entries_process(&mut q, 0).unwrap(); // `q` is already borrowed

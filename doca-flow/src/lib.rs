@@ -15,8 +15,8 @@
 //!
 //! # fn main() -> doca_flow::Result<()> {
 //! let flow = Flow::builder().queues(1).build()?; // the sw backend
-//! let p0 = flow.start_port(0, "p0")?;
-//! let _p1 = flow.start_port(1, "p1")?;
+//! let p0 = flow.start_port(doca_flow::PortId(0), "p0")?;
+//! let _p1 = flow.start_port(doca_flow::PortId(1), "p1")?;
 //! let mut queue = flow.take_queue(0)?;
 //!
 //! // Root pipe: IPv4 destination changeable per entry (all ones), TCP port 443 constant.
@@ -149,8 +149,8 @@ compile_error!(
 );
 pub use backend::sw::{DropReason, Outcome, SwBackend, TRAIL_LEN, Verdict};
 pub use backend::{
-    AclFamily, Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId,
-    PipeType, PortId,
+    Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId, PipeType,
+    PortId,
 };
 pub use entry::{BasicEntry, ControlEntry, Entry, HashEntry, LpmEntry, Priority};
 pub use error::{Error, Result};

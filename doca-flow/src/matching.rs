@@ -339,7 +339,7 @@ impl Match {
     setter!(/// ICMPv6 code.
         icmp6_code, Icmp6Code, u8, u128::from);
     setter!(/// Ingress port id.
-        port_id, PortId, u16, u128::from);
+        port_id, PortId, crate::PortId, |p: crate::PortId| u128::from(p.0));
     setter!(/// Outer L3 type.
         l3_type, L3Type, L3Type, |t: L3Type| u128::from(t as u32));
     setter!(/// Outer L4 type.
@@ -523,7 +523,7 @@ impl MaskedMatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PacketMeta {
     /// The ingress port id.
-    pub port_id: u16,
+    pub port_id: crate::PortId,
     /// `meta.pkt_meta`.
     pub pkt_meta: u32,
     /// `meta.u32[]` scratch words.
@@ -700,7 +700,7 @@ impl<'a> PacketKey<'a> {
                 L4::Icmp6 { code, .. } => u128::from(code),
                 _ => 0,
             },
-            Field::PortId => u128::from(self.meta.port_id),
+            Field::PortId => u128::from(self.meta.port_id.0),
             Field::L3Type => u128::from(self.l3_type() as u32),
             Field::L4Type => u128::from(self.l4_type() as u32),
             Field::Fragmented => u128::from(h.fragment().is_some_and(|f| f.is_fragment)),

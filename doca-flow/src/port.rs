@@ -31,7 +31,7 @@ impl Drop for PortInner {
 /// Stopping consumes the handle:
 /// ```compile_fail,E0382
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
-/// let p0 = flow.start_port(0, "p0").unwrap();
+/// let p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 /// p0.stop().unwrap();
 /// let _ = p0.id(); // used after stop
 /// ```
@@ -85,7 +85,7 @@ impl Port {
     /// # Errors
     /// [`Error::Invalid`] if this is not a switch port; backend failures.
     #[doc(alias = "doca_flow_port_start")]
-    pub fn start_representor(&self, id: u16, name: &str) -> Result<Port> {
+    pub fn start_representor(&self, id: PortId, name: &str) -> Result<Port> {
         if self.kind() != PortKind::Switch {
             return Err(Error::Invalid {
                 what: "representor",
@@ -93,7 +93,7 @@ impl Port {
             });
         }
         let cfg = PortCfg {
-            id: PortId(id),
+            id,
             name: name.into(),
             kind: PortKind::Representor { switch: self.id() },
         };

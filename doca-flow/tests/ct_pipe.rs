@@ -44,8 +44,8 @@ fn setup(
     Vec<doca_flow::Entry>,
 ) {
     let flow = make(Flow::builder().queues(2).conntrack(cfg));
-    let p0 = flow.start_port(0, "p0").unwrap();
-    let p1 = flow.start_port(1, "p1").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
+    let p1 = flow.start_port(PortId(1), "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let after = p0.pipe_builder("after-ct").control().build().unwrap();
     let mut keep = Vec::new();
@@ -194,7 +194,7 @@ fn what_doca_refuses(make: Maker) {
     // No CT configured: no CT pipe.
     {
         let flow = make(Flow::builder());
-        let p0 = flow.start_port(0, "p0").unwrap();
+        let p0 = flow.start_port(PortId(0), "p0").unwrap();
         let r = p0.pipe_builder("ct").ct().fwd(Fwd::Drop).build();
         assert!(matches!(r, Err(Error::Unsupported { .. })), "{r:?}");
     }
@@ -224,7 +224,7 @@ fn what_doca_refuses(make: Maker) {
     let r = ct.add_entry(&mut q, CtEntry::both_ways(ZONE, v6, EST, 0), Flags::NoWait);
     assert!(matches!(r, Err(Error::Invalid { .. })), "{r:?}");
     // A CT pipe is never root and matches nothing of its own.
-    let p0 = flow.start_port(2, "p2").unwrap();
+    let p0 = flow.start_port(PortId(2), "p2").unwrap();
     let r = p0
         .pipe_builder("ct-root")
         .ct()

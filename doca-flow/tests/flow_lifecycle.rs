@@ -88,8 +88,8 @@ proptest! {
     #[test]
     fn entry_life_cycle_equals_model(ops in proptest::collection::vec(op(), 1..60)) {
         let flow = Flow::builder().queue_depth(DEPTH).build().unwrap();
-        let p0 = flow.start_port(0, "p0").unwrap();
-        let _ports: Vec<_> = (1..4).map(|i| flow.start_port(i, "p").unwrap()).collect();
+        let p0 = flow.start_port(PortId(0), "p0").unwrap();
+        let _ports: Vec<_> = (1..4).map(|i| flow.start_port(PortId(i), "p").unwrap()).collect();
         let mut q = flow.take_queue(0).unwrap();
         let pipe = p0
             .pipe_builder("b")

@@ -84,7 +84,7 @@ fn pmask(len: u8) -> u32 {
 fn flow_with_ports() -> (doca_flow::SwFlow, Vec<doca_flow::Port>, doca_flow::Queue) {
     let flow = Flow::builder().queue_depth(4096).build().unwrap();
     let ports = (0..PORTS)
-        .map(|i| flow.start_port(i, "p").unwrap())
+        .map(|i| flow.start_port(PortId(i), "p").unwrap())
         .collect();
     let q = flow.take_queue(0).unwrap();
     (flow, ports, q)
@@ -386,7 +386,7 @@ proptest! {
         pkts in proptest::collection::vec(pkt(), 64..128),
     ) {
         let flow = Flow::builder().queue_depth(4096).build().unwrap();
-        let ports: Vec<_> = (0..PORTS).map(|i| flow.start_port(i, "p").unwrap()).collect();
+        let ports: Vec<_> = (0..PORTS).map(|i| flow.start_port(PortId(i), "p").unwrap()).collect();
         let mut q = flow.take_queue(0).unwrap();
         let acl = ports[0].pipe_builder("acl").acl().nr_entries(4096).build().unwrap();
         let root = ports[0].pipe_builder("root").control().root(true).build().unwrap();

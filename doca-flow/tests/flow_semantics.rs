@@ -27,7 +27,7 @@ fn run(flow: &doca_flow::SwFlow, port: u16, mut pkt: Vec<u8>) -> Verdict {
 
 fn setup() -> (doca_flow::SwFlow, doca_flow::Port, doca_flow::Queue) {
     let flow = Flow::builder().queues(2).build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     let q = flow.take_queue(0).unwrap();
     (flow, p0, q)
 }
@@ -158,8 +158,8 @@ fn explicit_mask_gives_prefix_matching() {
 #[test]
 fn control_lower_priority_wins_and_ties_keep_insertion_order() {
     let (flow, p0, mut q) = setup();
-    let _p1 = flow.start_port(1, "p1").unwrap();
-    let _p2 = flow.start_port(2, "p2").unwrap();
+    let _p1 = flow.start_port(PortId(1), "p1").unwrap();
+    let _p2 = flow.start_port(PortId(2), "p2").unwrap();
     let pipe = p0.pipe_builder("ctl").control().root(true).build().unwrap();
     let any_tcp = Match::new().l4_type(doca_flow::L4Type::Tcp);
     let web = Match::new().tcp_dst_port(80);
@@ -262,7 +262,7 @@ fn acl_cannot_be_root_and_priority_is_0_to_1024() {
 #[test]
 fn acl_port_ranges_prefixes_and_priority() {
     let (flow, p0, mut q) = setup();
-    let _p1 = flow.start_port(1, "p1").unwrap();
+    let _p1 = flow.start_port(PortId(1), "p1").unwrap();
     let (_root, acl) = acl_behind_root(&p0, &mut q);
     let allow = AclEntry::new(
         Prefix::new(IpAddr::from(ip(10, 0, 0, 0)), 8).unwrap(),
@@ -311,12 +311,12 @@ fn acl_range_encoding_is_low_in_match_high_in_mask() {
 #[test]
 fn acl_ipv6() {
     let flow = Flow::builder().build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl6")
         .acl()
-        .acl_family(doca_flow::AclFamily::V6)
+        .acl_family(doca_flow::net::Family::Ipv6)
         .build()
         .unwrap();
     let root = p0
@@ -374,7 +374,7 @@ fn acl_ipv6() {
 fn lpm_longest_prefix_wins() {
     let (flow, p0, mut q) = setup();
     for i in 1..=3 {
-        std::mem::forget(flow.start_port(i, "px").unwrap());
+        std::mem::forget(flow.start_port(PortId(i), "px").unwrap());
     }
     let lpm = p0
         .pipe_builder("lpm")
@@ -561,7 +561,7 @@ fn non_root_pipes_are_reached_only_by_fwd_and_roots_are_not_targets() {
 #[test]
 fn egress_pipes_see_packets_forwarded_to_their_port() {
     let (flow, p0, mut q) = setup();
-    let p1 = flow.start_port(1, "p1").unwrap();
+    let p1 = flow.start_port(PortId(1), "p1").unwrap();
     let ingress = p0
         .pipe_builder("in")
         .root(true)
@@ -761,7 +761,7 @@ fn failed_add_reports_error_and_is_never_installed() {
         .entry_process_cb(move |c| s2.lock().unwrap().push(*c))
         .build()
         .unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let pipe = p0
         .pipe_builder("b")
@@ -799,7 +799,7 @@ fn failed_add_reports_error_and_is_never_installed() {
 #[test]
 fn full_queue_is_a_typed_error_the_caller_can_act_on() {
     let flow = Flow::builder().queue_depth(2).build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let pipe = p0
         .pipe_builder("b")
@@ -904,7 +904,7 @@ fn counters_count_packets_and_bytes() {
 #[test]
 fn counter_pool_is_limited() {
     let flow = Flow::builder().counters(1).build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let pipe = p0
         .pipe_builder("b")
@@ -1036,7 +1036,7 @@ fn modify_actions_rewrite_headers_and_meta() {
 fn a_port_with_live_pipes_cannot_stop() {
     let (_flow, p0, _q) = setup();
     let pipe = p0.pipe_builder("b").fwd(Fwd::Drop).build().unwrap();
-    let p0b = _flow.start_port(5, "p5").unwrap();
+    let p0b = _flow.start_port(PortId(5), "p5").unwrap();
     let _pipe5 = p0b.pipe_builder("b").fwd(Fwd::Drop).build().unwrap();
     assert!(matches!(
         p0b.stop(),
@@ -1049,35 +1049,35 @@ fn a_port_with_live_pipes_cannot_stop() {
 #[test]
 fn switch_mode_representors_share_the_switch_pipes() {
     let flow = Flow::builder().mode(Mode::Switch).build().unwrap();
-    let p0 = flow.start_switch_port(0, "p0").unwrap();
-    let hpf = p0.start_representor(1, "pf0hpf").unwrap();
+    let p0 = flow.start_switch_port(PortId(0), "p0").unwrap();
+    let hpf = p0.start_representor(PortId(1), "pf0hpf").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     assert!(matches!(
         hpf.pipe_builder("x").fwd(Fwd::Drop).build(),
         Err(Error::Mismatch(_))
     ));
     assert!(matches!(
-        flow.start_port(3, "p3"),
+        flow.start_port(PortId(3), "p3"),
         Err(Error::Invalid { .. })
     ));
     let root = p0
         .pipe_builder("switch")
         .root(true)
-        .matcher(Match::new().port_id(u16::MAX))
+        .matcher(Match::changeable(&[Field::PortId]))
         .fwd(Fwd::Changeable)
         .build()
         .unwrap();
     let _a = root
         .add_entry(
             &mut q,
-            BasicEntry::new(Match::new().port_id(0)).fwd(Fwd::Port(PortId(1))),
+            BasicEntry::new(Match::new().port_id(PortId(0))).fwd(Fwd::Port(PortId(1))),
             Flags::NoWait,
         )
         .unwrap();
     let _b = root
         .add_entry(
             &mut q,
-            BasicEntry::new(Match::new().port_id(1)).fwd(Fwd::Port(PortId(0))),
+            BasicEntry::new(Match::new().port_id(PortId(1))).fwd(Fwd::Port(PortId(0))),
             Flags::NoWait,
         )
         .unwrap();
@@ -1099,7 +1099,7 @@ fn switch_mode_representors_share_the_switch_pipes() {
 fn hash_pipe_spreads_by_hash_of_fields() {
     let (flow, p0, mut q) = setup();
     for i in 1..=4 {
-        std::mem::forget(flow.start_port(i, "px").unwrap());
+        std::mem::forget(flow.start_port(PortId(i), "px").unwrap());
     }
     let pipe = p0
         .pipe_builder("hash")
@@ -1215,7 +1215,7 @@ fn update_changes_fwd_after_processing() {
 #[test]
 fn calc_hash_predicts_the_bucket() {
     let (flow, p0, mut q) = setup();
-    let _p1 = flow.start_port(1, "p1").unwrap();
+    let _p1 = flow.start_port(PortId(1), "p1").unwrap();
     let pipe = p0
         .pipe_builder("hash")
         .hash()
@@ -1247,7 +1247,7 @@ fn calc_hash_predicts_the_bucket() {
 #[test]
 fn fwd_to_a_pipe_of_another_port_is_refused() {
     let (flow, p0, _q) = setup();
-    let p1 = flow.start_port(1, "p1").unwrap();
+    let p1 = flow.start_port(PortId(1), "p1").unwrap();
     let theirs = p1.pipe_builder("p1-pipe").fwd(Fwd::Drop).build().unwrap();
     let err = p0
         .pipe_builder("x")
@@ -1336,7 +1336,7 @@ fn update_miss_redirects_misses_at_once() {
 fn vlan_ipv6_and_parser_meta_fields_match() {
     let (flow, p0, mut q) = setup();
     for i in 1..=4 {
-        std::mem::forget(flow.start_port(i, "px").unwrap());
+        std::mem::forget(flow.start_port(PortId(i), "px").unwrap());
     }
     let ctl = p0.pipe_builder("ctl").control().root(true).build().unwrap();
     let vid = |v: u16| {
@@ -1469,7 +1469,7 @@ fn entries_may_only_set_changeable_actions() {
 #[allow(clippy::type_complexity)]
 fn port_steering(
     parse: bool,
-    entry_port: u16,
+    entry_port: PortId,
     entry_fwd: Fwd,
     actions: Option<Actions>,
 ) -> (
@@ -1483,10 +1483,10 @@ fn port_steering(
     ),
 ) {
     let flow = Flow::builder().queues(8).build().unwrap();
-    let p0 = flow.start_port(0, "p0").unwrap();
-    let _p1 = flow.start_port(1, "p1").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
+    let _p1 = flow.start_port(PortId(1), "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
-    let mut m = Match::new().port_id(u16::MAX);
+    let mut m = Match::changeable(&[Field::PortId]);
     if parse {
         m = m.eth_type(0x0800);
     }
@@ -1532,10 +1532,10 @@ fn meta_only_pipelines_parse_on_demand_with_the_same_results() {
     };
     let rewrite = Some(Actions::new().ipv4_dst(ip(10, 9, 9, 9)));
     let cases = [
-        ("rss", 0, rss, None),
-        ("rewrite", 0, Fwd::Port(PortId(1)), rewrite),
+        ("rss", PortId(0), rss, None),
+        ("rewrite", PortId(0), Fwd::Port(PortId(1)), rewrite),
         // The entry is for port 1: packets from port 0 miss the root (default RSS).
-        ("miss", 1, Fwd::Port(PortId(1)), None),
+        ("miss", PortId(1), Fwd::Port(PortId(1)), None),
     ];
     for (name, entry_port, fwd, actions) in cases {
         let (lazy, _keep_lazy) = port_steering(false, entry_port, fwd.clone(), actions.clone());

@@ -31,8 +31,8 @@ fn firewall_on_the_emulator(eal: &Eal) {
         .queue_depth(16)
         .build_with(HwBackend::new(eal))
         .expect("doca_flow_init on the emulator");
-    let p0 = flow.start_switch_port(0, "p0").unwrap();
-    let host = p0.start_representor(1, "pf0hpf").unwrap();
+    let p0 = flow.start_switch_port(PortId(0), "p0").unwrap();
+    let host = p0.start_representor(PortId(1), "pf0hpf").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl")
@@ -55,7 +55,7 @@ fn firewall_on_the_emulator(eal: &Eal) {
             &mut q,
             ControlEntry::new(
                 0,
-                Match::new().port_id(0).l3_type(L3Type::Ipv4),
+                Match::new().port_id(PortId(0)).l3_type(L3Type::Ipv4),
                 Fwd::pipe(&acl),
             ),
         )
@@ -187,9 +187,9 @@ fn injected_failures(eal: &Eal) {
     let flow = Flow::builder()
         .build_with(HwBackend::new(eal))
         .expect("doca_flow_init");
-    let p0 = flow.start_port(0, "p0").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0").unwrap();
     // The rules forward to p1: DOCA forwards only to started ports.
-    let p1 = flow.start_port(1, "p1").unwrap();
+    let p1 = flow.start_port(PortId(1), "p1").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let acl = p0
         .pipe_builder("acl")
@@ -256,8 +256,8 @@ fn vnf_mode_rules(eal: &Eal) {
         .mode(Mode::Vnf)
         .build_with(HwBackend::new(eal))
         .expect("doca_flow_init");
-    let p0 = flow.start_port(0, "p0_if").unwrap();
-    let p1 = flow.start_port(1, "pf0hpf_if").unwrap();
+    let p0 = flow.start_port(PortId(0), "p0_if").unwrap();
+    let p1 = flow.start_port(PortId(1), "pf0hpf_if").unwrap();
     let mut q = flow.take_queue(0).unwrap();
     let out_of = |port: &doca_flow::Port, to: u16| {
         port.pipe_builder("out")

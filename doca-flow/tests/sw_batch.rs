@@ -13,10 +13,11 @@ mod common;
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use doca_flow::net::Family;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclFamily, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match,
-    MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
+    AclEntry, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match, MeterCfg,
+    MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -169,7 +170,7 @@ struct Built {
 fn build(spec: &Spec) -> Built {
     let flow = Flow::builder().queue_depth(4096).build().unwrap();
     let ports: Vec<_> = (0..PORTS)
-        .map(|i| flow.start_port(i, "p").unwrap())
+        .map(|i| flow.start_port(PortId(i), "p").unwrap())
         .collect();
     let mut q = flow.take_queue(0).unwrap();
     let p0 = &ports[0];
@@ -195,7 +196,7 @@ fn build(spec: &Spec) -> Built {
     let acl6 = p0
         .pipe_builder("acl6")
         .acl()
-        .acl_family(AclFamily::V6)
+        .acl_family(Family::Ipv6)
         .monitor(Monitor {
             counter: true,
             meter: None,
@@ -422,7 +423,7 @@ fn meta_spec(meters: bool) -> impl Strategy<Value = MetaSpec> {
 fn build_meta(spec: &MetaSpec) -> Built {
     let flow = Flow::builder().queues(4).queue_depth(4096).build().unwrap();
     let ports: Vec<_> = (0..PORTS)
-        .map(|i| flow.start_port(i, "p").unwrap())
+        .map(|i| flow.start_port(PortId(i), "p").unwrap())
         .collect();
     let mut q = flow.take_queue(0).unwrap();
     let p0 = &ports[0];

@@ -4,7 +4,7 @@
 use std::ffi::CString;
 use std::sync::Arc;
 
-use doca_flow::Verdict;
+use doca_flow::{PortId, Verdict};
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::conntrack::{CtState, Tracker};
 use dpu_fw::firewall::{Firewall, Processed};
@@ -48,7 +48,7 @@ pub struct dpufw_firewall {
     /// across reloads to policies with `[conntrack]`.
     pub(crate) tracker: Option<Arc<Tracker>>,
     pub(crate) rule_names: Vec<CString>,
-    pub(crate) port_names: Vec<(u16, CString)>,
+    pub(crate) port_names: Vec<(PortId, CString)>,
     /// A call panicked part-way: the firewall's state is unknown.
     pub(crate) poisoned: bool,
 }
@@ -194,7 +194,7 @@ impl dpufw_firewall {
         }
     }
 
-    fn check_port(&self, port: u16) -> Result<()> {
+    fn check_port(&self, port: PortId) -> Result<()> {
         if self.port_names.iter().any(|(id, _)| *id == port) {
             return Ok(());
         }
@@ -244,7 +244,7 @@ impl dpufw_firewall {
 
     pub(crate) fn process(
         &mut self,
-        port: u16,
+        port: PortId,
         frame: &mut [u8],
         now_ns: u64,
     ) -> Result<dpufw_verdict> {
@@ -282,7 +282,7 @@ impl dpufw_firewall {
 
     pub(crate) fn process_burst(
         &mut self,
-        port: u16,
+        port: PortId,
         frames: &mut [&mut [u8]],
         now_ns: u64,
         out: &mut [dpufw_verdict],

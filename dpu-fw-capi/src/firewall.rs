@@ -1,7 +1,13 @@
 //! Firewalls from C: making one, packets, counters, reloads (the engine is in
 //! `engine.rs`).
+//!
+//! Port ids cross the ABI as `uint16_t` (`include/dpu_fw.h`); inside, from the
+//! `extern "C"` functions down, they are `doca_flow::PortId`, the library's one port id
+//! type: these functions convert on the way in (`PortId(port)`) and out (`id.0`).
 
 use core::ffi::c_char;
+
+use doca_flow::PortId;
 
 use crate::eal::dpufw_eal;
 pub use crate::engine::dpufw_firewall;
@@ -230,6 +236,8 @@ pub unsafe extern "C" fn dpufw_firewall_process(
             // promise), not aliased during the call.
             unsafe { core::slice::from_raw_parts_mut(frame, len) }
         };
+        // The ABI's `uint16_t` port id is the library's `PortId` from here on.
+        let port = PortId(port);
         // SAFETY: the caller's promise about `fw` is with_fw's.
         let v = unsafe { with_fw(fw, |fw| fw.process(port, frame, now_ns)) }?;
         // SAFETY: `out` is non-NULL and writable by the caller's promise.
@@ -293,6 +301,8 @@ pub unsafe extern "C" fn dpufw_firewall_process_burst(
                 bufs.push(unsafe { core::slice::from_raw_parts_mut(p, len) });
             }
         }
+        // The ABI's `uint16_t` port id is the library's `PortId` from here on.
+        let port = PortId(port);
         // SAFETY: the caller's promise about `fw` is with_fw's.
         unsafe { with_fw(fw, |fw| fw.process_burst(port, &mut bufs, now_ns, out)) }
     })
@@ -324,8 +334,9 @@ pub unsafe extern "C" fn dpufw_firewall_port_id(
             .find(|(_, n)| n.to_bytes() == name.as_bytes())
             .map(|(id, _)| *id)
             .ok_or_else(|| Failure::invalid(format!("the policy has no port `{name}`")))?;
-        // SAFETY: `out` is non-NULL and writable by the caller's promise.
-        unsafe { out.write(id) };
+        // SAFETY: `out` is non-NULL and writable by the caller's promise. (The library's
+        // `PortId` leaves as the ABI's `uint16_t`.)
+        unsafe { out.write(id.0) };
         Ok(())
     })
 }
@@ -342,7 +353,7 @@ pub unsafe extern "C" fn dpufw_firewall_port_name(
 ) -> *const c_char {
     // SAFETY: NULL or live, by the caller's promise.
     unsafe { fw.as_ref() }
-        .and_then(|fw| fw.port_names.iter().find(|(id, _)| *id == port))
+        .and_then(|fw| fw.port_names.iter().find(|(id, _)| *id == PortId(port)))
         .map_or(core::ptr::null(), |(_, n)| n.as_ptr())
 }
 

@@ -20,6 +20,7 @@
 //! use dpu_fw::compile::{Target, compile};
 //! use dpu_fw::conntrack::CtState;
 //! use dpu_fw::firewall::Firewall;
+//! use dpu_fw::PortId;
 //! use dpu_fw::install::Installed;
 //!
 //! let rules = dpu_fw::config::parse(r#"
@@ -43,14 +44,14 @@
 //! let mut fw = Firewall::new(Arc::new(Installed::new(&plan).unwrap()), &rules, None);
 //! let (host, web) = ([10, 0, 0, 1].into(), [192, 0, 2, 80].into());
 //! let mut syn = PacketBuilder::tcp4(host, web, 40000, 443).flags(tcp_flags::SYN).seq(1).build();
-//! assert!(fw.process(1, &mut syn, 0).passed()); // out of the host: outbound default
+//! assert!(fw.process(PortId(1), &mut syn, 0).passed()); // out of the host: outbound default
 //! let mut synack = PacketBuilder::tcp4(web, host, 443, 40000)
 //!     .flags(tcp_flags::SYN | tcp_flags::ACK).seq(700).ack_number(2).build();
-//! let p = fw.process(0, &mut synack, 1_000);
+//! let p = fw.process(PortId(0), &mut synack, 1_000);
 //! assert_eq!(p.state, Some(CtState::Established));
 //! assert!(p.passed());
 //! let mut stray = PacketBuilder::tcp4(web, host, 443, 40001).flags(tcp_flags::ACK).build();
-//! let p = fw.process(0, &mut stray, 2_000);
+//! let p = fw.process(PortId(0), &mut stray, 2_000);
 //! assert_eq!(p.state, Some(CtState::Invalid));
 //! assert!(!p.passed()); // inbound default: drop
 //! ```
@@ -58,7 +59,7 @@
 use std::sync::Arc;
 
 use doca_flow::packet::Headers;
-use doca_flow::{Outcome, Verdict};
+use doca_flow::{Outcome, PortId, Verdict};
 
 use crate::conntrack::{CtPacket, CtState, Observed, Prepared, TableFull, Tracked, Tracker, Tuple};
 use crate::install::{CtHandle, Decision, Installed};
@@ -145,10 +146,10 @@ impl Firewall {
     pub fn new(installed: Arc<Installed>, rules: &RuleSet, tracker: Option<Arc<Tracker>>) -> Self {
         let stage = rules.conntrack.as_ref().map(|ct| {
             let plan = installed.plan();
-            let max_id = plan.ports.iter().map(|p| p.id).max().unwrap_or(0);
+            let max_id = plan.ports.iter().map(|p| p.id.0).max().unwrap_or(0);
             let mut zones = vec![None; usize::from(max_id) + 1];
             for p in &plan.ports {
-                zones[usize::from(p.id)] = rules.zone_of(&p.name);
+                zones[usize::from(p.id.0)] = rules.zone_of(&p.name);
             }
             Stage {
                 tracker: tracker.unwrap_or_else(|| Arc::new(Tracker::new(ct.config))),
@@ -181,16 +182,16 @@ impl Firewall {
     /// Tracks one frame that arrived on plan port `port` at `now_ns` (ns on the
     /// tracker's clock): its state, or `None` when the port is not tracked or the frame
     /// is not IP.
-    fn track(&mut self, port: u16, frame: &[u8], now_ns: u64) -> Option<Tracked> {
+    fn track(&mut self, port: PortId, frame: &[u8], now_ns: u64) -> Option<Tracked> {
         let (zone, pkt) = self.ct_packet(port, frame)?;
         Some(self.stage.as_ref()?.tracker.track(zone, &pkt, now_ns))
     }
 
     /// The frame as connection tracking sees it, and its zone; `None` when the port is
     /// not tracked or the frame is not IP.
-    fn ct_packet(&mut self, port: u16, frame: &[u8]) -> Option<(u16, CtPacket)> {
+    fn ct_packet(&mut self, port: PortId, frame: &[u8]) -> Option<(u16, CtPacket)> {
         let stage = self.stage.as_ref()?;
-        let zone = (*stage.zones.get(usize::from(port))?)?;
+        let zone = (*stage.zones.get(usize::from(port.0))?)?;
         Headers::parse_into(frame, &mut self.headers);
         Some((zone, CtPacket::parse(frame, &self.headers)?))
     }
@@ -208,7 +209,7 @@ impl Firewall {
     }
 
     /// Runs one frame that arrived on plan port `port` at `now_ns`.
-    pub fn process(&mut self, port: u16, frame: &mut [u8], now_ns: u64) -> Processed {
+    pub fn process(&mut self, port: PortId, frame: &mut [u8], now_ns: u64) -> Processed {
         let tracked = self.track(port, frame, now_ns);
         let meta = tracked.map_or(0, |t| u32::from(t.state.bit()));
         let decision = self.installed.process_with_meta(port, meta, frame);
@@ -225,7 +226,7 @@ impl Firewall {
     /// drop to `f`, in order.
     pub fn process_batch_each<B: AsMut<[u8]>>(
         &mut self,
-        port: u16,
+        port: PortId,
         frames: &mut [B],
         now_ns: u64,
         mut f: impl FnMut(usize, &Outcome, Option<u32>, Option<CtState>, bool),
@@ -249,7 +250,7 @@ impl Firewall {
             prepared.resize(n, (false, Prepared::default()));
         }
         let stage = self.stage.as_ref().expect("checked above");
-        let zone = stage.zones.get(usize::from(port)).copied().flatten();
+        let zone = stage.zones.get(usize::from(port.0)).copied().flatten();
         for (i, f) in frames.iter_mut().enumerate() {
             let f = f.as_mut();
             Headers::parse_into(f, &mut hdrs[i]);
@@ -342,7 +343,7 @@ impl Firewall {
     /// offloads it again until a new connection opens on the tuple.
     pub fn offload_request(
         &mut self,
-        port: u16,
+        port: PortId,
         frame: &[u8],
         p: &Processed,
         now_ns: u64,
@@ -607,7 +608,7 @@ impl Offloading {
     /// the connection stays in software).
     pub fn process(
         &mut self,
-        port: u16,
+        port: PortId,
         frame: &mut [u8],
         now_ns: u64,
     ) -> Result<OffloadProcessed, crate::install::InstallError> {
@@ -663,9 +664,9 @@ impl Offloading {
     }
 
     /// The zone and tracking view of a frame of a tracked port.
-    fn packet(&self, port: u16, frame: &[u8]) -> Option<(u16, CtPacket)> {
+    fn packet(&self, port: PortId, frame: &[u8]) -> Option<(u16, CtPacket)> {
         let stage = self.software.stage.as_ref()?;
-        let zone = (*stage.zones.get(usize::from(port))?)?;
+        let zone = (*stage.zones.get(usize::from(port.0))?)?;
         let pkt = CtPacket::parse(frame, &Headers::parse(frame))?;
         Some((zone, pkt))
     }

@@ -77,15 +77,14 @@
 use std::collections::{HashMap, HashSet};
 
 use doca_flow::{
-    AclEntry, AclFamily, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry,
-    EntryId, EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe,
-    PipeType, Port, PortId, Queue,
+    AclEntry, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry, EntryId,
+    EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe, PipeType,
+    Port, PortId, Queue,
 };
 
 use crate::compile::{
     Plan, PlanEntry, PlanFwd, PlanMatch, PlanPipe, PlanPipeKind, PlanPortKind, TargetKind, diff,
 };
-use crate::model::Family;
 
 /// The scratch word (`meta.u32[..]`) that carries a packet's conntrack zone into a CT
 /// pipe.
@@ -378,7 +377,7 @@ fn root_key(e: &PlanEntry) -> RootKey {
 
 /// `e` as a vnf lane of port `port` holds it: `None` when it matches another ingress
 /// port; otherwise without its ingress-port match (the lane's root sees one port).
-fn lane_entry(e: &PlanEntry, port: u16) -> Option<PlanEntry> {
+fn lane_entry(e: &PlanEntry, port: PortId) -> Option<PlanEntry> {
     let PlanMatch::Control {
         priority,
         matcher,
@@ -391,7 +390,7 @@ fn lane_entry(e: &PlanEntry, port: u16) -> Option<PlanEntry> {
     if m == 0 {
         return Some(e.clone());
     }
-    if matcher.get(Field::PortId) & m != u128::from(port) & m {
+    if matcher.get(Field::PortId) & m != u128::from(port.0) & m {
         return None;
     }
     let (mut matcher, mut mask) = ((**matcher).clone(), (**mask).clone());
@@ -410,7 +409,7 @@ fn lane_entry(e: &PlanEntry, port: u16) -> Option<PlanEntry> {
 /// The part of `plan` that packets entering `port` can reach, for a vnf lane: entries
 /// for other ingress ports go (and the ingress-port match of the others), then every
 /// pipe nothing kept forwards to; pipe order (targets first, the root last) is kept.
-fn lane_plan(plan: &Plan, port: u16) -> Plan {
+fn lane_plan(plan: &Plan, port: PortId) -> Plan {
     let pipes: Vec<PlanPipe> = plan
         .pipes
         .iter()
@@ -975,9 +974,9 @@ impl Installed {
     /// the sw backend, or the emulated hardware's wire). On real hardware the NIC runs
     /// the pipes and software cannot: every packet then gets
     /// `Verdict::Drop(DropReason::InHardware)` (see [`Installed::runs_in_software`]).
-    pub fn process(&self, port: u16, frame: &mut [u8]) -> Decision {
+    pub fn process(&self, port: PortId, frame: &mut [u8]) -> Decision {
         let outcome = match self.flow.datapath() {
-            Some(mut dp) => dp.process_packet(PortId(port), frame),
+            Some(mut dp) => dp.process_packet(port, frame),
             None => in_hardware(),
         };
         self.decide(outcome)
@@ -986,9 +985,9 @@ impl Installed {
     /// [`Installed::process`] for a frame that arrives with packet meta `pkt_meta` (a
     /// stateful plan reads the packet's connection-tracking state there: see
     /// [`crate::firewall`]).
-    pub fn process_with_meta(&self, port: u16, pkt_meta: u32, frame: &mut [u8]) -> Decision {
+    pub fn process_with_meta(&self, port: PortId, pkt_meta: u32, frame: &mut [u8]) -> Decision {
         let outcome = match self.flow.datapath() {
-            Some(mut dp) => dp.process_packet_with_meta(PortId(port), pkt_meta, frame),
+            Some(mut dp) => dp.process_packet_with_meta(port, pkt_meta, frame),
             None => in_hardware(),
         };
         self.decide(outcome)
@@ -997,7 +996,7 @@ impl Installed {
     /// Runs a batch of frames that arrived on `port`; appends one decision per frame.
     pub fn process_batch<B: AsMut<[u8]>>(
         &self,
-        port: u16,
+        port: PortId,
         frames: &mut [B],
         out: &mut Vec<Decision>,
     ) {
@@ -1015,7 +1014,7 @@ impl Installed {
     /// [`Decision`] per frame (the outcome is lent; a dataplane reads a field or two).
     pub fn process_batch_each<B: AsMut<[u8]>>(
         &self,
-        port: u16,
+        port: PortId,
         frames: &mut [B],
         f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
@@ -1029,7 +1028,7 @@ impl Installed {
     /// If `metas` is shorter than `frames`.
     pub fn process_batch_each_with_meta<B: AsMut<[u8]>>(
         &self,
-        port: u16,
+        port: PortId,
         frames: &mut [B],
         metas: Option<&[u32]>,
         f: impl FnMut(usize, &Outcome, Option<u32>),
@@ -1046,18 +1045,16 @@ impl Installed {
     /// If `metas` or `hdrs` is shorter than `frames`.
     pub fn process_batch_each_parsed<B: AsMut<[u8]>>(
         &self,
-        port: u16,
+        port: PortId,
         frames: &mut [B],
         metas: Option<&[u32]>,
         hdrs: Option<&mut [doca_flow::packet::Headers]>,
         mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
         match self.flow.datapath() {
-            Some(mut dp) => {
-                dp.process_batch_each_parsed(PortId(port), frames, metas, hdrs, |i, o| {
-                    f(i, o, self.rule_of(o))
-                })
-            }
+            Some(mut dp) => dp.process_batch_each_parsed(port, frames, metas, hdrs, |i, o| {
+                f(i, o, self.rule_of(o))
+            }),
             None => {
                 let o = in_hardware();
                 (0..frames.len()).for_each(|i| f(i, &o, None))
@@ -1456,7 +1453,7 @@ fn capacity(entries: usize) -> u32 {
 
 fn to_fwd(f: PlanFwd, pipes: &[Option<Pipe>]) -> Fwd {
     match f {
-        PlanFwd::Port(id) => Fwd::Port(PortId(id)),
+        PlanFwd::Port(id) => Fwd::Port(id),
         PlanFwd::Pipe(i) => match pipes.get(i).and_then(Option::as_ref) {
             Some(p) => Fwd::pipe(p),
             // Validated plans forward only to earlier, non-root pipes.
@@ -1583,10 +1580,7 @@ fn create_pipe(p: &PlanPipe, switch: &Port, made: &[Option<Pipe>]) -> Result<Pip
     let mut b = match p.kind {
         PlanPipeKind::Acl(fam) => b
             .pipe_type(PipeType::Acl)
-            .acl_family(match fam {
-                Family::Ipv4 => AclFamily::V4,
-                Family::Ipv6 => AclFamily::V6,
-            })
+            .acl_family(fam)
             .monitor(Monitor::counter()),
         PlanPipeKind::Control | PlanPipeKind::Meter | PlanPipeKind::Root => {
             b.pipe_type(PipeType::Control)

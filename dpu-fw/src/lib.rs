@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use doca_flow::packet::{PacketBuilder, tcp_flags};
-//! use dpu_fw::{CtState, Firewall};
+//! use dpu_fw::{CtState, Firewall, PortId};
 //!
 //! // Host port 1 may open connections to the network (port 0); from the network only
 //! // their replies come back.
@@ -47,15 +47,15 @@
 //!
 //! let (host, web) = ([10, 0, 0, 1].into(), [192, 0, 2, 80].into());
 //! let mut syn = PacketBuilder::tcp4(host, web, 40000, 443).flags(tcp_flags::SYN).seq(1).build();
-//! assert!(fw.process(1, &mut syn, 0).passed());
+//! assert!(fw.process(PortId(1), &mut syn, 0).passed());
 //! let mut synack = PacketBuilder::tcp4(web, host, 443, 40000)
 //!     .flags(tcp_flags::SYN | tcp_flags::ACK).seq(700).ack_number(2).build();
-//! let reply = fw.process(0, &mut synack, 1_000);
+//! let reply = fw.process(PortId(0), &mut synack, 1_000);
 //! assert_eq!(reply.state, Some(CtState::Established));
 //! assert!(reply.passed());
 //! // An ACK from the network that no connection expects is dropped.
 //! let mut stray = PacketBuilder::tcp4(web, host, 443, 40001).flags(tcp_flags::ACK).build();
-//! assert!(!fw.process(0, &mut stray, 2_000).passed());
+//! assert!(!fw.process(PortId(0), &mut stray, 2_000).passed());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -78,6 +78,9 @@ pub use doca_flow;
 pub use compile::{Plan, Target, compile};
 pub use conntrack::{CtConfig, CtState, Tracker};
 pub use firewall::{BuildError, Firewall, Processed};
+// The DOCA port id: the type of every port id in the library (rule sets, plans,
+// installs, firewalls); `model` re-exports it too.
+pub use doca_flow::PortId;
 pub use install::{Decision, Installed};
 pub use model::RuleSet;
 

@@ -48,8 +48,8 @@ use doca_flow::packet::{Headers, L3, L4};
 
 use crate::conntrack::CtState;
 use crate::model::{
-    Direction, Family, IcmpMatch, PortRange, Prefix, RateLimit, RuleMatch, RuleSet, TcpFlags,
-    covers_all_ports,
+    Direction, Family, IcmpMatch, PortId, PortRange, Prefix, RateLimit, RuleMatch, RuleSet,
+    TcpFlags, covers_all_ports,
 };
 
 /// The oracle's answer for one packet.
@@ -112,7 +112,7 @@ pub fn evaluate_tracked(
 
 /// The verdict for a packet that entered at the port with DOCA port id
 /// `port_id` (an id no port has is an unknown port: see [`evaluate`]).
-pub fn evaluate_by_id(rules: &RuleSet, port_id: u16, headers: &Headers) -> Verdict {
+pub fn evaluate_by_id(rules: &RuleSet, port_id: PortId, headers: &Headers) -> Verdict {
     let name = rules.port_by_id(port_id).map_or("", |p| p.name.as_str());
     evaluate(rules, name, headers)
 }

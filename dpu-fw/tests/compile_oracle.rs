@@ -64,7 +64,7 @@ fn frame_of(h: &Headers) -> Vec<u8> {
 /// Where the strategies' rule sets send a packet: p0 <-> pf0hpf are peers, hbn accepts
 /// to pf0hpf (its next hop on chain `c`), chain `c` leaves the firewall to hbn.
 fn expected_verdict(plan: &Plan, in_port: &str, action: &Action) -> Verdict {
-    let id = |n: &str| doca_flow::PortId(plan.port_id(n).unwrap());
+    let id = |n: &str| plan.port_id(n).unwrap();
     match action {
         Action::Drop => Verdict::Drop(doca_flow::DropReason::Fwd),
         Action::Chain(_) => Verdict::Port(id("hbn")),

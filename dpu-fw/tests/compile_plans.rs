@@ -49,7 +49,7 @@ fn check_against_oracle(rules: &RuleSet, fw: &Installed, ports: impl Iterator<It
         let mut f =
             PacketBuilder::tcp4([1, 2, 3, 4].into(), [5, 6, 7, 8].into(), 1000, dport).build();
         let want = oracle::evaluate(rules, "p0", &Headers::parse(&f));
-        let d = fw.process(0, &mut f);
+        let d = fw.process(PortId(0), &mut f);
         assert_eq!(d.rule.map(|r| r as usize), want.rule, "dst port {dport}");
     }
 }
@@ -205,10 +205,10 @@ fn chains_and_peers_decide_where_packets_go() {
     let rules = demo::policy();
     let plan = compile(&rules, &Target::software()).unwrap();
     let fw = Installed::new(&plan).unwrap();
-    let id = |n: &str| doca_flow::PortId(plan.port_id(n).unwrap());
+    let id = |n: &str| plan.port_id(n).unwrap();
     for p in demo::traffic_described() {
         let mut f = p.frame.clone();
-        let d = fw.process(id(p.in_port).0, &mut f);
+        let d = fw.process(id(p.in_port), &mut f);
         let want = oracle::evaluate(&rules, p.in_port, &Headers::parse(&p.frame));
         let expect = match (&want.action, p.in_port) {
             (Action::Drop, _) => None,
@@ -258,7 +258,7 @@ fn ports_with_the_same_rules_share_a_pipeline_and_ruleless_ports_are_steered() {
     }
     let plan = compile(&rules, &Target::bluefield()).unwrap();
     // The representor gets the first free id.
-    assert_eq!(plan.port_id("pf0hpf"), Some(2));
+    assert_eq!(plan.port_id("pf0hpf"), Some(PortId(2)));
     // p0 and p1: one shared pipeline (one ACL pipe per family).
     assert_eq!(acl_pipes(&plan, Family::Ipv4), 1);
     assert_eq!(acl_pipes(&plan, Family::Ipv6), 1);
@@ -299,7 +299,7 @@ fn rate_limits_drop_red_packets_and_count_them_on_the_rule() {
     let mut verdicts = Vec::new();
     for _ in 0..5 {
         let mut f = PacketBuilder::udp4([1, 1, 1, 1].into(), [2, 2, 2, 2].into(), 1, 2).build();
-        let d = fw.process(0, &mut f);
+        let d = fw.process(PortId(0), &mut f);
         assert_eq!(d.rule, Some(0));
         verdicts.push(d.outcome.verdict);
     }
@@ -382,7 +382,7 @@ fn long_pure_prefix_runs_go_to_lpm_and_exact_pipes() {
             let dst = std::net::Ipv4Addr::from(0x0a00_0000 | (i << 7));
             let mut f = PacketBuilder::udp4(src, dst, 1, 2).build();
             let want = oracle::evaluate(&rules, "p0", &Headers::parse(&f));
-            let d = fw.process(0, &mut f);
+            let d = fw.process(PortId(0), &mut f);
             assert_eq!(d.rule.map(|r| r as usize), want.rule, "{src} -> {dst}");
         }
     }
@@ -433,11 +433,7 @@ fn chains_steer_forward_and_return_traffic_along_their_hops() {
                 rule,
                 "{port}: oracle"
             );
-            assert_eq!(
-                d.outcome.verdict,
-                Verdict::Port(doca_flow::PortId(id(to))),
-                "{port} -> {to}"
-            );
+            assert_eq!(d.outcome.verdict, Verdict::Port(id(to)), "{port} -> {to}");
         }
     }
 }

@@ -11,7 +11,7 @@ use dpu_fw::compile::{Target, compile};
 use dpu_fw::conntrack::{CtPacket, CtState, Tracker};
 use dpu_fw::firewall::Firewall;
 use dpu_fw::install::Installed;
-use dpu_fw::model::RuleSet;
+use dpu_fw::model::{PortId, RuleSet};
 use proptest::prelude::*;
 
 const POLICY: &str = r#"
@@ -46,8 +46,8 @@ fn policy() -> (RuleSet, Arc<Installed>) {
     (rules, Arc::new(Installed::new(&plan).unwrap()))
 }
 
-const P0: u16 = 0;
-const HOST: u16 = 1;
+const P0: PortId = PortId(0);
+const HOST: PortId = PortId(1);
 
 #[test]
 fn a_syn_flood_stays_in_the_table_and_established_traffic_flows() {

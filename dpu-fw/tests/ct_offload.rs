@@ -19,6 +19,7 @@ mod common;
 use std::sync::Arc;
 
 use doca_flow::packet::{PacketBuilder, tcp_flags};
+use dpu_fw::PortId;
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::firewall::{Firewall, Offloading};
 use dpu_fw::install::Installed;
@@ -82,7 +83,7 @@ fn server(conn: u8) -> std::net::Ipv4Addr {
 /// A well-formed session per connection: the host opens to port 443 (odd connections)
 /// or a network client opens to the host's port 80 (even ones); the phases go SYN,
 /// SYN-ACK, ACK, data out, data back, FIN, ACK, FIN, ACK, and repeat the last.
-fn tcp_frame(conn: u8, phase: u8) -> (u16, Vec<u8>) {
+fn tcp_frame(conn: u8, phase: u8) -> (PortId, Vec<u8>) {
     let inbound = conn % 2 == 0;
     let (client, srv, cport, sport) = if inbound {
         (server(conn), HOST, 50000 + u16::from(conn), 80)
@@ -132,7 +133,7 @@ fn tcp_frame(conn: u8, phase: u8) -> (u16, Vec<u8>) {
         (srv, client, sport, cport)
     };
     // The host side is pf0hpf (1), the network p0 (0).
-    let port = if src == HOST { 1 } else { 0 };
+    let port = PortId(if src == HOST { 1 } else { 0 });
     let f = PacketBuilder::tcp4(src, dst, sp, dp)
         .flags(flags)
         .seq(seq)
@@ -143,7 +144,7 @@ fn tcp_frame(conn: u8, phase: u8) -> (u16, Vec<u8>) {
     (port, f)
 }
 
-fn frame(s: Step, phases: &mut [u8; 6]) -> (u16, Vec<u8>) {
+fn frame(s: Step, phases: &mut [u8; 6]) -> (PortId, Vec<u8>) {
     match s {
         Step::Tcp { conn, phase } => {
             // Mostly the session's next segment; sometimes a repeat of an earlier one.
@@ -154,9 +155,9 @@ fn frame(s: Step, phases: &mut [u8; 6]) -> (u16, Vec<u8>) {
         }
         Step::Udp { conn, reply } => {
             let (src, dst, sp, dp, port) = if reply {
-                (server(conn), HOST, 53, 33000 + u16::from(conn), 0)
+                (server(conn), HOST, 53, 33000 + u16::from(conn), PortId(0))
             } else {
-                (HOST, server(conn), 33000 + u16::from(conn), 53, 1)
+                (HOST, server(conn), 33000 + u16::from(conn), 53, PortId(1))
             };
             (
                 port,
@@ -170,7 +171,7 @@ fn frame(s: Step, phases: &mut [u8; 6]) -> (u16, Vec<u8>) {
                 tcp_flags::RST,
             ][usize::from(kind)];
             (
-                0,
+                PortId(0),
                 PacketBuilder::tcp4(server(conn), HOST, 443, 45000 + u16::from(conn))
                     .flags(flags)
                     .build(),

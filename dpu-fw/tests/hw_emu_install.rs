@@ -12,52 +12,19 @@ mod strategies;
 mod common;
 
 use common::fixtures::{big_change, small_change, stateless_demo};
+use common::installs::{assert_oracle, decisions, no_violations, plan};
 
 use doca_flow::HwBackend;
 use doca_flow::backend::emu::{self, Census, Fault};
 use doca_flow::dpdk::Eal;
 use doca_flow::packet::Headers;
-use dpu_fw::compile::{Plan, Target, compile};
-use dpu_fw::demo;
+use dpu_fw::PortId;
+use dpu_fw::compile::{Target, compile};
 use dpu_fw::install::Installed;
-use dpu_fw::model::{Action, RuleSet};
+use dpu_fw::model::RuleSet;
 use dpu_fw::oracle;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-
-fn plan(rules: &RuleSet) -> Plan {
-    compile(rules, &Target::bluefield()).unwrap()
-}
-
-fn decisions(fw: &Installed) -> Vec<(Option<u32>, String)> {
-    demo::traffic()
-        .into_iter()
-        .map(|(port, mut frame)| {
-            let d = fw.process(fw.plan().port_id(&port).unwrap(), &mut frame);
-            (d.rule, format!("{:?}", d.outcome.verdict))
-        })
-        .collect()
-}
-
-fn assert_oracle(fw: &Installed, rules: &RuleSet, what: &str) {
-    for (port, mut frame) in demo::traffic() {
-        let want = oracle::evaluate(rules, &port, &Headers::parse(&frame));
-        let d = fw.process(fw.plan().port_id(&port).unwrap(), &mut frame);
-        assert_eq!(d.rule.map(|r| r as usize), want.rule, "{what}: port {port}");
-        assert_eq!(
-            matches!(d.outcome.verdict, doca_flow::Verdict::Drop(_)),
-            want.action == Action::Drop,
-            "{what}: port {port}: {:?} vs {}",
-            d.outcome.verdict,
-            want.action
-        );
-    }
-}
-
-fn no_violations(what: &str) {
-    let v = emu::violations();
-    assert!(v.is_empty(), "{what}: DOCA rules broken:\n{}", v.join("\n"));
-}
 
 /// What the emulator holds for `rules` installed alone.
 fn fresh_census(eal: &Eal, rules: &RuleSet) -> Census {
@@ -228,7 +195,7 @@ fn valid_rules_with_flags_and_ports_install(eal: &Eal) {
     };
     for (frame, want) in [(web(tcp_flags::SYN), Some(0)), (web(tcp_flags::ACK), None)] {
         let mut f = frame.clone();
-        let d = fw.process(0, &mut f);
+        let d = fw.process(PortId(0), &mut f);
         assert_eq!(d.rule, want, "{:?}", d.outcome.verdict);
         let o = oracle::evaluate(&rules, "p0", &Headers::parse(&frame));
         assert_eq!(d.rule.map(|r| r as usize), o.rule);

@@ -5,121 +5,23 @@
 mod common;
 
 use common::fixtures::{big_change, small_change, stateless_demo};
+use common::installs::{assert_oracle, decisions, fails_cleanly_at_every_call};
 mod strategies;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use doca_flow::packet::Headers;
-use doca_flow::{SwBackend, Verdict};
-use dpu_fw::compile::{Plan, Target, compile, diff::diff};
-use dpu_fw::demo;
-use dpu_fw::install::{InstallError, Installed};
-use dpu_fw::model::{Action, RuleSet};
+use dpu_fw::compile::{Target, compile};
+use dpu_fw::install::Installed;
 use dpu_fw::oracle;
 use proptest::prelude::*;
 
-fn faulty(plan: &Plan) -> (Installed, Arc<AtomicI64>) {
-    let countdown = Arc::new(AtomicI64::new(-1));
-    // The sw backend fails the fallible call that brings the countdown from 1 to 0
-    // (negative: never).
-    let fw = Installed::with_backend(plan, SwBackend::new().fail_at(countdown.clone()))
-        .expect("install without failures");
-    (fw, countdown)
-}
-
-/// The decisions for the demo traffic: (rule, verdict) per packet.
-fn decisions(fw: &Installed) -> Vec<(Option<u32>, Verdict)> {
-    demo::traffic()
-        .into_iter()
-        .map(|(port, mut frame)| {
-            let id = fw.plan().port_id(&port).unwrap();
-            let d = fw.process(id, &mut frame);
-            (d.rule, d.outcome.verdict)
-        })
-        .collect()
-}
-
-fn assert_oracle(fw: &Installed, rules: &RuleSet) {
-    for (port, mut frame) in demo::traffic() {
-        let want = oracle::evaluate(rules, &port, &Headers::parse(&frame));
-        let id = fw.plan().port_id(&port).unwrap();
-        let d = fw.process(id, &mut frame);
-        assert_eq!(d.rule.map(|r| r as usize), want.rule, "port {port}");
-        assert_eq!(
-            matches!(d.outcome.verdict, Verdict::Drop(_)),
-            want.action == Action::Drop,
-            "port {port}: {:?} vs {}",
-            d.outcome.verdict,
-            want.action
-        );
-    }
-}
-
-/// Counts the state-changing backend calls a successful update makes.
-fn calls_for(old: &Plan, new: &Plan) -> i64 {
-    let (mut fw, countdown) = faulty(old);
-    countdown.store(1_000_000, Ordering::SeqCst);
-    fw.update(new).expect("update without failures");
-    1_000_000 - countdown.load(Ordering::SeqCst)
-}
-
-fn fails_cleanly_at_every_call(new_rules: &RuleSet, expect_in_place: bool) {
-    let old_rules = stateless_demo();
-    let old = compile(&old_rules, &Target::bluefield()).unwrap();
-    let new = compile(new_rules, &Target::bluefield()).unwrap();
-    assert_eq!(
-        diff(&old, &new).in_place(dpu_fw::install::IN_PLACE_OPS),
-        expect_in_place
-    );
-    let calls = calls_for(&old, &new);
-    assert!(calls > 0);
-    let mut failed = 0;
-    for k in 1..=calls {
-        let (mut fw, countdown) = faulty(&old);
-        let before = decisions(&fw);
-        countdown.store(k, Ordering::SeqCst);
-        let res = fw.update(&new);
-        countdown.store(-1, Ordering::SeqCst);
-        match res {
-            Err(InstallError::Flow { .. } | InstallError::Entry { .. }) => {
-                failed += 1;
-                assert_eq!(
-                    decisions(&fw),
-                    before,
-                    "call {k} of {calls}: the old policy changed"
-                );
-                assert_oracle(&fw, &old_rules);
-            }
-            // A failure after the flip (removing the old entries) is absorbed: the new
-            // policy is then in force.
-            Ok(()) => {
-                assert!(
-                    k > calls / 2,
-                    "call {k} of {calls}: a failure before the flip was ignored"
-                );
-                assert_oracle(&fw, new_rules);
-            }
-            Err(e) => panic!("call {k} of {calls}: {e}"),
-        }
-        // The failed attempt does not poison the next one.
-        fw.update(&new).expect("retry without failures");
-        assert_oracle(&fw, new_rules);
-    }
-    assert!(
-        failed * 2 >= calls,
-        "only {failed} of {calls} injected failures failed the update"
-    );
-}
-
 #[test]
 fn make_before_break_failure_at_any_call_keeps_the_old_policy() {
-    fails_cleanly_at_every_call(&big_change(), false);
+    fails_cleanly_at_every_call(&big_change(), false, None);
 }
 
 #[test]
 fn in_place_failure_at_any_call_keeps_the_old_policy() {
-    fails_cleanly_at_every_call(&small_change(), true);
+    fails_cleanly_at_every_call(&small_change(), true, None);
 }
 
 #[test]
@@ -135,7 +37,7 @@ fn updates_back_and_forth_equal_the_oracle() {
     ] {
         let plan = compile(&rules, &Target::software()).unwrap();
         fw.update(&plan).unwrap();
-        assert_oracle(&fw, &rules);
+        assert_oracle(&fw, &rules, "after an update");
         assert_eq!(fw.plan(), &plan);
     }
 }

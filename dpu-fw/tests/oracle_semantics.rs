@@ -266,10 +266,10 @@ fn ingress_ports() {
     assert_eq!(hit(&rs, "hbn", &f), Some(0));
     assert_eq!(hit(&rs, "p0", &f), None);
     let h = Headers::parse(&f);
-    assert_eq!(oracle::evaluate_by_id(&rs, 1, &h).rule, Some(0));
-    assert_eq!(oracle::evaluate_by_id(&rs, 0, &h).rule, None);
+    assert_eq!(oracle::evaluate_by_id(&rs, PortId(1), &h).rule, Some(0));
+    assert_eq!(oracle::evaluate_by_id(&rs, PortId(0), &h).rule, None);
     assert_eq!(
-        oracle::evaluate_by_id(&rs, 9, &h).direction,
+        oracle::evaluate_by_id(&rs, PortId(9), &h).direction,
         Direction::Inbound
     );
 }

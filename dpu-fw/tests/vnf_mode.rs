@@ -17,16 +17,14 @@
 mod common;
 mod strategies;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use common::fixtures::{big_change, small_change, stateless_demo};
+use common::installs::{assert_oracle, decisions, fails_cleanly_at_every_call, plan};
 use doca_flow::packet::Headers;
-use doca_flow::{Mode, SwBackend, Verdict};
-use dpu_fw::compile::{Plan, PlanPortKind, Target, compile, diff::diff};
+use doca_flow::{Mode, SwBackend};
+use dpu_fw::compile::{Plan, PlanPortKind, Target, compile};
 use dpu_fw::demo;
 use dpu_fw::install::{InstallError, Installed, mode_for};
-use dpu_fw::model::{Action, PortRef, RuleSet};
+use dpu_fw::model::{PortRef, RuleSet};
 use dpu_fw::oracle;
 use proptest::prelude::*;
 
@@ -38,41 +36,11 @@ fn netdev(mut rules: RuleSet) -> RuleSet {
     rules
 }
 
-fn plan(rules: &RuleSet) -> Plan {
-    compile(rules, &Target::bluefield()).unwrap()
-}
-
 fn vnf(plan: &Plan) -> Installed {
     let fw = Installed::with_backend_mode(plan, SwBackend::new(), Mode::Vnf).unwrap();
     assert_eq!(fw.mode(), Mode::Vnf);
     assert_eq!(fw.lanes(), plan.ports.len());
     fw
-}
-
-/// (rule, verdict) per packet of the demo traffic.
-fn decisions(fw: &Installed) -> Vec<(Option<u32>, Verdict)> {
-    demo::traffic()
-        .into_iter()
-        .map(|(port, mut frame)| {
-            let d = fw.process(fw.plan().port_id(&port).unwrap(), &mut frame);
-            (d.rule, d.outcome.verdict)
-        })
-        .collect()
-}
-
-fn assert_oracle(fw: &Installed, rules: &RuleSet, what: &str) {
-    for (port, mut frame) in demo::traffic() {
-        let want = oracle::evaluate(rules, &port, &Headers::parse(&frame));
-        let d = fw.process(fw.plan().port_id(&port).unwrap(), &mut frame);
-        assert_eq!(d.rule.map(|r| r as usize), want.rule, "{what}: port {port}");
-        assert_eq!(
-            matches!(d.outcome.verdict, Verdict::Drop(_)),
-            want.action == Action::Drop,
-            "{what}: port {port}: {:?} vs {}",
-            d.outcome.verdict,
-            want.action
-        );
-    }
 }
 
 #[test]
@@ -145,66 +113,14 @@ fn updates_switch_every_lane() {
     }
 }
 
-/// An update that fails at backend call `k`, for every `k`: the old policy stays in
-/// force in every lane (same decisions), and a retry succeeds.
-fn fails_cleanly_at_every_call(new_rules: &RuleSet, expect_in_place: bool) {
-    let old_rules = stateless_demo();
-    let (old, new) = (plan(&old_rules), plan(new_rules));
-    assert_eq!(
-        diff(&old, &new).in_place(dpu_fw::install::IN_PLACE_OPS),
-        expect_in_place
-    );
-    let faulty = || {
-        let countdown = Arc::new(AtomicI64::new(-1));
-        let backend = SwBackend::new().fail_at(countdown.clone());
-        let fw = Installed::with_backend_mode(&old, backend, Mode::Vnf).unwrap();
-        (fw, countdown)
-    };
-    let calls = {
-        let (mut fw, countdown) = faulty();
-        countdown.store(1_000_000, Ordering::SeqCst);
-        fw.update(&new).unwrap();
-        1_000_000 - countdown.load(Ordering::SeqCst)
-    };
-    assert!(calls > 0);
-    let mut failed = 0;
-    for k in 1..=calls {
-        let (mut fw, countdown) = faulty();
-        let before = decisions(&fw);
-        countdown.store(k, Ordering::SeqCst);
-        let res = fw.update(&new);
-        countdown.store(-1, Ordering::SeqCst);
-        match res {
-            Err(InstallError::Flow { .. } | InstallError::Entry { .. }) => {
-                failed += 1;
-                assert_eq!(
-                    decisions(&fw),
-                    before,
-                    "call {k} of {calls}: the old policy changed"
-                );
-                assert_oracle(&fw, &old_rules, &format!("call {k} of {calls}, failed"));
-            }
-            // A failure after every lane flipped (removing old entries) is absorbed.
-            Ok(()) => assert_oracle(&fw, new_rules, &format!("call {k} of {calls}, absorbed")),
-            Err(e) => panic!("call {k} of {calls}: {e}"),
-        }
-        fw.update(&new).expect("retry without failures");
-        assert_oracle(&fw, new_rules, "retried");
-    }
-    assert!(
-        failed * 2 >= calls,
-        "only {failed} of {calls} injected failures failed the update"
-    );
-}
-
 #[test]
 fn make_before_break_failure_at_any_call_keeps_the_old_policy_in_every_lane() {
-    fails_cleanly_at_every_call(&big_change(), false);
+    fails_cleanly_at_every_call(&big_change(), false, Some(Mode::Vnf));
 }
 
 #[test]
 fn in_place_failure_at_any_call_keeps_the_old_policy_in_every_lane() {
-    fails_cleanly_at_every_call(&small_change(), true);
+    fails_cleanly_at_every_call(&small_change(), true, Some(Mode::Vnf));
 }
 
 proptest! {
@@ -243,15 +159,13 @@ proptest! {
 #[cfg(feature = "doca-emu")]
 #[test]
 fn vnf_mode_on_the_doca_flow_emulator() {
+    use common::installs::no_violations;
     use doca_flow::HwBackend;
     use doca_flow::backend::emu::{self, Census, Fault};
+    use dpu_fw::compile::diff::diff;
     let eal = doca_flow::dpdk::Eal::init_without_devices("vnf_mode")
         .expect("EAL init (run as root with DPDK installed)");
     emu::reset();
-    let no_violations = |what: &str| {
-        let v = emu::violations();
-        assert!(v.is_empty(), "{what}: DOCA rules broken:\n{}", v.join("\n"));
-    };
     let hw = |rules: &RuleSet| Installed::with_backend(&plan(rules), HwBackend::new(&eal));
 
     // The netdev ports pick vnf mode; a mix is refused before DOCA Flow starts.

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use doca_flow::packet::{PacketBuilder, tcp_flags};
+use dpu_fw::PortId;
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::conntrack::{CtConfig, CtPacket, CtState, Info, TcpInfo, Tracker, Tuple};
 use dpu_fw::firewall::Firewall;
@@ -106,21 +107,21 @@ fn time_ns(reps: usize, items: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
-fn handshake_frames(n: u32) -> Vec<[(u16, Vec<u8>); 3]> {
+fn handshake_frames(n: u32) -> Vec<[(PortId, Vec<u8>); 3]> {
     let server = Ipv4Addr::new(192, 0, 2, 80);
     (0..n)
         .map(|i| {
             let (c, cp) = (client_v4(i), client_port(i));
             [
                 (
-                    1,
+                    PortId(1),
                     PacketBuilder::tcp4(c, server, cp, 443)
                         .flags(tcp_flags::SYN)
                         .seq(1000)
                         .build(),
                 ),
                 (
-                    0,
+                    PortId(0),
                     PacketBuilder::tcp4(server, c, 443, cp)
                         .flags(tcp_flags::SYN | tcp_flags::ACK)
                         .seq(9000)
@@ -128,7 +129,7 @@ fn handshake_frames(n: u32) -> Vec<[(u16, Vec<u8>); 3]> {
                         .build(),
                 ),
                 (
-                    1,
+                    PortId(1),
                     PacketBuilder::tcp4(c, server, cp, 443)
                         .flags(tcp_flags::ACK)
                         .seq(1001)
@@ -241,7 +242,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<String> {
     let mut peer_runs = Vec::new();
     for _ in 0..reps {
         let mut fw = firewall(POLICY, k)?;
-        let mut work: Vec<[(u16, Vec<u8>); 3]> = frames.clone();
+        let mut work: Vec<[(PortId, Vec<u8>); 3]> = frames.clone();
         let t = Instant::now();
         let mut passed = 0u64;
         for hs in &mut work {
@@ -257,7 +258,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<String> {
             "{opened} connections opened, not {k}"
         );
         let mut plain = firewall(STATELESS, k)?;
-        let mut work: Vec<[(u16, Vec<u8>); 3]> = frames.clone();
+        let mut work: Vec<[(PortId, Vec<u8>); 3]> = frames.clone();
         let t = Instant::now();
         for hs in &mut work {
             for (port, f) in hs.iter_mut() {

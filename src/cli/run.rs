@@ -585,6 +585,8 @@ mod dataplane {
         let mut sf = Vec::with_capacity(rules.ports.len());
         for p in &rules.ports {
             let given = map.remove(&p.name).unwrap_or_else(|| match &p.id {
+                // A DOCA port id given as the DPDK port id (a different number in
+                // general; on a BlueField the same, and `--port` overrides it).
                 PortRef::Doca(PortId(id)) => Given::Device(Device::Id(*id)),
                 PortRef::Representor(n) => Given::Device(Device::Name(n.clone())),
                 PortRef::Netdev(n) => Given::Netdev(n.clone()),

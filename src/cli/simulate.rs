@@ -138,7 +138,7 @@ struct PortTally {
 
 fn verdict_name(plan: &Plan, v: Verdict) -> String {
     match v {
-        Verdict::Port(p) => format!("-> {}", plan.port_name(p.0).unwrap_or("?")),
+        Verdict::Port(p) => format!("-> {}", plan.port_name(p).unwrap_or("?")),
         Verdict::Drop(r) => format!("drop ({r:?})"),
         Verdict::Rss { queue } => format!("-> software (queue {queue})"),
         Verdict::Kernel => "-> kernel".into(),

@@ -43,9 +43,20 @@ use crate::error::Result;
 use crate::matching::Match;
 use crate::monitor::{Counters, Monitor};
 
-/// A DOCA port id (`doca_flow_port_cfg_set_port_id`, `parser_meta.port_id`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A DOCA port id (`doca_flow_port_cfg_set_port_id`, `parser_meta.port_id`): the one
+/// port id type of every layer above (dpu-fw's rule sets, plans, installs, firewalls),
+/// which meets a bare `u16` only at the C API. A DPDK ethdev id
+/// (`doca_flow::dpdk`'s ports, dpu-fw's dataplane devices) is a different number, even
+/// where a BlueField gives both the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PortId(pub u16);
+
+/// The bare number, as DOCA and the policy files write it (`3`, not `PortId(3)`).
+impl core::fmt::Display for PortId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// A backend's id for a pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,15 +219,6 @@ pub enum FwdSpec {
     Kernel,
     /// `DOCA_FLOW_FWD_CHANGEABLE`.
     Changeable,
-}
-
-/// The address family of an ACL pipe's entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AclFamily {
-    /// IPv4 5-tuples.
-    V4,
-    /// IPv6 5-tuples.
-    V6,
 }
 
 /// One entry to add, one variant per DOCA add-entry call.

@@ -7,7 +7,6 @@
 
 use core::net::IpAddr;
 
-use crate::backend::AclFamily;
 use crate::entry::Priority;
 use crate::error::{Error, Result};
 use crate::fwd::Fwd;
@@ -18,13 +17,6 @@ pub use crate::acl_encoding::{decode_ports, encode_ports};
 use crate::net::{Family, PortRange, Prefix};
 
 pub use crate::acl_encoding::ACL_MAX_PRIORITY;
-
-fn family_of(p: &Prefix) -> AclFamily {
-    match p.family() {
-        Family::Ipv4 => AclFamily::V4,
-        Family::Ipv6 => AclFamily::V6,
-    }
-}
 
 /// A prefix's address widened to 128 bits, and its length.
 fn parts(p: &Prefix) -> (u128, u8) {
@@ -90,14 +82,14 @@ impl AclEntry {
     ///
     /// # Errors
     /// [`Error::Invalid`] when the families differ.
-    pub fn family(&self) -> Result<AclFamily> {
+    pub fn family(&self) -> Result<Family> {
         if self.src.family() != self.dst.family() {
             return Err(Error::Invalid {
                 what: "acl entry",
                 reason: "src and dst of different families".into(),
             });
         }
-        Ok(family_of(&self.src))
+        Ok(self.src.family())
     }
 
     /// DOCA's `(match, match_mask)` for this entry.

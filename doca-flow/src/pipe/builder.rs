@@ -3,11 +3,12 @@
 use std::sync::{Arc, Mutex};
 
 use crate::action::Actions;
-use crate::backend::{AclFamily, Domain, PipeCfg, PipeType, PortKind};
+use crate::backend::{Domain, PipeCfg, PipeType, PortKind};
 use crate::error::{Error, Result};
 use crate::fwd::Fwd;
 use crate::matching::{Field, Match, Template};
 use crate::monitor::Monitor;
+use crate::net::Family;
 use crate::pipe::{Pipe, PipeInner, TypedPipe, check_fwd, kind};
 use crate::port::PortInner;
 use core::marker::PhantomData;
@@ -21,7 +22,7 @@ use core::marker::PhantomData;
 ///
 /// ```compile_fail,E0382
 /// # let flow = doca_flow::Flow::builder().build().unwrap();
-/// # let p0 = flow.start_port(0, "p0").unwrap();
+/// # let p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 /// let b = p0.pipe_builder("x").fwd(doca_flow::Fwd::Drop);
 /// let pipe = b.build().unwrap();
 /// let again = b.build(); // the builder was consumed
@@ -32,7 +33,7 @@ pub struct PipeBuilder<K = kind::Basic> {
     cfg: PipeCfg,
     fwd: Option<Fwd>,
     fwd_miss: Option<Fwd>,
-    acl: AclFamily,
+    acl: Family,
     kind: PhantomData<K>,
 }
 
@@ -64,7 +65,7 @@ impl PipeBuilder {
             cfg,
             fwd: None,
             fwd_miss: None,
-            acl: AclFamily::V4,
+            acl: Family::Ipv4,
             kind: PhantomData,
         }
     }
@@ -151,7 +152,7 @@ impl<K> PipeBuilder<K> {
     }
 
     /// The address family of an ACL pipe (default IPv4).
-    pub fn acl_family(mut self, f: AclFamily) -> Self {
+    pub fn acl_family(mut self, f: Family) -> Self {
         self.acl = f;
         self
     }
@@ -243,8 +244,8 @@ impl<K> PipeBuilder<K> {
             }
             // The template names the family; entries carry the 5-tuple.
             cfg.matcher = match self.acl {
-                AclFamily::V4 => Match::changeable(&[Field::Ipv4Src, Field::Ipv4Dst]),
-                AclFamily::V6 => Match::changeable(&[Field::Ipv6Src, Field::Ipv6Dst]),
+                Family::Ipv4 => Match::changeable(&[Field::Ipv4Src, Field::Ipv4Dst]),
+                Family::Ipv6 => Match::changeable(&[Field::Ipv6Src, Field::Ipv6Dst]),
             };
             cfg.match_mask = None;
         }

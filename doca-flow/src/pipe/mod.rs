@@ -322,7 +322,7 @@ impl Pipe {
         }
         let fam = e.family()?;
         let v6 = self.inner.cfg.matcher.get(crate::Field::Ipv6Src) != 0;
-        if v6 != (fam == crate::backend::AclFamily::V6) {
+        if v6 != (fam == crate::net::Family::Ipv6) {
             return Err(Error::Invalid {
                 what: "acl entry",
                 reason: "address family differs from the pipe's".into(),

@@ -3,7 +3,7 @@
 //! ```compile_fail,E0308
 //! use doca_flow::{BasicEntry, Flags, Flow, Fwd, Match};
 //! let flow = Flow::builder().build().unwrap();
-//! let p0 = flow.start_port(0, "p0").unwrap();
+//! let p0 = flow.start_port(doca_flow::PortId(0), "p0").unwrap();
 //! let mut q = flow.take_queue(0).unwrap();
 //! let acl = p0.pipe_builder("acl").acl().fwd(Fwd::Changeable).build().unwrap();
 //! acl.add_entry(&mut q, BasicEntry::new(Match::new()), Flags::NoWait); // an ACL pipe takes AclEntry

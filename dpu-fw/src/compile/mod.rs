@@ -199,7 +199,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
     /// A port in a group, with the state its packets have there.
     struct Member {
         name: String,
-        id: u16,
+        id: PortId,
         /// The port is tracked: its root entries match the state bits.
         tracked: bool,
         /// The state (`None`: untracked packets, meta 0 on a tracked port).
@@ -277,7 +277,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
     }
     let mut root = Vec::new();
     // Hardware target of a stateful policy: per tracked port, its established pipelines.
-    let mut established: Vec<(u16, [PlanFwd; 2])> = Vec::new();
+    let mut established: Vec<(PortId, [PlanFwd; 2])> = Vec::new();
     let mut caught = std::collections::HashSet::new();
     let mut labels = std::collections::HashSet::new();
     for g in &groups {
@@ -372,7 +372,7 @@ pub fn compile(rules: &RuleSet, target: &Target) -> Result<Plan, CompileError> {
         }
     }
     if ct_hw {
-        let mut tracked: Vec<(u16, u16, PlanFwd)> = Vec::new();
+        let mut tracked: Vec<(PortId, u16, PlanFwd)> = Vec::new();
         for g in &groups {
             for m in g.ports.iter().filter(|m| m.tracked) {
                 if !tracked.iter().any(|t| t.0 == m.id) {
@@ -413,9 +413,9 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     if rules.ports.is_empty() {
         return Err(CompileError::NoPorts);
     }
-    let mut used: Vec<u16> = Vec::new();
+    let mut used: Vec<PortId> = Vec::new();
     for p in &rules.ports {
-        if let PortRef::Doca(PortId(id)) = p.id {
+        if let PortRef::Doca(id) = p.id {
             if used.contains(&id) {
                 return Err(CompileError::PortId {
                     port: p.name.clone(),
@@ -429,16 +429,16 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     let mut next: u16 = 0;
     for p in &rules.ports {
         let id = match p.id {
-            PortRef::Doca(PortId(id)) => id,
+            PortRef::Doca(id) => id,
             PortRef::Representor(_) | PortRef::Netdev(_) => {
-                while used.contains(&next) {
+                while used.contains(&PortId(next)) {
                     next = next.checked_add(1).ok_or_else(|| CompileError::PortId {
                         port: p.name.clone(),
                         reason: "no free DOCA port id".into(),
                     })?;
                 }
-                used.push(next);
-                next
+                used.push(PortId(next));
+                PortId(next)
             }
         };
         out.push(PlanPort {
@@ -461,8 +461,11 @@ fn assign_ports(rules: &RuleSet) -> Result<Vec<PlanPort>, CompileError> {
     Ok(out)
 }
 
-pub(crate) fn port_id_of(ports: &[PlanPort], name: &str) -> u16 {
-    ports.iter().find(|p| p.name == name).map_or(0, |p| p.id)
+pub(crate) fn port_id_of(ports: &[PlanPort], name: &str) -> PortId {
+    ports
+        .iter()
+        .find(|p| p.name == name)
+        .map_or(PortId(0), |p| p.id)
 }
 
 /// Where `accept` sends packets that entered `port`: its peer; else the next port on the
@@ -527,8 +530,8 @@ impl Compiler<'_> {
     ///   checking the `established` bit the CT entry's actions wrote.
     fn ct_pipeline(
         &mut self,
-        established: &[(u16, [PlanFwd; 2])],
-        tracked: &[(u16, u16, PlanFwd)],
+        established: &[(PortId, [PlanFwd; 2])],
+        tracked: &[(PortId, u16, PlanFwd)],
         root: &mut Vec<PlanEntry>,
     ) {
         let control = |priority, matcher: Match, mask: Match, fwd| PlanEntry {
@@ -715,7 +718,7 @@ impl Compiler<'_> {
         label: &str,
     ) -> Result<PlanFwd, CompileError> {
         let mut entries = Vec::new();
-        let projs: Vec<(Proj, u16)> = mine
+        let projs: Vec<(Proj, PortId)> = mine
             .iter()
             .filter_map(|&i| Proj::new(0, &all[i].matches, fam).map(|p| (p, all[i].to)))
             .collect();

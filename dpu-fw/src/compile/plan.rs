@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use doca_flow::{Field, Match, MeterCfg, PortRange, Prefix};
+use doca_flow::{Field, Match, MeterCfg, PortId, PortRange, Prefix};
 
 use crate::model::Family;
 
@@ -36,7 +36,7 @@ pub struct PlanPort {
     pub name: String,
     /// The DOCA port id (given in the rule set, or assigned by the compiler to ports found
     /// by representor name).
-    pub id: u16,
+    pub id: PortId,
     /// How the rule set names the port; a plan whose ports are all SF netdevs is
     /// installed in DOCA Flow's vnf mode (see [`crate::install`]).
     pub kind: PlanPortKind,
@@ -59,7 +59,7 @@ pub enum PlanPortKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlanFwd {
     /// Out of the port with this DOCA port id.
-    Port(u16),
+    Port(PortId),
     /// To the pipe at this index of [`Plan::pipes`] (always an earlier index).
     Pipe(usize),
     /// Dropped.
@@ -293,12 +293,12 @@ impl Plan {
     }
 
     /// The DOCA port id of the port named `name`.
-    pub fn port_id(&self, name: &str) -> Option<u16> {
+    pub fn port_id(&self, name: &str) -> Option<PortId> {
         self.ports.iter().find(|p| p.name == name).map(|p| p.id)
     }
 
     /// The name of the port with DOCA port id `id`.
-    pub fn port_name(&self, id: u16) -> Option<&str> {
+    pub fn port_name(&self, id: PortId) -> Option<&str> {
         self.ports
             .iter()
             .find(|p| p.id == id)
@@ -353,7 +353,7 @@ impl Plan {
     /// # Errors
     /// A description of the first broken invariant.
     pub fn validate(&self) -> Result<(), PlanError> {
-        let mut ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
+        let mut ids: Vec<PortId> = self.ports.iter().map(|p| p.id).collect();
         ids.sort_unstable();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(PlanError::SharedPortId(w[0]));
@@ -402,7 +402,7 @@ impl Plan {
 pub enum PlanError {
     /// Two ports have the same DOCA port id.
     #[error("two ports share DOCA port id {0}")]
-    SharedPortId(u16),
+    SharedPortId(PortId),
     /// The plan has no ports.
     #[error("the plan has no ports")]
     NoPorts,
@@ -423,6 +423,6 @@ pub enum PlanError {
         /// The pipe.
         pipe: String,
         /// The DOCA port id.
-        port: u16,
+        port: PortId,
     },
 }

@@ -2,7 +2,7 @@
 
 use super::plan::PlanPort;
 use super::port_id_of;
-use crate::model::{Action, Hop, RuleMatch, RuleSet};
+use crate::model::{Action, Hop, PortId, RuleMatch, RuleSet};
 
 /// A steering rule derived from a service chain: accepted packets that entered `from`
 /// and match `matches` go to port `to`.
@@ -10,7 +10,7 @@ use crate::model::{Action, Hop, RuleMatch, RuleSet};
 pub(super) struct Steer {
     pub(super) from: String,
     pub(super) matches: RuleMatch,
-    pub(super) to: u16,
+    pub(super) to: PortId,
 }
 
 /// The steering of every chain that a rule sends packets into: on the forward path, an

@@ -74,7 +74,8 @@ pub struct PortSpec {
 /// How a dataplane port is found among the DPDK ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Device {
-    /// By DPDK port id (probe order; on a BlueField, the DOCA port id).
+    /// By DPDK port id (an ethdev id in probe order: not a [`doca_flow::PortId`], though
+    /// on a BlueField the two numbers are the same).
     Id(u16),
     /// By DPDK device name (`net_af_packet0`, a PCI address, a representor).
     Name(String),

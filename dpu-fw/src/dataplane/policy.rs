@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use doca_flow::Verdict;
+use doca_flow::{PortId, Verdict};
 
 use super::{Disposition, PortSpec, Processor};
 use crate::firewall::{Firewall, OffloadRequest, Processed};
@@ -51,7 +51,7 @@ pub enum PolicyPortError {
 pub struct FirewallProcessor<H: Hooks = ()> {
     fw: Firewall,
     /// Dataplane port index -> plan (DOCA) port id.
-    ids: Vec<u16>,
+    ids: Vec<PortId>,
     /// Plan port id -> dataplane port index.
     index_of: Vec<Option<usize>>,
     /// The connection tracker's clock starts here (share it among workers).
@@ -101,7 +101,7 @@ impl<H: Hooks> FirewallProcessor<H> {
                 .port_id(&spec.name)
                 .ok_or_else(|| PolicyPortError::NotInPlan(spec.name.clone()))?;
             ids.push(id);
-            let at = usize::from(id);
+            let at = usize::from(id.0);
             if index_of.len() <= at {
                 index_of.resize(at + 1, None);
             }

@@ -409,10 +409,8 @@ impl RuleSet {
     }
 
     /// The port with DOCA port id `id`.
-    pub fn port_by_id(&self, id: u16) -> Option<&PolicyPort> {
-        self.ports
-            .iter()
-            .find(|p| p.id == PortRef::Doca(PortId(id)))
+    pub fn port_by_id(&self, id: PortId) -> Option<&PolicyPort> {
+        self.ports.iter().find(|p| p.id == PortRef::Doca(id))
     }
 
     /// The set named `name`.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod fixtures;
+pub(crate) mod installs;
 
 /// How many cases a property runs: `own`, the count its test file chose, or
 /// `PROPTEST_CASES` when that is set and smaller.

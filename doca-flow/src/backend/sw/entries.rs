@@ -7,12 +7,13 @@ use super::{SwBackend, SwPipe};
 use crate::acl_encoding::decode_acl;
 use crate::action::Actions;
 use crate::backend::{
-    AclFamily, Completion, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus, Flags, FwdSpec,
-    PipeId, PortId,
+    Completion, EntryError, EntryId, EntryOp, EntrySpec, EntryStatus, Flags, FwdSpec, PipeId,
+    PortId,
 };
 use crate::error::{Error, Result};
 use crate::matching::MaskedMatch;
 use crate::monitor::{Counters, Monitor, TokenBucket};
+use crate::net::Family;
 
 /// What an entry does when it hits.
 ///
@@ -292,8 +293,8 @@ impl SwBackend {
                 mask,
                 ..
             } => match p.acl {
-                AclFamily::V4 => {
-                    let r = decode_acl(AclFamily::V4, matcher, mask, *priority)?;
+                Family::Ipv4 => {
+                    let r = decode_acl(Family::Ipv4, matcher, mask, *priority)?;
                     Compiled::Acl4(crate::classifier::Rule {
                         src: crate::classifier::Prefix {
                             addr: r.src.0 as u32,
@@ -311,8 +312,8 @@ impl SwBackend {
                         id: 0,
                     })
                 }
-                AclFamily::V6 => {
-                    let r = decode_acl(AclFamily::V6, matcher, mask, *priority)?;
+                Family::Ipv6 => {
+                    let r = decode_acl(Family::Ipv6, matcher, mask, *priority)?;
                     Compiled::Acl6(crate::classifier::Rule {
                         src: crate::classifier::Prefix {
                             addr: r.src.0,

@@ -133,7 +133,7 @@ const BLANK_WALK: Walk = Walk {
     domain: Domain::Ingress,
     egress_port: PortId(0),
     meta: PacketMeta {
-        port_id: 0,
+        port_id: PortId(0),
         pkt_meta: 0,
         scratch: [0; 4],
     },
@@ -274,7 +274,7 @@ impl SwBackend {
         out.entry = None;
         out.trail = [None; TRAIL_LEN];
         out.tag = 0;
-        w.meta.port_id = port.0;
+        w.meta.port_id = port;
         w.meta.pkt_meta = pkt_meta;
         w.meta.scratch = [0; 4];
         let route = self.route(port);

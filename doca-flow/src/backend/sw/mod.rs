@@ -35,12 +35,13 @@ pub use exec::{DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
 
 use crate::action::Actions;
 use crate::backend::{
-    AclFamily, Backend, Completion, Domain, EntryId, EntrySpec, EntryStatus, EntryUpdate, Flags,
-    FlowCfg, FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId, PortKind,
+    Backend, Completion, Domain, EntryId, EntrySpec, EntryStatus, EntryUpdate, Flags, FlowCfg,
+    FwdSpec, Mode, PipeCfg, PipeId, PipeType, PortCfg, PortId, PortKind,
 };
 use crate::error::{Error, Result};
 use crate::matching::{Field, Template};
 use crate::monitor::{Counters, TokenBucket};
+use crate::net::Family;
 use entries::{Op, OpKind, Slot, SwPipeView};
 use table::Table;
 
@@ -61,7 +62,7 @@ struct SwPipe {
     table: Table,
     /// Installed entries plus queued adds: what the capacity limit counts.
     used: u32,
-    acl: AclFamily,
+    acl: Family,
     lpm_field: Option<Field>,
 }
 
@@ -167,7 +168,7 @@ impl SwBackend {
     ///         sw = sw.unbounded_acl_priorities();
     ///     }
     ///     let flow = Flow::builder().build_with(sw)?;
-    ///     let p0 = flow.start_port(0, "p0")?;
+    ///     let p0 = flow.start_port(doca_flow::PortId(0), "p0")?;
     ///     let mut q = flow.take_queue(0)?;
     ///     let acl = p0.pipe_builder("acl").acl().build()?;
     ///     let e = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 5000, Fwd::Drop);
@@ -198,7 +199,7 @@ impl SwBackend {
     /// # fn main() -> doca_flow::Result<()> {
     /// let countdown = Arc::new(AtomicI64::new(1));
     /// let flow = Flow::builder().build_with(SwBackend::new().fail_at(countdown.clone()))?;
-    /// let p0 = flow.start_port(0, "p0")?;
+    /// let p0 = flow.start_port(doca_flow::PortId(0), "p0")?;
     /// let r = p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build();
     /// assert!(matches!(r, Err(Error::Backend { op: "doca_flow_pipe_create", .. })));
     /// assert!(p0.pipe_builder("root").root(true).fwd(Fwd::Drop).build().is_ok());
@@ -451,9 +452,9 @@ impl Backend for SwBackend {
         }
         let template = Template::compile(&cfg.matcher, cfg.match_mask.as_ref());
         let acl = if cfg.matcher.get(Field::Ipv6Src) != 0 || cfg.matcher.get(Field::Ipv6Dst) != 0 {
-            AclFamily::V6
+            Family::Ipv6
         } else {
-            AclFamily::V4
+            Family::Ipv4
         };
         let lpm_field = [
             Field::Ipv4Dst,

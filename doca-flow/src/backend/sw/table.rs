@@ -1,9 +1,10 @@
 //! Per-pipe entry tables of the sw backend: one structure per pipe type.
 
+use crate::backend::PipeType;
 use crate::backend::sw::hash::FxHashMap;
-use crate::backend::{AclFamily, PipeType};
 use crate::classifier::{Addr, Classifier, Key, Rule};
 use crate::matching::{Field, MaskedMatch, PacketKey, Template};
+use crate::net::Family;
 
 /// Masked field values -> entry slot.
 type KeyMap = FxHashMap<Box<[u128]>, u32>;
@@ -232,7 +233,7 @@ impl Table {
     pub(crate) fn new(
         ty: PipeType,
         template: &Template,
-        acl: AclFamily,
+        acl: Family,
         nr_entries: u32,
         lpm: Option<Field>,
         hash_fields: Vec<(Field, u128)>,
@@ -253,8 +254,8 @@ impl Table {
             },
             PipeType::Control => Table::Control(ControlTable::default()),
             PipeType::Acl => Table::Acl(match acl {
-                AclFamily::V4 => AclTable::V4(AclSet::new()),
-                AclFamily::V6 => AclTable::V6(AclSet::new()),
+                Family::Ipv4 => AclTable::V4(AclSet::new()),
+                Family::Ipv6 => AclTable::V6(AclSet::new()),
             }),
             PipeType::Lpm => {
                 let field = lpm.unwrap_or(Field::Ipv4Dst);
