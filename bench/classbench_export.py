@@ -6,7 +6,9 @@ trace's packets, for the dataplane benchmark (bench/dataplane.sh).
 
 RULES and TRACE may be gzip files. Writes OUT_DIR/policy.toml (two ports,
 p0 -> p1; every ClassBench rule, first line first, accepts; default drop),
-OUT_DIR/empty.toml (the same ports, no rules, default accept) and
+OUT_DIR/empty.toml (the same ports, no rules, default accept),
+OUT_DIR/one_rule.toml (the same ports, one rule accepting TCP port 80, default
+accept: every packet is parsed and classified, all are forwarded) and
 OUT_DIR/trace.pcap (the first N trace headers as Ethernet/IPv4 frames:
 TCP or UDP with the trace's ports, other protocols as raw IP).
 
@@ -231,10 +233,13 @@ def main():
     (out / "policy_mixed.toml").write_text(policy(rules_text, mixed_drop))
     (out / "l3fwd_mixed_ipv4.rules").write_text(l3fwd_rules(rules_text, mixed_drop)[0])
     (out / "empty.toml").write_text(PORTS + '\n[defaults]\ninbound = "accept"\noutbound = "accept"\n')
+    (out / "one_rule.toml").write_text(
+        PORTS + '\n[defaults]\ninbound = "accept"\noutbound = "accept"\n\n'
+        '[[rules]]\nname = "http"\naction = "accept"\nprotocol = 6\ndst_port = 80\n')
     trace_text = read_text(trace)
     data, n = pcap(trace_text, limit)
     (out / "trace.pcap").write_bytes(data)
-    print(f"wrote {out}/policy.toml, {out}/empty.toml and {n} packets to {out}/trace.pcap")
+    print(f"wrote {out}/policy.toml, {out}/empty.toml, {out}/one_rule.toml and {n} packets to {out}/trace.pcap")
     data, n = check_pcap(trace_text, limit)
     (out / "check.pcap").write_bytes(data)
     print(f"wrote {out}/l3fwd_ipv4.rules, {out}/l3fwd_ipv6.rules (the same policy for l3fwd-acl), "
