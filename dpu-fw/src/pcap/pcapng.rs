@@ -12,16 +12,17 @@
 //! [`MAX_BLOCK_LEN`] for a block, whatever the file holds; every error names the
 //! block's byte offset and what is wrong with it.
 //!
-//! Why hand-written and not a crate (evaluated 2026-12-05): `pcap-file` 2.x, the
-//! stable release, reads an Enhanced Packet Block's timestamp as microseconds
-//! whatever the interface's `if_tsresol` says, so nanosecond captures get
-//! timestamps 1000x too late.
-//! `pcap-file` 3.0 applies `if_tsresol` and `if_tsoffset`, but is a release
-//! candidate (3.0.0-rc.3) and needs Rust 1.93, eight releases past this
-//! workspace's MSRV; a trial port onto it still kept the framing (bounded reads,
-//! byte offsets in errors) here. Not yet tried: `pcap-parser` (stable; its
-//! Interface Description Block exposes `if_tsresol` and `if_tsoffset`, from which
-//! an Enhanced Packet Block's two timestamp words convert). The next candidate.
+//! Why hand-written and not a crate (evaluated 2026-12-05, with the crates'
+//! sources): no released crate reads pcapng timestamps right. `pcap-file` 2.0
+//! ignores `if_tsresol` and `if_tsoffset` and takes every tick as a nanosecond
+//! (`pcapng/blocks/enhanced_packet.rs`, `Duration::from_nanos`), so a capture in
+//! the default microseconds reads 1000x too early. `pcap-parser` 0.17
+//! (`pcapng/time.rs`) returns no resolution for any binary `if_tsresol`, reads
+//! `if_tsoffset` little-endian even in big-endian sections, and cuts seconds to
+//! 32 bits. `pcap-file` 3.0 gets all of it right but is a release candidate
+//! (3.0.0-rc.3) that needs Rust 1.93 (this workspace's MSRV is 1.85); a trial port
+//! onto it, which still kept the framing (bounded reads, byte offsets in errors)
+//! here, is on the branch `pcap-file-3-trial`. Switch when 3.0 is released.
 
 use std::io::{self, Read};
 use std::time::Duration;
