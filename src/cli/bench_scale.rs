@@ -313,9 +313,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
     if bad > 0 {
         anyhow::bail!("rte_acl and our classifier disagree on {bad} lookups (see the table)");
     }
-    if o.require_peer
-        && let Some((n, why)) = notes.first()
-    {
+    if let (true, Some((n, why))) = (o.require_peer, notes.first()) {
         anyhow::bail!("--require-peer: rte_acl was not measured at {n} rules: {why}");
     }
     Ok(ExitCode::SUCCESS)
