@@ -212,7 +212,9 @@ pub enum BenchError {
     },
 }
 
-fn proc_status_kib(field: &str) -> Option<u64> {
+/// A field of `/proc/self/status` in KiB (Linux), e.g. `"VmHWM:"`; `None` where the
+/// file or field is missing.
+pub fn proc_status_kib(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with(field))?;
     line[field.len()..]

@@ -230,18 +230,6 @@ pub(super) mod peer {
         ])
     }
 
-    /// A field of `/proc/self/status` in KiB (Linux).
-    fn status_kib(field: &str) -> Option<u64> {
-        let s = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = s.lines().find(|l| l.starts_with(field))?;
-        line[field.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
-    }
-
     /// One `rte_acl` measurement: the figures, the peak extra memory during the
     /// build and the
     /// context (kept alive by a caller that measures several sizes, so a later
@@ -270,7 +258,7 @@ pub(super) mod peer {
         let mut ctx = AclContext::build(eal, rules).context("building rte_acl")?;
         let build_s = t.elapsed().as_secs_f64();
         let memory_bytes = rss_bytes().unwrap_or(0).saturating_sub(before);
-        let build_peak_bytes = match (reset, status_kib("VmHWM:")) {
+        let build_peak_bytes = match (reset, dpu_fw::bench::proc_status_kib("VmHWM:")) {
             (true, Some(h)) => Some((h * 1024).saturating_sub(before)),
             _ => None,
         };
