@@ -16,8 +16,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use doca_flow::net::Family;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match, MeterCfg,
-    MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
+    AclEntry, AclMemo, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, Match,
+    MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -165,6 +165,9 @@ struct Built {
     flow: doca_flow::SwFlow,
     entries: Vec<Entry>,
     pipes: Vec<Pipe>,
+    /// The IPv4 ACL pipe and the port it is on, for entry changes between batches
+    /// (`build` only).
+    acl4: Option<(doca_flow::AclPipe, doca_flow::Port)>,
 }
 
 fn build(spec: &Spec) -> Built {
@@ -280,7 +283,8 @@ fn build(spec: &Spec) -> Built {
     Built {
         flow,
         entries,
-        pipes: vec![root.into(), acl4.into(), acl6.into(), ctl.into()],
+        pipes: vec![root.into(), acl4.clone().into(), acl6.into(), ctl.into()],
+        acl4: Some((acl4, ports.into_iter().next().unwrap())),
     }
 }
 
@@ -491,6 +495,7 @@ fn build_meta(spec: &MetaSpec) -> Built {
         flow,
         entries,
         pipes: vec![root.into(), next.into()],
+        acl4: None,
     }
 }
 
@@ -506,4 +511,188 @@ proptest! {
     ) {
         same_batched(&build_meta(&spec), &build_meta(&spec), &frames, chunk, port)?;
     }
+}
+
+/// A step of the memo property: a batch of frames (indices into the flow pool), or an
+/// entry change in the IPv4 ACL pipe between batches.
+#[derive(Debug, Clone)]
+enum MemoStep {
+    Batch(Vec<usize>),
+    Add(AclRule),
+    /// Removes the n-th (modulo) live IPv4 ACL entry.
+    Remove(usize),
+}
+
+fn memo_step() -> impl Strategy<Value = MemoStep> {
+    let rule = spec(false).prop_map(|s| s.acl4.into_iter().next());
+    prop_oneof![
+        6 => proptest::collection::vec(0usize..24, 2..70).prop_map(MemoStep::Batch),
+        1 => rule.prop_filter_map("an ACL rule", |r| r.map(MemoStep::Add)),
+        1 => any::<usize>().prop_map(MemoStep::Remove),
+    ]
+}
+
+/// Applies an entry change to `b`'s IPv4 ACL pipe; `live` holds its entries' indices
+/// in `b.entries`.
+fn change(b: &mut Built, live: &mut Vec<usize>, step: &MemoStep) {
+    let (acl4, port) = b.acl4.as_ref().unwrap();
+    let mut q = b.flow.take_queue(0).unwrap();
+    match step {
+        MemoStep::Add(r) => {
+            // Sent to a port: the other pipes are not at hand here.
+            let to = match r.to {
+                To::Port(p) => Fwd::Port(PortId(p)),
+                _ => Fwd::Drop,
+            };
+            let mut e = AclEntry::new(
+                Prefix::new(IpAddr::from(Ipv4Addr::from(r.src.0)), r.src.1).unwrap(),
+                Prefix::new(IpAddr::from(Ipv4Addr::from(r.dst.0)), r.dst.1).unwrap(),
+                r.prio,
+                to,
+            );
+            if let Some(p) = r.proto {
+                e = e.proto(p);
+            }
+            let e = acl4.add_entry(&mut q, e, Flags::NoWait).unwrap();
+            live.push(b.entries.len());
+            b.entries.push(e);
+        }
+        MemoStep::Remove(n) if !live.is_empty() => {
+            let i = live.remove(n % live.len());
+            acl4.remove_entry(&mut q, &b.entries[i], Flags::NoWait)
+                .unwrap();
+        }
+        _ => {}
+    }
+    port.entries_process(&mut q, 0).unwrap();
+}
+
+/// Runs `steps` on two flows built from `spec`: one without memos, one keeping a memo
+/// per pool frame (its flow direction) across batches and entry changes. Same
+/// outcomes, frames and counters; returns how many lookups memos answered.
+fn same_with_memos(
+    spec: &Spec,
+    pool: &[Vec<u8>],
+    steps: &[MemoStep],
+) -> Result<u64, TestCaseError> {
+    let (mut plain, mut memo) = (build(spec), build(spec));
+    let first = spec.ctl.len();
+    let mut live = [
+        (first..first + spec.acl4.len()).collect::<Vec<_>>(),
+        (first..first + spec.acl4.len()).collect(),
+    ];
+    let mut memos = vec![AclMemo::NONE; pool.len()];
+    for step in steps {
+        let MemoStep::Batch(idx) = step else {
+            change(&mut plain, &mut live[0], step);
+            change(&mut memo, &mut live[1], step);
+            continue;
+        };
+        let mut f1: Vec<Vec<u8>> = idx.iter().map(|&i| pool[i % pool.len()].clone()).collect();
+        let mut f2 = f1.clone();
+        let mut want = Vec::new();
+        plain
+            .flow
+            .sw()
+            .process_batch_each(PortId(0), &mut f1, |_, o| want.push(*o));
+        let mut m: Vec<AclMemo> = idx.iter().map(|&i| memos[i % pool.len()]).collect();
+        let mut got = Vec::new();
+        memo.flow.sw().process_batch_each_memo(
+            PortId(0),
+            &mut f2,
+            None,
+            None,
+            Some(&mut m),
+            |_, o| got.push(*o),
+        );
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(&f2, &f1);
+        for (&i, m) in idx.iter().zip(&m) {
+            memos[i % pool.len()] = *m;
+        }
+    }
+    prop_assert_eq!(counters(&memo), counters(&plain));
+    Ok(memo.flow.sw().memo_stats().hits)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
+
+    /// Memos change nothing but the lookups made: across random entry changes, a
+    /// flow that keeps them gives the outcomes, frames and counters of one that does not.
+    #[test]
+    fn memos_equal_lookups(
+        // Whatever the root's rules, a last one sends the rest to the IPv4 ACL pipe.
+        spec in spec(false).prop_map(|mut s| {
+            s.root.push(RootRule { prio: 9, proto: None, to: To::Acl4, meter: false });
+            s
+        }),
+        pool in proptest::collection::vec(frame(), 1..24),
+        steps in proptest::collection::vec(memo_step(), 1..12),
+    ) {
+        same_with_memos(&spec, &pool, &steps)?;
+    }
+}
+
+/// The memo property's fixed case: memos answer the second batch of the same flows,
+/// and an entry change makes every memo stale (the next batch looks up again, and
+/// gets the new entry's answer).
+#[test]
+fn memos_answer_until_an_entry_changes() {
+    let spec = Spec {
+        root: vec![RootRule {
+            prio: 0,
+            proto: None,
+            to: To::Acl4,
+            meter: false,
+        }],
+        acl4: vec![AclRule {
+            prio: 5,
+            src: (0x0a00_0000, 8),
+            dst: (0, 0),
+            dport: None,
+            proto: None,
+            to: To::Port(1),
+        }],
+        acl6: vec![],
+        ctl: vec![],
+        acl4_miss_to_ctl: false,
+    };
+    let pool: Vec<Vec<u8>> = (0..8u8)
+        .map(|i| {
+            let (s, d) = (Ipv4Addr::new(10, 0, 0, i), Ipv4Addr::new(192, 0, 2, 1));
+            PacketBuilder::udp4(s, d, 1000 + u16::from(i), 53).build()
+        })
+        .collect();
+    let batch = MemoStep::Batch((0..8).collect());
+    let add = MemoStep::Add(AclRule {
+        prio: 1,
+        src: (0x0a00_0000, 24),
+        dst: (0, 0),
+        dport: None,
+        proto: None,
+        to: To::Port(2),
+    });
+    // First batch: lookups only; second: all eight from memos.
+    let hits = same_with_memos(&spec, &pool, &[batch.clone(), batch.clone()]).unwrap();
+    assert_eq!(hits, 8);
+    // After the add, the third batch looks up (and is sent to port 2, which
+    // same_with_memos checks against the flow without memos); the fourth uses memos.
+    let steps = [batch.clone(), batch.clone(), add, batch.clone(), batch];
+    let hits = same_with_memos(&spec, &pool, &steps).unwrap();
+    assert_eq!(hits, 16);
+    let mut b = build(&spec);
+    let mut live = vec![0];
+    change(&mut b, &mut live, &steps[2]);
+    let mut f = pool.clone();
+    let mut ports = Vec::new();
+    b.flow
+        .sw()
+        .process_batch_each(PortId(0), &mut f, |_, o| ports.push(o.verdict));
+    assert!(
+        ports
+            .iter()
+            .all(|v| *v == doca_flow::Verdict::Port(PortId(2))),
+        "{ports:?}"
+    );
 }

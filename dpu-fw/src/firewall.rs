@@ -59,7 +59,7 @@
 use std::sync::Arc;
 
 use doca_flow::packet::Headers;
-use doca_flow::{Outcome, PortId, Verdict};
+use doca_flow::{AclMemo, Outcome, PortId, Verdict};
 
 use crate::conntrack::{CtPacket, CtState, Observed, Prepared, TableFull, Tracked, Tracker, Tuple};
 use crate::install::{CtHandle, Decision, Installed};
@@ -111,6 +111,9 @@ pub struct Firewall {
     /// The connection hashes the frames of the current run would open.
     opening: Vec<u64>,
     metas: Vec<u32>,
+    /// Per frame of the current run: its direction's ACL memo, in and out
+    /// ([`Installed::process_batch_each_memo`]).
+    memos: Vec<AclMemo>,
     headers: Headers,
 }
 
@@ -165,6 +168,7 @@ impl Firewall {
             hdrs: Vec::new(),
             opening: Vec::new(),
             metas: Vec::new(),
+            memos: Vec::new(),
             headers: Headers::default(),
         }
     }
@@ -238,6 +242,7 @@ impl Firewall {
         }
         let mut tracked = std::mem::take(&mut self.tracked);
         let mut metas = std::mem::take(&mut self.metas);
+        let mut memos = std::mem::take(&mut self.memos);
         let mut prepared = std::mem::take(&mut self.prepared);
         let mut hdrs = std::mem::take(&mut self.hdrs);
         let installed = Arc::clone(&self.installed);
@@ -266,6 +271,7 @@ impl Firewall {
         while start < frames.len() {
             tracked.clear();
             metas.clear();
+            memos.clear();
             opening.clear();
             let mut end = start;
             while end < frames.len() {
@@ -276,6 +282,7 @@ impl Firewall {
                 }
                 let t = ok.then(|| stage.tracker.observe(p, now_ns));
                 metas.push(t.map_or(0, |t| u32::from(t.state.bit())));
+                memos.push(t.map_or(AclMemo::NONE, |t| t.memo));
                 tracked.push(t);
                 end += 1;
                 if t.is_some_and(|t| t.opens) {
@@ -285,11 +292,12 @@ impl Firewall {
                     }
                 }
             }
-            installed.process_batch_each_parsed(
+            installed.process_batch_each_memo(
                 port,
                 &mut frames[start..end],
                 Some(&metas),
                 Some(&mut hdrs[start..end]),
+                Some(&mut memos),
                 |i, o, r| {
                     let t = tracked[i];
                     // A `new` packet the pipes passed stores its connection; true if a
@@ -304,10 +312,19 @@ impl Firewall {
                     f(start + i, o, r, t.map(|t| t.state), full);
                 },
             );
+            // The connections keep the ACL answers their packets' walks recorded.
+            for (i, (t, m)) in tracked.iter().zip(&memos).enumerate() {
+                if let Some(t) = t {
+                    if t.memo != *m && !m.is_none() {
+                        stage.tracker.store_memo(&prepared[start + i].1, *m, now_ns);
+                    }
+                }
+            }
             start = end;
         }
         self.tracked = tracked;
         self.metas = metas;
+        self.memos = memos;
         self.prepared = prepared;
         self.opening = opening;
         self.hdrs = hdrs;

@@ -1049,10 +1049,31 @@ impl Installed {
         frames: &mut [B],
         metas: Option<&[u32]>,
         hdrs: Option<&mut [doca_flow::packet::Headers]>,
+        f: impl FnMut(usize, &Outcome, Option<u32>),
+    ) {
+        self.process_batch_each_memo(port, frames, metas, hdrs, None, f);
+    }
+
+    /// [`Installed::process_batch_each_parsed`] for a caller that keeps ACL answers
+    /// per flow direction (a connection tracker): `memos[i]` is frame `i`'s, and comes
+    /// back replaced when its walk recorded a new one (see
+    /// [`SwBackend::process_batch_each_memo`](doca_flow::SwBackend::process_batch_each_memo)
+    /// for the rules). Answers, counters and frames are those without memos. Without a
+    /// software datapath, `memos` is left alone.
+    ///
+    /// # Panics
+    /// If `metas`, `hdrs` or `memos` is shorter than `frames`.
+    pub fn process_batch_each_memo<B: AsMut<[u8]>>(
+        &self,
+        port: PortId,
+        frames: &mut [B],
+        metas: Option<&[u32]>,
+        hdrs: Option<&mut [doca_flow::packet::Headers]>,
+        memos: Option<&mut [doca_flow::AclMemo]>,
         mut f: impl FnMut(usize, &Outcome, Option<u32>),
     ) {
         match self.flow.datapath() {
-            Some(mut dp) => dp.process_batch_each_parsed(port, frames, metas, hdrs, |i, o| {
+            Some(mut dp) => dp.process_batch_each_memo(port, frames, metas, hdrs, memos, |i, o| {
                 f(i, o, self.rule_of(o))
             }),
             None => {
@@ -1060,6 +1081,13 @@ impl Installed {
                 (0..frames.len()).for_each(|i| f(i, &o, None))
             }
         }
+    }
+
+    /// How often remembered ACL answers were used and recorded
+    /// ([`Installed::process_batch_each_memo`]) since this policy was installed; zero
+    /// without a software datapath.
+    pub fn memo_stats(&self) -> doca_flow::MemoStats {
+        self.flow.sw().map(|sw| sw.memo_stats()).unwrap_or_default()
     }
 
     /// Packet and byte counts per rule (indexed like `RuleSet::rules`), summed over the

@@ -61,6 +61,10 @@ pub struct Snapshot {
     pub errors: u64,
     /// Connection tracking, when the policy tracks connections.
     pub conntrack: Option<crate::conntrack::CtStats>,
+    /// ACL lookups answered by a connection's remembered answer since the running
+    /// policy was installed (a reload starts again from 0), when the policy tracks
+    /// connections (`docs/conntrack.md`, "ACL memos").
+    pub acl_memo_hits: Option<u64>,
     /// Connection offloads to the hardware CT pipe, when a stateful policy runs on the
     /// hardware backend.
     pub offload: Option<OffloadMetrics>,
@@ -215,6 +219,13 @@ impl Snapshot {
                     "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
                 );
             }
+        }
+        if let Some(hits) = self.acl_memo_hits {
+            let _ = writeln!(
+                out,
+                "# HELP dpufw_acl_memo_hits ACL lookups answered by a connection's remembered answer since the running policy was installed.\n\
+                 # TYPE dpufw_acl_memo_hits gauge\ndpufw_acl_memo_hits {hits}"
+            );
         }
         if let Some((in_use, size)) = self.mbufs {
             let _ = writeln!(
@@ -630,6 +641,7 @@ mod tests {
                 dropped_asks: 0,
             }),
             mbufs: Some((40, 8191)),
+            acl_memo_hits: Some(12),
         }
     }
 
@@ -648,6 +660,7 @@ mod tests {
         assert!(text.contains("dpufw_offload_connections 6\n"));
         assert!(text.contains("dpufw_offload_added_total 11\n"));
         assert!(text.contains("dpufw_mbufs_in_use 40\n"));
+        assert!(text.contains("dpufw_acl_memo_hits 12\n"));
         // Every sample line belongs to a family declared before it.
         let mut declared = std::collections::HashSet::new();
         for line in text.lines() {

@@ -746,3 +746,103 @@ proptest! {
         firewall_run(&events, max, isn_seed, bursts)?;
     }
 }
+
+/// Bursts of established packets use the ACL answer their connection remembers
+/// (`doca_flow::AclMemo`): the second burst of replies of eight UDP flows is answered
+/// by memos alone. A reload (a new backend, the same tracker) makes every memo stale:
+/// the replies follow the new policy, which drops them.
+#[test]
+fn bursts_use_memos_until_a_reload() {
+    use dpu_fw::compile::{Target, compile};
+    use dpu_fw::firewall::Firewall;
+    use dpu_fw::install::Installed;
+    use std::sync::Arc;
+
+    let text = POLICY.replace("MAX", "1000");
+    let build = |text: &str| {
+        let rules = dpu_fw::config::parse(text, "ct.toml").unwrap().rules;
+        let plan = compile(&rules, &Target::software()).unwrap();
+        (rules, plan)
+    };
+    let (rules, plan) = build(&text);
+    let tracker = Arc::new(Tracker::new(rules.conntrack.as_ref().unwrap().config));
+    let mut fw = Firewall::new(
+        Arc::new(Installed::new(&plan).unwrap()),
+        &rules,
+        Some(Arc::clone(&tracker)),
+    );
+    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let client = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
+    let queries: Vec<Vec<u8>> = (0..8)
+        .map(|i| udp_frame(client(i), server, 40_000, 53).build())
+        .collect();
+    let replies: Vec<Vec<u8>> = (0..8)
+        .map(|i| udp_frame(server, client(i), 53, 40_000).build())
+        .collect();
+    let (host, net) = (plan.port_id("pf0hpf").unwrap(), plan.port_id("p0").unwrap());
+    let run = |fw: &mut Firewall, port, frames: &[Vec<u8>], now| {
+        let mut frames = frames.to_vec();
+        let mut got = Vec::new();
+        fw.process_batch_each(port, &mut frames, now, |_, o, _, st, full| {
+            got.push((
+                st,
+                !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
+            ));
+        });
+        got
+    };
+    let est = (Some(CtState::Established), true);
+    assert!(
+        run(&mut fw, host, &queries, SEC)
+            .iter()
+            .all(|g| *g == (Some(CtState::New), true))
+    );
+    // The first replies look up and record; the next ones are answered by memos.
+    assert!(
+        run(&mut fw, net, &replies, 2 * SEC)
+            .iter()
+            .all(|g| *g == est)
+    );
+    assert_eq!(fw.installed().memo_stats().hits, 0);
+    assert!(
+        run(&mut fw, net, &replies, 3 * SEC)
+            .iter()
+            .all(|g| *g == est)
+    );
+    assert_eq!(fw.installed().memo_stats().hits, 8);
+    // Recorded: the queries' direction (kept once their connections were committed)
+    // and the replies'.
+    assert_eq!(fw.installed().memo_stats().recorded, 16);
+    // The queries' memos were recorded at the `new` state's ACL pipe; established,
+    // the queries take the host port's established pipeline, which no rule reaches
+    // (no ACL pipe, nothing to look up): their memos are not used.
+    assert!(
+        run(&mut fw, host, &queries, 3 * SEC)
+            .iter()
+            .all(|g| *g == est)
+    );
+    assert_eq!(fw.installed().memo_stats().hits, 8);
+    assert_eq!(fw.installed().memo_stats().recorded, 16);
+
+    // A reload without the `return` rule: inbound traffic falls to the default drop.
+    let start = text.find("[[rules]]\nname = \"return\"").unwrap();
+    let end = start + text[start..].find("count = true").unwrap() + "count = true".len();
+    let (rules2, plan2) = build(&format!("{}{}", &text[..start], &text[end..]));
+    let mut fw2 = Firewall::new(
+        Arc::new(Installed::new(&plan2).unwrap()),
+        &rules2,
+        Some(Arc::clone(&tracker)),
+    );
+    let dropped = (Some(CtState::Established), false);
+    for now in [4 * SEC, 5 * SEC] {
+        assert!(
+            run(&mut fw2, net, &replies, now)
+                .iter()
+                .all(|g| *g == dropped)
+        );
+    }
+    // The old policy's memos were stale in the new backend: the first burst looked up
+    // (and recorded), the second used the new memos.
+    assert_eq!(fw2.installed().memo_stats().hits, 8);
+    assert_eq!(fw2.installed().memo_stats().recorded, 8);
+}

@@ -187,6 +187,13 @@ mod dataplane {
             }
         }
 
+        /// ACL lookups that connections' remembered answers saved, over every
+        /// worker's copy of this generation.
+        fn memo_hits(&self) -> u64 {
+            let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner());
+            installed.iter().map(|fw| fw.memo_stats().hits).sum()
+        }
+
         fn snapshot(&self) -> Vec<RuleMetrics> {
             let rules = self.names.len() - 2;
             let mut counts = self.base.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -702,6 +709,10 @@ mod dataplane {
                         tx_dropped: p.tx_drops,
                     })
                     .collect(),
+                acl_memo_hits: match (&stats, self.conntrack.current()) {
+                    (Ok(s), Some(_)) => Some(s.memo_hits()),
+                    _ => None,
+                },
                 rules: stats.map(|s| s.snapshot()).unwrap_or_default(),
                 reloads_ok: self.reloads_ok.load(Ordering::Relaxed),
                 reloads_failed: self.reloads_failed.load(Ordering::Relaxed),

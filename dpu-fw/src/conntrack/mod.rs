@@ -63,9 +63,12 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 pub use packet::{CtPacket, Info, TcpInfo, Tuple};
 pub use tcp::{Dir, TcpConn, TcpState};
 
-use table::{Conn, K4, K6, Key, OFFLOAD_CLAIMED, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots};
+use table::{
+    Conn, K4, K6, Key, MEMO_A, MEMO_B, OFFLOAD_CLAIMED, OFFLOADED, ORIG_IS_A, SEEN_REPLY, Slots,
+};
 
 use crate::model::protocol;
+use doca_flow::AclMemo;
 use doca_flow::packet::{Headers, L3, L4};
 
 /// A packet's connection-tracking state, as rules match it (`state = [...]`).
@@ -370,6 +373,10 @@ pub struct Observed {
     pub state: CtState,
     /// Committing ([`Tracker::commit_prepared`]) would open a connection.
     pub opens: bool,
+    /// The ACL answer the connection keeps for the packet's direction
+    /// ([`AclMemo::NONE`] if none, or if the packet belongs to no connection, is an
+    /// ICMP error or failed the TCP checks): see [`Tracker::store_memo`].
+    pub memo: AclMemo,
 }
 
 impl Observed {
@@ -377,6 +384,7 @@ impl Observed {
         Observed {
             state,
             opens: false,
+            memo: AclMemo::NONE,
         }
     }
 }
@@ -639,10 +647,12 @@ impl Tracker {
         // About 16k connections per shard, at most 64 shards.
         let shards = (max / 16_384).clamp(1, 64).next_power_of_two().min(64);
         let per_shard = max.div_ceil(shards);
-        // Hashing spreads connections unevenly over shards: give each 10% room when
-        // there are several.
+        // Hashing spreads connections unevenly over shards: a shard's share of `max`
+        // connections is binomial, with a standard deviation just under
+        // sqrt(per_shard). Five of them more room (4% at 16k per shard, 1.3% at 156k)
+        // leaves a shard full before the table with odds below one in a million.
         let per_shard = if shards > 1 {
-            per_shard + per_shard / 10
+            per_shard + 5 * per_shard.isqrt()
         } else {
             per_shard
         };
@@ -948,7 +958,7 @@ impl Tracker {
         enum Found {
             Absent,
             Reopened,
-            State(CtState),
+            State(CtState, AclMemo),
         }
         let cfg = &self.cfg;
         let found = self.with_conn(&key, h, now, |conn| {
@@ -976,7 +986,7 @@ impl Tracker {
                 _ => true,
             };
             if !valid {
-                return (Found::State(CtState::Invalid), false);
+                return (Found::State(CtState::Invalid, AclMemo::NONE), false);
             }
             let d = dir as usize;
             c.packets[d] = c.packets[d].wrapping_add(1);
@@ -991,19 +1001,63 @@ impl Tracker {
             } else {
                 CtState::New
             };
-            (Found::State(state), false)
+            let side = usize::from(!from_a);
+            let memo = match c.flags & [MEMO_A, MEMO_B][side] {
+                0 => AclMemo::NONE,
+                _ => AclMemo {
+                    version: c.memo_version,
+                    answer: c.memo[side],
+                },
+            };
+            (Found::State(state, memo), false)
         });
         match found {
-            Found::State(s) => Observed::state(s),
+            Found::State(state, memo) => Observed {
+                state,
+                opens: false,
+                memo,
+            },
             // Reopened: the old connection was removed; the SYN opens a new one.
             Found::Reopened | Found::Absent => match can_open(&pkt.kind) {
                 true => Observed {
                     state: CtState::New,
                     opens: true,
+                    memo: AclMemo::NONE,
                 },
                 false => Observed::state(CtState::Invalid),
             },
         }
+    }
+
+    /// Keeps `memo`, the ACL answer a packet `p` of a live connection left (see
+    /// [`doca_flow::SwBackend::process_batch_each_memo`]), for the packets of its
+    /// direction: [`Tracker::observe`] hands it back with them. A connection keeps one
+    /// memo per direction, both under one ACL version: a memo of a newer version drops
+    /// the other direction's. Nothing happens if the connection is gone, or `memo` is
+    /// [`AclMemo::NONE`].
+    ///
+    /// The memo is the direction's, whichever connection now holds the tuple: every
+    /// packet of a direction has the same addresses, protocol and ports, which is all
+    /// a memo may depend on (the backend checks the rest).
+    pub fn store_memo(&self, p: &Prepared, memo: AclMemo, now: u64) {
+        let Some((key, h, from_a)) = p.key else {
+            return;
+        };
+        if memo.is_none() {
+            return;
+        }
+        let side = usize::from(!from_a);
+        self.with_conn(&key, h, now, |conn| {
+            if let Some(c) = conn {
+                if c.memo_version != memo.version {
+                    c.memo_version = memo.version;
+                    c.flags &= !(MEMO_A | MEMO_B);
+                }
+                c.memo[side] = memo.answer;
+                c.flags |= [MEMO_A, MEMO_B][side];
+            }
+            ((), false)
+        });
     }
 
     /// The connection a packet of no live connection opens (`None`: it opens none, and

@@ -3,10 +3,10 @@
 //! order), backward-shift deletion (no tombstones), a keyed hash (a SYN flood cannot aim
 //! at one probe run), and a hard capacity fixed by `max_connections`.
 //!
-//! An IPv4 slot is 80 bytes (a 16-byte key and a 64-byte connection record). A shard
-//! grows by doubling up to its final capacity, which keeps its load at or below 0.8, so
-//! a full IPv4 table costs at most about 80 / 0.8 = 100 bytes per connection (110 with
-//! the slack sharded tables get for uneven hashing).
+//! An IPv4 slot is 96 bytes (a 16-byte key and an 80-byte connection record, 16 of them
+//! the ACL memos). A shard grows by doubling up to its final capacity, which keeps its
+//! load at or below 0.8, so a full IPv4 table costs at most about 96 / 0.8 = 120 bytes
+//! per connection (about 125 with the slack sharded tables get for uneven hashing).
 
 use super::tcp::TcpConn;
 
@@ -21,8 +21,14 @@ pub(super) struct Conn {
     pub(super) packets: [u32; 2],
     /// TCP tracking (unused for other protocols).
     pub(super) tcp: TcpConn,
-    /// `ORIG_IS_A`, `SEEN_REPLY`, `OFFLOADED`, `OFFLOAD_CLAIMED`.
+    /// `ORIG_IS_A`, `SEEN_REPLY`, `OFFLOADED`, `OFFLOAD_CLAIMED`, `MEMO_A`, `MEMO_B`.
     pub(super) flags: u8,
+    /// The ACL contents' version both directions' memos were recorded under
+    /// ([`doca_flow::AclMemo`]).
+    pub(super) memo_version: u64,
+    /// Per endpoint (the key's first, then its second), the ACL answer of the packets it
+    /// sends; valid when its `MEMO_A` / `MEMO_B` flag is set.
+    pub(super) memo: [u32; 2],
 }
 
 /// The originator is the key's first endpoint.
@@ -35,6 +41,10 @@ pub(super) const OFFLOADED: u8 = 4;
 /// A packet of the connection already asked for its offload (or its close began): no
 /// other packet asks again (`Tracker::claim_offload`).
 pub(super) const OFFLOAD_CLAIMED: u8 = 8;
+/// `memo[0]` (the packets the key's first endpoint sends) holds an ACL answer.
+pub(super) const MEMO_A: u8 = 16;
+/// `memo[1]` (the packets the key's second endpoint sends) holds an ACL answer.
+pub(super) const MEMO_B: u8 = 32;
 
 /// A table key: the zone, the protocol and the two endpoints in canonical order.
 pub(super) trait Key: Copy + Default + Eq {
@@ -385,8 +395,8 @@ mod tests {
 
     #[test]
     fn slot_sizes() {
-        assert_eq!(core::mem::size_of::<Slot<K4>>(), 80);
+        assert_eq!(core::mem::size_of::<Slot<K4>>(), 96);
         assert_eq!(core::mem::size_of::<K4>(), 16);
-        assert_eq!(core::mem::size_of::<Conn>(), 64);
+        assert_eq!(core::mem::size_of::<Conn>(), 80);
     }
 }

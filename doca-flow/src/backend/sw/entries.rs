@@ -125,6 +125,8 @@ impl SwBackend {
             let Some(p) = self.pipes[pipe as usize].as_mut() else {
                 continue;
             };
+            // Every ACL insert makes memos stale, including a bulk one.
+            self.acl_version = super::memo::next_version();
             if let Some(ok) = p.table.acl_bulk_insert(&items) {
                 done.extend(
                     items
@@ -391,8 +393,12 @@ impl SwBackend {
                 let pipe = self.pipes[pipe_idx]
                     .as_mut()
                     .expect("ops of destroyed pipes are dropped");
+                let acl = matches!(pipe.table, super::table::Table::Acl(_));
                 match pipe.table.insert(&compiled, idx) {
                     Ok(()) => {
+                        if acl {
+                            self.acl_changed();
+                        }
                         if let Compiled::Control { matcher, .. } = &compiled {
                             self.fields_used |= matcher.required;
                         }
@@ -440,8 +446,12 @@ impl SwBackend {
                     let compiled = s.compiled.take().expect("installed entries are compiled");
                     let data = std::mem::take(&mut s.data);
                     let pipe = self.pipes[pipe_idx].as_mut().expect("live");
+                    let acl = matches!(pipe.table, super::table::Table::Acl(_));
                     pipe.table.remove(&compiled, idx);
                     pipe.used -= 1;
+                    if acl {
+                        self.acl_changed();
+                    }
                     self.release_resources(&data);
                     done(EntryStatus::Success, None, EntryOp::Remove)
                 } else {

@@ -6,6 +6,7 @@ use crate::matching::{META_FIELDS, PacketKey, PacketMeta};
 use crate::packet::Headers;
 
 use super::SwBackend;
+use super::memo::AclMemo;
 use super::table::{AclBatch, CT_REPLY, Table};
 
 /// The most pipes a packet may visit before the sw backend calls it a loop and drops it.
@@ -544,7 +545,38 @@ impl SwBackend {
         port: PortId,
         pkts: &mut [B],
         metas: Option<&[u32]>,
+        hdrs: Option<&mut [Headers]>,
+        f: impl FnMut(usize, &Outcome),
+    ) {
+        self.process_batch_each_memo(port, pkts, metas, hdrs, None, f);
+    }
+
+    /// [`SwBackend::process_batch_each_parsed`] for a caller that remembers ACL answers
+    /// per flow direction (see [`AclMemo`] and the rules in its module): `memos[i]` is
+    /// the memo kept for frame `i`'s flow direction ([`AclMemo::NONE`] if none). A walk
+    /// that pauses at an ACL pipe resumes with the memo's answer when it is still exact
+    /// there, and otherwise looks the frame up; when that lookup can be memoised,
+    /// `memos[i]` is overwritten with the new memo, which the caller keeps for the
+    /// direction's next frame. Every other memo is left as it was. Outcomes, frames and
+    /// counters are exactly those without memos (a proptest checks it across random
+    /// entry changes).
+    ///
+    /// The caller's contract: `memos[i]` was left by a frame of the same flow direction
+    /// as frame `i` (equal values in every one of [`FLOW_FIELDS`](super::FLOW_FIELDS)),
+    /// on any backend; a memo of another flow gives that flow's answer.
+    ///
+    /// Memos are used on the batched ACL path only: a batch of one frame, or a backend
+    /// with a meter installed, walks frame by frame and leaves `memos` untouched.
+    ///
+    /// # Panics
+    /// If `metas`, `hdrs` or `memos` is shorter than `pkts`.
+    pub fn process_batch_each_memo<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        metas: Option<&[u32]>,
         mut hdrs: Option<&mut [Headers]>,
+        mut memos: Option<&mut [AclMemo]>,
         mut f: impl FnMut(usize, &Outcome),
     ) {
         let meta = |i: usize| metas.map_or(0, |m| m[i]);
@@ -553,6 +585,9 @@ impl SwBackend {
         }
         if let Some(h) = &hdrs {
             assert!(h.len() >= pkts.len(), "one parse per frame");
+        }
+        if let Some(m) = &memos {
+            assert!(m.len() >= pkts.len(), "one memo per frame");
         }
         let same_meta = metas.is_none_or(|m| m[..pkts.len()].windows(2).all(|w| w[0] == w[1]));
         if self.meters_used == 0
@@ -578,7 +613,10 @@ impl SwBackend {
             let hdrs = hdrs
                 .as_deref_mut()
                 .map(|h| &mut h[start..start + chunk.len()]);
-            self.batch_chunk(port, chunk, metas, hdrs, &mut b);
+            let memos = memos
+                .as_deref_mut()
+                .map(|m| &mut m[start..start + chunk.len()]);
+            self.batch_chunk(port, chunk, metas, hdrs, memos, &mut b);
             for (i, out) in b.outs[..chunk.len()].iter().enumerate() {
                 f(c * BATCH_MAX + i, out);
             }
@@ -658,18 +696,23 @@ impl SwBackend {
         pkts: &mut [B],
         metas: Option<&[u32]>,
         pre: Option<&mut [Headers]>,
+        mut memos: Option<&mut [AclMemo]>,
         b: &mut BatchScratch,
     ) {
         let n = pkts.len();
         b.resize(n);
         b.pending.clear();
+        b.answers.clear();
+        b.answers.resize(n, None);
+        let version = self.acl_version;
         let pre_parsed = pre.is_some();
         let mut own = None;
         let hdrs: &mut [Headers] = match pre {
             Some(h) => h,
             None => &mut own.insert(std::mem::take(&mut b.hdrs))[..n],
         };
-        // 1. Every walk runs up to its first ACL lookup (or to its end).
+        // 1. Every walk runs up to its first ACL lookup (or to its end); a walk whose
+        // memo is exact at that pipe has its answer already.
         for (i, p) in pkts.iter_mut().enumerate() {
             let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
@@ -677,14 +720,19 @@ impl SwBackend {
             if let Some(next) = self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w) {
                 if let Some(pipe) = self.walk_run(w, next, pkt, hdr, out, None, true, None) {
                     b.paused[i] = true;
-                    b.pending.push((pipe, i as u32));
+                    let memo = memos.as_deref().map_or(AclMemo::NONE, |m| m[i]);
+                    match self.memo_answer(pipe, memo, version, out.modified) {
+                        Some(a) => {
+                            b.answers[i] = a;
+                            self.memo_stats.hits += 1;
+                        }
+                        None => b.pending.push((pipe, i as u32)),
+                    }
                 }
             }
         }
         // 2. The lookups of each ACL pipe together.
         b.pending.sort_by_key(|&(pipe, i)| (pipe.0, i));
-        b.answers.clear();
-        b.answers.resize(n, None);
         let mut at = 0;
         while at < b.pending.len() {
             let pipe = b.pending[at].0;
@@ -703,6 +751,17 @@ impl SwBackend {
             );
             for (&(_, i), &a) in group.iter().zip(&b.acl.out) {
                 b.answers[i as usize] = a;
+            }
+            if let (Some(m), true) = (memos.as_deref_mut(), p.memo) {
+                for &(_, i) in group {
+                    let i = i as usize;
+                    // A walk that rewrote headers before the pipe looked up fields its
+                    // flow's other frames may not have.
+                    if !b.outs[i].modified {
+                        m[i] = AclMemo::record(version, pipe, b.answers[i]);
+                        self.memo_stats.recorded += 1;
+                    }
+                }
             }
             at = end;
         }
@@ -728,6 +787,26 @@ impl SwBackend {
         if let Some(h) = own {
             b.hdrs = h;
         }
+    }
+
+    /// The answer at `pipe` that `memo` gives, if it is exact there (see [`AclMemo`]):
+    /// recorded under the current ACL `version`, at this pipe, by a walk that, like this
+    /// one, rewrote no header on the way (`modified`). `Some(None)` is a miss.
+    #[inline]
+    fn memo_answer(
+        &self,
+        pipe: PipeId,
+        memo: AclMemo,
+        version: u64,
+        modified: bool,
+    ) -> Option<Option<u32>> {
+        if memo.version != version || modified {
+            return None;
+        }
+        memo.answer_at(pipe, |slot| {
+            let s = self.slots.get(slot as usize)?;
+            s.installed.then_some(s.pipe)
+        })
     }
 
     fn default_miss(&self, key: &PacketKey) -> Verdict {

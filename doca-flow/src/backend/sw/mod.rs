@@ -26,12 +26,14 @@
 mod entries;
 mod exec;
 pub(crate) mod hash;
+mod memo;
 mod modify;
 mod table;
 
 use std::collections::VecDeque;
 
 pub use exec::{DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
+pub use memo::{AclMemo, FLOW_FIELDS, MemoStats};
 
 use crate::action::Actions;
 use crate::backend::{
@@ -64,6 +66,9 @@ struct SwPipe {
     used: u32,
     acl: Family,
     lpm_field: Option<Field>,
+    /// An ACL pipe whose template reads flow fields only: its answers may be memoised
+    /// ([`AclMemo`]).
+    memo: bool,
 }
 
 /// The software DOCA Flow backend.
@@ -100,6 +105,12 @@ pub struct SwBackend {
     fail_countdown: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
     /// The largest ACL entry priority taken ([`SwBackend::unbounded_acl_priorities`]).
     acl_max_priority: u32,
+    /// The version of every ACL pipe's entry set ([`AclMemo`]): a new one from
+    /// [`memo::next_version`] whenever an ACL entry is inserted or removed or an ACL
+    /// pipe destroyed.
+    acl_version: u64,
+    /// Memo use ([`SwBackend::memo_stats`]).
+    memo_stats: MemoStats,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -142,6 +153,8 @@ impl Default for SwBackend {
             ct: None,
             fail_countdown: None,
             acl_max_priority: crate::acl_encoding::ACL_MAX_PRIORITY,
+            acl_version: memo::next_version(),
+            memo_stats: MemoStats::default(),
         }
     }
 }
@@ -300,6 +313,17 @@ impl SwBackend {
             PortKind::Representor { switch } => Some(switch),
             PortKind::Plain | PortKind::Switch => Some(port),
         }
+    }
+
+    /// An ACL pipe's entry set changed: every memo recorded so far is stale.
+    pub(super) fn acl_changed(&mut self) {
+        self.acl_version = memo::next_version();
+    }
+
+    /// How many ACL lookups memos answered, and how many memos were recorded, since
+    /// the backend was built (see [`SwBackend::process_batch_each_memo`]).
+    pub fn memo_stats(&self) -> MemoStats {
+        self.memo_stats
     }
 
     /// Recomputes what depends on the set of live pipes: [`SwBackend::fields_used`] and
@@ -501,7 +525,7 @@ impl Backend for SwBackend {
             hash_fields,
             ct_zone_word,
         );
-        let pipe = SwPipe {
+        let mut pipe = SwPipe {
             cfg: cfg.clone(),
             template,
             fwd: fwd.cloned(),
@@ -511,7 +535,12 @@ impl Backend for SwBackend {
             used: 0,
             acl,
             lpm_field,
+            memo: false,
         };
+        // An ACL lookup reads the 5-tuple and the L4 type (`table::acl_key_v4` / `_v6`),
+        // plus what the template requires.
+        pipe.memo = matches!(pipe.table, Table::Acl(_))
+            && pipe.template.required & !memo::FLOW_FIELD_BITS == 0;
         self.fields_used |= pipe.table.fields_used(&pipe.template);
         if matches!(pipe.table, Table::Acl(_)) {
             self.acl_pipes += 1;
@@ -550,6 +579,9 @@ impl Backend for SwBackend {
         let Some(p) = self.pipes.get_mut(pipe.0 as usize).and_then(Option::take) else {
             return;
         };
+        if matches!(p.table, Table::Acl(_)) {
+            self.acl_changed();
+        }
         if p.cfg.is_root {
             if let Some(port) = self
                 .ports
