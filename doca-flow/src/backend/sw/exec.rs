@@ -108,6 +108,9 @@ pub(super) struct BatchScratch {
     pending: Vec<(PipeId, u32)>,
     /// Per frame: the answer of its paused ACL lookup.
     answers: Vec<Option<u32>>,
+    /// Per frame: its answer is a memo's hit, whose slot is checked when the walk
+    /// resumes (after the slots were touched together).
+    from_memo: Vec<bool>,
     /// One group's lookups.
     acl: AclBatch,
 }
@@ -704,6 +707,8 @@ impl SwBackend {
         b.pending.clear();
         b.answers.clear();
         b.answers.resize(n, None);
+        b.from_memo.clear();
+        b.from_memo.resize(n, false);
         let version = self.acl_version;
         let pre_parsed = pre.is_some();
         let mut own = None;
@@ -721,10 +726,11 @@ impl SwBackend {
                 if let Some(pipe) = self.walk_run(w, next, pkt, hdr, out, None, true, None) {
                     b.paused[i] = true;
                     let memo = memos.as_deref().map_or(AclMemo::NONE, |m| m[i]);
-                    match self.memo_answer(pipe, memo, version, out.modified) {
+                    match memo_answer(pipe, memo, version, out.modified) {
                         Some(a) => {
                             b.answers[i] = a;
-                            self.memo_stats.hits += 1;
+                            b.from_memo[i] = a.is_some();
+                            self.memo_stats.hits += u64::from(a.is_none());
                         }
                         None => b.pending.push((pipe, i as u32)),
                     }
@@ -769,7 +775,8 @@ impl SwBackend {
         // of stalling each resumed walk in turn.
         let mut touch = 0u32;
         for a in b.answers[..n].iter().flatten() {
-            touch ^= self.slots[*a as usize].generation;
+            // `get`: a memo's slot is checked only when its walk resumes.
+            touch ^= self.slots.get(*a as usize).map_or(0, |s| s.generation);
         }
         core::hint::black_box(touch);
         // 3. The paused walks resume, in frame order.
@@ -779,7 +786,18 @@ impl SwBackend {
                 let Next::Pipe(pipe) = w.next else {
                     unreachable!("a paused walk names its ACL pipe")
                 };
-                let answer = Some((pipe, b.answers[i]));
+                let mut answer = Some((pipe, b.answers[i]));
+                if b.from_memo[i] {
+                    // A memo's hit: its slot must hold an installed entry of this pipe
+                    // (it does unless the caller broke the memo contract: then the
+                    // walk looks the packet up as if there were no memo).
+                    let slot = b.answers[i].and_then(|a| self.slots.get(a as usize));
+                    if slot.is_some_and(|s| s.installed && s.pipe == pipe.0) {
+                        self.memo_stats.hits += 1;
+                    } else {
+                        answer = None;
+                    }
+                }
                 let (pkt, hdr, out) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i]);
                 self.walk_run(w, Next::Pipe(pipe), pkt, hdr, out, answer, false, None);
             }
@@ -789,31 +807,23 @@ impl SwBackend {
         }
     }
 
-    /// The answer at `pipe` that `memo` gives, if it is exact there (see [`AclMemo`]):
-    /// recorded under the current ACL `version`, at this pipe, by a walk that, like this
-    /// one, rewrote no header on the way (`modified`). `Some(None)` is a miss.
-    #[inline]
-    fn memo_answer(
-        &self,
-        pipe: PipeId,
-        memo: AclMemo,
-        version: u64,
-        modified: bool,
-    ) -> Option<Option<u32>> {
-        if memo.version != version || modified {
-            return None;
-        }
-        memo.answer_at(pipe, |slot| {
-            let s = self.slots.get(slot as usize)?;
-            s.installed.then_some(s.pipe)
-        })
-    }
-
     fn default_miss(&self, key: &PacketKey) -> Verdict {
         Verdict::Miss {
             queue: rss_queue(key, self.nr_queues()),
         }
     }
+}
+
+/// The answer at `pipe` that `memo` gives, if it may be exact there (see [`AclMemo`]):
+/// recorded under the current ACL `version`, by a walk that, like this one, rewrote no
+/// header on the way (`modified`), at this pipe (for a hit, its slot's pipe is checked
+/// when the walk resumes). `Some(None)` is a miss.
+#[inline]
+fn memo_answer(pipe: PipeId, memo: AclMemo, version: u64, modified: bool) -> Option<Option<u32>> {
+    if memo.version != version || modified {
+        return None;
+    }
+    memo.answer_at(pipe)
 }
 
 fn rss_queue(key: &PacketKey, n: u16) -> u16 {

@@ -112,18 +112,16 @@ impl AclMemo {
         AclMemo { version, answer }
     }
 
-    /// The answer this memo gives at `pipe` (`Some(None)`: a miss), if it was recorded
-    /// there; `slot_pipe` says which pipe a slot's entry belongs to, if it is installed.
+    /// The answer this memo gives at `pipe` (`Some(None)`: a miss), if it may have been
+    /// recorded there: a miss says its pipe; a hit names a slot, whose entry the caller
+    /// must still check is installed in `pipe` before using it (the batched walk does
+    /// when it resumes, once the batch's slots were fetched together).
     #[inline]
-    pub(super) fn answer_at(
-        self,
-        pipe: PipeId,
-        slot_pipe: impl FnOnce(u32) -> Option<u32>,
-    ) -> Option<Option<u32>> {
+    pub(super) fn answer_at(self, pipe: PipeId) -> Option<Option<u32>> {
         if self.answer & MISS != 0 {
             (self.answer & !MISS == pipe.0).then_some(None)
         } else {
-            (slot_pipe(self.answer)? == pipe.0).then_some(Some(self.answer))
+            Some(Some(self.answer))
         }
     }
 }
