@@ -775,8 +775,12 @@ impl SwBackend {
         // of stalling each resumed walk in turn.
         let mut touch = 0u32;
         for a in b.answers[..n].iter().flatten() {
-            // `get`: a memo's slot is checked only when its walk resumes.
-            touch ^= self.slots.get(*a as usize).map_or(0, |s| s.generation);
+            // `get`: a memo's slot is checked only when its walk resumes; that check reads
+            // `pipe` and `installed`, which may sit on another line of the slot.
+            touch ^= self
+                .slots
+                .get(*a as usize)
+                .map_or(0, |s| s.generation ^ s.pipe ^ u32::from(s.installed));
         }
         core::hint::black_box(touch);
         // 3. The paused walks resume, in frame order.
