@@ -20,9 +20,11 @@
 #   4. dpu-fw bench on the same rules and trace: the classifier's standalone
 #      lookup cost, for the issue's second target;
 #   5. connection tracking: the rule set with and without [conntrack] on a
-#      replay of FLOWS (default 100000) distinct flows of the trace, twice each,
-#      alternating (the replay keeps FLOWS connections live: see
-#      bench/classbench_export.py);
+#      replay of FLOWS (default 100000) distinct flows of the trace (the replay
+#      keeps FLOWS connections live: see bench/classbench_export.py), both
+#      instances up at once and measured in turns, one second each, ROUNDS
+#      (default 20) times (fw_turns below); the ratio is the median of the
+#      turn pairs' ratios;
 #   6. scaling with cores: bench/workers.sh, dpu-fw run --workers 2 against
 #      --workers 1 with the rule set on the same traffic (a net_pcap port with
 #      two receive queues), both rates and the ratio (WORKERS=0 skips it; on a
@@ -107,6 +109,50 @@ fw_mpps() {
   b=$(curl -s "127.0.0.1:$port/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}')
   kill -TERM $pid; wait $pid || true
   python3 -c "print(f'{($b - $a) / $SECS / 1e6:.3f}')"
+}
+
+# Two dpu-fw run instances on the same lcore, measured in turns: while one is
+# measured (ROUND_SECS, default 1) the other is stopped (SIGSTOP), ROUNDS times
+# (default 20). On a VM whose speed drifts by tens of percent between seconds,
+# turns a second apart compare what sequential runs seconds apart cannot.
+# Prints "median-of-round-ratios mean-a mean-b" (ratio b/a, rates in Mpps).
+fw_turns() {
+  local conf_a=$1 conf_b=$2 rounds=${ROUNDS:-20} secs=${ROUND_SECS:-1}
+  local pa pb a b
+  pa=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  pb=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  turn_start() { # CONFIG PORT LOG -> pid in $turn_pid, stopped once READY
+    "$FW" run --config "$1" --metrics "127.0.0.1:$2" --mbufs "$MBUFS" --control off \
+      -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" >"$3" 2>&1 &
+    turn_pid=$!
+    for _ in $(seq 100); do grep -q READY "$3" 2>/dev/null && break; sleep 0.1; done
+    grep -q READY "$3" || { cat "$3" >&2; kill $turn_pid; exit 1; }
+    sleep 2 # connections of the first replay pass in, caches warm
+    kill -STOP $turn_pid
+  }
+  tx_of() { curl -s "127.0.0.1:$1/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}'; }
+  turn_start "$conf_a" "$pa" "$work/turn_a.log"; a=$turn_pid
+  turn_start "$conf_b" "$pb" "$work/turn_b.log"; b=$turn_pid
+  : >"$work/turns"
+  for _ in $(seq "$rounds"); do
+    for side in a b; do
+      local pid=$a port=$pa
+      [ $side = b ] && pid=$b port=$pb
+      kill -CONT $pid; sleep 0.2
+      local n0 t0 n1 t1
+      n0=$(tx_of $port); t0=$(date +%s.%N); sleep "$secs"; n1=$(tx_of $port); t1=$(date +%s.%N)
+      kill -STOP $pid
+      echo -n "$(python3 -c "print(($n1 - $n0) / ($t1 - $t0) / 1e6)") " >>"$work/turns"
+    done
+    echo >>"$work/turns"
+  done
+  kill -CONT $a $b; kill -TERM $a $b; wait $a $b || true
+  python3 - "$work/turns" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+a = [r[0] for r in rows]; b = [r[1] for r in rows]
+print(f"{statistics.median(y / x for x, y in rows):.4f} {statistics.mean(a):.4f} {statistics.mean(b):.4f}")
+PY
 }
 
 # l3fwd: one lcore polling both ports (as testpmd's one forwarding core does),
@@ -223,17 +269,15 @@ lookup=$("$FW" bench --rules "$rules" --trace "$trace" --format classbench --jso
 echo "measuring dpu-fw run, $SET policy with and without conntrack on $FLOWS flows..." >&2
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/flows.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
 MBUFS=$((2 * FLOWS + 8192))
-plain1=$(fw_mpps "$work/policy.toml")
-ct1=$(fw_mpps "$work/policy_ct.toml")
-plain2=$(fw_mpps "$work/policy.toml")
-ct2=$(fw_mpps "$work/policy_ct.toml")
+read -r ct_ratio plain ct < <(fw_turns "$work/policy.toml" "$work/policy_ct.toml")
 
-python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$plain1" "$ct1" "$plain2" "$ct2" "$FLOWS" \
+python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$ct_ratio" "$plain" "$ct" "${ROUNDS:-20}" "$FLOWS" \
   "$l3acl" "$CHECK_PACKETS" "${equiv[@]}" "$one" <<'PY'
 import sys
 peer, empty, full, lookup = map(float, sys.argv[1:5])
 name = sys.argv[5]
-plain1, ct1, plain2, ct2 = map(float, sys.argv[6:10])
+ct_ratio, plain, ct = map(float, sys.argv[6:9])
+rounds = sys.argv[9]
 flows = sys.argv[10]
 l3acl = float(sys.argv[11])
 check, fwd_all, fwd_mixed = sys.argv[12:15]
@@ -257,11 +301,10 @@ bound = 1.3 * (lookup + ns(one))
 print(f"empty policy / testpmd = {r1:.2f} (target >= 0.60): {'ok' if r1 >= 0.6 else 'MISSED'}")
 print(f"{name}: {ns(full):.1f} ns/pkt vs 1.3 x (lookup {lookup:.1f} + one rule {ns(one):.1f}) = {bound:.1f}: "
       f"{'ok' if ns(full) <= bound else 'MISSED'}")
-plain, ct = (plain1 + plain2) / 2, (ct1 + ct2) / 2
-print(f"{'dpu-fw run, ' + name + ', ' + flows + ' flows':34} {plain:8.2f} {ns(plain):8.1f}   (runs {plain1:.2f}, {plain2:.2f})")
-print(f"{'  + conntrack, ' + flows + ' live':34} {ct:8.2f} {ns(ct):8.1f}   (runs {ct1:.2f}, {ct2:.2f})")
-r = ct / plain if plain else 0
-print(f"conntrack / without = {r:.2f} (target >= 0.80): {'ok' if r >= 0.8 else 'MISSED'}")
+print(f"{'dpu-fw run, ' + name + ', ' + flows + ' flows':34} {plain:8.2f} {ns(plain):8.1f}   (mean of {rounds} turns)")
+print(f"{'  + conntrack, ' + flows + ' live':34} {ct:8.2f} {ns(ct):8.1f}   (mean of {rounds} turns)")
+print(f"conntrack / without = {ct_ratio:.2f}, median of {rounds} turn pairs (mean rates: {ct / plain if plain else 0:.2f}) "
+      f"(target >= 0.80): {'ok' if ct_ratio >= 0.8 else 'MISSED'}")
 PY
 
 # 6. Scaling with cores (bench/workers.sh: its own ports, two receive queues).

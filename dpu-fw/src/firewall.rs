@@ -282,7 +282,7 @@ impl Firewall {
                 }
                 let t = ok.then(|| stage.tracker.observe(p, now_ns));
                 metas.push(t.map_or(0, |t| u32::from(t.state.bit())));
-                memos.push(t.map_or(AclMemo::NONE, |t| t.memo));
+                memos.push(t.map_or(AclMemo::NONE, |t| t.memo()));
                 tracked.push(t);
                 end += 1;
                 if t.is_some_and(|t| t.opens) {
@@ -315,7 +315,7 @@ impl Firewall {
             // The connections keep the ACL answers their packets' walks recorded.
             for (i, (t, m)) in tracked.iter().zip(&memos).enumerate() {
                 if let Some(t) = t {
-                    if t.memo != *m && !m.is_none() {
+                    if t.memo() != *m && !m.is_none() {
                         stage.tracker.store_memo(&prepared[start + i].1, *m, now_ns);
                     }
                 }

@@ -373,18 +373,30 @@ pub struct Observed {
     pub state: CtState,
     /// Committing ([`Tracker::commit_prepared`]) would open a connection.
     pub opens: bool,
-    /// The ACL answer the connection keeps for the packet's direction
-    /// ([`AclMemo::NONE`] if none, or if the packet belongs to no connection, is an
-    /// ICMP error or failed the TCP checks): see [`Tracker::store_memo`].
-    pub memo: AclMemo,
+    /// [`Observed::memo`]'s parts, kept apart so the whole record is 16 bytes and
+    /// comes back from [`Tracker::observe`] in two registers (as a 24-byte record it
+    /// went through memory and stalled the burst loop on store forwarding: perf).
+    memo_version: u64,
+    memo_answer: u32,
 }
 
 impl Observed {
+    /// The ACL answer the connection keeps for the packet's direction
+    /// ([`AclMemo::NONE`] if none, or if the packet belongs to no connection, is an
+    /// ICMP error or failed the TCP checks): see [`Tracker::store_memo`].
+    pub fn memo(&self) -> AclMemo {
+        AclMemo {
+            version: self.memo_version,
+            answer: self.memo_answer,
+        }
+    }
+
     fn state(state: CtState) -> Observed {
         Observed {
             state,
             opens: false,
-            memo: AclMemo::NONE,
+            memo_version: 0,
+            memo_answer: 0,
         }
     }
 }
@@ -1015,14 +1027,16 @@ impl Tracker {
             Found::State(state, memo) => Observed {
                 state,
                 opens: false,
-                memo,
+                memo_version: memo.version,
+                memo_answer: memo.answer,
             },
             // Reopened: the old connection was removed; the SYN opens a new one.
             Found::Reopened | Found::Absent => match can_open(&pkt.kind) {
                 true => Observed {
                     state: CtState::New,
                     opens: true,
-                    memo: AclMemo::NONE,
+                    memo_version: 0,
+                    memo_answer: 0,
                 },
                 false => Observed::state(CtState::Invalid),
             },
