@@ -315,7 +315,7 @@ impl Firewall {
             // The connections keep the ACL answers their packets' walks recorded.
             for (i, (t, m)) in tracked.iter().zip(&memos).enumerate() {
                 if let Some(t) = t {
-                    if t.memo() != *m && !m.is_none() {
+                    if t.may_store(*m) {
                         stage.tracker.store_memo(&prepared[start + i].1, *m, now_ns);
                     }
                 }

@@ -846,3 +846,90 @@ fn bursts_use_memos_until_a_reload() {
     assert_eq!(fw2.installed().memo_stats().hits, 8);
     assert_eq!(fw2.installed().memo_stats().recorded, 8);
 }
+
+/// Two workers (each with its own installed copy of the policy, so its own backend and
+/// memo versions) share one tracker, one taking the queries of eight UDP flows and the
+/// other the replies. The connection keeps the newer backend's memos only: the replies'
+/// worker records once and is answered by memos from then on, the queries' worker
+/// looks up every time (as without memos), and neither undoes the other's memo on
+/// every packet. Verdicts are those of one worker.
+#[test]
+fn memos_of_two_workers_do_not_undo_each_other() {
+    use dpu_fw::compile::{Target, compile};
+    use dpu_fw::firewall::Firewall;
+    use dpu_fw::install::Installed;
+    use std::sync::Arc;
+
+    // With a rule for the host's established DNS queries, both directions' packets
+    // meet an ACL pipe.
+    let text = POLICY.replace("MAX", "1000")
+        + "\n[[rules]]\nname = \"dns-out\"\nin_port = \"pf0hpf\"\nstate = \"established\"\n\
+           protocol = \"udp\"\ndst_port = \"53\"\naction = \"accept\"\n";
+    let rules = dpu_fw::config::parse(&text, "ct.toml").unwrap().rules;
+    let plan = compile(&rules, &Target::software()).unwrap();
+    let tracker = Arc::new(Tracker::new(rules.conntrack.as_ref().unwrap().config));
+    let worker = || {
+        Firewall::new(
+            Arc::new(Installed::new(&plan).unwrap()),
+            &rules,
+            Some(Arc::clone(&tracker)),
+        )
+    };
+    // Installed second: its memos are the newer.
+    let (mut queries_fw, mut replies_fw) = (worker(), worker());
+    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let client = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
+    let queries: Vec<Vec<u8>> = (0..8)
+        .map(|i| udp_frame(client(i), server, 40_000, 53).build())
+        .collect();
+    let replies: Vec<Vec<u8>> = (0..8)
+        .map(|i| udp_frame(server, client(i), 53, 40_000).build())
+        .collect();
+    let (host, net) = (plan.port_id("pf0hpf").unwrap(), plan.port_id("p0").unwrap());
+    let run = |fw: &mut Firewall, port, frames: &[Vec<u8>], now| {
+        let mut frames = frames.to_vec();
+        let mut got = Vec::new();
+        fw.process_batch_each(port, &mut frames, now, |_, o, _, st, full| {
+            got.push((
+                st,
+                !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
+            ));
+        });
+        got
+    };
+    let passed = |st| (Some(st), true);
+    assert!(
+        run(&mut queries_fw, host, &queries, SEC)
+            .iter()
+            .all(|g| *g == passed(CtState::New))
+    );
+    for round in 0..5u64 {
+        let now = (2 + round) * SEC;
+        let est = passed(CtState::Established);
+        assert!(
+            run(&mut replies_fw, net, &replies, now)
+                .iter()
+                .all(|g| *g == est)
+        );
+        assert!(
+            run(&mut queries_fw, host, &queries, now)
+                .iter()
+                .all(|g| *g == est)
+        );
+    }
+    let r = replies_fw.installed().memo_stats();
+    assert_eq!(
+        (r.recorded, r.hits),
+        (8, 4 * 8),
+        "replies: recorded once, then memos"
+    );
+    // The queries' worker recorded memos at every lookup (the backend does not know
+    // the tracker keeps only the newer version's) but none was kept to answer later
+    // ones, and none displaced the replies' worker's.
+    let q = queries_fw.installed().memo_stats();
+    assert_eq!(
+        (q.recorded, q.hits),
+        (8 + 5 * 8, 0),
+        "queries: looked up every time"
+    );
+}

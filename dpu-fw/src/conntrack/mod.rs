@@ -373,11 +373,14 @@ pub struct Observed {
     pub state: CtState,
     /// Committing ([`Tracker::commit_prepared`]) would open a connection.
     pub opens: bool,
-    /// [`Observed::memo`]'s parts, kept apart so the whole record is 16 bytes and
-    /// comes back from [`Tracker::observe`] in two registers (as a 24-byte record it
-    /// went through memory and stalled the burst loop on store forwarding: perf).
+    /// The ACL version the connection's memos were recorded under (0: none; see
+    /// [`Observed::may_store`]), and the packet direction's answer if `has_memo`: kept
+    /// as plain fields so the record is 16 bytes and comes back from
+    /// [`Tracker::observe`] in two registers (as a 24-byte record it went through
+    /// memory and stalled the burst loop on store forwarding: perf).
     memo_version: u64,
     memo_answer: u32,
+    has_memo: bool,
 }
 
 impl Observed {
@@ -385,10 +388,23 @@ impl Observed {
     /// ([`AclMemo::NONE`] if none, or if the packet belongs to no connection, is an
     /// ICMP error or failed the TCP checks): see [`Tracker::store_memo`].
     pub fn memo(&self) -> AclMemo {
-        AclMemo {
-            version: self.memo_version,
-            answer: self.memo_answer,
+        match self.has_memo {
+            true => AclMemo {
+                version: self.memo_version,
+                answer: self.memo_answer,
+            },
+            false => AclMemo::NONE,
         }
+    }
+
+    /// Whether [`Tracker::store_memo`] would keep `memo`, a memo the packet's walk
+    /// recorded: a connection keeps the memos of the newest ACL version it has seen.
+    /// Workers with backends of their own record under different versions; when the
+    /// two directions of a connection go to two workers, only the newer backend's
+    /// memos are kept (the other worker's packets are looked up, as without memos),
+    /// where storing both would make each drop the other's on every packet.
+    pub fn may_store(&self, memo: AclMemo) -> bool {
+        !memo.is_none() && memo != self.memo() && memo.version >= self.memo_version
     }
 
     fn state(state: CtState) -> Observed {
@@ -397,6 +413,7 @@ impl Observed {
             opens: false,
             memo_version: 0,
             memo_answer: 0,
+            has_memo: false,
         }
     }
 }
@@ -970,7 +987,9 @@ impl Tracker {
         enum Found {
             Absent,
             Reopened,
-            State(CtState, AclMemo),
+            /// The state, and the connection's memo version, the direction's memo
+            /// answer and whether it has one.
+            State(CtState, (u64, u32, bool)),
         }
         let cfg = &self.cfg;
         let found = self.with_conn(&key, h, now, |conn| {
@@ -998,7 +1017,7 @@ impl Tracker {
                 _ => true,
             };
             if !valid {
-                return (Found::State(CtState::Invalid, AclMemo::NONE), false);
+                return (Found::State(CtState::Invalid, (0, 0, false)), false);
             }
             let d = dir as usize;
             c.packets[d] = c.packets[d].wrapping_add(1);
@@ -1014,21 +1033,20 @@ impl Tracker {
                 CtState::New
             };
             let side = usize::from(!from_a);
-            let memo = match c.flags & [MEMO_A, MEMO_B][side] {
-                0 => AclMemo::NONE,
-                _ => AclMemo {
-                    version: c.memo_version,
-                    answer: c.memo[side],
-                },
-            };
+            let memo = (
+                c.memo_version,
+                c.memo[side],
+                c.flags & [MEMO_A, MEMO_B][side] != 0,
+            );
             (Found::State(state, memo), false)
         });
         match found {
-            Found::State(state, memo) => Observed {
+            Found::State(state, (memo_version, memo_answer, has_memo)) => Observed {
                 state,
                 opens: false,
-                memo_version: memo.version,
-                memo_answer: memo.answer,
+                memo_version,
+                memo_answer,
+                has_memo,
             },
             // Reopened: the old connection was removed; the SYN opens a new one.
             Found::Reopened | Found::Absent => match can_open(&pkt.kind) {
@@ -1037,6 +1055,7 @@ impl Tracker {
                     opens: true,
                     memo_version: 0,
                     memo_answer: 0,
+                    has_memo: false,
                 },
                 false => Observed::state(CtState::Invalid),
             },
@@ -1047,8 +1066,9 @@ impl Tracker {
     /// [`doca_flow::SwBackend::process_batch_each_memo`]), for the packets of its
     /// direction: [`Tracker::observe`] hands it back with them. A connection keeps one
     /// memo per direction, both under one ACL version: a memo of a newer version drops
-    /// the other direction's. Nothing happens if the connection is gone, or `memo` is
-    /// [`AclMemo::NONE`].
+    /// the other direction's, one of an older version is not kept (see
+    /// [`Observed::may_store`]). Nothing happens if the connection is gone, or `memo`
+    /// is [`AclMemo::NONE`].
     ///
     /// The memo is the direction's, whichever connection now holds the tuple: every
     /// packet of a direction has the same addresses, protocol and ports, which is all
@@ -1063,6 +1083,9 @@ impl Tracker {
         let side = usize::from(!from_a);
         self.with_conn(&key, h, now, |conn| {
             if let Some(c) = conn {
+                if c.memo_version > memo.version {
+                    return ((), false);
+                }
                 if c.memo_version != memo.version {
                     c.memo_version = memo.version;
                     c.flags &= !(MEMO_A | MEMO_B);
