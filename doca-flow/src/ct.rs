@@ -11,7 +11,7 @@
 //! | here | DOCA |
 //! |---|---|
 //! | [`FlowBuilder::conntrack`](crate::FlowBuilder::conntrack) with [`CtCfg`] | `doca_flow_ct_cfg_create` + `doca_flow_ct_cfg_set_*` + `doca_flow_ct_init`, after `doca_flow_init`, before any port starts |
-//! | [`Pipe::ct_add_entry`](crate::Pipe::ct_add_entry) with [`CtEntry`] | `doca_flow_ct_entry_prepare` + `doca_flow_ct_add_entry` (`DIR_ORIGIN`, `DIR_REPLY`, `IPV6_*`, `COUNTER_*` flags), completed by `doca_flow_ct_entries_process` |
+//! | [`CtPipe::add_entry`](crate::CtPipe::add_entry) with [`CtEntry`] | `doca_flow_ct_entry_prepare` + `doca_flow_ct_add_entry` (`DIR_ORIGIN`, `DIR_REPLY`, `IPV6_*`, `COUNTER_*` flags), completed by `doca_flow_ct_entries_process` |
 //! | [`Pipe::remove_entry`](crate::Pipe::remove_entry) of a CT entry | `doca_flow_ct_rm_entry` |
 //! | [`Entry::ct_query`](crate::Entry::ct_query) | `doca_flow_ct_query_entry` (per-direction counters, last hit) |
 //! | [`Flow::ct_aged`](crate::Flow::ct_aged) | `doca_flow_aging_handle` and the `DOCA_FLOW_ENTRY_OP_AGED` callbacks |

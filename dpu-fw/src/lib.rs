@@ -4,7 +4,7 @@
 //! state, service chains, `[conntrack]`) goes through four stages, each a module:
 //!
 //! 1. [`config`] reads and checks it into a [`RuleSet`] (every error located);
-//! 2. [`compile`] turns the rule set into a [`Plan`] of DOCA Flow pipes for a
+//! 2. [`compile`](mod@compile) turns the rule set into a [`Plan`] of DOCA Flow pipes for a
 //!    [`Target`]: `software`, or `bluefield` (the CT pipe and the hardware's limits);
 //! 3. [`install`] puts a plan on a backend as an [`Installed`] policy: doca-flow's
 //!    software backend, or DOCA Flow hardware (feature `doca`; `doca-emu` runs the
@@ -12,7 +12,7 @@
 //! 4. [`Firewall`] runs packets through it: connection tracking ([`conntrack`]), then
 //!    the pipes, then the connections the pipes let open are stored.
 //!
-//! With feature `dpdk`, [`dataplane`] runs firewalls on DPDK ports, one per worker, on
+//! With feature `dpdk`, `dataplane` runs firewalls on DPDK ports, one per worker, on
 //! an EAL the caller owns. The `dpu-fw` command (`check`, `compile`, `simulate`, `run`,
 //! `bench`, `conntrack`) is a thin front end over these modules; `docs/architecture.md`
 //! draws the crates and the paths of a packet and of a policy.
@@ -61,11 +61,11 @@
 //!
 //! # Features
 //!
-//! * `tools` (default): what the `dpu-fw` command needs beside the engine: [`bench`]
+//! * `tools` (default): what the `dpu-fw` command needs beside the engine: [`bench`](mod@bench)
 //!   (the classifier benchmark harness), [`metrics`] (the Prometheus endpoint), [`demo`]
 //!   (the built-in policy and traffic) and [`synth`] (the synthetic rule generator). An
 //!   app that only embeds the engine can leave them out: `default-features = false`.
-//! * `dpdk`: [`dataplane`] and the DPDK paths of doca-flow (needs libdpdk).
+//! * `dpdk`: `dataplane` and the DPDK paths of doca-flow (needs libdpdk).
 //! * `doca`: the DOCA Flow hardware backend (needs the DOCA SDK; `docs/doca-versions.md`).
 //! * `doca-emu`: the hardware backend on the DOCA Flow contract emulator (no SDK).
 

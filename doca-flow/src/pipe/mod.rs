@@ -406,7 +406,8 @@ impl Pipe {
     /// Posts an update of an entry's actions, monitor or fwd.
     ///
     /// # Errors
-    /// [`Error::Mismatch`] for an entry of another pipe; as [`Pipe::add_entry`].
+    /// [`Error::Mismatch`] for an entry of another pipe; as
+    /// [`BasicPipe::add_entry`](crate::BasicPipe::add_entry).
     #[doc(alias = "doca_flow_pipe_update_entry")]
     pub fn update_entry(
         &self,

@@ -159,7 +159,7 @@ impl Dataplane {
     /// Starts every port on the caller's EAL (which the dataplane keeps alive
     /// while it runs), then one worker per queue, each running the processor
     /// `make(worker_index)` returns. An application that owns the EAL for other
-    /// work too (DOCA Flow: [`doca_flow::HwBackend::new`] takes the same `Eal`)
+    /// work too (DOCA Flow: `doca_flow::HwBackend::new` (feature `doca`) takes the same `Eal`)
     /// passes it here.
     ///
     /// Each port is claimed for the dataplane ([`doca_flow::dpdk::Port::by_name`]):
