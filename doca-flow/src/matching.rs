@@ -587,6 +587,19 @@ impl<'a> PacketKey<'a> {
     /// The key of a packet with these headers and meta.
     #[inline]
     pub(crate) fn new(h: &'a Headers, meta: &'a PacketMeta) -> Self {
+        Self::with_present(h, meta, Self::present_of(h))
+    }
+
+    /// The key of a packet with these headers and meta whose [`PacketKey::present_of`]
+    /// is `present` (a walk computes it once per parse, not once per pipe).
+    #[inline]
+    pub(crate) fn with_present(h: &'a Headers, meta: &'a PacketMeta, present: u64) -> Self {
+        PacketKey { h, meta, present }
+    }
+
+    /// The fields a packet with these headers carries (bits of [`Field::bit`]).
+    #[inline]
+    pub(crate) fn present_of(h: &Headers) -> u64 {
         let mut present = ALWAYS;
         if let Some(eth) = &h.eth {
             present |= ETH;
@@ -609,7 +622,7 @@ impl<'a> PacketKey<'a> {
             L4::Icmp6 { .. } => ICMP6,
             L4::None | L4::Other(_) => 0,
         };
-        PacketKey { h, meta, present }
+        present
     }
 
     /// The value of `f` (0 if the packet does not carry it).

@@ -94,6 +94,9 @@ pub(super) struct Walk {
     meta: PacketMeta,
     /// `hdrs` holds the parsed headers.
     parsed: bool,
+    /// [`PacketKey::present_of`] the walk's headers, recomputed whenever they are
+    /// parsed again (so each pipe's key does not compute it anew).
+    present: u64,
 }
 
 /// Per-batch state of the batched path, kept between batches (no allocation per batch).
@@ -142,6 +145,7 @@ const BLANK_WALK: Walk = Walk {
         scratch: [0; 4],
     },
     parsed: false,
+    present: 0,
 };
 
 /// The counters one walk added to, in order: when the walk is burst-constant (see
@@ -301,6 +305,7 @@ impl SwBackend {
         w.domain = Domain::Ingress;
         w.egress_port = port;
         w.parsed = parsed || pre_parsed;
+        w.present = PacketKey::present_of(hdrs);
         Some(next)
     }
 
@@ -331,6 +336,7 @@ impl SwBackend {
                 if !w.parsed {
                     Headers::parse_into(pkt, hdrs);
                     w.parsed = true;
+                    w.present = PacketKey::present_of(hdrs);
                 }
             };
         }
@@ -372,7 +378,7 @@ impl SwBackend {
             if out.hops > MAX_HOPS {
                 break Verdict::Drop(DropReason::Loop);
             }
-            let key = PacketKey::new(hdrs, &w.meta);
+            let key = PacketKey::with_present(hdrs, &w.meta, w.present);
             let hit = match answer {
                 Some(a) => a,
                 None => pipe.table.lookup(&pipe.template, &key, &mut self.scratch),
@@ -434,6 +440,7 @@ impl SwBackend {
                                     apply_headers(&d.actions, pkt, hdrs);
                                     out.modified = true;
                                     Headers::parse_into(pkt, hdrs);
+                                    w.present = PacketKey::present_of(hdrs);
                                 }
                             }
                         }
@@ -443,7 +450,7 @@ impl SwBackend {
                     }
                     next = resolve(
                         d.fwd.as_ref(),
-                        &PacketKey::new(hdrs, &w.meta),
+                        &PacketKey::with_present(hdrs, &w.meta, w.present),
                         Next::Done(Verdict::Drop(DropReason::Fwd)),
                     );
                 }
@@ -463,7 +470,7 @@ impl SwBackend {
                     };
                     let fwd_miss = pipe.fwd_miss.as_ref();
                     ensure_parsed!();
-                    let key = PacketKey::new(hdrs, &w.meta);
+                    let key = PacketKey::with_present(hdrs, &w.meta, w.present);
                     next = match resolve(fwd_miss, &key, dflt) {
                         Next::Done(Verdict::Miss { .. }) => Next::Done(self.default_miss(&key)),
                         Next::Done(Verdict::Drop(_)) => Next::Done(Verdict::Drop(DropReason::Miss)),
@@ -751,7 +758,7 @@ impl SwBackend {
                 &p.template,
                 group.iter().map(|&(_, i)| {
                     let i = i as usize;
-                    PacketKey::new(&hdrs[i], &b.walks[i].meta)
+                    PacketKey::with_present(&hdrs[i], &b.walks[i].meta, b.walks[i].present)
                 }),
                 &mut b.acl,
             );

@@ -76,7 +76,7 @@ const MISS: u32 = 1 << 31;
 /// The remembered answer of one flow direction's ACL lookup: see
 /// [`SwBackend::process_batch_each_memo`](super::SwBackend::process_batch_each_memo).
 ///
-/// Twelve bytes of plain data, meant to be kept in the caller's per-flow record (a
+/// A version and an answer (16 bytes), meant to be kept in the caller's per-flow record (a
 /// connection tracker keeps one per direction); [`AclMemo::NONE`] is "nothing known".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct AclMemo {
