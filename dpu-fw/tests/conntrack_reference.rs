@@ -747,6 +747,39 @@ proptest! {
     }
 }
 
+/// The queries of eight UDP flows from inside hosts (10.0.0.i:40000) to a DNS server
+/// on the network side, and the server's replies.
+fn dns_flows() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let client = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
+    let queries = (0..8)
+        .map(|i| udp_frame(client(i), server, 40_000, 53).build())
+        .collect();
+    let replies = (0..8)
+        .map(|i| udp_frame(server, client(i), 53, 40_000).build())
+        .collect();
+    (queries, replies)
+}
+
+/// Runs copies of `frames` through `fw` as one burst on `port` at `now`: per frame, its
+/// state and whether it passed.
+fn burst(
+    fw: &mut dpu_fw::firewall::Firewall,
+    port: doca_flow::PortId,
+    frames: &[Vec<u8>],
+    now: u64,
+) -> Vec<(Option<CtState>, bool)> {
+    let mut frames = frames.to_vec();
+    let mut got = Vec::new();
+    fw.process_batch_each(port, &mut frames, now, |_, o, _, st, full| {
+        got.push((
+            st,
+            !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
+        ));
+    });
+    got
+}
+
 /// Bursts of established packets use the ACL answer their connection remembers
 /// (`doca_flow::AclMemo`): the second burst of replies of eight UDP flows is answered
 /// by memos alone. A reload (a new backend, the same tracker) makes every memo stale:
@@ -771,41 +804,23 @@ fn bursts_use_memos_until_a_reload() {
         &rules,
         Some(Arc::clone(&tracker)),
     );
-    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let client = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
-    let queries: Vec<Vec<u8>> = (0..8)
-        .map(|i| udp_frame(client(i), server, 40_000, 53).build())
-        .collect();
-    let replies: Vec<Vec<u8>> = (0..8)
-        .map(|i| udp_frame(server, client(i), 53, 40_000).build())
-        .collect();
+    let (queries, replies) = dns_flows();
     let (host, net) = (plan.port_id("pf0hpf").unwrap(), plan.port_id("p0").unwrap());
-    let run = |fw: &mut Firewall, port, frames: &[Vec<u8>], now| {
-        let mut frames = frames.to_vec();
-        let mut got = Vec::new();
-        fw.process_batch_each(port, &mut frames, now, |_, o, _, st, full| {
-            got.push((
-                st,
-                !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
-            ));
-        });
-        got
-    };
     let est = (Some(CtState::Established), true);
     assert!(
-        run(&mut fw, host, &queries, SEC)
+        burst(&mut fw, host, &queries, SEC)
             .iter()
             .all(|g| *g == (Some(CtState::New), true))
     );
     // The first replies look up and record; the next ones are answered by memos.
     assert!(
-        run(&mut fw, net, &replies, 2 * SEC)
+        burst(&mut fw, net, &replies, 2 * SEC)
             .iter()
             .all(|g| *g == est)
     );
     assert_eq!(fw.installed().memo_stats().hits, 0);
     assert!(
-        run(&mut fw, net, &replies, 3 * SEC)
+        burst(&mut fw, net, &replies, 3 * SEC)
             .iter()
             .all(|g| *g == est)
     );
@@ -817,7 +832,7 @@ fn bursts_use_memos_until_a_reload() {
     // the queries take the host port's established pipeline, which no rule reaches
     // (no ACL pipe, nothing to look up): their memos are not used.
     assert!(
-        run(&mut fw, host, &queries, 3 * SEC)
+        burst(&mut fw, host, &queries, 3 * SEC)
             .iter()
             .all(|g| *g == est)
     );
@@ -836,7 +851,7 @@ fn bursts_use_memos_until_a_reload() {
     let dropped = (Some(CtState::Established), false);
     for now in [4 * SEC, 5 * SEC] {
         assert!(
-            run(&mut fw2, net, &replies, now)
+            burst(&mut fw2, net, &replies, now)
                 .iter()
                 .all(|g| *g == dropped)
         );
@@ -877,29 +892,11 @@ fn memos_of_two_workers_do_not_undo_each_other() {
     };
     // Installed second: its memos are the newer.
     let (mut queries_fw, mut replies_fw) = (worker(), worker());
-    let server = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let client = |i: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
-    let queries: Vec<Vec<u8>> = (0..8)
-        .map(|i| udp_frame(client(i), server, 40_000, 53).build())
-        .collect();
-    let replies: Vec<Vec<u8>> = (0..8)
-        .map(|i| udp_frame(server, client(i), 53, 40_000).build())
-        .collect();
+    let (queries, replies) = dns_flows();
     let (host, net) = (plan.port_id("pf0hpf").unwrap(), plan.port_id("p0").unwrap());
-    let run = |fw: &mut Firewall, port, frames: &[Vec<u8>], now| {
-        let mut frames = frames.to_vec();
-        let mut got = Vec::new();
-        fw.process_batch_each(port, &mut frames, now, |_, o, _, st, full| {
-            got.push((
-                st,
-                !matches!(o.verdict, doca_flow::Verdict::Drop(_)) && !full,
-            ));
-        });
-        got
-    };
     let passed = |st| (Some(st), true);
     assert!(
-        run(&mut queries_fw, host, &queries, SEC)
+        burst(&mut queries_fw, host, &queries, SEC)
             .iter()
             .all(|g| *g == passed(CtState::New))
     );
@@ -907,12 +904,12 @@ fn memos_of_two_workers_do_not_undo_each_other() {
         let now = (2 + round) * SEC;
         let est = passed(CtState::Established);
         assert!(
-            run(&mut replies_fw, net, &replies, now)
+            burst(&mut replies_fw, net, &replies, now)
                 .iter()
                 .all(|g| *g == est)
         );
         assert!(
-            run(&mut queries_fw, host, &queries, now)
+            burst(&mut queries_fw, host, &queries, now)
                 .iter()
                 .all(|g| *g == est)
         );
