@@ -126,6 +126,7 @@ pub mod dpdk;
 pub mod hint;
 pub mod net;
 pub mod packet;
+pub mod rss;
 
 pub mod action;
 pub mod backend;

@@ -147,6 +147,13 @@ fn eal_ring_loopback_and_null_port() {
         .expect("configure net_null0")
         .start()
         .expect("start net_null0");
+    // Two queues: RSS on, with the symmetric key installed (net_null keeps
+    // the key it is given and reports it; without `symmetric_rss` it reports
+    // DPDK's default key).
+    assert_eq!(
+        null.rss_key().expect("net_null0's RSS key"),
+        Some(doca_flow::rss::symmetric_key(40))
+    );
     let mut ntx = null.tx_queue(1).unwrap();
     assert!(matches!(null.tx_queue(1), Err(DpdkError::BadQueue { .. })));
     assert!(matches!(null.rx_queue(7), Err(DpdkError::BadQueue { .. })));

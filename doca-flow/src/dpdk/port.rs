@@ -21,6 +21,12 @@ pub struct PortConfig {
     /// Spread received packets over the receive queues by an IP/TCP/UDP
     /// hash (when the device supports it and there is more than one queue).
     pub rss: bool,
+    /// With `rss`: install the symmetric Toeplitz key ([`crate::rss`]), so
+    /// both directions of a connection reach the same queue (a stateful
+    /// worker then sees the whole connection). A device that reports its key
+    /// size must take it; one that does not (net_null) is offered 40 bytes
+    /// and may keep its own key ([`StartedPort::rss_key`] tells).
+    pub symmetric_rss: bool,
     /// Receive every frame, not only those addressed to the port's MAC.
     pub promiscuous: bool,
 }
@@ -33,6 +39,7 @@ impl Default for PortConfig {
             rx_desc: 1024,
             tx_desc: 1024,
             rss: true,
+            symmetric_rss: true,
             promiscuous: true,
         }
     }
@@ -293,6 +300,8 @@ impl PortHandle {
             });
         }
         let mut conf = sys::rte_eth_conf::default();
+        // Lives until rte_eth_dev_configure has copied it.
+        let mut key = Vec::new();
         if cfg.rss && cfg.rx_queues > 1 {
             // SAFETY: a pure function returning a constant.
             let wanted = unsafe { sys::dsys_eth_rss_ip_tcp_udp() };
@@ -300,9 +309,23 @@ impl PortHandle {
             if hf != 0 {
                 conf.rxmode.mq_mode = sys::RTE_ETH_MQ_RX_RSS;
                 conf.rx_adv_conf.rss_conf.rss_hf = hf;
+                if cfg.symmetric_rss {
+                    // A device that does not report its key size gets the
+                    // usual 40 bytes, through the update call only (below).
+                    let len = match info.hash_key_size {
+                        0 => 40,
+                        n => n,
+                    };
+                    key = crate::rss::symmetric_key(usize::from(len));
+                    if info.hash_key_size > 0 {
+                        conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+                        conf.rx_adv_conf.rss_conf.rss_key_len = len;
+                    }
+                }
             }
         }
-        // SAFETY: id names a probed, stopped port; conf is fully initialised.
+        // SAFETY: id names a probed, stopped port; conf is fully initialised;
+        // its key pointer, if any, points into `key`, alive until after the call.
         let ret = unsafe { sys::rte_eth_dev_configure(id, cfg.rx_queues, cfg.tx_queues, &conf) };
         if ret != 0 {
             return Err(DpdkError::call(
@@ -310,6 +333,26 @@ impl PortHandle {
                 ret,
             ));
         }
+        if !key.is_empty() {
+            // Some drivers take the key only from the update call (net_null
+            // does; mlx5 takes both): install it there too. A driver without
+            // the call (-ENOTSUP) keeps the key given to configure; one that
+            // did not report its key size may refuse ours (then it keeps its
+            // own: `StartedPort::rss_key` tells).
+            let mut rss = conf.rx_adv_conf.rss_conf;
+            rss.rss_key = key.as_mut_ptr();
+            rss.rss_key_len = u8::try_from(key.len()).unwrap_or(u8::MAX);
+            // SAFETY: valid, configured port; rss's key points into `key`
+            // (rss_key_len bytes), alive across the call.
+            let ret = unsafe { sys::rte_eth_dev_rss_hash_update(id, &mut rss) };
+            if ret != 0 && ret != -ENOTSUP && info.hash_key_size > 0 {
+                return Err(DpdkError::call(
+                    format!("rte_eth_dev_rss_hash_update(port {id})"),
+                    ret,
+                ));
+            }
+        }
+        drop(key);
         let (mut rx_desc, mut tx_desc) = (cfg.rx_desc, cfg.tx_desc);
         // SAFETY: valid port id and in/out pointers to local u16s.
         let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut rx_desc, &mut tx_desc) };
@@ -430,6 +473,51 @@ impl StartedPort {
     #[doc(alias = "rte_eth_stats_get")]
     pub fn stats(&self) -> Result<PortStats, DpdkError> {
         stats(self.inner.id)
+    }
+
+    /// The RSS hash key the device uses now (`None` when it cannot say). A
+    /// device that does not report its key size is read as 40 bytes.
+    ///
+    /// # Errors
+    /// [`DpdkError::Call`] when the driver fails to report its RSS configuration.
+    #[doc(alias = "rte_eth_dev_rss_hash_conf_get")]
+    pub fn rss_key(&self) -> Result<Option<Vec<u8>>, DpdkError> {
+        let id = self.inner.id;
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: valid port id and an out pointer to a local struct.
+        let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
+        if ret != 0 {
+            return Err(DpdkError::call(
+                format!("rte_eth_dev_info_get(port {id})"),
+                ret,
+            ));
+        }
+        let len = match info.hash_key_size {
+            0 => 40,
+            n => n,
+        };
+        // Room for any key a u8 length can describe: a driver that does not
+        // report its size may copy its whole key.
+        let mut key = vec![0u8; 255];
+        let mut conf = sys::rte_eth_rss_conf {
+            rss_key: key.as_mut_ptr(),
+            rss_key_len: len,
+            ..Default::default()
+        };
+        // SAFETY: valid port id; conf's key points to 255 writable bytes,
+        // at least what ethdev and any driver write.
+        let ret = unsafe { sys::rte_eth_dev_rss_hash_conf_get(id, &mut conf) };
+        if ret == -ENOTSUP {
+            return Ok(None);
+        }
+        if ret != 0 {
+            return Err(DpdkError::call(
+                format!("rte_eth_dev_rss_hash_conf_get(port {id})"),
+                ret,
+            ));
+        }
+        key.truncate(usize::from(len));
+        Ok(Some(key))
     }
 
     /// Stops the port, keeping its configuration; start it again with
@@ -600,3 +688,6 @@ impl TxQueue {
         self.queue
     }
 }
+
+/// `ENOTSUP` on Linux (`EOPNOTSUPP`; DPDK returns it negated).
+const ENOTSUP: i32 = 95;

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use doca_flow::dpdk::{DpdkError, Eal, MbufBurst, Mempool, Port, PortConfig, RxQueue, TxQueue};
+use doca_flow::dpdk::{
+    DpdkError, Eal, MbufBurst, Mempool, Port, PortConfig, RxQueue, StartedPort, TxQueue,
+};
 
 pub use policy::{FirewallProcessor, Hooks, PolicyPortError};
 pub use stats::{PortCounters, PortSnapshot};
@@ -207,6 +209,9 @@ impl Dataplane {
                 .and_then(|p| p.configure(&pcfg, &pool))
                 .and_then(|p| p.start())
                 .map_err(port_err)?;
+            if cfg.workers > 1 {
+                warn_unless_symmetric(&spec.name, &started);
+            }
             port_ids.push(started.id());
             for w in 0..cfg.workers {
                 rx[w].push(started.rx_queue(w as u16).map_err(port_err)?);
@@ -330,4 +335,22 @@ impl Drop for Dataplane {
     fn drop(&mut self) {
         self.halt();
     }
+}
+
+/// Logs when a port spreads its packets over the workers with a key other
+/// than the symmetric one (`doca_flow::rss`): the two directions of a
+/// connection may then reach two workers (still correct: the connection
+/// table is shared; each worker keeps the ACL memos of its direction only
+/// if it holds the newer policy copy, `docs/conntrack.md`).
+fn warn_unless_symmetric(name: &str, port: &StartedPort) {
+    let why = match port.rss_key() {
+        Ok(Some(k)) if k == doca_flow::rss::symmetric_key(k.len()) => return,
+        Ok(Some(_)) => "the device kept its own RSS key".to_string(),
+        Ok(None) => "the device does not report an RSS key".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        "port {name}: no symmetric RSS ({why}): the two directions of a connection \
+         may reach different workers"
+    );
 }
