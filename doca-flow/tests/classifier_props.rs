@@ -163,6 +163,15 @@ fn check_build_one<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestC
         prop_assert_eq!(c.classify(k), want, "key {:?}", k);
         prop_assert_eq!(*o, want, "batch key {:?}", k);
     }
+    // Bursts of the sizes the software backend and the benches use: one
+    // key at a time below 8, the small round up to 64, the full one above.
+    for burst in [7, 8, 33, 64, 65, 256] {
+        let mut got = vec![None; keys.len()];
+        for (k, o) in keys.chunks(burst).zip(got.chunks_mut(burst)) {
+            c.classify_batch(k, o);
+        }
+        prop_assert_eq!(&got, &out, "bursts of {}", burst);
+    }
     Ok(())
 }
 

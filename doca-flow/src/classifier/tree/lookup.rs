@@ -7,6 +7,9 @@ use super::{Addr, EMPTY, Engine, Key, LEAF, NF, Part, SENTINEL_RANK};
 /// two, at most 256: the pass lists hold `u8` indices). 256 was the fastest of 64, 128
 /// and 256 on the 1k sets (`docs/classifier.md`, "Tuning constants").
 const CHUNK: usize = 256;
+/// The round size for bursts of at most this many keys (the software
+/// backend's batches of up to 64 packets): a smaller state to initialise.
+const SMALL_CHUNK: usize = 64;
 /// Fewer keys than this are classified one by one: a round initialises
 /// ~9 KiB of state (IPv4), and a few keys give the passes little to overlap.
 const MIN_ROUND: usize = 8;
@@ -150,36 +153,43 @@ impl<A: Addr> Engine<A> {
                 for (k, o) in k.iter().zip(o) {
                     *o = self.classify(k);
                 }
+            } else if k.len() <= SMALL_CHUNK {
+                self.classify_chunk::<SMALL_CHUNK>(k, o);
             } else {
-                self.classify_chunk(k, o);
+                self.classify_chunk::<CHUNK>(k, o);
             }
         }
     }
 
-    /// Classifies up to `CHUNK` keys partition by partition, breadth
+    /// Classifies up to `N` keys (at most 256) partition by partition, breadth
     /// first: each pass moves every key still walking one level down (or
     /// one rule along its leaf), so a pass issues one independent load per
     /// key and the loads of many keys overlap; keys that are done drop out
     /// of the pass list (a branch-free compaction), so no key waits for
     /// another's deeper walk.
-    fn classify_chunk(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+    ///
+    /// The state is sized by `N` (about 40 bytes per key for IPv4, 88 for
+    /// IPv6) and initialised whole, so bursts get the smallest `N` that holds
+    /// them.
+    fn classify_chunk<const N: usize>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
         let n = keys.len();
-        // Pass-list indices stay below `CHUNK`; masking says so to the
+        debug_assert!(n <= N && N <= 256 && N.is_power_of_two());
+        // Pass-list indices stay below `N`; masking says so to the
         // compiler (no bounds checks in the passes).
-        const M: usize = CHUNK - 1;
-        let mut fields = [[A::ZERO; NF]; CHUNK];
+        let lim = N - 1;
+        let mut fields = [[A::ZERO; NF]; N];
         for (f, k) in fields.iter_mut().zip(keys) {
             *f = fields_of(k);
         }
-        let mut best = [SENTINEL_RANK; CHUNK];
-        let mut e = [EMPTY; CHUNK];
+        let mut best = [SENTINEL_RANK; N];
+        let mut e = [EMPTY; N];
         // Keys that may improve on the partition: partitions come in
         // ascending best rank, so this list only shrinks.
-        let mut act: [u8; CHUNK] = core::array::from_fn(|i| i as u8);
+        let mut act: [u8; N] = core::array::from_fn(|i| i as u8);
         let mut na = n;
         // Keys in the partition's leaf passes, and in the current pass.
-        let mut live = [0u8; CHUNK];
-        let mut cur = [0u8; CHUNK];
+        let mut live = [0u8; N];
+        let mut cur = [0u8; N];
         for (j, &pi) in self.order.iter().enumerate() {
             let p = &self.parts[pi];
             if j == 0 {
@@ -191,8 +201,8 @@ impl<A: Addr> Engine<A> {
             } else {
                 let mut m = 0;
                 for t in 0..na {
-                    let i = act[t & M];
-                    act[m & M] = i;
+                    let i = act[t & lim];
+                    act[m & lim] = i;
                     m += usize::from(best[i as usize] > p.best);
                 }
                 na = m;
@@ -212,30 +222,30 @@ impl<A: Addr> Engine<A> {
                 let mask = (ej >> 47) as u32;
                 let mut kept = 0;
                 for t in 0..na {
-                    let i = act[t & M] as usize;
+                    let i = act[t & lim] as usize;
                     let c = (fields[i][f].window(shift) & mask) as usize;
                     let next = p.children[base + c];
                     // No bound (never expected) means no skipping: rank 0
                     // is beaten by nothing.
                     let keep = p.bounds.get(c).copied().unwrap_or(0) < best[i];
                     e[i] = next;
-                    live[kept & M] = i as u8;
+                    live[kept & lim] = i as u8;
                     kept += usize::from(keep);
-                    cur[nc & M] = i as u8;
+                    cur[nc & lim] = i as u8;
                     nc += usize::from(keep & (next & LEAF == 0));
                 }
                 nl = kept;
             } else {
                 for t in 0..na {
-                    let i = act[t & M];
+                    let i = act[t & lim];
                     e[i as usize] = p.root;
-                    live[t & M] = i;
+                    live[t & lim] = i;
                 }
             }
             while nc > 0 {
                 let mut m = 0;
                 for t in 0..nc {
-                    let i = cur[t & M] as usize;
+                    let i = cur[t & lim] as usize;
                     let ej = e[i];
                     let base = ej as u32 as usize;
                     let f = (((ej >> 32) & 7) as usize).min(NF - 1);
@@ -243,7 +253,7 @@ impl<A: Addr> Engine<A> {
                     let idx = fields[i][f].window(shift) & (ej >> 47) as u32;
                     let next = p.children[base + idx as usize];
                     e[i] = next;
-                    cur[m & M] = i as u8;
+                    cur[m & lim] = i as u8;
                     m += usize::from(next & LEAF == 0);
                 }
                 nc = m;
@@ -251,20 +261,20 @@ impl<A: Addr> Engine<A> {
             // First rule of every leaf (often the match), then two per pass.
             let mut nc = 0;
             for t in 0..nl {
-                let i = live[t & M] as usize;
+                let i = live[t & lim] as usize;
                 let r = &p.leaves[e[i] as u32 as usize];
                 let go = r.rank < best[i];
                 let hit = go & r.matches(&keys[i]);
                 best[i] = if hit { r.rank } else { best[i] };
                 e[i] += 1;
-                cur[nc & M] = i as u8;
+                cur[nc & lim] = i as u8;
                 nc += usize::from(go & !hit);
             }
             let last = p.leaves.len() - 1;
             while nc > 0 {
                 let mut m = 0;
                 for t in 0..nc {
-                    let i = cur[t & M] as usize;
+                    let i = cur[t & lim] as usize;
                     let pos = e[i] as u32 as usize;
                     let k = &keys[i];
                     let b = best[i];
@@ -282,7 +292,7 @@ impl<A: Addr> Engine<A> {
                         b
                     };
                     e[i] += 2;
-                    cur[m & M] = i as u8;
+                    cur[m & lim] = i as u8;
                     m += usize::from(go1 & !hit1);
                 }
                 nc = m;
