@@ -242,6 +242,19 @@ proptest! {
         check_updates(&rs, &extra, &ops, &keys)?;
     }
 
+    /// Sets around the scan-list limit (8 rules): updates move them between
+    /// the scan list and the trees in both directions.
+    #[test]
+    fn small_sets_across_the_scan_limit_equal_oracle(
+        rs in rules::<u32>(32, 12),
+        extra in rules::<u32>(32, 12),
+        ops in prop::collection::vec((any::<bool>(), any::<usize>()), 1..60),
+        keys in prop::collection::vec(key::<u32>(32), 1..40),
+    ) {
+        check_build(&rs, &keys)?;
+        check_updates(&rs, &extra, &ops, &keys)?;
+    }
+
     #[test]
     fn ipv6_updates_equal_oracle(
         rs in rules::<u128>(128, 200),

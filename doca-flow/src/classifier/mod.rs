@@ -38,8 +38,9 @@
 //! `has_ports == false` (non-first fragments, ICMP, no L4 header); full-range
 //! rules do. A lower priority value wins; ties go to the lower id.
 //!
-//! The algorithm (partitioned multi-bit cutting trees with leaf-level updates)
-//! is described in `docs/classifier.md`.
+//! The algorithm (partitioned multi-bit cutting trees with leaf-level updates;
+//! sets of at most 8 rules are scanned in order) is described in
+//! `docs/classifier.md`.
 
 mod tree;
 
@@ -137,8 +138,18 @@ pub enum ClassifierError {
 #[derive(Clone, Debug)]
 pub struct Classifier<A: Addr> {
     rules: HashMap<u32, Rule<A>>,
+    /// The cutting trees; empty while `linear` holds the rules.
     engine: Engine<A>,
+    /// A small set (at most [`LINEAR_MAX`] rules), by ascending rank: scanned in
+    /// order, cheaper than any tree walk (a firewall's ACL pipe often holds a
+    /// handful of rules).
+    linear: Option<Vec<Rule<A>>>,
 }
+
+/// The most rules scanned in order instead of through the trees. A set that grows
+/// past it gets trees; one that shrinks to half of it goes back (not at once,
+/// so a set that hovers at the limit does not rebuild on every update).
+const LINEAR_MAX: usize = 8;
 
 impl<A: Addr> Default for Classifier<A> {
     fn default() -> Self {
@@ -153,6 +164,7 @@ impl<A: Addr> Classifier<A> {
         Classifier {
             rules: HashMap::new(),
             engine: Engine::new(),
+            linear: Some(Vec::new()),
         }
     }
 
@@ -172,17 +184,40 @@ impl<A: Addr> Classifier<A> {
             }
             valid.push(r);
         }
-        Ok(Classifier {
+        let mut c = Classifier {
             rules: map,
-            engine: Engine::build(&valid),
-        })
+            engine: Engine::new(),
+            linear: None,
+        };
+        c.rebuild(valid);
+        Ok(c)
+    }
+
+    /// Puts `rules` (the whole set, normalised) in a scan list or in trees, by size.
+    fn rebuild(&mut self, mut rules: Vec<Rule<A>>) {
+        if rules.len() <= LINEAR_MAX {
+            rules.sort_unstable_by_key(Rule::rank);
+            self.linear = Some(rules);
+            self.engine = Engine::new();
+        } else {
+            self.engine = Engine::build(&rules);
+            self.linear = None;
+        }
+    }
+
+    /// The rules in the map, for a rebuild.
+    fn all_rules(&self) -> Vec<Rule<A>> {
+        self.rules.values().copied().collect()
     }
 
     /// The id of the matching rule with the smallest `(priority, id)`, or
     /// `None` when no rule matches.
     #[inline]
     pub fn classify(&self, key: &Key<A>) -> Option<u32> {
-        self.engine.classify(key)
+        match &self.linear {
+            Some(l) => l.iter().find(|r| r.matches(key)).map(|r| r.id),
+            None => self.engine.classify(key),
+        }
     }
 
     /// Classifies a burst: `out[i] = self.classify(&keys[i])`.
@@ -196,13 +231,23 @@ impl<A: Addr> Classifier<A> {
             out.len(),
             "classify_batch: keys and out differ in length"
         );
-        self.engine.classify_batch(keys, out);
+        match &self.linear {
+            Some(l) => {
+                for (k, o) in keys.iter().zip(out) {
+                    *o = l.iter().find(|r| r.matches(k)).map(|r| r.id);
+                }
+            }
+            None => self.engine.classify_batch(keys, out),
+        }
     }
 
     /// Diagnostics for tuning: per key, partitions visited, tree levels
     /// walked and leaf rules tested, and the partition sizes.
     #[doc(hidden)]
     pub fn debug_stats(&self, keys: &[Key<A>]) -> String {
+        if let Some(l) = &self.linear {
+            return format!("scan list of {} rules", l.len());
+        }
         self.engine.stats(keys)
     }
 
@@ -217,14 +262,25 @@ impl<A: Addr> Classifier<A> {
             return Err(ClassifierError::DuplicateId { id: rule.id });
         }
         self.rules.insert(rule.id, rule);
-        self.engine.insert(&rule);
+        match &mut self.linear {
+            Some(l) if l.len() < LINEAR_MAX => {
+                let at = l.partition_point(|r| r.rank() < rule.rank());
+                l.insert(at, rule);
+            }
+            Some(_) => self.rebuild(self.all_rules()),
+            None => self.engine.insert(&rule),
+        }
         Ok(())
     }
 
     /// Removes the rule with this id and returns it (`None` if absent).
     pub fn remove(&mut self, id: u32) -> Option<Rule<A>> {
         let rule = self.rules.remove(&id)?;
-        self.engine.remove(&rule);
+        match &mut self.linear {
+            Some(l) => l.retain(|r| r.id != id),
+            None if self.rules.len() <= LINEAR_MAX / 2 => self.rebuild(self.all_rules()),
+            None => self.engine.remove(&rule),
+        }
         Some(rule)
     }
 
@@ -249,6 +305,10 @@ impl<A: Addr> Classifier<A> {
     /// are counted too, so this is the whole runtime footprint.
     pub fn memory_bytes(&self) -> usize {
         let map = self.rules.capacity() * (size_of::<u32>() + size_of::<Rule<A>>() + 8);
-        map + self.engine.memory_bytes()
+        let linear = self
+            .linear
+            .as_ref()
+            .map_or(0, |l| l.capacity() * size_of::<Rule<A>>());
+        map + self.engine.memory_bytes() + linear
     }
 }
