@@ -272,15 +272,7 @@ impl PortHandle {
     #[doc(alias = "rte_eth_dev_configure")]
     pub fn configure(self, cfg: &PortConfig, pool: &Arc<Mempool>) -> Result<Port, DpdkError> {
         let id = self.id;
-        let mut info = sys::rte_eth_dev_info::default();
-        // SAFETY: id names a probed port; info is a valid out pointer.
-        let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
-        if ret != 0 {
-            return Err(DpdkError::call(
-                format!("rte_eth_dev_info_get(port {id})"),
-                ret,
-            ));
-        }
+        let info = dev_info(id)?;
         if cfg.rx_queues == 0 || cfg.rx_queues > info.max_rx_queues {
             return Err(DpdkError::BadQueue {
                 port: id,
@@ -483,15 +475,7 @@ impl StartedPort {
     #[doc(alias = "rte_eth_dev_rss_hash_conf_get")]
     pub fn rss_key(&self) -> Result<Option<Vec<u8>>, DpdkError> {
         let id = self.inner.id;
-        let mut info = sys::rte_eth_dev_info::default();
-        // SAFETY: valid port id and an out pointer to a local struct.
-        let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
-        if ret != 0 {
-            return Err(DpdkError::call(
-                format!("rte_eth_dev_info_get(port {id})"),
-                ret,
-            ));
-        }
+        let info = dev_info(id)?;
         let len = match info.hash_key_size {
             0 => 40,
             n => n,
@@ -687,6 +671,20 @@ impl TxQueue {
     pub fn queue(&self) -> u16 {
         self.queue
     }
+}
+
+/// The device's capabilities (`rte_eth_dev_info_get`).
+fn dev_info(id: u16) -> Result<sys::rte_eth_dev_info, DpdkError> {
+    let mut info = sys::rte_eth_dev_info::default();
+    // SAFETY: info is a valid out pointer; ethdev checks the port id.
+    let ret = unsafe { sys::rte_eth_dev_info_get(id, &mut info) };
+    if ret != 0 {
+        return Err(DpdkError::call(
+            format!("rte_eth_dev_info_get(port {id})"),
+            ret,
+        ));
+    }
+    Ok(info)
 }
 
 /// `ENOTSUP` on Linux (`EOPNOTSUPP`; DPDK returns it negated).
