@@ -11,7 +11,7 @@
 //! swapping the addresses (32 or 128 bits each) and the ports (16 bits
 //! each) shifts every input bit by a multiple of 16, so the hash, and the
 //! queue, are the same for both directions. The DPDK ports of `dpu-fw run`
-//! install it ([`crate::dpdk::PortConfig::symmetric_rss`]).
+//! install it (`dpdk::PortConfig::symmetric_rss`, feature `dpdk`).
 
 /// The two bytes the symmetric key repeats.
 const PATTERN: [u8; 2] = [0x6d, 0x5a];
