@@ -11,7 +11,8 @@ const CHUNK: usize = 256;
 /// backend's batches of up to 64 packets): a smaller state to initialise.
 const SMALL_CHUNK: usize = 64;
 /// Fewer keys than this are classified one by one: a round initialises
-/// ~9 KiB of state (IPv4), and a few keys give the passes little to overlap.
+/// ~2.5 KiB (64 keys) or ~10 KiB (256) of state (IPv4), and a few keys give
+/// the passes little to overlap.
 const MIN_ROUND: usize = 8;
 
 /// A key's fields in cut order, as addresses.
