@@ -47,7 +47,7 @@ mod tree;
 use std::collections::HashMap;
 
 pub use crate::net::{Addr, PortRange, Prefix};
-use tree::Engine;
+use tree::{Engine, LeafRule};
 
 /// A 5-tuple classification rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,10 +140,17 @@ pub struct Classifier<A: Addr> {
     rules: HashMap<u32, Rule<A>>,
     /// The cutting trees; empty while `linear` holds the rules.
     engine: Engine<A>,
-    /// A small set (at most [`LINEAR_MAX`] rules), by ascending rank: scanned in
-    /// order, cheaper than any tree walk (a firewall's ACL pipe often holds a
-    /// handful of rules).
-    linear: Option<Vec<Rule<A>>>,
+    /// A small set (at most [`LINEAR_MAX`] rules), by ascending rank, in the
+    /// trees' leaf form (masks precomputed): scanned in order, cheaper than any
+    /// tree walk (a firewall's ACL pipe often holds a handful of rules).
+    linear: Option<Vec<LeafRule<A>>>,
+}
+
+/// The first rule of the scan list that matches `key` (the list is in rank order;
+/// a rank's low 32 bits are the rule's id).
+#[inline]
+fn scan<A: Addr>(list: &[LeafRule<A>], key: &Key<A>) -> Option<u32> {
+    list.iter().find(|r| r.matches(key)).map(|r| r.rank as u32)
 }
 
 /// The most rules scanned in order instead of through the trees. A set that grows
@@ -197,7 +204,7 @@ impl<A: Addr> Classifier<A> {
     fn rebuild(&mut self, mut rules: Vec<Rule<A>>) {
         if rules.len() <= LINEAR_MAX {
             rules.sort_unstable_by_key(Rule::rank);
-            self.linear = Some(rules);
+            self.linear = Some(rules.iter().map(LeafRule::new).collect());
             self.engine = Engine::new();
         } else {
             self.engine = Engine::build(&rules);
@@ -215,7 +222,7 @@ impl<A: Addr> Classifier<A> {
     #[inline]
     pub fn classify(&self, key: &Key<A>) -> Option<u32> {
         match &self.linear {
-            Some(l) => l.iter().find(|r| r.matches(key)).map(|r| r.id),
+            Some(l) => scan(l, key),
             None => self.engine.classify(key),
         }
     }
@@ -234,7 +241,7 @@ impl<A: Addr> Classifier<A> {
         match &self.linear {
             Some(l) => {
                 for (k, o) in keys.iter().zip(out) {
-                    *o = l.iter().find(|r| r.matches(k)).map(|r| r.id);
+                    *o = scan(l, k);
                 }
             }
             None => self.engine.classify_batch(keys, out),
@@ -264,8 +271,8 @@ impl<A: Addr> Classifier<A> {
         self.rules.insert(rule.id, rule);
         match &mut self.linear {
             Some(l) if l.len() < LINEAR_MAX => {
-                let at = l.partition_point(|r| r.rank() < rule.rank());
-                l.insert(at, rule);
+                let at = l.partition_point(|r| r.rank < rule.rank());
+                l.insert(at, LeafRule::new(&rule));
             }
             Some(_) => self.rebuild(self.all_rules()),
             None => self.engine.insert(&rule),
@@ -277,7 +284,7 @@ impl<A: Addr> Classifier<A> {
     pub fn remove(&mut self, id: u32) -> Option<Rule<A>> {
         let rule = self.rules.remove(&id)?;
         match &mut self.linear {
-            Some(l) => l.retain(|r| r.id != id),
+            Some(l) => l.retain(|r| r.rank as u32 != id),
             None if self.rules.len() <= LINEAR_MAX / 2 => self.rebuild(self.all_rules()),
             None => self.engine.remove(&rule),
         }
@@ -308,7 +315,7 @@ impl<A: Addr> Classifier<A> {
         let linear = self
             .linear
             .as_ref()
-            .map_or(0, |l| l.capacity() * size_of::<Rule<A>>());
+            .map_or(0, |l| l.capacity() * size_of::<LeafRule<A>>());
         map + self.engine.memory_bytes() + linear
     }
 }

@@ -181,15 +181,15 @@ impl Region {
     }
 }
 
-/// A rule as the leaf scan tests it.
+/// A rule as the leaf scan tests it (and the classifier's scan list).
 #[derive(Clone, Copy, Debug)]
-struct LeafRule<A: Addr> {
+pub(crate) struct LeafRule<A: Addr> {
     src: A,
     smask: A,
     dst: A,
     dmask: A,
     /// `(priority << 32) | id`; the sentinel has `u64::MAX`.
-    rank: u64,
+    pub(crate) rank: u64,
     sp_lo: u16,
     sp_span: u16,
     dp_lo: u16,
@@ -216,7 +216,7 @@ impl<A: Addr> LeafRule<A> {
         pmask: 0,
     };
 
-    fn new(r: &Rule<A>) -> Self {
+    pub(crate) fn new(r: &Rule<A>) -> Self {
         let smask = A::prefix_mask(r.src.len);
         let dmask = A::prefix_mask(r.dst.len);
         let np = u16::from(needs_ports(r)) << 8;
@@ -273,7 +273,7 @@ impl<A: Addr> LeafRule<A> {
     }
 
     #[inline(always)]
-    fn matches(&self, k: &Key<A>) -> bool {
+    pub(crate) fn matches(&self, k: &Key<A>) -> bool {
         (k.src.and(self.smask) == self.src)
             & (k.dst.and(self.dmask) == self.dst)
             & (k.src_port.wrapping_sub(self.sp_lo) <= self.sp_span)
