@@ -304,10 +304,7 @@ impl PortHandle {
                 if cfg.symmetric_rss {
                     // A device that does not report its key size gets the
                     // usual 40 bytes, through the update call only (below).
-                    let len = match info.hash_key_size {
-                        0 => 40,
-                        n => n,
-                    };
+                    let len = rss_key_len(&info);
                     key = crate::rss::symmetric_key(usize::from(len));
                     if info.hash_key_size > 0 {
                         conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
@@ -475,11 +472,7 @@ impl StartedPort {
     #[doc(alias = "rte_eth_dev_rss_hash_conf_get")]
     pub fn rss_key(&self) -> Result<Option<Vec<u8>>, DpdkError> {
         let id = self.inner.id;
-        let info = dev_info(id)?;
-        let len = match info.hash_key_size {
-            0 => 40,
-            n => n,
-        };
+        let len = rss_key_len(&dev_info(id)?);
         // Room for any key a u8 length can describe: a driver that does not
         // report its size may copy its whole key.
         let mut key = vec![0u8; 255];
@@ -685,6 +678,15 @@ fn dev_info(id: u16) -> Result<sys::rte_eth_dev_info, DpdkError> {
         ));
     }
     Ok(info)
+}
+
+/// The device's RSS key length: what it reports, or the usual 40 bytes when it
+/// reports none (net_null).
+fn rss_key_len(info: &sys::rte_eth_dev_info) -> u8 {
+    match info.hash_key_size {
+        0 => 40,
+        n => n,
+    }
 }
 
 /// `ENOTSUP` on Linux (`EOPNOTSUPP`; DPDK returns it negated).
