@@ -401,6 +401,9 @@ impl SwBackend {
                         }
                         if let Compiled::Control { matcher, .. } = &compiled {
                             self.fields_used |= matcher.required;
+                            if let Some(p) = self.pipes[pipe_idx].as_mut() {
+                                p.reads |= matcher.required;
+                            }
                         }
                         let s = &mut self.slots[idx as usize];
                         s.installed = true;

@@ -135,7 +135,7 @@ impl core::fmt::Debug for BatchScratch {
     }
 }
 
-const BLANK_WALK: Walk = Walk {
+pub(super) const BLANK_WALK: Walk = Walk {
     next: Next::Done(Verdict::Drop(DropReason::UnknownPort)),
     domain: Domain::Ingress,
     egress_port: PortId(0),
@@ -153,11 +153,13 @@ const BLANK_WALK: Walk = Walk {
 struct Tally {
     n: usize,
     refs: [CounterRef; MAX_HOPS as usize],
+    /// The fields the pipes it looked up may read ([`SwPipe::reads`](super::SwPipe)).
+    reads: u64,
 }
 
 /// A counter that a walk added to.
 #[derive(Clone, Copy)]
-enum CounterRef {
+pub(super) enum CounterRef {
     /// The counter of the entry in this slot.
     Entry(u32),
     /// The miss counter of this pipe.
@@ -169,6 +171,7 @@ impl Tally {
         Tally {
             n: 0,
             refs: [CounterRef::Miss(0); MAX_HOPS as usize],
+            reads: 0,
         }
     }
 
@@ -184,7 +187,7 @@ impl Tally {
     }
 }
 
-fn blank_outcome() -> Outcome {
+pub(super) fn blank_outcome() -> Outcome {
     Outcome {
         verdict: Verdict::Drop(DropReason::UnknownPort),
         meta: PacketMeta::default(),
@@ -377,6 +380,9 @@ impl SwBackend {
             out.hops += 1;
             if out.hops > MAX_HOPS {
                 break Verdict::Drop(DropReason::Loop);
+            }
+            if let Some(t) = tally.as_deref_mut() {
+                t.reads |= pipe.reads;
             }
             let key = PacketKey::with_present(hdrs, &w.meta, w.present);
             let hit = match answer {
@@ -683,15 +689,7 @@ impl SwBackend {
         let packets = rest.len() as u64;
         let bytes: u64 = rest.iter_mut().map(|p| p.as_mut().len() as u64).sum();
         for &r in &tally.refs[..tally.n] {
-            let c = match r {
-                CounterRef::Entry(slot) => Some(&mut self.slots[slot as usize].data.counter),
-                CounterRef::Miss(pipe) => self.pipes[pipe as usize]
-                    .as_mut()
-                    .and_then(|p| p.miss.as_mut()),
-            };
-            if let Some(c) = c {
-                c.add_many(packets, bytes);
-            }
+            self.add_to(r, packets, bytes);
         }
         for i in 1..pkts.len() {
             f(i, &o);
@@ -723,24 +721,38 @@ impl SwBackend {
             Some(h) => h,
             None => &mut own.insert(std::mem::take(&mut b.hdrs))[..n],
         };
+        // Every frame is parsed up front anyway when a pipe reads past the meta words:
+        // then a walk prefix remembered for the frame's key may stand in for its first
+        // steps.
+        let prefixed = self.prefix_on && self.fields_used & !META_FIELDS != 0;
+        if prefixed {
+            self.prefix.check_version(self.plan_version);
+        }
         // 1. Every walk runs up to its first ACL lookup (or to its end); a walk whose
         // memo is exact at that pipe has its answer already.
         for (i, p) in pkts.iter_mut().enumerate() {
             let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
             let pkt_meta = metas.map_or(0, |m| m[i]);
-            if let Some(next) = self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w) {
-                if let Some(pipe) = self.walk_run(w, next, pkt, hdr, out, None, true, None) {
-                    b.paused[i] = true;
-                    let memo = memos.as_deref().map_or(AclMemo::NONE, |m| m[i]);
-                    match memo_answer(pipe, memo, version, out.modified) {
-                        Some(a) => {
-                            b.answers[i] = a;
-                            b.from_memo[i] = a.is_some();
-                            self.memo_stats.hits += u64::from(a.is_none());
-                        }
-                        None => b.pending.push((pipe, i as u32)),
+            let paused = if prefixed {
+                if !pre_parsed {
+                    Headers::parse_into(pkt, hdr);
+                }
+                self.walk_from_prefix(port, pkt_meta, pkt, hdr, out, w)
+            } else {
+                self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w)
+                    .and_then(|next| self.walk_run(w, next, pkt, hdr, out, None, true, None))
+            };
+            if let Some(pipe) = paused {
+                b.paused[i] = true;
+                let memo = memos.as_deref().map_or(AclMemo::NONE, |m| m[i]);
+                match memo_answer(pipe, memo, version, out.modified) {
+                    Some(a) => {
+                        b.answers[i] = a;
+                        b.from_memo[i] = a.is_some();
+                        self.memo_stats.hits += u64::from(a.is_none());
                     }
+                    None => b.pending.push((pipe, i as u32)),
                 }
             }
         }
@@ -815,6 +827,72 @@ impl SwBackend {
         }
         if let Some(h) = own {
             b.hdrs = h;
+        }
+    }
+
+    /// Adds `packets` and `bytes` to the counter `r` names.
+    #[inline]
+    fn add_to(&mut self, r: CounterRef, packets: u64, bytes: u64) {
+        let c = match r {
+            CounterRef::Entry(slot) => Some(&mut self.slots[slot as usize].data.counter),
+            CounterRef::Miss(pipe) => self.pipes[pipe as usize]
+                .as_mut()
+                .and_then(|p| p.miss.as_mut()),
+        };
+        if let Some(c) = c {
+            c.add_many(packets, bytes);
+        }
+    }
+
+    /// Starts frame `pkt`'s walk from the prefix remembered for its key (see
+    /// [`PrefixMemo`](super::prefix::PrefixMemo)), recording one when there is none;
+    /// `hdr` holds its parse. Returns where it paused, as [`Self::walk_run`] does.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn walk_from_prefix(
+        &mut self,
+        port: PortId,
+        pkt_meta: u32,
+        pkt: &mut [u8],
+        hdr: &mut Headers,
+        out: &mut Outcome,
+        w: &mut Walk,
+    ) -> Option<PipeId> {
+        use super::prefix::End;
+        let present = PacketKey::present_of(hdr);
+        let kept = self.prefix.get(port.0, pkt_meta, present).map(|p| p.end);
+        match kept {
+            Some(End::Acl(_) | End::Done) => {
+                let p = self
+                    .prefix
+                    .get(port.0, pkt_meta, present)
+                    .expect("just found");
+                *out = p.out;
+                *w = p.walk;
+                let (counted, n, end) = (p.counted, usize::from(p.n_counted), p.end);
+                for &r in &counted[..n] {
+                    self.add_to(r, 1, pkt.len() as u64);
+                }
+                match end {
+                    End::Acl(pipe) => Some(pipe),
+                    _ => None,
+                }
+            }
+            Some(End::Unkept) => {
+                let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
+                self.walk_run(w, next, pkt, hdr, out, None, true, None)
+            }
+            None => {
+                let mut t = Tally::new();
+                // Decided before any pipe (an unknown port, or no ingress root, whose miss
+                // hashes the headers): cheap, and not remembered.
+                let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
+                let paused = self.walk_run(w, next, pkt, hdr, out, None, true, Some(&mut t));
+                let counted = &t.refs[..t.n];
+                self.prefix
+                    .record(port.0, pkt_meta, present, paused, t.reads, counted, out, w);
+                paused
+            }
         }
     }
 

@@ -28,6 +28,7 @@ mod exec;
 pub(crate) mod hash;
 mod memo;
 mod modify;
+mod prefix;
 mod table;
 
 use std::collections::VecDeque;
@@ -69,6 +70,11 @@ struct SwPipe {
     /// An ACL pipe whose template reads flow fields only: its answers may be memoised
     /// ([`AclMemo`]).
     memo: bool,
+    /// Every field a lookup in this pipe may read (bits of [`Field::bit`]): the
+    /// table's ([`Table::fields_used`]) at creation, grown by each control entry's
+    /// own match. A walk prefix that read nothing but [`prefix::KEYED_FIELDS`] may be
+    /// remembered ([`prefix::PrefixMemo`]).
+    reads: u64,
 }
 
 /// The software DOCA Flow backend.
@@ -111,6 +117,14 @@ pub struct SwBackend {
     acl_version: u64,
     /// Memo use ([`SwBackend::memo_stats`]).
     memo_stats: MemoStats,
+    /// Bumped by every change a walk could see (ports, routes, pipes, entries, tags):
+    /// what [`SwBackend::prefix`] was recorded under.
+    plan_version: u64,
+    /// Walk prefixes of the batched path, remembered per (port, packet meta, header
+    /// shape) ([`prefix::PrefixMemo`]).
+    prefix: prefix::PrefixMemo,
+    /// [`SwBackend::set_prefix_memo`].
+    prefix_on: bool,
 }
 
 /// The root pipes packets of one port meet (see [`SwBackend::refresh_routes`]).
@@ -155,6 +169,9 @@ impl Default for SwBackend {
             acl_max_priority: crate::acl_encoding::ACL_MAX_PRIORITY,
             acl_version: memo::next_version(),
             memo_stats: MemoStats::default(),
+            plan_version: 0,
+            prefix: prefix::PrefixMemo::default(),
+            prefix_on: true,
         }
     }
 }
@@ -326,6 +343,19 @@ impl SwBackend {
         self.memo_stats
     }
 
+    /// Turns the batched path's walk-prefix memo ([`prefix::PrefixMemo`]) on (the
+    /// default) or off. Outcomes, frames and counters are the same either way (a
+    /// proptest checks it); off, every frame walks from its port's root. For
+    /// measuring what the memo gains in one process, and as a way around it.
+    pub fn set_prefix_memo(&mut self, on: bool) {
+        self.prefix_on = on;
+    }
+
+    /// Something a walk could see changed: remembered walk prefixes are stale.
+    pub(super) fn plan_changed(&mut self) {
+        self.plan_version = self.plan_version.wrapping_add(1);
+    }
+
     /// Recomputes what depends on the set of live pipes: [`SwBackend::fields_used`] and
     /// [`SwBackend::acl_pipes`].
     fn recount_pipes(&mut self) {
@@ -338,6 +368,7 @@ impl SwBackend {
 
     /// Rebuilds [`SwBackend::routes`] from the ports and their roots.
     fn refresh_routes(&mut self) {
+        self.plan_changed();
         self.routes = (0..self.ports.len())
             .map(|i| match self.owner(PortId(i as u16)) {
                 None => Route::default(),
@@ -376,6 +407,7 @@ impl SwBackend {
             .slot_mut(entry)
             .ok_or_else(|| backend_err("entry", format!("no entry {}", entry.index)))?;
         s.tag = tag;
+        self.plan_changed();
         Ok(())
     }
 
@@ -461,6 +493,7 @@ impl Backend for SwBackend {
                 p.pair = Some(b);
             }
         }
+        self.plan_changed();
         Ok(())
     }
 
@@ -536,7 +569,9 @@ impl Backend for SwBackend {
             acl,
             lpm_field,
             memo: false,
+            reads: 0,
         };
+        pipe.reads = pipe.table.fields_used(&pipe.template);
         // An ACL lookup reads the 5-tuple and the L4 type (`table::acl_key_v4` / `_v6`),
         // plus what the template requires.
         pipe.memo = matches!(pipe.table, Table::Acl(_))
@@ -555,6 +590,7 @@ impl Backend for SwBackend {
                 (self.pipes.len() - 1) as u32
             }
         };
+        self.plan_changed();
         if cfg.is_root {
             let port = self.ports[usize::from(cfg.port.0)]
                 .as_mut()
@@ -613,6 +649,7 @@ impl Backend for SwBackend {
         }
         self.free_pipes.push(pipe.0);
         self.recount_pipes();
+        self.plan_changed();
     }
 
     fn pipe_update_miss(&mut self, pipe: PipeId, fwd_miss: &FwdSpec) -> Result<()> {
@@ -623,6 +660,7 @@ impl Backend for SwBackend {
             .and_then(Option::as_mut)
             .ok_or_else(|| backend_err("doca_flow_pipe_update_miss", "no such pipe"))?;
         p.fwd_miss = Some(fwd_miss.clone());
+        self.plan_changed();
         Ok(())
     }
 
@@ -804,6 +842,9 @@ impl Backend for SwBackend {
             }
         }
         *q = rest;
+        if !ops.is_empty() {
+            self.plan_changed();
+        }
         let prebuilt = self.acl_batch_build(&ops);
         for op in ops {
             let c = if prebuilt.contains(&op.entry.index) {
