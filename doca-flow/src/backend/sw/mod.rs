@@ -343,10 +343,12 @@ impl SwBackend {
         self.memo_stats
     }
 
-    /// Turns the batched path's walk-prefix memo ([`prefix::PrefixMemo`]) on (the
-    /// default) or off. Outcomes, frames and counters are the same either way (a
-    /// proptest checks it); off, every frame walks from its port's root. For
-    /// measuring what the memo gains in one process, and as a way around it.
+    /// Turns the batched path's walk-prefix memo on (the default) or off: the steps
+    /// of a walk up to its first ACL pipe, remembered per (ingress port, packet meta,
+    /// header shape) while they read nothing else (`docs/doca-flow.md`, "Walk
+    /// prefixes"). Outcomes, frames and counters are the same either way (a proptest
+    /// checks it); off, every frame walks from its port's root. For measuring what the
+    /// memo gains in one process, and as a way around it.
     pub fn set_prefix_memo(&mut self, on: bool) {
         self.prefix_on = on;
     }
