@@ -22,8 +22,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use doca_flow::net::Family;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclMemo, Actions, ControlEntry, Counters, Entry, Field, Flags, Flow, Fwd, L3Type,
-    L4Type, Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
+    AclEntry, AclMemo, Actions, ControlEntry, Counters, Domain, Entry, Field, Flags, Flow, Fwd,
+    L3Type, L4Type, Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -83,6 +83,8 @@ struct Spec {
     acl6: Vec<(u8, u16, To)>,
     ctl: Vec<CtlRule>,
     acl4_miss_to_ctl: bool,
+    /// Port 1 gets an egress root that drops UDP (other frames leave by the port).
+    egress1: bool,
 }
 
 fn addr() -> impl Strategy<Value = u32> {
@@ -150,13 +152,15 @@ fn spec(meters: bool) -> impl Strategy<Value = Spec> {
         proptest::collection::vec((0u8..=64, 0u16..4, to(false)), 0..6),
         proptest::collection::vec(ctl, 0..4),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(root, acl4, acl6, ctl, acl4_miss_to_ctl)| Spec {
+        .prop_map(|(root, acl4, acl6, ctl, acl4_miss_to_ctl, egress1)| Spec {
             root,
             acl4,
             acl6,
             ctl,
             acl4_miss_to_ctl,
+            egress1,
         })
 }
 
@@ -303,16 +307,36 @@ fn build(spec: &Spec) -> Built {
         entries.push(root.add_entry(&mut q, e).unwrap());
     }
     p0.entries_process(&mut q, 0).unwrap();
+    let mut pipes: Vec<Pipe> = vec![
+        root.clone().into(),
+        acl4.clone().into(),
+        acl6.into(),
+        ctl.into(),
+    ];
+    if spec.egress1 {
+        let eg = ports[1]
+            .pipe_builder("egress1")
+            .control()
+            .root(true)
+            .domain(Domain::Egress)
+            .miss_counter(true)
+            .build()
+            .unwrap();
+        let e =
+            ControlEntry::new(0, Match::new().l4_type(L4Type::Udp), Fwd::Drop).monitor(Monitor {
+                counter: true,
+                meter: None,
+            });
+        entries.push(eg.add_entry(&mut q, e).unwrap());
+        ports[1].entries_process(&mut q, 0).unwrap();
+        pipes.push(eg.into());
+    }
+    // Ports without pipes stop here (their frames: unknown port).
     let p0 = ports.into_iter().next().unwrap();
     Built {
         flow,
         entries,
-        pipes: vec![
-            root.clone().into(),
-            acl4.clone().into(),
-            acl6.into(),
-            ctl.into(),
-        ],
+        pipes,
         port: Some(p0),
         acl4: Some(acl4),
         root: Some(root),
@@ -720,6 +744,7 @@ fn memos_answer_until_an_entry_changes() {
         acl6: vec![],
         ctl: vec![],
         acl4_miss_to_ctl: false,
+        egress1: false,
     };
     let pool: Vec<Vec<u8>> = (0..8u8)
         .map(|i| {
@@ -859,6 +884,7 @@ fn a_root_change_makes_remembered_prefixes_stale() {
         acl6: vec![],
         ctl: vec![],
         acl4_miss_to_ctl: false,
+        egress1: false,
     };
     let pool: Vec<Vec<u8>> = (0..8u8)
         .map(|i| {
