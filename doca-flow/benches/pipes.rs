@@ -1,6 +1,8 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 //! Criterion benchmarks of the sw backend: entry insertion rates for basic, control and ACL
-//! pipes, and packets per second through a 3-hop pipeline (control -> ACL -> basic).
+//! pipes, packets per second through a 3-hop pipeline (control -> ACL -> basic), and a
+//! firewall-shaped pipeline (root by port and IP version -> one-rule ACL pipe -> port)
+//! in bursts of 64 with the walk-prefix memo on and off (`SwBackend::set_prefix_memo`).
 //!
 //! Run: `cargo bench -p doca-flow --bench pipes`.
 
@@ -314,5 +316,77 @@ fn one_hop(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, entries, packets, one_hop);
+/// The shape `dpu-fw compile` gives a one-rule policy: a root control pipe sending each
+/// port's IPv4 and IPv6 frames to that port's ACL pipe (catch-all to the peer port), the
+/// ACL pipe holding one counted rule (TCP to port 80 -> port 1), its miss to port 1.
+/// Bursts of 64 (`dpdk::BURST_MAX`), with the walk-prefix memo on and off: the ratio is
+/// what the memo saves per packet.
+fn firewall_shape(c: &mut Criterion) {
+    let (flow, p0, _p1, mut q) = setup(64);
+    let acl = p0
+        .pipe_builder("p0/v4/acl")
+        .acl()
+        .nr_entries(16)
+        .monitor(doca_flow::Monitor {
+            counter: true,
+            meter: None,
+        })
+        .fwd_miss(Fwd::Port(PortId(1)))
+        .build()
+        .unwrap();
+    let root = p0
+        .pipe_builder("root")
+        .control()
+        .root(true)
+        .build()
+        .unwrap();
+    let v4 = Match::new().port_id(PortId(0)).l3_type(L3Type::Ipv4);
+    let _es = [
+        root.add_entry(&mut q, ControlEntry::new(0, v4, Fwd::pipe(&acl)))
+            .unwrap(),
+        root.add_entry(
+            &mut q,
+            ControlEntry::new(1, Match::new().port_id(PortId(0)), Fwd::Port(PortId(1))),
+        )
+        .unwrap(),
+        acl.add_entry(
+            &mut q,
+            AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 0, Fwd::Port(PortId(1)))
+                .proto(6)
+                .dst_port(PortRange::new(80, 80).unwrap()),
+            Flags::NoWait,
+        )
+        .unwrap(),
+    ];
+    p0.entries_process(&mut q, 0).unwrap();
+    let mut frames: Vec<Vec<u8>> = (0..64u32)
+        .map(|i| {
+            let dst = if i % 4 == 0 { 80 } else { 1000 + i as u16 };
+            PacketBuilder::tcp4(Ipv4Addr::new(198, 51, 100, 7), addr(i), 40000, dst).build()
+        })
+        .collect();
+    let mut g = c.benchmark_group("firewall_shape");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    for on in [true, false] {
+        let name = if on {
+            "prefix_memo_on"
+        } else {
+            "prefix_memo_off"
+        };
+        g.bench_function(name, |b| {
+            let mut sw = flow.sw();
+            sw.set_prefix_memo(on);
+            b.iter(|| {
+                let mut ports = 0u32;
+                sw.process_batch_each(p0.id(), &mut frames, |_, o| {
+                    ports += u32::from(o.verdict == doca_flow::Verdict::Port(PortId(1)));
+                });
+                assert_eq!(ports, 64);
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, entries, packets, one_hop, firewall_shape);
 criterion_main!(benches);
