@@ -7,13 +7,20 @@
 #
 # Ports: a net_pcap vdev that replays the ClassBench trace's packets forever
 # (infinite_rx) into the dataplane, and a net_null vdev that takes what is
-# forwarded. Measured, in this order:
-#   1. dpdk-testpmd --forward-mode=io (the peer: no policy at all);
-#   2. dpu-fw run with an empty policy (default accept), then with a one-rule
+# forwarded. Measured:
+#   1-3. five forwarders, all started (each on LCORE, with its own ports) and
+#      then measured in turns: in each of ROUNDS (default 20) rounds each runs
+#      alone for ROUND_SECS (default 1) while the others are stopped (SIGSTOP),
+#      so all five see the same machine (a VM's speed drifts by tens of percent
+#      between seconds: sequential runs seconds apart do not compare). Rates
+#      are the medians over the rounds; ratios are the medians of the rounds'
+#      ratios. The five:
+#      dpdk-testpmd --forward-mode=io (the peer: no policy at all);
+#      dpu-fw run with an empty policy (default accept), and with a one-rule
 #      policy (accept TCP port 80, default accept: every packet is parsed and
 #      classified, all are forwarded; the empty policy's bursts skip parsing);
-#   3. dpu-fw run with the ClassBench rule set as a policy (every rule accepts,
-#      default drop; the trace's packets all match a rule), then DPDK 22.11's
+#      dpu-fw run with the ClassBench rule set as a policy (every rule accepts,
+#      default drop; the trace's packets all match a rule), and DPDK 22.11's
 #      examples/l3fwd --lookup=acl (rte_acl) with the same rule set converted
 #      to its rule file (bench/build_l3fwd.sh builds it from Debian's source
 #      package; bench/classbench_export.py writes the rules);
@@ -74,7 +81,7 @@ if [ -z "${L3FWD:-}" ]; then
 fi
 work=$(mktemp -d)
 l3prefix=dpufw-l3fwd-$$
-trap 'rm -rf "$work" "/var/run/dpdk/$l3prefix"' EXIT
+trap 't_cleanup; rm -rf "$work" "/var/run/dpdk/$l3prefix" "/var/run/dpdk/dpufw-testpmd-$$"' EXIT
 # net_pcap's infinite_rx holds every packet of the file in mbufs.
 PACKETS=${PACKETS:-32768}
 FLOWS=${FLOWS:-100000}
@@ -84,31 +91,74 @@ CHECK_PACKETS=$((2 * PACKETS)) # check.pcap: the trace's PACKETS and as many alt
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/trace.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
 MBUFS=$((2 * PACKETS + 8192))
 
-testpmd_mpps() {
-  timeout $((SECS + 4)) dpdk-testpmd -l "0,$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" -- \
-    --forward-mode=io --auto-start --nb-cores=1 --stats-period=1 \
-    --total-num-mbufs=$((2 * PACKETS + 8192)) >"$work/testpmd.log" 2>&1 || true
-  # The Tx-pps lines of port 1, skipping the first two seconds of warm-up.
-  awk '/NIC statistics for port/ {port=$(NF-1)} port==1 && /Tx-pps:/ {print $2}' "$work/testpmd.log" |
-    tail -n +3 | sort -n | awk '{v[NR]=$1} END {if (NR==0) {print "0"} else {printf "%.3f\n", v[int((NR+1)/2)]/1e6}}'
-}
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-fw_mpps() {
-  local config=$1 port
-  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  "$FW" run --config "$config" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
-    -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" \
-    >"$work/fw.log" 2>&1 &
+# The turns of steps 1-3: contestants are started, warmed up (2 s) and stopped;
+# t_pids/t_reads hold each one's pid and how to read its forwarded count
+# ("fw PORT": dpu-fw's metrics; "tel PREFIX": ethdev stats over DPDK telemetry).
+t_names=(); t_pids=(); t_reads=()
+t_cleanup() {
+  local p
+  for p in "${t_pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -INT "$p" 2>/dev/null || true; done
+  for p in "${t_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  t_pids=()
+}
+t_fw() { # NAME CONFIG
+  local port log="$work/t_$1.log"
+  port=$(free_port)
+  "$FW" run --config "$2" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
+    -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" >"$log" 2>&1 &
   local pid=$!
-  for _ in $(seq 100); do grep -q READY "$work/fw.log" 2>/dev/null && break; sleep 0.1; done
-  grep -q READY "$work/fw.log" || { cat "$work/fw.log" >&2; kill $pid; exit 1; }
+  for _ in $(seq 100); do grep -q READY "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q READY "$log" || { cat "$log" >&2; kill $pid; exit 1; }
   sleep 2
-  local a b
-  a=$(curl -s "127.0.0.1:$port/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}')
-  sleep "$SECS"
-  b=$(curl -s "127.0.0.1:$port/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}')
-  kill -TERM $pid; wait $pid || true
-  python3 -c "print(f'{($b - $a) / $SECS / 1e6:.3f}')"
+  kill -STOP $pid
+  t_names+=("$1"); t_pids+=("$pid"); t_reads+=("fw $port")
+}
+t_testpmd() { # NAME
+  local log="$work/t_$1.log" prefix="dpufw-testpmd-$$"
+  dpdk-testpmd -l "0,$LCORE" --no-huge -m 1024 --no-pci --no-shconf --file-prefix="$prefix" \
+    --log-level=lib.eal:error "${vdevs[@]}" -- --forward-mode=io --auto-start --nb-cores=1 \
+    --stats-period=3600 --total-num-mbufs="$MBUFS" >"$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 200); do grep -q 'forwards packets on' "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q 'forwards packets on' "$log" || { cat "$log" >&2; kill $pid; exit 1; }
+  sleep 2
+  kill -STOP $pid
+  t_names+=("$1"); t_pids+=("$pid"); t_reads+=("tel $prefix")
+}
+t_l3fwd() { # NAME RULES_V4
+  l3fwd_start "$2" "${vdevs[@]}"
+  sleep 2
+  kill -STOP "$l3pid"
+  t_names+=("$1"); t_pids+=("$l3pid"); t_reads+=("tel $l3prefix")
+}
+# "forwarded-count unix-time" of a contestant.
+t_read() { # fw PORT | tel PREFIX
+  if [ "$1" = fw ]; then
+    echo "$(curl -s "127.0.0.1:$2/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}') $(date +%s.%N)"
+  else
+    local c; c=$(tel_counts "$2"); echo "${c#* }"
+  fi
+}
+# Runs the turns; writes one line per round (each contestant's Mpps, in order)
+# to $work/rounds.
+t_run() {
+  : >"$work/rounds"
+  local r i
+  for r in $(seq "${ROUNDS:-20}"); do
+    local line=""
+    for i in "${!t_pids[@]}"; do
+      kill -CONT "${t_pids[$i]}"; sleep 0.2
+      local a b
+      # shellcheck disable=SC2086
+      a=$(t_read ${t_reads[$i]}); sleep "${ROUND_SECS:-1}"; b=$(t_read ${t_reads[$i]})
+      kill -STOP "${t_pids[$i]}"
+      line+="$(python3 -c "a, b = '$a'.split(), '$b'.split(); print((float(b[0]) - float(a[0])) / (float(b[1]) - float(a[1])) / 1e6)") "
+    done
+    echo "$line" >>"$work/rounds"
+    echo "  round $r/${ROUNDS:-20}: $line" >&2
+  done
 }
 
 # Two dpu-fw run instances on the same lcore, measured in turns: while one is
@@ -174,31 +224,21 @@ l3fwd_start() { # RULES_V4 VDEV...
   grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
 }
 l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
-# "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from l3fwd's ethdev
-# stats (the time because python's start takes tens of ms: the rate is over
-# the time between the readings, not SECS).
-l3fwd_counts() {
-  python3 - "/var/run/dpdk/$l3prefix/dpdk_telemetry.v2" <<'PY'
-import json, socket, sys
+# "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from the ethdev stats of
+# the DPDK process with file prefix PREFIX (l3fwd, testpmd), over its telemetry
+# socket (the time because python's start takes tens of ms: a rate is over the
+# time between the readings).
+tel_counts() { # PREFIX
+  python3 - "/var/run/dpdk/$1/dpdk_telemetry.v2" <<'PY'
+import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
 size = json.loads(s.recv(65536)).get("max_output_len", 16384)
 def stats(port):
     s.send(f"/ethdev/stats,{port}".encode())
     return json.loads(s.recv(size))["/ethdev/stats"]
-import time
 print(stats(0)["ipackets"], stats(1)["opackets"], f"{time.time():.6f}")
 PY
-}
-l3fwd_mpps() {
-  l3fwd_start "$1" "${vdevs[@]}"
-  sleep 2
-  local a b
-  a=$(l3fwd_counts)
-  sleep "$SECS"
-  b=$(l3fwd_counts)
-  l3fwd_stop
-  python3 -c "a, b = '$a'.split(), '$b'.split(); print(f'{(int(b[1]) - int(a[1])) / (float(b[2]) - float(a[2])) / 1e6:.3f}')"
 }
 # Counts "received forwarded" once all CHECK_PACKETS of check.pcap are in and
 # the forwarded count has stopped moving (5 s at most).
@@ -215,7 +255,7 @@ settle() { # command printing "rx tx"
 check_vdevs=(--vdev="net_pcap0,rx_pcap=$work/check.pcap" --vdev="net_null0,no-rx=1")
 l3fwd_check() {
   l3fwd_start "$1" "${check_vdevs[@]}"
-  settle l3fwd_counts
+  settle tel_counts "$l3prefix"
   l3fwd_stop
 }
 fw_check() {
@@ -252,16 +292,15 @@ for pair in "policy.toml l3fwd_ipv4.rules" "policy_mixed.toml l3fwd_mixed_ipv4.r
 done
 [ -n "${CHECK_ONLY:-}" ] && { echo "CHECK_ONLY: the same packets forwarded under both policies: ok"; exit 0; }
 
-echo "measuring dpdk-testpmd io forwarding..." >&2
-peer=$(testpmd_mpps)
-echo "measuring dpu-fw run, empty policy..." >&2
-empty=$(fw_mpps "$work/empty.toml")
-echo "measuring dpu-fw run, one-rule policy..." >&2
-one=$(fw_mpps "$work/one_rule.toml")
-echo "measuring dpu-fw run, $SET policy..." >&2
-full=$(fw_mpps "$work/policy.toml")
-echo "measuring l3fwd --lookup=acl, $SET rules..." >&2
-l3acl=$(l3fwd_mpps "$work/l3fwd_ipv4.rules")
+echo "starting dpdk-testpmd io, l3fwd --lookup=acl ($SET rules), dpu-fw run (empty, one-rule and $SET policies)..." >&2
+t_testpmd testpmd
+t_l3fwd l3fwd "$work/l3fwd_ipv4.rules"
+t_fw empty "$work/empty.toml"
+t_fw one "$work/one_rule.toml"
+t_fw full "$work/policy.toml"
+echo "measuring them in turns: ${ROUNDS:-20} rounds of ${ROUND_SECS:-1} s each..." >&2
+t_run
+t_cleanup
 echo "measuring the classifier alone (dpu-fw bench)..." >&2
 lookup=$("$FW" bench --rules "$rules" --trace "$trace" --format classbench --json |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["lookup_ns_per_packet"])')
@@ -271,19 +310,26 @@ vdevs=(--vdev="net_pcap0,rx_pcap=$work/flows.pcap,infinite_rx=1" --vdev="net_nul
 MBUFS=$((2 * FLOWS + 8192))
 read -r ct_ratio plain ct < <(fw_turns "$work/policy.toml" "$work/policy_ct.toml")
 
-python3 - "$peer" "$empty" "$full" "$lookup" "$SET" "$ct_ratio" "$plain" "$ct" "${ROUNDS:-20}" "$FLOWS" \
-  "$l3acl" "$CHECK_PACKETS" "${equiv[@]}" "$one" <<'PY'
-import sys
-peer, empty, full, lookup = map(float, sys.argv[1:5])
-name = sys.argv[5]
-ct_ratio, plain, ct = map(float, sys.argv[6:9])
-rounds = sys.argv[9]
-flows = sys.argv[10]
-l3acl = float(sys.argv[11])
-check, fwd_all, fwd_mixed = sys.argv[12:15]
-one = float(sys.argv[15])
+python3 - "$work/rounds" "$lookup" "$SET" "$ct_ratio" "$plain" "$ct" "${ROUNDS:-20}" "$FLOWS" \
+  "$CHECK_PACKETS" "${equiv[@]}" <<'PY'
+import statistics, sys
+# Per round: testpmd, l3fwd-acl, empty, one rule, the set (the order of t_* above).
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+lookup = float(sys.argv[2])
+name = sys.argv[3]
+ct_ratio, plain, ct = map(float, sys.argv[4:7])
+rounds = sys.argv[7]
+flows = sys.argv[8]
+check, fwd_all, fwd_mixed = sys.argv[9:12]
 ns = lambda mpps: 1e3 / mpps if mpps > 0 else float("inf")
-print(f"{'':34} {'Mpps':>8} {'ns/pkt':>8}")
+med = lambda xs: statistics.median(xs)
+peer, l3acl, empty, one, full = (med(r[k] for r in rows) for k in range(5))
+# Ratios: the median of each round's ratio (both sides measured a second apart).
+r_l3 = med(r[4] / r[1] for r in rows)
+r_empty = med(r[2] / r[0] for r in rows)
+# The bound per round: the set's ns/packet over 1.3 x (lookup + that round's one rule).
+r_bound = med(ns(r[4]) / (1.3 * (lookup + ns(r[3]))) for r in rows)
+print(f"{'':34} {'Mpps':>8} {'ns/pkt':>8}   (medians of {len(rows)} turns)")
 print(f"{'dpdk-testpmd io (peer)':34} {peer:8.2f} {ns(peer):8.1f}")
 print(f"{'l3fwd --lookup=acl, ' + name:34} {l3acl:8.2f} {ns(l3acl):8.1f}")
 print(f"{'dpu-fw run, empty policy':34} {empty:8.2f} {ns(empty):8.1f}")
@@ -292,15 +338,13 @@ print(f"{'dpu-fw run, ' + name:34} {full:8.2f} {ns(full):8.1f}")
 print(f"{'classifier lookup alone':34} {'':8} {lookup:8.1f}")
 print(f"same packets forwarded, of {check} in check.pcap: {fwd_all} (all rules accept), "
       f"{fwd_mixed} (every second rule drops), by both l3fwd-acl and dpu-fw run: ok")
-r = full / l3acl if l3acl else 0
 target = {"acl1_10k": 1.5, "acl1_1k": 1.0, "fw1_10k": 1.0}.get(name)
-verdict = f"(target >= {target:.2f}): {'ok' if r >= target else 'MISSED'}" if target else "(no target for this set)"
-print(f"dpu-fw run / l3fwd-acl = {r:.2f} {verdict};  testpmd / l3fwd-acl = {peer / l3acl if l3acl else 0:.2f}")
-r1 = empty / peer if peer else 0
+verdict = f"(target >= {target:.2f}): {'ok' if r_l3 >= target else 'MISSED'}" if target else "(no target for this set)"
+print(f"dpu-fw run / l3fwd-acl = {r_l3:.2f} {verdict};  testpmd / l3fwd-acl = {med(r[0] / r[1] for r in rows):.2f}")
+print(f"empty policy / testpmd = {r_empty:.2f} (target >= 0.60): {'ok' if r_empty >= 0.6 else 'MISSED'}")
 bound = 1.3 * (lookup + ns(one))
-print(f"empty policy / testpmd = {r1:.2f} (target >= 0.60): {'ok' if r1 >= 0.6 else 'MISSED'}")
-print(f"{name}: {ns(full):.1f} ns/pkt vs 1.3 x (lookup {lookup:.1f} + one rule {ns(one):.1f}) = {bound:.1f}: "
-      f"{'ok' if ns(full) <= bound else 'MISSED'}")
+print(f"{name}: {ns(full):.1f} ns/pkt vs 1.3 x (lookup {lookup:.1f} + one rule {ns(one):.1f}) = {bound:.1f}; "
+      f"per turn {r_bound:.2f} of the bound (median): {'ok' if r_bound <= 1 else 'MISSED'}")
 print(f"{'dpu-fw run, ' + name + ', ' + flows + ' flows':34} {plain:8.2f} {ns(plain):8.1f}   (mean of {rounds} turns)")
 print(f"{'  + conntrack, ' + flows + ' live':34} {ct:8.2f} {ns(ct):8.1f}   (mean of {rounds} turns)")
 print(f"conntrack / without = {ct_ratio:.2f}, median of {rounds} turn pairs (mean rates: {ct / plain if plain else 0:.2f}) "
