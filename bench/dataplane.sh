@@ -40,6 +40,8 @@
 # trace plus altered copies, some of which no rule matches) under the policy
 # and under a mixed one (every second rule drops); the script stops unless both
 # forward the same number of packets in each case (CHECK_ONLY=1: stop there).
+# AB=path/to/another/dpu-fw: after the check, only an A/B of that build against
+# FW in turns (one-rule policy and the set's policy; see fw_turns), then stop.
 # L3FWD_ALG=avx2 (scalar, sse, avx512x16, ...) picks l3fwd's rte_acl method;
 # by default rte_acl picks the best the CPU has.
 # Targets: empty policy >= 60% of testpmd's rate; with rules, ns/packet <=
@@ -166,13 +168,15 @@ t_run() {
 # (default 20). On a VM whose speed drifts by tens of percent between seconds,
 # turns a second apart compare what sequential runs seconds apart cannot.
 # Prints "median-of-round-ratios mean-a mean-b" (ratio b/a, rates in Mpps).
+# FW_A / FW_B: the binaries of the two sides (default: both $FW).
 fw_turns() {
   local conf_a=$1 conf_b=$2 rounds=${ROUNDS:-20} secs=${ROUND_SECS:-1}
+  local fw_a=${FW_A:-$FW} fw_b=${FW_B:-$FW}
   local pa pb a b
   pa=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   pb=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  turn_start() { # CONFIG PORT LOG -> pid in $turn_pid, stopped once READY
-    "$FW" run --config "$1" --metrics "127.0.0.1:$2" --mbufs "$MBUFS" --control off \
+  turn_start() { # CONFIG PORT LOG BINARY -> pid in $turn_pid, stopped once READY
+    "$4" run --config "$1" --metrics "127.0.0.1:$2" --mbufs "$MBUFS" --control off \
       -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" >"$3" 2>&1 &
     turn_pid=$!
     for _ in $(seq 100); do grep -q READY "$3" 2>/dev/null && break; sleep 0.1; done
@@ -181,8 +185,8 @@ fw_turns() {
     kill -STOP $turn_pid
   }
   tx_of() { curl -s "127.0.0.1:$1/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}'; }
-  turn_start "$conf_a" "$pa" "$work/turn_a.log"; a=$turn_pid
-  turn_start "$conf_b" "$pb" "$work/turn_b.log"; b=$turn_pid
+  turn_start "$conf_a" "$pa" "$work/turn_a.log" "$fw_a"; a=$turn_pid
+  turn_start "$conf_b" "$pb" "$work/turn_b.log" "$fw_b"; b=$turn_pid
   : >"$work/turns"
   for _ in $(seq "$rounds"); do
     for side in a b; do
@@ -291,6 +295,17 @@ for pair in "policy.toml l3fwd_ipv4.rules" "policy_mixed.toml l3fwd_mixed_ipv4.r
   equiv+=("${l3c#* }")
 done
 [ -n "${CHECK_ONLY:-}" ] && { echo "CHECK_ONLY: the same packets forwarded under both policies: ok"; exit 0; }
+
+# AB=path/to/another/dpu-fw: only compare that build (a) with $FW (b) in turns,
+# on the one-rule policy and on the set's policy, and stop.
+if [ -n "${AB:-}" ]; then
+  for conf in one_rule policy; do
+    echo "measuring $AB (a) and $FW (b) in turns, $conf.toml..." >&2
+    read -r ratio ra rb < <(FW_A="$AB" FW_B="$FW" fw_turns "$work/$conf.toml" "$work/$conf.toml")
+    echo "$conf.toml: b / a = $ratio, median of ${ROUNDS:-20} turn pairs (mean Mpps a $ra, b $rb)"
+  done
+  exit 0
+fi
 
 echo "starting dpdk-testpmd io, l3fwd --lookup=acl ($SET rules), dpu-fw run (empty, one-rule and $SET policies)..." >&2
 t_testpmd testpmd
