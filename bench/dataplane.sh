@@ -3,7 +3,8 @@
 # beside dpdk-testpmd's io forwarding and DPDK's l3fwd --lookup=acl on the
 # same ports in the same run.
 #
-#   bench/dataplane.sh            # SET=acl1_10k SECS=5 LCORE=1 by default
+#   bench/dataplane.sh            # SET=acl1_10k ROUNDS=20 ROUND_SECS=1 LCORE=1 by default
+#                                 # (SECS=5: the seconds per figure of step 6)
 #
 # Ports: a net_pcap vdev that replays the ClassBench trace's packets forever
 # (infinite_rx) into the dataplane, and a net_null vdev that takes what is
