@@ -720,22 +720,14 @@ proptest! {
     }
 }
 
-/// The memo property's fixed case: memos answer the second batch of the same flows,
-/// and an entry change makes every memo stale (the next batch looks up again, and
-/// gets the new entry's answer).
-#[test]
-fn memos_answer_until_an_entry_changes() {
-    let spec = Spec {
-        root: vec![RootRule {
-            prio: 0,
-            key: RootKey::Any,
-            to: To::Acl4,
-            meter: false,
-            set_meta: false,
-        }],
+/// The fixed cases' pipeline: `root` as the root's one rule, one IPv4 ACL rule from
+/// `src` (priority 5) to port 1.
+fn root_to_one_acl_rule(root: RootRule, src: (u32, u8)) -> Spec {
+    Spec {
+        root: vec![root],
         acl4: vec![AclRule {
             prio: 5,
-            src: (0x0a00_0000, 8),
+            src,
             dst: (0, 0),
             dport: None,
             proto: None,
@@ -745,13 +737,33 @@ fn memos_answer_until_an_entry_changes() {
         ctl: vec![],
         acl4_miss_to_ctl: false,
         egress1: false,
-    };
-    let pool: Vec<Vec<u8>> = (0..8u8)
+    }
+}
+
+/// The fixed cases' frames: UDP from 10.0.0.0-7 to 192.0.2.1:53.
+fn udp_from_10_0_0_x() -> Vec<Vec<u8>> {
+    (0..8u8)
         .map(|i| {
             let (s, d) = (Ipv4Addr::new(10, 0, 0, i), Ipv4Addr::new(192, 0, 2, 1));
             PacketBuilder::udp4(s, d, 1000 + u16::from(i), 53).build()
         })
-        .collect();
+        .collect()
+}
+
+/// The memo property's fixed case: memos answer the second batch of the same flows,
+/// and an entry change makes every memo stale (the next batch looks up again, and
+/// gets the new entry's answer).
+#[test]
+fn memos_answer_until_an_entry_changes() {
+    let root = RootRule {
+        prio: 0,
+        key: RootKey::Any,
+        to: To::Acl4,
+        meter: false,
+        set_meta: false,
+    };
+    let spec = root_to_one_acl_rule(root, (0x0a00_0000, 8));
+    let pool = udp_from_10_0_0_x();
     let batch = MemoStep::Batch((0..8).collect());
     let add = MemoStep::Add(AclRule {
         prio: 1,
@@ -871,27 +883,8 @@ fn a_root_change_makes_remembered_prefixes_stale() {
         meter: false,
         set_meta: true,
     };
-    let spec = Spec {
-        root: vec![any_to_acl.clone()],
-        acl4: vec![AclRule {
-            prio: 5,
-            src: (0, 0),
-            dst: (0, 0),
-            dport: None,
-            proto: None,
-            to: To::Port(1),
-        }],
-        acl6: vec![],
-        ctl: vec![],
-        acl4_miss_to_ctl: false,
-        egress1: false,
-    };
-    let pool: Vec<Vec<u8>> = (0..8u8)
-        .map(|i| {
-            let (s, d) = (Ipv4Addr::new(10, 0, 0, i), Ipv4Addr::new(192, 0, 2, 1));
-            PacketBuilder::udp4(s, d, 1000 + u16::from(i), 53).build()
-        })
-        .collect();
+    let spec = root_to_one_acl_rule(any_to_acl.clone(), (0, 0));
+    let pool = udp_from_10_0_0_x();
     let mut b = build(&spec);
     let run = |b: &Built| {
         let mut f = pool.clone();

@@ -860,10 +860,16 @@ impl SwBackend {
         if out.hops >= MAX_HOPS {
             return false;
         }
-        // Where a port forward ends from here, unless an egress root comes first.
-        let to_port = |b: &SwBackend, p: PortId| match (w.domain, b.route(p).egress) {
-            (Domain::Ingress, Some(_)) => None,
-            _ => Some(Verdict::Port(p)),
+        // The verdict of forward `fwd` (`drop` when it drops or is unset), unless it
+        // leads further: a pipe, RSS, or a port whose egress root comes first.
+        let ends = |b: &SwBackend, fwd: Option<&FwdSpec>, drop: DropReason| match fwd {
+            None | Some(FwdSpec::Changeable | FwdSpec::Drop) => Some(Verdict::Drop(drop)),
+            Some(FwdSpec::Kernel) => Some(Verdict::Kernel),
+            Some(FwdSpec::Port(p)) => match (w.domain, b.route(*p).egress) {
+                (Domain::Ingress, Some(_)) => None,
+                _ => Some(Verdict::Port(*p)),
+            },
+            Some(FwdSpec::Pipe(_) | FwdSpec::Rss(_)) => None,
         };
         let Some(pipe) = self.pipes.get(cur.0 as usize).and_then(Option::as_ref) else {
             return false;
@@ -875,16 +881,8 @@ impl SwBackend {
                 if d.meter.is_some() || d.modifies {
                     return false;
                 }
-                let verdict = match &d.fwd {
-                    None | Some(FwdSpec::Changeable | FwdSpec::Drop) => {
-                        Verdict::Drop(DropReason::Fwd)
-                    }
-                    Some(FwdSpec::Kernel) => Verdict::Kernel,
-                    Some(FwdSpec::Port(p)) => match to_port(self, *p) {
-                        Some(v) => v,
-                        None => return false,
-                    },
-                    Some(FwdSpec::Pipe(_) | FwdSpec::Rss(_)) => return false,
+                let Some(verdict) = ends(self, d.fwd.as_ref(), DropReason::Fwd) else {
+                    return false;
                 };
                 let s = &mut self.slots[slot as usize];
                 let id = EntryId {
@@ -912,16 +910,9 @@ impl SwBackend {
                 if pipe.cfg.is_root {
                     return false;
                 }
-                let verdict = match &pipe.fwd_miss {
-                    None | Some(FwdSpec::Changeable | FwdSpec::Drop) => {
-                        Verdict::Drop(DropReason::Miss)
-                    }
-                    Some(FwdSpec::Kernel) => Verdict::Kernel,
-                    Some(FwdSpec::Port(p)) => match to_port(self, *p) {
-                        Some(v) => v,
-                        None => return false,
-                    },
-                    Some(FwdSpec::Pipe(_) | FwdSpec::Rss(_)) => return false,
+                // A miss's drop (its own or its forward's) is a miss.
+                let Some(verdict) = ends(self, pipe.fwd_miss.as_ref(), DropReason::Miss) else {
+                    return false;
                 };
                 out.hops += 1;
                 if let Some(c) = self.pipes[cur.0 as usize]
