@@ -104,12 +104,12 @@ t_cleanup() {
   local p
   for p in "${t_pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -INT "$p" 2>/dev/null || true; done
   for p in "${t_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  t_pids=()
+  t_names=(); t_pids=(); t_reads=()
 }
-t_fw() { # NAME CONFIG
+t_fw() { # NAME CONFIG [BINARY, default $FW]
   local port log="$work/t_$1.log"
   port=$(free_port)
-  "$FW" run --config "$2" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
+  "${3:-$FW}" run --config "$2" --metrics "127.0.0.1:$port" --mbufs "$MBUFS" --control off \
     -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" >"$log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do grep -q READY "$log" 2>/dev/null && break; sleep 0.1; done
@@ -145,9 +145,9 @@ t_read() { # fw PORT | tel PREFIX
   fi
 }
 # Runs the turns; writes one line per round (each contestant's Mpps, in order)
-# to $work/rounds.
-t_run() {
-  : >"$work/rounds"
+# to FILE.
+t_run() { # FILE
+  : >"$1"
   local r i
   for r in $(seq "${ROUNDS:-20}"); do
     local line=""
@@ -159,49 +159,19 @@ t_run() {
       kill -STOP "${t_pids[$i]}"
       line+="$(python3 -c "a, b = '$a'.split(), '$b'.split(); print((float(b[0]) - float(a[0])) / (float(b[1]) - float(a[1])) / 1e6)") "
     done
-    echo "$line" >>"$work/rounds"
+    echo "$line" >>"$1"
     echo "  round $r/${ROUNDS:-20}: $line" >&2
   done
 }
 
-# Two dpu-fw run instances on the same lcore, measured in turns: while one is
-# measured (ROUND_SECS, default 1) the other is stopped (SIGSTOP), ROUNDS times
-# (default 20). On a VM whose speed drifts by tens of percent between seconds,
-# turns a second apart compare what sequential runs seconds apart cannot.
+# Two dpu-fw run instances on the same lcore, measured in turns (t_run above).
 # Prints "median-of-round-ratios mean-a mean-b" (ratio b/a, rates in Mpps).
 # FW_A / FW_B: the binaries of the two sides (default: both $FW).
 fw_turns() {
-  local conf_a=$1 conf_b=$2 rounds=${ROUNDS:-20} secs=${ROUND_SECS:-1}
-  local fw_a=${FW_A:-$FW} fw_b=${FW_B:-$FW}
-  local pa pb a b
-  pa=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  pb=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-  turn_start() { # CONFIG PORT LOG BINARY -> pid in $turn_pid, stopped once READY
-    "$4" run --config "$1" --metrics "127.0.0.1:$2" --mbufs "$MBUFS" --control off \
-      -- -l "$LCORE" "${EAL_COMMON[@]}" "${vdevs[@]}" >"$3" 2>&1 &
-    turn_pid=$!
-    for _ in $(seq 100); do grep -q READY "$3" 2>/dev/null && break; sleep 0.1; done
-    grep -q READY "$3" || { cat "$3" >&2; kill $turn_pid; exit 1; }
-    sleep 2 # connections of the first replay pass in, caches warm
-    kill -STOP $turn_pid
-  }
-  tx_of() { curl -s "127.0.0.1:$1/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}'; }
-  turn_start "$conf_a" "$pa" "$work/turn_a.log" "$fw_a"; a=$turn_pid
-  turn_start "$conf_b" "$pb" "$work/turn_b.log" "$fw_b"; b=$turn_pid
-  : >"$work/turns"
-  for _ in $(seq "$rounds"); do
-    for side in a b; do
-      local pid=$a port=$pa
-      [ $side = b ] && pid=$b port=$pb
-      kill -CONT $pid; sleep 0.2
-      local n0 t0 n1 t1
-      n0=$(tx_of $port); t0=$(date +%s.%N); sleep "$secs"; n1=$(tx_of $port); t1=$(date +%s.%N)
-      kill -STOP $pid
-      echo -n "$(python3 -c "print(($n1 - $n0) / ($t1 - $t0) / 1e6)") " >>"$work/turns"
-    done
-    echo >>"$work/turns"
-  done
-  kill -CONT $a $b; kill -TERM $a $b; wait $a $b || true
+  t_fw a "$1" "${FW_A:-$FW}"
+  t_fw b "$2" "${FW_B:-$FW}"
+  t_run "$work/turns"
+  t_cleanup
   python3 - "$work/turns" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
@@ -315,7 +285,7 @@ t_fw empty "$work/empty.toml"
 t_fw one "$work/one_rule.toml"
 t_fw full "$work/policy.toml"
 echo "measuring them in turns: ${ROUNDS:-20} rounds of ${ROUND_SECS:-1} s each..." >&2
-t_run
+t_run "$work/rounds"
 t_cleanup
 echo "measuring the classifier alone (dpu-fw bench)..." >&2
 lookup=$("$FW" bench --rules "$rules" --trace "$trace" --format classbench --json |

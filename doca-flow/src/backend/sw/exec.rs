@@ -956,9 +956,9 @@ impl SwBackend {
         out: &mut Outcome,
         w: &mut Walk,
     ) -> Option<PipeId> {
-        use super::prefix::{End, PREFIX_COUNTERS};
+        use super::prefix::End;
         let present = PacketKey::present_of(hdr);
-        let kept = match self.prefix.get(port.0, pkt_meta, present) {
+        let (counted, n, end) = match self.prefix.get(port.0, pkt_meta, present) {
             Some(p) if p.end != End::Unkept => {
                 // Field by field: a whole-record copy (~170 bytes) became a memcpy call
                 // per frame (perf: 5% of the batched path, one-rule policy).
@@ -973,24 +973,12 @@ impl SwBackend {
                     out.meta = o.meta;
                 }
                 *w = p.walk;
-                Some((p.counted, usize::from(p.n_counted), p.end))
+                (p.counted, usize::from(p.n_counted), p.end)
             }
-            Some(_) => Some(([CounterRef::Miss(0); PREFIX_COUNTERS], 0, End::Unkept)),
-            None => None,
-        };
-        match kept {
-            Some((counted, n, end @ (End::Acl(_) | End::Done))) => {
-                for &r in &counted[..n] {
-                    self.add_to(r, 1, pkt.len() as u64);
-                }
-                match end {
-                    End::Acl(pipe) => Some(pipe),
-                    _ => None,
-                }
-            }
-            Some((_, _, End::Unkept)) => {
+            // The key's walks read more than the key: walk, without recording.
+            Some(_) => {
                 let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
-                self.walk_run(w, next, pkt, hdr, out, None, true, None)
+                return self.walk_run(w, next, pkt, hdr, out, None, true, None);
             }
             None => {
                 let mut t = Tally::new();
@@ -1001,8 +989,15 @@ impl SwBackend {
                 let counted = &t.refs[..t.n];
                 self.prefix
                     .record(port.0, pkt_meta, present, paused, t.reads, counted, out, w);
-                paused
+                return paused;
             }
+        };
+        for &r in &counted[..n] {
+            self.add_to(r, 1, pkt.len() as u64);
+        }
+        match end {
+            End::Acl(pipe) => Some(pipe),
+            _ => None,
         }
     }
 
