@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Classifier benchmark: `dpu-fw bench` on every ClassBench set, our
 # classifier beside DPDK rte_acl (best of scalar/SSE/AVX2) built and timed in
-# the same process, results checked against match5. Prints a Markdown table.
+# the same process, results checked against match5. Prints a Markdown table:
+# the trees (as built), the classifier after `optimize` (RFC tables, sets of at
+# most 2048 rules, OPTIMIZE_MIB of tables: default 4), churn on the trees, and
+# mismatches (trees / optimized / after churn).
 #
 #   sudo bench/classifier.sh                 # all nine sets
 #   SETS="acl1_1k fw1_10k" bench/classifier.sh
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/.."
 CB=${CLASSBENCH_DIR:-../shared/classbench}
 SETS=${SETS:-"acl1_1k fw1_1k ipc1_1k acl1_10k fw1_10k ipc1_10k acl1_100k fw1_100k ipc1_100k"}
 CHURN=${CHURN:-10}
+OPTIMIZE_MIB=${OPTIMIZE_MIB:-4}
 cargo build --release -q --features dpdk,bench-alloc --bin dpu-fw
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -20,20 +24,27 @@ for s in $SETS; do
   r="$CB/$s.rules"; [ -f "$r" ] || r="$r.gz"
   echo "bench $s ..." >&2
   "${CARGO_TARGET_DIR:-target}/release/dpu-fw" bench --rules "$r" --trace "$CB/$s.trace.gz" --matches "$CB/$s.match5.gz" \
-    --churn "$CHURN" --json | sed "s/^{/{\"set\":\"$s\",/" >>"$out"
+    --churn "$CHURN" --optimize-mib "$OPTIMIZE_MIB" --json | sed "s/^{/{\"set\":\"$s\",/" >>"$out"
 done
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mib = lambda b: b / 2**20 if b is not None else float("nan")
-print("| set | rules | ours ns/pkt | rte_acl ns/pkt | speedup | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| set | rules | ours ns/pkt | rte_acl ns/pkt | speedup | optimized ns/pkt | optimized speedup | optimize s | optimized MiB | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+nan = float("nan")
 for r in rows:
     p = r.get("rte_acl") or {}
     c = r.get("churn") or {}
-    print(f"| {r['set']} | {r['rules']} | {r['lookup_ns_per_packet']:.1f} | {p.get('lookup_ns_per_packet', float('nan')):.1f} "
-          f"| {p.get('lookup_speedup', float('nan')):.2f}x | {r['build_s']:.4f} | {p.get('build_s', float('nan')):.3f} "
-          f"| {p.get('build_speedup', float('nan')):.0f}x | {mib(r['memory_bytes']):.2f} | {mib(p.get('memory_bytes')):.2f} "
-          f"| {mib(r.get('build_memory_bytes')):.1f} | {c.get('updates_per_s', float('nan'))/1e6:.2f} M | {c.get('lookup_ratio', float('nan')):.2f}x "
-          f"| {r.get('mismatches')} / {c.get('mismatches')} |")
+    o = r.get("optimized") or {}
+    if o.get("built"):
+        opt = (f"{o['lookup_ns_per_packet']:.1f} | {(p.get('optimized_lookup_speedup') or nan):.2f}x "
+               f"| {o['optimize_s']:.4f} | {mib(o['memory_bytes']):.2f}")
+    else:
+        opt = "not built | | |"
+    print(f"| {r['set']} | {r['rules']} | {r['lookup_ns_per_packet']:.1f} | {p.get('lookup_ns_per_packet', nan):.1f} "
+          f"| {p.get('lookup_speedup', nan):.2f}x | {opt} | {r['build_s']:.4f} | {p.get('build_s', nan):.3f} "
+          f"| {p.get('build_speedup', nan):.0f}x | {mib(r['memory_bytes']):.2f} | {mib(p.get('memory_bytes')):.2f} "
+          f"| {mib(r.get('build_memory_bytes')):.1f} | {c.get('updates_per_s', nan)/1e6:.2f} M | {c.get('lookup_ratio', nan):.2f}x "
+          f"| {r.get('mismatches')} / {o.get('mismatches')} / {c.get('mismatches')} |")
 PY

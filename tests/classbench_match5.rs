@@ -50,6 +50,25 @@ fn check_set(dir: &Path, name: &str) {
         "{name}: {bad} of {} headers differ from match5",
         keys.len()
     );
+    // The RFC tables of `optimize` (built for the sets of at most
+    // RFC_MAX_RULES rules, within the budget `dpu-fw bench` gives them).
+    let mut o = c.clone();
+    let built = o.optimize(4 << 20);
+    assert_eq!(
+        built,
+        rules.len() <= doca_flow::classifier::RFC_MAX_RULES,
+        "{name}: optimize of {} rules",
+        rules.len()
+    );
+    if built {
+        let mut got = vec![None; keys.len()];
+        o.classify_batch(&keys, &mut got);
+        let bad = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+        assert_eq!(
+            bad, 0,
+            "{name}: optimized, {bad} headers differ from match5"
+        );
+    }
     eprintln!(
         "{name}: {} rules, {} headers, all equal match5",
         rules.len(),

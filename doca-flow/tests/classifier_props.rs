@@ -136,6 +136,10 @@ fn corner_keys<A: Addr>(rules: &[Rule<A>], random: &[Key<A>]) -> Vec<Key<A>> {
     out
 }
 
+/// The largest random sets `optimize` is tried on, and its byte budget there.
+const RFC_TEST_RULES: usize = 64;
+const RFC_TEST_BUDGET: usize = 1 << 20;
+
 fn check_build<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestCaseError> {
     check_build_one(rs, keys)?;
     // The same rules with both addresses specific land in one partition
@@ -172,6 +176,31 @@ fn check_build_one<A: Addr>(rs: &[Rule<A>], keys: &[Key<A>]) -> Result<(), TestC
         }
         prop_assert_eq!(&got, &out, "bursts of {}", burst);
     }
+    // The RFC tables answer the same, one key at a time and in every burst size.
+    // Random rules make far more classes than real ones: larger random sets may
+    // not fit the budget, small ones must. (Building tables for hundreds of random
+    // rules takes seconds in a debug build: the ClassBench test covers 1k sets.)
+    if rs.len() > RFC_TEST_RULES {
+        return Ok(());
+    }
+    let mut o = c.clone();
+    let built = o.optimize(RFC_TEST_BUDGET);
+    if A::BITS != 32 || rs.len() <= 8 {
+        prop_assert!(!built, "optimize of {} rules", rs.len());
+    } else if rs.len() <= 32 {
+        prop_assert!(built, "optimize of {} rules", rs.len());
+    }
+    prop_assert_eq!(o.is_optimized(), built);
+    for burst in [1, 7, 64, 65, 256] {
+        let mut got = vec![None; keys.len()];
+        for (k, g) in keys.chunks(burst).zip(got.chunks_mut(burst)) {
+            o.classify_batch(k, g);
+        }
+        prop_assert_eq!(&got, &out, "optimized, bursts of {}", burst);
+    }
+    for (k, want) in keys.iter().zip(&out) {
+        prop_assert_eq!(o.classify(k), *want, "optimized key {:?}", k);
+    }
     Ok(())
 }
 
@@ -192,7 +221,12 @@ fn check_updates<A: Addr>(
         r.id = 1_000_000 + i as u32;
     }
     let keys = corner_keys(initial, keys);
-    for &(ins, pick) in ops {
+    for (step, &(ins, pick)) in ops.iter().enumerate() {
+        // Now and then the RFC tables: the next update must rebuild the trees it
+        // dropped for them, and lookups in between use the tables.
+        if step % 5 == 0 && live.len() <= RFC_TEST_RULES {
+            c.optimize(RFC_TEST_BUDGET);
+        }
         if ins && !pool.is_empty() {
             let r = pool.swap_remove(pick % pool.len());
             c.insert(r).unwrap();
@@ -206,6 +240,7 @@ fn check_updates<A: Addr>(
             pool.push(r);
         }
         prop_assert_eq!(c.len(), live.len());
+        prop_assert!(!c.is_optimized(), "an update keeps the RFC tables");
         // The batch path keeps per-partition state (root-child bounds)
         // that updates must maintain: check it too.
         let mut out = vec![None; keys.len()];

@@ -72,6 +72,9 @@ pub struct BenchOptions {
     pub burst: usize,
     /// PRNG seed for churn.
     pub seed: u64,
+    /// Also measure the classifier after [`Classifier::optimize`] with this byte
+    /// budget (`None`: not measured).
+    pub optimize_bytes: Option<usize>,
     /// Exact heap figures for the build-memory measurement, from the process'
     /// global allocator (`None`: the peak RSS is read instead).
     pub heap: Option<&'static dyn HeapMeter>,
@@ -105,6 +108,7 @@ impl BenchOptions {
             build_reps: 3,
             burst: 256,
             seed: 1,
+            optimize_bytes: None,
             heap: None,
         }
     }
@@ -158,6 +162,27 @@ pub struct ChurnReport {
     pub mismatches: Option<u64>,
 }
 
+/// Figures of the classifier after [`Classifier::optimize`] (a copy of the fresh
+/// build, optimized once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizedReport {
+    /// The byte budget given to `optimize`.
+    pub budget_bytes: u64,
+    /// Whether the tables were built (false: too many rules, IPv6, or over budget;
+    /// the other figures are then the trees').
+    pub built: bool,
+    /// Wall time of `optimize`, in seconds.
+    pub optimize_s: f64,
+    /// Runtime footprint after `optimize`.
+    pub memory_bytes: u64,
+    /// Median ns per packet.
+    pub lookup_ns_per_packet: f64,
+    /// The same by thread CPU time (Linux).
+    pub lookup_cpu_ns_per_packet: Option<f64>,
+    /// Trace lines that differ from the match file (`None`: not verified).
+    pub mismatches: Option<u64>,
+}
+
 /// Everything `dpu-fw bench` prints.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchReport {
@@ -188,6 +213,8 @@ pub struct BenchReport {
     pub mismatches: Option<u64>,
     /// Churn results, when asked for.
     pub churn: Option<ChurnReport>,
+    /// The optimized classifier's figures, when asked for.
+    pub optimized: Option<OptimizedReport>,
     /// The peer measured in the same run, when the caller attaches one.
     pub peer: Option<PeerReport>,
 }
@@ -369,6 +396,24 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let cpu_ns = (!times.cpu.is_empty()).then(|| median(&mut times.cpu.clone()));
     let mismatches = count_mismatches(&out, want.as_ref());
 
+    let optimized = opts.optimize_bytes.map(|budget| {
+        let mut o = c.clone();
+        let t = Instant::now();
+        let built = o.optimize(budget);
+        let optimize_s = t.elapsed().as_secs_f64();
+        let (times, out) = time_lookups(&o, &keys, opts.burst, opts.reps, opts.min_rep_time);
+        OptimizedReport {
+            budget_bytes: budget as u64,
+            built,
+            optimize_s,
+            memory_bytes: o.memory_bytes() as u64,
+            lookup_ns_per_packet: median(&mut times.wall.clone()),
+            lookup_cpu_ns_per_packet: (!times.cpu.is_empty())
+                .then(|| median(&mut times.cpu.clone())),
+            mismatches: count_mismatches(&out, want.as_ref()),
+        }
+    });
+
     let churn = match opts.churn_pct {
         Some(pct) if !rules.is_empty() => {
             let n = ((rules.len() as f64 * pct / 100.0).round() as usize).min(rules.len());
@@ -424,6 +469,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
         mpps: if ns > 0.0 { 1e3 / ns } else { 0.0 },
         mismatches,
         churn,
+        optimized,
         peer: None,
     })
 }
@@ -483,6 +529,21 @@ impl BenchReport {
                 )
             },
         );
+        let optimized = self.optimized.as_ref().map_or_else(
+            || "null".to_owned(),
+            |o| {
+                format!(
+                    "{{\"budget_bytes\":{},\"built\":{},\"optimize_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"mismatches\":{}}}",
+                    o.budget_bytes,
+                    o.built,
+                    json_f(o.optimize_s),
+                    o.memory_bytes,
+                    json_f(o.lookup_ns_per_packet),
+                    o.lookup_cpu_ns_per_packet.map_or_else(|| "null".to_owned(), json_f),
+                    json_opt(o.mismatches)
+                )
+            },
+        );
         let peer = self.peer.as_ref().map_or_else(
             || "null".to_owned(),
             |p| {
@@ -496,7 +557,7 @@ impl BenchReport {
             },
         );
         format!(
-            "{{\"rules_file\":{},\"rules\":{},\"packets\":{},\"build_s\":{},\"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"lookup_ns_reps\":[{}],\"mpps\":{},\"mismatches\":{},\"churn\":{churn},\"peer\":{peer}}}",
+            "{{\"rules_file\":{},\"rules\":{},\"packets\":{},\"build_s\":{},\"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"lookup_ns_reps\":[{}],\"mpps\":{},\"mismatches\":{},\"churn\":{churn},\"optimized\":{optimized},\"peer\":{peer}}}",
             json_str(&self.rules_file),
             self.rules,
             self.packets,
@@ -553,6 +614,28 @@ impl core::fmt::Display for BenchReport {
                 write!(f, ", {m} mismatches")?;
             }
         }
+        if let Some(o) = &self.optimized {
+            if o.built {
+                write!(
+                    f,
+                    "\n  optimized (RFC tables): lookup {:.1} ns ({:.2}x the trees), optimize {:.4} s, memory {:.2} MiB",
+                    o.lookup_ns_per_packet,
+                    self.lookup_ns_per_packet / o.lookup_ns_per_packet.max(1e-9),
+                    o.optimize_s,
+                    o.memory_bytes as f64 / 1048576.0
+                )?;
+                if let Some(m) = o.mismatches {
+                    write!(f, ", {m} mismatches")?;
+                }
+            } else {
+                write!(
+                    f,
+                    "\n  optimized: not built (more than {} rules, or tables over {:.1} MiB): lookups use the trees",
+                    doca_flow::classifier::RFC_MAX_RULES,
+                    o.budget_bytes as f64 / 1048576.0
+                )?;
+            }
+        }
         if let Some(p) = &self.peer {
             write!(
                 f,
@@ -587,6 +670,15 @@ mod tests {
             mpps: 50.0,
             mismatches: Some(0),
             churn: None,
+            optimized: Some(OptimizedReport {
+                budget_bytes: 4,
+                built: true,
+                optimize_s: 0.25,
+                memory_bytes: 12,
+                lookup_ns_per_packet: 5.0,
+                lookup_cpu_ns_per_packet: None,
+                mismatches: Some(0),
+            }),
             peer: None,
         };
         let j = r.to_json();
@@ -595,6 +687,7 @@ mod tests {
             "\"memory_bytes\":10",
             "\"lookup_ns_per_packet\":20",
             "\"mpps\":50",
+            "\"optimized\":{\"budget_bytes\":4,\"built\":true,\"optimize_s\":0.25,\"memory_bytes\":12,\"lookup_ns_per_packet\":5,",
         ] {
             assert!(j.contains(k), "{j}");
         }

@@ -1,0 +1,514 @@
+//! Recursive Flow Classification (Gupta and McKeown, SIGCOMM 1999) tables: a
+//! read-only snapshot of a small IPv4 rule set that answers a lookup in three
+//! rounds of independent table loads, with no branches on the data.
+//!
+//! A key is cut into seven *chunks*: the high and low 16 bits of each address,
+//! each port, and `(has_ports << 8) | proto`. **Phase 0**: per chunk, a table
+//! indexed by the chunk's value gives its *class*: values matched by the same
+//! rules share one. **Phase 1**: `(src hi, src lo)`, `(dst hi, dst lo)` and
+//! `(src port, dst port)` class pairs index tables giving the source, destination
+//! and port classes. **Phase 2**: three more pairings combine those and the
+//! protocol class (which pairs first is chosen per rule set, for the smallest
+//! tables); the last table holds, per pair, the first matching rule by rank.
+//!
+//! Classes are sets of rules (bitmaps in rank order) while building. A set stops
+//! at its first rule that is a wildcard in every chunk not yet combined: no rule
+//! after it can win for any key in that class, and dropping them merges classes.
+//! The last table's identical rows and columns are stored once.
+//!
+//! The snapshot does not follow updates: [`Classifier`](super::Classifier) drops
+//! it on every insert and remove (lookups go back to the trees, exact) and
+//! builds it again on [`Classifier::optimize`](super::Classifier::optimize).
+//! It is only built for IPv4 sets of at most [`RFC_MAX_RULES`] rules whose
+//! tables fit the caller's byte budget; on the ClassBench 1k sets its lookups
+//! are 2-4x the trees' (`docs/classifier.md`, "RFC snapshot").
+
+use std::collections::HashMap;
+
+use super::{Addr, Key, Rule};
+
+/// The most rules an RFC snapshot is built for: the build's cost grows with the
+/// product of class counts, which grows with the rules.
+pub const RFC_MAX_RULES: usize = 2048;
+
+/// The most (source, destination) x (ports, protocol) class pairs the last table
+/// is computed for (before it is compressed): bounds the build's time and memory.
+const MAX_PAIRS: usize = 1 << 26;
+
+/// Marks "no rule matches" in the last table.
+const NONE: u16 = u16::MAX;
+
+/// Rule sets of one chunk, pairing or table: `n` sets of `w` words each, bit `i`
+/// = rule `i` in rank order.
+struct Sets {
+    w: usize,
+    words: Vec<u64>,
+    index: HashMap<Box<[u64]>, u16>,
+}
+
+impl Sets {
+    fn new(w: usize) -> Sets {
+        Sets {
+            w,
+            words: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.words.len() / self.w.max(1)
+    }
+
+    fn get(&self, c: usize) -> &[u64] {
+        &self.words[c * self.w..(c + 1) * self.w]
+    }
+
+    /// The class of set `bits` (after cutting it at its first rule that is in
+    /// `full`), a new one if unseen; `None` past `u16` classes.
+    fn intern(&mut self, bits: &mut [u64], full: &[u64]) -> Option<u16> {
+        let mut cut = false;
+        for (b, f) in bits.iter_mut().zip(full) {
+            if cut {
+                *b = 0;
+            } else if *b & f != 0 {
+                let t = (*b & f).trailing_zeros();
+                if t < 63 {
+                    *b &= (2u64 << t) - 1;
+                }
+                cut = true;
+            }
+        }
+        if let Some(&c) = self.index.get(&*bits) {
+            return Some(c);
+        }
+        let c = u16::try_from(self.len()).ok().filter(|&c| c < NONE)?;
+        self.words.extend_from_slice(bits);
+        self.index.insert(bits.into(), c);
+        Some(c)
+    }
+}
+
+/// The RFC tables of one rule set (see the module docs).
+#[derive(Clone)]
+pub(crate) struct Rfc {
+    /// Phase 0, by chunk: 0/1 source high/low, 2/3 destination high/low, 4/5
+    /// source/destination port (fixed sizes: the chunk values index them with no
+    /// bounds checks).
+    t0: [Box<[u16; 1 << 16]>; 6],
+    /// Phase 0 of chunk 6 (`(has_ports << 8) | proto`).
+    tq: Box<[u16; 512]>,
+    /// Phase 1: source, destination and port classes; `w1` their row widths.
+    t1: [Box<[u16]>; 3],
+    w1: [u32; 3],
+    /// Phase 2: (source, destination) classes and (ports, protocol) classes;
+    /// `w2` their row widths.
+    t2: [Box<[u16]>; 2],
+    w2: [u32; 2],
+    /// The answer (a rule index or [`NONE`]) per pair of phase-2 classes.
+    last: Blocks,
+    /// Rule index (rank order) -> rule id.
+    ids: Box<[u32]>,
+}
+
+impl core::fmt::Debug for Rfc {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Rfc")
+            .field("rules", &self.ids.len())
+            .field("bytes", &self.memory_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A rule's value interval in each 16-bit chunk (0-5).
+fn intervals(r: &Rule<u32>) -> [(u32, u32); 6] {
+    let halves = |addr: u32, len: u32| {
+        let hi = addr >> 16;
+        let lo = addr & 0xffff;
+        let h = if len >= 16 {
+            (hi, hi)
+        } else {
+            let m = 0xffff_u32 >> len;
+            (hi & !m, hi | m)
+        };
+        let l = if len <= 16 {
+            (0, 0xffff)
+        } else {
+            let m = 0xffff_u32 >> (len - 16);
+            (lo & !m, lo | m)
+        };
+        (h, l)
+    };
+    let (sh, sl) = halves(r.src.addr(), u32::from(r.src.prefix_len()));
+    let (dh, dl) = halves(r.dst.addr(), u32::from(r.dst.prefix_len()));
+    [
+        sh,
+        sl,
+        dh,
+        dl,
+        (u32::from(r.src_port.lo()), u32::from(r.src_port.hi())),
+        (u32::from(r.dst_port.lo()), u32::from(r.dst_port.hi())),
+    ]
+}
+
+/// Whether rule `r` matches chunk-6 value `v` (`(has_ports << 8) | proto`).
+fn matches_q(r: &Rule<u32>, v: u32) -> bool {
+    let proto = (v & 0xff) as u8;
+    let has_ports = v >> 8 == 1;
+    (proto & r.proto_mask) == (r.proto & r.proto_mask)
+        && (has_ports || (r.src_port.is_any() && r.dst_port.is_any()))
+}
+
+/// What the builder keeps while pairing classes.
+struct Builder {
+    w: usize,
+    /// Per chunk, the rules that are a wildcard in it.
+    full: [Vec<u64>; 7],
+    /// The byte budget left for tables.
+    budget: usize,
+}
+
+impl Builder {
+    /// The rules that are wildcards in every chunk of `chunks` (a bit mask).
+    fn full_in(&self, chunks: u8) -> Vec<u64> {
+        let mut b = vec![!0u64; self.w];
+        for (c, f) in self.full.iter().enumerate() {
+            if chunks & (1 << c) != 0 {
+                for (x, y) in b.iter_mut().zip(f) {
+                    *x &= y;
+                }
+            }
+        }
+        b
+    }
+
+    /// Takes `n` table entries from the budget.
+    fn take(&mut self, n: usize) -> Option<()> {
+        self.budget = self.budget.checked_sub(n.checked_mul(2)?)?;
+        Some(())
+    }
+
+    /// The phase-0 table of chunk `c` from the rules' intervals in it.
+    fn chunk(&mut self, iv: &[(u32, u32)], rest: u8) -> Option<(Box<[u16]>, Sets)> {
+        self.take(1 << 16)?;
+        let full = self.full_in(rest);
+        // Interval starts and ends as events over the 16-bit values.
+        let mut events: Vec<(u32, bool, usize)> = Vec::with_capacity(2 * iv.len());
+        for (i, &(lo, hi)) in iv.iter().enumerate() {
+            events.push((lo, true, i));
+            events.push((hi + 1, false, i));
+        }
+        events.sort_unstable();
+        let mut sets = Sets::new(self.w);
+        let mut table = vec![0u16; 1 << 16];
+        let mut active = vec![0u64; self.w];
+        let mut at = 0;
+        let mut start = 0u32;
+        while start < 1 << 16 {
+            while at < events.len() && events[at].0 == start {
+                let (_, add, i) = events[at];
+                if add {
+                    active[i / 64] |= 1 << (i % 64);
+                } else {
+                    active[i / 64] &= !(1 << (i % 64));
+                }
+                at += 1;
+            }
+            let end = events.get(at).map_or(1 << 16, |e| e.0.min(1 << 16));
+            let mut bits = active.clone();
+            let c = sets.intern(&mut bits, &full)?;
+            table[start as usize..end as usize].fill(c);
+            start = end;
+        }
+        Some((table.into(), sets))
+    }
+
+    /// The table pairing classes of `a` (rows) with classes of `b` (columns).
+    fn pair(&mut self, a: &Sets, b: &Sets, rest: u8) -> Option<(Box<[u16]>, Sets)> {
+        let n = a.len().checked_mul(b.len())?;
+        self.take(n)?;
+        let full = self.full_in(rest);
+        let mut sets = Sets::new(self.w);
+        let mut table = Vec::with_capacity(n);
+        let mut bits = vec![0u64; self.w];
+        for i in 0..a.len() {
+            let x = a.get(i);
+            for j in 0..b.len() {
+                for ((o, p), q) in bits.iter_mut().zip(x).zip(b.get(j)) {
+                    *o = p & q;
+                }
+                table.push(sets.intern(&mut bits, &full)?);
+            }
+        }
+        Some((table.into(), sets))
+    }
+}
+
+/// The first rule in both `x` and `y`, or [`NONE`].
+fn first_common(x: &[u64], y: &[u64]) -> u16 {
+    for (k, (p, q)) in x.iter().zip(y).enumerate() {
+        let m = p & q;
+        if m != 0 {
+            return (k * 64 + m.trailing_zeros() as usize) as u16;
+        }
+    }
+    NONE
+}
+
+/// The last table: the first common rule of each (row class, column class), with
+/// identical columns and then identical rows stored once. Returns the table, the
+/// stored row of each row class, the stored column of each column class and the
+/// row width.
+fn answers(a: &Sets, b: &Sets) -> (Vec<u16>, Vec<u16>, Vec<u16>, usize) {
+    let mut col_index: HashMap<Vec<u16>, u16> = HashMap::new();
+    let mut col_of = Vec::with_capacity(b.len());
+    let mut cols: Vec<Vec<u16>> = Vec::new();
+    for j in 0..b.len() {
+        let col: Vec<u16> = (0..a.len())
+            .map(|i| first_common(a.get(i), b.get(j)))
+            .collect();
+        let next = cols.len() as u16;
+        let id = *col_index.entry(col.clone()).or_insert(next);
+        if id == next {
+            cols.push(col);
+        }
+        col_of.push(id);
+    }
+    let width = cols.len();
+    let mut row_index: HashMap<Vec<u16>, u16> = HashMap::new();
+    let mut row_of = Vec::with_capacity(a.len());
+    let mut table = Vec::new();
+    for i in 0..a.len() {
+        let row: Vec<u16> = cols.iter().map(|c| c[i]).collect();
+        let next = row_index.len() as u16;
+        let id = *row_index.entry(row.clone()).or_insert(next);
+        if id == next {
+            table.extend_from_slice(&row);
+        }
+        row_of.push(id);
+    }
+    (table, row_of, col_of, width)
+}
+
+/// Entries per block of the last table.
+const BLOCK: usize = 8;
+
+/// The last table cut into blocks of [`BLOCK`] entries, identical blocks stored
+/// once (ClassBench's ipc1_1k: 6.9 MB of answers in 1.2 MB): `index[row * width
+/// + col / BLOCK]` is the block holding `(row, col)`.
+#[derive(Clone)]
+struct Blocks {
+    index: Box<[u16]>,
+    blocks: Box<[u16]>,
+    /// Blocks per row.
+    width: u32,
+}
+
+impl Blocks {
+    /// The blocks of `table` (rows of `width` entries); `None` past `u16` blocks.
+    fn new(table: &[u16], width: usize) -> Option<Blocks> {
+        let rows = table.len() / width.max(1);
+        let per_row = width.div_ceil(BLOCK);
+        let mut seen: HashMap<[u16; BLOCK], u16> = HashMap::new();
+        let mut blocks = Vec::new();
+        let mut index = Vec::with_capacity(rows * per_row);
+        for row in table.chunks(width.max(1)) {
+            for part in row.chunks(BLOCK) {
+                let mut block = [NONE; BLOCK];
+                block[..part.len()].copy_from_slice(part);
+                let next = u16::try_from(seen.len()).ok()?;
+                let id = *seen.entry(block).or_insert(next);
+                if id == next {
+                    blocks.extend_from_slice(&block);
+                }
+                index.push(id);
+            }
+        }
+        Some(Blocks {
+            index: index.into(),
+            blocks: blocks.into(),
+            width: per_row as u32,
+        })
+    }
+
+    #[inline(always)]
+    fn get(&self, row: usize, col: usize) -> u16 {
+        let b = usize::from(self.index[row * self.width as usize + col / BLOCK]);
+        self.blocks[b * BLOCK + col % BLOCK]
+    }
+}
+
+/// Chunk masks of the four phase-1 registers: source, destination, ports, protocol.
+const REG_CHUNKS: [u8; 4] = [0b11, 0b1100, 0b11_0000, 0b100_0000];
+const ALL_CHUNKS: u8 = 0b111_1111;
+
+impl Rfc {
+    /// Builds the tables of `rules` (IPv4) in at most `max_bytes`; `None` when the
+    /// set has more than [`RFC_MAX_RULES`] rules or the tables would not fit.
+    pub(crate) fn build(rules: &[Rule<u32>], max_bytes: usize) -> Option<Rfc> {
+        if rules.len() > RFC_MAX_RULES {
+            return None;
+        }
+        let mut r = rules.to_vec();
+        r.sort_unstable_by_key(Rule::rank);
+        let n = r.len();
+        let w = n.div_ceil(64).max(1);
+        let ivs: Vec<[(u32, u32); 6]> = r.iter().map(intervals).collect();
+        let mut full: [Vec<u64>; 7] = Default::default();
+        for (c, f) in full.iter_mut().enumerate() {
+            *f = vec![0u64; w];
+            for (i, rule) in r.iter().enumerate() {
+                let wild = if c < 6 {
+                    ivs[i][c] == (0, 0xffff)
+                } else {
+                    rule.proto_mask == 0 && rule.src_port.is_any() && rule.dst_port.is_any()
+                };
+                if wild {
+                    f[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        let ids_bytes = n * 4;
+        let mut b = Builder {
+            w,
+            full,
+            budget: max_bytes.checked_sub(ids_bytes)?,
+        };
+        // Phase 0.
+        let mut t0: Vec<Box<[u16; 1 << 16]>> = Vec::with_capacity(6);
+        let mut c0: Vec<Sets> = Vec::with_capacity(7);
+        for c in 0..6 {
+            let iv: Vec<(u32, u32)> = ivs.iter().map(|x| x[c]).collect();
+            let (t, s) = b.chunk(&iv, ALL_CHUNKS & !(1 << c))?;
+            t0.push(t.try_into().ok()?);
+            c0.push(s);
+        }
+        b.take(512)?;
+        let qfull = b.full_in(ALL_CHUNKS & !(1 << 6));
+        let mut q = Sets::new(w);
+        let mut tq = Vec::with_capacity(512);
+        for v in 0..512u32 {
+            let mut bits = vec![0u64; w];
+            for (i, rule) in r.iter().enumerate() {
+                if matches_q(rule, v) {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+            tq.push(q.intern(&mut bits, &qfull)?);
+        }
+        let tq: Box<[u16; 512]> = tq.into_boxed_slice().try_into().ok()?;
+        let t0: [Box<[u16; 1 << 16]>; 6] = t0.try_into().ok()?;
+        // Phase 1.
+        let w1 = [c0[1].len() as u32, c0[3].len() as u32, c0[5].len() as u32];
+        let mut t1: [Box<[u16]>; 3] = Default::default();
+        let mut regs: Vec<Sets> = Vec::with_capacity(6);
+        for (k, c) in [0usize, 2, 4].into_iter().enumerate() {
+            let (t, s) = b.pair(&c0[c], &c0[c + 1], ALL_CHUNKS & !REG_CHUNKS[k])?;
+            t1[k] = t;
+            regs.push(s);
+        }
+        regs.push(q);
+        // Phase 2: (source, destination) and (ports, protocol) classes, then the
+        // answer of each pair of those.
+        let (tx, x) = b.pair(&regs[0], &regs[1], REG_CHUNKS[2] | REG_CHUNKS[3])?;
+        let (ty, y) = b.pair(&regs[2], &regs[3], REG_CHUNKS[0] | REG_CHUNKS[1])?;
+        // Bounds the build's time and transient memory.
+        if x.len().saturating_mul(y.len()) > MAX_PAIRS {
+            return None;
+        }
+        let (t_last, row_of, col_of, width) = answers(&x, &y);
+        let last = Blocks::new(&t_last, width)?;
+        let w2 = [regs[1].len() as u32, regs[3].len() as u32];
+        let mut t2: [Box<[u16]>; 2] = [tx, ty];
+        // Only the last table reads x and y classes: renumber them to its rows
+        // and columns.
+        for (t, map) in t2.iter_mut().zip([&row_of, &col_of]) {
+            for v in t.iter_mut() {
+                *v = map[*v as usize];
+            }
+        }
+        let rfc = Rfc {
+            t0,
+            tq,
+            t1,
+            w1,
+            w2,
+            t2,
+            last,
+            ids: r.iter().map(|x| x.id).collect(),
+        };
+        (rfc.memory_bytes() <= max_bytes).then_some(rfc)
+    }
+
+    /// The phase-0 and phase-1 classes of `k`: source, destination, ports and
+    /// protocol.
+    #[inline(always)]
+    fn phase1<A: Addr>(&self, k: &Key<A>) -> [u16; 4] {
+        let (src, dst) = (k.src.to_u128() as u32, k.dst.to_u128() as u32);
+        // A key without ports keeps whatever port values it has: chunk 6 already
+        // rules out every rule that needs ports, and the others take any port.
+        let (sp, dp) = (k.src_port, k.dst_port);
+        let t0 = &self.t0;
+        let c = [
+            t0[0][(src >> 16) as usize],
+            t0[1][(src & 0xffff) as usize],
+            t0[2][(dst >> 16) as usize],
+            t0[3][(dst & 0xffff) as usize],
+            t0[4][usize::from(sp)],
+            t0[5][usize::from(dp)],
+        ]
+        .map(usize::from);
+        let at = |i: usize| self.t1[i][c[2 * i] * self.w1[i] as usize + c[2 * i + 1]];
+        [
+            at(0),
+            at(1),
+            at(2),
+            self.tq[(usize::from(k.has_ports) << 8) | usize::from(k.proto)],
+        ]
+    }
+
+    /// The answer for phase-1 classes `c`.
+    #[inline(always)]
+    fn phase2(&self, c: [u16; 4]) -> Option<u32> {
+        let c = c.map(usize::from);
+        let x = usize::from(self.t2[0][c[0] * self.w2[0] as usize + c[1]]);
+        let y = usize::from(self.t2[1][c[2] * self.w2[1] as usize + c[3]]);
+        let f = self.last.get(x, y);
+        (f != NONE).then(|| self.ids[usize::from(f)])
+    }
+
+    /// The id of the first matching rule by rank.
+    #[inline]
+    pub(crate) fn classify<A: Addr>(&self, k: &Key<A>) -> Option<u32> {
+        self.phase2(self.phase1(k))
+    }
+
+    /// `out[i] = self.classify(&keys[i])`, in two passes over each group of keys
+    /// (phases 0-1, then 2): every load of a pass is independent of the others.
+    pub(crate) fn classify_batch<A: Addr>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        const GROUP: usize = 64;
+        let mut mid = [[0u16; 4]; GROUP];
+        for (ks, os) in keys.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+            for (k, m) in ks.iter().zip(mid.iter_mut()) {
+                *m = self.phase1(k);
+            }
+            for (m, o) in mid.iter().zip(os.iter_mut()) {
+                *o = self.phase2(*m);
+            }
+        }
+    }
+
+    /// Bytes held by the tables.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let tables: usize = self.t0.len() * (1 << 16)
+            + self.tq.len()
+            + self
+                .t1
+                .iter()
+                .chain(&self.t2)
+                .map(|t| t.len())
+                .sum::<usize>()
+            + self.last.index.len()
+            + self.last.blocks.len();
+        tables * 2 + self.ids.len() * 4
+    }
+}
