@@ -1,5 +1,6 @@
-//! Criterion benches of the software classifier: lookup (bursts of 256),
-//! build, and single-rule updates, on seeded synthetic sets (always) and on
+//! Criterion benches of the software classifier: lookup (bursts of 256; also
+//! through `Classifier::optimize`'s RFC tables where it builds them, names ending
+//! in `-optimized`), build, and single-rule updates, on seeded synthetic sets (always) and on
 //! the shared ClassBench sets when present (`CLASSBENCH_DIR`, default
 //! `../shared/classbench`; 1k and 10k sets, plus 100k with
 //! `CLASSBENCH_ALL=1`).
@@ -97,6 +98,22 @@ fn lookup(c: &mut Criterion) {
         let mut out = vec![None; s.keys.len()];
         g.throughput(Throughput::Elements(s.keys.len() as u64));
         g.bench_function(&s.name, |b| {
+            b.iter(|| {
+                for (k, o) in s.keys.chunks(256).zip(out.chunks_mut(256)) {
+                    cl.classify_batch(black_box(k), o);
+                }
+            });
+        });
+    }
+    // The same sets through the RFC tables, where `optimize` builds them (`-optimized`).
+    for s in sets_v4() {
+        let mut cl = Classifier::build(&s.rules).unwrap();
+        if !cl.optimize(4 << 20) {
+            continue;
+        }
+        let mut out = vec![None; s.keys.len()];
+        g.throughput(Throughput::Elements(s.keys.len() as u64));
+        g.bench_function(format!("{}-optimized", s.name), |b| {
             b.iter(|| {
                 for (k, o) in s.keys.chunks(256).zip(out.chunks_mut(256)) {
                     cl.classify_batch(black_box(k), o);

@@ -148,7 +148,10 @@ compile_error!(
     "features `doca` and `doca-emu` exclude each other: both define DOCA Flow's seam \
      (the SDK shim and the emulator); build with one"
 );
-pub use backend::sw::{AclMemo, DropReason, MemoStats, Outcome, SwBackend, TRAIL_LEN, Verdict};
+pub use backend::sw::{
+    ACL_OPTIMIZE_BYTES, ACL_OPTIMIZE_MIN_OPS, AclMemo, DropReason, MemoStats, Outcome, SwBackend,
+    TRAIL_LEN, Verdict,
+};
 pub use backend::{
     Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId, PipeType,
     PortId,

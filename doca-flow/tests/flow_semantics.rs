@@ -214,10 +214,18 @@ fn acl_behind_root(
     p0: &doca_flow::Port,
     q: &mut doca_flow::Queue,
 ) -> (doca_flow::ControlPipe, doca_flow::AclPipe) {
+    acl_behind_root_sized(p0, q, 64)
+}
+
+fn acl_behind_root_sized(
+    p0: &doca_flow::Port,
+    q: &mut doca_flow::Queue,
+    entries: u32,
+) -> (doca_flow::ControlPipe, doca_flow::AclPipe) {
     let acl = p0
         .pipe_builder("acl")
         .acl()
-        .nr_entries(64)
+        .nr_entries(entries)
         .fwd_miss(Fwd::Drop)
         .build()
         .unwrap();
@@ -288,6 +296,94 @@ fn acl_port_ranges_prefixes_and_priority() {
         .build();
     assert_eq!(run(&flow, 0, frag), Verdict::Drop(DropReason::Fwd));
 }
+
+/// A batch of at least `ACL_OPTIMIZE_MIN_OPS` ACL changes in one `entries_process` puts
+/// the pipe on RFC tables; a single change puts it back on its trees; answers stay the
+/// same throughout, and the same as a backend with the tables turned off.
+#[test]
+fn acl_batches_get_rfc_tables_and_answers_do_not_change() {
+    let n = doca_flow::ACL_OPTIMIZE_MIN_OPS as u8 + 36;
+    // Rule i: sources 10.i.0.0/16 to destination port 1000 + i; every third drops; a
+    // catch-all for TCP at the lowest priority.
+    let build = |optimize: bool| {
+        let flow = Flow::builder().queues(2).build().unwrap();
+        if !optimize {
+            flow.sw().set_acl_optimize(None);
+        }
+        let p0 = flow.start_port(PortId(0), "p0").unwrap();
+        let p1 = flow.start_port(PortId(1), "p1").unwrap();
+        let mut q = flow.take_queue(0).unwrap();
+        let (root, acl) = acl_behind_root_sized(&p0, &mut q, 256);
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let fwd = if i % 3 == 0 { Fwd::Drop } else { OUT };
+            let e = AclEntry::new(
+                Prefix::new(IpAddr::from(ip(10, i, 0, 0)), 16).unwrap(),
+                Prefix::ANY_V4,
+                u32::from(i) + 1,
+                fwd,
+            )
+            .proto(6)
+            .dst_port(PortRange::single(1000 + u16::from(i)));
+            entries.push(acl.add_entry(&mut q, e, Flags::WaitForBatch).unwrap());
+        }
+        let tcp_any = AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 1000, OUT).proto(6);
+        entries.push(acl.add_entry(&mut q, tcp_any, Flags::WaitForBatch).unwrap());
+        p0.entries_process(&mut q, 0).unwrap();
+        (flow, p0, p1, q, root, acl, entries)
+    };
+    let (fast, p0, _p1, mut q, _root, acl, entries) = build(true);
+    let (slow, p0s, _p1s, mut qs, _roots, acls, entries_s) = build(false);
+    assert!(fast.sw().acl_optimized(acl.id()), "a batch of {n} adds");
+    assert!(!slow.sw().acl_optimized(acls.id()), "optimize turned off");
+    let frames: Vec<Vec<u8>> = (0..n + 4)
+        .flat_map(|i| {
+            let src = ip(10, i, 1, 2);
+            [
+                PacketBuilder::tcp4(src, ip(1, 1, 1, 1), 5, 1000 + u16::from(i)).build(),
+                PacketBuilder::tcp4(src, ip(1, 1, 1, 1), 5, 999).build(),
+                PacketBuilder::udp4(src, ip(1, 1, 1, 1), 5, 1000 + u16::from(i)).build(),
+                PacketBuilder::tcp4(src, ip(1, 1, 1, 1), 5, 1000 + u16::from(i))
+                    .fragment(10, false)
+                    .build(),
+            ]
+        })
+        .collect();
+    let same = |what: &str| {
+        let mut forwarded = [0usize; 2];
+        for f in &frames {
+            let a = run(&fast, 0, f.clone());
+            assert_eq!(a, run(&slow, 0, f.clone()), "{what}: {f:02x?}");
+            forwarded[usize::from(a == OUT_VERDICT)] += 1;
+        }
+        // Both outcomes occur: the frames reach rules that drop and rules that forward.
+        assert!(
+            forwarded[0] > 0 && forwarded[1] > 0,
+            "{what}: {forwarded:?}"
+        );
+    };
+    same("RFC tables");
+    // Rule 3 (drops its port) goes: one change puts the pipe back on its trees.
+    acl.remove_entry(&mut q, &entries[3], Flags::NoWait)
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    acls.remove_entry(&mut qs, &entries_s[3], Flags::NoWait)
+        .unwrap();
+    p0s.entries_process(&mut qs, 0).unwrap();
+    assert!(
+        !fast.sw().acl_optimized(acl.id()),
+        "one change drops the tables"
+    );
+    let f = PacketBuilder::tcp4(ip(10, 3, 1, 2), ip(1, 1, 1, 1), 5, 1003).build();
+    assert_eq!(
+        run(&fast, 0, f),
+        OUT_VERDICT,
+        "rule 3 gone: the catch-all forwards"
+    );
+    same("trees after one removal");
+}
+
+const OUT_VERDICT: Verdict = Verdict::Port(PortId(1));
 
 #[test]
 fn acl_range_encoding_is_low_in_match_high_in_mask() {

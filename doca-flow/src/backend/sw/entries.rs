@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::table::{ACL_BATCH_BUILD_MIN, Compiled, Table};
+use super::table::{ACL_BATCH_BUILD_MIN, ACL_OPTIMIZE_MIN_OPS, Compiled, Table};
 use super::{SwBackend, SwPipe};
 use crate::acl_encoding::decode_acl;
 use crate::action::Actions;
@@ -138,6 +138,25 @@ impl SwBackend {
             }
         }
         done
+    }
+
+    /// The ACL pipes with at least [`ACL_OPTIMIZE_MIN_OPS`] of `ops` (adds and
+    /// removes): the ones `entries_process` optimizes once they are applied.
+    pub(super) fn acl_batches(&self, ops: &[Op]) -> Vec<u32> {
+        let mut per_pipe: HashMap<u32, usize> = HashMap::new();
+        for op in ops {
+            let Some(s) = self.slots.get(op.entry.index as usize) else {
+                continue;
+            };
+            if let Some(Compiled::Acl4(_) | Compiled::Acl6(_)) = &s.compiled {
+                *per_pipe.entry(s.pipe).or_default() += 1;
+            }
+        }
+        per_pipe
+            .into_iter()
+            .filter(|&(_, n)| n >= ACL_OPTIMIZE_MIN_OPS)
+            .map(|(pipe, _)| pipe)
+            .collect()
     }
 
     /// Completes an add whose rule [`SwBackend::acl_batch_build`] already put in its table.
