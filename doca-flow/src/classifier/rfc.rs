@@ -23,7 +23,7 @@
 //! tables fit the caller's byte budget; on the ClassBench 1k sets its lookups
 //! are 2-4x the trees' (`docs/classifier.md`, "RFC snapshot").
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Addr, Key, Rule};
 
@@ -51,7 +51,7 @@ impl Sets {
         Sets {
             w,
             words: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 
@@ -259,7 +259,7 @@ fn first_common(x: &[u64], y: &[u64]) -> u16 {
 /// stored row of each row class, the stored column of each column class and the
 /// row width.
 fn answers(a: &Sets, b: &Sets) -> (Vec<u16>, Vec<u16>, Vec<u16>, usize) {
-    let mut col_index: HashMap<Vec<u16>, u16> = HashMap::new();
+    let mut col_index: HashMap<Vec<u16>, u16> = HashMap::default();
     let mut col_of = Vec::with_capacity(b.len());
     let mut cols: Vec<Vec<u16>> = Vec::new();
     for j in 0..b.len() {
@@ -274,7 +274,7 @@ fn answers(a: &Sets, b: &Sets) -> (Vec<u16>, Vec<u16>, Vec<u16>, usize) {
         col_of.push(id);
     }
     let width = cols.len();
-    let mut row_index: HashMap<Vec<u16>, u16> = HashMap::new();
+    let mut row_index: HashMap<Vec<u16>, u16> = HashMap::default();
     let mut row_of = Vec::with_capacity(a.len());
     let mut table = Vec::new();
     for i in 0..a.len() {
@@ -308,7 +308,7 @@ impl Blocks {
     fn new(table: &[u16], width: usize) -> Option<Blocks> {
         let rows = table.len() / width.max(1);
         let per_row = width.div_ceil(BLOCK);
-        let mut seen: HashMap<[u16; BLOCK], u16> = HashMap::new();
+        let mut seen: HashMap<[u16; BLOCK], u16> = HashMap::default();
         let mut blocks = Vec::new();
         let mut index = Vec::with_capacity(rows * per_row);
         for row in table.chunks(width.max(1)) {
