@@ -318,6 +318,9 @@ impl<A: Addr> Classifier<A> {
     /// walked and leaf rules tested, and the partition sizes.
     #[doc(hidden)]
     pub fn debug_stats(&self, keys: &[Key<A>]) -> String {
+        if let Some(f) = &self.fast {
+            return format!("RFC tables: {f:?}");
+        }
         if let Some(l) = &self.linear {
             return format!("scan list of {} rules", l.len());
         }
