@@ -1,27 +1,29 @@
 //! Recursive Flow Classification (Gupta and McKeown, SIGCOMM 1999) tables: a
-//! read-only snapshot of a small IPv4 rule set that answers a lookup in three
-//! rounds of independent table loads, with no branches on the data.
+//! read-only snapshot of a small IPv4 rule set that answers a lookup in four
+//! rounds of table loads, independent within a round, with no branches on the
+//! data.
 //!
 //! A key is cut into seven *chunks*: the high and low 16 bits of each address,
 //! each port, and `(has_ports << 8) | proto`. **Phase 0**: per chunk, a table
 //! indexed by the chunk's value gives its *class*: values matched by the same
 //! rules share one. **Phase 1**: `(src hi, src lo)`, `(dst hi, dst lo)` and
 //! `(src port, dst port)` class pairs index tables giving the source, destination
-//! and port classes. **Phase 2**: three more pairings combine those and the
-//! protocol class (which pairs first is chosen per rule set, for the smallest
-//! tables); the last table holds, per pair, the first matching rule by rank.
+//! and port classes. **Phase 2**: (source, destination) and (ports, protocol)
+//! pairs give two classes, and the last table holds, per pair of those, the first
+//! matching rule by rank.
 //!
 //! Classes are sets of rules (bitmaps in rank order) while building. A set stops
 //! at its first rule that is a wildcard in every chunk not yet combined: no rule
 //! after it can win for any key in that class, and dropping them merges classes.
-//! The last table's identical rows and columns are stored once.
+//! The last table's identical rows and columns are stored once, and the rest in
+//! deduplicated blocks of [`BLOCK`] answers.
 //!
 //! The snapshot does not follow updates: [`Classifier`](super::Classifier) drops
-//! it on every insert and remove (lookups go back to the trees, exact) and
-//! builds it again on [`Classifier::optimize`](super::Classifier::optimize).
-//! It is only built for IPv4 sets of at most [`RFC_MAX_RULES`] rules whose
-//! tables fit the caller's byte budget; on the ClassBench 1k sets its lookups
-//! are 2-4x the trees' (`docs/classifier.md`, "RFC snapshot").
+//! it on every insert and remove (and rebuilds its trees) and builds it again on
+//! [`Classifier::optimize`](super::Classifier::optimize). It is only built for
+//! IPv4 sets of at most [`RFC_MAX_RULES`] rules whose tables fit the caller's
+//! byte budget; on the ClassBench 1k sets its lookups are 3-4x the trees'
+//! (`docs/classifier.md`, "RFC tables").
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -187,7 +189,8 @@ impl Builder {
         Some(())
     }
 
-    /// The phase-0 table of chunk `c` from the rules' intervals in it.
+    /// A phase-0 table from the rules' intervals in its chunk (`iv[i]`: rule `i`'s),
+    /// its sets cut at wildcards in the `rest` chunks.
     fn chunk(&mut self, iv: &[(u32, u32)], rest: u8) -> Option<(Box<[u16]>, Sets)> {
         self.take(1 << 16)?;
         let full = self.full_in(rest);
