@@ -263,8 +263,8 @@ impl<A: Addr> Classifier<A> {
     }
 
     /// Builds lookup tables for the current rule set that answer faster than the
-    /// trees (Recursive Flow Classification: seven table loads in parallel, then
-    /// five in three rounds, no branches on the data), when the set is IPv4, has
+    /// trees (Recursive Flow Classification: seven independent table loads, then
+    /// three, two and two more, no branches on the data), when the set is IPv4, has
     /// more than the scan list's 8 and at most [`RFC_MAX_RULES`] rules, and the
     /// tables fit in `max_bytes`. Returns whether they were built.
     ///
@@ -273,8 +273,8 @@ impl<A: Addr> Classifier<A> {
     /// [`remove`](Self::remove): that update rebuilds the trees from the rule map
     /// (a full build: about a millisecond for 1k rules) and drops the tables;
     /// later updates are the trees' usual in-place ones, and lookups stay exact
-    /// throughout. Building the tables costs far more than an update (milliseconds
-    /// to a few hundred for 1k rules, see `docs/classifier.md`), so call it after a
+    /// throughout. Building the tables costs far more than an update (5-120 ms for
+    /// the ClassBench 1k sets, see `docs/classifier.md`), so call it after a
     /// batch of changes, not after each. A set whose tables do not fit keeps its
     /// trees, unchanged. Calling it again with no update in between does nothing.
     pub fn optimize(&mut self, max_bytes: usize) -> bool {
@@ -284,22 +284,7 @@ impl<A: Addr> Classifier<A> {
         if A::BITS != 32 || self.linear.is_some() || self.rules.len() > RFC_MAX_RULES {
             return false;
         }
-        let rules: Vec<Rule<u32>> = self
-            .rules
-            .values()
-            .map(|r| Rule {
-                src: Prefix::new(r.src.addr().to_u128() as u32, r.src.prefix_len())
-                    .expect("an IPv4 prefix stays valid"),
-                dst: Prefix::new(r.dst.addr().to_u128() as u32, r.dst.prefix_len())
-                    .expect("an IPv4 prefix stays valid"),
-                src_port: r.src_port,
-                dst_port: r.dst_port,
-                proto: r.proto,
-                proto_mask: r.proto_mask,
-                priority: r.priority,
-                id: r.id,
-            })
-            .collect();
+        let rules = self.all_rules();
         self.fast = rfc::Rfc::build(&rules, max_bytes).map(Box::new);
         if self.fast.is_some() {
             // Lookups use the tables now; the first update rebuilds the trees.

@@ -122,7 +122,7 @@ impl core::fmt::Debug for Rfc {
 }
 
 /// A rule's value interval in each 16-bit chunk (0-5).
-fn intervals(r: &Rule<u32>) -> [(u32, u32); 6] {
+fn intervals<A: Addr>(r: &Rule<A>) -> [(u32, u32); 6] {
     let halves = |addr: u32, len: u32| {
         let hi = addr >> 16;
         let lo = addr & 0xffff;
@@ -140,8 +140,10 @@ fn intervals(r: &Rule<u32>) -> [(u32, u32); 6] {
         };
         (h, l)
     };
-    let (sh, sl) = halves(r.src.addr(), u32::from(r.src.prefix_len()));
-    let (dh, dl) = halves(r.dst.addr(), u32::from(r.dst.prefix_len()));
+    // IPv4 only (`Rfc::build` checks): the addresses are their low 32 bits.
+    let v4 = |a: A| a.to_u128() as u32;
+    let (sh, sl) = halves(v4(r.src.addr()), u32::from(r.src.prefix_len()));
+    let (dh, dl) = halves(v4(r.dst.addr()), u32::from(r.dst.prefix_len()));
     [
         sh,
         sl,
@@ -153,7 +155,7 @@ fn intervals(r: &Rule<u32>) -> [(u32, u32); 6] {
 }
 
 /// Whether rule `r` matches chunk-6 value `v` (`(has_ports << 8) | proto`).
-fn matches_q(r: &Rule<u32>, v: u32) -> bool {
+fn matches_q<A: Addr>(r: &Rule<A>, v: u32) -> bool {
     let proto = (v & 0xff) as u8;
     let has_ports = v >> 8 == 1;
     (proto & r.proto_mask) == (r.proto & r.proto_mask)
@@ -345,10 +347,11 @@ const REG_CHUNKS: [u8; 4] = [0b11, 0b1100, 0b11_0000, 0b100_0000];
 const ALL_CHUNKS: u8 = 0b111_1111;
 
 impl Rfc {
-    /// Builds the tables of `rules` (IPv4) in at most `max_bytes`; `None` when the
-    /// set has more than [`RFC_MAX_RULES`] rules or the tables would not fit.
-    pub(crate) fn build(rules: &[Rule<u32>], max_bytes: usize) -> Option<Rfc> {
-        if rules.len() > RFC_MAX_RULES {
+    /// Builds the tables of `rules` in at most `max_bytes`; `None` when they are not
+    /// IPv4, the set has more than [`RFC_MAX_RULES`] rules or the tables would not
+    /// fit.
+    pub(crate) fn build<A: Addr>(rules: &[Rule<A>], max_bytes: usize) -> Option<Rfc> {
+        if A::BITS != 32 || rules.len() > RFC_MAX_RULES {
             return None;
         }
         let mut r = rules.to_vec();
