@@ -342,7 +342,7 @@ impl Blocks {
     }
 }
 
-/// Chunk masks of the four phase-1 registers: source, destination, ports, protocol.
+/// Chunk masks of the four phase-1 classes: source, destination, ports, protocol.
 const REG_CHUNKS: [u8; 4] = [0b11, 0b1100, 0b11_0000, 0b100_0000];
 const ALL_CHUNKS: u8 = 0b111_1111;
 
@@ -381,7 +381,7 @@ impl Rfc {
         };
         // Phase 0.
         let mut t0: Vec<Box<[u16; 1 << 16]>> = Vec::with_capacity(6);
-        let mut c0: Vec<Sets> = Vec::with_capacity(7);
+        let mut c0: Vec<Sets> = Vec::with_capacity(6);
         for c in 0..6 {
             let iv: Vec<(u32, u32)> = ivs.iter().map(|x| x[c]).collect();
             let (t, s) = b.chunk(&iv, ALL_CHUNKS & !(1 << c))?;
