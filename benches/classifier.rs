@@ -108,7 +108,7 @@ fn lookup(c: &mut Criterion) {
     // The same sets through the RFC tables, where `optimize` builds them (`-optimized`).
     for s in sets_v4() {
         let mut cl = Classifier::build(&s.rules).unwrap();
-        if !cl.optimize(4 << 20) {
+        if !cl.optimize(16 << 20) {
             continue;
         }
         let mut out = vec![None; s.keys.len()];

@@ -168,9 +168,10 @@ pub struct ChurnReport {
 pub struct OptimizedReport {
     /// The byte budget given to `optimize`.
     pub budget_bytes: u64,
-    /// Whether the tables were built (false: too many rules, IPv6, or over budget;
-    /// the other figures are then the trees').
+    /// Whether the tables were built (false: the other figures are then the trees').
     pub built: bool,
+    /// Why they were not ([`doca_flow::classifier::NotOptimized`]'s message).
+    pub not_built: Option<String>,
     /// Wall time of `optimize`, in seconds.
     pub optimize_s: f64,
     /// Runtime footprint after `optimize`.
@@ -399,11 +400,13 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let optimized = opts.optimize_bytes.map(|budget| {
         let mut o = c.clone();
         let t = Instant::now();
-        let built = o.optimize(budget);
+        let outcome = o.try_optimize(budget);
         let optimize_s = t.elapsed().as_secs_f64();
+        let built = outcome.is_ok();
         let mut report = OptimizedReport {
             budget_bytes: budget as u64,
             built,
+            not_built: outcome.err().map(|e| e.to_string()),
             optimize_s,
             memory_bytes,
             lookup_ns_per_packet: ns,
@@ -541,9 +544,10 @@ impl BenchReport {
             || "null".to_owned(),
             |o| {
                 format!(
-                    "{{\"budget_bytes\":{},\"built\":{},\"optimize_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"mismatches\":{}}}",
+                    "{{\"budget_bytes\":{},\"built\":{},\"not_built\":{},\"optimize_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"lookup_cpu_ns_per_packet\":{},\"mismatches\":{}}}",
                     o.budget_bytes,
                     o.built,
+                    o.not_built.as_deref().map_or_else(|| "null".to_owned(), json_str),
                     json_f(o.optimize_s),
                     o.memory_bytes,
                     json_f(o.lookup_ns_per_packet),
@@ -638,9 +642,10 @@ impl core::fmt::Display for BenchReport {
             } else {
                 write!(
                     f,
-                    "\n  optimized: not built (tables are built for IPv4 sets of 9 to {} rules \
-                     within --optimize-mib, here {:.1} MiB): lookups use the trees",
-                    doca_flow::classifier::RFC_MAX_RULES,
+                    "\n  optimized: not built after {:.3} s ({}; --optimize-mib {:.1}): lookups \
+                     use the trees",
+                    o.optimize_s,
+                    o.not_built.as_deref().unwrap_or("no reason given"),
                     o.budget_bytes as f64 / 1048576.0
                 )?;
             }
@@ -682,6 +687,7 @@ mod tests {
             optimized: Some(OptimizedReport {
                 budget_bytes: 4,
                 built: true,
+                not_built: None,
                 optimize_s: 0.25,
                 memory_bytes: 12,
                 lookup_ns_per_packet: 5.0,
@@ -696,7 +702,7 @@ mod tests {
             "\"memory_bytes\":10",
             "\"lookup_ns_per_packet\":20",
             "\"mpps\":50",
-            "\"optimized\":{\"budget_bytes\":4,\"built\":true,\"optimize_s\":0.25,\"memory_bytes\":12,\"lookup_ns_per_packet\":5,",
+            "\"optimized\":{\"budget_bytes\":4,\"built\":true,\"not_built\":null,\"optimize_s\":0.25,\"memory_bytes\":12,\"lookup_ns_per_packet\":5,",
         ] {
             assert!(j.contains(k), "{j}");
         }

@@ -47,7 +47,7 @@ mod tree;
 
 use std::collections::HashMap;
 
-pub use rfc::RFC_MAX_RULES;
+pub use rfc::{NotOptimized, RFC_MAX_RULES};
 
 pub use crate::net::{Addr, PortRange, Prefix};
 use tree::{Engine, LeafRule};
@@ -265,32 +265,53 @@ impl<A: Addr> Classifier<A> {
     /// Builds lookup tables for the current rule set that answer faster than the
     /// trees (Recursive Flow Classification: seven independent table loads, then
     /// three, two and two more, no branches on the data), when the set is IPv4, has
-    /// more than the scan list's 8 and at most [`RFC_MAX_RULES`] rules, and the
-    /// tables fit in `max_bytes`. Returns whether they were built.
+    /// more than the scan list's 8 and at most [`RFC_MAX_RULES`] rules, the tables
+    /// fit in `max_bytes` and their build stays within its work bound. Returns
+    /// whether they were built; [`Classifier::try_optimize`] says why not.
     ///
     /// The tables replace the trees (which are dropped, so the footprint is the
     /// tables' and the rule map's) until the next [`insert`](Self::insert) or
     /// [`remove`](Self::remove): that update rebuilds the trees from the rule map
     /// (a full build: about a millisecond for 1k rules) and drops the tables;
     /// later updates are the trees' usual in-place ones, and lookups stay exact
-    /// throughout. Building the tables costs far more than an update (5-120 ms for
-    /// the ClassBench 1k sets, see `docs/classifier.md`), so call it after a
-    /// batch of changes, not after each. A set whose tables do not fit keeps its
-    /// trees, unchanged. Calling it again with no update in between does nothing.
+    /// throughout. Building the tables costs far more than an update (5-150 ms for
+    /// the ClassBench 1k sets, 0.3-0.5 s for acl1_10k, see `docs/classifier.md`),
+    /// so call it after a batch of changes, not after each. A set whose tables are
+    /// not built keeps its trees, unchanged; the build gives up within about a
+    /// second on sets whose classes are too costly to combine (ClassBench's
+    /// fw1_10k and ipc1_10k). Calling it again with no update in between does
+    /// nothing.
     pub fn optimize(&mut self, max_bytes: usize) -> bool {
+        self.try_optimize(max_bytes).is_ok()
+    }
+
+    /// [`Classifier::optimize`], saying why the tables were not built.
+    ///
+    /// # Errors
+    /// [`NotOptimized`] names the reason; the classifier is unchanged.
+    pub fn try_optimize(&mut self, max_bytes: usize) -> Result<(), NotOptimized> {
         if self.fast.is_some() {
-            return true;
+            return Ok(());
         }
-        if A::BITS != 32 || self.linear.is_some() || self.rules.len() > RFC_MAX_RULES {
-            return false;
+        if A::BITS != 32 {
+            return Err(NotOptimized::NotIpv4);
+        }
+        if self.linear.is_some() {
+            return Err(NotOptimized::TooFewRules {
+                rules: self.rules.len(),
+            });
+        }
+        if self.rules.len() > RFC_MAX_RULES {
+            return Err(NotOptimized::TooManyRules {
+                rules: self.rules.len(),
+                max: RFC_MAX_RULES,
+            });
         }
         let rules = self.all_rules();
-        self.fast = rfc::Rfc::build(&rules, max_bytes).map(Box::new);
-        if self.fast.is_some() {
-            // Lookups use the tables now; the first update rebuilds the trees.
-            self.engine = Engine::new();
-        }
-        self.fast.is_some()
+        self.fast = Some(Box::new(rfc::Rfc::build(&rules, max_bytes)?));
+        // Lookups use the tables now; the first update rebuilds the trees.
+        self.engine = Engine::new();
+        Ok(())
     }
 
     /// Whether lookups use the tables of [`Classifier::optimize`] (built, and no

@@ -12,81 +12,170 @@
 //! pairs give two classes, and the last table holds, per pair of those, the first
 //! matching rule by rank.
 //!
-//! Classes are sets of rules (bitmaps in rank order) while building. A set stops
-//! at its first rule that is a wildcard in every chunk not yet combined: no rule
+//! Classes are sets of rules while building (sorted lists of rule indexes, with
+//! a bitmap each to test the other side of a pairing against). A set stops at
+//! its first rule that is a wildcard in every chunk not yet combined: no rule
 //! after it can win for any key in that class, and dropping them merges classes.
 //! The last table's identical rows and columns are stored once, and the rest in
 //! deduplicated blocks of [`BLOCK`] answers.
+//!
+//! A build spends at most [`MAX_WORK`] rule tests and gives up with
+//! [`NotOptimized::TooCostly`] past it, and checks each pairing's cost bound
+//! before making it: sets whose classes are long lists (ClassBench's fw1_10k and
+//! ipc1_10k: hundreds of rules per address class) stop within about a second.
 //!
 //! The snapshot does not follow updates: [`Classifier`](super::Classifier) drops
 //! it on every insert and remove (and rebuilds its trees) and builds it again on
 //! [`Classifier::optimize`](super::Classifier::optimize). It is only built for
 //! IPv4 sets of at most [`RFC_MAX_RULES`] rules whose tables fit the caller's
-//! byte budget; on the ClassBench 1k sets its lookups are 3-4x the trees'
-//! (`docs/classifier.md`, "RFC tables").
+//! byte budget; on the ClassBench 1k sets its lookups are 3-4x the trees', on
+//! acl1_10k 2.5-2.8x (`docs/classifier.md`, "RFC tables").
 
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Addr, Key, Rule};
 
-/// The most rules an RFC snapshot is built for: the build's cost grows with the
-/// product of class counts, which grows with the rules.
-pub const RFC_MAX_RULES: usize = 2048;
+/// The most rules an RFC snapshot is built for (rule indexes are `u16`, with
+/// one value for "no match"; the build's cost grows with the product of class
+/// counts, which grows with the rules, and [`MAX_WORK`] bounds it).
+pub const RFC_MAX_RULES: usize = 16384;
 
 /// The most (source, destination) x (ports, protocol) class pairs the last table
 /// is computed for (before it is compressed): bounds the build's time and memory.
 const MAX_PAIRS: usize = 1 << 26;
 
+/// The most steps a build takes before it gives up: rule tests (one per rule of
+/// the shorter set of each intersection) and phase-0 set scans. Bounds its time
+/// whatever the budget: ClassBench's fw1_10k, whose address classes hold ~500
+/// rules each, took 470 s to fail without it; acl1_10k's build takes 131 M
+/// steps (0.35 s).
+const MAX_WORK: u64 = 1 << 28;
+
+/// Why [`Classifier::try_optimize`](super::Classifier::try_optimize) kept the trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotOptimized {
+    /// The rules are IPv6: the tables are built for IPv4 sets only.
+    #[error("the tables are built for IPv4 rule sets only")]
+    NotIpv4,
+    /// The set is small enough to be scanned in order, which is faster still.
+    #[error("{rules} rules are scanned in order, faster than any table")]
+    TooFewRules {
+        /// Rules in the set.
+        rules: usize,
+    },
+    /// More rules than [`RFC_MAX_RULES`].
+    #[error("{rules} rules, more than the {max} the tables are built for")]
+    TooManyRules {
+        /// Rules in the set.
+        rules: usize,
+        /// [`RFC_MAX_RULES`].
+        max: usize,
+    },
+    /// The tables would not fit the byte budget.
+    #[error("the tables do not fit {max_bytes} bytes")]
+    OverBudget {
+        /// The budget given.
+        max_bytes: usize,
+    },
+    /// Building them would take too long: the rules' classes are long lists
+    /// (ClassBench's fw1_10k and ipc1_10k, whatever the budget).
+    #[error("the rules' classes are too costly to combine (the build stopped at its work bound)")]
+    TooCostly,
+    /// A table would need more than 65535 classes.
+    #[error("a table would need more than 65535 classes")]
+    TooManyClasses,
+}
+
 /// Marks "no rule matches" in the last table.
 const NONE: u16 = u16::MAX;
 
-/// Rule sets of one chunk, pairing or table: `n` sets of `w` words each, bit `i`
-/// = rule `i` in rank order.
+/// Rule sets of one chunk, pairing or table, each kept twice: as the sorted list
+/// of its rule indexes (rank order), which pairings walk and the index hashes,
+/// and as a bitmap of `w` words (bit `i` = rule `i`), which they test the other
+/// side's rules against. Most sets are short once cut (acl1_10k's 3.9 million
+/// (source, destination) pairs intersect sets of 18 and 65 rules on average, out
+/// of 9710): walking the shorter list is far cheaper than whole bitmaps.
 struct Sets {
     w: usize,
-    words: Vec<u64>,
-    index: HashMap<Box<[u64]>, u16>,
+    bits: Vec<u64>,
+    /// Set `c`'s rules are `items[starts[c]..starts[c + 1]]`.
+    starts: Vec<u32>,
+    items: Vec<u16>,
+    index: HashMap<Box<[u16]>, u16>,
 }
 
 impl Sets {
     fn new(w: usize) -> Sets {
         Sets {
             w,
-            words: Vec::new(),
+            bits: Vec::new(),
+            starts: vec![0],
+            items: Vec::new(),
             index: HashMap::default(),
         }
     }
 
     fn len(&self) -> usize {
-        self.words.len() / self.w.max(1)
+        self.starts.len() - 1
     }
 
-    fn get(&self, c: usize) -> &[u64] {
-        &self.words[c * self.w..(c + 1) * self.w]
+    /// Set `c`'s rules, in rank order.
+    fn list(&self, c: usize) -> &[u16] {
+        &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
     }
 
-    /// The class of set `bits` (after cutting it at its first rule that is in
-    /// `full`), a new one if unseen; `None` past `u16` classes.
-    fn intern(&mut self, bits: &mut [u64], full: &[u64]) -> Option<u16> {
-        let mut cut = false;
-        for (b, f) in bits.iter_mut().zip(full) {
-            if cut {
-                *b = 0;
-            } else if *b & f != 0 {
-                let t = (*b & f).trailing_zeros();
-                if t < 63 {
-                    *b &= (2u64 << t) - 1;
+    /// Whether set `c` holds rule `r`.
+    #[inline(always)]
+    fn has(&self, c: usize, r: u16) -> bool {
+        let r = usize::from(r);
+        self.bits[c * self.w + r / 64] >> (r % 64) & 1 != 0
+    }
+
+    /// The class of the set of `bits` cut at its first rule that is in `full`
+    /// (`scratch`: a buffer for its list).
+    fn intern_bits(
+        &mut self,
+        bits: &[u64],
+        full: &[u64],
+        scratch: &mut Vec<u16>,
+    ) -> Result<u16, NotOptimized> {
+        scratch.clear();
+        'words: for (k, (&b, &f)) in bits.iter().zip(full).enumerate() {
+            let mut m = b;
+            while m != 0 {
+                let t = m.trailing_zeros();
+                scratch.push((k * 64 + t as usize) as u16);
+                if f >> t & 1 != 0 {
+                    break 'words;
                 }
-                cut = true;
+                m &= m - 1;
             }
         }
-        if let Some(&c) = self.index.get(&*bits) {
-            return Some(c);
+        self.intern(scratch)
+    }
+
+    /// The class of the set of rules `list` (sorted, already cut), a new one if
+    /// unseen.
+    fn intern(&mut self, list: &[u16]) -> Result<u16, NotOptimized> {
+        if let Some(&c) = self.index.get(list) {
+            return Ok(c);
         }
-        let c = u16::try_from(self.len()).ok().filter(|&c| c < NONE)?;
-        self.words.extend_from_slice(bits);
-        self.index.insert(bits.into(), c);
-        Some(c)
+        let c = u16::try_from(self.len())
+            .ok()
+            .filter(|&c| c < NONE)
+            .ok_or(NotOptimized::TooManyClasses)?;
+        self.items.extend_from_slice(list);
+        let end = u32::try_from(self.items.len()).map_err(|_| NotOptimized::TooCostly)?;
+        self.starts.push(end);
+        let at = self.bits.len();
+        self.bits.resize(at + self.w, 0);
+        for &r in list {
+            let r = usize::from(r);
+            self.bits[at + r / 64] |= 1 << (r % 64);
+        }
+        self.index.insert(list.into(), c);
+        Ok(c)
     }
 }
 
@@ -167,8 +256,12 @@ struct Builder {
     w: usize,
     /// Per chunk, the rules that are a wildcard in it.
     full: [Vec<u64>; 7],
-    /// The byte budget left for tables.
+    /// The byte budget left for tables, and the whole of it.
     budget: usize,
+    max_bytes: usize,
+    /// The work left: rule tests of the pairings and the last table (see
+    /// [`MAX_WORK`]).
+    work: u64,
 }
 
 impl Builder {
@@ -185,15 +278,34 @@ impl Builder {
         b
     }
 
+    /// Takes `n` steps from the work left.
+    #[inline(always)]
+    fn spend(&mut self, n: usize) -> Result<(), NotOptimized> {
+        self.work = self
+            .work
+            .checked_sub(n as u64 + 1)
+            .ok_or(NotOptimized::TooCostly)?;
+        Ok(())
+    }
+
     /// Takes `n` table entries from the budget.
-    fn take(&mut self, n: usize) -> Option<()> {
-        self.budget = self.budget.checked_sub(n.checked_mul(2)?)?;
-        Some(())
+    fn take(&mut self, n: usize) -> Result<(), NotOptimized> {
+        self.budget = n
+            .checked_mul(2)
+            .and_then(|b| self.budget.checked_sub(b))
+            .ok_or(NotOptimized::OverBudget {
+                max_bytes: self.max_bytes,
+            })?;
+        Ok(())
     }
 
     /// A phase-0 table from the rules' intervals in its chunk (`iv[i]`: rule `i`'s),
     /// its sets cut at wildcards in the `rest` chunks.
-    fn chunk(&mut self, iv: &[(u32, u32)], rest: u8) -> Option<(Box<[u16]>, Sets)> {
+    fn chunk(
+        &mut self,
+        iv: &[(u32, u32)],
+        rest: u8,
+    ) -> Result<(Box<[u16; 1 << 16]>, Sets), NotOptimized> {
         self.take(1 << 16)?;
         let full = self.full_in(rest);
         // Interval starts and ends as events over the 16-bit values.
@@ -204,8 +316,9 @@ impl Builder {
         }
         events.sort_unstable();
         let mut sets = Sets::new(self.w);
-        let mut table = vec![0u16; 1 << 16];
+        let mut table = zeroed::<{ 1 << 16 }>();
         let mut active = vec![0u64; self.w];
+        let mut scratch = Vec::new();
         let mut at = 0;
         let mut start = 0u32;
         while start < 1 << 16 {
@@ -219,58 +332,103 @@ impl Builder {
                 at += 1;
             }
             let end = events.get(at).map_or(1 << 16, |e| e.0.min(1 << 16));
-            let mut bits = active.clone();
-            let c = sets.intern(&mut bits, &full)?;
+            let c = sets.intern_bits(&active, &full, &mut scratch)?;
+            self.spend(self.w + scratch.len())?;
             table[start as usize..end as usize].fill(c);
             start = end;
         }
-        Some((table.into(), sets))
+        Ok((table, sets))
     }
 
     /// The table pairing classes of `a` (rows) with classes of `b` (columns).
-    fn pair(&mut self, a: &Sets, b: &Sets, rest: u8) -> Option<(Box<[u16]>, Sets)> {
-        let n = a.len().checked_mul(b.len())?;
+    fn pair(&mut self, a: &Sets, b: &Sets, rest: u8) -> Result<(Box<[u16]>, Sets), NotOptimized> {
+        let n = a
+            .len()
+            .checked_mul(b.len())
+            .ok_or(NotOptimized::OverBudget {
+                max_bytes: self.max_bytes,
+            })?;
         self.take(n)?;
         let full = self.full_in(rest);
+        // What the intersections below cost at most, before making any: a set whose
+        // classes are long lists gives up here.
+        let lb: Vec<usize> = (0..b.len()).map(|j| b.list(j).len()).collect();
+        let est: usize = (0..a.len())
+            .map(|i| {
+                let la = a.list(i).len();
+                lb.iter().map(|&l| l.min(la)).sum::<usize>()
+            })
+            .sum();
+        if est as u64 > self.work {
+            return Err(NotOptimized::TooCostly);
+        }
         let mut sets = Sets::new(self.w);
         let mut table = Vec::with_capacity(n);
-        let mut bits = vec![0u64; self.w];
+        let mut list = Vec::new();
+        let in_full = |r: u16| full[usize::from(r) / 64] >> (r % 64) & 1 != 0;
         for i in 0..a.len() {
-            let x = a.get(i);
             for j in 0..b.len() {
-                for ((o, p), q) in bits.iter_mut().zip(x).zip(b.get(j)) {
-                    *o = p & q;
+                // The rules of the shorter list that the other set holds, up to the
+                // first one in `full`.
+                let (x, (other, k)) = if a.list(i).len() <= b.list(j).len() {
+                    (a.list(i), (b, j))
+                } else {
+                    (b.list(j), (a, i))
+                };
+                self.spend(x.len())?;
+                list.clear();
+                for &r in x {
+                    if other.has(k, r) {
+                        list.push(r);
+                        if in_full(r) {
+                            break;
+                        }
+                    }
                 }
-                table.push(sets.intern(&mut bits, &full)?);
+                table.push(sets.intern(&list)?);
             }
         }
-        Some((table.into(), sets))
+        Ok((table.into(), sets))
     }
 }
 
-/// The first rule in both `x` and `y`, or [`NONE`].
-fn first_common(x: &[u64], y: &[u64]) -> u16 {
-    for (k, (p, q)) in x.iter().zip(y).enumerate() {
-        let m = p & q;
-        if m != 0 {
-            return (k * 64 + m.trailing_zeros() as usize) as u16;
+/// What [`answers`] returns.
+type Answers = (Vec<u16>, Vec<u16>, Vec<u16>, usize);
+
+/// The first rule in both set `i` of `a` and set `j` of `b`, or [`NONE`].
+/// Counts the rules it tests in `work`.
+fn first_common(a: &Sets, i: usize, b: &Sets, j: usize, work: &mut usize) -> u16 {
+    let (x, other, k) = if a.list(i).len() <= b.list(j).len() {
+        (a.list(i), b, j)
+    } else {
+        (b.list(j), a, i)
+    };
+    match x.iter().position(|&r| other.has(k, r)) {
+        Some(at) => {
+            *work += at + 1;
+            x[at]
+        }
+        None => {
+            *work += x.len() + 1;
+            NONE
         }
     }
-    NONE
 }
 
 /// The last table: the first common rule of each (row class, column class), with
 /// identical columns and then identical rows stored once. Returns the table, the
 /// stored row of each row class, the stored column of each column class and the
-/// row width.
-fn answers(a: &Sets, b: &Sets) -> (Vec<u16>, Vec<u16>, Vec<u16>, usize) {
+/// row width. Spends `builder`'s work on the rule tests.
+fn answers(a: &Sets, b: &Sets, builder: &mut Builder) -> Result<Answers, NotOptimized> {
     let mut col_index: HashMap<Vec<u16>, u16> = HashMap::default();
     let mut col_of = Vec::with_capacity(b.len());
     let mut cols: Vec<Vec<u16>> = Vec::new();
     for j in 0..b.len() {
+        let mut work = 0usize;
         let col: Vec<u16> = (0..a.len())
-            .map(|i| first_common(a.get(i), b.get(j)))
+            .map(|i| first_common(a, i, b, j, &mut work))
             .collect();
+        builder.spend(work)?;
         let next = cols.len() as u16;
         let id = *col_index.entry(col.clone()).or_insert(next);
         if id == next {
@@ -291,7 +449,15 @@ fn answers(a: &Sets, b: &Sets) -> (Vec<u16>, Vec<u16>, Vec<u16>, usize) {
         }
         row_of.push(id);
     }
-    (table, row_of, col_of, width)
+    Ok((table, row_of, col_of, width))
+}
+
+/// A zeroed table of `N` entries, on the heap.
+fn zeroed<const N: usize>() -> Box<[u16; N]> {
+    vec![0u16; N]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("a slice of N entries"))
 }
 
 /// Entries per block of the last table.
@@ -309,8 +475,8 @@ struct Blocks {
 }
 
 impl Blocks {
-    /// The blocks of `table` (rows of `width` entries); `None` past `u16` blocks.
-    fn new(table: &[u16], width: usize) -> Option<Blocks> {
+    /// The blocks of `table` (rows of `width` entries).
+    fn new(table: &[u16], width: usize) -> Result<Blocks, NotOptimized> {
         let rows = table.len() / width.max(1);
         let per_row = width.div_ceil(BLOCK);
         let mut seen: HashMap<[u16; BLOCK], u16> = HashMap::default();
@@ -320,7 +486,7 @@ impl Blocks {
             for part in row.chunks(BLOCK) {
                 let mut block = [NONE; BLOCK];
                 block[..part.len()].copy_from_slice(part);
-                let next = u16::try_from(seen.len()).ok()?;
+                let next = u16::try_from(seen.len()).map_err(|_| NotOptimized::TooManyClasses)?;
                 let id = *seen.entry(block).or_insert(next);
                 if id == next {
                     blocks.extend_from_slice(&block);
@@ -328,7 +494,7 @@ impl Blocks {
                 index.push(id);
             }
         }
-        Some(Blocks {
+        Ok(Blocks {
             index: index.into(),
             blocks: blocks.into(),
             width: per_row as u32,
@@ -350,10 +516,17 @@ impl Rfc {
     /// Builds the tables of `rules` in at most `max_bytes`; `None` when they are not
     /// IPv4, the set has more than [`RFC_MAX_RULES`] rules or the tables would not
     /// fit.
-    pub(crate) fn build<A: Addr>(rules: &[Rule<A>], max_bytes: usize) -> Option<Rfc> {
-        if A::BITS != 32 || rules.len() > RFC_MAX_RULES {
-            return None;
+    pub(crate) fn build<A: Addr>(rules: &[Rule<A>], max_bytes: usize) -> Result<Rfc, NotOptimized> {
+        if A::BITS != 32 {
+            return Err(NotOptimized::NotIpv4);
         }
+        if rules.len() > RFC_MAX_RULES {
+            return Err(NotOptimized::TooManyRules {
+                rules: rules.len(),
+                max: RFC_MAX_RULES,
+            });
+        }
+        let over = NotOptimized::OverBudget { max_bytes };
         let mut r = rules.to_vec();
         r.sort_unstable_by_key(Rule::rank);
         let n = r.len();
@@ -377,20 +550,35 @@ impl Rfc {
         let mut b = Builder {
             w,
             full,
-            budget: max_bytes.checked_sub(ids_bytes)?,
+            budget: max_bytes.checked_sub(ids_bytes).ok_or(over)?,
+            max_bytes,
+            work: MAX_WORK,
         };
-        // Phase 0.
+        // Phases 0 and 1, a pairing right after its two chunks: a set too costly to
+        // build gives up before its other chunks are made.
         let mut t0: Vec<Box<[u16; 1 << 16]>> = Vec::with_capacity(6);
         let mut c0: Vec<Sets> = Vec::with_capacity(6);
-        for c in 0..6 {
-            let iv: Vec<(u32, u32)> = ivs.iter().map(|x| x[c]).collect();
-            let (t, s) = b.chunk(&iv, ALL_CHUNKS & !(1 << c))?;
-            t0.push(t.try_into().ok()?);
-            c0.push(s);
+        let mut t1: [Box<[u16]>; 3] = Default::default();
+        let mut regs: Vec<Sets> = Vec::with_capacity(4);
+        for k in 0..3 {
+            for c in [2 * k, 2 * k + 1] {
+                let iv: Vec<(u32, u32)> = ivs.iter().map(|x| x[c]).collect();
+                let (t, s) = b.chunk(&iv, ALL_CHUNKS & !(1 << c))?;
+                t0.push(t);
+                c0.push(s);
+            }
+            let (t, s) = b.pair(&c0[2 * k], &c0[2 * k + 1], ALL_CHUNKS & !REG_CHUNKS[k])?;
+            t1[k] = t;
+            regs.push(s);
         }
+        let w1 = [c0[1].len() as u32, c0[3].len() as u32, c0[5].len() as u32];
+        let t0: [Box<[u16; 1 << 16]>; 6] = t0
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("six phase-0 tables"));
         b.take(512)?;
         let qfull = b.full_in(ALL_CHUNKS & !(1 << 6));
         let mut q = Sets::new(w);
+        let mut scratch = Vec::new();
         let mut tq = Vec::with_capacity(512);
         for v in 0..512u32 {
             let mut bits = vec![0u64; w];
@@ -399,19 +587,13 @@ impl Rfc {
                     bits[i / 64] |= 1 << (i % 64);
                 }
             }
-            tq.push(q.intern(&mut bits, &qfull)?);
+            b.spend(n)?;
+            tq.push(q.intern_bits(&bits, &qfull, &mut scratch)?);
         }
-        let tq: Box<[u16; 512]> = tq.into_boxed_slice().try_into().ok()?;
-        let t0: [Box<[u16; 1 << 16]>; 6] = t0.try_into().ok()?;
-        // Phase 1.
-        let w1 = [c0[1].len() as u32, c0[3].len() as u32, c0[5].len() as u32];
-        let mut t1: [Box<[u16]>; 3] = Default::default();
-        let mut regs: Vec<Sets> = Vec::with_capacity(6);
-        for (k, c) in [0usize, 2, 4].into_iter().enumerate() {
-            let (t, s) = b.pair(&c0[c], &c0[c + 1], ALL_CHUNKS & !REG_CHUNKS[k])?;
-            t1[k] = t;
-            regs.push(s);
-        }
+        let tq: Box<[u16; 512]> = tq
+            .into_boxed_slice()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("512 chunk-6 values"));
         regs.push(q);
         // Phase 2: (source, destination) and (ports, protocol) classes, then the
         // answer of each pair of those.
@@ -419,9 +601,9 @@ impl Rfc {
         let (ty, y) = b.pair(&regs[2], &regs[3], REG_CHUNKS[0] | REG_CHUNKS[1])?;
         // Bounds the build's time and transient memory.
         if x.len().saturating_mul(y.len()) > MAX_PAIRS {
-            return None;
+            return Err(NotOptimized::TooCostly);
         }
-        let (t_last, row_of, col_of, width) = answers(&x, &y);
+        let (t_last, row_of, col_of, width) = answers(&x, &y, &mut b)?;
         let last = Blocks::new(&t_last, width)?;
         let w2 = [regs[1].len() as u32, regs[3].len() as u32];
         let mut t2: [Box<[u16]>; 2] = [tx, ty];
@@ -442,7 +624,10 @@ impl Rfc {
             last,
             ids: r.iter().map(|x| x.id).collect(),
         };
-        (rfc.memory_bytes() <= max_bytes).then_some(rfc)
+        if rfc.memory_bytes() > max_bytes {
+            return Err(over);
+        }
+        Ok(rfc)
     }
 
     /// The phase-0 and phase-1 classes of `k`: source, destination, ports and
