@@ -73,14 +73,14 @@ pub enum NotOptimized {
         max: usize,
     },
     /// The tables would not fit the byte budget.
-    #[error("the tables do not fit {max_bytes} bytes")]
+    #[error("the tables do not fit the budget of {max_bytes} bytes ({:.1} MiB)", *max_bytes as f64 / 1048576.0)]
     OverBudget {
         /// The budget given.
         max_bytes: usize,
     },
     /// Building them would take too long: the rules' classes are long lists
     /// (ClassBench's fw1_10k and ipc1_10k, whatever the budget).
-    #[error("the rules' classes are too costly to combine (the build stopped at its work bound)")]
+    #[error("the rules' classes are too costly to combine: the build stopped at its work bound")]
     TooCostly,
     /// A table would need more than 65535 classes.
     #[error("a table would need more than 65535 classes")]
