@@ -37,7 +37,7 @@ use super::{Addr, Key, Rule};
 
 /// The most rules an RFC snapshot is built for (rule indexes are `u16`, with
 /// one value for "no match"; the build's cost grows with the product of class
-/// counts, which grows with the rules, and [`MAX_WORK`] bounds it).
+/// counts, which grows with the rules; a work bound stops costly builds).
 pub const RFC_MAX_RULES: usize = 16384;
 
 /// The most (source, destination) x (ports, protocol) class pairs the last table
