@@ -259,8 +259,8 @@ struct Builder {
     /// The byte budget left for tables, and the whole of it.
     budget: usize,
     max_bytes: usize,
-    /// The work left: rule tests of the pairings and the last table (see
-    /// [`MAX_WORK`]).
+    /// The work left: phase-0 set scans and the rule tests of the pairings and
+    /// the last table (see [`MAX_WORK`]).
     work: u64,
 }
 
