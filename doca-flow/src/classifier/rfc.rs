@@ -125,6 +125,17 @@ impl Sets {
         &self.items[self.starts[c] as usize..self.starts[c + 1] as usize]
     }
 
+    /// The shorter of set `i` of `a` and set `j` of `b` as a list, with the other
+    /// set (its `Sets` and index) to test that list's rules against.
+    #[inline(always)]
+    fn shorter<'s>(a: &'s Sets, i: usize, b: &'s Sets, j: usize) -> (&'s [u16], &'s Sets, usize) {
+        if a.list(i).len() <= b.list(j).len() {
+            (a.list(i), b, j)
+        } else {
+            (b.list(j), a, i)
+        }
+    }
+
     /// Whether set `c` holds rule `r`.
     #[inline(always)]
     fn has(&self, c: usize, r: u16) -> bool {
@@ -293,10 +304,15 @@ impl Builder {
         self.budget = n
             .checked_mul(2)
             .and_then(|b| self.budget.checked_sub(b))
-            .ok_or(NotOptimized::OverBudget {
-                max_bytes: self.max_bytes,
-            })?;
+            .ok_or(self.over())?;
         Ok(())
+    }
+
+    /// The error of a table past the budget.
+    fn over(&self) -> NotOptimized {
+        NotOptimized::OverBudget {
+            max_bytes: self.max_bytes,
+        }
     }
 
     /// A phase-0 table from the rules' intervals in its chunk (`iv[i]`: rule `i`'s),
@@ -342,12 +358,7 @@ impl Builder {
 
     /// The table pairing classes of `a` (rows) with classes of `b` (columns).
     fn pair(&mut self, a: &Sets, b: &Sets, rest: u8) -> Result<(Box<[u16]>, Sets), NotOptimized> {
-        let n = a
-            .len()
-            .checked_mul(b.len())
-            .ok_or(NotOptimized::OverBudget {
-                max_bytes: self.max_bytes,
-            })?;
+        let n = a.len().checked_mul(b.len()).ok_or(self.over())?;
         self.take(n)?;
         let full = self.full_in(rest);
         // What the intersections below cost at most, before making any: a set whose
@@ -370,11 +381,7 @@ impl Builder {
             for j in 0..b.len() {
                 // The rules of the shorter list that the other set holds, up to the
                 // first one in `full`.
-                let (x, (other, k)) = if a.list(i).len() <= b.list(j).len() {
-                    (a.list(i), (b, j))
-                } else {
-                    (b.list(j), (a, i))
-                };
+                let (x, other, k) = Sets::shorter(a, i, b, j);
                 self.spend(x.len())?;
                 list.clear();
                 for &r in x {
@@ -398,11 +405,7 @@ type Answers = (Vec<u16>, Vec<u16>, Vec<u16>, usize);
 /// The first rule in both set `i` of `a` and set `j` of `b`, or [`NONE`].
 /// Counts the rules it tests in `work`.
 fn first_common(a: &Sets, i: usize, b: &Sets, j: usize, work: &mut usize) -> u16 {
-    let (x, other, k) = if a.list(i).len() <= b.list(j).len() {
-        (a.list(i), b, j)
-    } else {
-        (b.list(j), a, i)
-    };
+    let (x, other, k) = Sets::shorter(a, i, b, j);
     match x.iter().position(|&r| other.has(k, r)) {
         Some(at) => {
             *work += at + 1;
