@@ -461,6 +461,13 @@ impl Template {
         Ok(())
     }
 
+    /// Whether [`Template::constants_match`] can fail: the template requires a field or
+    /// fixes a value.
+    #[inline]
+    pub(crate) fn has_constants(&self) -> bool {
+        self.required != 0 || !self.constants.is_empty()
+    }
+
     /// Whether the packet satisfies the pipe constants and carries every field.
     #[inline]
     pub(crate) fn constants_match(&self, key: &PacketKey) -> bool {
@@ -595,6 +602,13 @@ impl<'a> PacketKey<'a> {
     #[inline]
     pub(crate) fn with_present(h: &'a Headers, meta: &'a PacketMeta, present: u64) -> Self {
         PacketKey { h, meta, present }
+    }
+
+    /// The parsed headers the key reads (for lookups that take several header fields
+    /// at once, such as an ACL key, without a [`PacketKey::get`] per field).
+    #[inline]
+    pub(crate) fn headers(&self) -> &'a Headers {
+        self.h
     }
 
     /// The fields a packet with these headers carries (bits of [`Field::bit`]).

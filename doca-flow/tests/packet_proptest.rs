@@ -11,6 +11,57 @@ use doca_flow::packet::{
 };
 use proptest::prelude::*;
 
+/// The parser reads fixed headers as arrays (one length check per header); its IPv4,
+/// TCP and UDP fields and its IPv4 verdict must be those of the checked views.
+fn agrees_with_the_views(bytes: &[u8], h: &Headers) {
+    let (Some(l3_off), L3::Ipv4(ip)) = (h.offsets.l3, h.l3) else {
+        return;
+    };
+    let l3 = &bytes[usize::from(l3_off)..];
+    let v = Ipv4Packet::new_unchecked(l3);
+    assert_eq!(ip.src, v.src_addr());
+    assert_eq!(ip.dst, v.dst_addr());
+    assert_eq!(ip.protocol, v.protocol());
+    assert_eq!((ip.dscp, ip.ecn, ip.ttl), (v.dscp(), v.ecn(), v.ttl()));
+    assert_eq!(ip.header_len, v.header_len());
+    assert_eq!(
+        (
+            ip.fragment.offset,
+            ip.fragment.more,
+            ip.fragment.dont_fragment
+        ),
+        (v.frag_offset(), v.more_frags(), v.dont_frag())
+    );
+    let checked = Ipv4Packet::new_checked(l3).is_ok();
+    assert_eq!(
+        checked,
+        h.malformed != Some(doca_flow::packet::Malformed::BadIpHeader)
+    );
+    if !checked || v.frag_offset() != 0 {
+        return;
+    }
+    let seg = v.payload();
+    match h.l4 {
+        L4::Tcp {
+            src_port,
+            dst_port,
+            flags,
+        } => {
+            let t = TcpSegment::new_checked(seg).expect("the parser took a TCP header");
+            assert_eq!((src_port, dst_port), (t.src_port(), t.dst_port()));
+            assert_eq!(flags, bytes[usize::from(h.offsets.l4.unwrap()) + 13]);
+        }
+        L4::Udp { src_port, dst_port } => {
+            assert!(seg.len() >= 8);
+            let u = UdpDatagram::new_unchecked(seg);
+            assert_eq!((src_port, dst_port), (u.src_port(), u.dst_port()));
+        }
+        L4::None if v.protocol() == 6 => assert!(TcpSegment::new_checked(seg).is_err()),
+        L4::None if v.protocol() == 17 => assert!(seg.len() < 8),
+        _ => {}
+    }
+}
+
 /// Touches every accessor of every view that accepts the buffer, plus the
 /// parser, and checks the parser's invariants.
 fn exercise(bytes: &[u8]) {
@@ -96,6 +147,7 @@ fn exercise(bytes: &[u8]) {
             );
         }
     }
+    agrees_with_the_views(bytes, &h);
     // Unchecked views never panic either.
     let _ = Ipv4Packet::new_unchecked(bytes).payload();
     let _ = Ipv6Packet::new_unchecked(bytes).payload();

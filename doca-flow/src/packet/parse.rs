@@ -5,7 +5,7 @@
 //! bounds-checked helpers in `bytes` after an explicit length check.
 
 use super::ethernet::{self, is_vlan_tpid, vlan_field};
-use super::ipv4::{self, Ipv4Packet};
+use super::ipv4;
 use super::ipv6::{self, Ipv6Packet, ext};
 use super::l4::{icmp_field, tcp_field, udp_field};
 use super::{
@@ -99,14 +99,14 @@ impl Headers {
             len: frame.len(),
             ..Headers::default()
         };
-        if frame.len() < ethernet::field::HEADER_LEN {
+        let Some(b) = frame.first_chunk::<{ ethernet::field::HEADER_LEN }>() else {
             h.malformed = Some(Malformed::TruncatedEthernet);
             return;
-        }
+        };
         let mut eth = EthHeader {
-            dst: bytes::array_or_zero(frame, ethernet::field::DST),
-            src: bytes::array_or_zero(frame, ethernet::field::SRC),
-            ethertype: bytes::u16_at(frame, ethernet::field::ETHERTYPE),
+            dst: bytes::array_or_zero(b, ethernet::field::DST),
+            src: bytes::array_or_zero(b, ethernet::field::SRC),
+            ethertype: be16(b, ethernet::field::ETHERTYPE),
             vlan: [None; 2],
         };
         let mut off = ethernet::field::HEADER_LEN;
@@ -138,38 +138,66 @@ impl Headers {
     }
 }
 
+/// The big-endian `u16` at `off` of a fixed-size header (a constant offset inside it:
+/// no bounds check left at run time).
+#[inline(always)]
+fn be16<const N: usize>(b: &[u8; N], off: usize) -> u16 {
+    u16::from_be_bytes([b[off], b[off + 1]])
+}
+
+/// The fixed IPv4 header is read as one array (one length check, not one per field);
+/// the fields and checks are those of [`Ipv4Packet`]'s accessors and `check_len`
+/// (`tests/packet_proptest.rs` compares them on arbitrary bytes).
 fn parse_ipv4(h: &mut Headers, l3: &[u8], l3_off: usize) {
-    let ip = Ipv4Packet::new_unchecked(l3);
-    if l3.len() < ipv4::field::MIN_HEADER_LEN || ip.version() != 4 {
+    let Some(b) = l3.first_chunk::<{ ipv4::field::MIN_HEADER_LEN }>() else {
+        h.malformed = Some(Malformed::BadIpHeader);
+        return;
+    };
+    let ver_ihl = b[ipv4::field::VER_IHL];
+    if ver_ihl >> 4 != 4 {
         h.malformed = Some(Malformed::BadIpHeader);
         return;
     }
-    let offset = ip.frag_offset();
-    let fragment = Fragment {
-        is_fragment: ip.more_frags() || offset != 0,
-        offset,
-        more: ip.more_frags(),
-        dont_fragment: ip.dont_frag(),
-    };
+    let flags_frag = be16(b, ipv4::field::FLAGS_FRAG);
+    let offset = flags_frag & ipv4::field::OFFSET_MASK;
+    let more = flags_frag & ipv4::field::MF != 0;
+    let header_len = (ver_ihl & 0x0f) * 4;
+    let protocol = b[ipv4::field::PROTOCOL];
+    let tos = b[ipv4::field::TOS];
     h.l3 = L3::Ipv4(Ipv4Header {
-        src: ip.src_addr(),
-        dst: ip.dst_addr(),
-        protocol: ip.protocol(),
-        dscp: ip.dscp(),
-        ecn: ip.ecn(),
-        ttl: ip.ttl(),
-        header_len: ip.header_len(),
-        fragment,
+        src: be32_addr(b, ipv4::field::SRC),
+        dst: be32_addr(b, ipv4::field::DST),
+        protocol,
+        dscp: tos >> 2,
+        ecn: tos & 0x03,
+        ttl: b[ipv4::field::TTL],
+        header_len,
+        fragment: Fragment {
+            is_fragment: more || offset != 0,
+            offset,
+            more,
+            dont_fragment: flags_frag & ipv4::field::DF != 0,
+        },
     });
-    if ip.check_len().is_err() {
+    // `Ipv4Packet::check_len`: IHL >= 5, the options and `total_len` inside the
+    // buffer, `total_len` >= the header.
+    let (hl, total) = (
+        usize::from(header_len),
+        usize::from(be16(b, ipv4::field::TOTAL_LEN)),
+    );
+    if hl < ipv4::field::MIN_HEADER_LEN || l3.len() < hl || total < hl || l3.len() < total {
         h.malformed = Some(Malformed::BadIpHeader);
         return;
     }
     if offset != 0 {
         return;
     }
-    let header_len = usize::from(ip.header_len());
-    parse_l4(h, ip.protocol(), ip.payload(), l3_off + header_len, false);
+    parse_l4(h, protocol, bytes::range(l3, hl, total), l3_off + hl, false);
+}
+
+#[inline(always)]
+fn be32_addr<const N: usize>(b: &[u8; N], off: usize) -> core::net::Ipv4Addr {
+    core::net::Ipv4Addr::new(b[off], b[off + 1], b[off + 2], b[off + 3])
 }
 
 fn parse_ipv6(h: &mut Headers, l3: &[u8], l3_off: usize) {
@@ -238,25 +266,23 @@ fn parse_ipv6(h: &mut Headers, l3: &[u8], l3_off: usize) {
 
 fn parse_l4(h: &mut Headers, proto: u8, seg: &[u8], l4_off: usize, v6: bool) {
     let l4 = match proto {
-        ip_proto::TCP => {
-            let hl = usize::from(bytes::u8_at(seg, tcp_field::DATA_OFF) >> 4) * 4;
-            if seg.len() < tcp_field::MIN_HEADER_LEN
-                || hl < tcp_field::MIN_HEADER_LEN
-                || seg.len() < hl
-            {
-                None
-            } else {
-                Some(L4::Tcp {
-                    src_port: bytes::u16_at(seg, tcp_field::SRC_PORT),
-                    dst_port: bytes::u16_at(seg, tcp_field::DST_PORT),
-                    flags: bytes::u8_at(seg, tcp_field::FLAGS),
+        ip_proto::TCP => match seg.first_chunk::<{ tcp_field::MIN_HEADER_LEN }>() {
+            Some(b) => {
+                let hl = usize::from(b[tcp_field::DATA_OFF] >> 4) * 4;
+                (hl >= tcp_field::MIN_HEADER_LEN && seg.len() >= hl).then(|| L4::Tcp {
+                    src_port: be16(b, tcp_field::SRC_PORT),
+                    dst_port: be16(b, tcp_field::DST_PORT),
+                    flags: b[tcp_field::FLAGS],
                 })
             }
-        }
-        ip_proto::UDP => (seg.len() >= udp_field::HEADER_LEN).then(|| L4::Udp {
-            src_port: bytes::u16_at(seg, udp_field::SRC_PORT),
-            dst_port: bytes::u16_at(seg, udp_field::DST_PORT),
-        }),
+            None => None,
+        },
+        ip_proto::UDP => seg
+            .first_chunk::<{ udp_field::HEADER_LEN }>()
+            .map(|b| L4::Udp {
+                src_port: be16(b, udp_field::SRC_PORT),
+                dst_port: be16(b, udp_field::DST_PORT),
+            }),
         ip_proto::ICMP if !v6 => (seg.len() >= icmp_field::HEADER_LEN).then(|| L4::Icmp {
             icmp_type: bytes::u8_at(seg, icmp_field::TYPE),
             code: bytes::u8_at(seg, icmp_field::CODE),

@@ -157,6 +157,16 @@ struct Tally {
     reads: u64,
 }
 
+/// The prefix the last frame of a chunk started from, and the frames and bytes not yet
+/// added to its counters ([`SwBackend::walk_from_prefix`]).
+#[derive(Default)]
+struct PrefixRun {
+    /// (packet meta, present bits, memo slot) of the last frame's key.
+    key: Option<(u32, u64, usize)>,
+    packets: u64,
+    bytes: u64,
+}
+
 /// A counter that a walk added to.
 #[derive(Clone, Copy)]
 pub(super) enum CounterRef {
@@ -730,6 +740,7 @@ impl SwBackend {
         }
         // 1. Every walk runs up to its first ACL lookup (or to its end); a walk whose
         // memo is exact at that pipe has its answer already.
+        let mut run = PrefixRun::default();
         for (i, p) in pkts.iter_mut().enumerate() {
             let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
@@ -738,7 +749,7 @@ impl SwBackend {
                 if !pre_parsed {
                     Headers::parse_into(pkt, hdr);
                 }
-                self.walk_from_prefix(port, pkt_meta, pkt, hdr, out, w)
+                self.walk_from_prefix(port, pkt_meta, pkt, hdr, out, w, &mut run)
             } else {
                 self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w)
                     .and_then(|next| self.walk_run(w, next, pkt, hdr, out, None, true, None))
@@ -756,6 +767,7 @@ impl SwBackend {
                 }
             }
         }
+        self.flush_run(&mut run);
         // 2. The lookups of each ACL pipe together.
         // Pushed in frame order, so already sorted when every walk paused at one pipe
         // (a port's traffic of one IP version); the keys are distinct, so an unstable
@@ -945,6 +957,11 @@ impl SwBackend {
     /// Starts frame `pkt`'s walk from the prefix remembered for its key (see
     /// [`PrefixMemo`](super::prefix::PrefixMemo)), recording one when there is none;
     /// `hdr` holds its parse. Returns where it paused, as [`Self::walk_run`] does.
+    ///
+    /// `run` carries the prefix of the chunk's previous frame: a frame of the same key
+    /// (most of a burst) skips the memo's lookup, and its counts are added to the
+    /// prefix's counters once per run of such frames ([`Self::flush_run`]; counters
+    /// commute, and nothing reads them while a chunk runs).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn walk_from_prefix(
@@ -955,10 +972,20 @@ impl SwBackend {
         hdr: &mut Headers,
         out: &mut Outcome,
         w: &mut Walk,
+        run: &mut PrefixRun,
     ) -> Option<PipeId> {
         use super::prefix::End;
         let present = PacketKey::present_of(hdr);
-        let (counted, n, end) = match self.prefix.get(port.0, pkt_meta, present) {
+        let slot = match run.key {
+            Some((m, p, i)) if m == pkt_meta && p == present => Some(i),
+            _ => {
+                self.flush_run(run);
+                let found = self.prefix.find(port.0, pkt_meta, present);
+                run.key = found.map(|i| (pkt_meta, present, i));
+                found
+            }
+        };
+        match slot.map(|i| self.prefix.at(i)) {
             Some(p) if p.end != End::Unkept => {
                 // Field by field: a whole-record copy (~170 bytes) became a memcpy call
                 // per frame (perf: 5% of the batched path, one-rule policy).
@@ -973,12 +1000,17 @@ impl SwBackend {
                     out.meta = o.meta;
                 }
                 *w = p.walk;
-                (p.counted, usize::from(p.n_counted), p.end)
+                run.packets += 1;
+                run.bytes += pkt.len() as u64;
+                match p.end {
+                    End::Acl(pipe) => Some(pipe),
+                    _ => None,
+                }
             }
             // The key's walks read more than the key: walk, without recording.
             Some(_) => {
                 let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
-                return self.walk_run(w, next, pkt, hdr, out, None, true, None);
+                self.walk_run(w, next, pkt, hdr, out, None, true, None)
             }
             None => {
                 let mut t = Tally::new();
@@ -987,18 +1019,31 @@ impl SwBackend {
                 let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
                 let paused = self.walk_run(w, next, pkt, hdr, out, None, true, Some(&mut t));
                 let counted = &t.refs[..t.n];
+                // `run` holds no count (the key changed above) and names no slot, so the
+                // slot this may overwrite is no one's.
+                debug_assert!(run.packets == 0 && run.key.is_none());
                 self.prefix
                     .record(port.0, pkt_meta, present, paused, t.reads, counted, out, w);
-                return paused;
+                paused
             }
-        };
-        for &r in &counted[..n] {
-            self.add_to(r, 1, pkt.len() as u64);
         }
-        match end {
-            End::Acl(pipe) => Some(pipe),
-            _ => None,
+    }
+
+    /// Adds the frames `run` counted to the counters of its prefix, and empties it.
+    #[inline]
+    fn flush_run(&mut self, run: &mut PrefixRun) {
+        if run.packets == 0 {
+            return;
         }
+        if let Some((_, _, i)) = run.key {
+            let p = self.prefix.at(i);
+            let (counted, n) = (p.counted, usize::from(p.n_counted));
+            for &r in &counted[..n] {
+                self.add_to(r, run.packets, run.bytes);
+            }
+        }
+        run.packets = 0;
+        run.bytes = 0;
     }
 
     fn default_miss(&self, key: &PacketKey) -> Verdict {

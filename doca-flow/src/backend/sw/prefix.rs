@@ -111,11 +111,31 @@ impl PrefixMemo {
     }
 
     /// The prefix remembered for this key, if any (call [`Self::check_version`] first).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, port: u16, pkt_meta: u32, present: u64) -> Option<&Prefix> {
-        self.slots[slot_of(port, pkt_meta, present)]
+        self.find(port, pkt_meta, present).map(|i| self.at(i))
+    }
+
+    /// The slot of the prefix remembered for this key, if any (call
+    /// [`Self::check_version`] first): it names that prefix
+    /// ([`Self::at`]) until the next [`Self::record`] or [`Self::check_version`].
+    #[inline]
+    pub(crate) fn find(&self, port: u16, pkt_meta: u32, present: u64) -> Option<usize> {
+        let i = slot_of(port, pkt_meta, present);
+        self.slots[i]
             .as_ref()
-            .filter(|p| p.port == port && p.pkt_meta == pkt_meta && p.present == present)
+            .is_some_and(|p| p.port == port && p.pkt_meta == pkt_meta && p.present == present)
+            .then_some(i)
+    }
+
+    /// The prefix in slot `i`, which [`Self::find`] gave.
+    ///
+    /// # Panics
+    /// If the slot is empty (`i` did not come from `find`, or a record or version change
+    /// came between).
+    #[inline]
+    pub(crate) fn at(&self, i: usize) -> &Prefix {
+        self.slots[i].as_ref().expect("a slot that find gave")
     }
 
     /// Remembers a walk of this key that stopped at `end` after reading `reads`,

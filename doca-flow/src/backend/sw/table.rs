@@ -5,6 +5,7 @@ use crate::backend::sw::hash::FxHashMap;
 use crate::classifier::{Addr, Classifier, Key, Rule};
 use crate::matching::{Field, MaskedMatch, PacketKey, Template};
 use crate::net::Family;
+use crate::packet::{L3, L4};
 
 /// Masked field values -> entry slot.
 type KeyMap = FxHashMap<Box<[u128]>, u32>;
@@ -527,40 +528,34 @@ impl Table {
     }
 }
 
-/// The transport ports of a packet as an ACL key wants them: `(src, dst, has_ports)`.
+/// The transport ports of a packet as an ACL key wants them: `(src, dst, has_ports)`
+/// (TCP's or UDP's, as [`Field::TcpSrcPort`] / [`Field::UdpSrcPort`] read them).
 #[inline]
 fn acl_ports(key: &PacketKey) -> (u16, u16, bool) {
-    let l4 = key.get(Field::L4Type) as u32;
-    if l4 == crate::matching::L4Type::Tcp as u32 {
-        (
-            key.get(Field::TcpSrcPort) as u16,
-            key.get(Field::TcpDstPort) as u16,
-            true,
-        )
-    } else if l4 == crate::matching::L4Type::Udp as u32 {
-        (
-            key.get(Field::UdpSrcPort) as u16,
-            key.get(Field::UdpDstPort) as u16,
-            true,
-        )
-    } else {
-        (0, 0, false)
+    match key.headers().l4 {
+        L4::Tcp {
+            src_port, dst_port, ..
+        }
+        | L4::Udp { src_port, dst_port } => (src_port, dst_port, true),
+        _ => (0, 0, false),
     }
 }
 
-/// The IPv4 classifier key of a packet; `None` if it is not IPv4.
+/// The IPv4 classifier key of a packet; `None` if it is not IPv4. Read from the headers
+/// directly: the fields [`Field::Ipv4Src`], [`Field::Ipv4Dst`], [`Field::Ipv4Proto`]
+/// and the ports give (one `PacketKey::get` per field cost ~100 instructions a packet).
 #[inline]
 fn acl_key_v4(key: &PacketKey) -> Option<Key<u32>> {
-    if key.present & Field::Ipv4Src.bit() == 0 {
+    let L3::Ipv4(ip) = &key.headers().l3 else {
         return None;
-    }
+    };
     let (src_port, dst_port, has_ports) = acl_ports(key);
     Some(Key {
-        src: key.get(Field::Ipv4Src) as u32,
-        dst: key.get(Field::Ipv4Dst) as u32,
+        src: u32::from(ip.src),
+        dst: u32::from(ip.dst),
         src_port,
         dst_port,
-        proto: key.get(Field::Ipv4Proto) as u8,
+        proto: ip.protocol,
         has_ports,
     })
 }
@@ -568,16 +563,16 @@ fn acl_key_v4(key: &PacketKey) -> Option<Key<u32>> {
 /// The IPv6 classifier key of a packet; `None` if it is not IPv6.
 #[inline]
 fn acl_key_v6(key: &PacketKey) -> Option<Key<u128>> {
-    if key.present & Field::Ipv6Src.bit() == 0 {
+    let L3::Ipv6(ip) = &key.headers().l3 else {
         return None;
-    }
+    };
     let (src_port, dst_port, has_ports) = acl_ports(key);
     Some(Key {
-        src: key.get(Field::Ipv6Src),
-        dst: key.get(Field::Ipv6Dst),
+        src: u128::from(ip.src),
+        dst: u128::from(ip.dst),
         src_port,
         dst_port,
-        proto: key.get(Field::Ipv6NextHeader) as u8,
+        proto: ip.next_header,
         has_ports,
     })
 }
@@ -594,7 +589,7 @@ fn acl_lookup(a: &AclTable, key: &PacketKey) -> Option<u32> {
 pub(crate) struct AclBatch {
     keys4: Vec<Key<u32>>,
     keys6: Vec<Key<u128>>,
-    pos: Vec<usize>,
+    pos: Vec<u32>,
     res: Vec<Option<u32>>,
     /// The answers, one per key given, in order.
     pub(crate) out: Vec<Option<u32>>,
@@ -607,38 +602,58 @@ impl Table {
     pub(crate) fn acl_lookup_batch<'k>(
         &self,
         template: &Template,
-        keys: impl Iterator<Item = PacketKey<'k>>,
+        keys: impl ExactSizeIterator<Item = PacketKey<'k>>,
         b: &mut AclBatch,
     ) {
+        let n = keys.len();
         b.out.clear();
-        b.pos.clear();
-        b.keys4.clear();
-        b.keys6.clear();
+        b.out.resize(n, None);
         let Table::Acl(a) = self else {
-            b.out.extend(keys.map(|_| None));
             return;
         };
-        for (i, key) in keys.enumerate() {
-            b.out.push(None);
-            if !template.constants_match(&key) {
-                continue;
-            }
-            let ok = match a {
-                AclTable::V4(_) => acl_key_v4(&key).map(|k| b.keys4.push(k)),
-                AclTable::V6(_) => acl_key_v6(&key).map(|k| b.keys6.push(k)),
-            };
-            if ok.is_some() {
-                b.pos.push(i);
-            }
-        }
-        b.res.clear();
-        b.res.resize(b.pos.len(), None);
+        // The keys the classifier takes, and where each one's answer goes; sized once
+        // (no capacity check per key).
+        b.pos.clear();
+        b.pos.reserve(n);
+        let constants = template.has_constants();
         match a {
-            AclTable::V4(set) => set.classifier.classify_batch(&b.keys4, &mut b.res),
-            AclTable::V6(set) => set.classifier.classify_batch(&b.keys6, &mut b.res),
+            AclTable::V4(set) => {
+                b.keys4.clear();
+                b.keys4.reserve(n);
+                for (i, key) in keys.enumerate() {
+                    if constants && !template.constants_match(&key) {
+                        continue;
+                    }
+                    if let Some(k) = acl_key_v4(&key) {
+                        b.keys4.push(k);
+                        b.pos.push(i as u32);
+                    }
+                }
+                b.res.clear();
+                b.res.resize(b.pos.len(), None);
+                set.classifier.classify_batch(&b.keys4, &mut b.res);
+            }
+            AclTable::V6(set) => {
+                b.keys6.clear();
+                b.keys6.reserve(n);
+                for (i, key) in keys.enumerate() {
+                    if constants && !template.constants_match(&key) {
+                        continue;
+                    }
+                    if let Some(k) = acl_key_v6(&key) {
+                        b.keys6.push(k);
+                        b.pos.push(i as u32);
+                    }
+                }
+                b.res.clear();
+                b.res.resize(b.pos.len(), None);
+                set.classifier.classify_batch(&b.keys6, &mut b.res);
+            }
         }
         for (&i, &r) in b.pos.iter().zip(&b.res) {
-            b.out[i] = r;
+            if let Some(o) = b.out.get_mut(i as usize) {
+                *o = r;
+            }
         }
     }
 }
