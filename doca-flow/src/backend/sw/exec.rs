@@ -157,14 +157,29 @@ struct Tally {
     reads: u64,
 }
 
-/// The prefix the last frame of a chunk started from, and the frames and bytes not yet
-/// added to its counters ([`SwBackend::walk_from_prefix`]).
-#[derive(Default)]
-struct PrefixRun {
+/// The batched path's memory between the frames of a chunk
+/// ([`SwBackend::walk_from_prefix`]): the key and memo slot of the last frame (a frame
+/// of the same key, most of a burst, skips the memo's lookup), and per memo slot the
+/// frames and bytes not yet added to that prefix's counters (added once per chunk:
+/// counters commute, and nothing reads them while a chunk runs).
+struct PrefixCounts {
     /// (packet meta, present bits, memo slot) of the last frame's key.
-    key: Option<(u32, u64, usize)>,
-    packets: u64,
-    bytes: u64,
+    last: Option<(u32, u64, usize)>,
+    /// Bit `i`: slot `i` has frames not yet added.
+    touched: u64,
+    packets: [u32; super::prefix::SLOTS],
+    bytes: [u64; super::prefix::SLOTS],
+}
+
+impl PrefixCounts {
+    const fn new() -> Self {
+        PrefixCounts {
+            last: None,
+            touched: 0,
+            packets: [0; super::prefix::SLOTS],
+            bytes: [0; super::prefix::SLOTS],
+        }
+    }
 }
 
 /// A counter that a walk added to.
@@ -740,7 +755,7 @@ impl SwBackend {
         }
         // 1. Every walk runs up to its first ACL lookup (or to its end); a walk whose
         // memo is exact at that pipe has its answer already.
-        let mut run = PrefixRun::default();
+        let mut counts = PrefixCounts::new();
         for (i, p) in pkts.iter_mut().enumerate() {
             let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
             b.paused[i] = false;
@@ -749,7 +764,7 @@ impl SwBackend {
                 if !pre_parsed {
                     Headers::parse_into(pkt, hdr);
                 }
-                self.walk_from_prefix(port, pkt_meta, pkt, hdr, out, w, &mut run)
+                self.walk_from_prefix(port, pkt_meta, pkt, hdr, out, w, &mut counts)
             } else {
                 self.walk_start(port, pkt_meta, pkt, pre_parsed, hdr, out, w)
                     .and_then(|next| self.walk_run(w, next, pkt, hdr, out, None, true, None))
@@ -767,7 +782,7 @@ impl SwBackend {
                 }
             }
         }
-        self.flush_run(&mut run);
+        self.flush_counts(&mut counts);
         // 2. The lookups of each ACL pipe together.
         // Pushed in frame order, so already sorted when every walk paused at one pipe
         // (a port's traffic of one IP version); the keys are distinct, so an unstable
@@ -956,12 +971,8 @@ impl SwBackend {
 
     /// Starts frame `pkt`'s walk from the prefix remembered for its key (see
     /// [`PrefixMemo`](super::prefix::PrefixMemo)), recording one when there is none;
-    /// `hdr` holds its parse. Returns where it paused, as [`Self::walk_run`] does.
-    ///
-    /// `run` carries the prefix of the chunk's previous frame: a frame of the same key
-    /// (most of a burst) skips the memo's lookup, and its counts are added to the
-    /// prefix's counters once per run of such frames ([`Self::flush_run`]; counters
-    /// commute, and nothing reads them while a chunk runs).
+    /// `hdr` holds its parse. Returns where it paused, as [`Self::walk_run`] does. The
+    /// prefix's counters get the frame through `counts` ([`Self::flush_counts`]).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn walk_from_prefix(
@@ -972,21 +983,21 @@ impl SwBackend {
         hdr: &mut Headers,
         out: &mut Outcome,
         w: &mut Walk,
-        run: &mut PrefixRun,
+        counts: &mut PrefixCounts,
     ) -> Option<PipeId> {
         use super::prefix::End;
         let present = PacketKey::present_of(hdr);
-        let slot = match run.key {
-            Some((m, p, i)) if m == pkt_meta && p == present => Some(i),
+        let slot = match counts.last {
+            Some((m, p, i)) if m == pkt_meta && p == present => Ok(i),
             _ => {
-                self.flush_run(run);
                 let found = self.prefix.find(port.0, pkt_meta, present);
-                run.key = found.map(|i| (pkt_meta, present, i));
+                counts.last = found.ok().map(|i| (pkt_meta, present, i));
                 found
             }
         };
-        match slot.map(|i| self.prefix.at(i)) {
-            Some(p) if p.end != End::Unkept => {
+        match slot {
+            Ok(i) if self.prefix.at(i).end != End::Unkept => {
+                let p = self.prefix.at(i);
                 // Field by field: a whole-record copy (~170 bytes) became a memcpy call
                 // per frame (perf: 5% of the batched path, one-rule policy).
                 let o = &p.out;
@@ -1000,28 +1011,30 @@ impl SwBackend {
                     out.meta = o.meta;
                 }
                 *w = p.walk;
-                run.packets += 1;
-                run.bytes += pkt.len() as u64;
+                counts.touched |= 1 << i;
+                counts.packets[i] += 1;
+                counts.bytes[i] += pkt.len() as u64;
                 match p.end {
                     End::Acl(pipe) => Some(pipe),
                     _ => None,
                 }
             }
             // The key's walks read more than the key: walk, without recording.
-            Some(_) => {
+            Ok(_) => {
                 let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
                 self.walk_run(w, next, pkt, hdr, out, None, true, None)
             }
-            None => {
+            Err(i) => {
                 let mut t = Tally::new();
                 // Decided before any pipe (an unknown port, or no ingress root, whose miss
                 // hashes the headers): cheap, and not remembered.
                 let next = self.walk_start(port, pkt_meta, pkt, true, hdr, out, w)?;
                 let paused = self.walk_run(w, next, pkt, hdr, out, None, true, Some(&mut t));
                 let counted = &t.refs[..t.n];
-                // `run` holds no count (the key changed above) and names no slot, so the
-                // slot this may overwrite is no one's.
-                debug_assert!(run.packets == 0 && run.key.is_none());
+                // The record takes slot `i`: the frames counted for the prefix there
+                // (another key's) go to its counters first. (`counts.last` names no
+                // slot now: the lookup above missed.)
+                self.flush_slot(counts, i);
                 self.prefix
                     .record(port.0, pkt_meta, present, paused, t.reads, counted, out, w);
                 paused
@@ -1029,21 +1042,30 @@ impl SwBackend {
         }
     }
 
-    /// Adds the frames `run` counted to the counters of its prefix, and empties it.
+    /// Adds the frames `counts` holds for memo slot `i` to that prefix's counters.
     #[inline]
-    fn flush_run(&mut self, run: &mut PrefixRun) {
-        if run.packets == 0 {
+    fn flush_slot(&mut self, counts: &mut PrefixCounts, i: usize) {
+        if counts.touched & (1 << i) == 0 {
             return;
         }
-        if let Some((_, _, i)) = run.key {
-            let p = self.prefix.at(i);
-            let (counted, n) = (p.counted, usize::from(p.n_counted));
-            for &r in &counted[..n] {
-                self.add_to(r, run.packets, run.bytes);
-            }
+        counts.touched &= !(1 << i);
+        let p = self.prefix.at(i);
+        let (counted, n) = (p.counted, usize::from(p.n_counted));
+        let (packets, bytes) = (u64::from(counts.packets[i]), counts.bytes[i]);
+        for &r in &counted[..n] {
+            self.add_to(r, packets, bytes);
         }
-        run.packets = 0;
-        run.bytes = 0;
+        counts.packets[i] = 0;
+        counts.bytes[i] = 0;
+    }
+
+    /// Adds every frame `counts` holds to the counters of its prefix.
+    #[inline]
+    fn flush_counts(&mut self, counts: &mut PrefixCounts) {
+        while counts.touched != 0 {
+            let i = counts.touched.trailing_zeros() as usize;
+            self.flush_slot(counts, i);
+        }
     }
 
     fn default_miss(&self, key: &PacketKey) -> Verdict {
@@ -1110,4 +1132,58 @@ fn apply_meta(a: &Actions, meta: &mut PacketMeta) {
 
 fn apply_headers(a: &Actions, pkt: &mut [u8], hdrs: &Headers) {
     super::modify::apply(a, pkt, hdrs);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::sw::prefix::slot_of;
+    use crate::matching::PacketKey;
+    use crate::packet::{Headers, PacketBuilder};
+    use crate::{ControlEntry, Flow, Fwd, Match, Monitor, PortId, Prefix};
+
+    /// Two keys of one memo slot in one chunk: the frames counted for the first key's
+    /// prefix reach its counters before the second key's record takes the slot.
+    #[test]
+    fn a_memo_slot_taken_by_another_key_keeps_the_counts_it_held() {
+        let frame = PacketBuilder::tcp4([10, 0, 0, 1].into(), [10, 0, 0, 2].into(), 1, 80).build();
+        let present = PacketKey::present_of(&Headers::parse(&frame));
+        let a = 1u32;
+        let b = (2..u32::MAX)
+            .find(|&m| slot_of(0, m, present) == slot_of(0, a, present))
+            .expect("two metas share a slot");
+        let counted = |m: u32| {
+            ControlEntry::new(0, Match::new().pkt_meta(m), Fwd::Port(PortId(1))).monitor(Monitor {
+                counter: true,
+                meter: None,
+            })
+        };
+        let flow = Flow::builder().build().unwrap();
+        let p0 = flow.start_port(PortId(0), "p0").unwrap();
+        let _p1 = flow.start_port(PortId(1), "p1").unwrap();
+        let mut q = flow.take_queue(0).unwrap();
+        let root = p0
+            .pipe_builder("root")
+            .control()
+            .root(true)
+            .build()
+            .unwrap();
+        // An ACL pipe (reached by no packet) puts the batch on the prefix-memo path.
+        let acl = p0.pipe_builder("acl").acl().nr_entries(4).build().unwrap();
+        let ea = root.add_entry(&mut q, counted(a)).unwrap();
+        let eb = root.add_entry(&mut q, counted(b)).unwrap();
+        let any = crate::AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 0, Fwd::Drop);
+        let _e = acl.add_entry(&mut q, any, crate::Flags::NoWait).unwrap();
+        p0.entries_process(&mut q, 0).unwrap();
+        let mut frames = vec![frame; 4];
+        flow.sw().process_batch_each_with_meta(
+            PortId(0),
+            &mut frames,
+            Some(&[a, a, b, b]),
+            |_, o| {
+                assert_eq!(o.verdict, crate::Verdict::Port(PortId(1)));
+            },
+        );
+        assert_eq!(ea.query().unwrap().packets, 2);
+        assert_eq!(eb.query().unwrap().packets, 2);
+    }
 }

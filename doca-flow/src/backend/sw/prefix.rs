@@ -39,8 +39,9 @@ pub(crate) const KEYED_FIELDS: u64 = META_FIELDS | Field::L3Type.bit() | Field::
 pub(crate) const PREFIX_COUNTERS: usize = 4;
 
 /// Memo slots (a power of two): a firewall's key set is ports x IP versions x L4 types
-/// x connection states, a few dozen at most.
-const SLOTS: usize = 64;
+/// x connection states, a few dozen at most. 64: a `u64` holds one bit per slot (the
+/// batched path's per-slot counts, `exec::PrefixCounts`).
+pub(crate) const SLOTS: usize = 64;
 
 /// Where a remembered prefix ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +95,7 @@ impl core::fmt::Debug for PrefixMemo {
 }
 
 #[inline]
-fn slot_of(port: u16, pkt_meta: u32, present: u64) -> usize {
+pub(crate) fn slot_of(port: u16, pkt_meta: u32, present: u64) -> usize {
     let h = (present ^ (present >> 29) ^ (u64::from(pkt_meta) << 17) ^ u64::from(port))
         .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> (64 - SLOTS.trailing_zeros())) as usize
@@ -113,19 +114,19 @@ impl PrefixMemo {
     /// The prefix remembered for this key, if any (call [`Self::check_version`] first).
     #[cfg(test)]
     pub(crate) fn get(&self, port: u16, pkt_meta: u32, present: u64) -> Option<&Prefix> {
-        self.find(port, pkt_meta, present).map(|i| self.at(i))
+        self.find(port, pkt_meta, present).ok().map(|i| self.at(i))
     }
 
-    /// The slot of the prefix remembered for this key, if any (call
-    /// [`Self::check_version`] first): it names that prefix
-    /// ([`Self::at`]) until the next [`Self::record`] or [`Self::check_version`].
+    /// The slot of the prefix remembered for this key (call [`Self::check_version`]
+    /// first): `Ok` names that prefix ([`Self::at`]) until the next [`Self::record`] or
+    /// [`Self::check_version`]; `Err` is the slot a record of this key would take.
     #[inline]
-    pub(crate) fn find(&self, port: u16, pkt_meta: u32, present: u64) -> Option<usize> {
+    pub(crate) fn find(&self, port: u16, pkt_meta: u32, present: u64) -> Result<usize, usize> {
         let i = slot_of(port, pkt_meta, present);
-        self.slots[i]
-            .as_ref()
-            .is_some_and(|p| p.port == port && p.pkt_meta == pkt_meta && p.present == present)
-            .then_some(i)
+        match &self.slots[i] {
+            Some(p) if p.port == port && p.pkt_meta == pkt_meta && p.present == present => Ok(i),
+            _ => Err(i),
+        }
     }
 
     /// The prefix in slot `i`, which [`Self::find`] gave.
