@@ -2,7 +2,7 @@
 
 use crate::backend::PipeType;
 use crate::backend::sw::hash::FxHashMap;
-use crate::classifier::{Addr, Classifier, Key, Rule};
+use crate::classifier::{Addr, Classifier, Key, NotOptimized, Rule};
 use crate::matching::{Field, MaskedMatch, PacketKey, Template};
 use crate::net::Family;
 use crate::packet::{L3, L4};
@@ -152,6 +152,33 @@ pub(crate) enum AclTable {
 pub(crate) struct AclSet<A: Addr> {
     classifier: Classifier<A>,
     rules: FxHashMap<u32, Rule<A>>,
+    /// The last attempt at RFC tables that ran and failed ([`Table::acl_optimize`]).
+    declined: Option<Declined>,
+    /// Attempts at RFC tables made (tests count them).
+    #[cfg(test)]
+    attempts: u32,
+}
+
+/// An attempt at RFC tables that ran and gave up (over budget, over the work bound, too
+/// many classes): up to ~0.4 s for a fw1_10k-like set, under the flow's lock. The same
+/// set is not tried again at that budget until it has changed enough to answer
+/// differently ([`Declined::retry`]).
+#[derive(Debug, Clone, Copy)]
+struct Declined {
+    budget: usize,
+    /// Rules in the set then.
+    rules: usize,
+    /// Rules added and removed since.
+    changes: usize,
+}
+
+impl Declined {
+    /// Whether a set of `rules` rules is worth another attempt within `budget`: a larger
+    /// budget, a set down to 3/4 of the size that failed, or as many changes since as
+    /// it had rules (it may be another set by now).
+    fn retry(&self, budget: usize, rules: usize) -> bool {
+        budget > self.budget || rules * 4 <= self.rules * 3 || self.changes >= self.rules
+    }
 }
 
 /// From this many ACL adds in one `entries_process` on, the sw backend rebuilds the pipe's
@@ -180,18 +207,66 @@ impl<A: Addr> AclSet<A> {
         Self {
             classifier: Classifier::new(),
             rules: FxHashMap::default(),
+            declined: None,
+            #[cfg(test)]
+            attempts: 0,
+        }
+    }
+
+    fn changed(&mut self, n: usize) {
+        if let Some(d) = &mut self.declined {
+            d.changes = d.changes.saturating_add(n);
         }
     }
 
     fn insert(&mut self, r: Rule<A>) -> Result<(), Duplicate> {
         self.classifier.insert(r).map_err(|_| Duplicate)?;
         self.rules.insert(r.id, r);
+        self.changed(1);
         Ok(())
     }
 
     fn remove(&mut self, id: u32) {
         self.classifier.remove(id);
-        self.rules.remove(&id);
+        if self.rules.remove(&id).is_some() {
+            self.changed(1);
+        }
+    }
+
+    /// [`Classifier::try_optimize`] within `budget`, unless an attempt on much the same
+    /// set already failed at that budget ([`Declined`]); whether lookups use tables.
+    fn optimize(&mut self, budget: usize) -> bool {
+        if self.classifier.is_optimized() {
+            return true;
+        }
+        let rules = self.rules.len();
+        if self.declined.is_some_and(|d| !d.retry(budget, rules)) {
+            return false;
+        }
+        #[cfg(test)]
+        {
+            self.attempts += 1;
+        }
+        match self.classifier.try_optimize(budget) {
+            Ok(()) => {
+                self.declined = None;
+                true
+            }
+            // The checks that cost nothing need no memory.
+            Err(
+                NotOptimized::NotIpv4
+                | NotOptimized::TooFewRules { .. }
+                | NotOptimized::TooManyRules { .. },
+            ) => false,
+            Err(_) => {
+                self.declined = Some(Declined {
+                    budget,
+                    rules,
+                    changes: 0,
+                });
+                false
+            }
+        }
     }
 
     /// Adds `new` with one classifier build; falls back to inserts if the build refuses.
@@ -203,6 +278,7 @@ impl<A: Addr> AclSet<A> {
             Ok(c) => {
                 self.classifier = c;
                 self.rules.extend(new.iter().map(|r| (r.id, *r)));
+                self.changed(new.len());
                 vec![true; new.len()]
             }
             Err(_) => new.iter().map(|r| self.insert(*r).is_ok()).collect(),
@@ -358,10 +434,12 @@ impl Table {
     }
 
     /// Builds an IPv4 ACL table's RFC tables within `budget` bytes
-    /// ([`Classifier::optimize`]); false for other tables and sets it declines.
+    /// ([`Classifier::optimize`]); false for other tables and sets it declines. A set
+    /// whose attempt ran and failed is not tried again at that budget until it changed
+    /// enough ([`Declined`]).
     pub(crate) fn acl_optimize(&mut self, budget: usize) -> bool {
         match self {
-            Table::Acl(AclTable::V4(set)) => set.classifier.optimize(budget),
+            Table::Acl(AclTable::V4(set)) => set.optimize(budget),
             _ => false,
         }
     }
@@ -655,5 +733,63 @@ impl Table {
                 *o = r;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{PortRange, Prefix};
+
+    fn rule(i: u32) -> Rule<u32> {
+        Rule {
+            id: i,
+            priority: i,
+            src: Prefix::new(0x0a00_0000 | (i << 8), 24).unwrap(),
+            dst: Prefix::new(0xc000_0000 | (i << 4), 28).unwrap(),
+            src_port: PortRange::ANY,
+            dst_port: PortRange::new(i as u16, i as u16 + 10).unwrap(),
+            proto: 6,
+            proto_mask: 0xff,
+        }
+    }
+
+    #[test]
+    fn a_failed_attempt_is_not_repeated_until_the_set_or_budget_changes() {
+        let mut set = AclSet::<u32>::new();
+        for i in 0..400 {
+            set.insert(rule(i)).unwrap();
+        }
+        // One byte fits no tables: the attempt runs and fails.
+        assert!(!set.optimize(1));
+        assert_eq!(set.attempts, 1);
+        // Much the same set, the same budget: not tried again.
+        for i in 400..450 {
+            set.insert(rule(i)).unwrap();
+        }
+        assert!(!set.optimize(1));
+        assert_eq!(set.attempts, 1);
+        // A larger budget is tried, and fits.
+        assert!(set.optimize(16 << 20));
+        assert_eq!(set.attempts, 2);
+        assert!(set.declined.is_none());
+        // Down to 3/4 of the size that failed is tried again.
+        let mut small = AclSet::<u32>::new();
+        for i in 0..400 {
+            small.insert(rule(i)).unwrap();
+        }
+        assert!(!small.optimize(1));
+        for i in 0..100 {
+            small.remove(i);
+        }
+        assert!(!small.optimize(1));
+        assert_eq!(small.attempts, 2);
+        // As many changes as the set had rules: tried again.
+        for i in 100..400 {
+            small.remove(i);
+            small.insert(rule(i + 1000)).unwrap();
+        }
+        assert!(!small.optimize(1));
+        assert_eq!(small.attempts, 3);
     }
 }
