@@ -1,9 +1,10 @@
 #![allow(missing_docs)]
 //! The sw backend's batched path on a firewall-shaped pipeline, as a plain binary:
-//! the pipeline `dpu-fw compile` gives a one-rule policy (a root control pipe sending
-//! port 0's IPv4 frames to an ACL pipe holding one counted rule, TCP to port 80 ->
-//! port 1, its miss to port 1; a catch-all to port 1), fed bursts of 64 frames (TCP
-//! and UDP, a quarter of them to port 80) through `SwBackend::process_batch_each`.
+//! the pipeline `dpu-fw compile` gives a one-rule policy (`common::firewall_shape`: a
+//! root control pipe sending port 0's IPv4 frames to an ACL pipe holding one counted
+//! rule, TCP to port 80 -> port 1, its miss to port 1; a catch-all to port 1), fed
+//! bursts of 64 frames (TCP and UDP, a quarter of them to port 80) through
+//! `SwBackend::process_batch_each`.
 //!
 //! `cargo bench -p doca-flow --bench burst_cost` prints the best ns per frame over
 //! several timed passes. Its real use is `bench/instructions.sh`, which runs it under
@@ -15,10 +16,10 @@
 use core::net::Ipv4Addr;
 use std::time::Instant;
 
+mod common;
+
 use doca_flow::packet::PacketBuilder;
-use doca_flow::{
-    AclEntry, ControlEntry, Flags, Flow, Fwd, L3Type, Match, PortId, PortRange, Prefix, Verdict,
-};
+use doca_flow::{PortId, Verdict};
 
 fn arg(args: &[String], name: &str, default: u64) -> Result<u64, String> {
     match args.iter().position(|a| a == name) {
@@ -45,48 +46,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let flow = Flow::builder()
-        .queue_depth(64)
-        .counters(1 << 10)
-        .build()
-        .expect("flow");
-    let p0 = flow.start_port(PortId(0), "p0").expect("port 0");
-    let _p1 = flow.start_port(PortId(1), "p1").expect("port 1");
-    let mut q = flow.take_queue(0).expect("queue");
-    let acl = p0
-        .pipe_builder("p0/v4/acl")
-        .acl()
-        .nr_entries(16)
-        .monitor(doca_flow::Monitor {
-            counter: true,
-            meter: None,
-        })
-        .fwd_miss(Fwd::Port(PortId(1)))
-        .build()
-        .expect("acl pipe");
-    let root = p0
-        .pipe_builder("root")
-        .control()
-        .root(true)
-        .build()
-        .expect("root pipe");
-    let v4 = Match::new().port_id(PortId(0)).l3_type(L3Type::Ipv4);
-    let _entries = [
-        root.add_entry(&mut q, ControlEntry::new(0, v4, Fwd::pipe(&acl))),
-        root.add_entry(
-            &mut q,
-            ControlEntry::new(1, Match::new().port_id(PortId(0)), Fwd::Port(PortId(1))),
-        ),
-        acl.add_entry(
-            &mut q,
-            AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 0, Fwd::Port(PortId(1)))
-                .proto(6)
-                .dst_port(PortRange::new(80, 80).expect("range")),
-            Flags::NoWait,
-        ),
-    ]
-    .map(|e| e.expect("entry"));
-    p0.entries_process(&mut q, 0).expect("entries");
+    // Bound whole: its entries and port 1 must outlive the measurement.
+    let shape = common::firewall_shape();
+    let (flow, p0) = (&shape.flow, &shape.p0);
     let mut frames: Vec<Vec<u8>> = (0..64u32)
         .map(|i| {
             let (src, dst) = (

@@ -9,6 +9,8 @@
 use core::net::{IpAddr, Ipv4Addr};
 use std::hint::black_box;
 
+mod common;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
@@ -316,49 +318,13 @@ fn one_hop(c: &mut Criterion) {
     g.finish();
 }
 
-/// The shape `dpu-fw compile` gives a one-rule policy: a root control pipe sending each
-/// port's IPv4 and IPv6 frames to that port's ACL pipe (catch-all to the peer port), the
-/// ACL pipe holding one counted rule (TCP to port 80 -> port 1), its miss to port 1.
+/// The shape `dpu-fw compile` gives a one-rule policy ([`common::firewall_shape`]).
 /// Bursts of 64 (`dpdk::BURST_MAX`), with the walk-prefix memo on and off: the ratio is
 /// what the memo saves per packet.
 fn firewall_shape(c: &mut Criterion) {
-    let (flow, p0, _p1, mut q) = setup(64);
-    let acl = p0
-        .pipe_builder("p0/v4/acl")
-        .acl()
-        .nr_entries(16)
-        .monitor(doca_flow::Monitor {
-            counter: true,
-            meter: None,
-        })
-        .fwd_miss(Fwd::Port(PortId(1)))
-        .build()
-        .unwrap();
-    let root = p0
-        .pipe_builder("root")
-        .control()
-        .root(true)
-        .build()
-        .unwrap();
-    let v4 = Match::new().port_id(PortId(0)).l3_type(L3Type::Ipv4);
-    let _es = [
-        root.add_entry(&mut q, ControlEntry::new(0, v4, Fwd::pipe(&acl)))
-            .unwrap(),
-        root.add_entry(
-            &mut q,
-            ControlEntry::new(1, Match::new().port_id(PortId(0)), Fwd::Port(PortId(1))),
-        )
-        .unwrap(),
-        acl.add_entry(
-            &mut q,
-            AclEntry::new(Prefix::ANY_V4, Prefix::ANY_V4, 0, Fwd::Port(PortId(1)))
-                .proto(6)
-                .dst_port(PortRange::new(80, 80).unwrap()),
-            Flags::NoWait,
-        )
-        .unwrap(),
-    ];
-    p0.entries_process(&mut q, 0).unwrap();
+    // Bound whole: its entries and port 1 must outlive the measurement.
+    let shape = common::firewall_shape();
+    let (flow, p0) = (&shape.flow, &shape.p0);
     let mut frames: Vec<Vec<u8>> = (0..64u32)
         .map(|i| {
             let dst = if i % 4 == 0 { 80 } else { 1000 + i as u16 };

@@ -289,6 +289,39 @@ impl<A: Addr> AclSet<A> {
     fn classify(&self, key: &Key<A>) -> Option<u32> {
         self.classifier.classify(key)
     }
+
+    /// The batch lookup of [`Table::acl_lookup_batch`] for this family: the keys that
+    /// pass the template's constants and are of this family (`key_of`) go to the
+    /// classifier together; `pos[j]` is the index among `keys` of `res[j]`'s key. The
+    /// scratch vectors are sized once (no capacity check per key).
+    #[inline]
+    fn lookup_batch<'k>(
+        &self,
+        template: &Template,
+        keys: impl ExactSizeIterator<Item = PacketKey<'k>>,
+        key_of: impl Fn(&PacketKey) -> Option<Key<A>>,
+        ks: &mut Vec<Key<A>>,
+        pos: &mut Vec<u32>,
+        res: &mut Vec<Option<u32>>,
+    ) {
+        let constants = template.has_constants();
+        ks.clear();
+        ks.reserve(keys.len());
+        pos.clear();
+        pos.reserve(keys.len());
+        for (i, key) in keys.enumerate() {
+            if constants && !template.constants_match(&key) {
+                continue;
+            }
+            if let Some(k) = key_of(&key) {
+                ks.push(k);
+                pos.push(i as u32);
+            }
+        }
+        res.clear();
+        res.resize(pos.len(), None);
+        self.classifier.classify_batch(ks, res);
+    }
 }
 
 /// A pipe's entries.
@@ -689,44 +722,23 @@ impl Table {
         let Table::Acl(a) = self else {
             return;
         };
-        // The keys the classifier takes, and where each one's answer goes; sized once
-        // (no capacity check per key).
-        b.pos.clear();
-        b.pos.reserve(n);
-        let constants = template.has_constants();
         match a {
-            AclTable::V4(set) => {
-                b.keys4.clear();
-                b.keys4.reserve(n);
-                for (i, key) in keys.enumerate() {
-                    if constants && !template.constants_match(&key) {
-                        continue;
-                    }
-                    if let Some(k) = acl_key_v4(&key) {
-                        b.keys4.push(k);
-                        b.pos.push(i as u32);
-                    }
-                }
-                b.res.clear();
-                b.res.resize(b.pos.len(), None);
-                set.classifier.classify_batch(&b.keys4, &mut b.res);
-            }
-            AclTable::V6(set) => {
-                b.keys6.clear();
-                b.keys6.reserve(n);
-                for (i, key) in keys.enumerate() {
-                    if constants && !template.constants_match(&key) {
-                        continue;
-                    }
-                    if let Some(k) = acl_key_v6(&key) {
-                        b.keys6.push(k);
-                        b.pos.push(i as u32);
-                    }
-                }
-                b.res.clear();
-                b.res.resize(b.pos.len(), None);
-                set.classifier.classify_batch(&b.keys6, &mut b.res);
-            }
+            AclTable::V4(set) => set.lookup_batch(
+                template,
+                keys,
+                acl_key_v4,
+                &mut b.keys4,
+                &mut b.pos,
+                &mut b.res,
+            ),
+            AclTable::V6(set) => set.lookup_batch(
+                template,
+                keys,
+                acl_key_v6,
+                &mut b.keys6,
+                &mut b.pos,
+                &mut b.res,
+            ),
         }
         for (&i, &r) in b.pos.iter().zip(&b.res) {
             if let Some(o) = b.out.get_mut(i as usize) {
