@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Instructions per frame of the sw backend's batched path on a firewall-shaped
-# pipeline (doca-flow/benches/burst_cost.rs: one-rule ACL pipe behind a root
-# control pipe, bursts of 64), counted by callgrind: exact and repeatable, where
-# a timing on a VM drifts by 2x between seconds. Two builds compare by this
-# figure (lower is better); BENCHMARKS.md ("Instructions per frame") has the
-# current one.
+# Instructions per frame, counted by callgrind: exact and repeatable, where a
+# timing on a VM drifts by 2x between seconds. Two builds compare by this figure
+# (lower is better); BENCHMARKS.md ("Instructions per frame") has the current
+# ones. Two benches:
+#   BENCH=burst_cost (default): the sw backend's batched path on a firewall-shaped
+#     pipeline (doca-flow/benches/burst_cost.rs: one-rule ACL pipe behind a root
+#     control pipe, bursts of 64);
+#   BENCH=firewall_cost: Firewall::process_batch_each on established UDP replies
+#     with connection tracking (dpu-fw/benches/firewall_cost.rs; ARGS=--stateless
+#     for the same replies without it, ARGS="--flows N" for the table size).
 #
 #   bench/instructions.sh            # builds the bench (release profile) and counts
 #   BIN=path/to/burst_cost bench/instructions.sh   # counts another build
@@ -15,20 +19,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install valgrind" >&2; exit 1; }
 N=${BURSTS:-1000}
+BENCH=${BENCH:-burst_cost}
+case "$BENCH" in
+  burst_cost) pkg=doca-flow ;;
+  firewall_cost) pkg=dpu-fw ;;
+  *) echo "BENCH=$BENCH: burst_cost or firewall_cost" >&2; exit 2 ;;
+esac
+read -r -a args <<<"${ARGS:-}"
 if [ -z "${BIN:-}" ]; then
-  echo "building doca-flow's burst_cost bench (release)..." >&2
-  BIN=$(cargo bench -q -p doca-flow --bench burst_cost --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
+  echo "building $pkg's $BENCH bench (release)..." >&2
+  BIN=$(cargo bench -q -p "$pkg" --bench "$BENCH" --no-run --message-format=json 2>/dev/null |
+    BENCH=$BENCH python3 -c 'import json, os, sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "burst_cost" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == os.environ["BENCH"] and m.get("executable"):
         print(m["executable"])')
-  [ -n "$BIN" ] || { echo "could not build the burst_cost bench" >&2; exit 1; }
+  [ -n "$BIN" ] || { echo "could not build the $BENCH bench" >&2; exit 1; }
 fi
 ir() { # BURSTS
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" --bursts "$1" --passes 1 2>&1 |
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "${args[@]}" --bursts "$1" --passes 1 2>&1 |
     awk '/refs:/ {gsub(",", "", $4); print $4}'
 }
 a=$(ir "$N"); b=$(ir $((3 * N)))
 [ -n "$a" ] && [ -n "$b" ] || { echo "callgrind gave no count (is $BIN runnable?)" >&2; exit 1; }
-python3 -c "print(f'instructions per frame: {($b - $a) / (2 * $N * 64):.1f} (callgrind, $(basename "$BIN"))')"
+python3 -c "print(f'instructions per frame: {($b - $a) / (2 * $N * 64):.1f} (callgrind, $(basename "$BIN") ${ARGS:-})')"
