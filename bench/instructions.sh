@@ -28,17 +28,21 @@ esac
 read -r -a args <<<"${ARGS:-}"
 if [ -z "${BIN:-}" ]; then
   echo "building $pkg's $BENCH bench (release)..." >&2
-  BIN=$(cargo bench -q -p "$pkg" --bench "$BENCH" --no-run --message-format=json 2>/dev/null |
+  BIN=$(cargo bench -q -p "$pkg" --bench "$BENCH" --no-run --message-format=json |
     BENCH=$BENCH python3 -c 'import json, os, sys
 for l in sys.stdin:
     m = json.loads(l)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == os.environ["BENCH"] and m.get("executable"):
         print(m["executable"])')
-  [ -n "$BIN" ] || { echo "could not build the $BENCH bench" >&2; exit 1; }
+  [ -n "$BIN" ] || { echo "could not build the $BENCH bench (cargo's errors above)" >&2; exit 1; }
 fi
+# Ir of one run of BURSTS bursts; a run that fails (the bench asserts its
+# verdicts) stops the script with its output: its count would mean nothing.
 ir() { # BURSTS
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "${args[@]}" --bursts "$1" --passes 1 2>&1 |
-    awk '/refs:/ {gsub(",", "", $4); print $4}'
+  local out
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "${args[@]}" --bursts "$1" --passes 1 2>&1) ||
+    { printf '%s failed under callgrind:\n%s\n' "$BIN" "$(tail -n 20 <<<"$out")" >&2; exit 1; }
+  awk '/refs:/ {gsub(",", "", $4); print $4}' <<<"$out"
 }
 a=$(ir "$N"); b=$(ir $((3 * N)))
 [ -n "$a" ] && [ -n "$b" ] || { echo "callgrind gave no count (is $BIN runnable?)" >&2; exit 1; }

@@ -195,6 +195,7 @@ fn parse_ipv4(h: &mut Headers, l3: &[u8], l3_off: usize) {
     parse_l4(h, protocol, bytes::range(l3, hl, total), l3_off + hl, false);
 }
 
+/// The IPv4 address at `off` of a fixed-size header.
 #[inline(always)]
 fn be32_addr<const N: usize>(b: &[u8; N], off: usize) -> core::net::Ipv4Addr {
     core::net::Ipv4Addr::new(b[off], b[off + 1], b[off + 2], b[off + 3])
