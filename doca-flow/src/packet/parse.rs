@@ -9,8 +9,8 @@ use super::ipv4;
 use super::ipv6::{self, Ipv6Packet, ext};
 use super::l4::{icmp_field, tcp_field, udp_field};
 use super::{
-    EthHeader, Fragment, Headers, Ipv4Header, Ipv6Header, L3, L4, Malformed, VlanTag, bytes,
-    ethertype, ip_proto,
+    EthHeader, Fragment, Headers, Ipv4Header, Ipv6Header, L3, L4, Malformed, Offsets, VlanTag,
+    bytes, ethertype, ip_proto,
 };
 
 /// The most IPv6 extension headers the parser walks before it gives up
@@ -94,47 +94,142 @@ impl Headers {
     /// keeps one `Headers` per packet slot: the fields are written where they
     /// stay, instead of being assembled on the parser's stack and then copied
     /// out (that copy of many narrow fields stalled on store forwarding).
+    #[inline]
     pub fn parse_into(frame: &[u8], h: &mut Headers) {
-        *h = Headers {
-            len: frame.len(),
-            ..Headers::default()
-        };
-        let Some(b) = frame.first_chunk::<{ ethernet::field::HEADER_LEN }>() else {
-            h.malformed = Some(Malformed::TruncatedEthernet);
-            return;
-        };
-        let mut eth = EthHeader {
+        if !parse_plain_ipv4(frame, h) {
+            parse_layers(frame, h);
+        }
+    }
+}
+
+/// The frames most traffic is made of, in one pass: Ethernet II without VLAN tags,
+/// IPv4 without options and not fragmented, a whole TCP or UDP header. One length
+/// check and a few compares stand in for the general parse's per-layer checks, and
+/// `h` is written once. Returns false, with `h` untouched, for any other frame (which
+/// [`parse_layers`] then parses). The result equals `parse_layers`'s (a unit proptest
+/// below compares them on built and mutated frames).
+#[inline(always)]
+fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
+    use ipv4::field as ip;
+    const L3: usize = ethernet::field::HEADER_LEN;
+    const L4: usize = L3 + ip::MIN_HEADER_LEN;
+    let Some(b) = frame.first_chunk::<{ L4 + udp_field::HEADER_LEN }>() else {
+        return false;
+    };
+    let flags_frag = be16(b, L3 + ip::FLAGS_FRAG);
+    let total = usize::from(be16(b, L3 + ip::TOTAL_LEN));
+    if be16(b, ethernet::field::ETHERTYPE) != ethertype::IPV4
+        || b[L3 + ip::VER_IHL] != 0x45
+        || flags_frag & (ip::MF | ip::OFFSET_MASK) != 0
+        || total < ip::MIN_HEADER_LEN
+        || frame.len() - L3 < total
+    {
+        return false;
+    }
+    // The L4 header must fit in the IPv4 payload (`total`), as in `parse_l4`.
+    let seg = total - ip::MIN_HEADER_LEN;
+    let protocol = b[L3 + ip::PROTOCOL];
+    let l4 = match protocol {
+        ip_proto::UDP if seg >= udp_field::HEADER_LEN => L4::Udp {
+            src_port: be16(b, L4 + udp_field::SRC_PORT),
+            dst_port: be16(b, L4 + udp_field::DST_PORT),
+        },
+        ip_proto::TCP => {
+            let Some(t) = frame
+                .get(L4..)
+                .and_then(|t| t.first_chunk::<{ tcp_field::MIN_HEADER_LEN }>())
+            else {
+                return false;
+            };
+            let hl = usize::from(t[tcp_field::DATA_OFF] >> 4) * 4;
+            if hl < tcp_field::MIN_HEADER_LEN || seg < hl {
+                return false;
+            }
+            L4::Tcp {
+                src_port: be16(t, tcp_field::SRC_PORT),
+                dst_port: be16(t, tcp_field::DST_PORT),
+                flags: t[tcp_field::FLAGS],
+            }
+        }
+        _ => return false,
+    };
+    let tos = b[L3 + ip::TOS];
+    *h = Headers {
+        len: frame.len(),
+        eth: Some(EthHeader {
             dst: bytes::array_or_zero(b, ethernet::field::DST),
             src: bytes::array_or_zero(b, ethernet::field::SRC),
-            ethertype: be16(b, ethernet::field::ETHERTYPE),
+            ethertype: ethertype::IPV4,
             vlan: [None; 2],
-        };
-        let mut off = ethernet::field::HEADER_LEN;
-        let mut tags = 0;
-        while is_vlan_tpid(eth.ethertype) && tags < MAX_VLAN_TAGS {
-            if frame.len() < off + vlan_field::TAG_LEN {
-                h.eth = Some(eth);
-                h.malformed = Some(Malformed::TruncatedEthernet);
-                return;
-            }
-            if let Some(slot) = eth.vlan.get_mut(tags) {
-                *slot = Some(VlanTag {
-                    tpid: eth.ethertype,
-                    tci: bytes::u16_at(frame, off + vlan_field::TCI),
-                });
-            }
-            eth.ethertype = bytes::u16_at(frame, off + vlan_field::ETHERTYPE);
-            off += vlan_field::TAG_LEN;
-            tags += 1;
+        }),
+        l3: L3::Ipv4(Ipv4Header {
+            src: be32_addr(b, L3 + ip::SRC),
+            dst: be32_addr(b, L3 + ip::DST),
+            protocol,
+            dscp: tos >> 2,
+            ecn: tos & 0x03,
+            ttl: b[L3 + ip::TTL],
+            header_len: ip::MIN_HEADER_LEN as u8,
+            fragment: Fragment {
+                is_fragment: false,
+                offset: 0,
+                more: false,
+                dont_fragment: flags_frag & ip::DF != 0,
+            },
+        }),
+        l4,
+        offsets: Offsets {
+            l3: Some(L3 as u16),
+            l4: Some(L4 as u16),
+        },
+        malformed: None,
+    };
+    true
+}
+
+/// [`Headers::parse_into`] for every frame, layer by layer. Out of line: the one-pass
+/// path inlines into the callers without this one's stack frame.
+#[inline(never)]
+fn parse_layers(frame: &[u8], h: &mut Headers) {
+    *h = Headers {
+        len: frame.len(),
+        ..Headers::default()
+    };
+    let Some(b) = frame.first_chunk::<{ ethernet::field::HEADER_LEN }>() else {
+        h.malformed = Some(Malformed::TruncatedEthernet);
+        return;
+    };
+    let mut eth = EthHeader {
+        dst: bytes::array_or_zero(b, ethernet::field::DST),
+        src: bytes::array_or_zero(b, ethernet::field::SRC),
+        ethertype: be16(b, ethernet::field::ETHERTYPE),
+        vlan: [None; 2],
+    };
+    let mut off = ethernet::field::HEADER_LEN;
+    let mut tags = 0;
+    while is_vlan_tpid(eth.ethertype) && tags < MAX_VLAN_TAGS {
+        if frame.len() < off + vlan_field::TAG_LEN {
+            h.eth = Some(eth);
+            h.malformed = Some(Malformed::TruncatedEthernet);
+            return;
         }
-        h.eth = Some(eth);
-        h.offsets.l3 = offset(off);
-        let l3 = bytes::range(frame, off, frame.len());
-        match eth.ethertype {
-            ethertype::IPV4 => parse_ipv4(h, l3, off),
-            ethertype::IPV6 => parse_ipv6(h, l3, off),
-            other => h.l3 = L3::Other(other),
+        if let Some(slot) = eth.vlan.get_mut(tags) {
+            *slot = Some(VlanTag {
+                tpid: eth.ethertype,
+                tci: bytes::u16_at(frame, off + vlan_field::TCI),
+            });
         }
+        eth.ethertype = bytes::u16_at(frame, off + vlan_field::ETHERTYPE);
+        off += vlan_field::TAG_LEN;
+        tags += 1;
+    }
+    h.eth = Some(eth);
+    h.offsets.l3 = offset(off);
+    let l3 = bytes::range(frame, off, frame.len());
+    match eth.ethertype {
+        ethertype::IPV4 => parse_ipv4(h, l3, off),
+        ethertype::IPV6 => parse_ipv6(h, l3, off),
+        other => h.l3 = L3::Other(other),
     }
 }
 
@@ -300,5 +395,90 @@ fn parse_l4(h: &mut Headers, proto: u8, seg: &[u8], l4_off: usize, v6: bool) {
             h.offsets.l4 = offset(l4_off);
         }
         None => h.malformed = Some(Malformed::TruncatedL4),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::PacketBuilder;
+    use proptest::prelude::*;
+
+    /// The general parse alone.
+    fn layers(frame: &[u8]) -> Headers {
+        let mut h = Headers::default();
+        parse_layers(frame, &mut h);
+        h
+    }
+
+    #[test]
+    fn plain_tcp_and_udp_over_ipv4_take_the_one_pass_path() {
+        let (a, b) = ([10, 0, 0, 1].into(), [192, 0, 2, 9].into());
+        for frame in [
+            PacketBuilder::tcp4(a, b, 40000, 80).build(),
+            PacketBuilder::udp4(a, b, 53, 5353).payload(b"q").build(),
+            PacketBuilder::tcp4(a, b, 1, 2).dont_fragment(true).pad_to(60).build(),
+        ] {
+            let mut h = Headers::default();
+            assert!(parse_plain_ipv4(&frame, &mut h));
+            assert_eq!(h, layers(&frame));
+        }
+        // Not plain: a VLAN tag, IPv4 options, a first fragment, ICMP.
+        for frame in [
+            PacketBuilder::tcp4(a, b, 1, 2).vlan(7).build(),
+            PacketBuilder::tcp4(a, b, 1, 2).ipv4_options(&[1, 1, 1, 0]).build(),
+            PacketBuilder::udp4(a, b, 1, 2).fragment(0, true).build(),
+            PacketBuilder::icmp4(a, b, 8, 0).build(),
+        ] {
+            let mut h = Headers::default();
+            assert!(!parse_plain_ipv4(&frame, &mut h));
+            assert_eq!(h, Headers::default(), "left untouched");
+        }
+    }
+
+    fn built() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<[u8; 4]>(),
+            any::<[u8; 4]>(),
+            any::<(u16, u16)>(),
+            0u8..4,
+            any::<bool>(),
+            0usize..40,
+        )
+            .prop_map(|(a, b, (sp, dp), kind, df, payload)| {
+                let (a, b) = (a.into(), b.into());
+                let pb = match kind {
+                    0 | 1 => PacketBuilder::tcp4(a, b, sp, dp),
+                    2 => PacketBuilder::udp4(a, b, sp, dp),
+                    _ => PacketBuilder::icmp4(a, b, 8, 0),
+                };
+                let pb = pb.dont_fragment(df).payload(&vec![0xa5; payload]);
+                if kind == 1 { pb.pad_to(60) } else { pb }.build()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The one-pass path gives what the general parse gives, on built frames with
+        /// bytes of their headers changed (ethertype, version and IHL, lengths, flags and
+        /// fragment offset, protocol, TCP data offset) and cut at any length.
+        #[test]
+        fn the_one_pass_path_agrees_with_the_general_parse(
+            frame in built(),
+            flips in proptest::collection::vec((0usize..60, any::<u8>()), 0..3),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut m = frame;
+            for &(i, x) in &flips {
+                if let Some(b) = m.get_mut(i) {
+                    *b ^= x;
+                }
+            }
+            let n = cut.index(m.len() + 1);
+            for f in [&m[..], &m[..n]] {
+                prop_assert_eq!(Headers::parse(f), layers(f));
+            }
+        }
     }
 }
