@@ -12,6 +12,11 @@
 #
 #   bench/instructions.sh            # builds the bench (release profile) and counts
 #   BIN=path/to/burst_cost bench/instructions.sh   # counts another build
+#   PROFILE=batch_chunk bench/instructions.sh      # ... and where one function's go
+#
+# PROFILE=NAME (a substring of a function name) also prints that function's
+# instructions per frame source line by source line and instruction by instruction
+# (bench/instruction_profile.py; needs objdump): what a change should cut.
 #
 # The count is (Ir(3N bursts) - Ir(N bursts)) / (2N x 64): the setup's
 # instructions cancel. N = BURSTS (default 1000). Needs valgrind.
@@ -38,12 +43,24 @@ for l in sys.stdin:
 fi
 # Ir of one run of BURSTS bursts; a run that fails (the bench asserts its
 # verdicts) stops the script with its output: its count would mean nothing.
+cg=(--callgrind-out-file=/dev/null)
+if [ -n "${PROFILE:-}" ]; then
+  command -v objdump >/dev/null || { echo "PROFILE needs objdump: apt-get install binutils" >&2; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  cg=(--dump-instr=yes --compress-strings=no --compress-pos=no)
+fi
 ir() { # BURSTS
-  local out
-  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "${args[@]}" --bursts "$1" --passes 1 2>&1) ||
+  local out file=/dev/null
+  [ -n "${PROFILE:-}" ] && file="$work/$1.out"
+  out=$(valgrind --tool=callgrind "${cg[@]}" --callgrind-out-file="$file" "$BIN" "${args[@]}" --bursts "$1" --passes 1 2>&1) ||
     { printf '%s failed under callgrind:\n%s\n' "$BIN" "$(tail -n 20 <<<"$out")" >&2; exit 1; }
   awk '/refs:/ {gsub(",", "", $4); print $4}' <<<"$out"
 }
 a=$(ir "$N"); b=$(ir $((3 * N)))
 [ -n "$a" ] && [ -n "$b" ] || { echo "callgrind gave no count (is $BIN runnable?)" >&2; exit 1; }
 python3 -c "print(f'instructions per frame: {($b - $a) / (2 * $N * 64):.1f} (callgrind, $(basename "$BIN") ${ARGS:-})')"
+if [ -n "${PROFILE:-}" ]; then
+  echo
+  python3 bench/instruction_profile.py "$work/$N.out" "$work/$((3 * N)).out" $((2 * N * 64)) "$BIN" "$PROFILE"
+fi
