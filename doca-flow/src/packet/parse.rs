@@ -417,7 +417,10 @@ mod tests {
         for frame in [
             PacketBuilder::tcp4(a, b, 40000, 80).build(),
             PacketBuilder::udp4(a, b, 53, 5353).payload(b"q").build(),
-            PacketBuilder::tcp4(a, b, 1, 2).dont_fragment(true).pad_to(60).build(),
+            PacketBuilder::tcp4(a, b, 1, 2)
+                .dont_fragment(true)
+                .pad_to(60)
+                .build(),
         ] {
             let mut h = Headers::default();
             assert!(parse_plain_ipv4(&frame, &mut h));
@@ -426,7 +429,9 @@ mod tests {
         // Not plain: a VLAN tag, IPv4 options, a first fragment, ICMP.
         for frame in [
             PacketBuilder::tcp4(a, b, 1, 2).vlan(7).build(),
-            PacketBuilder::tcp4(a, b, 1, 2).ipv4_options(&[1, 1, 1, 0]).build(),
+            PacketBuilder::tcp4(a, b, 1, 2)
+                .ipv4_options(&[1, 1, 1, 0])
+                .build(),
             PacketBuilder::udp4(a, b, 1, 2).fragment(0, true).build(),
             PacketBuilder::icmp4(a, b, 8, 0).build(),
         ] {
