@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Classifier benchmark: `dpu-fw bench` on every ClassBench set, our
-# classifier beside DPDK rte_acl (best of scalar/SSE/AVX2) built and timed in
+# classifier beside DPDK rte_acl (best of scalar/SSE/AVX2 and, on a CPU with
+# AVX-512, avx512x16/avx512x32; the table names the method) built and timed in
 # the same process, results checked against match5. Prints a Markdown table:
 # the trees (as built), the classifier after `optimize` (RFC tables: built for the
 # 1k sets and acl1_10k within OPTIMIZE_MIB of tables, default 16; the table says why
@@ -31,8 +32,8 @@ python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mib = lambda b: b / 2**20 if b is not None else float("nan")
-print("| set | rules | ours ns/pkt | rte_acl ns/pkt | speedup | optimized ns/pkt | optimized speedup | optimize s | optimized MiB | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| set | rules | ours ns/pkt | rte_acl ns/pkt | rte_acl method | speedup | optimized ns/pkt | optimized speedup | optimize s | optimized MiB | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 nan = float("nan")
 for r in rows:
     p = r.get("rte_acl") or {}
@@ -45,9 +46,24 @@ for r in rows:
         opt = "skipped (OPTIMIZE_MIB=0) | | |"
     else:
         opt = f"not built ({o.get('not_built')}) | | {o.get('optimize_s', nan):.4f} |"
+    method = p.get("name", "not measured").removeprefix("rte_acl ")
     print(f"| {r['set']} | {r['rules']} | {r['lookup_ns_per_packet']:.1f} | {p.get('lookup_ns_per_packet', nan):.1f} "
-          f"| {p.get('lookup_speedup', nan):.2f}x | {opt} | {r['build_s']:.4f} | {p.get('build_s', nan):.3f} "
+          f"| {method} | {p.get('lookup_speedup', nan):.2f}x | {opt} | {r['build_s']:.4f} | {p.get('build_s', nan):.3f} "
           f"| {p.get('build_speedup', nan):.0f}x | {mib(r['memory_bytes']):.2f} | {mib(p.get('memory_bytes')):.2f} "
           f"| {mib(r.get('build_memory_bytes')):.1f} | {c.get('updates_per_s', nan)/1e6:.2f} M | {c.get('lookup_ratio', nan):.2f}x "
           f"| {r.get('mismatches')} / {o.get('mismatches')} / {c.get('mismatches')} |")
+# Every rte_acl method measured (the table above takes the fastest): what DPDK's
+# default would pick on this CPU is among them.
+names = []
+for r in rows:
+    for m in ((r.get("peer") or {}).get("methods") or {}):
+        if m not in names:
+            names.append(m)
+if names:
+    print()
+    print("| set | " + " | ".join(f"rte_acl {m} ns/pkt" for m in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for r in rows:
+        ms = (r.get("peer") or {}).get("methods") or {}
+        print(f"| {r['set']} | " + " | ".join(f"{ms[m]:.1f}" if m in ms else "-" for m in names) + " |")
 PY

@@ -135,8 +135,11 @@ pub struct PeerReport {
     pub build_s: f64,
     /// Runtime memory in bytes.
     pub memory_bytes: u64,
-    /// Median lookup cost.
+    /// Median lookup cost (of the fastest method).
     pub lookup_ns_per_packet: f64,
+    /// Every method measured and its median lookup cost, in the order tried (empty
+    /// when the peer has one method).
+    pub methods: Vec<(String, f64)>,
 }
 
 /// Figures after churning rules.
@@ -559,12 +562,18 @@ impl BenchReport {
         let peer = self.peer.as_ref().map_or_else(
             || "null".to_owned(),
             |p| {
+                let methods: Vec<String> = p
+                    .methods
+                    .iter()
+                    .map(|(m, ns)| format!("{}:{}", json_str(m), json_f(*ns)))
+                    .collect();
                 format!(
-                    "{{\"name\":{},\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{}}}",
+                    "{{\"name\":{},\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"methods\":{{{}}}}}",
                     json_str(&p.name),
                     json_f(p.build_s),
                     p.memory_bytes,
-                    json_f(p.lookup_ns_per_packet)
+                    json_f(p.lookup_ns_per_packet),
+                    methods.join(",")
                 )
             },
         );
@@ -659,6 +668,14 @@ impl core::fmt::Display for BenchReport {
                 p.lookup_ns_per_packet / self.lookup_ns_per_packet,
                 p.build_s
             )?;
+            if p.methods.len() > 1 {
+                let all: Vec<String> = p
+                    .methods
+                    .iter()
+                    .map(|(m, ns)| format!("{m} {ns:.1}"))
+                    .collect();
+                write!(f, "\n  peer methods (ns/packet): {}", all.join(", "))?;
+            }
         }
         Ok(())
     }

@@ -67,6 +67,11 @@ pub enum AclAlgorithm {
     Sse,
     /// AVX2.
     Avx2,
+    /// AVX-512 (F, VL, CD, BW), 16 flows at a time in 256-bit registers.
+    Avx512x16,
+    /// AVX-512, 32 flows at a time in 512-bit registers; DPDK allows it only when the
+    /// EAL's maximum SIMD width is 512 bits (`--force-max-simd-bitwidth=512`).
+    Avx512x32,
 }
 
 /// A built `rte_acl` context over [`AclIpv4Rule`]s, one category.
@@ -201,6 +206,8 @@ impl AclContext {
             AclAlgorithm::Scalar => sys::RTE_ACL_CLASSIFY_SCALAR,
             AclAlgorithm::Sse => sys::RTE_ACL_CLASSIFY_SSE,
             AclAlgorithm::Avx2 => sys::RTE_ACL_CLASSIFY_AVX2,
+            AclAlgorithm::Avx512x16 => sys::RTE_ACL_CLASSIFY_AVX512X16,
+            AclAlgorithm::Avx512x32 => sys::RTE_ACL_CLASSIFY_AVX512X32,
         };
         // SAFETY: raw is a live context and &mut self excludes concurrent
         // classify calls.
