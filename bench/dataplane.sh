@@ -43,8 +43,10 @@
 # forward the same number of packets in each case (CHECK_ONLY=1: stop there).
 # AB=path/to/another/dpu-fw: after the check, only an A/B of that build against
 # FW in turns (one-rule policy and the set's policy; see fw_turns), then stop.
-# L3FWD_ALG=avx2 (scalar, sse, avx512x16, ...) picks l3fwd's rte_acl method;
-# by default rte_acl picks the best the CPU has.
+# L3FWD_ALG=avx2 (scalar, sse, avx512x16, avx512x32, ...) picks l3fwd's rte_acl
+# method; by default rte_acl picks the best the CPU has (its EAL allows 512-bit
+# SIMD, so on an AVX-512 CPU that is avx512x32; before 2026-12-06 it was
+# avx512x16, DPDK's default under its 256-bit SIMD limit).
 # Targets: empty policy >= 60% of testpmd's rate; with rules, ns/packet <=
 # 1.3 x (classifier lookup ns + one-rule-policy ns); with conntrack >= 0.8 x the
 # rate without, on the same flows; dpu-fw run's rate with rules >= 1.5 x
@@ -187,7 +189,11 @@ PY
 # must hold the whole replayed file, as testpmd's --total-num-mbufs does; the
 # vdevs ignore it (it is 16 bits: PACKETS above ~130000 do not fit). Its counters are read from its ethdev stats over DPDK
 # telemetry (so its EAL runs without --no-telemetry): l3fwd prints none.
-L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error)
+# 512-bit SIMD allowed: DPDK's default (256) keeps rte_acl from its fastest method
+# on an AVX-512 CPU (avx512x32, 1.3-2x its avx512x16 in `dpu-fw bench`); rte_acl
+# then picks the best the CPU has.
+L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error
+  --force-max-simd-bitwidth=512)
 l3fwd_start() { # RULES_V4 VDEV...
   local v4=$1; shift
   LD_PRELOAD="$L3FWD_SHIM" "$L3FWD" -l "$LCORE" "${L3FWD_EAL[@]}" "$@" -- \
@@ -197,6 +203,9 @@ l3fwd_start() { # RULES_V4 VDEV...
   l3pid=$!
   for _ in $(seq 200); do grep -q 'entering main loop' "$work/l3fwd.log" 2>/dev/null && break; sleep 0.1; done
   grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
+  # rte_acl's context dump names the classify method it runs (RTE_ACL_CLASSIFY_*:
+  # 3 avx2, 6 avx512x16, 7 avx512x32).
+  echo "l3fwd-acl: rte_acl $(grep -o 'alg=[0-9]*' "$work/l3fwd.log" | sort -u | tr '\n' ' ')" >&2
 }
 l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
 # "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from the ethdev stats of
