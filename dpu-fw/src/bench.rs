@@ -137,8 +137,8 @@ pub struct PeerReport {
     pub memory_bytes: u64,
     /// Median lookup cost (of the fastest method).
     pub lookup_ns_per_packet: f64,
-    /// Every method measured and its median lookup cost, in the order tried (empty
-    /// when the peer has one method).
+    /// Every method measured and its median lookup cost, in the order tried (the
+    /// methods this CPU accepts).
     pub methods: Vec<(String, f64)>,
 }
 

@@ -269,8 +269,8 @@ pub(super) mod peer {
     /// memory across the build: rte_acl does not report its context size through
     /// its API), the peak growth during the build (`VmHWM`, reset through
     /// `/proc/self/clear_refs`), and the median lookup cost of the best of its
-    /// scalar, SSE, AVX2 and (where the CPU has AVX-512) two AVX-512 methods. `check`
-    /// sees each method's answers first.
+    /// methods the CPU accepts (scalar, SSE, AVX2, the two AVX-512 ones, NEON on Arm).
+    /// `check` sees each method's answers first.
     pub(in crate::cli) fn measure_acl(
         eal: &Eal,
         rules: &[AclIpv4Rule],
@@ -298,6 +298,7 @@ pub(super) mod peer {
             ("avx2", AclAlgorithm::Avx2),
             ("avx512x16", AclAlgorithm::Avx512x16),
             ("avx512x32", AclAlgorithm::Avx512x32),
+            ("neon", AclAlgorithm::Neon),
         ] {
             if ctx.set_algorithm(alg).is_err() {
                 continue;

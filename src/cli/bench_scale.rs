@@ -301,7 +301,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
              during a build ({}), MiB = runtime footprint; rte_acl: build MiB = peak RSS growth, \
              MiB = resident growth across its build, a lower bound (its EAL heap reuses pages an \
              earlier size's build freed, so it can read 0); lookups: median of {} repetitions, \
-             rte_acl's best of scalar/sse/avx2/avx512x16/avx512x32, as the CPU allows)",
+             rte_acl's best of scalar/sse/avx2/avx512x16/avx512x32/neon, as the CPU allows)",
             if o.heap.is_some() {
                 "heap peak"
             } else {

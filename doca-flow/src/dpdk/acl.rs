@@ -67,6 +67,8 @@ pub enum AclAlgorithm {
     Sse,
     /// AVX2.
     Avx2,
+    /// Arm NEON (BlueField's cores).
+    Neon,
     /// AVX-512 (F, VL, CD, BW), 16 flows at a time in 256-bit registers.
     Avx512x16,
     /// AVX-512, 32 flows at a time in 512-bit registers; DPDK allows it only when the
@@ -206,6 +208,7 @@ impl AclContext {
             AclAlgorithm::Scalar => sys::RTE_ACL_CLASSIFY_SCALAR,
             AclAlgorithm::Sse => sys::RTE_ACL_CLASSIFY_SSE,
             AclAlgorithm::Avx2 => sys::RTE_ACL_CLASSIFY_AVX2,
+            AclAlgorithm::Neon => sys::RTE_ACL_CLASSIFY_NEON,
             AclAlgorithm::Avx512x16 => sys::RTE_ACL_CLASSIFY_AVX512X16,
             AclAlgorithm::Avx512x32 => sys::RTE_ACL_CLASSIFY_AVX512X32,
         };
