@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Classifier benchmark: `dpu-fw bench` on every ClassBench set, our
 # classifier beside DPDK rte_acl (best of scalar/SSE/AVX2 and, on a CPU with
-# AVX-512, avx512x16/avx512x32; the table names the method) built and timed in
+# AVX-512, avx512x16/avx512x32, NEON on Arm; the table names the method) built and timed in
 # the same process, results checked against match5. Prints a Markdown table:
 # the trees (as built), the classifier after `optimize` (RFC tables: built for the
 # 1k sets and acl1_10k within OPTIMIZE_MIB of tables, default 16; the table says why

@@ -190,7 +190,7 @@ PY
 # vdevs ignore it (it is 16 bits: PACKETS above ~130000 do not fit). Its counters are read from its ethdev stats over DPDK
 # telemetry (so its EAL runs without --no-telemetry): l3fwd prints none.
 # 512-bit SIMD allowed: DPDK's default (256) keeps rte_acl from its fastest method
-# on an AVX-512 CPU (avx512x32, 1.3-2x its avx512x16 in `dpu-fw bench`); rte_acl
+# on an AVX-512 CPU (avx512x32, 1.2-1.7x faster than its avx512x16 in `dpu-fw bench`); rte_acl
 # then picks the best the CPU has.
 L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error
   --force-max-simd-bitwidth=512)
@@ -205,7 +205,9 @@ l3fwd_start() { # RULES_V4 VDEV...
   grep -q 'entering main loop' "$work/l3fwd.log" || { cat "$work/l3fwd.log" >&2; kill $l3pid; exit 1; }
   # rte_acl's context dump names the classify method it runs (RTE_ACL_CLASSIFY_*:
   # 3 avx2, 6 avx512x16, 7 avx512x32).
-  echo "l3fwd-acl: rte_acl $(grep -o 'alg=[0-9]*' "$work/l3fwd.log" | sort -u | tr '\n' ' ')" >&2
+  local alg
+  alg=$(grep -o 'alg=[0-9]*' "$work/l3fwd.log" | sort -u | tr '\n' ' ')
+  echo "l3fwd-acl: rte_acl ${alg:-method unknown: no context dump in the l3fwd log}" >&2
 }
 l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
 # "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from the ethdev stats of

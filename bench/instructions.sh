@@ -43,7 +43,7 @@ for l in sys.stdin:
 fi
 # Ir of one run of BURSTS bursts; a run that fails (the bench asserts its
 # verdicts) stops the script with its output: its count would mean nothing.
-cg=(--callgrind-out-file=/dev/null)
+cg=()
 if [ -n "${PROFILE:-}" ]; then
   command -v objdump >/dev/null || { echo "PROFILE needs objdump: apt-get install binutils" >&2; exit 1; }
   work=$(mktemp -d)
