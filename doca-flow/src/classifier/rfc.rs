@@ -24,6 +24,11 @@
 //! before making it: sets whose classes are long lists (ClassBench's fw1_10k and
 //! ipc1_10k: hundreds of rules per address class) stop within about a second.
 //!
+//! Lookups read the tables without bounds checks (the only `unsafe` of the
+//! classifier): a finished build proves once that no key can index past any table
+//! (`Rfc::indexes_in_bounds`) or is refused, and the tables are read-only after. The
+//! checks were a fifth of a lookup's instructions.
+//!
 //! The snapshot does not follow updates: [`Classifier`](super::Classifier) drops
 //! it on every insert and remove (and rebuilds its trees) and builds it again on
 //! [`Classifier::optimize`](super::Classifier::optimize). It is only built for
@@ -85,6 +90,10 @@ pub enum NotOptimized {
     /// A table would need more than 65535 classes.
     #[error("a table would need more than 65535 classes")]
     TooManyClasses,
+    /// The finished tables failed the check that every lookup's indexes are in
+    /// bounds ([`Rfc`]'s lookups rely on it): a bug in the build, never expected.
+    #[error("the tables failed their bounds check (a bug in the table build)")]
+    BoundsCheck,
 }
 
 /// Marks "no rule matches" in the last table.
@@ -193,12 +202,11 @@ impl Sets {
 /// The RFC tables of one rule set (see the module docs).
 #[derive(Clone)]
 pub(crate) struct Rfc {
-    /// Phase 0, by chunk: 0/1 source high/low, 2/3 destination high/low, 4/5
-    /// source/destination port (fixed sizes: the chunk values index them with no
-    /// bounds checks).
-    t0: [Box<[u16; 1 << 16]>; 6],
-    /// Phase 0 of chunk 6 (`(has_ports << 8) | proto`).
-    tq: Box<[u16; 512]>,
+    /// Phase 0, one table after the other in one array: chunk `c` < 6 (0/1 source
+    /// high/low, 2/3 destination high/low, 4/5 source/destination port) at `c << 16`,
+    /// chunk 6 (`(has_ports << 8) | proto`) at [`Q0`]. One base address for the seven
+    /// loads, and a fixed size: the chunk values index it with no bounds checks.
+    t0: Box<[u16; T0_LEN]>,
     /// Phase 1: source, destination and port classes; `w1` their row widths.
     t1: [Box<[u16]>; 3],
     w1: [u32; 3],
@@ -463,6 +471,11 @@ fn zeroed<const N: usize>() -> Box<[u16; N]> {
         .unwrap_or_else(|_| unreachable!("a slice of N entries"))
 }
 
+/// Where chunk 6's phase-0 table starts in [`Rfc`]'s `t0`, after the six 16-bit chunks'.
+const Q0: usize = 6 << 16;
+/// Entries of [`Rfc`]'s `t0`: six 16-bit chunks' tables and chunk 6's 512 entries.
+const T0_LEN: usize = Q0 + 512;
+
 /// Entries per block of the last table.
 const BLOCK: usize = 8;
 
@@ -504,10 +517,24 @@ impl Blocks {
         })
     }
 
+    /// The answer at `(row, col)`, unchecked.
+    ///
+    /// # Safety
+    /// `row` and `col` must be values of the `t2` tables of the [`Rfc`] that holds these
+    /// blocks, and that `Rfc` must have passed `Rfc::indexes_in_bounds`.
     #[inline(always)]
-    fn get(&self, row: usize, col: usize) -> u16 {
-        let b = usize::from(self.index[row * self.width as usize + col / BLOCK]);
-        self.blocks[b * BLOCK + col % BLOCK]
+    unsafe fn get(&self, row: usize, col: usize) -> u16 {
+        // SAFETY: by the contract, `row * width + col / BLOCK` is at most the largest
+        // index `indexes_in_bounds` found within `index`, and every block number `index`
+        // holds starts a whole block of `blocks`.
+        unsafe {
+            let b = usize::from(
+                *self
+                    .index
+                    .get_unchecked(row * self.width as usize + col / BLOCK),
+            );
+            *self.blocks.get_unchecked(b * BLOCK + col % BLOCK)
+        }
     }
 }
 
@@ -575,9 +602,6 @@ impl Rfc {
             regs.push(s);
         }
         let w1 = [c0[1].len() as u32, c0[3].len() as u32, c0[5].len() as u32];
-        let t0: [Box<[u16; 1 << 16]>; 6] = t0
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("six phase-0 tables"));
         b.take(512)?;
         let qfull = b.full_in(ALL_CHUNKS & !(1 << 6));
         let mut q = Sets::new(w);
@@ -593,10 +617,13 @@ impl Rfc {
             b.spend(n)?;
             tq.push(q.intern_bits(&bits, &qfull, &mut scratch)?);
         }
-        let tq: Box<[u16; 512]> = tq
-            .into_boxed_slice()
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("512 chunk-6 values"));
+        let mut all = zeroed::<T0_LEN>();
+        for (c, t) in t0.iter().enumerate() {
+            all[c << 16..(c + 1) << 16].copy_from_slice(&t[..]);
+        }
+        all[Q0..].copy_from_slice(&tq);
+        drop(t0);
+        let t0 = all;
         regs.push(q);
         // Phase 2: (source, destination) and (ports, protocol) classes, then the
         // answer of each pair of those.
@@ -619,7 +646,6 @@ impl Rfc {
         }
         let rfc = Rfc {
             t0,
-            tq,
             t1,
             w1,
             w2,
@@ -630,7 +656,38 @@ impl Rfc {
         if rfc.memory_bytes() > max_bytes {
             return Err(over);
         }
+        if !rfc.indexes_in_bounds() {
+            return Err(NotOptimized::BoundsCheck);
+        }
         Ok(rfc)
+    }
+
+    /// Whether every index a lookup can compute is within its table: what the lookups'
+    /// unchecked reads rely on. An index `a * w + b` is at most `max(a) * w + max(b)` over
+    /// the values the tables that give `a` and `b` hold, so the largest values suffice;
+    /// the tables never change after [`Rfc::build`] checked them (no method takes `&mut
+    /// self`, and the fields are private to this module).
+    fn indexes_in_bounds(&self) -> bool {
+        let max = |t: &[u16]| t.iter().copied().max().map_or(0, usize::from);
+        let fits = |a: usize, w: u32, b: usize, len: usize| {
+            a.checked_mul(w as usize)
+                .and_then(|x| x.checked_add(b))
+                .is_some_and(|i| i < len)
+        };
+        let m0: [usize; 6] = core::array::from_fn(|c| max(&self.t0[c << 16..(c + 1) << 16]));
+        let m1 = self.t1.each_ref().map(|t| max(t));
+        let (mx, my) = (max(&self.t2[0]), max(&self.t2[1]));
+        let last = &self.last;
+        let answers = last.blocks.iter().copied().filter(|&f| f != NONE);
+        (0..3).all(|k| fits(m0[2 * k], self.w1[k], m0[2 * k + 1], self.t1[k].len()))
+            && fits(m1[0], self.w2[0], m1[1], self.t2[0].len())
+            && fits(m1[2], self.w2[1], max(&self.t0[Q0..]), self.t2[1].len())
+            && fits(mx, last.width, my / BLOCK, last.index.len())
+            && fits(max(&last.index), BLOCK as u32, BLOCK - 1, last.blocks.len())
+            && answers
+                .map(usize::from)
+                .max()
+                .is_none_or(|f| f < self.ids.len())
     }
 
     /// The phase-0 and phase-1 classes of `k`: source, destination, ports and
@@ -643,20 +700,24 @@ impl Rfc {
         let (sp, dp) = (k.src_port, k.dst_port);
         let t0 = &self.t0;
         let c = [
-            t0[0][(src >> 16) as usize],
-            t0[1][(src & 0xffff) as usize],
-            t0[2][(dst >> 16) as usize],
-            t0[3][(dst & 0xffff) as usize],
-            t0[4][usize::from(sp)],
-            t0[5][usize::from(dp)],
+            t0[(src >> 16) as usize],
+            t0[1 << 16 | (src & 0xffff) as usize],
+            t0[2 << 16 | (dst >> 16) as usize],
+            t0[3 << 16 | (dst & 0xffff) as usize],
+            t0[4 << 16 | usize::from(sp)],
+            t0[5 << 16 | usize::from(dp)],
         ]
         .map(usize::from);
-        let at = |i: usize| self.t1[i][c[2 * i] * self.w1[i] as usize + c[2 * i + 1]];
+        // SAFETY: at most the largest index `indexes_in_bounds` found within `t1[i]`
+        // (the classes come from `t0`), checked when `build` made these tables.
+        let at = |i: usize| unsafe {
+            *self.t1[i].get_unchecked(c[2 * i] * self.w1[i] as usize + c[2 * i + 1])
+        };
         [
             at(0),
             at(1),
             at(2),
-            self.tq[(usize::from(k.has_ports) << 8) | usize::from(k.proto)],
+            t0[Q0 | (usize::from(k.has_ports) << 8) | usize::from(k.proto)],
         ]
     }
 
@@ -664,10 +725,20 @@ impl Rfc {
     #[inline(always)]
     fn phase2(&self, c: [u16; 4]) -> Option<u32> {
         let c = c.map(usize::from);
-        let x = usize::from(self.t2[0][c[0] * self.w2[0] as usize + c[1]]);
-        let y = usize::from(self.t2[1][c[2] * self.w2[1] as usize + c[3]]);
-        let f = self.last.get(x, y);
-        (f != NONE).then(|| self.ids[usize::from(f)])
+        // SAFETY: the classes come from `t1` and `tq`: the indexes are at most the
+        // largest `indexes_in_bounds` found within `t2`, checked when `build` made them.
+        let (x, y) = unsafe {
+            (
+                self.t2[0].get_unchecked(c[0] * self.w2[0] as usize + c[1]),
+                self.t2[1].get_unchecked(c[2] * self.w2[1] as usize + c[3]),
+            )
+        };
+        // SAFETY: `x` and `y` are values of `t2[0]` and `t2[1]`, and `build` checked
+        // these tables with `indexes_in_bounds`.
+        let f = unsafe { self.last.get(usize::from(*x), usize::from(*y)) };
+        // SAFETY: `indexes_in_bounds` checked that every answer but `NONE` the blocks
+        // hold is an index of `ids`.
+        (f != NONE).then(|| unsafe { *self.ids.get_unchecked(usize::from(f)) })
     }
 
     /// The id of the first matching rule by rank.
@@ -693,8 +764,7 @@ impl Rfc {
 
     /// Bytes held by the tables.
     pub(crate) fn memory_bytes(&self) -> usize {
-        let tables: usize = self.t0.len() * (1 << 16)
-            + self.tq.len()
+        let tables: usize = self.t0.len()
             + self
                 .t1
                 .iter()
@@ -704,5 +774,70 @@ impl Rfc {
             + self.last.index.len()
             + self.last.blocks.len();
         tables * 2 + self.ids.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{PortRange, Prefix};
+
+    fn rule(
+        id: u32,
+        src: (u32, u8),
+        dst: (u32, u8),
+        dport: (u16, u16),
+        proto: Option<u8>,
+    ) -> Rule<u32> {
+        Rule {
+            src: Prefix::new(src.0, src.1).unwrap(),
+            dst: Prefix::new(dst.0, dst.1).unwrap(),
+            src_port: PortRange::ANY,
+            dst_port: PortRange::new(dport.0, dport.1).unwrap(),
+            proto: proto.unwrap_or(0),
+            proto_mask: if proto.is_some() { 0xff } else { 0 },
+            priority: id,
+            id,
+        }
+    }
+
+    fn tables() -> Rfc {
+        let rules: Vec<Rule<u32>> = (0..40)
+            .map(|i| {
+                rule(
+                    i,
+                    (0x0a00_0000 | (i << 12), 20),
+                    (0xc0a8_0000 | (i << 4), 28 - (i % 5) as u8),
+                    (1000 + i as u16 * 7, 2000 + i as u16 * 11),
+                    [Some(6), Some(17), None][i as usize % 3],
+                )
+            })
+            .chain([rule(99, (0, 0), (0, 0), (0, 65535), None)])
+            .collect();
+        Rfc::build(&rules, 16 << 20).expect("40 rules fit 16 MiB")
+    }
+
+    #[test]
+    fn built_tables_pass_the_bounds_check_the_lookups_rely_on() {
+        assert!(tables().indexes_in_bounds());
+    }
+
+    /// The check fails for a value past any table it indexes, in each round.
+    #[test]
+    fn the_bounds_check_catches_an_index_past_each_table() {
+        let corrupt: [fn(&mut Rfc); 7] = [
+            |t| t.t0[5] = u16::MAX,                    // source high -> t1[0]
+            |t| t.t0[(3 << 16) | 9] = u16::MAX,        // destination low -> t1[1]
+            |t| t.t0[Q0 + 6] = u16::MAX,               // protocol -> t2[1]
+            |t| t.t1[2][0] = u16::MAX,                 // ports -> t2[1]
+            |t| t.t2[0][0] = u16::MAX,                 // rows of the last table
+            |t| t.last.index[0] = u16::MAX,            // blocks
+            |t| t.last.blocks[0] = t.ids.len() as u16, // an answer past the rules
+        ];
+        for (i, f) in corrupt.iter().enumerate() {
+            let mut t = tables();
+            f(&mut t);
+            assert!(!t.indexes_in_bounds(), "corruption {i} passed the check");
+        }
     }
 }
