@@ -6,7 +6,10 @@
 # the trees (as built), the classifier after `optimize` (RFC tables: built for the
 # 1k sets and acl1_10k within OPTIMIZE_MIB of tables, default 16; the table says why
 # not for the others), churn on the trees, and mismatches (trees / optimized /
-# after churn).
+# after churn). The speedups are paired: rte_acl's fastest method and ours timed in
+# alternating rounds of 50 ms turns, the median of the per-round ratios (this VM's
+# speed drifts by up to 2x within seconds, so medians taken seconds apart did not
+# compare); "(seq)" marks a ratio of the separate medians where no rounds ran.
 #
 #   sudo bench/classifier.sh                 # all nine sets
 #   SETS="acl1_1k fw1_10k" bench/classifier.sh
@@ -32,7 +35,16 @@ python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mib = lambda b: b / 2**20 if b is not None else float("nan")
-print("| set | rules | ours ns/pkt | rte_acl ns/pkt | rte_acl method | speedup | optimized ns/pkt | optimized speedup | optimize s | optimized MiB | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
+# Speedups (rte_acl ns / ours) come from the alternating rounds ("paired": the ratio
+# taken per round, so the VM's drifting speed moves both sides alike); the ns/pkt
+# columns are each side's own medians, seconds apart.
+def speed(p, key):
+    v = p.get("paired_" + key)
+    if v is not None:
+        return f"{v:.2f}x"
+    v = p.get(key)
+    return f"{v:.2f}x (seq)" if v is not None else "nan"
+print("| set | rules | ours ns/pkt | rte_acl ns/pkt | rte_acl method | speedup (paired) | optimized ns/pkt | optimized speedup (paired) | optimize s | optimized MiB | ours build s | rte_acl build s | build speedup | ours MiB | rte_acl MiB | build mem MiB | updates/s (churn) | lookup after churn | mismatches |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 nan = float("nan")
 for r in rows:
@@ -40,7 +52,7 @@ for r in rows:
     c = r.get("churn") or {}
     o = r.get("optimized") or {}
     if o.get("built"):
-        opt = (f"{o['lookup_ns_per_packet']:.1f} | {(p.get('optimized_lookup_speedup') or nan):.2f}x "
+        opt = (f"{o['lookup_ns_per_packet']:.1f} | {speed(p, 'optimized_lookup_speedup')} "
                f"| {o['optimize_s']:.4f} | {mib(o['memory_bytes']):.2f}")
     elif not o:
         opt = "skipped (OPTIMIZE_MIB=0) | | |"
@@ -48,7 +60,7 @@ for r in rows:
         opt = f"not built ({o.get('not_built')}) | | {o.get('optimize_s', nan):.4f} |"
     method = p.get("name", "not measured").removeprefix("rte_acl ")
     print(f"| {r['set']} | {r['rules']} | {r['lookup_ns_per_packet']:.1f} | {p.get('lookup_ns_per_packet', nan):.1f} "
-          f"| {method} | {p.get('lookup_speedup', nan):.2f}x | {opt} | {r['build_s']:.4f} | {p.get('build_s', nan):.3f} "
+          f"| {method} | {speed(p, 'lookup_speedup')} | {opt} | {r['build_s']:.4f} | {p.get('build_s', nan):.3f} "
           f"| {p.get('build_speedup', nan):.0f}x | {mib(r['memory_bytes']):.2f} | {mib(p.get('memory_bytes')):.2f} "
           f"| {mib(r.get('build_memory_bytes')):.1f} | {c.get('updates_per_s', nan)/1e6:.2f} M | {c.get('lookup_ratio', nan):.2f}x "
           f"| {r.get('mismatches')} / {o.get('mismatches')} / {c.get('mismatches')} |")

@@ -140,6 +140,34 @@ pub struct PeerReport {
     /// Every method measured and its median lookup cost, in the order tried (the
     /// methods this CPU accepts).
     pub methods: Vec<(String, f64)>,
+    /// The fastest method against ours in alternating rounds, when measured.
+    pub paired: Option<PairedReport>,
+}
+
+/// The peer's fastest method and our classifier timed in alternating rounds (each
+/// contestant once per round, the order turning every round), the ratio taken per
+/// round: a machine whose speed drifts between seconds (a VM) moves both sides of a
+/// round alike, where medians taken seconds apart may not compare.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairedReport {
+    /// Rounds timed.
+    pub rounds: usize,
+    /// Median over the rounds of peer ns / our trees' ns (above 1: ours is faster).
+    pub speedup: f64,
+    /// The same against the RFC tables, when `optimize` built them.
+    pub optimized_speedup: Option<f64>,
+}
+
+/// Median of per-round ratios `peer / ours` (see [`PairedReport`]); `None` for no
+/// rounds.
+#[must_use]
+pub fn median_ratio(peer: &[f64], ours: &[f64]) -> Option<f64> {
+    let mut r: Vec<f64> = peer
+        .iter()
+        .zip(ours)
+        .map(|(p, o)| p / o.max(1e-9))
+        .collect();
+    (!r.is_empty()).then(|| median(&mut r))
 }
 
 /// Figures after churning rules.
@@ -567,8 +595,19 @@ impl BenchReport {
                     .iter()
                     .map(|(m, ns)| format!("{}:{}", json_str(m), json_f(*ns)))
                     .collect();
+                let paired = p.paired.as_ref().map_or_else(
+                    || "null".to_owned(),
+                    |q| {
+                        format!(
+                            "{{\"rounds\":{},\"speedup\":{},\"optimized_speedup\":{}}}",
+                            q.rounds,
+                            json_f(q.speedup),
+                            q.optimized_speedup.map_or_else(|| "null".to_owned(), json_f)
+                        )
+                    },
+                );
                 format!(
-                    "{{\"name\":{},\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"methods\":{{{}}}}}",
+                    "{{\"name\":{},\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\"methods\":{{{}}},\"paired\":{paired}}}",
                     json_str(&p.name),
                     json_f(p.build_s),
                     p.memory_bytes,
@@ -676,6 +715,17 @@ impl core::fmt::Display for BenchReport {
                     .collect();
                 write!(f, "\n  peer methods (ns/packet): {}", all.join(", "))?;
             }
+            if let Some(q) = &p.paired {
+                write!(
+                    f,
+                    "\n  paired with the peer ({} alternating rounds, median of per-round ratios): \
+                     ours {:.2}x its speed (trees)",
+                    q.rounds, q.speedup
+                )?;
+                if let Some(o) = q.optimized_speedup {
+                    write!(f, ", {o:.2}x (optimized)")?;
+                }
+            }
         }
         Ok(())
     }
@@ -685,9 +735,8 @@ impl core::fmt::Display for BenchReport {
 mod tests {
     use super::*;
 
-    #[test]
-    fn json_has_the_required_keys() {
-        let r = BenchReport {
+    fn report() -> BenchReport {
+        BenchReport {
             rules_file: "a\"b".into(),
             rules: 1,
             packets: 2,
@@ -712,7 +761,12 @@ mod tests {
                 mismatches: Some(0),
             }),
             peer: None,
-        };
+        }
+    }
+
+    #[test]
+    fn json_has_the_required_keys() {
+        let r = report();
         let j = r.to_json();
         for k in [
             "\"build_s\":0.5",
@@ -724,5 +778,44 @@ mod tests {
             assert!(j.contains(k), "{j}");
         }
         assert!(j.starts_with("{\"rules_file\":\"a\\\"b\""));
+    }
+
+    #[test]
+    fn paired_rounds_report_the_median_of_per_round_ratios() {
+        // Per round 2, 4 and 1: the median is 2, where the ratio of the medians
+        // (20 / 5) would be 4.
+        assert_eq!(
+            median_ratio(&[10.0, 20.0, 30.0], &[5.0, 5.0, 30.0]),
+            Some(2.0)
+        );
+        assert_eq!(median_ratio(&[], &[]), None);
+        let mut r = BenchReport {
+            peer: Some(PeerReport {
+                name: "rte_acl avx2".into(),
+                build_s: 1.0,
+                memory_bytes: 3,
+                lookup_ns_per_packet: 8.0,
+                methods: vec![("avx2".into(), 8.0)],
+                paired: Some(PairedReport {
+                    rounds: 3,
+                    speedup: 2.0,
+                    optimized_speedup: None,
+                }),
+            }),
+            ..report()
+        };
+        let j = r.to_json();
+        assert!(
+            j.contains("\"paired\":{\"rounds\":3,\"speedup\":2,\"optimized_speedup\":null}"),
+            "{j}"
+        );
+        assert!(
+            r.to_string().contains("ours 2.00x its speed (trees)"),
+            "{r}"
+        );
+        if let Some(p) = r.peer.as_mut() {
+            p.paired = None;
+        }
+        assert!(r.to_json().contains("\"paired\":null"));
     }
 }

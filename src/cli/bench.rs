@@ -190,9 +190,17 @@ fn json(report: &BenchReport) -> String {
         .map_or("null".to_owned(), |o| {
             (p.lookup_ns_per_packet / o.lookup_ns_per_packet.max(1e-9)).to_string()
         });
+    // The same from the alternating rounds (null when not measured or not built).
+    let num = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or("null".to_owned(), |v| v.to_string())
+    };
+    let paired = num(p.paired.as_ref().map(|q| q.speedup));
+    let paired_optimized = num(p.paired.as_ref().and_then(|q| q.optimized_speedup));
     let extra = format!(
         ",\"rte_acl\":{{\"name\":\"{}\",\"build_s\":{},\"memory_bytes\":{},\"lookup_ns_per_packet\":{},\
-         \"lookup_speedup\":{},\"build_speedup\":{},\"optimized_lookup_speedup\":{optimized}}}",
+         \"lookup_speedup\":{},\"build_speedup\":{},\"optimized_lookup_speedup\":{optimized},\
+         \"paired_lookup_speedup\":{paired},\"paired_optimized_lookup_speedup\":{paired_optimized}}}",
         p.name.replace('"', "'"),
         p.build_s,
         p.memory_bytes,
@@ -225,8 +233,9 @@ pub(super) mod peer {
     use std::time::{Duration, Instant};
 
     use anyhow::Context;
+    use doca_flow::classifier::{Classifier, Key};
     use doca_flow::dpdk::{AclAlgorithm, AclContext, AclIpv4Key, AclIpv4Rule, Eal};
-    use dpu_fw::bench::{BenchOptions, PeerReport};
+    use dpu_fw::bench::{BenchOptions, PairedReport, PeerReport, median_ratio};
     use dpu_fw::classbench;
 
     /// Resident memory of this process in bytes (Linux `/proc/self/statm`).
@@ -261,6 +270,8 @@ pub(super) mod peer {
     /// build's resident-memory growth is not hidden by freed pages it reuses).
     pub(in crate::cli) struct AclRun {
         pub report: PeerReport,
+        /// The fastest method (the context is left on the last one tried).
+        pub best: AclAlgorithm,
         pub build_peak_bytes: Option<u64>,
         pub ctx: AclContext,
     }
@@ -290,7 +301,7 @@ pub(super) mod peer {
         };
 
         let mut out = vec![0u32; keys.len()];
-        let mut best: Option<(String, f64)> = None;
+        let mut best: Option<(String, f64, AclAlgorithm)> = None;
         let mut methods = Vec::new();
         for (name, alg) in [
             ("scalar", AclAlgorithm::Scalar),
@@ -314,11 +325,11 @@ pub(super) mod peer {
                 keys.len(),
             );
             methods.push((name.to_string(), ns));
-            if best.as_ref().is_none_or(|(_, b)| ns < *b) {
-                best = Some((name.to_string(), ns));
+            if best.as_ref().is_none_or(|(_, b, _)| ns < *b) {
+                best = Some((name.to_string(), ns, alg));
             }
         }
-        let Some((alg, lookup_ns_per_packet)) = best else {
+        let Some((alg, lookup_ns_per_packet, best)) = best else {
             anyhow::bail!("rte_acl accepted none of its classify methods on this CPU");
         };
         Ok(AclRun {
@@ -328,7 +339,9 @@ pub(super) mod peer {
                 memory_bytes,
                 lookup_ns_per_packet,
                 methods,
+                paired: None,
             },
+            best,
             build_peak_bytes,
             ctx,
         })
@@ -376,7 +389,7 @@ pub(super) mod peer {
             "dpu-fw bench: building rte_acl on {} rules ...",
             rules.len()
         );
-        let run = measure_acl(&eal, &acl_rules, &keys, opts, |name, out| {
+        let mut run = measure_acl(&eal, &acl_rules, &keys, opts, |name, out| {
             if let Some(want) = &want {
                 let bad = out
                     .iter()
@@ -391,7 +404,90 @@ pub(super) mod peer {
             }
             Ok(())
         })?;
+        run.ctx
+            .set_algorithm(run.best)
+            .context("rte_acl: its fastest method again")?;
+        run.report.paired = Some(paired(opts, &rules, &trace, &run.ctx, &keys)?);
         Ok(Some(run.report))
+    }
+
+    /// rte_acl's fastest method (`ctx` set to it) and a fresh build of our classifier
+    /// (and its RFC tables when `opts` asks for them and they build) in alternating
+    /// rounds: see [`PairedReport`].
+    fn paired(
+        opts: &BenchOptions,
+        rules: &[classbench::CbRule],
+        trace: &[classbench::CbHeader],
+        ctx: &AclContext,
+        acl_keys: &[AclIpv4Key],
+    ) -> anyhow::Result<PairedReport> {
+        let trees = Classifier::build(&classbench::to_rules(rules))
+            .context("building the classifier for the paired rounds")?;
+        let optimized = opts.optimize_bytes.and_then(|budget| {
+            let mut o = trees.clone();
+            o.optimize(budget).then_some(o)
+        });
+        let keys: Vec<Key<u32>> = trace.iter().map(classbench::CbHeader::to_key).collect();
+        let mut acl_out = vec![0u32; acl_keys.len()];
+        let mut out = vec![None; keys.len()];
+        let burst = opts.burst.max(1);
+        // Short turns, many rounds: the VM's speed moves within a second, and a round
+        // should see one speed.
+        let rounds = 6 * opts.reps.max(1) + 1;
+        let turn = (opts.min_rep_time / 3).max(Duration::from_millis(1));
+        eprintln!("dpu-fw bench: {rounds} alternating rounds against rte_acl ...");
+        let (mut peer, mut ours, mut opt) = (Vec::new(), Vec::new(), Vec::new());
+        for r in 0..rounds {
+            let mut lookups = |c: &Classifier<u32>| {
+                once_ns(turn, keys.len(), || {
+                    for (k, o) in keys.chunks(burst).zip(out.chunks_mut(burst)) {
+                        c.classify_batch(k, o);
+                    }
+                })
+            };
+            let mut acl = || {
+                once_ns(turn, acl_keys.len(), || {
+                    // Errors were ruled out by the first call on the same input.
+                    let _ = ctx.classify(acl_keys, &mut acl_out);
+                })
+            };
+            // The order turns every round: neither side always runs right after the
+            // other's cache pollution or in the same part of a drifting second.
+            if r % 2 == 0 {
+                peer.push(acl());
+                ours.push(lookups(&trees));
+                if let Some(o) = &optimized {
+                    opt.push(lookups(o));
+                }
+            } else {
+                if let Some(o) = &optimized {
+                    opt.push(lookups(o));
+                }
+                ours.push(lookups(&trees));
+                peer.push(acl());
+            }
+        }
+        Ok(PairedReport {
+            rounds,
+            speedup: median_ratio(&peer, &ours).unwrap_or(f64::NAN),
+            optimized_speedup: optimized
+                .is_some()
+                .then(|| median_ratio(&peer, &opt))
+                .flatten(),
+        })
+    }
+
+    /// Wall-clock ns per packet of one warm-up pass and then passes for at least
+    /// `turn`.
+    fn once_ns(turn: Duration, packets: usize, mut pass: impl FnMut()) -> f64 {
+        pass();
+        let t0 = Instant::now();
+        let mut passes = 0u64;
+        while passes == 0 || t0.elapsed() < turn {
+            pass();
+            passes += 1;
+        }
+        t0.elapsed().as_nanos() as f64 / (passes as f64 * packets.max(1) as f64)
     }
 
     /// Median wall-clock ns per packet over `opts.reps` repetitions of at
