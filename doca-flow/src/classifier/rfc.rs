@@ -690,10 +690,11 @@ impl Rfc {
                 .is_none_or(|f| f < self.ids.len())
     }
 
-    /// The phase-0 and phase-1 classes of `k`: source, destination, ports and
-    /// protocol.
+    /// Phases 0 and 1 of `k`: where its (source, destination) and (ports, protocol)
+    /// class pairs are in `t2[0]` and `t2[1]` (computed here, where the classes
+    /// are in registers: the pass between the two phases stores two words per key).
     #[inline(always)]
-    fn phase1<A: Addr>(&self, k: &Key<A>) -> [u16; 4] {
+    fn phase1<A: Addr>(&self, k: &Key<A>) -> [u32; 2] {
         let (src, dst) = (k.src.to_u128() as u32, k.dst.to_u128() as u32);
         // A key without ports keeps whatever port values it has: chunk 6 already
         // rules out every rule that needs ports, and the others take any port.
@@ -711,26 +712,23 @@ impl Rfc {
         // SAFETY: at most the largest index `indexes_in_bounds` found within `t1[i]`
         // (the classes come from `t0`), checked when `build` made these tables.
         let at = |i: usize| unsafe {
-            *self.t1[i].get_unchecked(c[2 * i] * self.w1[i] as usize + c[2 * i + 1])
+            u32::from(*self.t1[i].get_unchecked(c[2 * i] * self.w1[i] as usize + c[2 * i + 1]))
         };
-        [
-            at(0),
-            at(1),
-            at(2),
-            t0[Q0 | (usize::from(k.has_ports) << 8) | usize::from(k.proto)],
-        ]
+        let q = u32::from(t0[Q0 | (usize::from(k.has_ports) << 8) | usize::from(k.proto)]);
+        // At most 65535 x 65535 + 65535: no overflow.
+        [at(0) * self.w2[0] + at(1), at(2) * self.w2[1] + q]
     }
 
-    /// The answer for phase-1 classes `c`.
+    /// The answer at the phase-2 indexes `at` ([`Rfc::phase1`]).
     #[inline(always)]
-    fn phase2(&self, c: [u16; 4]) -> Option<u32> {
-        let c = c.map(usize::from);
-        // SAFETY: the classes come from `t1` and `tq`: the indexes are at most the
-        // largest `indexes_in_bounds` found within `t2`, checked when `build` made them.
+    fn phase2(&self, at: [u32; 2]) -> Option<u32> {
+        // SAFETY: `at` was made by `phase1` from classes of `t1` and chunk 6: the
+        // indexes are at most the largest `indexes_in_bounds` found within `t2`,
+        // checked when `build` made them.
         let (x, y) = unsafe {
             (
-                self.t2[0].get_unchecked(c[0] * self.w2[0] as usize + c[1]),
-                self.t2[1].get_unchecked(c[2] * self.w2[1] as usize + c[3]),
+                self.t2[0].get_unchecked(at[0] as usize),
+                self.t2[1].get_unchecked(at[1] as usize),
             )
         };
         // SAFETY: `x` and `y` are values of `t2[0]` and `t2[1]`, and `build` checked
@@ -751,7 +749,7 @@ impl Rfc {
     /// (phases 0-1, then 2): every load of a pass is independent of the others.
     pub(crate) fn classify_batch<A: Addr>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
         const GROUP: usize = 64;
-        let mut mid = [[0u16; 4]; GROUP];
+        let mut mid = [[0u32; 2]; GROUP];
         for (ks, os) in keys.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
             for (k, m) in ks.iter().zip(mid.iter_mut()) {
                 *m = self.phase1(k);
