@@ -756,9 +756,17 @@ impl SwBackend {
         // 1. Every walk runs up to its first ACL lookup (or to its end); a walk whose
         // memo is exact at that pipe has its answer already.
         let mut counts = PrefixCounts::new();
-        for (i, p) in pkts.iter_mut().enumerate() {
-            let (pkt, hdr, out, w) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i], &mut b.walks[i]);
-            b.paused[i] = false;
+        // Per-frame state in lockstep (zipped: no index, so no bounds check, per array).
+        let state = hdrs
+            .iter_mut()
+            .zip(b.outs[..n].iter_mut().zip(&mut b.walks[..n]))
+            .zip(b.paused[..n].iter_mut().zip(&mut b.answers[..n]))
+            .zip(&mut b.from_memo[..n]);
+        for (i, (p, (((hdr, (out, w)), (is_paused, answer)), from_memo))) in
+            pkts.iter_mut().zip(state).enumerate()
+        {
+            let pkt = p.as_mut();
+            *is_paused = false;
             let pkt_meta = metas.map_or(0, |m| m[i]);
             let paused = if prefixed {
                 if !pre_parsed {
@@ -770,12 +778,12 @@ impl SwBackend {
                     .and_then(|next| self.walk_run(w, next, pkt, hdr, out, None, true, None))
             };
             if let Some(pipe) = paused {
-                b.paused[i] = true;
+                *is_paused = true;
                 let memo = memos.as_deref().map_or(AclMemo::NONE, |m| m[i]);
                 match memo_answer(pipe, memo, version, out.modified) {
                     Some(a) => {
-                        b.answers[i] = a;
-                        b.from_memo[i] = a.is_some();
+                        *answer = a;
+                        *from_memo = a.is_some();
                         self.memo_stats.hits += u64::from(a.is_none());
                     }
                     None => b.pending.push((pipe, i as u32)),
@@ -836,25 +844,29 @@ impl SwBackend {
         }
         core::hint::black_box(touch);
         // 3. The paused walks resume, in frame order.
-        for (i, p) in pkts.iter_mut().enumerate() {
-            if b.paused[i] {
-                let w = &mut b.walks[i];
+        let state = hdrs
+            .iter_mut()
+            .zip(b.outs[..n].iter_mut().zip(&mut b.walks[..n]))
+            .zip(b.paused[..n].iter().zip(&b.answers[..n]))
+            .zip(&b.from_memo[..n]);
+        for (p, (((hdr, (out, w)), (&is_paused, &hit)), &from_memo)) in pkts.iter_mut().zip(state) {
+            if is_paused {
                 let Next::Pipe(pipe) = w.next else {
                     unreachable!("a paused walk names its ACL pipe")
                 };
-                let mut answer = Some((pipe, b.answers[i]));
-                if b.from_memo[i] {
+                let mut answer = Some((pipe, hit));
+                if from_memo {
                     // A memo's hit: its slot must hold an installed entry of this pipe
                     // (it does unless the caller broke the memo contract: then the
                     // walk looks the packet up as if there were no memo).
-                    let slot = b.answers[i].and_then(|a| self.slots.get(a as usize));
+                    let slot = hit.and_then(|a| self.slots.get(a as usize));
                     if slot.is_some_and(|s| s.installed && s.pipe == pipe.0) {
                         self.memo_stats.hits += 1;
                     } else {
                         answer = None;
                     }
                 }
-                let (pkt, hdr, out) = (p.as_mut(), &mut hdrs[i], &mut b.outs[i]);
+                let pkt = p.as_mut();
                 if let Some((_, a)) = answer {
                     if self.finish_at_acl(w, pipe, a, pkt.len(), out) {
                         continue;
