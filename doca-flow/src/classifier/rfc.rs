@@ -91,7 +91,7 @@ pub enum NotOptimized {
     #[error("a table would need more than 65535 classes")]
     TooManyClasses,
     /// The finished tables failed the check that every lookup's indexes are in
-    /// bounds ([`Rfc`]'s lookups rely on it): a bug in the build, never expected.
+    /// bounds (the lookups rely on it): a bug in the build, never expected.
     #[error("the tables failed their bounds check (a bug in the table build)")]
     BoundsCheck,
 }
