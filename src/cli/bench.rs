@@ -428,6 +428,27 @@ pub(super) mod peer {
             o.optimize(budget).then_some(o)
         });
         let keys: Vec<Key<u32>> = trace.iter().map(classbench::CbHeader::to_key).collect();
+        Ok(paired_rounds(
+            opts,
+            &trees,
+            optimized.as_ref(),
+            &keys,
+            ctx,
+            acl_keys,
+        ))
+    }
+
+    /// `trees` (and `optimized`, when given) against rte_acl's `ctx` (set to the
+    /// method to compare with) on the same keys, in alternating rounds: see
+    /// [`PairedReport`].
+    pub(in crate::cli) fn paired_rounds(
+        opts: &BenchOptions,
+        trees: &Classifier<u32>,
+        optimized: Option<&Classifier<u32>>,
+        keys: &[Key<u32>],
+        ctx: &AclContext,
+        acl_keys: &[AclIpv4Key],
+    ) -> PairedReport {
         let mut acl_out = vec![0u32; acl_keys.len()];
         let mut out = vec![None; keys.len()];
         let burst = opts.burst.max(1);
@@ -455,26 +476,23 @@ pub(super) mod peer {
             // other's cache pollution or in the same part of a drifting second.
             if r % 2 == 0 {
                 peer.push(acl());
-                ours.push(lookups(&trees));
-                if let Some(o) = &optimized {
+                ours.push(lookups(trees));
+                if let Some(o) = optimized {
                     opt.push(lookups(o));
                 }
             } else {
-                if let Some(o) = &optimized {
+                if let Some(o) = optimized {
                     opt.push(lookups(o));
                 }
-                ours.push(lookups(&trees));
+                ours.push(lookups(trees));
                 peer.push(acl());
             }
         }
-        Ok(PairedReport {
+        PairedReport {
             rounds,
             speedup: median_ratio(&peer, &ours).unwrap_or(f64::NAN),
-            optimized_speedup: optimized
-                .is_some()
-                .then(|| median_ratio(&peer, &opt))
-                .flatten(),
-        })
+            optimized_speedup: optimized.and_then(|_| median_ratio(&peer, &opt)),
+        }
     }
 
     /// Wall-clock ns per packet of one warm-up pass and then passes for at least

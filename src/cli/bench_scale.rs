@@ -123,7 +123,12 @@ struct Ours {
     method: BuildMemoryMethod,
     memory: u64,
     ns: f64,
+    /// Its answers, which rte_acl's are checked against, and the classifier
+    /// measured, for the rounds paired with rte_acl (neither is read without DPDK).
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
     out: Vec<Option<u32>>,
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    classifier: doca_flow::classifier::Classifier<u32>,
 }
 
 /// rte_acl's figures at one size, or why there are none.
@@ -135,6 +140,9 @@ enum Peer {
         build_peak: Option<u64>,
         memory: u64,
         ns: f64,
+        /// Median of per-round ratios rte_acl ns / ours in alternating rounds
+        /// ([`dpu_fw::bench::PairedReport`]).
+        paired: f64,
         mismatches: u64,
     },
     NotMeasured(String),
@@ -170,6 +178,7 @@ fn measure_ours(
         memory: c.memory_bytes() as u64,
         ns: wall[wall.len() / 2],
         out,
+        classifier: c,
     })
 }
 
@@ -190,13 +199,13 @@ fn row_md(n: usize, ours: &Ours, peer: &Peer) -> String {
             build_peak,
             memory,
             ns,
+            paired,
             mismatches,
         } => format!(
-            "{head} {ns:.1} ({}) | {build_s:.3} | {} | {:.2} | {:.2}x | {:.0}x | {mismatches} |",
+            "{head} {ns:.1} ({}) | {build_s:.3} | {} | {:.2} | {paired:.2}x | {:.0}x | {mismatches} |",
             name.trim_start_matches("rte_acl "),
             build_peak.map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}", mib(b))),
             mib(*memory),
-            ns / ours.ns,
             build_s / ours.build_s.max(1e-9),
         ),
         Peer::NotMeasured(_) => {
@@ -219,13 +228,19 @@ fn row_json(n: usize, o: &Options, packets: usize, ours: &Ours, peer: &Peer) -> 
             build_peak,
             memory,
             ns,
+            paired,
             mismatches,
         } => format!(
             "\"rte_acl\":{{\"name\":\"{name}\",\"build_s\":{build_s},\"build_peak_bytes\":{},\
              \"memory_bytes\":{memory},\"lookup_ns_per_packet\":{ns},\"lookup_speedup\":{},\
-             \"build_speedup\":{},\"mismatches\":{mismatches}}}",
+             \"paired_lookup_speedup\":{},\"build_speedup\":{},\"mismatches\":{mismatches}}}",
             opt(*build_peak),
             ns / ours.ns,
+            if paired.is_finite() {
+                paired.to_string()
+            } else {
+                "null".to_owned()
+            },
             build_s / ours.build_s.max(1e-9),
         ),
         Peer::NotMeasured(why) => format!(
@@ -261,7 +276,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
         );
         println!(
             "| rules | ours ns/pkt | ours build s | ours build MiB | ours MiB | rte_acl ns/pkt \
-             | rte_acl build s | rte_acl build MiB | rte_acl MiB | lookup speedup | build speedup \
+             | rte_acl build s | rte_acl build MiB | rte_acl MiB | lookup speedup (paired) | build speedup \
              | mismatches vs rte_acl |"
         );
         println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -275,7 +290,7 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
         let keys = synth::trace_v4(&rules, o.packets, MISS_SHARE, TRACE_SEED);
         eprintln!("dpu-fw bench --scaling: {n} rules: building and timing ours ...");
         let ours = measure_ours(&rules, &keys, o, &bo)?;
-        let p = peer.measure(&rules, &keys, &ours.out, &bo)?;
+        let p = peer.measure(&rules, &keys, &ours, &bo)?;
         if let Peer::Measured { mismatches, .. } = &p {
             bad += mismatches;
         }
@@ -301,7 +316,9 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
              during a build ({}), MiB = runtime footprint; rte_acl: build MiB = peak RSS growth, \
              MiB = resident growth across its build, a lower bound (its EAL heap reuses pages an \
              earlier size's build freed, so it can read 0); lookups: median of {} repetitions, \
-             rte_acl's best of scalar/sse/avx2/avx512x16/avx512x32/neon, as the CPU allows)",
+             rte_acl's best of scalar/sse/avx2/avx512x16/avx512x32/neon, as the CPU allows; \
+             lookup speedup = median of per-round ratios rte_acl / ours over alternating rounds \
+             of that method and ours)",
             if o.heap.is_some() {
                 "heap peak"
             } else {
@@ -339,7 +356,7 @@ mod peer {
             &mut self,
             _: &[Rule<u32>],
             _: &[Key<u32>],
-            _: &[Option<u32>],
+            _: &super::Ours,
             _: &BenchOptions,
         ) -> anyhow::Result<Figures> {
             Ok(Figures::NotMeasured(if self.enabled {
@@ -356,7 +373,8 @@ mod peer {
 #[cfg(feature = "dpdk")]
 mod peer {
     use super::{Options, Peer as Figures, mib};
-    use crate::cli::bench::peer::{measure_acl, start_eal};
+    use crate::cli::bench::peer::{measure_acl, paired_rounds, start_eal};
+    use anyhow::Context;
     use doca_flow::classifier::{Key, Rule};
     use doca_flow::dpdk::{AclContext, AclIpv4Key, AclIpv4Rule, Eal};
     use dpu_fw::bench::BenchOptions;
@@ -386,7 +404,7 @@ mod peer {
             &mut self,
             rules: &[Rule<u32>],
             keys: &[Key<u32>],
-            ours: &[Option<u32>],
+            ours: &super::Ours,
             bo: &BenchOptions,
         ) -> anyhow::Result<Figures> {
             let n = rules.len();
@@ -439,10 +457,10 @@ mod peer {
                 .collect();
             eprintln!("dpu-fw bench --scaling: {n} rules: building and timing rte_acl ...");
             let mut mismatches = 0u64;
-            let run = match measure_acl(&eal, &acl_rules, &acl_keys, bo, |_, out| {
+            let mut run = match measure_acl(&eal, &acl_rules, &acl_keys, bo, |_, out| {
                 let bad = out
                     .iter()
-                    .zip(ours)
+                    .zip(&ours.out)
                     .filter(|&(got, want)| got.checked_sub(1) != *want)
                     .count() as u64;
                 mismatches = mismatches.max(bad);
@@ -457,12 +475,18 @@ mod peer {
                 }
             };
             self.largest = Some((n, run.report.build_s, run.build_peak_bytes));
+            run.ctx
+                .set_algorithm(run.best)
+                .context("rte_acl: its fastest method again")?;
+            eprintln!("dpu-fw bench --scaling: {n} rules: alternating rounds against rte_acl ...");
+            let paired = paired_rounds(bo, &ours.classifier, None, keys, &run.ctx, &acl_keys);
             let f = Figures::Measured {
                 name: run.report.name,
                 build_s: run.report.build_s,
                 build_peak: run.build_peak_bytes,
                 memory: run.report.memory_bytes,
                 ns: run.report.lookup_ns_per_packet,
+                paired: paired.speedup,
                 mismatches,
             };
             self.kept.push(run.ctx);
