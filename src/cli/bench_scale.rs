@@ -374,7 +374,6 @@ mod peer {
 mod peer {
     use super::{Options, Peer as Figures, mib};
     use crate::cli::bench::peer::{measure_acl, paired_rounds, start_eal};
-    use anyhow::Context;
     use doca_flow::classifier::{Key, Rule};
     use doca_flow::dpdk::{AclContext, AclIpv4Key, AclIpv4Rule, Eal};
     use dpu_fw::bench::BenchOptions;
@@ -475,9 +474,13 @@ mod peer {
                 }
             };
             self.largest = Some((n, run.report.build_s, run.build_peak_bytes));
-            run.ctx
-                .set_algorithm(run.best)
-                .context("rte_acl: its fastest method again")?;
+            // Like every other rte_acl failure here, this one marks the size, not the run.
+            if let Err(e) = run.ctx.set_algorithm(run.best) {
+                return Ok(Figures::NotMeasured(format!(
+                    "rte_acl refused its fastest method ({}) again for the paired rounds: {e}",
+                    run.report.name
+                )));
+            }
             eprintln!("dpu-fw bench --scaling: {n} rules: alternating rounds against rte_acl ...");
             let paired = paired_rounds(bo, &ours.classifier, None, keys, &run.ctx, &acl_keys);
             let f = Figures::Measured {
