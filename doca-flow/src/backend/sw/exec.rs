@@ -2,12 +2,13 @@
 
 use crate::action::Actions;
 use crate::backend::{Domain, EntryId, FwdSpec, PipeId, PortId};
+use crate::classifier::Key;
 use crate::matching::{META_FIELDS, PacketKey, PacketMeta};
 use crate::packet::Headers;
 
 use super::SwBackend;
 use super::memo::AclMemo;
-use super::table::{AclBatch, CT_REPLY, Table};
+use super::table::{AclBatch, CT_REPLY, Table, acl_key_v4_of};
 
 /// The most pipes a packet may visit before the sw backend calls it a loop and drops it.
 pub const MAX_HOPS: u32 = 64;
@@ -116,6 +117,10 @@ pub(super) struct BatchScratch {
     from_memo: Vec<bool>,
     /// One group's lookups.
     acl: AclBatch,
+    /// [`SwBackend::batch_direct`]: per frame its classifier key and its prefix's memo
+    /// slot (its answer goes to `answers`).
+    direct_keys: Vec<Key<u32>>,
+    direct_slots: Vec<u8>,
 }
 
 impl BatchScratch {
@@ -126,6 +131,10 @@ impl BatchScratch {
             self.walks.resize(n, BLANK_WALK);
             self.paused.resize(n, false);
         }
+        if self.direct_keys.len() < n {
+            self.direct_keys.resize(n, NO_KEY);
+            self.direct_slots.resize(n, 0);
+        }
     }
 }
 
@@ -134,6 +143,17 @@ impl core::fmt::Debug for BatchScratch {
         f.debug_struct("BatchScratch").finish_non_exhaustive()
     }
 }
+
+/// A classifier key for a frame [`SwBackend::batch_direct`] looks up without one (its
+/// answer is not used).
+const NO_KEY: Key<u32> = Key {
+    src: 0,
+    dst: 0,
+    src_port: 0,
+    dst_port: 0,
+    proto: 0,
+    has_ports: false,
+};
 
 pub(super) const BLANK_WALK: Walk = Walk {
     next: Next::Done(Verdict::Drop(DropReason::UnknownPort)),
@@ -651,13 +671,19 @@ impl SwBackend {
         for (c, chunk) in pkts.chunks_mut(BATCH_MAX).enumerate() {
             let metas = metas.map(|m| &m[c * BATCH_MAX..]);
             let start = c * BATCH_MAX;
-            let hdrs = hdrs
+            let mut hdrs = hdrs
                 .as_deref_mut()
                 .map(|h| &mut h[start..start + chunk.len()]);
             let memos = memos
                 .as_deref_mut()
                 .map(|m| &mut m[start..start + chunk.len()]);
-            self.batch_chunk(port, chunk, metas, hdrs, memos, &mut b);
+            // The direct path for the firewall's shape; it declines (having changed
+            // nothing) any chunk it does not cover, which then takes the general one.
+            let direct = memos.is_none()
+                && self.batch_direct(port, chunk, metas, hdrs.as_deref_mut(), &mut b);
+            if !direct {
+                self.batch_chunk(port, chunk, metas, hdrs, memos, &mut b);
+            }
             for (i, out) in b.outs[..chunk.len()].iter().enumerate() {
                 f(c * BATCH_MAX + i, out);
             }
@@ -878,6 +904,189 @@ impl SwBackend {
         if let Some(h) = own {
             b.hdrs = h;
         }
+    }
+
+    /// [`Self::batch_chunk`] for the chunks most of a firewall's traffic makes: no ACL
+    /// memos, and every frame's key (port, packet meta, header shape) has a remembered
+    /// walk prefix ([`PrefixMemo`](super::prefix::PrefixMemo)) that is decided or ends
+    /// at one IPv4 ACL pipe, the same for the whole chunk, whose template has no
+    /// constants. Then the walks need no per-frame state until their answers: pass 1
+    /// parses each frame and notes its prefix and classifier key, the chunk's keys go
+    /// to the pipe's classifier at once, and pass 2 builds each outcome from its
+    /// prefix and answer ([`Self::finish_at_acl`], or the general walk from the ACL
+    /// pipe when the answer leads further). Outcomes, frames and counters are those of
+    /// `batch_chunk` (the proptests of `tests/sw_batch.rs` compare them with walks
+    /// frame by frame). Returns false, with nothing changed but `pre` (or the
+    /// scratch's headers) holding the frames' parses, for any other chunk.
+    fn batch_direct<B: AsMut<[u8]>>(
+        &mut self,
+        port: PortId,
+        pkts: &mut [B],
+        metas: Option<&[u32]>,
+        pre: Option<&mut [Headers]>,
+        b: &mut BatchScratch,
+    ) -> bool {
+        use super::prefix::End;
+        if !self.prefix_on || self.fields_used & !META_FIELDS == 0 {
+            return false;
+        }
+        let n = pkts.len();
+        b.resize(n);
+        self.prefix.check_version(self.plan_version);
+        let pre_parsed = pre.is_some();
+        let mut own = None;
+        let hdrs: &mut [Headers] = match pre {
+            Some(h) => &mut h[..n],
+            None => &mut own.insert(std::mem::take(&mut b.hdrs))[..n],
+        };
+        // Pass 1: each frame's prefix and key; nothing is changed before the chunk is
+        // known to be covered.
+        let mut acl: Option<PipeId> = None;
+        let mut last: Option<(u32, u64, usize)> = None;
+        let mut covered = true;
+        let per_frame = hdrs
+            .iter_mut()
+            .zip(b.direct_keys[..n].iter_mut().zip(&mut b.direct_slots[..n]));
+        for (i, (p, (hdr, (key, slot_of)))) in pkts.iter_mut().zip(per_frame).enumerate() {
+            if !pre_parsed {
+                Headers::parse_into(p.as_mut(), hdr);
+            }
+            let present = PacketKey::present_of(hdr);
+            let pkt_meta = metas.map_or(0, |m| m[i]);
+            let slot = match last {
+                Some((m, pr, s)) if m == pkt_meta && pr == present => s,
+                _ => match self.prefix.find(port.0, pkt_meta, present) {
+                    Ok(s) => {
+                        last = Some((pkt_meta, present, s));
+                        s
+                    }
+                    Err(_) => {
+                        covered = false;
+                        break;
+                    }
+                },
+            };
+            match self.prefix.at(slot).end {
+                End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => {
+                    acl = Some(pipe);
+                    *key = acl_key_v4_of(hdr).unwrap_or(NO_KEY);
+                }
+                End::Done => {}
+                End::Acl(_) | End::Unkept => {
+                    covered = false;
+                    break;
+                }
+            }
+            // Memo slots number fewer than 256.
+            *slot_of = slot as u8;
+        }
+        let classifier = match acl {
+            Some(pipe) if covered => self
+                .pipes
+                .get(pipe.0 as usize)
+                .and_then(Option::as_ref)
+                .and_then(|p| p.table.acl_v4_direct(&p.template)),
+            _ => None,
+        };
+        let (Some(classifier), Some(pipe)) = (classifier, acl) else {
+            if covered && acl.is_none() {
+                // Every frame was decided by its prefix: no lookup at all.
+                self.direct_finish(pkts, hdrs, None, b);
+                if let Some(h) = own {
+                    b.hdrs = h;
+                }
+                return true;
+            }
+            if let Some(h) = own {
+                b.hdrs = h;
+            }
+            return false;
+        };
+        // The lookups, all at once (a frame that is not IPv4, or decided by its
+        // prefix, looks up a blank key whose answer is replaced below).
+        b.answers.clear();
+        b.answers.resize(n, None);
+        classifier.classify_batch(&b.direct_keys[..n], &mut b.answers[..n]);
+        self.direct_finish(pkts, hdrs, Some(pipe), b);
+        if let Some(h) = own {
+            b.hdrs = h;
+        }
+        true
+    }
+
+    /// Pass 2 of [`Self::batch_direct`]: the outcomes of a covered chunk, from each
+    /// frame's prefix (`b.direct_slots`) and its answer at ACL pipe `pipe`
+    /// (`b.answers`).
+    #[inline(always)]
+    fn direct_finish<B: AsMut<[u8]>>(
+        &mut self,
+        pkts: &mut [B],
+        hdrs: &mut [Headers],
+        pipe: Option<PipeId>,
+        b: &mut BatchScratch,
+    ) {
+        use super::prefix::End;
+        let n = pkts.len();
+        let mut counts = PrefixCounts::new();
+        if pipe.is_some() {
+            // Touch the hit entries' slots together (as `batch_chunk` does).
+            // (A frame decided by its prefix has the answer of a blank or stale key:
+            // touching its slot costs a load, nothing else.)
+            let mut touch = 0u32;
+            for a in b.answers[..n].iter().flatten() {
+                touch ^= self
+                    .slots
+                    .get(*a as usize)
+                    .map_or(0, |s| s.generation ^ s.pipe ^ u32::from(s.installed));
+            }
+            core::hint::black_box(touch);
+        }
+        let per_frame = hdrs
+            .iter_mut()
+            .zip(b.outs[..n].iter_mut())
+            .zip(&b.direct_slots[..n]);
+        for (i, (p, ((hdr, out), &slot))) in pkts.iter_mut().zip(per_frame).enumerate() {
+            let slot = usize::from(slot);
+            let pkt = p.as_mut();
+            let pre = self.prefix.at(slot);
+            let (end, mut w) = (pre.end, pre.walk);
+            let o = &pre.out;
+            out.modified = o.modified;
+            out.hops = o.hops;
+            out.entry = o.entry;
+            out.trail = o.trail;
+            out.tag = o.tag;
+            counts.touched |= 1 << slot;
+            counts.packets[slot] += 1;
+            counts.bytes[slot] += pkt.len() as u64;
+            match end {
+                End::Acl(at) => {
+                    // A frame that is not IPv4 misses an IPv4 ACL pipe (its key was
+                    // blank).
+                    let hit = match hdr.l3 {
+                        crate::packet::L3::Ipv4(_) => b.answers[i],
+                        _ => None,
+                    };
+                    if !self.finish_at_acl(&mut w, at, hit, pkt.len(), out) {
+                        self.walk_run(
+                            &mut w,
+                            Next::Pipe(at),
+                            pkt,
+                            hdr,
+                            out,
+                            Some((at, hit)),
+                            false,
+                            None,
+                        );
+                    }
+                }
+                _ => {
+                    out.verdict = o.verdict;
+                    out.meta = o.meta;
+                }
+            }
+        }
+        self.flush_counts(&mut counts);
     }
 
     /// Ends a walk paused at ACL pipe `cur` whose answer is `hit`, when that answer

@@ -5,7 +5,7 @@ use crate::backend::sw::hash::FxHashMap;
 use crate::classifier::{Addr, Classifier, Key, NotOptimized, Rule};
 use crate::matching::{Field, MaskedMatch, PacketKey, Template};
 use crate::net::Family;
-use crate::packet::{L3, L4};
+use crate::packet::{Headers, L3, L4};
 
 /// Masked field values -> entry slot.
 type KeyMap = FxHashMap<Box<[u128]>, u32>;
@@ -89,7 +89,7 @@ impl CtKey {
     /// `None` for a packet without TCP or UDP ports (DOCA's CT handles TCP and UDP).
     #[inline]
     fn of_packet(key: &PacketKey, zone_word: usize) -> Option<Self> {
-        let (src_port, dst_port, has_ports) = acl_ports(key);
+        let (src_port, dst_port, has_ports) = acl_ports(key.headers());
         if !has_ports {
             return None;
         }
@@ -642,8 +642,8 @@ impl Table {
 /// The transport ports of a packet as an ACL key wants them: `(src, dst, has_ports)`
 /// (TCP's or UDP's, as [`Field::TcpSrcPort`] / [`Field::UdpSrcPort`] read them).
 #[inline]
-fn acl_ports(key: &PacketKey) -> (u16, u16, bool) {
-    match key.headers().l4 {
+fn acl_ports(h: &Headers) -> (u16, u16, bool) {
+    match h.l4 {
         L4::Tcp {
             src_port, dst_port, ..
         }
@@ -657,10 +657,16 @@ fn acl_ports(key: &PacketKey) -> (u16, u16, bool) {
 /// and the ports give (one `PacketKey::get` per field cost ~100 instructions a packet).
 #[inline]
 fn acl_key_v4(key: &PacketKey) -> Option<Key<u32>> {
-    let L3::Ipv4(ip) = &key.headers().l3 else {
+    acl_key_v4_of(key.headers())
+}
+
+/// [`acl_key_v4`] of parsed headers (the batched path's direct lookups).
+#[inline(always)]
+pub(crate) fn acl_key_v4_of(h: &Headers) -> Option<Key<u32>> {
+    let L3::Ipv4(ip) = &h.l3 else {
         return None;
     };
-    let (src_port, dst_port, has_ports) = acl_ports(key);
+    let (src_port, dst_port, has_ports) = acl_ports(h);
     Some(Key {
         src: u32::from(ip.src),
         dst: u32::from(ip.dst),
@@ -677,7 +683,7 @@ fn acl_key_v6(key: &PacketKey) -> Option<Key<u128>> {
     let L3::Ipv6(ip) = &key.headers().l3 else {
         return None;
     };
-    let (src_port, dst_port, has_ports) = acl_ports(key);
+    let (src_port, dst_port, has_ports) = acl_ports(key.headers());
     Some(Key {
         src: u128::from(ip.src),
         dst: u128::from(ip.dst),
@@ -707,6 +713,17 @@ pub(crate) struct AclBatch {
 }
 
 impl Table {
+    /// The classifier of an IPv4 ACL table whose template has no constants to check
+    /// first: the batched path's direct lookups ([`acl_key_v4_of`] of each packet, the
+    /// same answers as [`Table::acl_lookup_batch`]). `None` for any other table.
+    #[inline]
+    pub(crate) fn acl_v4_direct(&self, template: &Template) -> Option<&Classifier<u32>> {
+        match self {
+            Table::Acl(AclTable::V4(set)) if !template.has_constants() => Some(&set.classifier),
+            _ => None,
+        }
+    }
+
     /// [`Table::lookup`] of an ACL table for many packets at once (the classifier's
     /// batch lookup); the answers go to `b.out`, one per key, in order. Other tables
     /// answer every key `None` (callers only batch ACL pipes).
