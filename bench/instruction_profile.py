@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions per frame of one function, instruction by instruction.
 
-bench/instructions.sh runs it when PROFILE is set (PROFILE=batch_chunk bash
+bench/instructions.sh runs it when PROFILE is set (PROFILE=burst_cost::main bash
 bench/instructions.sh): callgrind ran the bench for N and 3N bursts with
 --dump-instr=yes, and the difference of the two runs' counts at each instruction
 address, over the 2N x 64 frames between them, is that instruction's executions per

@@ -12,7 +12,9 @@
 #
 #   bench/instructions.sh            # builds the bench (release profile) and counts
 #   BIN=path/to/burst_cost bench/instructions.sh   # counts another build
-#   PROFILE=batch_chunk bench/instructions.sh      # ... and where one function's go
+#   PROFILE=burst_cost::main bench/instructions.sh # ... and where one function's go
+#     (the batched path inlines into the bench's main; with conntrack, memos take
+#     the general path: BENCH=firewall_cost PROFILE=batch_chunk)
 #
 # PROFILE=NAME (a substring of a function name) also prints that function's
 # instructions per frame source line by source line and instruction by instruction
