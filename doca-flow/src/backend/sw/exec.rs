@@ -1013,8 +1013,8 @@ impl SwBackend {
             }
             return false;
         };
-        // The lookups, all at once (a frame that is not IPv4, or decided by its
-        // prefix, looks up a blank key whose answer is replaced below).
+        // The lookups, all at once: a frame that is not IPv4 looks up a blank key, one
+        // decided by its prefix whatever key its slot held; pass 2 uses neither answer.
         b.answers.clear();
         b.answers.resize(n, None);
         classifier.classify_batch(&b.direct_keys[..n], &mut b.answers[..n]);
