@@ -991,38 +991,32 @@ impl SwBackend {
             // Memo slots number fewer than 256.
             *slot_of = slot as u8;
         }
-        let classifier = match acl {
-            Some(pipe) if covered => self
-                .pipes
-                .get(pipe.0 as usize)
-                .and_then(Option::as_ref)
-                .and_then(|p| p.table.acl_v4_direct(&p.template)),
-            _ => None,
-        };
-        let (Some(classifier), Some(pipe)) = (classifier, acl) else {
-            if covered && acl.is_none() {
-                // Every frame was decided by its prefix: no lookup at all.
+        let classifier = acl.filter(|_| covered).and_then(|pipe| {
+            let p = self.pipes.get(pipe.0 as usize)?.as_ref()?;
+            p.table.acl_v4_direct(&p.template)
+        });
+        let taken = match (covered, acl, classifier) {
+            // Every frame was decided by its prefix: no lookup at all.
+            (true, None, _) => {
                 self.direct_finish(pkts, hdrs, None, b);
-                if let Some(h) = own {
-                    b.hdrs = h;
-                }
-                return true;
+                true
             }
-            if let Some(h) = own {
-                b.hdrs = h;
+            (true, Some(pipe), Some(classifier)) => {
+                // The lookups, all at once: a frame that is not IPv4 looks up a blank
+                // key, one decided by its prefix whatever key its slot held; pass 2 uses
+                // neither answer.
+                b.answers.clear();
+                b.answers.resize(n, None);
+                classifier.classify_batch(&b.direct_keys[..n], &mut b.answers[..n]);
+                self.direct_finish(pkts, hdrs, Some(pipe), b);
+                true
             }
-            return false;
+            _ => false,
         };
-        // The lookups, all at once: a frame that is not IPv4 looks up a blank key, one
-        // decided by its prefix whatever key its slot held; pass 2 uses neither answer.
-        b.answers.clear();
-        b.answers.resize(n, None);
-        classifier.classify_batch(&b.direct_keys[..n], &mut b.answers[..n]);
-        self.direct_finish(pkts, hdrs, Some(pipe), b);
         if let Some(h) = own {
             b.hdrs = h;
         }
-        true
+        taken
     }
 
     /// Pass 2 of [`Self::batch_direct`]: the outcomes of a covered chunk, from each
