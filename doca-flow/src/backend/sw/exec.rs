@@ -878,7 +878,7 @@ impl SwBackend {
             }
             at = end;
         }
-        self.touch_slots(&b.answers[..n]);
+        self.touch_slots(&b.answers[..n], memos.is_some());
         // 3. The paused walks resume, in frame order.
         let state = hdrs
             .iter_mut()
@@ -1036,7 +1036,7 @@ impl SwBackend {
         if pipe.is_some() {
             // (A frame decided by its prefix has the answer of a blank or stale key:
             // touching its slot costs a load, nothing else.)
-            self.touch_slots(&b.answers[..n]);
+            self.touch_slots(&b.answers[..n], false);
         }
         let per_frame = hdrs
             .iter_mut()
@@ -1087,17 +1087,24 @@ impl SwBackend {
     }
 
     /// Touches the entry slots of `answers` together, before the walks resume: their
-    /// cache misses overlap here instead of stalling each resumed walk in turn.
+    /// cache misses overlap here instead of stalling each resumed walk in turn. With
+    /// `memos`, also the line of `pipe` and `installed`, which the check of a memo's
+    /// answer reads; a hit itself reads only the slot's first line ([`Slot`]).
+    ///
+    /// [`Slot`]: super::entries::Slot
     #[inline(always)]
-    fn touch_slots(&self, answers: &[Option<u32>]) {
+    fn touch_slots(&self, answers: &[Option<u32>], memos: bool) {
         let mut touch = 0u32;
         for a in answers.iter().flatten() {
-            // `get`: a memo's slot is checked only when its walk resumes; that check reads
-            // `pipe` and `installed`, which may sit on another line of the slot.
-            touch ^= self
-                .slots
-                .get(*a as usize)
-                .map_or(0, |s| s.generation ^ s.pipe ^ u32::from(s.installed));
+            // `get`: a memo's slot is checked only when its walk resumes.
+            touch ^= self.slots.get(*a as usize).map_or(0, |s| {
+                s.generation
+                    ^ if memos {
+                        s.pipe ^ u32::from(s.installed)
+                    } else {
+                        0
+                    }
+            });
         }
         core::hint::black_box(touch);
     }
