@@ -383,6 +383,9 @@ impl Builder {
         }
         let mut sets = Sets::new(self.w);
         let mut table = Vec::with_capacity(n);
+        // Looked up at random per key: huge pages spare TLB misses (acl1_10k's
+        // (source, destination) table is 7.7 MB).
+        crate::hint::huge_pages(table.spare_capacity_mut());
         let mut list = Vec::new();
         let in_full = |r: u16| full[usize::from(r) / 64] >> (r % 64) & 1 != 0;
         for i in 0..a.len() {
@@ -465,8 +468,10 @@ fn answers(a: &Sets, b: &Sets, builder: &mut Builder) -> Result<Answers, NotOpti
 
 /// A zeroed table of `N` entries, on the heap.
 fn zeroed<const N: usize>() -> Box<[u16; N]> {
-    vec![0u16; N]
-        .into_boxed_slice()
+    let v = vec![0u16; N];
+    // Zeroed by the allocator (fresh pages, not yet touched) and read at random.
+    crate::hint::huge_pages(&v);
+    v.into_boxed_slice()
         .try_into()
         .unwrap_or_else(|_| unreachable!("a slice of N entries"))
 }
@@ -498,6 +503,7 @@ impl Blocks {
         let mut seen: HashMap<[u16; BLOCK], u16> = HashMap::default();
         let mut blocks = Vec::new();
         let mut index = Vec::with_capacity(rows * per_row);
+        crate::hint::huge_pages(index.spare_capacity_mut());
         for row in table.chunks(width.max(1)) {
             for part in row.chunks(BLOCK) {
                 let mut block = [NONE; BLOCK];

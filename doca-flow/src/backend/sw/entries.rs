@@ -178,6 +178,15 @@ impl SwBackend {
         let index = match self.free_slots.pop() {
             Some(i) => i,
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grown by doubling, as `push` would, with the new half's pages on
+                    // huge pages: a packet's hit reads its entry's slot at random (10k
+                    // entries are 3 MB of slots).
+                    self.slots.reserve(self.slots.len().max(64));
+                    crate::hint::huge_pages(self.slots.spare_capacity_mut());
+                    // The old half's pages, for the kernel to merge in the background.
+                    crate::hint::huge_pages(&self.slots);
+                }
                 self.slots.push(Slot::default());
                 (self.slots.len() - 1) as u32
             }
