@@ -445,14 +445,26 @@ fn pcap_in_pcap_out_equals_the_oracle() {
     let dir = tmpdir("pcap");
     let cfg = dir.join("policy.toml");
     std::fs::write(&cfg, PCAP_POLICY).unwrap();
-    let frames = pcap_frames();
+    let rules = dpu_fw::config::parse(PCAP_POLICY, "pcap policy")
+        .unwrap()
+        .rules;
+    let mut frames = pcap_frames();
+    // Then 130 copies of a frame the policy forwards: whatever the bursts' boundaries,
+    // one whole burst of them all leaves by one port (the worker sends such a burst
+    // as it came, without sorting it).
+    let forwarded = frames
+        .iter()
+        .find(|f| {
+            let v = dpu_fw::oracle::evaluate(&rules, "p0", &doca_flow::packet::Headers::parse(f));
+            matches!(v.action, dpu_fw::model::Action::Accept)
+        })
+        .expect("a frame the policy accepts")
+        .clone();
+    frames.extend(std::iter::repeat_n(forwarded, 130));
     write_pcap(&dir.join("in.pcap"), &frames);
     write_pcap(&dir.join("empty.pcap"), &[]);
 
     // What the oracle says, frame by frame (all enter at p0).
-    let rules = dpu_fw::config::parse(PCAP_POLICY, "pcap policy")
-        .unwrap()
-        .rules;
     let mut expected: [Vec<Vec<u8>>; 3] = Default::default();
     let mut dropped = Vec::new();
     for f in &frames {
@@ -512,6 +524,42 @@ fn pcap_in_pcap_out_equals_the_oracle() {
             frames.len()
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+    // The port counters: every byte in at p0, and out of p1 and p2 exactly the bytes
+    // of the frames the oracle sends there (the sends follow the receive count).
+    let bytes = |fs: &[Vec<u8>]| fs.iter().map(|f| f.len() as u64).sum::<u64>();
+    let want_tx = [0, expected[1].len() as u64, expected[2].len() as u64];
+    let m = loop {
+        let m = metrics(mport);
+        let tx = |p: usize| {
+            sample(&m, "dpufw_port_tx_packets_total", &format!("port=\"p{p}\"")).unwrap_or(0)
+        };
+        if (1..3).all(|p| tx(p) >= want_tx[p]) {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sends did not follow the receives:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let counter = |name: &str, p: usize| sample(&m, name, &format!("port=\"p{p}\""));
+    assert_eq!(
+        counter("dpufw_port_rx_bytes_total", 0),
+        Some(bytes(&frames)),
+        "p0's received bytes:\n{m}"
+    );
+    for p in [1, 2] {
+        assert_eq!(
+            counter("dpufw_port_tx_packets_total", p),
+            Some(want_tx[p]),
+            "p{p}'s sent packets:\n{m}"
+        );
+        assert_eq!(
+            counter("dpufw_port_tx_bytes_total", p),
+            Some(bytes(&expected[p])),
+            "p{p}'s sent bytes:\n{m}"
+        );
     }
     let (out, status) = fw.stop();
     assert!(status.success(), "dpu-fw run failed: {status}\n{out}");

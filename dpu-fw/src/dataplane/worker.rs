@@ -101,6 +101,9 @@ impl Worker {
         let nports = self.rx.len();
         let mut rx_burst = MbufBurst::new();
         let mut out: Vec<MbufBurst> = (0..nports).map(|_| MbufBurst::new()).collect();
+        // The bytes each of `out` holds (known from the receive side: no second pass
+        // over the mbufs to count them at send time).
+        let mut out_bytes = vec![0u64; nports];
         let mut idle_rounds = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             // Between bursts, and only here: take a new policy.
@@ -113,9 +116,12 @@ impl Worker {
                     continue;
                 }
                 busy = true;
-                self.process_burst(in_port, &mut rx_burst, &mut out);
-                for (p, burst) in out.iter_mut().enumerate() {
-                    self.flush(p, burst);
+                self.process_burst(in_port, &mut rx_burst, &mut out, &mut out_bytes);
+                for (p, (burst, bytes)) in out.iter_mut().zip(&mut out_bytes).enumerate() {
+                    if !burst.is_empty() {
+                        Self::send(&mut self.tx[p], &self.counters[p], burst, *bytes);
+                    }
+                    *bytes = 0;
                 }
             }
             if busy {
@@ -131,7 +137,16 @@ impl Worker {
         }
     }
 
-    fn process_burst(&mut self, in_port: usize, burst: &mut MbufBurst, out: &mut [MbufBurst]) {
+    /// Runs `burst` (from `in_port`) through the processor and queues each packet in
+    /// `out` by its disposition (`out` is empty on entry; `out_bytes` counts the bytes
+    /// of each), or frees it.
+    fn process_burst(
+        &mut self,
+        in_port: usize,
+        burst: &mut MbufBurst,
+        out: &mut [MbufBurst],
+        out_bytes: &mut [u64],
+    ) {
         let n = burst.len() as u64;
         let nports = out.len();
         self.decisions.clear();
@@ -144,17 +159,38 @@ impl Worker {
             self.slices = recycle(packets);
         }
         let bytes: u64 = pkt_lens[..burst.len()].iter().map(|&l| u64::from(l)).sum();
+        self.counters[in_port].add_rx(n, bytes);
+        // The common case: the whole burst goes out of one port. It is sent as it
+        // came, without moving its mbufs one by one.
+        if let Some(&Disposition::Forward(p)) = self.decisions.first() {
+            if p < nports
+                && out[p].is_empty()
+                && self.decisions.len() == burst.len()
+                && self.decisions.iter().all(|&d| d == Disposition::Forward(p))
+            {
+                Self::send(&mut self.tx[p], &self.counters[p], burst, bytes);
+                return;
+            }
+        }
         let mut drops = 0u64;
         for (i, m) in burst.drain().enumerate() {
             match self.decisions.get(i) {
                 Some(&Disposition::Forward(p)) if p < nports => {
                     if let Err(m) = out[p].push(m) {
                         // The output burst is full: send it, then queue.
-                        Self::send(&mut self.tx[p], &self.counters[p], &mut out[p]);
+                        Self::send(
+                            &mut self.tx[p],
+                            &self.counters[p],
+                            &mut out[p],
+                            out_bytes[p],
+                        );
+                        out_bytes[p] = 0;
                         if out[p].push(m).is_err() {
                             self.counters[p].add_tx_drops(1);
+                            continue;
                         }
                     }
+                    out_bytes[p] += u64::from(pkt_lens[i]);
                 }
                 // Drop, a port the dataplane does not have, or no decision:
                 // freed together after the burst.
@@ -168,18 +204,14 @@ impl Worker {
             }
         }
         self.dropped.clear();
-        self.counters[in_port].add_rx(n, bytes);
-        self.counters[in_port].add_policy_drops(drops);
-    }
-
-    fn flush(&mut self, port: usize, burst: &mut MbufBurst) {
-        if !burst.is_empty() {
-            Self::send(&mut self.tx[port], &self.counters[port], burst);
+        if drops > 0 {
+            self.counters[in_port].add_policy_drops(drops);
         }
     }
 
-    fn send(tx: &mut TxQueue, counters: &PortCounters, burst: &mut MbufBurst) {
-        let mut bytes = burst.total_len();
+    /// Transmits `burst`, which holds `bytes` bytes, counting what went out and
+    /// freeing (and counting as dropped) what the queue did not take.
+    fn send(tx: &mut TxQueue, counters: &PortCounters, burst: &mut MbufBurst, mut bytes: u64) {
         let total = burst.len();
         let mut sent = 0;
         // A few tries: the queue may free descriptors between calls.
