@@ -43,6 +43,12 @@
 # forward the same number of packets in each case (CHECK_ONLY=1: stop there).
 # AB=path/to/another/dpu-fw: after the check, only an A/B of that build against
 # FW in turns (one-rule policy and the set's policy; see fw_turns), then stop.
+# HUGE=1: every contestant (testpmd, l3fwd-acl, dpu-fw run) on hugepages, as
+# production runs DPDK: each EAL's memory (mbufs, rte_acl's tables) on 2 MiB
+# hugepages, and every process's large heap allocations (dpu-fw run's lookup
+# tables) on transparent huge pages through glibc's glibc.malloc.hugetlb=1
+# tunable; needs free hugepages (bench/hugepages.sh says how many and how).
+# Default: 4 KiB pages for everyone (--no-huge), which any machine can run.
 # L3FWD_ALG=avx2 (scalar, sse, avx512x16, avx512x32, ...) picks l3fwd's rte_acl
 # method; by default rte_acl picks the best the CPU has (its EAL allows 512-bit
 # SIMD, so on an AVX-512 CPU that is avx512x32; before 2026-12-06 it was
@@ -64,7 +70,11 @@ SET=${SET:-acl1_10k}
 SECS=${SECS:-5}
 LCORE=${LCORE:-1}
 CB=${CLASSBENCH_DIR:-../shared/classbench}
-EAL_COMMON=(--no-huge -m 1024 --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error)
+# Every contestant's EAL memory: 1 GiB of 4 KiB pages (--no-huge), or with HUGE=1
+# of 2 MiB hugepages (bench/hugepages.sh).
+# shellcheck source=bench/hugepages.sh
+source bench/hugepages.sh
+EAL_COMMON=("${EAL_MEM[@]}" --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error)
 
 rules="$CB/$SET.rules"; [ -f "$rules" ] || rules="$rules.gz"
 trace="$CB/$SET.trace.gz"
@@ -122,7 +132,7 @@ t_fw() { # NAME CONFIG [BINARY, default $FW]
 }
 t_testpmd() { # NAME
   local log="$work/t_$1.log" prefix="dpufw-testpmd-$$"
-  dpdk-testpmd -l "0,$LCORE" --no-huge -m 1024 --no-pci --no-shconf --file-prefix="$prefix" \
+  dpdk-testpmd -l "0,$LCORE" "${EAL_MEM[@]}" --no-pci --no-shconf --file-prefix="$prefix" \
     --log-level=lib.eal:error "${vdevs[@]}" -- --forward-mode=io --auto-start --nb-cores=1 \
     --stats-period=3600 --total-num-mbufs="$MBUFS" >"$log" 2>&1 &
   local pid=$!
@@ -192,7 +202,7 @@ PY
 # 512-bit SIMD allowed: DPDK's default (256) keeps rte_acl from its fastest method
 # on an AVX-512 CPU (avx512x32, 1.2-1.7x faster than its avx512x16 in `dpu-fw bench`); rte_acl
 # then picks the best the CPU has.
-L3FWD_EAL=(--no-huge -m 1024 --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error
+L3FWD_EAL=("${EAL_MEM[@]}" --no-pci --no-shconf --file-prefix="$l3prefix" --log-level=lib.eal:error
   --force-max-simd-bitwidth=512)
 l3fwd_start() { # RULES_V4 VDEV...
   local v4=$1; shift

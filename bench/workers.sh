@@ -67,7 +67,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 bench/classbench_export.py "$rules" "$trace" "$work" --packets "$PACKETS" >&2
 
-EAL=(--lcores="0@($CPUS)" --no-huge -m 1024 --no-pci --no-shconf --no-telemetry
+# shellcheck source=bench/hugepages.sh
+source bench/hugepages.sh
+EAL=(--lcores="0@($CPUS)" "${EAL_MEM[@]}" --no-pci --no-shconf --no-telemetry
   --log-level=lib.eal:error
   --vdev="net_pcap0,rx_pcap=$work/trace.pcap,rx_pcap=$work/trace.pcap,infinite_rx=1"
   --vdev="net_null0,no-rx=1")
