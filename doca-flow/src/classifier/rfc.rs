@@ -468,10 +468,8 @@ fn answers(a: &Sets, b: &Sets, builder: &mut Builder) -> Result<Answers, NotOpti
 
 /// A zeroed table of `N` entries, on the heap.
 fn zeroed<const N: usize>() -> Box<[u16; N]> {
-    let v = vec![0u16; N];
-    // Zeroed by the allocator (fresh pages, not yet touched) and read at random.
-    crate::hint::huge_pages(&v);
-    v.into_boxed_slice()
+    vec![0u16; N]
+        .into_boxed_slice()
         .try_into()
         .unwrap_or_else(|_| unreachable!("a slice of N entries"))
 }
