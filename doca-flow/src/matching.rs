@@ -611,6 +611,15 @@ impl<'a> PacketKey<'a> {
         self.h
     }
 
+    /// [`PacketKey::present_of`] a frame that [`PlainTuple::of`] takes (Ethernet
+    /// without VLAN tags, IPv4, TCP if `tcp` else UDP), known without its headers.
+    ///
+    /// [`PlainTuple::of`]: crate::packet::PlainTuple::of
+    #[inline(always)]
+    pub(crate) const fn present_of_plain(tcp: bool) -> u64 {
+        ALWAYS | ETH | IPV4 | if tcp { TCP } else { UDP }
+    }
+
     /// The fields a packet with these headers carries (bits of [`Field::bit`]).
     #[inline]
     pub(crate) fn present_of(h: &Headers) -> u64 {
@@ -769,6 +778,26 @@ impl<'a> PacketKey<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_frames_fields_are_known_from_its_tuple() {
+        use crate::packet::{PacketBuilder, PlainTuple};
+        let (a, b) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        for frame in [
+            PacketBuilder::tcp4(a, b, 40000, 80).build(),
+            PacketBuilder::udp4(a, b, 53, 5353).pad_to(60).build(),
+        ] {
+            let t = PlainTuple::of(&frame).expect("a plain frame");
+            assert_eq!(
+                PacketKey::present_of_plain(t.tcp),
+                PacketKey::present_of(&Headers::parse(&frame))
+            );
+        }
+        assert_ne!(
+            PacketKey::present_of_plain(true),
+            PacketKey::present_of_plain(false)
+        );
+    }
 
     #[test]
     fn widths_and_full() {

@@ -105,20 +105,28 @@ impl Headers {
     }
 }
 
-/// The frames most traffic is made of, in one pass: Ethernet II without VLAN tags,
-/// IPv4 without options and not fragmented, a whole TCP or UDP header. One length
-/// check and a few compares stand in for the general parse's per-layer checks, and
-/// `h` is written once. Returns false, with `h` untouched, for any other frame (which
-/// [`parse_layers`] then parses). The result equals `parse_layers`'s (a unit proptest
-/// below compares them on built and mutated frames).
+/// A frame that [`parse_plain_ipv4`] takes, with its checks passed: its first 42
+/// bytes (Ethernet, the fixed IPv4 header, 8 bytes of L4), its flags and fragment
+/// word, and its L4 layer.
+struct Plain<'a> {
+    b: &'a [u8; PLAIN_LEN],
+    flags_frag: u16,
+    protocol: u8,
+    l4: L4,
+}
+
+/// Ethernet II, the fixed IPv4 header and a UDP header (or TCP's ports).
+const PLAIN_LEN: usize = PLAIN_L4 + udp_field::HEADER_LEN;
+const PLAIN_L3: usize = ethernet::field::HEADER_LEN;
+const PLAIN_L4: usize = PLAIN_L3 + ipv4::field::MIN_HEADER_LEN;
+
+/// The checks of [`parse_plain_ipv4`]: `None` for any frame it does not take.
 #[inline(always)]
-fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
+fn plain(frame: &[u8]) -> Option<Plain<'_>> {
     use ipv4::field as ip;
-    const L3: usize = ethernet::field::HEADER_LEN;
-    const L4: usize = L3 + ip::MIN_HEADER_LEN;
-    let Some(b) = frame.first_chunk::<{ L4 + udp_field::HEADER_LEN }>() else {
-        return false;
-    };
+    const L3: usize = PLAIN_L3;
+    const L4: usize = PLAIN_L4;
+    let b = frame.first_chunk::<PLAIN_LEN>()?;
     let flags_frag = be16(b, L3 + ip::FLAGS_FRAG);
     let total = usize::from(be16(b, L3 + ip::TOTAL_LEN));
     if be16(b, ethernet::field::ETHERTYPE) != ethertype::IPV4
@@ -127,7 +135,7 @@ fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
         || total < ip::MIN_HEADER_LEN
         || frame.len() - L3 < total
     {
-        return false;
+        return None;
     }
     // The L4 header must fit in the IPv4 payload (`total`), as in `parse_l4`.
     let seg = total - ip::MIN_HEADER_LEN;
@@ -138,15 +146,12 @@ fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
             dst_port: be16(b, L4 + udp_field::DST_PORT),
         },
         ip_proto::TCP => {
-            let Some(t) = frame
+            let t = frame
                 .get(L4..)
-                .and_then(|t| t.first_chunk::<{ tcp_field::MIN_HEADER_LEN }>())
-            else {
-                return false;
-            };
+                .and_then(|t| t.first_chunk::<{ tcp_field::MIN_HEADER_LEN }>())?;
             let hl = usize::from(t[tcp_field::DATA_OFF] >> 4) * 4;
             if hl < tcp_field::MIN_HEADER_LEN || seg < hl {
-                return false;
+                return None;
             }
             L4::Tcp {
                 src_port: be16(t, tcp_field::SRC_PORT),
@@ -154,7 +159,75 @@ fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
                 flags: t[tcp_field::FLAGS],
             }
         }
-        _ => return false,
+        _ => return None,
+    };
+    Some(Plain {
+        b,
+        flags_frag,
+        protocol,
+        l4,
+    })
+}
+
+/// The 5-tuple of a frame that [`Headers::parse_into`]'s one-pass path takes (Ethernet
+/// II without VLAN tags, IPv4 without options and not fragmented, a whole TCP or UDP
+/// header), read without writing a [`Headers`]: for a caller that needs only the
+/// tuple and the frame's shape, which is then that of [`PlainTuple::tcp`]. `None` for
+/// every other frame (whose headers [`Headers::parse_into`] gives). The values equal
+/// the parse's (a unit proptest below compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PlainTuple {
+    pub(crate) src: u32,
+    pub(crate) dst: u32,
+    pub(crate) src_port: u16,
+    pub(crate) dst_port: u16,
+    pub(crate) protocol: u8,
+    /// TCP (else UDP).
+    pub(crate) tcp: bool,
+}
+
+impl PlainTuple {
+    /// The tuple of `frame`, if the one-pass parse takes it.
+    #[inline(always)]
+    pub(crate) fn of(frame: &[u8]) -> Option<PlainTuple> {
+        let p = plain(frame)?;
+        let (src_port, dst_port, tcp) = match p.l4 {
+            L4::Tcp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port, true),
+            L4::Udp { src_port, dst_port } => (src_port, dst_port, false),
+            _ => return None,
+        };
+        Some(PlainTuple {
+            src: u32::from(be32_addr(p.b, PLAIN_L3 + ipv4::field::SRC)),
+            dst: u32::from(be32_addr(p.b, PLAIN_L3 + ipv4::field::DST)),
+            src_port,
+            dst_port,
+            protocol: p.protocol,
+            tcp,
+        })
+    }
+}
+
+/// The frames most traffic is made of, in one pass: Ethernet II without VLAN tags,
+/// IPv4 without options and not fragmented, a whole TCP or UDP header. One length
+/// check and a few compares stand in for the general parse's per-layer checks, and
+/// `h` is written once. Returns false, with `h` untouched, for any other frame (which
+/// [`parse_layers`] then parses). The result equals `parse_layers`'s (a unit proptest
+/// below compares them on built and mutated frames).
+#[inline(always)]
+fn parse_plain_ipv4(frame: &[u8], h: &mut Headers) -> bool {
+    use ipv4::field as ip;
+    const L3: usize = PLAIN_L3;
+    const L4: usize = PLAIN_L4;
+    let Some(Plain {
+        b,
+        flags_frag,
+        protocol,
+        l4,
+    }) = plain(frame)
+    else {
+        return false;
     };
     let tos = b[L3 + ip::TOS];
     *h = Headers {
@@ -428,6 +501,7 @@ mod tests {
             let mut h = Headers::default();
             assert!(parse_plain_ipv4(&frame, &mut h));
             assert_eq!(h, layers(&frame));
+            assert_eq!(PlainTuple::of(&frame), Some(tuple_of(&h)));
         }
         // Not plain: a VLAN tag, IPv4 options, a first fragment, ICMP.
         for frame in [
@@ -441,6 +515,29 @@ mod tests {
             let mut h = Headers::default();
             assert!(!parse_plain_ipv4(&frame, &mut h));
             assert_eq!(h, Headers::default(), "left untouched");
+            assert_eq!(PlainTuple::of(&frame), None);
+        }
+    }
+
+    /// A plain frame's tuple, from its parsed headers.
+    fn tuple_of(h: &Headers) -> PlainTuple {
+        let L3::Ipv4(ip) = h.l3 else {
+            panic!("a plain frame is IPv4: {h:?}")
+        };
+        let (src_port, dst_port, tcp) = match h.l4 {
+            L4::Tcp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port, true),
+            L4::Udp { src_port, dst_port } => (src_port, dst_port, false),
+            other => panic!("a plain frame is TCP or UDP: {other:?}"),
+        };
+        PlainTuple {
+            src: u32::from(ip.src),
+            dst: u32::from(ip.dst),
+            src_port,
+            dst_port,
+            protocol: ip.protocol,
+            tcp,
         }
     }
 
@@ -485,7 +582,13 @@ mod tests {
             }
             let n = cut.index(m.len() + 1);
             for f in [&m[..], &m[..n]] {
-                prop_assert_eq!(Headers::parse(f), layers(f));
+                let h = Headers::parse(f);
+                prop_assert_eq!(h, layers(f));
+                // The tuple without the headers: given exactly for the frames the
+                // one-pass path takes, with the parse's values.
+                let mut one = Headers::default();
+                let plain = parse_plain_ipv4(f, &mut one);
+                prop_assert_eq!(PlainTuple::of(f), plain.then(|| tuple_of(&h)));
             }
         }
     }

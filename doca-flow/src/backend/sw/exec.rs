@@ -4,7 +4,7 @@ use crate::action::Actions;
 use crate::backend::{Domain, EntryId, FwdSpec, PipeId, PortId};
 use crate::classifier::Key;
 use crate::matching::{META_FIELDS, PacketKey, PacketMeta};
-use crate::packet::Headers;
+use crate::packet::{Headers, PlainTuple};
 
 use super::SwBackend;
 use super::memo::AclMemo;
@@ -121,6 +121,9 @@ pub(super) struct BatchScratch {
     /// slot (its answer goes to `answers`).
     direct_keys: Vec<Key<u32>>,
     direct_slots: Vec<u8>,
+    /// [`SwBackend::batch_direct`]: per frame, whether its headers were parsed (else
+    /// it is a plain IPv4 frame whose tuple was read alone: [`PlainTuple`]).
+    direct_parsed: Vec<bool>,
 }
 
 impl BatchScratch {
@@ -134,6 +137,7 @@ impl BatchScratch {
         if self.direct_keys.len() < n {
             self.direct_keys.resize(n, NO_KEY);
             self.direct_slots.resize(n, 0);
+            self.direct_parsed.resize(n, false);
         }
     }
 }
@@ -922,13 +926,14 @@ impl SwBackend {
     /// walk prefix ([`PrefixMemo`](super::prefix::PrefixMemo)) that is decided or ends
     /// at one IPv4 ACL pipe, the same for the whole chunk, whose template has no
     /// constants. Then the walks need no per-frame state until their answers: pass 1
-    /// parses each frame and notes its prefix and classifier key, the chunk's keys go
+    /// reads each frame's shape and notes its prefix and classifier key (a plain IPv4
+    /// frame's are read without parsing it: [`PlainTuple`]), the chunk's keys go
     /// to the pipe's classifier at once, and pass 2 builds each outcome from its
     /// prefix and answer ([`Self::finish_at_acl`], or the general walk from the ACL
     /// pipe when the answer leads further). Outcomes, frames and counters are those of
     /// `batch_chunk` (the proptests of `tests/sw_batch.rs` compare them with walks
-    /// frame by frame). Returns false, with nothing changed but `pre` (or the
-    /// scratch's headers) holding the frames' parses, for any other chunk.
+    /// frame by frame); pass 2 parses a plain frame only if its walk goes on. Returns
+    /// false, with nothing changed (the scratch's headers aside), for any other chunk.
     fn batch_direct<B: AsMut<[u8]>>(
         &mut self,
         port: PortId,
@@ -957,12 +962,29 @@ impl SwBackend {
         let mut covered = true;
         let per_frame = hdrs
             .iter_mut()
-            .zip(b.direct_keys[..n].iter_mut().zip(&mut b.direct_slots[..n]));
-        for (i, (p, (hdr, (key, slot_of)))) in pkts.iter_mut().zip(per_frame).enumerate() {
-            if !pre_parsed {
-                Headers::parse_into(p.as_mut(), hdr);
-            }
-            let present = PacketKey::present_of(hdr);
+            .zip(b.direct_keys[..n].iter_mut().zip(&mut b.direct_slots[..n]))
+            .zip(&mut b.direct_parsed[..n]);
+        for (i, (p, ((hdr, (key, slot_of)), parsed))) in pkts.iter_mut().zip(per_frame).enumerate()
+        {
+            // A plain IPv4 frame's shape and tuple are all the prefix and the lookup
+            // need: its headers are parsed only if its walk goes on past the ACL pipe
+            // (pass 2). Writing them whole was a sixth of the path's instructions.
+            let pkt = p.as_mut();
+            let plain = if pre_parsed {
+                None
+            } else {
+                PlainTuple::of(pkt)
+            };
+            *parsed = plain.is_none();
+            let present = match plain {
+                Some(t) => PacketKey::present_of_plain(t.tcp),
+                None => {
+                    if !pre_parsed {
+                        Headers::parse_into(pkt, hdr);
+                    }
+                    PacketKey::present_of(hdr)
+                }
+            };
             let pkt_meta = metas.map_or(0, |m| m[i]);
             let slot = match last {
                 Some((m, pr, s)) if m == pkt_meta && pr == present => s,
@@ -980,7 +1002,17 @@ impl SwBackend {
             match self.prefix.at(slot).end {
                 End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => {
                     acl = Some(pipe);
-                    *key = acl_key_v4_of(hdr).unwrap_or(NO_KEY);
+                    *key = match plain {
+                        Some(t) => Key {
+                            src: t.src,
+                            dst: t.dst,
+                            src_port: t.src_port,
+                            dst_port: t.dst_port,
+                            proto: t.protocol,
+                            has_ports: true,
+                        },
+                        None => acl_key_v4_of(hdr).unwrap_or(NO_KEY),
+                    };
                 }
                 End::Done => {}
                 End::Acl(_) | End::Unkept => {
@@ -1041,8 +1073,8 @@ impl SwBackend {
         let per_frame = hdrs
             .iter_mut()
             .zip(b.outs[..n].iter_mut())
-            .zip(&b.direct_slots[..n]);
-        for (i, (p, ((hdr, out), &slot))) in pkts.iter_mut().zip(per_frame).enumerate() {
+            .zip(b.direct_slots[..n].iter().zip(&b.direct_parsed[..n]));
+        for (i, (p, ((hdr, out), (&slot, &parsed)))) in pkts.iter_mut().zip(per_frame).enumerate() {
             let slot = usize::from(slot);
             let pkt = p.as_mut();
             let pre = self.prefix.at(slot);
@@ -1057,12 +1089,13 @@ impl SwBackend {
             match end {
                 End::Acl(at) => {
                     // A frame that is not IPv4 misses an IPv4 ACL pipe (its key was
-                    // blank).
-                    let hit = match hdr.l3 {
-                        crate::packet::L3::Ipv4(_) => b.answers[i],
-                        _ => None,
-                    };
+                    // blank); an unparsed one is plain IPv4.
+                    let v4 = !parsed || matches!(hdr.l3, crate::packet::L3::Ipv4(_));
+                    let hit = if v4 { b.answers[i] } else { None };
                     if !self.finish_at_acl(domain, at, hit, pkt.len(), out) {
+                        if !parsed {
+                            Headers::parse_into(pkt, hdr);
+                        }
                         let mut w = self.prefix.at(slot).walk;
                         self.walk_run(
                             &mut w,
