@@ -13,9 +13,10 @@
 #      then measured in turns: in each of ROUNDS (default 20) rounds each runs
 #      alone for ROUND_SECS (default 1) while the others are stopped (SIGSTOP),
 #      so all five see the same machine (a VM's speed drifts by tens of percent
-#      between seconds: sequential runs seconds apart do not compare). Rates
-#      are the medians over the rounds; ratios are the medians of the rounds'
-#      ratios. The five:
+#      between seconds: sequential runs seconds apart do not compare), in an
+#      order that puts the two sides of each ratio back to back, reversed every
+#      second round (t_run). Rates are the medians over the rounds; ratios are
+#      the medians of the rounds' ratios. The five:
 #      dpdk-testpmd --forward-mode=io (the peer: no policy at all);
 #      dpu-fw run with an empty policy (default accept), and with a one-rule
 #      policy (accept TCP port 80, default accept: every packet is parsed and
@@ -111,12 +112,12 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 # The turns of steps 1-3: contestants are started, warmed up (2 s) and stopped;
 # t_pids/t_reads hold each one's pid and how to read its forwarded count
 # ("fw PORT": dpu-fw's metrics; "tel PREFIX": ethdev stats over DPDK telemetry).
-t_names=(); t_pids=(); t_reads=()
+t_names=(); t_pids=(); t_reads=(); t_order=()
 t_cleanup() {
   local p
   for p in "${t_pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -INT "$p" 2>/dev/null || true; done
   for p in "${t_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  t_names=(); t_pids=(); t_reads=()
+  t_names=(); t_pids=(); t_reads=(); t_order=()
 }
 t_fw() { # NAME CONFIG [BINARY, default $FW]
   local port log="$work/t_$1.log"
@@ -156,21 +157,31 @@ t_read() { # fw PORT | tel PREFIX
     local c; c=$(tel_counts "$2"); echo "${c#* }"
   fi
 }
-# Runs the turns; writes one line per round (each contestant's Mpps, in order)
-# to FILE.
+# Runs the turns; writes one line per round (each contestant's Mpps, in the
+# order they were started) to FILE. The turns of a round run in t_order (indexes
+# into t_pids; default: start order), reversed every second round: two contestants
+# whose ratio is reported run back to back (this VM's speed moves within seconds),
+# and neither always goes first.
 t_run() { # FILE
   : >"$1"
   local r i
+  local -a order
+  if [ ${#t_order[@]} -gt 0 ]; then order=("${t_order[@]}"); else order=("${!t_pids[@]}"); fi
   for r in $(seq "${ROUNDS:-20}"); do
-    local line=""
-    for i in "${!t_pids[@]}"; do
+    local -a turns=() rate=()
+    if (( r % 2 )); then turns=("${order[@]}"); else
+      for (( i = ${#order[@]} - 1; i >= 0; i-- )); do turns+=("${order[$i]}"); done
+    fi
+    for i in "${turns[@]}"; do
       kill -CONT "${t_pids[$i]}"; sleep 0.2
       local a b
       # shellcheck disable=SC2086
       a=$(t_read ${t_reads[$i]}); sleep "${ROUND_SECS:-1}"; b=$(t_read ${t_reads[$i]})
       kill -STOP "${t_pids[$i]}"
-      line+="$(python3 -c "a, b = '$a'.split(), '$b'.split(); print((float(b[0]) - float(a[0])) / (float(b[1]) - float(a[1])) / 1e6)") "
+      rate[$i]=$(python3 -c "a, b = '$a'.split(), '$b'.split(); print((float(b[0]) - float(a[0])) / (float(b[1]) - float(a[1])) / 1e6)")
     done
+    local line=""
+    for i in "${!t_pids[@]}"; do line+="${rate[$i]} "; done
     echo "$line" >>"$1"
     echo "  round $r/${ROUNDS:-20}: $line" >&2
   done
@@ -305,6 +316,10 @@ t_l3fwd l3fwd "$work/l3fwd_ipv4.rules"
 t_fw empty "$work/empty.toml"
 t_fw one "$work/one_rule.toml"
 t_fw full "$work/policy.toml"
+# Turn order: testpmd, empty, one rule, the set, l3fwd-acl (reversed every second
+# round): the pairs of the ratios below (empty/testpmd, the set/one rule for the
+# bound, the set/l3fwd-acl) run back to back.
+t_order=(0 2 3 4 1)
 echo "measuring them in turns: ${ROUNDS:-20} rounds of ${ROUND_SECS:-1} s each..." >&2
 t_run "$work/rounds"
 t_cleanup
