@@ -43,7 +43,8 @@
 # and under a mixed one (every second rule drops); the script stops unless both
 # forward the same number of packets in each case (CHECK_ONLY=1: stop there).
 # AB=path/to/another/dpu-fw: after the check, only an A/B of that build against
-# FW in turns (one-rule policy and the set's policy; see fw_turns), then stop.
+# FW in turns (one-rule policy and the set's policy; see fw_turns; AB_CT=1 adds the
+# set's policy with [conntrack] on the flows of step 5), then stop.
 # HUGE=1: every contestant (testpmd, l3fwd-acl, dpu-fw run) on hugepages, as
 # production runs DPDK: each EAL's memory (mbufs, rte_acl's tables) on 2 MiB
 # hugepages, and every process's large heap allocations (dpu-fw run's lookup
@@ -301,8 +302,13 @@ done
 
 # AB=path/to/another/dpu-fw: only compare that build (a) with $FW (b) in turns,
 # on the one-rule policy and on the set's policy, and stop.
+# AB_CT=1: also the set's policy with [conntrack] on the FLOWS replay (as step 5).
 if [ -n "${AB:-}" ]; then
-  for conf in one_rule policy; do
+  for conf in one_rule policy ${AB_CT:+policy_ct}; do
+    if [ "$conf" = policy_ct ]; then
+      vdevs=(--vdev="net_pcap0,rx_pcap=$work/flows.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
+      MBUFS=$((2 * FLOWS + 8192))
+    fi
     echo "measuring $AB (a) and $FW (b) in turns, $conf.toml..." >&2
     read -r ratio ra rb < <(FW_A="$AB" FW_B="$FW" fw_turns "$work/$conf.toml" "$work/$conf.toml")
     echo "$conf.toml: b / a = $ratio, median of ${ROUNDS:-20} turn pairs (mean Mpps a $ra, b $rb)"

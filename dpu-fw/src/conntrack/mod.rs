@@ -795,7 +795,9 @@ impl Tracker {
     ) -> R {
         let mut shard = self.shard(h);
         let seed = &self.seed;
-        macro_rules! run {
+        // The slot of the live connection; an expired one is removed first. `f` is
+        // called in one place (so it inlines here: a per-packet call before).
+        macro_rules! live {
             ($slots:expr, $k:expr) => {{
                 let slots = $slots;
                 match slots.find($k, h) {
@@ -803,24 +805,29 @@ impl Tracker {
                         slots.remove_at(i, seed);
                         self.live.fetch_sub(1, Ordering::Relaxed);
                         self.counters.expired.fetch_add(1, Ordering::Relaxed);
-                        f(None).0
+                        None
                     }
-                    Some(i) => {
-                        let (r, remove) = f(Some(&mut slots.get_mut(i).conn));
-                        if remove {
-                            slots.remove_at(i, seed);
-                            self.live.fetch_sub(1, Ordering::Relaxed);
-                        }
-                        r
-                    }
-                    None => f(None).0,
+                    found => found,
                 }
             }};
         }
-        match key {
-            AnyKey::V4(k) => run!(&mut shard.v4, k),
-            AnyKey::V6(k) => run!(&mut shard.v6, k),
+        let found = match key {
+            AnyKey::V4(k) => live!(&mut shard.v4, k),
+            AnyKey::V6(k) => live!(&mut shard.v6, k),
+        };
+        let conn = found.map(|i| match key {
+            AnyKey::V4(_) => &mut shard.v4.get_mut(i).conn,
+            AnyKey::V6(_) => &mut shard.v6.get_mut(i).conn,
+        });
+        let (r, remove) = f(conn);
+        if let (true, Some(i)) = (remove, found) {
+            match key {
+                AnyKey::V4(_) => shard.v4.remove_at(i, seed),
+                AnyKey::V6(_) => shard.v6.remove_at(i, seed),
+            }
+            self.live.fetch_sub(1, Ordering::Relaxed);
         }
+        r
     }
 
     /// Tracks one packet that arrived at time `now` (ns) in `zone`: its state, and the
@@ -892,6 +899,7 @@ impl Tracker {
     /// `prepare(zone, &CtPacket::parse(frame, h)?)` gives, without building the
     /// [`CtPacket`] for the common case (IPv4 TCP and UDP). False (and `p` untouched)
     /// when the frame is not IP, as [`CtPacket::parse`] says `None`.
+    #[inline]
     pub fn prepare_headers(&self, zone: u16, frame: &[u8], h: &Headers, p: &mut Prepared) -> bool {
         // By reference: `L3` holds an IPv6 header, too big to copy per packet.
         let fast = match (&h.l3, &h.l4) {
@@ -961,6 +969,7 @@ impl Tracker {
     /// out the connection the packet would open, which [`Tracker::commit_prepared`]
     /// computes again from `p` (per packet of a burst, two bytes instead of the
     /// connection record).
+    #[inline]
     pub fn observe(&self, p: &Prepared, now: u64) -> Observed {
         // By reference: the key (an IPv6 one is 40 bytes) and kind are not copied
         // per packet (that copy was 38 of observe's 169 instructions per packet).
@@ -985,6 +994,7 @@ impl Tracker {
         s
     }
 
+    #[inline]
     fn track_flow(&self, key: &AnyKey, h: u64, from_a: bool, pkt: &Prepared, now: u64) -> Observed {
         /// What the lookup found (small, so nothing big is moved around per packet).
         enum Found {
