@@ -254,13 +254,22 @@ impl Firewall {
             hdrs.resize(n, Headers::default());
             prepared.resize(n, (false, Prepared::default()));
         }
+        // Per frame of the burst, written by position (zipped or indexed below: no
+        // push per frame), and handed to the pipes run by run.
+        if tracked.len() < n {
+            tracked.resize(n, None);
+            metas.resize(n, 0);
+            memos.resize(n, AclMemo::NONE);
+        }
         let stage = self.stage.as_ref().expect("checked above");
         let zone = stage.zones.get(usize::from(port.0)).copied().flatten();
-        for (i, f) in frames.iter_mut().enumerate() {
+        for (f, (h, (ok, p))) in frames
+            .iter_mut()
+            .zip(hdrs[..n].iter_mut().zip(&mut prepared[..n]))
+        {
             let f = f.as_mut();
-            Headers::parse_into(f, &mut hdrs[i]);
-            let (ok, p) = &mut prepared[i];
-            *ok = zone.is_some_and(|z| stage.tracker.prepare_headers(z, f, &hdrs[i], p));
+            Headers::parse_into(f, h);
+            *ok = zone.is_some_and(|z| stage.tracker.prepare_headers(z, f, h, p));
         }
         let roomy = self
             .stage
@@ -268,22 +277,24 @@ impl Firewall {
             .is_some_and(|s| s.tracker.has_room_for(frames.len()));
         let mut opening = std::mem::take(&mut self.opening);
         let mut start = 0;
-        while start < frames.len() {
-            tracked.clear();
-            metas.clear();
-            memos.clear();
+        while start < n {
             opening.clear();
+            // A run ends before a frame of a connection the run would open, and after
+            // an opening frame when the table may be short of room.
             let mut end = start;
-            while end < frames.len() {
-                let (ok, p) = &prepared[end];
+            let per_frame = prepared[start..n]
+                .iter()
+                .zip(tracked[start..n].iter_mut())
+                .zip(metas[start..n].iter_mut().zip(&mut memos[start..n]));
+            for (((ok, p), slot), (meta, memo)) in per_frame {
                 let h = if *ok { p.conn_hash() } else { None };
                 if h.is_some_and(|h| opening.contains(&h)) {
                     break;
                 }
                 let t = ok.then(|| stage.tracker.observe(p, now_ns));
-                metas.push(t.map_or(0, |t| u32::from(t.state.bit())));
-                memos.push(t.map_or(AclMemo::NONE, |t| t.memo()));
-                tracked.push(t);
+                *meta = t.map_or(0, |t| u32::from(t.state.bit()));
+                *memo = t.map_or(AclMemo::NONE, |t| t.memo());
+                *slot = t;
                 end += 1;
                 if t.is_some_and(|t| t.opens) {
                     match h {
@@ -292,31 +303,32 @@ impl Firewall {
                     }
                 }
             }
+            let (run_tracked, run_prepared) = (&tracked[start..end], &prepared[start..end]);
             installed.process_batch_each_memo(
                 port,
                 &mut frames[start..end],
-                Some(&metas),
+                Some(&metas[start..end]),
                 Some(&mut hdrs[start..end]),
-                Some(&mut memos),
+                Some(&mut memos[start..end]),
                 |i, o, r| {
-                    let t = tracked[i];
+                    let t = run_tracked[i];
                     // A `new` packet the pipes passed stores its connection; true if a
                     // full table drops the packet.
                     let full = t.is_some_and(|t| t.opens)
                         && passes(o.verdict)
                         && stage
                             .tracker
-                            .commit_prepared(&prepared[start + i].1, now_ns)
+                            .commit_prepared(&run_prepared[i].1, now_ns)
                             .is_err()
                         && stage.table_full == TableFull::DropNew;
                     f(start + i, o, r, t.map(|t| t.state), full);
                 },
             );
             // The connections keep the ACL answers their packets' walks recorded.
-            for (i, (t, m)) in tracked.iter().zip(&memos).enumerate() {
+            for ((t, m), (_, p)) in run_tracked.iter().zip(&memos[start..end]).zip(run_prepared) {
                 if let Some(t) = t {
                     if t.may_store(*m) {
-                        stage.tracker.store_memo(&prepared[start + i].1, *m, now_ns);
+                        stage.tracker.store_memo(p, *m, now_ns);
                     }
                 }
             }
