@@ -15,8 +15,10 @@
 #      so all five see the same machine (a VM's speed drifts by tens of percent
 #      between seconds: sequential runs seconds apart do not compare), in an
 #      order that puts the two sides of each ratio back to back, reversed every
-#      second round (t_run). Rates are the medians over the rounds; ratios are
-#      the medians of the rounds' ratios. The five:
+#      second round (t_run); half the rounds with the five started in one order,
+#      half restarted in the reverse order (an instance started later had been
+#      favoured). Rates are the medians over the rounds; ratios are the medians
+#      of the rounds' ratios. The five:
 #      dpdk-testpmd --forward-mode=io (the peer: no policy at all);
 #      dpu-fw run with an empty policy (default accept), and with a one-rule
 #      policy (accept TCP port 80, default accept: every packet is parsed and
@@ -190,13 +192,24 @@ t_run() { # FILE
 
 # Two dpu-fw run instances on the same lcore, measured in turns (t_run above).
 # Prints "median-of-round-ratios mean-a mean-b" (ratio b/a, rates in Mpps).
-# FW_A / FW_B: the binaries of the two sides (default: both $FW).
+# FW_A / FW_B: the binaries of the two sides (default: both $FW). Half the rounds
+# run with a started first, half (both restarted) with b first: an A/A of one
+# build had favoured the side started second by up to 9% (2026-12-06).
 fw_turns() {
+  local half=$(( (${ROUNDS:-20} + 1) / 2 ))
+  : >"$work/turns_ab"
   t_fw a "$1" "${FW_A:-$FW}"
   t_fw b "$2" "${FW_B:-$FW}"
-  t_run "$work/turns"
+  ROUNDS=$half t_run "$work/turns"
   t_cleanup
-  python3 - "$work/turns" <<'PY'
+  cat "$work/turns" >>"$work/turns_ab"
+  t_fw b "$2" "${FW_B:-$FW}"
+  t_fw a "$1" "${FW_A:-$FW}"
+  ROUNDS=$(( ${ROUNDS:-20} - half )) t_run "$work/turns"
+  t_cleanup
+  # t_run's columns follow the start order: back to (a, b).
+  awk '{print $2, $1}' "$work/turns" >>"$work/turns_ab"
+  python3 - "$work/turns_ab" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 a = [r[0] for r in rows]; b = [r[1] for r in rows]
@@ -316,19 +329,44 @@ if [ -n "${AB:-}" ]; then
   exit 0
 fi
 
-echo "starting dpdk-testpmd io, l3fwd --lookup=acl ($SET rules), dpu-fw run (empty, one-rule and $SET policies)..." >&2
-t_testpmd testpmd
-t_l3fwd l3fwd "$work/l3fwd_ipv4.rules"
-t_fw empty "$work/empty.toml"
-t_fw one "$work/one_rule.toml"
-t_fw full "$work/policy.toml"
-# Turn order: testpmd, empty, one rule, the set, l3fwd-acl (reversed every second
-# round): the pairs of the ratios below (empty/testpmd, the set/one rule for the
-# bound, the set/l3fwd-acl) run back to back.
-t_order=(0 2 3 4 1)
-echo "measuring them in turns: ${ROUNDS:-20} rounds of ${ROUND_SECS:-1} s each..." >&2
-t_run "$work/rounds"
-t_cleanup
+# Half the rounds with the five started in the order testpmd, l3fwd-acl, empty, one
+# rule, the set, and half (all restarted) in the reverse order: an A/A of one dpu-fw
+# build in turns had favoured the instance started second by up to 9% (2026-12-06),
+# and the set started last would have gained from it. Turn order within a round:
+# testpmd, empty, one rule, the set, l3fwd-acl (reversed every second round): the
+# pairs of the ratios below (empty/testpmd, the set/one rule for the bound, the
+# set/l3fwd-acl) run back to back. The rounds file's columns are always testpmd,
+# l3fwd-acl, empty, one rule, the set.
+half=$(( (${ROUNDS:-20} + 1) / 2 ))
+: >"$work/rounds"
+for start_order in forward reverse; do
+  echo "starting dpdk-testpmd io, l3fwd --lookup=acl ($SET rules), dpu-fw run (empty, one-rule and $SET policies; $start_order start order)..." >&2
+  if [ "$start_order" = forward ]; then
+    t_testpmd testpmd
+    t_l3fwd l3fwd "$work/l3fwd_ipv4.rules"
+    t_fw empty "$work/empty.toml"
+    t_fw one "$work/one_rule.toml"
+    t_fw full "$work/policy.toml"
+    t_order=(0 2 3 4 1)
+    n_rounds=$half
+  else
+    t_fw full "$work/policy.toml"
+    t_fw one "$work/one_rule.toml"
+    t_fw empty "$work/empty.toml"
+    t_l3fwd l3fwd "$work/l3fwd_ipv4.rules"
+    t_testpmd testpmd
+    t_order=(4 2 1 0 3)
+    n_rounds=$(( ${ROUNDS:-20} - half ))
+  fi
+  echo "measuring them in turns: $n_rounds rounds of ${ROUND_SECS:-1} s each..." >&2
+  ROUNDS=$n_rounds t_run "$work/rounds_half"
+  t_cleanup
+  if [ "$start_order" = forward ]; then
+    cat "$work/rounds_half" >>"$work/rounds"
+  else
+    awk '{print $5, $4, $3, $2, $1}' "$work/rounds_half" >>"$work/rounds"
+  fi
+done
 echo "measuring the classifier alone (dpu-fw bench)..." >&2
 # The lookup the dataplane makes: the RFC tables' when `optimize` builds them (the sw
 # backend builds them after the install batch, within the same 16 MiB), else the trees'.
