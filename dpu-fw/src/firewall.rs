@@ -271,10 +271,7 @@ impl Firewall {
             Headers::parse_into(f, h);
             *ok = zone.is_some_and(|z| stage.tracker.prepare_headers(z, f, h, p));
         }
-        let roomy = self
-            .stage
-            .as_ref()
-            .is_some_and(|s| s.tracker.has_room_for(frames.len()));
+        let roomy = stage.tracker.has_room_for(n);
         let mut opening = std::mem::take(&mut self.opening);
         let mut start = 0;
         while start < n {
