@@ -136,7 +136,9 @@ t_fw() { # NAME CONFIG [BINARY, default $FW]
 }
 t_testpmd() { # NAME
   local log="$work/t_$1.log" prefix="dpufw-testpmd-$$"
-  dpdk-testpmd -l "0,$LCORE" "${EAL_MEM[@]}" --no-pci --no-shconf --file-prefix="$prefix" \
+  # Line-buffered: the line waited for below can otherwise sit in stdio's buffer
+  # (a Zen 5 host, 2026-12-06: testpmd's log stopped at "Checking link statuses...").
+  stdbuf -oL dpdk-testpmd -l "0,$LCORE" "${EAL_MEM[@]}" --no-pci --no-shconf --file-prefix="$prefix" \
     --log-level=lib.eal:error "${vdevs[@]}" -- --forward-mode=io --auto-start --nb-cores=1 \
     --stats-period=3600 --total-num-mbufs="$MBUFS" >"$log" 2>&1 &
   local pid=$!
