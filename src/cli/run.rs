@@ -176,14 +176,14 @@ mod dataplane {
             }
         }
 
-        /// Counts a packet of `bytes` that no rule decided on default `which`
-        /// (0 inbound, 1 outbound) in `lane`. Only the lane's worker may call
-        /// this.
+        /// Counts `packets` packets of `bytes` bytes in all that no rule decided on
+        /// default `which` (0 inbound, 1 outbound) in `lane`. Only the lane's worker
+        /// may call this.
         #[inline]
-        fn record_default(&self, lane: usize, which: usize, bytes: usize) {
+        fn record_default(&self, lane: usize, which: usize, packets: u64, bytes: u64) {
             if let Some([p, b]) = self.defaults.get(lane).and_then(|l| l.get(which)) {
-                p.store(p.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                b.store(b.load(Ordering::Relaxed) + bytes as u64, Ordering::Relaxed);
+                p.store(p.load(Ordering::Relaxed) + packets, Ordering::Relaxed);
+                b.store(b.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
             }
         }
 
@@ -239,9 +239,9 @@ mod dataplane {
 
     impl Hooks for RunHooks {
         #[inline]
-        fn default_decided(&mut self, in_port: usize, len: usize) {
+        fn default_decided(&mut self, in_port: usize, packets: u64, bytes: u64) {
             if let Some(&slot) = self.default_slot.get(in_port) {
-                self.stats.record_default(self.lane, slot, len);
+                self.stats.record_default(self.lane, slot, packets, bytes);
             }
         }
 
