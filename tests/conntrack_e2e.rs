@@ -126,7 +126,21 @@ fn http_server(lab: &Lab, dir: &Path, data: &[u8]) -> (netns::ChildGuard, String
         "--directory",
         &dir_s,
     ]);
-    (server, format!("http://{}:8080/blob.bin", lab.a.addr))
+    let url = format!("http://{}:8080/blob.bin", lab.a.addr);
+    // Ready when it answers from inside its own namespace (local traffic: nothing
+    // goes through the firewall, so no connection is tracked or offloaded). A
+    // download started before python had bound the port ended at once with
+    // "connection refused", which a loaded CI machine hit (2026-12-07).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !try_sh(&lab.a.exec(&["curl", "-sf", "-o", "/dev/null", "-I", &url])) {
+        assert!(
+            Instant::now() < deadline,
+            "the test's HTTP server (python3 -m http.server in {}) did not answer within 20 s",
+            lab.a.ns
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, url)
 }
 
 fn blob() -> Vec<u8> {
@@ -392,10 +406,16 @@ fn a_download_survives_ten_reloads() {
     // ACL entries in place; tests/ct_offload.rs has the reloads that rebuild the pipes
     // and move offloaded connections into the new CT pipe).
     let offloaded_mid_download = metric(mport, "dpufw_offload_connections", "");
-    assert!(
-        curl.try_wait().unwrap().is_none(),
-        "the download ended before the ten reloads did: the test's timing assumption broke"
-    );
+    if let Some(early) = curl.try_wait().unwrap() {
+        panic!(
+            "the download ended ({early}) before the ten reloads did: {}",
+            if early.success() {
+                "the test's timing assumption broke"
+            } else {
+                "it failed"
+            }
+        );
+    }
     let status = curl.wait().unwrap();
     assert!(
         status.success(),
