@@ -89,7 +89,27 @@ fn udp_server(lab: &Lab, port: u16, delays: &[f64]) -> netns::ChildGuard {
          \x20\x20 s.sendto(b'answer%d:'%i+d,peer)",
         a = lab.a.addr
     );
-    lab.a.spawn(&["python3", "-u", "-c", &program])
+    let server = lab.a.spawn(&["python3", "-u", "-c", &program]);
+    // Ready once the socket is bound (python's start-up can take longer than the
+    // callers' settling sleeps on a loaded machine; a query sent before it is lost).
+    let filter = format!("sport = :{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lab.a.ns, "ss", "-Hlun", &filter])
+            .output()
+            .expect("ss (iproute2) runs");
+        if !out.stdout.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the test's UDP server on port {port} in {} was not bound within 20 s",
+            lab.a.ns
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
 }
 
 /// Sends a query from B to A:`port` from source port `sport` and returns the answers
