@@ -90,25 +90,7 @@ fn udp_server(lab: &Lab, port: u16, delays: &[f64]) -> netns::ChildGuard {
         a = lab.a.addr
     );
     let server = lab.a.spawn(&["python3", "-u", "-c", &program]);
-    // Ready once the socket is bound (python's start-up can take longer than the
-    // callers' settling sleeps on a loaded machine; a query sent before it is lost).
-    let filter = format!("sport = :{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &lab.a.ns, "ss", "-Hlun", &filter])
-            .output()
-            .expect("ss (iproute2) runs");
-        if !out.stdout.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the test's UDP server on port {port} in {} was not bound within 20 s",
-            lab.a.ns
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    lab.a.wait_udp_bound(port, 20);
     server
 }
 

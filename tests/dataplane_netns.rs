@@ -141,7 +141,7 @@ fn af_packet_ping_tcp_and_udp_drop() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    lab.b.wait_udp_bound(9999, 20);
     let send = format!(
         "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);\
          [s.sendto(b'x'*64,('{}',9999)) for _ in range(5)]",

@@ -72,8 +72,9 @@ impl Receiver {
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 in a namespace");
-        std::thread::sleep(Duration::from_millis(300));
-        Receiver(child)
+        let receiver = Receiver(child);
+        lab.b.wait_udp_bound(9000, 20);
+        receiver
     }
 
     /// Stops it (a `stop` datagram straight from A; the caller's policy must pass it)

@@ -129,7 +129,7 @@ fn icmp_and_web_pass_udp_is_dropped_and_metrics_count_it() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    lab.b.wait_udp_bound(9999, 20);
     send_udp(&lab.a, &lab.b, 9999, 5);
     let out = receiver.wait_with_output().unwrap();
     assert_eq!(
@@ -251,7 +251,8 @@ fn reloads_under_traffic_never_open_the_gate() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // Both sockets bound (9000 is bound second).
+    lab.b.wait_udp_bound(9000, 20);
     // A sends to both ports continuously while the policy flips, at most about ten
     // pairs per millisecond: faster, the Python receiver itself drops datagrams on a
     // loaded 2-core machine (CI saw 45% arrive with builds running beside it), and this

@@ -56,6 +56,31 @@ impl Host {
         v
     }
 
+    /// Waits until a UDP socket is bound to `port` inside the namespace (`ss`
+    /// lists it), failing the test after `secs` seconds. A receiver started with
+    /// `spawn` is not listening yet when `spawn` returns: python's start-up can take
+    /// longer than a fixed settling sleep on a loaded machine, and a datagram sent
+    /// before the bind is lost.
+    pub(crate) fn wait_udp_bound(&self, port: u16, secs: u64) {
+        let filter = format!("sport = :{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.ns, "ss", "-Hlun", &filter])
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run ss (iproute2) in {}: {e}", self.ns));
+            if !out.stdout.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no UDP socket bound to port {port} in {} within {secs} s",
+                self.ns
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Starts a background process inside the namespace; killed on drop of
     /// the returned guard.
     pub(crate) fn spawn(&self, args: &[&str]) -> ChildGuard {
