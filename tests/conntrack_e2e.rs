@@ -128,20 +128,10 @@ fn http_server(lab: &Lab, dir: &Path, data: &[u8]) -> (netns::ChildGuard, String
         "--directory",
         &dir_s,
     ]);
+    // A download started before python listens is refused: the reload test's once
+    // ended early on a loaded CI machine (2026-12-07), most likely so.
+    lab.a.wait_tcp_listening(8080, 20);
     let url = format!("http://{}:8080/blob.bin", lab.a.addr);
-    // Ready when it answers from inside its own namespace (local traffic: nothing
-    // goes through the firewall, so no connection is tracked or offloaded). A
-    // download started before python had bound the port ended at once with
-    // "connection refused", which a loaded CI machine hit (2026-12-07).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !try_sh(&lab.a.exec(&["curl", "-sf", "-o", "/dev/null", "-I", &url])) {
-        assert!(
-            Instant::now() < deadline,
-            "the test's HTTP server (python3 -m http.server in {}) did not answer within 20 s",
-            lab.a.ns
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     (server, url)
 }
 

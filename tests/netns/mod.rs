@@ -56,17 +56,29 @@ impl Host {
         v
     }
 
-    /// Waits until a UDP socket is bound to `port` inside the namespace (`ss`
-    /// lists it), failing the test after `secs` seconds. A receiver started with
-    /// `spawn` is not listening yet when `spawn` returns: python's start-up can take
-    /// longer than a fixed settling sleep on a loaded machine, and a datagram sent
-    /// before the bind is lost.
+    /// Waits until a UDP socket is bound to `port` inside the namespace, failing the
+    /// test after `secs` seconds. A receiver started with `spawn` is not listening
+    /// yet when `spawn` returns: python's start-up can take longer than a fixed
+    /// settling sleep on a loaded machine, and a datagram sent before the bind is
+    /// lost.
     pub(crate) fn wait_udp_bound(&self, port: u16, secs: u64) {
+        self.wait_socket("-Hlun", "UDP socket bound", port, secs);
+    }
+
+    /// Waits until a TCP socket listens on `port` inside the namespace, failing the
+    /// test after `secs` seconds (as [`Host::wait_udp_bound`]: a connection made
+    /// before the server listens is refused).
+    pub(crate) fn wait_tcp_listening(&self, port: u16, secs: u64) {
+        self.wait_socket("-Hltn", "TCP socket listening", port, secs);
+    }
+
+    /// Polls `ss <flags> sport = :port` inside the namespace until it lists a socket.
+    fn wait_socket(&self, flags: &str, what: &str, port: u16, secs: u64) {
         let filter = format!("sport = :{port}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
             let out = Command::new("ip")
-                .args(["netns", "exec", &self.ns, "ss", "-Hlun", &filter])
+                .args(["netns", "exec", &self.ns, "ss", flags, &filter])
                 .output()
                 .unwrap_or_else(|e| panic!("cannot run ss (iproute2) in {}: {e}", self.ns));
             if !out.stdout.is_empty() {
@@ -74,7 +86,7 @@ impl Host {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no UDP socket bound to port {port} in {} within {secs} s",
+                "no {what} on port {port} in {} within {secs} s",
                 self.ns
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
