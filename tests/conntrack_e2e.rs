@@ -128,8 +128,7 @@ fn http_server(lab: &Lab, dir: &Path, data: &[u8]) -> (netns::ChildGuard, String
         "--directory",
         &dir_s,
     ]);
-    // A download started before python listens is refused: the reload test's once
-    // ended early on a loaded CI machine (2026-12-07), most likely so.
+    // A download started before python listens is refused.
     lab.a.wait_tcp_listening(8080, 20);
     let url = format!("http://{}:8080/blob.bin", lab.a.addr);
     (server, url)
@@ -139,6 +138,62 @@ fn blob() -> Vec<u8> {
     (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect()
+}
+
+/// An HTTP server in A that serves `data` once, paced, and holds the end of it (the
+/// last 16 KiB and the FIN) until the file `go` exists. Between the download's start
+/// and `go` the connection is open on the wire whatever the load: with a server that
+/// sends as fast as the client reads, a receive buffer on B can hold the end of the
+/// download, FIN included, while curl still reads at its limited rate (CI, 2026-12-07:
+/// the connection left the CT pipe on its FIN while curl still ran).
+fn paced_http_server(lab: &Lab, dir: &Path, data: &[u8], go: &Path) -> (netns::ChildGuard, String) {
+    const SERVER: &str = r#"
+import os, socket, sys, time
+blob, go, addr = sys.argv[1:4]
+data = open(blob, "rb").read()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, 8080))
+s.listen(1)
+c, _ = s.accept()
+req = b""
+while b"\r\n\r\n" not in req:
+    got = c.recv(4096)
+    if not got:
+        sys.exit("paced server: the client closed before its request ended")
+    req += got
+c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(data))
+CHUNK = 16384
+sent = 0
+# 16 KiB every 50 ms (320 KiB/s) until `go`, keeping the last chunk back.
+while sent < len(data) - CHUNK and not os.path.exists(go):
+    c.sendall(data[sent:sent + CHUNK])
+    sent += CHUNK
+    time.sleep(0.05)
+deadline = time.time() + 120
+while not os.path.exists(go):
+    if time.time() > deadline:
+        sys.exit("paced server: no go within 120 s")
+    time.sleep(0.05)
+c.sendall(data[sent:])
+c.shutdown(socket.SHUT_WR)
+while c.recv(4096):
+    pass
+c.close()
+"#;
+    let blob_path = dir.join("paced.bin");
+    std::fs::write(&blob_path, data).unwrap();
+    let server = lab.a.spawn(&[
+        "python3",
+        "-c",
+        SERVER,
+        blob_path.to_str().unwrap(),
+        go.to_str().unwrap(),
+        &lab.a.addr,
+    ]);
+    // Probed with `ss`, not a connection: the server takes one connection only.
+    lab.a.wait_tcp_listening(8080, 20);
+    (server, format!("http://{}:8080/paced.bin", lab.a.addr))
 }
 
 /// Fetches `url` from B into `out` (retrying while the server starts).
@@ -361,11 +416,11 @@ fn a_download_survives_ten_reloads() {
     let mport = free_port();
     let fw = Fw::start_with(&cfg, mport, &["--control", "off"], &af_packet_eal(&lab));
     let data = blob();
-    let (_http, url) = http_server(&lab, &dir, &data);
-    std::thread::sleep(Duration::from_millis(500));
-    // About 12 s at 340 KB/s; ten reloads (0.5 s apart, 6-7 s in all) happen meanwhile.
-    // At 512 KB/s (8 s) a loaded CI machine once finished the download before the
-    // offload gauge below was read.
+    let go = dir.join("go");
+    let (_http, url) = paced_http_server(&lab, &dir, &data, &go);
+    // The server sends 320 KiB/s (13 s for the whole blob) and holds the end until
+    // `go`: the ten reloads (0.5 s apart, 6-7 s in all) happen while data flows, and
+    // the connection is open on the wire until the test says so.
     let got = dir.join("got.bin");
     let got_s = got.to_str().unwrap().to_string();
     let mut curl = Command::new("ip")
@@ -376,9 +431,9 @@ fn a_download_survives_ten_reloads() {
             "curl",
             "-sf",
             "--max-time",
-            "60",
+            "120",
         ])
-        .args(["--limit-rate", "340k", "-o", &got_s, &url])
+        .args(["-o", &got_s, &url])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -399,15 +454,9 @@ fn a_download_survives_ten_reloads() {
     // and move offloaded connections into the new CT pipe).
     let offloaded_mid_download = metric(mport, "dpufw_offload_connections", "");
     if let Some(early) = curl.try_wait().unwrap() {
-        panic!(
-            "the download ended ({early}) before the ten reloads did: {}",
-            if early.success() {
-                "the test's timing assumption broke"
-            } else {
-                "it failed"
-            }
-        );
+        panic!("the download ended ({early}) before the server sent its end: it broke");
     }
+    std::fs::write(&go, b"").unwrap();
     let status = curl.wait().unwrap();
     assert!(
         status.success(),
