@@ -58,9 +58,11 @@ fn setup(
             )
             .unwrap(),
     );
+    // Ignored by a CT pipe (it holds what `cfg` sizes): `holds_what_ct_cfg_sizes`.
     let ct = p0
         .pipe_builder("ct")
         .ct()
+        .nr_entries(16)
         .fwd(Fwd::pipe(&after))
         .fwd_miss(Fwd::Rss { queues: vec![0] })
         .build()
@@ -268,6 +270,84 @@ fn ipv6_connections_with_ipv6_configured(make: Maker) {
     );
 }
 
+/// A CT pipe holds the connections `CtCfg` sizes, per family, whatever its
+/// `nr_entries` (DOCA sizes its CT with `doca_flow_ct_cfg_set_connections`); one more
+/// is refused as a full table (sw: `CapacityExceeded`; DOCA: `DOCA_ERROR_FULL`), and a
+/// removal makes room again.
+fn holds_what_ct_cfg_sizes(make: Maker) {
+    let cfg = CtCfg {
+        ipv4_connections: 40,
+        ipv6_connections: 3,
+        ..CtCfg::default()
+    };
+    let (flow, p0, _p1, mut q, ct, _keep) = setup(make, cfg);
+    let full = |r: &doca_flow::Result<doca_flow::Entry>| match r {
+        Err(Error::CapacityExceeded { .. }) => true,
+        Err(e @ Error::Backend { .. }) => {
+            format!("{}", std::error::Error::source(e).unwrap()).contains("DOCA_ERROR_FULL")
+        }
+        _ => false,
+    };
+    let mut v4 = Vec::new();
+    for i in 0..40u16 {
+        let e = ct.add_entry(
+            &mut q,
+            CtEntry::both_ways(ZONE, tuple(40000 + i), EST, 30),
+            Flags::NoWait,
+        );
+        v4.push(e.unwrap_or_else(|e| panic!("connection {i} of 40: {e}")));
+        p0.entries_process(&mut q, 0).unwrap();
+    }
+    let r = ct.add_entry(
+        &mut q,
+        CtEntry::both_ways(ZONE, tuple(41000), EST, 30),
+        Flags::NoWait,
+    );
+    assert!(full(&r), "the 41st IPv4 connection: {r:?}");
+    // The IPv6 connections are counted apart.
+    let v6 = |d: u16| CtTuple::V6 {
+        src: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+        dst: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2),
+        src_port: 5000 + d,
+        dst_port: 53,
+        proto: 17,
+    };
+    let mut kept6 = Vec::new();
+    for d in 0..3 {
+        let e = ct.add_entry(
+            &mut q,
+            CtEntry::both_ways(ZONE, v6(d), EST, 0),
+            Flags::NoWait,
+        );
+        kept6.push(e.unwrap_or_else(|e| panic!("IPv6 connection {d} of 3: {e}")));
+        p0.entries_process(&mut q, 0).unwrap();
+    }
+    let r = ct.add_entry(
+        &mut q,
+        CtEntry::both_ways(ZONE, v6(3), EST, 0),
+        Flags::NoWait,
+    );
+    assert!(full(&r), "the 4th IPv6 connection: {r:?}");
+    // A removal makes room for one more.
+    let gone = v4.pop().unwrap();
+    ct.remove_entry(&mut q, &gone, Flags::NoWait).unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let e = ct
+        .add_entry(
+            &mut q,
+            CtEntry::both_ways(ZONE, tuple(41000), EST, 30),
+            Flags::NoWait,
+        )
+        .unwrap();
+    p0.entries_process(&mut q, 0).unwrap();
+    let pkt = PacketBuilder::tcp4(ip(1), ip(2), 41000, 443).build();
+    assert_eq!(run(&flow, pkt), Verdict::Port(PortId(1)));
+    for e in v4.iter().chain(&kept6).chain([&e]) {
+        ct.remove_entry(&mut q, e, Flags::NoWait).unwrap();
+        p0.entries_process(&mut q, 0).unwrap();
+    }
+}
+
 #[test]
 fn ct_init_after_a_port_started_is_refused_by_the_backend() {
     // The builder orders the calls itself; the backend checks the order too.
@@ -292,6 +372,7 @@ fn on_the_sw_backend() {
     idle_connections_are_reported_aged_once(&sw);
     what_doca_refuses(&sw);
     ipv6_connections_with_ipv6_configured(&sw);
+    holds_what_ct_cfg_sizes(&sw);
 }
 
 /// The same scenarios through the hardware backend (`doca_flow_ct` through the seam) on
@@ -304,12 +385,13 @@ fn on_the_hw_backend_over_the_doca_flow_emulator() {
         .expect("EAL init (run as root with DPDK installed)");
     let hw = |b: FlowBuilder| b.build_with(doca_flow::HwBackend::new(&eal)).unwrap();
     emu::reset();
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("hits", a_connection_hits_both_ways_and_counts_each),
         ("zones", zones_and_directions_are_separate),
         ("aging", idle_connections_are_reported_aged_once),
         ("refusals", what_doca_refuses),
         ("ipv6", ipv6_connections_with_ipv6_configured),
+        ("capacity", holds_what_ct_cfg_sizes),
     ];
     for (name, scenario) in scenarios {
         scenario(&hw);

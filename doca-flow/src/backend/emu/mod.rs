@@ -1828,6 +1828,9 @@ pub unsafe extern "C" fn dsys_ct_entry_add(
             // What DOCA refuses of a connection (ICMP, IPv6 without IPv6
             // connections) is the caller's input, not a broken rule.
             Err(AddFail::Wire(Error::Invalid { .. } | Error::Unsupported { .. })) => INVALID,
+            // The CT's connections of the tuple's family (`dsys_ct_init`) are all taken:
+            // a full table, as for a pipe at `nr_entries`.
+            Err(AddFail::Wire(Error::CapacityExceeded { .. })) => FULL,
             Err(AddFail::Wire(err)) => {
                 broke(v, INVALID, format!("CT entry of pipe `{name}`: {err}"))
             }

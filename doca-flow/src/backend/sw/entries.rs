@@ -440,6 +440,7 @@ impl SwBackend {
                     }
                     Err(_) => {
                         pipe.used -= 1;
+                        pipe.used_v6 -= u32::from(compiled.is_v6_ct());
                         let s = &mut self.slots[idx as usize];
                         s.status = Some(EntryStatus::Error);
                         s.compiled = None;
@@ -480,6 +481,7 @@ impl SwBackend {
                     let acl = matches!(pipe.table, super::table::Table::Acl(_));
                     pipe.table.remove(&compiled, idx);
                     pipe.used -= 1;
+                    pipe.used_v6 -= u32::from(compiled.is_v6_ct());
                     if acl {
                         self.acl_changed();
                     }

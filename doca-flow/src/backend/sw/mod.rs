@@ -66,6 +66,10 @@ struct SwPipe {
     table: Table,
     /// Installed entries plus queued adds: what the capacity limit counts.
     used: u32,
+    /// Of `used`, a CT pipe's IPv6 connections. A CT pipe's capacity is the CT
+    /// configuration's connections of each family ([`crate::ct::CtCfg`]), not
+    /// `nr_entries`.
+    used_v6: u32,
     acl: Family,
     lpm_field: Option<Field>,
     /// An ACL pipe whose template reads flow fields only: its answers may be memoised
@@ -267,11 +271,14 @@ impl SwBackend {
         flags: Flags,
     ) -> Result<EntryId> {
         let id = self.alloc_slot(pipe);
+        let v6 = compiled.is_v6_ct();
         let s = &mut self.slots[id.index as usize];
         s.compiled = Some(compiled);
         s.data = data;
         s.pending = 1;
-        self.pipes[pipe.0 as usize].as_mut().expect("checked").used += 1;
+        let p = self.pipes[pipe.0 as usize].as_mut().expect("checked");
+        p.used += 1;
+        p.used_v6 += u32::from(v6);
         self.push_op(
             queue,
             Op {
@@ -596,6 +603,7 @@ impl Backend for SwBackend {
             miss: cfg.miss_counter.then(Counters::default),
             table,
             used: 0,
+            used_v6: 0,
             acl,
             lpm_field,
             memo: false,
@@ -710,11 +718,23 @@ impl Backend for SwBackend {
                 pipe: p.cfg.pipe_type.name(),
             });
         }
-        if p.used >= p.cfg.nr_entries {
-            return Err(Error::CapacityExceeded {
-                what: "pipe entries",
-                limit: p.cfg.nr_entries,
-            });
+        let (used, limit, what) = match (&spec, &self.ct) {
+            // DOCA sizes its CT by `doca_flow_ct_cfg_set_connections`, per family; the
+            // CT pipe's `nr_entries` plays no part (the SDK shim does not set it).
+            (EntrySpec::Ct(e), Some(ct)) if e.origin.is_v6() => {
+                (p.used_v6, ct.ipv6_connections, "CT pipe IPv6 connections")
+            }
+            (EntrySpec::Ct(_), Some(ct)) => (
+                p.used - p.used_v6,
+                ct.ipv4_connections,
+                "CT pipe IPv4 connections",
+            ),
+            _ => (p.used, p.cfg.nr_entries, "pipe entries"),
+        };
+        // IPv6 connections without IPv6 CT are refused as invalid (below), not as full.
+        let no_ct_family = matches!(spec, EntrySpec::Ct(_)) && limit == 0;
+        if used >= limit && !no_ct_family {
+            return Err(Error::CapacityExceeded { what, limit });
         }
         let compiled = self.compile(p, &spec)?;
         let view = SwPipeView {

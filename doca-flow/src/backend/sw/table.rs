@@ -36,6 +36,14 @@ pub(crate) enum Compiled {
     },
 }
 
+impl Compiled {
+    /// Whether this is an IPv6 connection of a CT pipe (counted apart: DOCA sizes its
+    /// CT per family).
+    pub(crate) fn is_v6_ct(&self) -> bool {
+        matches!(self, Compiled::Ct { origin, .. } if origin.v6)
+    }
+}
+
 /// A CT pipe's key: zone, protocol and one direction's tuple.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct CtKey {
