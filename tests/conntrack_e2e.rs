@@ -540,6 +540,23 @@ fn two_workers_share_connection_state() {
         "the download with two workers failed"
     );
     assert_eq!(std::fs::read(&got).unwrap(), data);
+    if cfg!(feature = "doca-emu") {
+        // Every connection went into the CT pipe: the 64 UDP flows and the download
+        // (a CT pipe holds what `[conntrack] max_connections` sizes; it once held 64).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metric(mport, "dpufw_offload_added_total", "") < 65 {
+            assert!(Instant::now() < deadline, "{}", metrics(mport));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let m = metrics(mport);
+        assert_eq!(sample(&m, "dpufw_offload_added_total", ""), Some(65), "{m}");
+        assert_eq!(
+            sample(&m, "dpufw_offload_refused_total", ""),
+            Some(0),
+            "{m}"
+        );
+        assert_eq!(sample(&m, "dpufw_errors_total", ""), Some(0), "{m}");
+    }
     let (out, status) = fw.stop();
     assert!(status.success(), "{out}");
     let _ = sh(&["true"]);

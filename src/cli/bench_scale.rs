@@ -468,8 +468,9 @@ mod peer {
                 Ok(run) => run,
                 Err(e) => {
                     return Ok(Figures::NotMeasured(format!(
-                        "rte_acl failed: {e:#} (errno 12 is out of memory: its build takes \
-                         temporary memory from the C heap, its context from the EAL's -m 8192 MiB)"
+                        "rte_acl failed: {} (errno 12 is out of memory: its build takes \
+                         temporary memory from the C heap, its context from the EAL's -m 8192 MiB)",
+                        crate::cli::Causes(&e)
                     )));
                 }
             };

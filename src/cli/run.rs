@@ -458,7 +458,10 @@ mod dataplane {
                     if let Err(e) = self.agent.apply(&mut self.installed, &t, r, ct.now()) {
                         failed += 1;
                         if failed == 1 {
-                            warn!("a connection stays in software: {e}");
+                            warn!(
+                                "a connection stays in software: {}",
+                                crate::cli::Causes(&anyhow::Error::from(e))
+                            );
                         }
                     }
                 }
@@ -974,7 +977,10 @@ mod dataplane {
                         Some(server)
                     }
                     Err(e) => {
-                        warn!("no conntrack control socket at {path}: {e:#}");
+                        warn!(
+                            "no conntrack control socket at {path}: {}",
+                            crate::cli::Causes(&e)
+                        );
                         None
                     }
                 }
@@ -1038,7 +1044,8 @@ mod dataplane {
                         shared.reloads_failed.fetch_add(1, Ordering::Relaxed);
                         error!(
                             reason = why,
-                            "reload failed, the old policy stays in force: {e:#}"
+                            "reload failed, the old policy stays in force: {}",
+                            crate::cli::Causes(&e)
                         );
                     }
                 }
