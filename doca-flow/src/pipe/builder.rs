@@ -131,7 +131,7 @@ impl<K> PipeBuilder<K> {
     }
 
     /// Capacity: the most entries the pipe holds (default 1024). A CT pipe
-    /// ([`PipeType::Ct`](crate::PipeType::Ct)) ignores it: it holds the connections the CT
+    /// ([`PipeType::Ct`]) ignores it: it holds the connections the CT
     /// configuration sizes ([`CtCfg`](crate::ct::CtCfg), per family), as DOCA sizes its CT.
     #[doc(alias = "doca_flow_pipe_cfg_set_nr_entries")]
     pub fn nr_entries(mut self, n: u32) -> Self {
