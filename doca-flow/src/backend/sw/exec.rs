@@ -884,6 +884,7 @@ impl SwBackend {
         }
         self.touch_slots(&b.answers[..n], memos.is_some());
         // 3. The paused walks resume, in frame order.
+        let mut miss_of: Option<(PipeId, Option<AclMiss>)> = None;
         let state = hdrs
             .iter_mut()
             .zip(b.outs[..n].iter_mut().zip(&mut b.walks[..n]))
@@ -908,9 +909,19 @@ impl SwBackend {
                 }
                 let pkt = p.as_mut();
                 if let Some((_, a)) = answer {
+                    let miss = match miss_of {
+                        Some((at, m)) if at == pipe => m,
+                        _ => {
+                            let m = self.acl_miss(pipe);
+                            miss_of = Some((pipe, m));
+                            m
+                        }
+                    };
                     out.meta = w.meta;
-                    if self.finish_at_acl(w.domain, pipe, a, pkt.len(), out) {
-                        continue;
+                    if let Some(miss) = miss {
+                        if self.finish_at_acl(w.domain, pipe, &miss, a, pkt.len(), out) {
+                            continue;
+                        }
                     }
                 }
                 self.walk_run(w, Next::Pipe(pipe), pkt, hdr, out, answer, false, None);
@@ -1070,6 +1081,8 @@ impl SwBackend {
             // touching its slot costs a load, nothing else.)
             self.touch_slots(&b.answers[..n], false);
         }
+        // Every frame that reaches an ACL pipe reaches this one (`batch_direct`).
+        let miss = pipe.and_then(|at| self.acl_miss(at));
         let per_frame = hdrs
             .iter_mut()
             .zip(b.outs[..n].iter_mut())
@@ -1092,7 +1105,10 @@ impl SwBackend {
                     // blank); an unparsed one is plain IPv4.
                     let v4 = !parsed || matches!(hdr.l3, crate::packet::L3::Ipv4(_));
                     let hit = if v4 { b.answers[i] } else { None };
-                    if !self.finish_at_acl(domain, at, hit, pkt.len(), out) {
+                    let done = miss.as_ref().is_some_and(|miss| {
+                        self.finish_at_acl(domain, at, miss, hit, pkt.len(), out)
+                    });
+                    if !done {
                         if !parsed {
                             Headers::parse_into(pkt, hdr);
                         }
@@ -1142,20 +1158,42 @@ impl SwBackend {
         core::hint::black_box(touch);
     }
 
+    /// What a miss of ACL pipe `cur` does, read once per chunk instead of once per
+    /// frame ([`Self::finish_at_acl`]); `None` when there is no such pipe.
+    #[inline]
+    fn acl_miss(&self, cur: PipeId) -> Option<AclMiss> {
+        let pipe = self.pipes.get(cur.0 as usize).and_then(Option::as_ref)?;
+        let verdict = |domain| {
+            // A root pipe's miss is the port's default, not a forward.
+            if pipe.cfg.is_root {
+                return None;
+            }
+            // A miss's drop (its own or its forward's) is a miss.
+            end_of(self, domain, pipe.fwd_miss.as_ref(), DropReason::Miss)
+        };
+        Some(AclMiss {
+            verdict: [verdict(Domain::Ingress), verdict(Domain::Egress)],
+            counted: pipe.miss.is_some(),
+        })
+    }
+
     /// Ends a walk paused at ACL pipe `cur` whose answer is `hit`, when that answer
-    /// decides the packet at once: an entry (or the pipe's miss) with no meter and no
-    /// header rewrite that forwards to a port with no egress root on the way, drops or
-    /// goes to the kernel. Does exactly what [`Self::walk_run`] would do from there (the
-    /// proptests of `tests/sw_batch.rs` compare them), without its general loop; false,
-    /// with nothing changed, when the answer leads further (a pipe, RSS, an egress
-    /// root, a meter, a rewrite, a root pipe's miss, the hop limit). `out.meta` must
-    /// hold the walk's meta (`domain` is the walk's): the answer's actions apply to it
-    /// there.
+    /// decides the packet at once: an entry (or the pipe's miss, `miss` from
+    /// [`Self::acl_miss`]) with no meter and no header rewrite that forwards to a port
+    /// with no egress root on the way, drops or goes to the kernel. Does exactly what
+    /// [`Self::walk_run`] would do from there (the proptests of `tests/sw_batch.rs`
+    /// compare them), without its general loop; false, with nothing changed, when the
+    /// answer leads further (a pipe, RSS, an egress root, a meter, a rewrite, a root
+    /// pipe's miss, the hop limit). `out.meta` must hold the walk's meta (`domain` is
+    /// the walk's): the answer's actions apply to it there. A hit reads its entry's
+    /// slot only, not the pipe (perf, acl1_1k in `dpu-fw run`: the pipe's lookup and
+    /// niche check per frame were a sixth of this function's cycles).
     #[inline(always)]
     fn finish_at_acl(
         &mut self,
         domain: Domain,
         cur: PipeId,
+        miss: &AclMiss,
         hit: Option<u32>,
         len: usize,
         out: &mut Outcome,
@@ -1163,29 +1201,6 @@ impl SwBackend {
         if out.hops >= MAX_HOPS {
             return false;
         }
-        // The verdict of forward `fwd` (`drop` when it drops or is unset), unless it
-        // leads further: a pipe, RSS, or a port whose egress root comes first.
-        // (A function, not a closure: the closure was not inlined, one call per frame.)
-        #[inline(always)]
-        fn ends(
-            b: &SwBackend,
-            domain: Domain,
-            fwd: Option<&FwdSpec>,
-            drop: DropReason,
-        ) -> Option<Verdict> {
-            match fwd {
-                None | Some(FwdSpec::Changeable | FwdSpec::Drop) => Some(Verdict::Drop(drop)),
-                Some(FwdSpec::Kernel) => Some(Verdict::Kernel),
-                Some(FwdSpec::Port(p)) => match (domain, b.route(*p).egress) {
-                    (Domain::Ingress, Some(_)) => None,
-                    _ => Some(Verdict::Port(*p)),
-                },
-                Some(FwdSpec::Pipe(_) | FwdSpec::Rss(_)) => None,
-            }
-        }
-        let Some(pipe) = self.pipes.get(cur.0 as usize).and_then(Option::as_ref) else {
-            return false;
-        };
         match hit {
             Some(slot) => {
                 let s = &self.slots[slot as usize];
@@ -1193,7 +1208,7 @@ impl SwBackend {
                 if d.meter.is_some() || d.modifies {
                     return false;
                 }
-                let Some(verdict) = ends(self, domain, d.fwd.as_ref(), DropReason::Fwd) else {
+                let Some(verdict) = end_of(self, domain, d.fwd.as_ref(), DropReason::Fwd) else {
                     return false;
                 };
                 let s = &mut self.slots[slot as usize];
@@ -1219,20 +1234,17 @@ impl SwBackend {
                 out.verdict = verdict;
             }
             None => {
-                if pipe.cfg.is_root {
-                    return false;
-                }
-                // A miss's drop (its own or its forward's) is a miss.
-                let Some(verdict) = ends(self, domain, pipe.fwd_miss.as_ref(), DropReason::Miss)
-                else {
+                let Some(verdict) = miss.verdict[usize::from(domain == Domain::Egress)] else {
                     return false;
                 };
                 out.hops += 1;
-                if let Some(c) = self.pipes[cur.0 as usize]
-                    .as_mut()
-                    .and_then(|p| p.miss.as_mut())
-                {
-                    c.add(len);
+                if miss.counted {
+                    if let Some(c) = self.pipes[cur.0 as usize]
+                        .as_mut()
+                        .and_then(|p| p.miss.as_mut())
+                    {
+                        c.add(len);
+                    }
                 }
                 out.verdict = verdict;
             }
@@ -1349,6 +1361,36 @@ impl SwBackend {
         Verdict::Miss {
             queue: rss_queue(key, self.nr_queues()),
         }
+    }
+}
+
+/// What an ACL pipe's miss does in each domain ([`SwBackend::acl_miss`]).
+#[derive(Debug, Clone, Copy)]
+struct AclMiss {
+    /// The verdict in the ingress and the egress domain; `None` when it leads further.
+    verdict: [Option<Verdict>; 2],
+    /// Whether the pipe counts its misses.
+    counted: bool,
+}
+
+/// The verdict of forward `fwd` (`drop` when it drops or is unset), unless it leads
+/// further: a pipe, RSS, or a port whose egress root comes first. (A function, not a
+/// closure: the closure was not inlined, one call per frame.)
+#[inline(always)]
+fn end_of(
+    b: &SwBackend,
+    domain: Domain,
+    fwd: Option<&FwdSpec>,
+    drop: DropReason,
+) -> Option<Verdict> {
+    match fwd {
+        None | Some(FwdSpec::Changeable | FwdSpec::Drop) => Some(Verdict::Drop(drop)),
+        Some(FwdSpec::Kernel) => Some(Verdict::Kernel),
+        Some(FwdSpec::Port(p)) => match (domain, b.route(*p).egress) {
+            (Domain::Ingress, Some(_)) => None,
+            _ => Some(Verdict::Port(*p)),
+        },
+        Some(FwdSpec::Pipe(_) | FwdSpec::Rss(_)) => None,
     }
 }
 
