@@ -175,7 +175,13 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
         };
         self.lens.clear();
         self.lens.extend(packets.iter().map(|p| p.len()));
-        let now = self.now_ns();
+        // Only the connection tracker (and its offload asks) reads the clock: a
+        // stateless policy skips the clock_gettime per burst.
+        let now = if self.fw.tracker().is_some() {
+            self.now_ns()
+        } else {
+            0
+        };
         let offloading = self.hooks.wants_offloads();
         let (lens, index_of) = (&self.lens, &self.index_of);
         let tracked = &mut self.tracked;
