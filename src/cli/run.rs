@@ -480,7 +480,10 @@ mod dataplane {
             let failed = match self.agent.age(&mut self.installed, &t, ct.now()) {
                 Ok(_) => 0,
                 Err(e) => {
-                    warn!("removing an aged connection from the CT pipe: {e}");
+                    warn!(
+                        "removing an aged connection from the CT pipe: {}",
+                        crate::cli::Causes(&anyhow::Error::from(e))
+                    );
                     1
                 }
             };
