@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", cli::Causes(&e));
+            eprintln!("error: {}", cli::Causes(&*e));
             ExitCode::FAILURE
         }
     }

@@ -470,7 +470,7 @@ mod peer {
                     return Ok(Figures::NotMeasured(format!(
                         "rte_acl failed: {} (errno 12 is out of memory: its build takes \
                          temporary memory from the C heap, its context from the EAL's -m 8192 MiB)",
-                        crate::cli::Causes(&e)
+                        crate::cli::Causes(&*e)
                     )));
                 }
             };

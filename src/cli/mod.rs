@@ -11,15 +11,16 @@ pub(crate) mod run;
 pub(crate) mod simulate;
 pub(crate) mod version;
 
-/// An error and its causes on one line, as anyhow's `{:#}` prints them, without the
-/// repeats: an error whose message already ends with its cause's (thiserror's `{0}`
-/// beside `#[from]`, `InstallError::Flow`) has that cause printed once.
-pub(crate) struct Causes<'a>(pub(crate) &'a anyhow::Error);
+/// An error and its causes (`source`) on one line, as anyhow's `{:#}` prints them,
+/// without the repeats: an error whose message already ends with its cause's
+/// (thiserror's `{0}` beside `#[from]`, `InstallError::Flow`) has that cause printed
+/// once.
+pub(crate) struct Causes<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for Causes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut line = String::new();
-        for cause in self.0.chain() {
+        for cause in std::iter::successors(Some(self.0), |e| e.source()) {
             let text = cause.to_string();
             if line.ends_with(&text) {
                 continue;
@@ -75,7 +76,7 @@ mod tests {
         let io = std::io::Error::other("DOCA_ERROR_FULL (8): No more space in resource");
         let e = anyhow::Error::from(Install(Backend(io))).context("offloading");
         assert_eq!(
-            Causes(&e).to_string(),
+            Causes(&*e).to_string(),
             "offloading: pipe `ct`: doca_flow_ct_add_entry failed in the backend: \
              DOCA_ERROR_FULL (8): No more space in resource"
         );

@@ -458,10 +458,7 @@ mod dataplane {
                     if let Err(e) = self.agent.apply(&mut self.installed, &t, r, ct.now()) {
                         failed += 1;
                         if failed == 1 {
-                            warn!(
-                                "a connection stays in software: {}",
-                                crate::cli::Causes(&anyhow::Error::from(e))
-                            );
+                            warn!("a connection stays in software: {}", crate::cli::Causes(&e));
                         }
                     }
                 }
@@ -482,7 +479,7 @@ mod dataplane {
                 Err(e) => {
                     warn!(
                         "removing an aged connection from the CT pipe: {}",
-                        crate::cli::Causes(&anyhow::Error::from(e))
+                        crate::cli::Causes(&e)
                     );
                     1
                 }
@@ -982,7 +979,7 @@ mod dataplane {
                     Err(e) => {
                         warn!(
                             "no conntrack control socket at {path}: {}",
-                            crate::cli::Causes(&e)
+                            crate::cli::Causes(&*e)
                         );
                         None
                     }
@@ -1048,7 +1045,7 @@ mod dataplane {
                         error!(
                             reason = why,
                             "reload failed, the old policy stays in force: {}",
-                            crate::cli::Causes(&e)
+                            crate::cli::Causes(&*e)
                         );
                     }
                 }
