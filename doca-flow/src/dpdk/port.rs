@@ -607,7 +607,14 @@ impl RxQueue {
     /// many arrived.
     #[doc(alias = "rte_eth_rx_burst")]
     pub fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
+        self.rx_burst_upto(burst, u16::MAX)
+    }
+
+    /// [`RxQueue::rx_burst`] asking for at most `max` mbufs.
+    #[doc(alias = "rte_eth_rx_burst")]
+    pub fn rx_burst_upto(&mut self, burst: &mut MbufBurst, max: u16) -> usize {
         let (ptr, room) = burst.spare_raw();
+        let room = room.min(max);
         if room == 0 {
             return 0;
         }

@@ -6,6 +6,27 @@ use doca_flow::dpdk::{Eal, MbufBurst, RxQueue, TxQueue};
 
 use super::{Disposition, PortCounters, Processor};
 
+/// The most mbufs the worker asks a receive queue for in one call: it fills a
+/// burst of [`BURST_MAX`](doca_flow::dpdk::BURST_MAX) with calls of this size while
+/// each comes back full. DPDK's examples (l3fwd, testpmd) ask for 32; `net_pcap`
+/// allocates and resets a whole request's mbufs before copying the first packet in,
+/// which for 64 at once cost `dpu-fw run` ~4.5% of its packet rate against two calls
+/// of 32 (BENCHMARKS.md, "Receive calls of 32").
+pub(super) const RX_CALL: u16 = 32;
+
+/// Receives from `rx` into `burst` (empty) in calls of [`RX_CALL`] while they come
+/// back full and `burst` has room; returns how many arrived.
+fn receive(rx: &mut RxQueue, burst: &mut MbufBurst) -> usize {
+    let mut total = 0;
+    loop {
+        let got = rx.rx_burst_upto(burst, RX_CALL);
+        total += got;
+        if got < usize::from(RX_CALL) || burst.is_full() {
+            return total;
+        }
+    }
+}
+
 /// Where the control thread leaves a new processor for a worker.
 #[derive(Default)]
 pub(super) struct PolicySlot {
@@ -112,7 +133,7 @@ impl Worker {
             }
             let mut busy = false;
             for in_port in 0..nports {
-                if self.rx[in_port].rx_burst(&mut rx_burst) == 0 {
+                if receive(&mut self.rx[in_port], &mut rx_burst) == 0 {
                     continue;
                 }
                 busy = true;
