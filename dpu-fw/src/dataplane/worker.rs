@@ -10,8 +10,9 @@ use super::{Disposition, PortCounters, Processor};
 /// burst of [`BURST_MAX`](doca_flow::dpdk::BURST_MAX) with calls of this size while
 /// each comes back full. DPDK's examples (l3fwd, testpmd) ask for 32; `net_pcap`
 /// allocates and resets a whole request's mbufs before copying the first packet in,
-/// which for 64 at once cost `dpu-fw run` ~4.5% of its packet rate against two calls
-/// of 32 (BENCHMARKS.md, "Receive calls of 32").
+/// which for 64 at once, with the mbufs on 4 KiB pages (`--no-huge`), cost `dpu-fw
+/// run` ~4.5% of its packet rate against two calls of 32; on hugepages the two are
+/// alike (BENCHMARKS.md, "Receive calls of 32").
 pub(super) const RX_CALL: u16 = 32;
 
 /// Receives from `rx` into `burst` (empty) in calls of [`RX_CALL`] while they come
