@@ -110,7 +110,9 @@ CHECK_PACKETS=$((2 * PACKETS)) # check.pcap: the trace's PACKETS and as many alt
 vdevs=(--vdev="net_pcap0,rx_pcap=$work/trace.pcap,infinite_rx=1" --vdev="net_null0,no-rx=1")
 MBUFS=$((2 * PACKETS + 8192))
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# free_port, tel_counts, forwarded
+# shellcheck source=bench/counts.sh
+source bench/counts.sh
 
 # The turns of steps 1-3: contestants are started, warmed up (2 s) and stopped;
 # t_pids/t_reads hold each one's pid and how to read its forwarded count
@@ -154,14 +156,6 @@ t_l3fwd() { # NAME RULES_V4
   kill -STOP "$l3pid"
   t_names+=("$1"); t_pids+=("$l3pid"); t_reads+=("tel $l3prefix")
 }
-# "forwarded-count unix-time" of a contestant.
-t_read() { # fw PORT | tel PREFIX
-  if [ "$1" = fw ]; then
-    echo "$(curl -s "127.0.0.1:$2/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}') $(date +%s.%N)"
-  else
-    local c; c=$(tel_counts "$2"); echo "${c#* }"
-  fi
-}
 # Runs the turns; writes one line per round (each contestant's Mpps, in the
 # order they were started) to FILE. The turns of a round run in t_order (indexes
 # into t_pids; default: start order), reversed every second round: two contestants
@@ -181,7 +175,7 @@ t_run() { # FILE
       kill -CONT "${t_pids[$i]}"; sleep 0.2
       local a b
       # shellcheck disable=SC2086
-      a=$(t_read ${t_reads[$i]}); sleep "${ROUND_SECS:-1}"; b=$(t_read ${t_reads[$i]})
+      a=$(forwarded ${t_reads[$i]}); sleep "${ROUND_SECS:-1}"; b=$(forwarded ${t_reads[$i]})
       kill -STOP "${t_pids[$i]}"
       rate[$i]=$(python3 -c "a, b = '$a'.split(), '$b'.split(); print((float(b[0]) - float(a[0])) / (float(b[1]) - float(a[1])) / 1e6)")
     done
@@ -251,18 +245,6 @@ l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
 # the DPDK process with file prefix PREFIX (l3fwd, testpmd), over its telemetry
 # socket (the time because python's start takes tens of ms: a rate is over the
 # time between the readings).
-tel_counts() { # PREFIX
-  python3 - "/var/run/dpdk/$1/dpdk_telemetry.v2" <<'PY'
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-size = json.loads(s.recv(65536)).get("max_output_len", 16384)
-def stats(port):
-    s.send(f"/ethdev/stats,{port}".encode())
-    return json.loads(s.recv(size))["/ethdev/stats"]
-print(stats(0)["ipackets"], stats(1)["opackets"], f"{time.time():.6f}")
-PY
-}
 # Counts "received forwarded" once all CHECK_PACKETS of check.pcap are in and
 # the forwarded count has stopped moving (5 s at most).
 settle() { # command printing "rx tx"

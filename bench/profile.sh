@@ -34,6 +34,8 @@ FLOWS=${FLOWS:-100000}
 CB=${CLASSBENCH_DIR:-../shared/classbench}
 # shellcheck source=bench/hugepages.sh
 source bench/hugepages.sh
+# shellcheck source=bench/counts.sh
+source bench/counts.sh
 rules="$CB/$SET.rules"; [ -f "$rules" ] || rules="$rules.gz"
 trace="$CB/$SET.trace.gz"
 for f in "$rules" "$trace"; do
@@ -83,27 +85,14 @@ case "$WHO" in
       one) conf=$out/one_rule.toml ;;
       ct) conf=$out/policy_ct.toml ;;
     esac
-    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    port=$(free_port)
     "$FW" run --config "$conf" --metrics "127.0.0.1:$port" --mbufs "$mbufs" --control off \
       -- -l 1 "${EAL_MEM[@]}" --no-pci --no-shconf --no-telemetry --log-level=lib.eal:error \
       --file-prefix="$prefix" "${vdevs[@]}" >"$log" 2>&1 &
     pid=$! ;;
 esac
 # Forwarded packets so far (port 1's transmit count) and the time.
-count() {
-  if [ -n "${port:-}" ]; then
-    echo "$(curl -s "127.0.0.1:$port/metrics" | awk '/^dpufw_port_tx_packets_total\{port="p1"\}/ {print $2}') $(date +%s.%N)"
-  else
-    python3 - "/var/run/dpdk/$prefix/dpdk_telemetry.v2" <<'PY'
-import json, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1])
-size = json.loads(s.recv(65536)).get("max_output_len", 16384)
-s.send(b"/ethdev/stats,1")
-print(json.loads(s.recv(size))["/ethdev/stats"]["opackets"], f"{time.time():.6f}")
-PY
-  fi
-}
+count() { if [ -n "${port:-}" ]; then forwarded fw "$port"; else forwarded tel "$prefix"; fi; }
 # Up and forwarding: a count that moves (30 s at most).
 a=
 for _ in $(seq 60); do
@@ -119,9 +108,11 @@ sleep 2
 tid=$(for t in /proc/"$pid"/task/*; do echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat")"; done |
   sort -k2 -n | tail -n 1 | cut -d' ' -f1)
 before=$(count)
-perf record -q -e cpu-clock -t "$tid" -o "$out/perf.data" -- sleep "$SECS" 2>/dev/null
+perf record -q -e cpu-clock -t "$tid" -o "$out/perf.data" -- sleep "$SECS" 2>"$out/perf.err" ||
+  { echo "perf record of thread $tid failed (root, or perf_event_paranoid <= 1, is needed):" >&2; cat "$out/perf.err" >&2; exit 1; }
 after=$(count)
-ns=$(python3 -c "a, b = '$before'.split(), '$after'.split(); n = float(b[0]) - float(a[0]); t = float(b[1]) - float(a[1]); print(f'{t * 1e9 / n:.2f} {n / t / 1e6:.2f}')")
+ns=$(python3 -c "a, b = '$before'.split(), '$after'.split(); n = float(b[0]) - float(a[0]); t = float(b[1]) - float(a[1]); print(f'{t * 1e9 / n:.2f} {n / t / 1e6:.2f}' if n > 0 else '')")
+[ -n "$ns" ] || { echo "$WHO forwarded nothing while it was sampled (counts: $before -> $after):" >&2; tail -n 20 "$log" >&2; exit 1; }
 echo "$WHO ($SET${HUGE:+, HUGE=$HUGE}): ${ns#* } Mpps, ${ns% *} ns per packet over ${SECS} s of samples of thread $tid"
 per_pkt=${ns% *}
 report() { # perf report arguments...
