@@ -149,8 +149,8 @@ compile_error!(
      (the SDK shim and the emulator); build with one"
 );
 pub use backend::sw::{
-    ACL_OPTIMIZE_BYTES, ACL_OPTIMIZE_MIN_OPS, AclMemo, DropReason, MemoStats, Outcome, SwBackend,
-    TRAIL_LEN, Verdict,
+    ACL_OPTIMIZE_BYTES, ACL_OPTIMIZE_MIN_OPS, AclMemo, Brief, DropReason, MemoStats, Outcome,
+    SwBackend, TRAIL_LEN, Verdict,
 };
 pub use backend::{
     Backend, Completion, Domain, EntryId, EntryOp, EntryStatus, Flags, Mode, PipeId, PipeType,

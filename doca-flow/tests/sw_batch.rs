@@ -22,8 +22,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use doca_flow::net::Family;
 use doca_flow::packet::PacketBuilder;
 use doca_flow::{
-    AclEntry, AclMemo, Actions, ControlEntry, Counters, Domain, Entry, Field, Flags, Flow, Fwd,
-    L3Type, L4Type, Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
+    AclEntry, AclMemo, Actions, Brief, ControlEntry, Counters, Domain, Entry, Field, Flags, Flow,
+    Fwd, L3Type, L4Type, Match, MeterCfg, MeterLimit, Monitor, Pipe, PortId, PortRange, Prefix,
 };
 use proptest::prelude::*;
 
@@ -166,34 +166,39 @@ fn spec(meters: bool) -> impl Strategy<Value = Spec> {
 
 fn frame() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        (
-            addr(),
-            addr(),
-            prop_oneof![Just(6u8), Just(17), Just(1), Just(47), Just(50)],
-            0u16..2000,
-            0u16..2000
-        )
-            .prop_map(|(s, d, p, sp, dp)| {
-                let (s, d) = (Ipv4Addr::from(s), Ipv4Addr::from(d));
-                match p {
-                    6 => PacketBuilder::tcp4(s, d, sp, dp).build(),
-                    17 => PacketBuilder::udp4(s, d, sp, dp).build(),
-                    1 => PacketBuilder::icmp4(s, d, 8, 0).build(),
-                    // GRE, ESP: the same header shape (no L4 the parser knows), told
-                    // apart by the protocol byte alone.
-                    _ => {
-                        let mut f = PacketBuilder::udp4(s, d, sp, dp).build();
-                        f[14 + 9] = p;
-                        f
-                    }
-                }
-            }),
+        frame_v4(),
         (any::<u128>(), 0u16..4).prop_map(|(d, dp)| {
             let d = Ipv6Addr::from(0x2001_0db8u128 << 96 | (d & 0xffff_ffff));
             PacketBuilder::udp6(Ipv6Addr::LOCALHOST, d, 1, dp).build()
         }),
         proptest::collection::vec(any::<u8>(), 0..80),
     ]
+}
+
+/// An IPv4 frame: TCP, UDP, ICMP, or GRE/ESP.
+fn frame_v4() -> impl Strategy<Value = Vec<u8>> {
+    (
+        addr(),
+        addr(),
+        prop_oneof![Just(6u8), Just(17), Just(1), Just(47), Just(50)],
+        0u16..2000,
+        0u16..2000,
+    )
+        .prop_map(|(s, d, p, sp, dp)| {
+            let (s, d) = (Ipv4Addr::from(s), Ipv4Addr::from(d));
+            match p {
+                6 => PacketBuilder::tcp4(s, d, sp, dp).build(),
+                17 => PacketBuilder::udp4(s, d, sp, dp).build(),
+                1 => PacketBuilder::icmp4(s, d, 8, 0).build(),
+                // GRE, ESP: the same header shape (no L4 the parser knows), told
+                // apart by the protocol byte alone.
+                _ => {
+                    let mut f = PacketBuilder::udp4(s, d, sp, dp).build();
+                    f[14 + 9] = p;
+                    f
+                }
+            }
+        })
 }
 
 /// A flow built from `spec`, with every entry (for its counters) and pipe kept alive.
@@ -331,6 +336,11 @@ fn build(spec: &Spec) -> Built {
         ports[1].entries_process(&mut q, 0).unwrap();
         pipes.push(eg.into());
     }
+    // Every other entry is tagged, as `dpu-fw` tags its rules' entries: outcomes (and
+    // briefs) carry the tag of the last tagged entry hit.
+    for (k, e) in entries.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
+        flow.tag_entry(e.id(), k as u32 + 1).unwrap();
+    }
     // Ports without pipes stop here (their frames: unknown port).
     let p0 = ports.into_iter().next().unwrap();
     Built {
@@ -374,13 +384,16 @@ fn counters(b: &Built) -> (Vec<Option<Counters>>, Vec<Option<Counters>>) {
 }
 
 /// Runs `frames` through `one` packet by packet and through `many` (built alike) in
-/// batches of `chunk`: same outcomes in frame order, same frames, same counters.
+/// batches of `chunk`: same outcomes in frame order, same frames, same counters. With
+/// `brief`, the batches go through `process_batch_brief`, whose briefs must be those of
+/// the outcomes.
 fn same_batched(
     one: &Built,
     many: &Built,
     frames: &[Vec<u8>],
     chunk: usize,
     port: u16,
+    brief: bool,
 ) -> Result<(), TestCaseError> {
     let mut f1 = frames.to_vec();
     let want: Vec<_> = {
@@ -390,21 +403,34 @@ fn same_batched(
             .collect()
     };
     let mut f2 = frames.to_vec();
-    let mut got = Vec::new();
+    let (mut got, mut briefs) = (Vec::new(), Vec::new());
     {
         let mut sw = many.flow.sw();
         for c in f2.chunks_mut(chunk) {
-            let base = got.len();
+            let base = got.len() + briefs.len();
             let mut seen = 0;
-            sw.process_batch_each(PortId(port), c, |i, o| {
-                assert_eq!(i, seen, "outcomes come in frame order");
-                seen += 1;
-                got.push(*o);
-            });
-            prop_assert_eq!(got.len() - base, c.len());
+            if brief {
+                sw.process_batch_brief(PortId(port), c, None, |i, b| {
+                    assert_eq!(i, seen, "briefs come in frame order");
+                    seen += 1;
+                    briefs.push(b);
+                });
+            } else {
+                sw.process_batch_each(PortId(port), c, |i, o| {
+                    assert_eq!(i, seen, "outcomes come in frame order");
+                    seen += 1;
+                    got.push(*o);
+                });
+            }
+            prop_assert_eq!(got.len() + briefs.len() - base, c.len());
         }
     }
-    prop_assert_eq!(&got, &want);
+    if brief {
+        let want: Vec<Brief> = want.iter().map(Brief::from).collect();
+        prop_assert_eq!(&briefs, &want);
+    } else {
+        prop_assert_eq!(&got, &want);
+    }
     prop_assert_eq!(&f2, &f1);
     prop_assert_eq!(counters(many), counters(one));
     Ok(())
@@ -419,8 +445,27 @@ proptest! {
         frames in proptest::collection::vec(frame(), 0..100),
         chunk in 1usize..80,
         port in 0u16..PORTS + 1,
+        brief in any::<bool>(),
     ) {
-        same_batched(&build(&spec), &build(&spec), &frames, chunk, port)?;
+        same_batched(&build(&spec), &build(&spec), &frames, chunk, port, brief)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
+
+    /// IPv4 traffic seen again: after the first burst every key has a remembered
+    /// prefix, so later bursts take the direct path of a firewall's shape
+    /// (`SwBackend::batch_direct`) wherever the pipeline has it, and must still equal
+    /// packet-by-packet walks, outcomes or briefs.
+    #[test]
+    fn repeated_v4_bursts_equal_packet_by_packet(
+        spec in spec(false),
+        pool in proptest::collection::vec(frame_v4(), 1..64),
+        brief in any::<bool>(),
+    ) {
+        let frames: Vec<Vec<u8>> = pool.iter().cycle().take(pool.len() * 3).cloned().collect();
+        same_batched(&build(&spec), &build(&spec), &frames, pool.len(), 0, brief)?;
     }
 }
 
@@ -588,8 +633,9 @@ proptest! {
         frames in proptest::collection::vec(frame(), 0..100),
         chunk in 1usize..80,
         port in 0u16..PORTS + 1,
+        brief in any::<bool>(),
     ) {
-        same_batched(&build_meta(&spec), &build_meta(&spec), &frames, chunk, port)?;
+        same_batched(&build_meta(&spec), &build_meta(&spec), &frames, chunk, port, brief)?;
     }
 }
 
@@ -853,6 +899,7 @@ proptest! {
         spec in spec(false),
         pool in proptest::collection::vec(frame(), 1..24),
         steps in proptest::collection::vec(root_step(), 1..12),
+        brief in any::<bool>(),
     ) {
         let (one, many) = (build(&spec), build(&spec));
         let first = spec.ctl.len() + spec.acl4.len() + spec.acl6.len();
@@ -866,7 +913,7 @@ proptest! {
                 continue;
             };
             let frames: Vec<Vec<u8>> = idx.iter().map(|&i| pool[i % pool.len()].clone()).collect();
-            same_batched(&one, &many, &frames, 64, *port)?;
+            same_batched(&one, &many, &frames, 64, *port, brief)?;
         }
     }
 }

@@ -6,6 +6,8 @@
 mod common;
 mod strategies;
 
+use std::collections::BTreeMap;
+
 use doca_flow::Verdict;
 use doca_flow::packet::{Headers, L3, L4, PacketBuilder, ethertype};
 use dpu_fw::compile::{Plan, PlanPipeKind, Target, compile};
@@ -112,11 +114,15 @@ fn check_tracked(
     }
     let fw = Installed::new(&plan).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let mut counts = vec![0u64; rules.rules.len()];
+    // Per ingress port: each packet's frame, meta word and decision (verdict, rule).
+    type Decided = (Vec<u8>, u32, (Verdict, Option<u32>));
+    let mut by_port: BTreeMap<&str, Vec<Decided>> = BTreeMap::new();
     for (in_port, h, state) in packets {
         if *in_port == "unknown" {
             continue;
         }
         let mut frame = frame_of(h);
+        let original = frame.clone();
         let parsed = Headers::parse(&frame);
         // An untracked port's packets have no state, whatever the meta says.
         let state = state.filter(|_| rules.zone_of(in_port).is_some());
@@ -146,9 +152,40 @@ fn check_tracked(
         if let Some(r) = want.rule {
             counts[r] += 1;
         }
+        by_port
+            .entry(in_port)
+            .or_default()
+            .push((original, meta, (d.outcome.verdict, d.rule)));
     }
     let got: Vec<u64> = fw.rule_counters().iter().map(|c| c.packets).collect();
-    prop_assert_eq!(got, counts);
+    prop_assert_eq!(got, counts.clone());
+    // The same packets in bursts, per ingress port, through `process_batch_brief` (what
+    // `dpu-fw run` calls), twice: the second time every packet's key has a remembered
+    // walk prefix, so the bursts take the direct path where the plan has its shape.
+    // Each verdict and rule is the packet's own decision; every rule counts twice.
+    let batched = Installed::new(&plan).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    for _ in 0..2 {
+        for (in_port, decided) in &by_port {
+            let mut frames: Vec<Vec<u8>> = decided.iter().map(|d| d.0.clone()).collect();
+            let metas: Vec<u32> = decided.iter().map(|d| d.1).collect();
+            let mut briefs = Vec::new();
+            batched.process_batch_brief(
+                plan.port_id(in_port).unwrap(),
+                &mut frames,
+                Some(&metas),
+                |i, v, r| briefs.push((i, v, r)),
+            );
+            let want: Vec<_> = decided
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (i, d.2.0, d.2.1))
+                .collect();
+            prop_assert_eq!(briefs, want, "bursts from {}", in_port);
+        }
+    }
+    let got: Vec<u64> = batched.rule_counters().iter().map(|c| c.packets).collect();
+    let twice: Vec<u64> = counts.iter().map(|c| 2 * c).collect();
+    prop_assert_eq!(got, twice);
     Ok(())
 }
 

@@ -189,29 +189,44 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
         // Summed over the burst and told once, not a hook call (a load and a store of
         // a shared counter) per packet; in turns that measured at most 2% (BENCHMARKS).
         let (mut defaults, mut default_bytes) = (0u64, 0u64);
-        self.fw
-            .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
-                if rule.is_none() {
-                    defaults += 1;
-                    default_bytes += lens[i] as u64;
-                }
-                if offloading && state.is_some() {
-                    let decision = Decision { outcome: *o, rule };
-                    tracked.push((
-                        i,
-                        Processed {
-                            decision,
-                            state,
-                            table_full,
-                        },
-                    ));
-                }
-                out.push(if table_full {
-                    Disposition::Drop
-                } else {
-                    disposition(index_of, o.verdict)
-                });
+        let mut decided = |i: usize, verdict, rule: Option<u32>, table_full| {
+            if rule.is_none() {
+                defaults += 1;
+                default_bytes += lens[i] as u64;
+            }
+            out.push(if table_full {
+                Disposition::Drop
+            } else {
+                disposition(index_of, verdict)
             });
+        };
+        if offloading && self.fw.tracker().is_some() {
+            // The offload agent reads the outcomes of tracked packets.
+            self.fw
+                .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
+                    if state.is_some() {
+                        let decision = Decision { outcome: *o, rule };
+                        tracked.push((
+                            i,
+                            Processed {
+                                decision,
+                                state,
+                                table_full,
+                            },
+                        ));
+                    }
+                    decided(i, o.verdict, rule, table_full);
+                });
+        } else {
+            // Each frame's verdict is all that is read: a stateless policy's frames
+            // then build no outcome (`Firewall::process_batch_brief`).
+            self.fw.process_batch_brief(
+                port_id,
+                packets,
+                now,
+                |i, verdict, rule, _, table_full| decided(i, verdict, rule, table_full),
+            );
+        }
         if defaults > 0 {
             self.hooks.default_decided(in_port, defaults, default_bytes);
         }

@@ -33,7 +33,7 @@ mod table;
 
 use std::collections::VecDeque;
 
-pub use exec::{DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
+pub use exec::{Brief, DropReason, MAX_HOPS, Outcome, TRAIL_LEN, Verdict};
 pub use memo::{AclMemo, FLOW_FIELDS, MemoStats};
 pub use table::{ACL_OPTIMIZE_BYTES, ACL_OPTIMIZE_MIN_OPS};
 
