@@ -66,6 +66,7 @@ fn main() {
         })
         .collect();
     let brief = args.iter().any(|a| a == "--brief");
+    let mut briefs = Vec::with_capacity(64);
     let mut sw = flow.sw();
     let mut best = f64::MAX;
     for _ in 0..passes {
@@ -73,9 +74,12 @@ fn main() {
         let mut forwarded = 0u64;
         for _ in 0..bursts {
             if brief {
-                sw.process_batch_brief(p0.id(), &mut frames, None, |_, b| {
-                    forwarded += u64::from(b.verdict == Verdict::Port(PortId(1)));
-                });
+                briefs.clear();
+                sw.process_batch_brief(p0.id(), &mut frames, None, &mut briefs);
+                let to_1 = briefs
+                    .iter()
+                    .filter(|b| b.verdict == Verdict::Port(PortId(1)));
+                forwarded += to_1.count() as u64;
             } else {
                 sw.process_batch_each(p0.id(), &mut frames, |_, o| {
                     forwarded += u64::from(o.verdict == Verdict::Port(PortId(1)));

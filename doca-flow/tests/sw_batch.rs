@@ -410,11 +410,7 @@ fn same_batched(
             let base = got.len() + briefs.len();
             let mut seen = 0;
             if brief {
-                sw.process_batch_brief(PortId(port), c, None, |i, b| {
-                    assert_eq!(i, seen, "briefs come in frame order");
-                    seen += 1;
-                    briefs.push(b);
-                });
+                sw.process_batch_brief(PortId(port), c, None, &mut briefs);
             } else {
                 sw.process_batch_each(PortId(port), c, |i, o| {
                     assert_eq!(i, seen, "outcomes come in frame order");

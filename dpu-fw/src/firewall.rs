@@ -338,28 +338,6 @@ impl Firewall {
         self.opening = opening;
         self.hdrs = hdrs;
     }
-
-    /// [`Firewall::process_batch_each`] for a dataplane that reads each frame's verdict
-    /// only: `f` gets frame `i`'s verdict instead of its outcome. A stateless policy
-    /// then builds no outcome per frame on the firewall's direct path
-    /// ([`Installed::process_batch_brief`]); with a tracker, every frame's outcome is
-    /// built as in `process_batch_each`.
-    pub fn process_batch_brief<B: AsMut<[u8]>>(
-        &mut self,
-        port: PortId,
-        frames: &mut [B],
-        now_ns: u64,
-        mut f: impl FnMut(usize, Verdict, Option<u32>, Option<CtState>, bool),
-    ) {
-        if self.stage.is_none() {
-            self.installed
-                .process_batch_brief(port, frames, None, |i, v, r| f(i, v, r, None, false));
-            return;
-        }
-        self.process_batch_each(port, frames, now_ns, |i, o, r, s, full| {
-            f(i, o.verdict, r, s, full)
-        });
-    }
 }
 
 /// What the software path asks of the offload agent after deciding a packet

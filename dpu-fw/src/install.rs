@@ -79,7 +79,7 @@ use std::collections::{HashMap, HashSet};
 use doca_flow::{
     AclEntry, AnyEntry, Backend, BasicEntry, Completion, ControlEntry, Counters, Entry, EntryId,
     EntryStatus, Field, Flags, Flow, Fwd, LpmEntry, Match, Mode, Monitor, Outcome, Pipe, PipeType,
-    Port, PortId, Queue, Verdict,
+    Port, PortId, Queue,
 };
 
 use crate::compile::{
@@ -962,7 +962,7 @@ impl Installed {
     /// Every entry that belongs to a rule carries the tag `rule + 1` (`tag_entries`), and
     /// the sw backend reports the last tagged entry a packet hit (`Outcome::tag`).
     fn rule_of(&self, outcome: &Outcome) -> Option<u32> {
-        rule_of_tag(outcome.tag)
+        Self::rule_of_tag(outcome.tag)
     }
 
     fn decide(&self, outcome: Outcome) -> Decision {
@@ -1084,30 +1084,39 @@ impl Installed {
     }
 
     /// [`Installed::process_batch_each_with_meta`] for a dataplane that reads each
-    /// frame's verdict and deciding rule only: `f` gets frame `i`'s verdict and rule
-    /// (as in [`Decision`]), in order. Frames and counters are those of
+    /// frame's verdict and deciding rule only: appends frame `i`'s
+    /// [`Brief`](doca_flow::Brief) to `out`, in order (its rule, as in [`Decision`], is
+    /// [`Installed::rule_of_tag`] of its tag). Frames and counters are those of
     /// `process_batch_each_with_meta`; on the direct path of a firewall's shape no
     /// [`Outcome`] is built per frame
     /// ([`SwBackend::process_batch_brief`](doca_flow::SwBackend::process_batch_brief)).
     ///
     /// # Panics
     /// If `metas` is shorter than `frames`.
+    #[inline]
     pub fn process_batch_brief<B: AsMut<[u8]>>(
         &self,
         port: PortId,
         frames: &mut [B],
         metas: Option<&[u32]>,
-        mut f: impl FnMut(usize, Verdict, Option<u32>),
+        out: &mut Vec<doca_flow::Brief>,
     ) {
         match self.flow.datapath() {
-            Some(mut dp) => dp.process_batch_brief(port, frames, metas, |i, b| {
-                f(i, b.verdict, rule_of_tag(b.tag))
-            }),
+            Some(mut dp) => dp.process_batch_brief(port, frames, metas, out),
             None => {
-                let v = in_hardware().verdict;
-                (0..frames.len()).for_each(|i| f(i, v, None))
+                let b = doca_flow::Brief::from(&in_hardware());
+                out.extend(frames.iter().map(|_| b))
             }
         }
+    }
+
+    /// The rule (index into the plan's rules) whose entries carry `tag`
+    /// ([`Outcome::tag`], [`Brief::tag`](doca_flow::Brief::tag)): entries are tagged
+    /// with their rule's index plus one, and 0 is no tag (the packet hit no rule's
+    /// entry: the port's default decided it).
+    #[inline(always)]
+    pub fn rule_of_tag(tag: u32) -> Option<u32> {
+        tag.checked_sub(1)
     }
 
     /// How often remembered ACL answers were used and recorded
@@ -1445,13 +1454,6 @@ fn realign(
         }
         lane.current.entries.push(aligned);
     }
-}
-
-/// The rule an entry tag names: entries are tagged with their rule's index plus one
-/// (0 is no tag: the packet hit no rule's entry).
-#[inline(always)]
-fn rule_of_tag(tag: u32) -> Option<u32> {
-    tag.checked_sub(1)
 }
 
 /// The outcome on real hardware, where no software runs the pipes.

@@ -169,17 +169,13 @@ fn check_tracked(
             let mut frames: Vec<Vec<u8>> = decided.iter().map(|d| d.0.clone()).collect();
             let metas: Vec<u32> = decided.iter().map(|d| d.1).collect();
             let mut briefs = Vec::new();
-            batched.process_batch_brief(
-                plan.port_id(in_port).unwrap(),
-                &mut frames,
-                Some(&metas),
-                |i, v, r| briefs.push((i, v, r)),
-            );
-            let want: Vec<_> = decided
+            let port = plan.port_id(in_port).unwrap();
+            batched.process_batch_brief(port, &mut frames, Some(&metas), &mut briefs);
+            let briefs: Vec<_> = briefs
                 .iter()
-                .enumerate()
-                .map(|(i, d)| (i, d.2.0, d.2.1))
+                .map(|b| (b.verdict, Installed::rule_of_tag(b.tag)))
                 .collect();
+            let want: Vec<_> = decided.iter().map(|d| d.2).collect();
             prop_assert_eq!(briefs, want, "bursts from {}", in_port);
         }
     }

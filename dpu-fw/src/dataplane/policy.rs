@@ -9,7 +9,7 @@ use doca_flow::{PortId, Verdict};
 
 use super::{Disposition, PortSpec, Processor};
 use crate::firewall::{Firewall, OffloadRequest, Processed};
-use crate::install::Decision;
+use crate::install::{Decision, Installed};
 
 /// What a [`FirewallProcessor`]'s owner wants to hear about the packets, beyond their
 /// dispositions. Every method has a default that does nothing; `()` hears nothing.
@@ -61,6 +61,8 @@ pub struct FirewallProcessor<H: Hooks = ()> {
     /// The current burst's frame lengths, and its tracked packets for offload asks.
     lens: Vec<usize>,
     tracked: Vec<(usize, Processed)>,
+    /// A stateless policy's briefs of the current burst.
+    briefs: Vec<doca_flow::Brief>,
 }
 
 impl<H: Hooks> core::fmt::Debug for FirewallProcessor<H> {
@@ -116,6 +118,7 @@ impl<H: Hooks> FirewallProcessor<H> {
             hooks,
             lens: Vec::with_capacity(64),
             tracked: Vec::with_capacity(64),
+            briefs: Vec::with_capacity(64),
         })
     }
 
@@ -189,22 +192,29 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
         // Summed over the burst and told once, not a hook call (a load and a store of
         // a shared counter) per packet; in turns that measured at most 2% (BENCHMARKS).
         let (mut defaults, mut default_bytes) = (0u64, 0u64);
-        let mut decided = |i: usize, verdict, rule: Option<u32>, table_full| {
-            if rule.is_none() {
-                defaults += 1;
-                default_bytes += lens[i] as u64;
+        if self.fw.tracker().is_none() {
+            // A stateless policy: each frame's verdict and rule is all this reads, so
+            // the pipes build no outcome per frame (`Installed::process_batch_brief`),
+            // and this loop, not a callback, keeps the sums in registers.
+            self.briefs.clear();
+            self.fw
+                .installed()
+                .process_batch_brief(port_id, packets, None, &mut self.briefs);
+            for (b, &len) in self.briefs.iter().zip(lens) {
+                if Installed::rule_of_tag(b.tag).is_none() {
+                    defaults += 1;
+                    default_bytes += len as u64;
+                }
+                out.push(disposition(index_of, b.verdict));
             }
-            out.push(if table_full {
-                Disposition::Drop
-            } else {
-                disposition(index_of, verdict)
-            });
-        };
-        if offloading && self.fw.tracker().is_some() {
-            // The offload agent reads the outcomes of tracked packets.
+        } else {
             self.fw
                 .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
-                    if state.is_some() {
+                    if rule.is_none() {
+                        defaults += 1;
+                        default_bytes += lens[i] as u64;
+                    }
+                    if offloading && state.is_some() {
                         let decision = Decision { outcome: *o, rule };
                         tracked.push((
                             i,
@@ -215,17 +225,12 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
                             },
                         ));
                     }
-                    decided(i, o.verdict, rule, table_full);
+                    out.push(if table_full {
+                        Disposition::Drop
+                    } else {
+                        disposition(index_of, o.verdict)
+                    });
                 });
-        } else {
-            // Each frame's verdict is all that is read: a stateless policy's frames
-            // then build no outcome (`Firewall::process_batch_brief`).
-            self.fw.process_batch_brief(
-                port_id,
-                packets,
-                now,
-                |i, verdict, rule, _, table_full| decided(i, verdict, rule, table_full),
-            );
         }
         if defaults > 0 {
             self.hooks.default_decided(in_port, defaults, default_bytes);
