@@ -1076,12 +1076,26 @@ impl SwBackend {
                 PlainTuple::of(pkt)
             };
             *parsed = plain.is_none();
+            // The key is written at once, while the tuple is in registers (written
+            // after the prefix's lookup, it was spilled and reloaded: ~10 instructions
+            // per frame); a frame decided by its prefix leaves an unused one.
             let present = match plain {
-                Some(t) => PacketKey::present_of_plain(t.tcp),
+                Some(t) => {
+                    *key = Key {
+                        src: t.src,
+                        dst: t.dst,
+                        src_port: t.src_port,
+                        dst_port: t.dst_port,
+                        proto: t.protocol,
+                        has_ports: true,
+                    };
+                    PacketKey::present_of_plain(t.tcp)
+                }
                 None => {
                     if !pre_parsed {
                         Headers::parse_into(pkt, hdr);
                     }
+                    *key = acl_key_v4_of(hdr).unwrap_or(NO_KEY);
                     PacketKey::present_of(hdr)
                 }
             };
@@ -1101,20 +1115,7 @@ impl SwBackend {
                 },
             };
             match self.prefix.at(slot).end {
-                End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => {
-                    acl = Some(pipe);
-                    *key = match plain {
-                        Some(t) => Key {
-                            src: t.src,
-                            dst: t.dst,
-                            src_port: t.src_port,
-                            dst_port: t.dst_port,
-                            proto: t.protocol,
-                            has_ports: true,
-                        },
-                        None => acl_key_v4_of(hdr).unwrap_or(NO_KEY),
-                    };
-                }
+                End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => acl = Some(pipe),
                 End::Done => {}
                 End::Acl(_) | End::Unkept => {
                     covered = false;
