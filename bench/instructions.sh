@@ -5,7 +5,8 @@
 # ones. Two benches:
 #   BENCH=burst_cost (default): the sw backend's batched path on a firewall-shaped
 #     pipeline (doca-flow/benches/burst_cost.rs: one-rule ACL pipe behind a root
-#     control pipe, bursts of 64);
+#     control pipe, bursts of 64; ARGS=--brief for process_batch_brief, what
+#     `dpu-fw run` calls for a stateless policy);
 #   BENCH=firewall_cost: Firewall::process_batch_each on established UDP replies
 #     with connection tracking (dpu-fw/benches/firewall_cost.rs; ARGS=--stateless
 #     for the same replies without it, ARGS="--flows N" for the table size).

@@ -750,10 +750,10 @@ impl SwBackend {
     /// outcome) to `out`, in frame order. Frames and counters are those of
     /// `process_batch_each_with_meta` (the proptests of `tests/sw_batch.rs` compare the
     /// two). On the direct path of a firewall's shape no [`Outcome`] is built for a
-    /// frame its ACL answer decides (`bench/instructions.sh`: 262 instructions per
-    /// frame against 294). A slice, not a callback: the caller's loop over the briefs
-    /// keeps its sums in registers, where a callback's captures, behind this
-    /// out-of-line call, were read and written in memory per frame.
+    /// frame its ACL answer decides (`bench/instructions.sh`: 256 instructions per
+    /// frame with `ARGS=--brief`, 277 without). A `Vec`, not a callback: the caller's
+    /// loop over the briefs keeps its sums in registers, where a callback's captures,
+    /// behind this out-of-line call, were read and written in memory per frame.
     ///
     /// # Panics
     /// If `metas` is shorter than `pkts`.
