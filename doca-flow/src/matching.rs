@@ -612,12 +612,21 @@ impl<'a> PacketKey<'a> {
     }
 
     /// [`PacketKey::present_of`] a frame that [`PlainTuple::of`] takes (Ethernet
-    /// without VLAN tags, IPv4, TCP if `tcp` else UDP), known without its headers.
+    /// without VLAN tags, IPv4, then `l4`), known without its headers.
     ///
     /// [`PlainTuple::of`]: crate::packet::PlainTuple::of
     #[inline(always)]
-    pub(crate) const fn present_of_plain(tcp: bool) -> u64 {
-        ALWAYS | ETH | IPV4 | if tcp { TCP } else { UDP }
+    pub(crate) const fn present_of_plain(l4: crate::packet::PlainL4) -> u64 {
+        use crate::packet::PlainL4;
+        ALWAYS
+            | ETH
+            | IPV4
+            | match l4 {
+                PlainL4::Tcp => TCP,
+                PlainL4::Udp => UDP,
+                PlainL4::Icmp => ICMP,
+                PlainL4::Other => 0,
+            }
     }
 
     /// The fields a packet with these headers carries (bits of [`Field::bit`]).
@@ -783,20 +792,19 @@ mod tests {
     fn a_plain_frames_fields_are_known_from_its_tuple() {
         use crate::packet::{PacketBuilder, PlainTuple};
         let (a, b) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        let mut seen = Vec::new();
         for frame in [
             PacketBuilder::tcp4(a, b, 40000, 80).build(),
             PacketBuilder::udp4(a, b, 53, 5353).pad_to(60).build(),
+            PacketBuilder::icmp4(a, b, 8, 0).build(),
+            PacketBuilder::ipv4(a, b, 47).pad_to(60).build(),
         ] {
             let t = PlainTuple::of(&frame).expect("a plain frame");
-            assert_eq!(
-                PacketKey::present_of_plain(t.tcp),
-                PacketKey::present_of(&Headers::parse(&frame))
-            );
+            let present = PacketKey::present_of_plain(t.l4);
+            assert_eq!(present, PacketKey::present_of(&Headers::parse(&frame)));
+            assert!(!seen.contains(&present), "each kind its own shape");
+            seen.push(present);
         }
-        assert_ne!(
-            PacketKey::present_of_plain(true),
-            PacketKey::present_of_plain(false)
-        );
     }
 
     #[test]

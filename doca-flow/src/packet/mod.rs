@@ -54,8 +54,8 @@ pub use ethernet::EthernetFrame;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
 pub use l4::{IcmpMessage, TcpSegment, UdpDatagram, tcp_flags};
-pub(crate) use parse::PlainTuple;
 pub use parse::{MAX_IPV6_EXT_HEADERS, MAX_VLAN_TAGS};
+pub(crate) use parse::{PlainL4, PlainTuple};
 
 /// Why a wire view refused a buffer in `new_checked`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -107,7 +107,7 @@ impl Headers {
 
 /// A frame that [`parse_plain_ipv4`] takes, with its checks passed: its first 42
 /// bytes (Ethernet, the fixed IPv4 header, 8 bytes of L4), its flags and fragment
-/// word, and its L4 layer.
+/// word, and its L4 layer (TCP, UDP, ICMP or another protocol's number).
 struct Plain<'a> {
     b: &'a [u8; PLAIN_LEN],
     flags_frag: u16,
@@ -141,10 +141,15 @@ fn plain(frame: &[u8]) -> Option<Plain<'_>> {
     let seg = total - ip::MIN_HEADER_LEN;
     let protocol = b[L3 + ip::PROTOCOL];
     let l4 = match protocol {
-        ip_proto::UDP if seg >= udp_field::HEADER_LEN => L4::Udp {
-            src_port: be16(b, L4 + udp_field::SRC_PORT),
-            dst_port: be16(b, L4 + udp_field::DST_PORT),
-        },
+        ip_proto::UDP => {
+            if seg < udp_field::HEADER_LEN {
+                return None;
+            }
+            L4::Udp {
+                src_port: be16(b, L4 + udp_field::SRC_PORT),
+                dst_port: be16(b, L4 + udp_field::DST_PORT),
+            }
+        }
         ip_proto::TCP => {
             let t = frame
                 .get(L4..)
@@ -159,7 +164,18 @@ fn plain(frame: &[u8]) -> Option<Plain<'_>> {
                 flags: t[tcp_field::FLAGS],
             }
         }
-        _ => return None,
+        ip_proto::ICMP => {
+            if seg < icmp_field::HEADER_LEN {
+                return None;
+            }
+            L4::Icmp {
+                icmp_type: b[L4 + icmp_field::TYPE],
+                code: b[L4 + icmp_field::CODE],
+            }
+        }
+        // As `parse_l4`: any other protocol (ICMPv6's number included, over IPv4) is
+        // named, whatever its payload.
+        other => L4::Other(other),
     };
     Some(Plain {
         b,
@@ -170,11 +186,12 @@ fn plain(frame: &[u8]) -> Option<Plain<'_>> {
 }
 
 /// The 5-tuple of a frame that [`Headers::parse_into`]'s one-pass path takes (Ethernet
-/// II without VLAN tags, IPv4 without options and not fragmented, a whole TCP or UDP
-/// header), read without writing a [`Headers`]: for a caller that needs only the
-/// tuple and the frame's shape, which is then that of [`PlainTuple::tcp`]. `None` for
-/// every other frame (whose headers [`Headers::parse_into`] gives). The values equal
-/// the parse's (a unit proptest below compares them).
+/// II without VLAN tags, IPv4 without options and not fragmented, then a whole TCP,
+/// UDP or ICMP header or any other protocol), read without writing a [`Headers`]: for
+/// a caller that needs only the tuple and the frame's shape, which is then that of
+/// [`PlainTuple::l4`]. `None` for every other frame (whose headers
+/// [`Headers::parse_into`] gives). The values equal the parse's (a unit proptest below
+/// compares them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PlainTuple {
     pub(crate) src: u32,
@@ -182,8 +199,29 @@ pub(crate) struct PlainTuple {
     pub(crate) src_port: u16,
     pub(crate) dst_port: u16,
     pub(crate) protocol: u8,
-    /// TCP (else UDP).
-    pub(crate) tcp: bool,
+    /// Its L4 layer's kind.
+    pub(crate) l4: PlainL4,
+}
+
+/// The L4 layer of a [`PlainTuple`]'s frame, as the parse names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlainL4 {
+    /// TCP: the ports are the segment's.
+    Tcp,
+    /// UDP: the ports are the datagram's.
+    Udp,
+    /// ICMP (ports 0).
+    Icmp,
+    /// Any other protocol (ports 0).
+    Other,
+}
+
+impl PlainL4 {
+    /// Whether the frame has ports (TCP or UDP).
+    #[inline(always)]
+    pub(crate) const fn has_ports(self) -> bool {
+        matches!(self, PlainL4::Tcp | PlainL4::Udp)
+    }
 }
 
 impl PlainTuple {
@@ -191,12 +229,13 @@ impl PlainTuple {
     #[inline(always)]
     pub(crate) fn of(frame: &[u8]) -> Option<PlainTuple> {
         let p = plain(frame)?;
-        let (src_port, dst_port, tcp) = match p.l4 {
+        let (src_port, dst_port, l4) = match p.l4 {
             L4::Tcp {
                 src_port, dst_port, ..
-            } => (src_port, dst_port, true),
-            L4::Udp { src_port, dst_port } => (src_port, dst_port, false),
-            _ => return None,
+            } => (src_port, dst_port, PlainL4::Tcp),
+            L4::Udp { src_port, dst_port } => (src_port, dst_port, PlainL4::Udp),
+            L4::Icmp { .. } => (0, 0, PlainL4::Icmp),
+            _ => (0, 0, PlainL4::Other),
         };
         Some(PlainTuple {
             src: u32::from(be32_addr(p.b, PLAIN_L3 + ipv4::field::SRC)),
@@ -204,13 +243,14 @@ impl PlainTuple {
             src_port,
             dst_port,
             protocol: p.protocol,
-            tcp,
+            l4,
         })
     }
 }
 
 /// The frames most traffic is made of, in one pass: Ethernet II without VLAN tags,
-/// IPv4 without options and not fragmented, a whole TCP or UDP header. One length
+/// IPv4 without options and not fragmented, a whole TCP, UDP or ICMP header or another
+/// protocol (GRE, ESP, ...), in a frame of at least 42 bytes. One length
 /// check and a few compares stand in for the general parse's per-layer checks, and
 /// `h` is written once. Returns false, with `h` untouched, for any other frame (which
 /// [`parse_layers`] then parses). The result equals `parse_layers`'s (a unit proptest
@@ -488,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_tcp_and_udp_over_ipv4_take_the_one_pass_path() {
+    fn plain_ipv4_takes_the_one_pass_path() {
         let (a, b) = ([10, 0, 0, 1].into(), [192, 0, 2, 9].into());
         for frame in [
             PacketBuilder::tcp4(a, b, 40000, 80).build(),
@@ -497,20 +537,25 @@ mod tests {
                 .dont_fragment(true)
                 .pad_to(60)
                 .build(),
+            PacketBuilder::icmp4(a, b, 8, 0).build(),
+            PacketBuilder::ipv4(a, b, 47).payload(&[0; 8]).build(),
+            // Another protocol needs no header of its own (the frame is padded).
+            PacketBuilder::ipv4(a, b, 50).pad_to(60).build(),
         ] {
             let mut h = Headers::default();
             assert!(parse_plain_ipv4(&frame, &mut h));
             assert_eq!(h, layers(&frame));
             assert_eq!(PlainTuple::of(&frame), Some(tuple_of(&h)));
         }
-        // Not plain: a VLAN tag, IPv4 options, a first fragment, ICMP.
+        // Not plain: a VLAN tag, IPv4 options, a first fragment, a frame shorter
+        // than 42 bytes.
         for frame in [
             PacketBuilder::tcp4(a, b, 1, 2).vlan(7).build(),
             PacketBuilder::tcp4(a, b, 1, 2)
                 .ipv4_options(&[1, 1, 1, 0])
                 .build(),
             PacketBuilder::udp4(a, b, 1, 2).fragment(0, true).build(),
-            PacketBuilder::icmp4(a, b, 8, 0).build(),
+            PacketBuilder::ipv4(a, b, 47).build(),
         ] {
             let mut h = Headers::default();
             assert!(!parse_plain_ipv4(&frame, &mut h));
@@ -524,12 +569,14 @@ mod tests {
         let L3::Ipv4(ip) = h.l3 else {
             panic!("a plain frame is IPv4: {h:?}")
         };
-        let (src_port, dst_port, tcp) = match h.l4 {
+        let (src_port, dst_port, l4) = match h.l4 {
             L4::Tcp {
                 src_port, dst_port, ..
-            } => (src_port, dst_port, true),
-            L4::Udp { src_port, dst_port } => (src_port, dst_port, false),
-            other => panic!("a plain frame is TCP or UDP: {other:?}"),
+            } => (src_port, dst_port, PlainL4::Tcp),
+            L4::Udp { src_port, dst_port } => (src_port, dst_port, PlainL4::Udp),
+            L4::Icmp { .. } => (0, 0, PlainL4::Icmp),
+            L4::Other(_) => (0, 0, PlainL4::Other),
+            other => panic!("a plain frame's L4 is parsed: {other:?}"),
         };
         PlainTuple {
             src: u32::from(ip.src),
@@ -537,7 +584,7 @@ mod tests {
             src_port,
             dst_port,
             protocol: ip.protocol,
-            tcp,
+            l4,
         }
     }
 
@@ -546,7 +593,7 @@ mod tests {
             any::<[u8; 4]>(),
             any::<[u8; 4]>(),
             any::<(u16, u16)>(),
-            0u8..4,
+            0u8..5,
             any::<bool>(),
             0usize..40,
         )
@@ -555,7 +602,9 @@ mod tests {
                 let pb = match kind {
                     0 | 1 => PacketBuilder::tcp4(a, b, sp, dp),
                     2 => PacketBuilder::udp4(a, b, sp, dp),
-                    _ => PacketBuilder::icmp4(a, b, 8, 0),
+                    3 => PacketBuilder::icmp4(a, b, 8, 0),
+                    // GRE (the flips below make other numbers, ICMPv6's among them).
+                    _ => PacketBuilder::ipv4(a, b, 47),
                 };
                 let pb = pb.dont_fragment(df).payload(&vec![0xa5; payload]);
                 if kind == 1 { pb.pad_to(60) } else { pb }.build()

@@ -176,62 +176,62 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
             out.extend(packets.iter().map(|_| Disposition::Drop));
             return;
         };
-        self.lens.clear();
-        self.lens.extend(packets.iter().map(|p| p.len()));
-        // Only the connection tracker (and its offload asks) reads the clock: a
-        // stateless policy skips the clock_gettime per burst.
-        let now = if self.fw.tracker().is_some() {
-            self.now_ns()
-        } else {
-            0
-        };
-        let offloading = self.hooks.wants_offloads();
-        let (lens, index_of) = (&self.lens, &self.index_of);
-        let tracked = &mut self.tracked;
-        tracked.clear();
         // Summed over the burst and told once, not a hook call (a load and a store of
         // a shared counter) per packet; in turns that measured at most 2% (BENCHMARKS).
         let (mut defaults, mut default_bytes) = (0u64, 0u64);
         if self.fw.tracker().is_none() {
             // A stateless policy: each frame's verdict and rule is all this reads, so
             // the pipes build no outcome per frame (`Installed::process_batch_brief`),
-            // and this loop, not a callback, keeps the sums in registers.
+            // and this loop, not a callback, keeps the sums in registers. (A frame's
+            // length does not change in the pipes: a rewrite changes bytes only.)
             self.briefs.clear();
             self.fw
                 .installed()
                 .process_batch_brief(port_id, packets, None, &mut self.briefs);
-            for (b, &len) in self.briefs.iter().zip(lens) {
+            out.reserve(packets.len());
+            for (b, p) in self.briefs.iter().zip(packets.iter()) {
                 if Installed::rule_of_tag(b.tag).is_none() {
                     defaults += 1;
-                    default_bytes += len as u64;
+                    default_bytes += p.len() as u64;
                 }
-                out.push(disposition(index_of, b.verdict));
+                out.push(disposition(&self.index_of, b.verdict));
             }
-        } else {
-            self.fw
-                .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
-                    if rule.is_none() {
-                        defaults += 1;
-                        default_bytes += lens[i] as u64;
-                    }
-                    if offloading && state.is_some() {
-                        let decision = Decision { outcome: *o, rule };
-                        tracked.push((
-                            i,
-                            Processed {
-                                decision,
-                                state,
-                                table_full,
-                            },
-                        ));
-                    }
-                    out.push(if table_full {
-                        Disposition::Drop
-                    } else {
-                        disposition(index_of, o.verdict)
-                    });
-                });
+            if defaults > 0 {
+                self.hooks.default_decided(in_port, defaults, default_bytes);
+            }
+            return;
         }
+        self.lens.clear();
+        self.lens.extend(packets.iter().map(|p| p.len()));
+        // Only the connection tracker (and its offload asks) reads the clock.
+        let now = self.now_ns();
+        let offloading = self.hooks.wants_offloads();
+        let (lens, index_of) = (&self.lens, &self.index_of);
+        let tracked = &mut self.tracked;
+        tracked.clear();
+        self.fw
+            .process_batch_each(port_id, packets, now, |i, o, rule, state, table_full| {
+                if rule.is_none() {
+                    defaults += 1;
+                    default_bytes += lens[i] as u64;
+                }
+                if offloading && state.is_some() {
+                    let decision = Decision { outcome: *o, rule };
+                    tracked.push((
+                        i,
+                        Processed {
+                            decision,
+                            state,
+                            table_full,
+                        },
+                    ));
+                }
+                out.push(if table_full {
+                    Disposition::Drop
+                } else {
+                    disposition(index_of, o.verdict)
+                });
+            });
         if defaults > 0 {
             self.hooks.default_decided(in_port, defaults, default_bytes);
         }

@@ -1087,9 +1087,9 @@ impl SwBackend {
                         src_port: t.src_port,
                         dst_port: t.dst_port,
                         proto: t.protocol,
-                        has_ports: true,
+                        has_ports: t.l4.has_ports(),
                     };
-                    PacketKey::present_of_plain(t.tcp)
+                    PacketKey::present_of_plain(t.l4)
                 }
                 None => {
                     if !pre_parsed {
