@@ -7,7 +7,7 @@ use std::sync::Arc;
 use doca_flow::{PortId, Verdict};
 use dpu_fw::compile::{Target, compile};
 use dpu_fw::conntrack::{CtState, Tracker};
-use dpu_fw::firewall::{Firewall, Processed};
+use dpu_fw::firewall::{Firewall, Processed, passes};
 use dpu_fw::install::Installed;
 use dpu_fw::model::RuleSet;
 
@@ -51,6 +51,8 @@ pub struct dpufw_firewall {
     pub(crate) port_names: Vec<(PortId, CString)>,
     /// A call panicked part-way: the firewall's state is unknown.
     pub(crate) poisoned: bool,
+    /// A stateless software policy's briefs of the current burst (reused).
+    briefs: Vec<doca_flow::Brief>,
 }
 
 impl core::fmt::Debug for dpufw_firewall {
@@ -166,6 +168,7 @@ impl dpufw_firewall {
             rule_names: Vec::new(),
             port_names: Vec::new(),
             poisoned: false,
+            briefs: Vec::new(),
         };
         fw.names();
         Ok(fw)
@@ -289,6 +292,19 @@ impl dpufw_firewall {
     ) -> Result<()> {
         self.check_port(port)?;
         match &mut self.engine {
+            Engine::Software(fw) if fw.tracker().is_none() => {
+                // A stateless policy: a verdict holds the pipes' verdict and rule only
+                // (no state, no full table), so no outcome is built per frame.
+                fw.installed().set_time_ns(now_ns);
+                self.briefs.clear();
+                fw.installed()
+                    .process_batch_brief(port, frames, None, &mut self.briefs);
+                for (v, b) in out.iter_mut().zip(&self.briefs) {
+                    let rule = Installed::rule_of_tag(b.tag);
+                    *v = verdict_of(b.verdict, rule, None, false, false);
+                }
+                Ok(())
+            }
             Engine::Software(fw) => {
                 fw.installed().set_time_ns(now_ns);
                 fw.process_batch_each(port, frames, now_ns, |i, o, rule, state, table_full| {
@@ -353,8 +369,27 @@ fn nic_runs_the_pipes(hw: &Installed) -> Result<()> {
 }
 
 fn verdict(p: &Processed, in_hardware: bool) -> dpufw_verdict {
-    let (action, out_port) = match p.decision.outcome.verdict {
-        _ if p.table_full => (dpufw_action::DPUFW_ACTION_DROP, -1),
+    let d = &p.decision;
+    verdict_of(
+        d.outcome.verdict,
+        d.rule,
+        p.state,
+        p.table_full,
+        in_hardware,
+    )
+}
+
+/// [`verdict`] from its parts: the pipes' verdict and deciding rule, the connection
+/// state, whether a full table dropped the packet.
+fn verdict_of(
+    v: Verdict,
+    rule: Option<u32>,
+    state: Option<CtState>,
+    table_full: bool,
+    in_hardware: bool,
+) -> dpufw_verdict {
+    let (action, out_port) = match v {
+        _ if table_full => (dpufw_action::DPUFW_ACTION_DROP, -1),
         Verdict::Port(id) => (dpufw_action::DPUFW_ACTION_FORWARD, i32::from(id.0)),
         Verdict::Drop(_) => (dpufw_action::DPUFW_ACTION_DROP, -1),
         Verdict::Kernel => (dpufw_action::DPUFW_ACTION_TO_KERNEL, -1),
@@ -362,21 +397,18 @@ fn verdict(p: &Processed, in_hardware: bool) -> dpufw_verdict {
         _ => (dpufw_action::DPUFW_ACTION_TO_SOFTWARE, -1),
     };
     dpufw_verdict {
-        pass: p.passed(),
+        pass: passes(v) && !table_full,
         action,
         out_port,
-        rule: p
-            .decision
-            .rule
-            .map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
-        ct_state: match p.state {
+        rule: rule.map_or(-1, |r| i32::try_from(r).unwrap_or(i32::MAX)),
+        ct_state: match state {
             None => dpufw_ct_state::DPUFW_CT_NONE,
             Some(CtState::New) => dpufw_ct_state::DPUFW_CT_NEW,
             Some(CtState::Established) => dpufw_ct_state::DPUFW_CT_ESTABLISHED,
             Some(CtState::Related) => dpufw_ct_state::DPUFW_CT_RELATED,
             Some(CtState::Invalid) => dpufw_ct_state::DPUFW_CT_INVALID,
         },
-        table_full: p.table_full,
+        table_full,
         in_hardware,
     }
 }

@@ -208,6 +208,129 @@ fn demo_traffic_gets_the_demo_verdicts_packet_by_packet_and_in_bursts() {
     }
 }
 
+/// One verdict per frame of `frames` from port `port`, in one burst.
+fn burst(fw: *mut dpufw_firewall, port: u16, frames: &[Vec<u8>], now: u64) -> Vec<dpufw_verdict> {
+    let mut frames = frames.to_vec();
+    let ptrs: Vec<*mut u8> = frames.iter_mut().map(|f| f.as_mut_ptr()).collect();
+    let lens: Vec<usize> = frames.iter().map(Vec::len).collect();
+    let blank = dpufw_verdict {
+        pass: false,
+        action: dpufw_action::DPUFW_ACTION_DROP,
+        out_port: -7,
+        rule: -7,
+        ct_state: dpufw_ct_state::DPUFW_CT_INVALID,
+        table_full: true,
+        in_hardware: true,
+    };
+    let mut v = vec![blank; frames.len()];
+    // SAFETY: `count` frames, lengths and verdicts; the frames do not overlap.
+    let s = unsafe {
+        dpufw_firewall_process_burst(
+            fw,
+            port,
+            ptrs.as_ptr(),
+            lens.as_ptr(),
+            frames.len(),
+            now,
+            v.as_mut_ptr(),
+        )
+    };
+    assert_eq!(s, dpufw_status::DPUFW_OK, "{}", last_error());
+    v
+}
+
+/// A stateless policy's bursts (no outcome per frame on the direct path) give every
+/// field of the verdicts its packets get one by one, burst after burst (the later ones
+/// on the direct path of the firewall's shape).
+#[test]
+fn a_stateless_policys_bursts_equal_its_packets_one_by_one() {
+    const POLICY: &str = r#"
+        [ports.p0]
+        role = "uplink"
+        id = 0
+        [ports.p1]
+        role = "host"
+        id = 1
+        [[rules]]
+        name = "web"
+        in_port = "p0"
+        protocol = "tcp"
+        dst_port = 80
+        action = "accept"
+        [[rules]]
+        name = "dns"
+        in_port = "p0"
+        protocol = "udp"
+        dst_port = 53
+        action = "drop"
+        [defaults]
+        inbound = "drop"
+        outbound = "accept"
+    "#;
+    use doca_flow::packet::PacketBuilder;
+    let new = || {
+        let p = parse(POLICY, "stateless.toml").unwrap();
+        firewall(p, DPUFW_BACKEND_SOFTWARE, ptr::null())
+    };
+    let (single, bursts) = (new(), new());
+    let p0 = port(single, "p0");
+    let (a, b) = ([198, 51, 100, 7].into(), [10, 0, 0, 9].into());
+    let frames: Vec<Vec<u8>> = (0..48u16)
+        .map(|i| match i % 4 {
+            0 => PacketBuilder::tcp4(a, b, 40000 + i, 80).build(),
+            1 => PacketBuilder::udp4(a, b, 5000, 53).build(),
+            2 => PacketBuilder::tcp4(a, b, 40000, 22).build(),
+            _ => PacketBuilder::icmp4(a, b, 8, 0).build(),
+        })
+        .collect();
+    for round in 0..3u64 {
+        let one: Vec<dpufw_verdict> = frames
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                let mut v = std::mem::MaybeUninit::<dpufw_verdict>::uninit();
+                // SAFETY: live firewall; the frame is readable and writable for its
+                // length; `v` is writable.
+                let s = unsafe {
+                    dpufw_firewall_process(
+                        single,
+                        p0,
+                        f.as_mut_ptr(),
+                        f.len(),
+                        round,
+                        v.as_mut_ptr(),
+                    )
+                };
+                assert_eq!(s, dpufw_status::DPUFW_OK, "{}", last_error());
+                // SAFETY: written on DPUFW_OK.
+                unsafe { v.assume_init() }
+            })
+            .collect();
+        assert_eq!(burst(bursts, p0, &frames, round), one, "round {round}");
+        // What the policy says: web passes, dns is dropped, the rest is the inbound
+        // default's (dropped, no rule); no state, no full table, no hardware.
+        let names: Vec<Option<String>> = one
+            .iter()
+            .take(4)
+            .map(|v| rule_name(single, v.rule))
+            .collect();
+        assert_eq!(names, [Some("web".into()), Some("dns".into()), None, None]);
+        let passes: Vec<bool> = one.iter().take(4).map(|v| v.pass).collect();
+        assert_eq!(passes, [true, false, false, false]);
+        assert!(
+            one.iter()
+                .all(|v| v.ct_state == dpufw_ct_state::DPUFW_CT_NONE
+                    && !v.table_full
+                    && !v.in_hardware)
+        );
+    }
+    // SAFETY: live, freed once.
+    unsafe {
+        dpufw_firewall_free(single);
+        dpufw_firewall_free(bursts);
+    }
+}
+
 #[test]
 fn counters_count_the_packets_of_counted_rules() {
     let fw = firewall(demo_policy(), DPUFW_BACKEND_SOFTWARE, ptr::null());

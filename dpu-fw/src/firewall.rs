@@ -84,7 +84,9 @@ impl Processed {
     }
 }
 
-fn passes(v: Verdict) -> bool {
+/// True if the pipes' verdict `v` lets the packet leave the firewall (anything but a
+/// drop; a full connection table may still drop it: [`Processed::passed`]).
+pub fn passes(v: Verdict) -> bool {
     !matches!(v, Verdict::Drop(_))
 }
 
