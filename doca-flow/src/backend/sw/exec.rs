@@ -750,10 +750,11 @@ impl SwBackend {
     /// outcome) to `out`, in frame order. Frames and counters are those of
     /// `process_batch_each_with_meta` (the proptests of `tests/sw_batch.rs` compare the
     /// two). On the direct path of a firewall's shape no [`Outcome`] is built for a
-    /// frame its ACL answer decides (`bench/instructions.sh`: 256 instructions per
-    /// frame with `ARGS=--brief`, 277 without). A `Vec`, not a callback: the caller's
-    /// loop over the briefs keeps its sums in registers, where a callback's captures,
-    /// behind this out-of-line call, were read and written in memory per frame.
+    /// frame its ACL answer decides (`bench/instructions.sh`: 261 instructions per
+    /// frame with `ARGS=--brief`, 283 without, at 7ef42d2). A `Vec`, not a callback:
+    /// the caller's loop over the briefs keeps its sums in registers, where a
+    /// callback's captures, behind this out-of-line call, were read and written in
+    /// memory per frame.
     ///
     /// # Panics
     /// If `metas` is shorter than `pkts`.
@@ -1157,7 +1158,7 @@ impl SwBackend {
     /// frame's prefix (`b.direct_slots`) and its answer at ACL pipe `pipe`
     /// (`b.answers`), into `b.outs`; with `BRIEF`, their briefs into `b.briefs`
     /// instead: a frame whose answer ends its walk then writes its verdict and tag
-    /// and nothing else (a whole outcome was ~40 stores per frame that a dataplane
+    /// and nothing else (a whole outcome is ~130 bytes per frame, which a dataplane
     /// never reads), one that goes on walks into its `b.outs` slot as usual.
     #[inline(always)]
     fn direct_finish<const BRIEF: bool, B: AsMut<[u8]>>(
