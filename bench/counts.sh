@@ -7,7 +7,8 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 
 # "port-0-received port-1-sent unix-time" of a DPDK process started with
 # --file-prefix=PREFIX and telemetry on (testpmd, l3fwd), read over its telemetry
-# socket.
+# socket (the time of the reading because python's start takes tens of ms: a rate
+# is over the time between two readings).
 tel_counts() { # PREFIX
   python3 - "/var/run/dpdk/$1/dpdk_telemetry.v2" <<'PY'
 import json, socket, sys, time

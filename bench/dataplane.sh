@@ -241,10 +241,6 @@ l3fwd_start() { # RULES_V4 VDEV...
   echo "l3fwd-acl: rte_acl ${alg:-method unknown: no context dump in the l3fwd log}" >&2
 }
 l3fwd_stop() { kill -INT $l3pid; wait $l3pid || true; }
-# "rx-of-port-0 tx-of-port-1 unix-time-of-the-reading" from the ethdev stats of
-# the DPDK process with file prefix PREFIX (l3fwd, testpmd), over its telemetry
-# socket (the time because python's start takes tens of ms: a rate is over the
-# time between the readings).
 # Counts "received forwarded" once all CHECK_PACKETS of check.pcap are in and
 # the forwarded count has stopped moving (5 s at most).
 settle() { # command printing "rx tx"

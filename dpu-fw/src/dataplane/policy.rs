@@ -58,7 +58,8 @@ pub struct FirewallProcessor<H: Hooks = ()> {
     /// The connection tracker's clock starts here (share it among workers).
     epoch: Instant,
     hooks: H,
-    /// The current burst's frame lengths, and its tracked packets for offload asks.
+    /// With a tracker: the current burst's frame lengths, and its tracked packets for
+    /// offload asks.
     lens: Vec<usize>,
     tracked: Vec<(usize, Processed)>,
     /// A stateless policy's briefs of the current burst.
