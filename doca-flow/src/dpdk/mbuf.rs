@@ -257,17 +257,36 @@ impl MbufBurst {
         out: &mut Vec<&'a mut [u8]>,
         pkt_lens: &mut [u32; BURST_MAX],
     ) {
+        use core::mem::MaybeUninit;
         let n = self.len;
-        let mut data = [std::ptr::null_mut(); BURST_MAX];
-        let mut lens = [0u16; BURST_MAX];
-        self.burst_data(&mut data, &mut lens, pkt_lens);
+        // Not zeroed first (a memset of 640 bytes per burst, ~0.2 ns per packet in
+        // `dpu-fw run`): the call writes the first n of each.
+        let mut data = [MaybeUninit::<*mut core::ffi::c_void>::uninit(); BURST_MAX];
+        let mut lens = [MaybeUninit::<u16>::uninit(); BURST_MAX];
+        // SAFETY: the first len slots hold valid owned mbufs (len <= BURST_MAX);
+        // the output arrays have room for BURST_MAX entries, of which the call
+        // writes the first len. The mbufs are only read.
+        unsafe {
+            sys::dsys_pktmbuf_burst_data(
+                self.ptrs.as_ptr(),
+                n as u16,
+                data.as_mut_ptr().cast(),
+                lens.as_mut_ptr().cast(),
+                pkt_lens.as_mut_ptr(),
+            )
+        };
         out.clear();
-        out.extend(data[..n].iter().zip(&lens[..n]).map(|(&p, &len)| {
-            // SAFETY: as in `slices_mut`: each pointer is a distinct valid
-            // mbuf's data with len initialised bytes, so the slices do not
-            // alias, and they borrow self mutably for 'a, so no mbuf is freed
-            // or moved while they live.
-            unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), usize::from(len)) }
+        out.extend(data[..n].iter().zip(&lens[..n]).map(|(p, len)| {
+            // SAFETY: the call above initialised data[..n] and lens[..n]. As in
+            // `slices_mut`: each pointer is a distinct valid mbuf's data with len
+            // initialised bytes, so the slices do not alias, and they borrow self
+            // mutably for 'a, so no mbuf is freed or moved while they live.
+            unsafe {
+                std::slice::from_raw_parts_mut(
+                    p.assume_init().cast::<u8>(),
+                    usize::from(len.assume_init()),
+                )
+            }
         }));
     }
 

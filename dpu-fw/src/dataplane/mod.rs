@@ -236,6 +236,7 @@ impl Dataplane {
                 decisions: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
                 slices: Vec::with_capacity(doca_flow::dpdk::BURST_MAX),
                 dropped: MbufBurst::new(),
+                pkt_lens: [0; doca_flow::dpdk::BURST_MAX],
             };
             let handle = std::thread::Builder::new()
                 .name(format!("dpu-fw-worker-{w}"))

@@ -92,6 +92,8 @@ pub(super) struct Worker {
     pub(super) slices: Vec<&'static mut [u8]>,
     /// The burst's dropped packets, freed in bulk at its end.
     pub(super) dropped: MbufBurst,
+    /// Each packet's total length in the current burst (kept, not zeroed per burst).
+    pub(super) pkt_lens: [u32; doca_flow::dpdk::BURST_MAX],
 }
 
 /// An emptied `v` with another lifetime, keeping its allocation (collecting a
@@ -172,10 +174,10 @@ impl Worker {
         let n = burst.len() as u64;
         let nports = out.len();
         self.decisions.clear();
-        let mut pkt_lens = [0u32; doca_flow::dpdk::BURST_MAX];
+        let pkt_lens = &mut self.pkt_lens;
         {
             let mut packets = recycle(std::mem::take(&mut self.slices));
-            burst.slices_and_lens(&mut packets, &mut pkt_lens);
+            burst.slices_and_lens(&mut packets, pkt_lens);
             self.processor
                 .process_burst(in_port, &mut packets, &mut self.decisions);
             self.slices = recycle(packets);
