@@ -1101,28 +1101,28 @@ impl SwBackend {
                 }
             };
             let pkt_meta = metas.map_or(0, |m| m[i]);
+            // A slot in `last` passed the check of its end below when it came in, and
+            // `acl` does not change once set: a hit needs no check.
             let slot = match last {
                 [Some((m, pr, s)), _] if m == pkt_meta && pr == present => s,
                 [_, Some((m, pr, s))] if m == pkt_meta && pr == present => s,
-                _ => match self.prefix.find(port.0, pkt_meta, present) {
-                    Ok(s) => {
-                        last = [Some((pkt_meta, present, s)), last[0]];
-                        s
-                    }
-                    Err(_) => {
+                _ => {
+                    let Ok(s) = self.prefix.find(port.0, pkt_meta, present) else {
                         covered = false;
                         break;
+                    };
+                    match self.prefix.at(s).end {
+                        End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => acl = Some(pipe),
+                        End::Done => {}
+                        End::Acl(_) | End::Unkept => {
+                            covered = false;
+                            break;
+                        }
                     }
-                },
-            };
-            match self.prefix.at(slot).end {
-                End::Acl(pipe) if acl.is_none_or(|a| a == pipe) => acl = Some(pipe),
-                End::Done => {}
-                End::Acl(_) | End::Unkept => {
-                    covered = false;
-                    break;
+                    last = [Some((pkt_meta, present, s)), last[0]];
+                    s
                 }
-            }
+            };
             // Memo slots number fewer than 256.
             *slot_of = slot as u8;
         }
