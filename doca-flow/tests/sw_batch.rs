@@ -643,6 +643,10 @@ enum MemoStep {
     Add(AclRule),
     /// Removes the n-th (modulo) live IPv4 ACL entry.
     Remove(usize),
+    /// Tags the n-th (modulo) live IPv4 ACL entry anew (0: untags it).
+    Tag(usize, u32),
+    /// Updates the n-th (modulo) live IPv4 ACL entry's fwd: to this port, or drop.
+    Update(usize, Option<u16>),
 }
 
 fn memo_step() -> impl Strategy<Value = MemoStep> {
@@ -651,6 +655,9 @@ fn memo_step() -> impl Strategy<Value = MemoStep> {
         6 => proptest::collection::vec(0usize..24, 2..70).prop_map(MemoStep::Batch),
         1 => rule.prop_filter_map("an ACL rule", |r| r.map(MemoStep::Add)),
         1 => any::<usize>().prop_map(MemoStep::Remove),
+        1 => (any::<usize>(), 0u32..3).prop_map(|(n, t)| MemoStep::Tag(n, t)),
+        1 => (any::<usize>(), proptest::option::of(0u16..PORTS))
+            .prop_map(|(n, to)| MemoStep::Update(n, to)),
     ]
 }
 
@@ -682,6 +689,18 @@ fn change(b: &mut Built, live: &mut Vec<usize>, step: &MemoStep) {
         MemoStep::Remove(n) if !live.is_empty() => {
             let i = live.remove(n % live.len());
             acl4.remove_entry(&mut q, &b.entries[i], Flags::NoWait)
+                .unwrap();
+        }
+        // Changes after the install: a memo remembers which entry answered, not what
+        // it decided, so a hit must read the entry's tag and forward as they are now.
+        MemoStep::Tag(n, tag) if !live.is_empty() => {
+            let i = live[n % live.len()];
+            b.flow.tag_entry(b.entries[i].id(), *tag).unwrap();
+        }
+        MemoStep::Update(n, to) if !live.is_empty() => {
+            let i = live[n % live.len()];
+            let fwd = to.map_or(Fwd::Drop, |p| Fwd::Port(PortId(p)));
+            acl4.update_entry(&mut q, &b.entries[i], None, None, Some(fwd), Flags::NoWait)
                 .unwrap();
         }
         _ => {}
