@@ -1,3 +1,4 @@
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use doca_sys::dpdk as sys;
@@ -257,27 +258,15 @@ impl MbufBurst {
         out: &mut Vec<&'a mut [u8]>,
         pkt_lens: &mut [u32; BURST_MAX],
     ) {
-        use core::mem::MaybeUninit;
         let n = self.len;
         // Not zeroed first (a memset of 640 bytes per burst, ~0.2 ns per packet in
         // `dpu-fw run`): the call writes the first n of each.
-        let mut data = [MaybeUninit::<*mut core::ffi::c_void>::uninit(); BURST_MAX];
-        let mut lens = [MaybeUninit::<u16>::uninit(); BURST_MAX];
-        // SAFETY: the first len slots hold valid owned mbufs (len <= BURST_MAX);
-        // the output arrays have room for BURST_MAX entries, of which the call
-        // writes the first len. The mbufs are only read.
-        unsafe {
-            sys::dsys_pktmbuf_burst_data(
-                self.ptrs.as_ptr(),
-                n as u16,
-                data.as_mut_ptr().cast(),
-                lens.as_mut_ptr().cast(),
-                pkt_lens.as_mut_ptr(),
-            )
-        };
+        let mut data = [MaybeUninit::uninit(); BURST_MAX];
+        let mut lens = [MaybeUninit::uninit(); BURST_MAX];
+        self.burst_data(&mut data, &mut lens, pkt_lens);
         out.clear();
         out.extend(data[..n].iter().zip(&lens[..n]).map(|(p, len)| {
-            // SAFETY: the call above initialised data[..n] and lens[..n]. As in
+            // SAFETY: burst_data initialised data[..n] and lens[..n]. As in
             // `slices_mut`: each pointer is a distinct valid mbuf's data with len
             // initialised bytes, so the slices do not alias, and they borrow self
             // mutably for 'a, so no mbuf is freed or moved while they live.
@@ -291,22 +280,24 @@ impl MbufBurst {
     }
 
     /// For each held mbuf `i`: its data pointer, first-segment length and total
-    /// length, into `data[i]`, `lens[i]`, `pkt_lens[i]` (one call into DPDK).
+    /// length, into `data[i]`, `lens[i]`, `pkt_lens[i]` (one call into DPDK): the
+    /// first `len` entries of each are initialised after it, the rest untouched.
     fn burst_data(
         &self,
-        data: &mut [*mut core::ffi::c_void; BURST_MAX],
-        lens: &mut [u16; BURST_MAX],
+        data: &mut [MaybeUninit<*mut core::ffi::c_void>; BURST_MAX],
+        lens: &mut [MaybeUninit<u16>; BURST_MAX],
         pkt_lens: &mut [u32; BURST_MAX],
     ) {
         // SAFETY: the first len slots hold valid owned mbufs (len <= BURST_MAX);
-        // the output arrays have room for BURST_MAX entries. The mbufs are only
+        // the output arrays have room for BURST_MAX entries, of which the call
+        // writes the first len (MaybeUninit<T> has T's layout). The mbufs are only
         // read.
         unsafe {
             sys::dsys_pktmbuf_burst_data(
                 self.ptrs.as_ptr(),
                 self.len as u16,
-                data.as_mut_ptr(),
-                lens.as_mut_ptr(),
+                data.as_mut_ptr().cast(),
+                lens.as_mut_ptr().cast(),
                 pkt_lens.as_mut_ptr(),
             )
         };
@@ -315,8 +306,8 @@ impl MbufBurst {
     /// The sum of the packets' total lengths ([`Mbuf::pkt_len`]), in one call
     /// into DPDK.
     pub fn total_len(&self) -> u64 {
-        let mut data = [std::ptr::null_mut(); BURST_MAX];
-        let mut lens = [0u16; BURST_MAX];
+        let mut data = [MaybeUninit::uninit(); BURST_MAX];
+        let mut lens = [MaybeUninit::uninit(); BURST_MAX];
         let mut pkt_lens = [0u32; BURST_MAX];
         self.burst_data(&mut data, &mut lens, &mut pkt_lens);
         pkt_lens[..self.len].iter().map(|&l| u64::from(l)).sum()
