@@ -417,6 +417,13 @@ fn bench_scaling_prints_the_table_and_refuses_bad_input() {
         out.contains("rte_acl at 1000 rules: not measured: --no-peer"),
         "{out}"
     );
+    // The optimized copy (RFC tables, --optimize-mib 16 by default): the synthetic 1k
+    // set's tables build (the work bound counts steps, so this does not depend on the
+    // machine), and the run checked their answers against the trees'.
+    assert!(out.contains("| optimized ns/pkt (MiB) |"), "{out}");
+    let row = out.lines().find(|l| l.starts_with("| 1000 | ")).unwrap();
+    assert!(row.contains(" MiB) |"), "{row}");
+    assert!(out.contains("RFC tables, at most 16 MiB"), "{out}");
 
     let o = dpu_fw(&[
         "bench",
@@ -440,6 +447,26 @@ fn bench_scaling_prints_the_table_and_refuses_bad_input() {
         out.contains("\"rte_acl_not_measured\":\"--no-peer\""),
         "{out}"
     );
+    assert!(out.contains("\"optimized\":{\"built\":"), "{out}");
+    // --optimize-mib 0: not tried, and said so.
+    let o = dpu_fw(&[
+        "bench",
+        "--scaling",
+        "--sizes",
+        "300",
+        "--packets",
+        "100",
+        "--reps",
+        "1",
+        "--no-peer",
+        "--optimize-mib",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let row = out.lines().find(|l| l.starts_with("| 300 | ")).unwrap();
+    assert!(row.contains("| not tried |"), "{row}");
+    assert!(out.contains("not tried: --optimize-mib 0"), "{out}");
 
     for (args, why) in [
         (vec!["--sizes", "1k,x"], "\"x\" is not a rule count"),

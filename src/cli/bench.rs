@@ -120,6 +120,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             heap: Some(&crate::ALLOC),
             #[cfg(not(feature = "bench-alloc"))]
             heap: None,
+            optimize_bytes: (args.optimize_mib > 0).then(|| usize::from(args.optimize_mib) << 20),
         });
     }
     let (Some(rules), Some(trace)) = (&args.rules, &args.trace) else {

@@ -11,6 +11,10 @@
 //! method of `dpu-fw bench`. `rte_acl` on the same rules and keys: build time,
 //! peak and resident memory growth across its build, and its best method's median
 //! ns/packet; every answer it gives must equal ours (a mismatch fails the run).
+//! With `--optimize-mib` above 0 (default 16, as for ClassBench sets), a copy of
+//! our classifier is also optimized ([`Classifier::optimize`]: RFC tables, what
+//! `dpu-fw run` uses for an ACL pipe when they build) and timed the same way, its
+//! answers checked against the trees'; the table says why when it was not built.
 //! Sizes are measured in the order given; `rte_acl` contexts are kept until the
 //! end so a later build's memory growth is not hidden by an earlier context's
 //! pages. Its resident growth is still a lower bound: the temporary allocations
@@ -20,7 +24,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use doca_flow::classifier::Key;
+use doca_flow::classifier::{Classifier, Key};
 use dpu_fw::bench::{self, BenchOptions, BuildMemoryMethod, HeapMeter};
 use dpu_fw::synth::{self, Profile};
 
@@ -108,6 +112,8 @@ pub(crate) struct Options {
     pub require_peer: bool,
     pub json: bool,
     pub heap: Option<&'static dyn HeapMeter>,
+    /// The byte budget for [`Classifier::optimize`]'s tables (`None`: not tried).
+    pub optimize_bytes: Option<usize>,
 }
 
 /// The seeds of the synthetic inputs (fixed: every run measures the same rules).
@@ -128,7 +134,34 @@ struct Ours {
     #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
     out: Vec<Option<u32>>,
     #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
-    classifier: doca_flow::classifier::Classifier<u32>,
+    classifier: Classifier<u32>,
+    optimized: Optimized,
+}
+
+/// Our classifier after [`Classifier::optimize`] at one size.
+enum Optimized {
+    /// `--optimize-mib 0`.
+    NotTried,
+    /// `optimize` declined, after this many seconds, for this reason.
+    NotBuilt { optimize_s: f64, why: String },
+    Built {
+        optimize_s: f64,
+        memory: u64,
+        ns: f64,
+        #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+        classifier: Classifier<u32>,
+    },
+}
+
+impl Optimized {
+    /// The optimized classifier, when it was built.
+    #[cfg_attr(not(feature = "dpdk"), allow(dead_code))]
+    fn classifier(&self) -> Option<&Classifier<u32>> {
+        match self {
+            Optimized::Built { classifier, .. } => Some(classifier),
+            _ => None,
+        }
+    }
 }
 
 /// rte_acl's figures at one size, or why there are none.
@@ -143,6 +176,8 @@ enum Peer {
         /// Median of per-round ratios rte_acl ns / ours in alternating rounds
         /// ([`dpu_fw::bench::PairedReport`]).
         paired: f64,
+        /// The same against the optimized classifier, when it was built.
+        paired_optimized: Option<f64>,
         mismatches: u64,
     },
     NotMeasured(String),
@@ -169,15 +204,64 @@ fn measure_ours(
     }
     times.sort_by(f64::total_cmp);
     let (lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
-    let mut wall = lookups.wall;
-    wall.sort_by(f64::total_cmp);
+    let optimized = match o.optimize_bytes {
+        None => Optimized::NotTried,
+        Some(budget) => optimize(&c, keys, &out, budget, bo)?,
+    };
     Ok(Ours {
         build_s: times[times.len() / 2],
         build_mem,
         method,
         memory: c.memory_bytes() as u64,
-        ns: wall[wall.len() / 2],
+        ns: median(lookups.wall),
         out,
+        classifier: c,
+        optimized,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A copy of `trees` optimized within `budget` bytes and timed on `keys`; its
+/// answers must be the trees' (`want`), or the run fails.
+fn optimize(
+    trees: &Classifier<u32>,
+    keys: &[Key<u32>],
+    want: &[Option<u32>],
+    budget: usize,
+    bo: &BenchOptions,
+) -> anyhow::Result<Optimized> {
+    eprintln!(
+        "dpu-fw bench --scaling: {} rules: optimizing a copy (RFC tables, at most {:.0} MiB) ...",
+        trees.len(),
+        budget as f64 / 1_048_576.0
+    );
+    let mut c = trees.clone();
+    let t = std::time::Instant::now();
+    let outcome = c.try_optimize(budget);
+    let optimize_s = t.elapsed().as_secs_f64();
+    if let Err(e) = outcome {
+        return Ok(Optimized::NotBuilt {
+            optimize_s,
+            why: e.to_string(),
+        });
+    }
+    let (lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
+    let bad = out.iter().zip(want).filter(|(a, b)| a != b).count();
+    if bad > 0 {
+        anyhow::bail!(
+            "the optimized classifier and the trees disagree on {bad} of {} lookups at {} rules",
+            keys.len(),
+            trees.len()
+        );
+    }
+    Ok(Optimized::Built {
+        optimize_s,
+        memory: c.memory_bytes() as u64,
+        ns: median(lookups.wall),
         classifier: c,
     })
 }
@@ -186,8 +270,13 @@ fn row_md(n: usize, ours: &Ours, peer: &Peer) -> String {
     let build_mem = ours
         .build_mem
         .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}", mib(b)));
+    let opt = match &ours.optimized {
+        Optimized::NotTried => "not tried".to_owned(),
+        Optimized::NotBuilt { .. } => "not built".to_owned(),
+        Optimized::Built { ns, memory, .. } => format!("{ns:.1} ({:.2} MiB)", mib(*memory)),
+    };
     let head = format!(
-        "| {n} | {:.1} | {:.4} | {build_mem} | {:.2} |",
+        "| {n} | {:.1} | {:.4} | {build_mem} | {:.2} | {opt} |",
         ours.ns,
         ours.build_s,
         mib(ours.memory)
@@ -200,16 +289,18 @@ fn row_md(n: usize, ours: &Ours, peer: &Peer) -> String {
             memory,
             ns,
             paired,
+            paired_optimized,
             mismatches,
         } => format!(
-            "{head} {ns:.1} ({}) | {build_s:.3} | {} | {:.2} | {paired:.2}x | {:.0}x | {mismatches} |",
+            "{head} {ns:.1} ({}) | {build_s:.3} | {} | {:.2} | {paired:.2}x | {} | {:.0}x | {mismatches} |",
             name.trim_start_matches("rte_acl "),
             build_peak.map_or_else(|| "n/a".to_owned(), |b| format!("{:.1}", mib(b))),
             mib(*memory),
+            paired_optimized.map_or_else(String::new, |p| format!("{p:.2}x")),
             build_s / ours.build_s.max(1e-9),
         ),
         Peer::NotMeasured(_) => {
-            format!("{head} not measured | | | | | | |")
+            format!("{head} not measured | | | | | | | |")
         }
     }
 }
@@ -221,6 +312,10 @@ fn row_json(n: usize, o: &Options, packets: usize, ours: &Ours, peer: &Peer) -> 
         _ => "unavailable",
     };
     let opt = |v: Option<u64>| v.map_or_else(|| "null".to_owned(), |v| v.to_string());
+    let num = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or_else(|| "null".to_owned(), |v| v.to_string())
+    };
     let peer = match peer {
         Peer::Measured {
             name,
@@ -229,18 +324,17 @@ fn row_json(n: usize, o: &Options, packets: usize, ours: &Ours, peer: &Peer) -> 
             memory,
             ns,
             paired,
+            paired_optimized,
             mismatches,
         } => format!(
             "\"rte_acl\":{{\"name\":\"{name}\",\"build_s\":{build_s},\"build_peak_bytes\":{},\
              \"memory_bytes\":{memory},\"lookup_ns_per_packet\":{ns},\"lookup_speedup\":{},\
-             \"paired_lookup_speedup\":{},\"build_speedup\":{},\"mismatches\":{mismatches}}}",
+             \"paired_lookup_speedup\":{},\"paired_optimized_lookup_speedup\":{},\
+             \"build_speedup\":{},\"mismatches\":{mismatches}}}",
             opt(*build_peak),
             ns / ours.ns,
-            if paired.is_finite() {
-                paired.to_string()
-            } else {
-                "null".to_owned()
-            },
+            num(Some(*paired)),
+            num(*paired_optimized),
             build_s / ours.build_s.max(1e-9),
         ),
         Peer::NotMeasured(why) => format!(
@@ -248,10 +342,26 @@ fn row_json(n: usize, o: &Options, packets: usize, ours: &Ours, peer: &Peer) -> 
             why.replace('\\', "\\\\").replace('"', "'")
         ),
     };
+    let optimized = match &ours.optimized {
+        Optimized::NotTried => "null".to_owned(),
+        Optimized::NotBuilt { optimize_s, why } => format!(
+            "{{\"built\":false,\"not_built\":\"{}\",\"optimize_s\":{optimize_s}}}",
+            why.replace('\\', "\\\\").replace('"', "'")
+        ),
+        Optimized::Built {
+            optimize_s,
+            memory,
+            ns,
+            ..
+        } => format!(
+            "{{\"built\":true,\"not_built\":null,\"optimize_s\":{optimize_s},\
+             \"memory_bytes\":{memory},\"lookup_ns_per_packet\":{ns}}}"
+        ),
+    };
     format!(
         "{{\"profile\":\"{}\",\"rules\":{n},\"packets\":{packets},\"build_s\":{},\
          \"build_memory_bytes\":{},\"build_memory_method\":\"{method}\",\"memory_bytes\":{},\
-         \"lookup_ns_per_packet\":{},{peer}}}",
+         \"lookup_ns_per_packet\":{},\"optimized\":{optimized},{peer}}}",
         o.profile.name(),
         ours.build_s,
         opt(ours.build_mem),
@@ -275,14 +385,15 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
             MISS_SHARE * 100.0
         );
         println!(
-            "| rules | ours ns/pkt | ours build s | ours build MiB | ours MiB | rte_acl ns/pkt \
-             | rte_acl build s | rte_acl build MiB | rte_acl MiB | lookup speedup (paired) | build speedup \
-             | mismatches vs rte_acl |"
+            "| rules | ours ns/pkt | ours build s | ours build MiB | ours MiB | optimized ns/pkt (MiB) \
+             | rte_acl ns/pkt | rte_acl build s | rte_acl build MiB | rte_acl MiB | lookup speedup (paired) \
+             | optimized speedup (paired) | build speedup | mismatches vs rte_acl |"
         );
-        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let _ = stdout.flush();
     }
     let mut notes = Vec::new();
+    let mut not_optimized = Vec::new();
     let mut bad = 0u64;
     for &n in &o.sizes {
         eprintln!("dpu-fw bench --scaling: {n} rules: generating ...");
@@ -303,6 +414,14 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
         if let Peer::NotMeasured(why) = p {
             notes.push((n, why));
         }
+        if let Optimized::NotBuilt { optimize_s, why } = &ours.optimized {
+            not_optimized.push((n, *optimize_s, why.clone()));
+        }
+    }
+    for (n, s, why) in &not_optimized {
+        if !o.json {
+            println!("optimized at {n} rules: not built after {s:.3} s: {why}");
+        }
     }
     for (n, why) in &notes {
         // On stdout with the table, so a reader of the table sees it.
@@ -317,14 +436,19 @@ pub(crate) fn run(o: &Options) -> anyhow::Result<ExitCode> {
              MiB = resident growth across its build, a lower bound (its EAL heap reuses pages an \
              earlier size's build freed, so it can read 0); lookups: median of {} repetitions, \
              rte_acl's best of scalar/sse/avx2/avx512x16/avx512x32/neon, as the CPU allows; \
-             lookup speedup = median of per-round ratios rte_acl / ours over alternating rounds \
-             of that method and ours)",
+             optimized = a copy after Classifier::optimize (RFC tables, {}), its answers checked \
+             against the trees'; lookup speedup = median of per-round ratios rte_acl / ours over \
+             alternating rounds of that method and ours)",
             if o.heap.is_some() {
                 "heap peak"
             } else {
                 "peak RSS growth"
             },
-            o.reps
+            o.reps,
+            o.optimize_bytes.map_or_else(
+                || "not tried: --optimize-mib 0".to_owned(),
+                |b| format!("at most {:.0} MiB", b as f64 / 1_048_576.0)
+            ),
         );
     }
     if bad > 0 {
@@ -483,7 +607,14 @@ mod peer {
                 )));
             }
             eprintln!("dpu-fw bench --scaling: {n} rules: alternating rounds against rte_acl ...");
-            let paired = paired_rounds(bo, &ours.classifier, None, keys, &run.ctx, &acl_keys);
+            let paired = paired_rounds(
+                bo,
+                &ours.classifier,
+                ours.optimized.classifier(),
+                keys,
+                &run.ctx,
+                &acl_keys,
+            );
             let f = Figures::Measured {
                 name: run.report.name,
                 build_s: run.report.build_s,
@@ -491,6 +622,7 @@ mod peer {
                 memory: run.report.memory_bytes,
                 ns: run.report.lookup_ns_per_packet,
                 paired: paired.speedup,
+                paired_optimized: paired.optimized_speedup,
                 mismatches,
             };
             self.kept.push(run.ctx);
