@@ -178,7 +178,7 @@ impl<H: Hooks> Processor for FirewallProcessor<H> {
             return;
         };
         // Summed over the burst and told once, not a hook call (a load and a store of
-        // a shared counter) per packet; in turns that measured at most 2% (BENCHMARKS).
+        // a shared counter) per packet; in turns that measured at most 2% (docs/performance.md).
         let (mut defaults, mut default_bytes) = (0u64, 0u64);
         if self.fw.tracker().is_none() {
             // A stateless policy: each frame's verdict and rule is all this reads, so

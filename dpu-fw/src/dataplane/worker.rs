@@ -12,7 +12,7 @@ use super::{Disposition, PortCounters, Processor};
 /// allocates and resets a whole request's mbufs before copying the first packet in,
 /// which for 64 at once, with the mbufs on 4 KiB pages (`--no-huge`), cost `dpu-fw
 /// run` ~4.5% of its packet rate against two calls of 32; on hugepages the two are
-/// alike (BENCHMARKS.md, "Receive calls of 32").
+/// alike (docs/performance.md, "Receive calls of 32").
 pub(super) const RX_CALL: u16 = 32;
 
 /// Receives from `rx` into `burst` (empty) in calls of [`RX_CALL`] while they come
