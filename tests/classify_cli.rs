@@ -425,18 +425,23 @@ fn bench_scaling_prints_the_table_and_refuses_bad_input() {
     assert!(row.contains(" MiB) |"), "{row}");
     assert!(out.contains("RFC tables, at most 16 MiB"), "{out}");
 
-    let o = dpu_fw(&[
-        "bench",
-        "--scaling",
-        "--sizes",
-        "300",
-        "--packets",
-        "100",
-        "--reps",
-        "1",
-        "--json",
-        "--no-peer",
-    ]);
+    // A 300-rule run with `extra` arguments.
+    let small = |extra: &[&str]| {
+        let mut a = vec![
+            "bench",
+            "--scaling",
+            "--sizes",
+            "300",
+            "--packets",
+            "100",
+            "--reps",
+            "1",
+            "--no-peer",
+        ];
+        a.extend(extra);
+        dpu_fw(&a)
+    };
+    let o = small(&["--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(
@@ -449,19 +454,7 @@ fn bench_scaling_prints_the_table_and_refuses_bad_input() {
     );
     assert!(out.contains("\"optimized\":{\"built\":"), "{out}");
     // --optimize-mib 0: not tried, and said so.
-    let o = dpu_fw(&[
-        "bench",
-        "--scaling",
-        "--sizes",
-        "300",
-        "--packets",
-        "100",
-        "--reps",
-        "1",
-        "--no-peer",
-        "--optimize-mib",
-        "0",
-    ]);
+    let o = small(&["--optimize-mib", "0"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     let row = out.lines().find(|l| l.starts_with("| 300 | ")).unwrap();
