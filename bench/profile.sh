@@ -5,8 +5,9 @@
 # cpu-clock` for SECS seconds, reads its forwarded count before and after, and
 # prints its rate and each library's (then each symbol's) share of the samples in
 # ns per packet. What the profiles in BENCHMARKS.md and docs/performance.md
-# ("Where a packet's time goes") were read from; compare two contestants by running it twice (the VM's speed
-# moves between runs: the shares, not the absolute ns, compare).
+# ("Where a packet's time goes") were read from; compare two contestants by
+# running it twice (the VM's speed moves between runs: the shares, not the
+# absolute ns, compare).
 #
 #   bash bench/profile.sh policy            # dpu-fw run with SET's policy (default acl1_1k)
 #   bash bench/profile.sh testpmd           # dpdk-testpmd --forward-mode=io

@@ -34,7 +34,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use doca_flow::classifier::{Classifier, ClassifierError, Key, Rule};
+use doca_flow::classifier::{Classifier, ClassifierError, Key, NotOptimized, Rule};
 
 use crate::classbench::{self, ClassBenchError};
 use crate::synth::SplitMix64;
@@ -319,9 +319,22 @@ pub fn measure_build(
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// The median of `v` (sorted in place; 0 when empty).
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+/// A copy of `c` after [`Classifier::try_optimize`] within `budget` bytes, the
+/// seconds that took, and its outcome (on `Err` the copy is still the trees).
+pub fn optimized_copy(
+    c: &Classifier<u32>,
+    budget: usize,
+) -> (Classifier<u32>, f64, Result<(), NotOptimized>) {
+    let mut o = c.clone();
+    let t = Instant::now();
+    let outcome = o.try_optimize(budget);
+    (o, t.elapsed().as_secs_f64(), outcome)
 }
 
 /// Nanoseconds this thread has run on a CPU (Linux
@@ -429,10 +442,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let mismatches = count_mismatches(&out, want.as_ref());
 
     let optimized = opts.optimize_bytes.map(|budget| {
-        let mut o = c.clone();
-        let t = Instant::now();
-        let outcome = o.try_optimize(budget);
-        let optimize_s = t.elapsed().as_secs_f64();
+        let (o, optimize_s, outcome) = optimized_copy(&c, budget);
         let built = outcome.is_ok();
         let mut report = OptimizedReport {
             budget_bytes: budget as u64,

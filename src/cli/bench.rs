@@ -98,6 +98,7 @@ fn parse_pct(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let optimize_bytes = (args.optimize_mib > 0).then(|| usize::from(args.optimize_mib) << 20);
     if args.conntrack {
         let text = super::bench_ct::run(&super::bench_ct::Options {
             connections: args.connections,
@@ -120,7 +121,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             heap: Some(&crate::ALLOC),
             #[cfg(not(feature = "bench-alloc"))]
             heap: None,
-            optimize_bytes: (args.optimize_mib > 0).then(|| usize::from(args.optimize_mib) << 20),
+            optimize_bytes,
         });
     }
     let (Some(rules), Some(trace)) = (&args.rules, &args.trace) else {
@@ -133,7 +134,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     opts.churn_pct = args.churn;
     opts.reps = usize::from(args.reps);
-    opts.optimize_bytes = (args.optimize_mib > 0).then(|| usize::from(args.optimize_mib) << 20);
+    opts.optimize_bytes = optimize_bytes;
     // Exact build memory from the counting allocator when this binary has one.
     #[cfg(feature = "bench-alloc")]
     {

@@ -203,7 +203,7 @@ fn measure_ours(
         times.push(s);
     }
     times.sort_by(f64::total_cmp);
-    let (lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
+    let (mut lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
     let optimized = match o.optimize_bytes {
         None => Optimized::NotTried,
         Some(budget) => optimize(&c, keys, &out, budget, bo)?,
@@ -213,16 +213,11 @@ fn measure_ours(
         build_mem,
         method,
         memory: c.memory_bytes() as u64,
-        ns: median(lookups.wall),
+        ns: bench::median(&mut lookups.wall),
         out,
         classifier: c,
         optimized,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A copy of `trees` optimized within `budget` bytes and timed on `keys`; its
@@ -239,17 +234,14 @@ fn optimize(
         trees.len(),
         budget as f64 / 1_048_576.0
     );
-    let mut c = trees.clone();
-    let t = std::time::Instant::now();
-    let outcome = c.try_optimize(budget);
-    let optimize_s = t.elapsed().as_secs_f64();
+    let (c, optimize_s, outcome) = bench::optimized_copy(trees, budget);
     if let Err(e) = outcome {
         return Ok(Optimized::NotBuilt {
             optimize_s,
             why: e.to_string(),
         });
     }
-    let (lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
+    let (mut lookups, out) = bench::time_lookups(&c, keys, bo.burst, bo.reps, bo.min_rep_time);
     let bad = out.iter().zip(want).filter(|(a, b)| a != b).count();
     if bad > 0 {
         anyhow::bail!(
@@ -261,7 +253,7 @@ fn optimize(
     Ok(Optimized::Built {
         optimize_s,
         memory: c.memory_bytes() as u64,
-        ns: median(lookups.wall),
+        ns: bench::median(&mut lookups.wall),
         classifier: c,
     })
 }
