@@ -298,8 +298,9 @@ fn acl_port_ranges_prefixes_and_priority() {
 }
 
 /// A batch of at least `ACL_OPTIMIZE_MIN_OPS` ACL changes in one `entries_process` puts
-/// the pipe on RFC tables; a single change puts it back on its trees; answers stay the
-/// same throughout, and the same as a backend with the tables turned off.
+/// the pipe on RFC tables; a few single changes keep them (combined with the changes);
+/// more insertions than the tables combine put the pipe back on its trees; answers stay
+/// the same throughout, and the same as a backend with the tables turned off.
 #[test]
 fn acl_batches_get_rfc_tables_and_answers_do_not_change() {
     let n = doca_flow::ACL_OPTIMIZE_MIN_OPS as u8 + 36;
@@ -363,7 +364,8 @@ fn acl_batches_get_rfc_tables_and_answers_do_not_change() {
         );
     };
     same("RFC tables");
-    // Rule 3 (drops its port) goes: one change puts the pipe back on its trees.
+    // Rule 3 (drops its port) goes: the tables stay, and answer its packets by the
+    // rules left (the tables' own answer was removed).
     acl.remove_entry(&mut q, &entries[3], Flags::NoWait)
         .unwrap();
     p0.entries_process(&mut q, 0).unwrap();
@@ -371,8 +373,8 @@ fn acl_batches_get_rfc_tables_and_answers_do_not_change() {
         .unwrap();
     p0s.entries_process(&mut qs, 0).unwrap();
     assert!(
-        !fast.sw().acl_optimized(acl.id()),
-        "one change drops the tables"
+        fast.sw().acl_optimized(acl.id()),
+        "one change keeps the tables"
     );
     let f = PacketBuilder::tcp4(ip(10, 3, 1, 2), ip(1, 1, 1, 1), 5, 1003).build();
     assert_eq!(
@@ -380,7 +382,37 @@ fn acl_batches_get_rfc_tables_and_answers_do_not_change() {
         OUT_VERDICT,
         "rule 3 gone: the catch-all forwards"
     );
-    same("trees after one removal");
+    same("tables after one removal");
+    // Rules inserted one at a time, above everything (priority 0): source 10.i.0.0/16,
+    // any port, dropping, for sources the frames use. Each is answered beside the
+    // tables until there are more than the tables combine (8), then by the trees.
+    let mut optimized_after = Vec::new();
+    for i in 0..10u8 {
+        let e = AclEntry::new(
+            Prefix::new(IpAddr::from(ip(10, 2 * i + 1, 0, 0)), 16).unwrap(),
+            Prefix::ANY_V4,
+            0,
+            Fwd::Drop,
+        )
+        .proto(6);
+        let _added = acl.add_entry(&mut q, e.clone(), Flags::NoWait).unwrap();
+        p0.entries_process(&mut q, 0).unwrap();
+        let _added_s = acls.add_entry(&mut qs, e, Flags::NoWait).unwrap();
+        p0s.entries_process(&mut qs, 0).unwrap();
+        optimized_after.push(fast.sw().acl_optimized(acl.id()));
+        same(&format!("{} rules inserted", i + 1));
+    }
+    assert_eq!(
+        optimized_after,
+        [true, true, true, true, true, true, true, true, false, false],
+        "the tables answer beside up to 8 inserted rules"
+    );
+    let f = PacketBuilder::tcp4(ip(10, 1, 1, 2), ip(1, 1, 1, 1), 5, 1001).build();
+    assert_eq!(
+        run(&fast, 0, f),
+        Verdict::Drop(DropReason::Fwd),
+        "an inserted rule outranks rule 1"
+    );
 }
 
 const OUT_VERDICT: Verdict = Verdict::Port(PortId(1));

@@ -165,6 +165,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .unwrap_or(0)
             > 0
         || report
+            .optimized
+            .as_ref()
+            .and_then(|o| o.edited.as_ref())
+            .and_then(|e| e.mismatches)
+            .unwrap_or(0)
+            > 0
+        || report
             .churn
             .as_ref()
             .and_then(|c| c.mismatches)

@@ -50,7 +50,7 @@ use std::collections::HashMap;
 pub use rfc::{NotOptimized, RFC_MAX_RULES};
 
 pub use crate::net::{Addr, PortRange, Prefix};
-use tree::{Engine, LeafRule};
+use tree::{Engine, KeyColumns, LeafRule};
 
 /// A 5-tuple classification rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,8 +147,126 @@ pub struct Classifier<A: Addr> {
     /// trees' leaf form (masks precomputed): scanned in order, cheaper than any
     /// tree walk (a firewall's ACL pipe often holds a handful of rules).
     linear: Option<Vec<LeafRule<A>>>,
-    /// The RFC snapshot built by [`Classifier::optimize`]; dropped by every update.
-    fast: Option<Box<rfc::Rfc>>,
+    /// The RFC snapshot built by [`Classifier::optimize`] and the updates since,
+    /// which lookups combine with it until there are too many ([`Fast`]).
+    fast: Option<Box<Fast<A>>>,
+}
+
+/// The most rules inserted since [`Classifier::optimize`] that lookups scan beside its
+/// tables (a key tests those that outrank the tables' answer): one more drops the
+/// tables, and lookups go to the trees until the next `optimize`.
+const ADDED_MAX: usize = 8;
+
+/// The RFC tables of [`Classifier::optimize`] (a snapshot of the rules then) and the
+/// updates since, so that a few rule changes between two `optimize`s keep lookups on
+/// the tables: a key's answer is the tables' unless a rule inserted since outranks it
+/// and matches (`added`, scanned in rank order), or the tables' rule was removed since
+/// (then the trees, kept up to date from the first update on, answer the key). More
+/// than [`ADDED_MAX`] insertions, or removals of more than an eighth of the snapshot,
+/// drop the tables.
+#[derive(Clone, Debug)]
+struct Fast<A: Addr> {
+    rfc: rfc::Rfc,
+    /// Whether any update came since the snapshot; the fields below are empty until
+    /// the first.
+    changed: bool,
+    /// Per snapshot rule (the tables' rank order): its rank, and whether it was
+    /// removed since.
+    ranks: Vec<u64>,
+    removed: Vec<bool>,
+    removed_count: usize,
+    /// Snapshot rule id -> its index in the tables' rank order.
+    index_of: HashMap<u32, u32>,
+    /// Rules inserted since the snapshot (and still in the set), by ascending rank, and
+    /// per rule how many snapshot rules outrank it (where it falls in the tables' rank
+    /// order).
+    added: Vec<LeafRule<A>>,
+    added_pos: Vec<u32>,
+}
+
+impl<A: Addr> Fast<A> {
+    fn new(rfc: rfc::Rfc) -> Self {
+        Fast {
+            rfc,
+            changed: false,
+            ranks: Vec::new(),
+            removed: Vec::new(),
+            removed_count: 0,
+            index_of: HashMap::new(),
+            added: Vec::new(),
+            added_pos: Vec::new(),
+        }
+    }
+
+    /// Adds `rule`, inserted since the snapshot (after [`Fast::start_changes`]).
+    fn add(&mut self, rule: &Rule<A>) {
+        let rank = rule.rank();
+        let at = self.added.partition_point(|r| r.rank < rank);
+        self.added.insert(at, LeafRule::new(rule));
+        let pos = self.ranks.partition_point(|&x| x < rank);
+        self.added_pos.insert(at, pos as u32);
+    }
+
+    /// Takes out `id` if it was inserted since the snapshot; false otherwise.
+    fn take_added(&mut self, id: u32) -> bool {
+        match self.added.iter().position(|r| r.rank as u32 == id) {
+            Some(at) => {
+                self.added.remove(at);
+                self.added_pos.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records what the snapshot holds, before the first update (`rules`: the set
+    /// the snapshot was built from, which is the set until then).
+    fn start_changes(&mut self, rules: &HashMap<u32, Rule<A>>) {
+        let ids = self.rfc.ids();
+        self.ranks = ids.iter().map(|id| rules[id].rank()).collect();
+        self.removed = vec![false; ids.len()];
+        self.index_of = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        self.changed = true;
+    }
+
+    /// Whether the changes are few enough to keep answering from the tables.
+    fn within_bounds(&self) -> bool {
+        self.added.len() <= ADDED_MAX && self.removed_count <= self.ranks.len() / 8
+    }
+
+    /// The answer for `key` given the tables' answer `base` (an index): `Err` when the
+    /// trees must answer (the tables' rule was removed).
+    #[inline]
+    fn combine(&self, key: &Key<A>, base: Option<u32>) -> Result<Option<u32>, ()> {
+        let best = match base {
+            Some(i) if self.removed[i as usize] => return Err(()),
+            Some(i) => self.ranks[i as usize],
+            None => u64::MAX,
+        };
+        // `added` is in rank order: the first match that outranks the tables' rule
+        // wins; a rank's low 32 bits are the rule's id.
+        let newer = self
+            .added
+            .iter()
+            .take_while(|r| r.rank < best)
+            .find(|r| r.matches(key));
+        Ok(Some(newer.map_or(best, |r| r.rank))
+            .filter(|&r| r != u64::MAX)
+            .map(|r| r as u32))
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.rfc.memory_bytes()
+            + self.ranks.capacity() * size_of::<u64>()
+            + self.removed.capacity()
+            + self.index_of.capacity() * (2 * size_of::<u32>() + 8)
+            + self.added.capacity() * size_of::<LeafRule<A>>()
+            + self.added_pos.capacity() * size_of::<u32>()
+    }
 }
 
 /// The first rule of the scan list that matches `key` (the list is in rank order;
@@ -229,8 +347,94 @@ impl<A: Addr> Classifier<A> {
     #[inline]
     pub fn classify(&self, key: &Key<A>) -> Option<u32> {
         if let Some(f) = &self.fast {
-            return f.classify(key);
+            if !f.changed {
+                return f.rfc.classify(key);
+            }
+            if let Ok(a) = f.combine(key, f.rfc.classify_index(key)) {
+                return a;
+            }
         }
+        self.classify_current(key)
+    }
+
+    /// [`Classifier::classify_batch`] when the tables answer with updates since: the
+    /// tables' answers, then per inserted rule (rank order) a branch-free pass over the
+    /// keys that it matches and outranks their answer, then the keys whose tables' rule
+    /// was removed, looked up together in the trees.
+    fn classify_batch_changed(&self, f: &Fast<A>, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        const GROUP: usize = 64;
+        // A key's best so far as one `u32` that orders like ranks: the tables' rule of
+        // index `i` is `32 i + 16`, an inserted rule `j` (of `added`) that `p` snapshot
+        // rules outrank is `32 p + j` (so below the snapshot rule it precedes, and in
+        // rank order among the inserted ones: `j` < 8 < 16), no match `u32::MAX`. At
+        // most 16384 x 32 + 16: no overflow.
+        const SNAP: u32 = 16;
+        let Some(&first) = keys.first() else {
+            return;
+        };
+        f.rfc.classify_batch_index(keys, out);
+        let mut cols = KeyColumns::<A, GROUP>::new();
+        let mut best = [u32::MAX; GROUP];
+        let mut gone = [0u32; GROUP];
+        let mut gone_keys = [first; GROUP];
+        let mut gone_out = [None; GROUP];
+        let ids = f.rfc.ids();
+        for (ks, os) in keys.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+            let n = ks.len();
+            let mut ng = 0;
+            for (i, (o, b)) in os.iter().zip(&mut best).enumerate() {
+                let (code, removed) = match *o {
+                    Some(ix) => (32 * ix + SNAP, f.removed[ix as usize]),
+                    None => (u32::MAX, false),
+                };
+                *b = code;
+                gone[ng] = i as u32;
+                ng += usize::from(removed);
+            }
+            if !f.added.is_empty() {
+                cols.fill(ks);
+            }
+            for (j, (r, &p)) in f.added.iter().zip(&f.added_pos).enumerate() {
+                r.lower_where_matching(&cols, n, 32 * p + j as u32, &mut best);
+            }
+            for (o, &b) in os.iter_mut().zip(&best[..n]) {
+                *o = if b == u32::MAX {
+                    None
+                } else if b & SNAP != 0 {
+                    ids.get((b / 32) as usize).copied()
+                } else {
+                    // A rank's low 32 bits are the rule's id.
+                    f.added.get((b % 32) as usize).map(|r| r.rank as u32)
+                };
+            }
+            if ng > 0 {
+                for (g, &i) in gone_keys.iter_mut().zip(&gone[..ng]) {
+                    *g = ks[i as usize];
+                }
+                self.classify_batch_current(&gone_keys[..ng], &mut gone_out[..ng]);
+                for (&i, &a) in gone[..ng].iter().zip(&gone_out[..ng]) {
+                    os[i as usize] = a;
+                }
+            }
+        }
+    }
+
+    /// [`Classifier::classify_batch`] on the scan list or the trees.
+    fn classify_batch_current(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        match &self.linear {
+            Some(l) => {
+                for (k, o) in keys.iter().zip(out) {
+                    *o = scan(l, k);
+                }
+            }
+            None => self.engine.classify_batch(keys, out),
+        }
+    }
+
+    /// [`Classifier::classify`] on the scan list or the trees (which are up to date
+    /// unless tables without updates answer).
+    #[inline]
+    fn classify_current(&self, key: &Key<A>) -> Option<u32> {
         match &self.linear {
             Some(l) => scan(l, key),
             None => self.engine.classify(key),
@@ -249,17 +453,14 @@ impl<A: Addr> Classifier<A> {
             "classify_batch: keys and out differ in length"
         );
         if let Some(f) = &self.fast {
-            f.classify_batch(keys, out);
+            if !f.changed {
+                f.rfc.classify_batch(keys, out);
+                return;
+            }
+            self.classify_batch_changed(f, keys, out);
             return;
         }
-        match &self.linear {
-            Some(l) => {
-                for (k, o) in keys.iter().zip(out) {
-                    *o = scan(l, k);
-                }
-            }
-            None => self.engine.classify_batch(keys, out),
-        }
+        self.classify_batch_current(keys, out);
     }
 
     /// Builds lookup tables for the current rule set that answer faster than the
@@ -270,17 +471,21 @@ impl<A: Addr> Classifier<A> {
     /// whether they were built; [`Classifier::try_optimize`] says why not.
     ///
     /// The tables replace the trees (which are dropped, so the footprint is the
-    /// tables' and the rule map's) until the next [`insert`](Self::insert) or
+    /// tables' and the rule map's) until the first [`insert`](Self::insert) or
     /// [`remove`](Self::remove): that update rebuilds the trees from the rule map
-    /// (a full build: about a millisecond for 1k rules) and drops the tables;
-    /// later updates are the trees' usual in-place ones, and lookups stay exact
-    /// throughout. Building the tables costs far more than an update (5-150 ms for
+    /// (a full build: about a millisecond for 1k rules), and later updates are the
+    /// trees' usual in-place ones. The tables stay and keep answering, combined with
+    /// the updates since (a key's answer is the tables' unless a rule inserted since
+    /// outranks it and matches, or the tables' rule was removed, when the trees
+    /// answer), until more than 8 rules were inserted or more than an eighth of the
+    /// snapshot removed: then they are dropped and the trees answer. Lookups stay
+    /// exact throughout. Building the tables costs far more than an update (5-150 ms for
     /// the ClassBench 1k sets, 0.3-0.5 s for acl1_10k, see `docs/classifier.md`),
     /// so call it after a batch of changes, not after each. A set whose tables are
     /// not built keeps its trees, unchanged; the build gives up within about a
     /// second on sets whose classes are too costly to combine (ClassBench's
     /// fw1_10k and ipc1_10k). Calling it again with no update in between does
-    /// nothing.
+    /// nothing; after updates it builds the tables anew.
     pub fn optimize(&mut self, max_bytes: usize) -> bool {
         self.try_optimize(max_bytes).is_ok()
     }
@@ -290,7 +495,7 @@ impl<A: Addr> Classifier<A> {
     /// # Errors
     /// [`NotOptimized`] names the reason; the classifier is unchanged.
     pub fn try_optimize(&mut self, max_bytes: usize) -> Result<(), NotOptimized> {
-        if self.fast.is_some() {
+        if self.fast.as_ref().is_some_and(|f| !f.changed) {
             return Ok(());
         }
         if A::BITS != 32 {
@@ -308,16 +513,45 @@ impl<A: Addr> Classifier<A> {
             });
         }
         let rules = self.all_rules();
-        self.fast = Some(Box::new(rfc::Rfc::build(&rules, max_bytes)?));
-        // Lookups use the tables now; the first update rebuilds the trees.
+        let rfc = rfc::Rfc::build(&rules, max_bytes)?;
+        self.fast = Some(Box::new(Fast::new(rfc)));
+        // Lookups use the tables now; the first update after them rebuilds the trees.
         self.engine = Engine::new();
+        self.linear = None;
         Ok(())
     }
 
-    /// Whether lookups use the tables of [`Classifier::optimize`] (built, and no
-    /// update since).
+    /// Whether lookups use the tables of [`Classifier::optimize`] (built, and not
+    /// dropped by more updates since than they are combined with).
     pub fn is_optimized(&self) -> bool {
         self.fast.is_some()
+    }
+
+    /// Whether the tables of [`Classifier::optimize`] answer with no update since (a
+    /// new `optimize` would change nothing).
+    pub(crate) fn is_optimized_unchanged(&self) -> bool {
+        self.fast.as_ref().is_some_and(|f| !f.changed)
+    }
+
+    /// Before an update (`rules` not yet changed): when the tables answer with no
+    /// update since, the trees they replaced must come back (`rebuild` them after the
+    /// change) and the tables start recording changes. True if the caller must
+    /// rebuild.
+    fn tables_first_change(&mut self) -> bool {
+        match &mut self.fast {
+            Some(f) if !f.changed => {
+                f.start_changes(&self.rules);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// After an update: drops the tables when the changes outgrew them.
+    fn tables_check_bounds(&mut self) {
+        if self.fast.as_ref().is_some_and(|f| !f.within_bounds()) {
+            self.fast = None;
+        }
     }
 
     /// Diagnostics for tuning: per key, partitions visited, tree levels
@@ -325,7 +559,12 @@ impl<A: Addr> Classifier<A> {
     #[doc(hidden)]
     pub fn debug_stats(&self, keys: &[Key<A>]) -> String {
         if let Some(f) = &self.fast {
-            return format!("RFC tables: {f:?}");
+            return format!(
+                "RFC tables: {:?}, {} rules inserted and {} removed since",
+                f.rfc,
+                f.added.len(),
+                f.removed_count
+            );
         }
         if let Some(l) = &self.linear {
             return format!("scan list of {} rules", l.len());
@@ -343,35 +582,58 @@ impl<A: Addr> Classifier<A> {
         if self.rules.contains_key(&rule.id) {
             return Err(ClassifierError::DuplicateId { id: rule.id });
         }
+        let first = self.tables_first_change();
         self.rules.insert(rule.id, rule);
-        if self.fast.take().is_some() {
+        if let Some(f) = &mut self.fast {
+            f.add(&rule);
+        }
+        if first {
             // The trees were dropped for the tables: rebuild them, rule included.
             self.rebuild(self.all_rules());
-            return Ok(());
-        }
-        match &mut self.linear {
-            Some(l) if l.len() < LINEAR_MAX => {
-                let at = l.partition_point(|r| r.rank < rule.rank());
-                l.insert(at, LeafRule::new(&rule));
+        } else {
+            match &mut self.linear {
+                Some(l) if l.len() < LINEAR_MAX => {
+                    let at = l.partition_point(|r| r.rank < rule.rank());
+                    l.insert(at, LeafRule::new(&rule));
+                }
+                Some(_) => self.rebuild(self.all_rules()),
+                None => self.engine.insert(&rule),
             }
-            Some(_) => self.rebuild(self.all_rules()),
-            None => self.engine.insert(&rule),
         }
+        self.tables_check_bounds();
         Ok(())
     }
 
     /// Removes the rule with this id and returns it (`None` if absent).
     pub fn remove(&mut self, id: u32) -> Option<Rule<A>> {
+        if !self.rules.contains_key(&id) {
+            return None;
+        }
+        let first = self.tables_first_change();
         let rule = self.rules.remove(&id)?;
-        if self.fast.take().is_some() {
+        if let Some(f) = &mut self.fast {
+            // A rule inserted since the snapshot leaves `added`; one of the snapshot's
+            // (never both: a snapshot rule inserted again was removed first) is marked.
+            if !f.take_added(id) {
+                if let Some(&i) = f.index_of.get(&id) {
+                    let i = i as usize;
+                    if !f.removed[i] {
+                        f.removed[i] = true;
+                        f.removed_count += 1;
+                    }
+                }
+            }
+        }
+        if first {
             self.rebuild(self.all_rules());
-            return Some(rule);
+        } else {
+            match &mut self.linear {
+                Some(l) => l.retain(|r| r.rank as u32 != id),
+                None if self.rules.len() <= LINEAR_MAX / 2 => self.rebuild(self.all_rules()),
+                None => self.engine.remove(&rule),
+            }
         }
-        match &mut self.linear {
-            Some(l) => l.retain(|r| r.rank as u32 != id),
-            None if self.rules.len() <= LINEAR_MAX / 2 => self.rebuild(self.all_rules()),
-            None => self.engine.remove(&rule),
-        }
+        self.tables_check_bounds();
         Some(rule)
     }
 

@@ -768,10 +768,30 @@ impl Rfc {
         (f != NONE).then(|| unsafe { *self.ids.get_unchecked(usize::from(f)) })
     }
 
+    /// The index (rank order, as [`Rfc::ids`] holds them) of the rule at `pos`, a
+    /// position [`Rfc::phase2`] gave.
+    #[inline(always)]
+    fn answer_index(&self, pos: u32) -> Option<u32> {
+        // SAFETY: `pos` came from `Blocks::position` of classes of `t2` (`phase2`).
+        let f = unsafe { self.last.at(pos) };
+        (f != NONE).then_some(u32::from(f))
+    }
+
     /// The id of the first matching rule by rank.
     #[inline]
     pub(crate) fn classify<A: Addr>(&self, k: &Key<A>) -> Option<u32> {
         self.answer(self.phase2(self.phase1(k)))
+    }
+
+    /// The index of the first matching rule by rank (into [`Rfc::ids`]).
+    #[inline]
+    pub(crate) fn classify_index<A: Addr>(&self, k: &Key<A>) -> Option<u32> {
+        self.answer_index(self.phase2(self.phase1(k)))
+    }
+
+    /// The rules' ids in rank order: what an index of [`Rfc::classify_index`] names.
+    pub(crate) fn ids(&self) -> &[u32] {
+        &self.ids
     }
 
     /// `out[i] = self.classify(&keys[i])`, in four passes over each group of keys:
@@ -782,6 +802,18 @@ impl Rfc {
     /// block index and the block in one, were 8% slower on acl1_10k's 11.5 MiB of
     /// tables; a fifth pass splitting phase 0 from phase 1 was slower everywhere.)
     pub(crate) fn classify_batch<A: Addr>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        self.batch::<true, A>(keys, out);
+    }
+
+    /// [`Rfc::classify_batch`] giving each key's [`Rfc::classify_index`] instead of
+    /// its id.
+    pub(crate) fn classify_batch_index<A: Addr>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
+        self.batch::<false, A>(keys, out);
+    }
+
+    /// The passes of [`Rfc::classify_batch`]; `IDS`: answers are ids, else indexes.
+    #[inline(always)]
+    fn batch<const IDS: bool, A: Addr>(&self, keys: &[Key<A>], out: &mut [Option<u32>]) {
         const GROUP: usize = 64;
         let mut mid = [[0u32; 2]; GROUP];
         let mut pos = [0u32; GROUP];
@@ -800,7 +832,11 @@ impl Rfc {
                 *p = unsafe { self.last.position(m[0], m[1]) };
             }
             for (p, o) in pos.iter().zip(os.iter_mut()) {
-                *o = self.answer(*p);
+                *o = if IDS {
+                    self.answer(*p)
+                } else {
+                    self.answer_index(*p)
+                };
             }
         }
     }

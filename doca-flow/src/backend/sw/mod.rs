@@ -369,9 +369,12 @@ impl SwBackend {
     /// ([`Classifier::optimize`](crate::classifier::Classifier::optimize): lookups 3-4x
     /// faster on 1k-rule sets and 2.5x on ClassBench's acl1_10k, for pipes of 9 to
     /// 16384 entries whose tables fit and are cheap enough to build); `None` turns it
-    /// off. Default [`ACL_OPTIMIZE_BYTES`]. Lookups answer the same either way; a
-    /// smaller batch (a single rule change) puts the pipe back on its trees, rebuilt on
-    /// the spot (about a millisecond per 1k entries), until the next large batch. The
+    /// off. Default [`ACL_OPTIMIZE_BYTES`]. Lookups answer the same either way. Smaller
+    /// batches (single rule changes) keep the tables, combined with the changes, until
+    /// more than 8 rules were inserted or an eighth of the tables' rules removed since
+    /// (the first change rebuilds the pipe's trees on the spot, about a millisecond per
+    /// 1k entries, for the keys whose rule was removed); then the pipe answers from its
+    /// trees until the next large batch builds the tables anew. The
     /// build runs in `entries_process`, under the flow's lock: 5-150 ms for 1k rules,
     /// 0.35-0.55 s for acl1_10k, up to about a second (release build) for a set that
     /// does not get tables in the end.

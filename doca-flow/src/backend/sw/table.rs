@@ -199,7 +199,8 @@ pub(crate) const ACL_BATCH_BUILD_MIN: usize = 1536;
 /// From this many ACL adds and removes on one pipe in one `entries_process` on, the sw
 /// backend builds the pipe's RFC tables afterwards ([`SwBackend::set_acl_optimize`]):
 /// a batch such as a policy install or reload, not a single rule change (the tables
-/// take milliseconds to build and the next change drops them).
+/// take milliseconds to build; a few changes are answered beside them until the next
+/// batch, more drop them: [`Classifier::optimize`](crate::classifier::Classifier::optimize)).
 ///
 /// [`SwBackend::set_acl_optimize`]: super::SwBackend::set_acl_optimize
 pub const ACL_OPTIMIZE_MIN_OPS: usize = 64;
@@ -244,7 +245,7 @@ impl<A: Addr> AclSet<A> {
     /// [`Classifier::try_optimize`] within `budget`, unless an attempt on much the same
     /// set already failed at that budget ([`Declined`]); whether lookups use tables.
     fn optimize(&mut self, budget: usize) -> bool {
-        if self.classifier.is_optimized() {
+        if self.classifier.is_optimized_unchanged() {
             return true;
         }
         let rules = self.rules.len();

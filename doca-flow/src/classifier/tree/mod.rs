@@ -280,6 +280,67 @@ impl<A: Addr> LeafRule<A> {
             & (k.dst_port.wrapping_sub(self.dp_lo) <= self.dp_span)
             & (((u16::from(k.has_ports) << 8 | u16::from(k.proto)) & self.pmask) == self.proto)
     }
+
+    /// For each of the first `n` keys of `cols`: when the rule matches it and `code` is
+    /// below `best[i]`, `best[i] = code`. Branch-free over columns, so the compiler
+    /// tests several keys per instruction.
+    #[inline]
+    pub(crate) fn lower_where_matching<const N: usize>(
+        &self,
+        cols: &KeyColumns<A, N>,
+        n: usize,
+        code: u32,
+        best: &mut [u32; N],
+    ) {
+        let n = n.min(N);
+        let keys = cols.src[..n]
+            .iter()
+            .zip(&cols.dst[..n])
+            .zip(cols.sp[..n].iter().zip(&cols.dp[..n]))
+            .zip(&cols.ph[..n]);
+        for ((((&src, &dst), (&sp, &dp)), &ph), b) in keys.zip(&mut best[..n]) {
+            let m = (src.and(self.smask) == self.src)
+                & (dst.and(self.dmask) == self.dst)
+                & (sp.wrapping_sub(self.sp_lo) <= self.sp_span)
+                & (dp.wrapping_sub(self.dp_lo) <= self.dp_span)
+                & ((ph & self.pmask) == self.proto)
+                & (code < *b);
+            *b = if m { code } else { *b };
+        }
+    }
+}
+
+/// Up to `N` keys field by field (what [`LeafRule::lower_where_matching`] reads).
+pub(crate) struct KeyColumns<A: Addr, const N: usize> {
+    src: [A; N],
+    dst: [A; N],
+    sp: [u16; N],
+    dp: [u16; N],
+    /// `has_ports << 8 | proto`.
+    ph: [u16; N],
+}
+
+impl<A: Addr, const N: usize> KeyColumns<A, N> {
+    pub(crate) fn new() -> Self {
+        KeyColumns {
+            src: [A::ZERO; N],
+            dst: [A::ZERO; N],
+            sp: [0; N],
+            dp: [0; N],
+            ph: [0; N],
+        }
+    }
+
+    /// Takes the first `N` of `keys` (at most).
+    pub(crate) fn fill(&mut self, keys: &[Key<A>]) {
+        for (i, k) in keys.iter().take(N).enumerate() {
+            self.src[i] = k.src;
+            self.dst[i] = k.dst;
+            self.sp[i] = k.src_port;
+            self.dp[i] = k.dst_port;
+            self.ph[i] = u16::from(k.has_ports) << 8 | u16::from(k.proto);
+        }
+    }
 }
 
 /// Where an entry lives: the partition root or a child slot.
