@@ -89,12 +89,103 @@ fn check_set(dir: &Path, name: &str) {
             bad, 0,
             "{name}: optimized, {bad} headers differ from match5"
         );
+        check_changes_beside_tables(name, &rules, &keys, &c, o);
     }
     eprintln!(
         "{name}: {} rules, {} headers, all equal match5",
         rules.len(),
         keys.len()
     );
+}
+
+/// The RFC tables `o` (of `c`'s rules) after single updates, which they answer beside
+/// (`Classifier::optimize`): the same updates on the trees `c` give the answers to
+/// compare with, and `o` must still be answering from its tables, until a ninth
+/// insertion drops them. The updates: 16 rules spread over the rank order removed,
+/// 8 of them inserted again, and copies of 8 others (new ids) inserted above every
+/// rule, so that answers change for the keys those match.
+fn check_changes_beside_tables(
+    name: &str,
+    rules: &[doca_flow::classifier::Rule<u32>],
+    keys: &[doca_flow::classifier::Key<u32>],
+    c: &Classifier<u32>,
+    mut o: Classifier<u32>,
+) {
+    let mut c = c.clone();
+    let n = rules.len();
+    let at = |k: usize, of: usize| rules[n * k / (of + 1)];
+    let compare = |o: &Classifier<u32>, c: &Classifier<u32>, what: &str| {
+        let (mut a, mut b) = (vec![None; keys.len()], vec![None; keys.len()]);
+        o.classify_batch(keys, &mut a);
+        c.classify_batch(keys, &mut b);
+        let bad = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        assert_eq!(
+            bad, 0,
+            "{name}, {what}: {bad} answers differ from the trees'"
+        );
+        let single = keys
+            .iter()
+            .step_by(97)
+            .filter(|k| o.classify(k) != c.classify(k))
+            .count();
+        assert_eq!(
+            single, 0,
+            "{name}, {what}: one-key lookups differ from the trees'"
+        );
+        // How many keys the rules inserted above every rule decide.
+        a.iter()
+            .filter(|x| x.is_some_and(|id| id >= 10_000_000))
+            .count()
+    };
+    for k in 1..=16 {
+        let id = at(k, 16).id;
+        assert!(
+            o.remove(id).is_some() && c.remove(id).is_some(),
+            "{name}: rule {id}"
+        );
+    }
+    for k in (2..=16).step_by(2) {
+        let r = at(k, 16);
+        o.insert(r).unwrap();
+        c.insert(r).unwrap();
+    }
+    assert!(
+        o.is_optimized(),
+        "{name}: 16 removals, 8 of them inserted again"
+    );
+    compare(&o, &c, "16 rules removed, 8 inserted again");
+    // Priority 0 is above every ClassBench rule (their priority is the line number).
+    let top = |k: usize, id: u32| doca_flow::classifier::Rule {
+        priority: 0,
+        id,
+        ..at(k, 9)
+    };
+    for k in 1..=8 {
+        // Each takes one of the 8 rules inserted again above back out, so that at most
+        // 8 are inserted since the tables, and puts a copy of another above every rule.
+        let again = at(2 * k, 16).id;
+        assert!(o.remove(again).is_some() && c.remove(again).is_some());
+        let r = top(k, 10_000_000 + k as u32);
+        o.insert(r).unwrap();
+        c.insert(r).unwrap();
+    }
+    assert!(
+        o.is_optimized(),
+        "{name}: 8 rules inserted above every rule"
+    );
+    let decided = compare(&o, &c, "8 rules inserted above every rule");
+    assert!(
+        decided > 0,
+        "{name}: no key matches the rules inserted above the others"
+    );
+    let r = top(9, 10_000_009);
+    o.insert(r).unwrap();
+    c.insert(r).unwrap();
+    assert!(
+        !o.is_optimized(),
+        "{name}: a ninth insertion drops the tables"
+    );
+    compare(&o, &c, "a ninth insertion, on the trees");
 }
 
 #[test]
