@@ -229,6 +229,9 @@ pub struct EditedReport {
     pub optimized: bool,
     /// Median ns per packet.
     pub lookup_ns_per_packet: f64,
+    /// Runtime footprint afterwards: the tables, and the trees the first update
+    /// rebuilt (for the keys whose rule was removed).
+    pub memory_bytes: u64,
     /// Trace lines that differ from the match file (`None`: not verified).
     pub mismatches: Option<u64>,
 }
@@ -446,6 +449,7 @@ fn edited(
         replaced: ids.len(),
         optimized: e.is_optimized(),
         lookup_ns_per_packet: median(&mut times.wall.clone()),
+        memory_bytes: e.memory_bytes() as u64,
         mismatches: count_mismatches(&out, want),
     })
 }
@@ -651,10 +655,11 @@ impl BenchReport {
                     o.edited.as_ref().map_or_else(
                         || "null".to_owned(),
                         |e| format!(
-                            "{{\"replaced\":{},\"optimized\":{},\"lookup_ns_per_packet\":{},\"mismatches\":{}}}",
+                            "{{\"replaced\":{},\"optimized\":{},\"lookup_ns_per_packet\":{},\"memory_bytes\":{},\"mismatches\":{}}}",
                             e.replaced,
                             e.optimized,
                             json_f(e.lookup_ns_per_packet),
+                            e.memory_bytes,
                             json_opt(e.mismatches)
                         )
                     )
@@ -764,7 +769,7 @@ impl core::fmt::Display for BenchReport {
                 if let Some(e) = &o.edited {
                     write!(
                         f,
-                        "\n  optimized, after {} rules were removed and inserted again: lookup {:.1} ns ({:.2}x the trees; {})",
+                        "\n  optimized, after {} rules were removed and inserted again: lookup {:.1} ns ({:.2}x the trees; {}), memory {:.2} MiB",
                         e.replaced,
                         e.lookup_ns_per_packet,
                         self.lookup_ns_per_packet / e.lookup_ns_per_packet.max(1e-9),
@@ -772,7 +777,8 @@ impl core::fmt::Display for BenchReport {
                             "the tables with the changes"
                         } else {
                             "the trees"
-                        }
+                        },
+                        e.memory_bytes as f64 / 1048576.0
                     )?;
                     if let Some(m) = e.mismatches {
                         write!(f, ", {m} mismatches")?;
@@ -854,6 +860,7 @@ mod tests {
                     replaced: 4,
                     optimized: true,
                     lookup_ns_per_packet: 6.0,
+                    memory_bytes: 20,
                     mismatches: Some(0),
                 }),
             }),
@@ -871,7 +878,7 @@ mod tests {
             "\"lookup_ns_per_packet\":20",
             "\"mpps\":50",
             "\"optimized\":{\"budget_bytes\":4,\"built\":true,\"not_built\":null,\"optimize_s\":0.25,\"memory_bytes\":12,\"lookup_ns_per_packet\":5,",
-            "\"edited\":{\"replaced\":4,\"optimized\":true,\"lookup_ns_per_packet\":6,\"mismatches\":0}",
+            "\"edited\":{\"replaced\":4,\"optimized\":true,\"lookup_ns_per_packet\":6,\"memory_bytes\":20,\"mismatches\":0}",
         ] {
             assert!(j.contains(k), "{j}");
         }
