@@ -406,3 +406,66 @@ fn empty_classifier_matches_nothing() {
     assert!(c.is_empty());
     assert_eq!(c.len(), 0);
 }
+
+/// Insertions alone after `optimize`: the tables answer beside up to 8 of them with no
+/// trees rebuilt (the footprint stays the tables'), and the ninth drops the tables and
+/// builds the trees; every step agrees with the oracle.
+#[test]
+fn insertions_alone_keep_the_tables_without_trees() {
+    let rule = |id: u32, priority: u32, src: u32, len: u8, port: u16| Rule {
+        src: Prefix::new(src, len).unwrap(),
+        dst: Prefix::new(0xc000_0200u32, 24).unwrap(),
+        src_port: PortRange::ANY,
+        dst_port: PortRange::single(port),
+        proto: 6,
+        proto_mask: 0xff,
+        priority,
+        id,
+    };
+    // 20 rules, source 10.0.i.0/24 to port 1000 + i; then 9 inserted above them,
+    // source 10.0.0.0/20 (covering the first 16) to port 1000 + 2j.
+    let mut live: Vec<Rule<u32>> = (0..20)
+        .map(|i| rule(i, 10 + i, 0x0a00_0000 | (i << 8), 24, 1000 + i as u16))
+        .collect();
+    let mut c = Classifier::build(&live).unwrap();
+    assert!(c.optimize(RFC_TEST_BUDGET), "20 rules get tables");
+    let tables = c.memory_bytes();
+    let keys: Vec<Key<u32>> = (0..24u32)
+        .flat_map(|i| {
+            (0..24u16).map(move |p| Key {
+                src: 0x0a00_0005 | (i << 8),
+                dst: 0xc000_0207,
+                src_port: 40000,
+                dst_port: 1000 + p,
+                proto: 6,
+                has_ports: true,
+            })
+        })
+        .collect();
+    for j in 0..9u32 {
+        let r = rule(100 + j, 0, 0x0a00_0000, 20, 1000 + 2 * j as u16);
+        c.insert(r).unwrap();
+        live.push(r);
+        let mut out = vec![None; keys.len()];
+        c.classify_batch(&keys, &mut out);
+        for (k, o) in keys.iter().zip(&out) {
+            assert_eq!(*o, oracle(&live, k), "insertion {j}, batch, key {k:?}");
+            assert_eq!(c.classify(k), *o, "insertion {j}, one key, key {k:?}");
+        }
+        assert!(
+            out.iter().any(|o| *o == Some(100 + j)),
+            "insertion {j} decides some key"
+        );
+        if j < 8 {
+            assert!(c.is_optimized(), "{} insertions keep the tables", j + 1);
+            // The snapshot's id map and ranks and the inserted rules: no trees.
+            assert!(
+                c.memory_bytes() < tables + 2048,
+                "insertion {j}: {} bytes against the tables' {tables}",
+                c.memory_bytes()
+            );
+        } else {
+            assert!(!c.is_optimized(), "a ninth insertion drops the tables");
+        }
+    }
+}

@@ -161,15 +161,18 @@ const ADDED_MAX: usize = 8;
 /// updates since, so that a few rule changes between two `optimize`s keep lookups on
 /// the tables: a key's answer is the tables' unless a rule inserted since outranks it
 /// and matches (`added`, scanned in rank order), or the tables' rule was removed since
-/// (then the trees, kept up to date from the first update on, answer the key). More
-/// than [`ADDED_MAX`] insertions, or removals of more than an eighth of the snapshot,
-/// drop the tables.
+/// (then the trees answer the key: rebuilt at the first such removal and kept up to
+/// date from then on; insertions alone leave them unbuilt). More than [`ADDED_MAX`]
+/// insertions, or removals of more than an eighth of the snapshot, drop the tables.
 #[derive(Clone, Debug)]
 struct Fast<A: Addr> {
     rfc: rfc::Rfc,
     /// Whether any update came since the snapshot; the fields below are empty until
     /// the first.
     changed: bool,
+    /// Whether the classifier's trees (or scan list) hold the current rules: false
+    /// from the snapshot until a removal needs them.
+    trees: bool,
     /// Per snapshot rule (the tables' rank order): its rank, and whether it was
     /// removed since.
     ranks: Vec<u64>,
@@ -189,6 +192,7 @@ impl<A: Addr> Fast<A> {
         Fast {
             rfc,
             changed: false,
+            trees: false,
             ranks: Vec::new(),
             removed: Vec::new(),
             removed_count: 0,
@@ -471,15 +475,15 @@ impl<A: Addr> Classifier<A> {
     /// whether they were built; [`Classifier::try_optimize`] says why not.
     ///
     /// The tables replace the trees (which are dropped, so the footprint is the
-    /// tables' and the rule map's) until the first [`insert`](Self::insert) or
-    /// [`remove`](Self::remove): that update rebuilds the trees from the rule map
-    /// (a full build: about a millisecond for 1k rules), and later updates are the
-    /// trees' usual in-place ones. The tables stay and keep answering, combined with
-    /// the updates since (a key's answer is the tables' unless a rule inserted since
+    /// tables' and the rule map's). Updates keep them answering, combined with the
+    /// updates since: a key's answer is the tables' unless a rule inserted since
     /// outranks it and matches, or the tables' rule was removed, when the trees
-    /// answer), until more than 8 rules were inserted or more than an eighth of the
-    /// snapshot removed: then they are dropped and the trees answer. Lookups stay
-    /// exact throughout. Building the tables costs far more than an update (5-150 ms for
+    /// answer. The first [`remove`](Self::remove) of a rule the tables hold rebuilds
+    /// the trees from the rule map for that (a full build: about a millisecond for
+    /// 1k rules), and later updates are the trees' usual in-place ones; insertions
+    /// alone leave the trees unbuilt. More than 8 insertions, or removals of more than
+    /// an eighth of the snapshot, drop the tables (rebuilding the trees if needed),
+    /// and the trees answer. Lookups stay exact throughout. Building the tables costs far more than an update (5-150 ms for
     /// the ClassBench 1k sets, 0.3-0.5 s for acl1_10k, see `docs/classifier.md`),
     /// so call it after a batch of changes, not after each. A set whose tables are
     /// not built keeps its trees, unchanged; the build gives up within about a
@@ -515,7 +519,8 @@ impl<A: Addr> Classifier<A> {
         let rules = self.all_rules();
         let rfc = rfc::Rfc::build(&rules, max_bytes)?;
         self.fast = Some(Box::new(Fast::new(rfc)));
-        // Lookups use the tables now; the first update after them rebuilds the trees.
+        // Lookups use the tables now; the trees come back at the first removal of a
+        // rule the tables hold (or when too many updates drop the tables).
         self.engine = Engine::new();
         self.linear = None;
         Ok(())
@@ -534,23 +539,30 @@ impl<A: Addr> Classifier<A> {
     }
 
     /// Before an update (`rules` not yet changed): when the tables answer with no
-    /// update since, the trees they replaced must come back (`rebuild` them after the
-    /// change) and the tables start recording changes. True if the caller must
-    /// rebuild.
-    fn tables_first_change(&mut self) -> bool {
-        match &mut self.fast {
-            Some(f) if !f.changed => {
+    /// update since, they start recording changes.
+    fn tables_start_changes(&mut self) {
+        if let Some(f) = &mut self.fast {
+            if !f.changed {
                 f.start_changes(&self.rules);
-                true
             }
-            _ => false,
         }
     }
 
-    /// After an update: drops the tables when the changes outgrew them.
+    /// Whether the trees (or the scan list) hold the current rules, so that an update
+    /// must change them too.
+    fn trees_current(&self) -> bool {
+        self.fast.as_ref().is_none_or(|f| f.trees)
+    }
+
+    /// After an update: drops the tables when the changes outgrew them, rebuilding the
+    /// trees if no removal had needed them yet.
     fn tables_check_bounds(&mut self) {
         if self.fast.as_ref().is_some_and(|f| !f.within_bounds()) {
+            let stale = !self.trees_current();
             self.fast = None;
+            if stale {
+                self.rebuild(self.all_rules());
+            }
         }
     }
 
@@ -582,15 +594,13 @@ impl<A: Addr> Classifier<A> {
         if self.rules.contains_key(&rule.id) {
             return Err(ClassifierError::DuplicateId { id: rule.id });
         }
-        let first = self.tables_first_change();
+        self.tables_start_changes();
         self.rules.insert(rule.id, rule);
         if let Some(f) = &mut self.fast {
             f.add(&rule);
         }
-        if first {
-            // The trees were dropped for the tables: rebuild them, rule included.
-            self.rebuild(self.all_rules());
-        } else {
+        // Trees the tables replaced stay unbuilt: only a removal needs them.
+        if self.trees_current() {
             match &mut self.linear {
                 Some(l) if l.len() < LINEAR_MAX => {
                     let at = l.partition_point(|r| r.rank < rule.rank());
@@ -609,8 +619,9 @@ impl<A: Addr> Classifier<A> {
         if !self.rules.contains_key(&id) {
             return None;
         }
-        let first = self.tables_first_change();
+        self.tables_start_changes();
         let rule = self.rules.remove(&id)?;
+        let mut marked = false;
         if let Some(f) = &mut self.fast {
             // A rule inserted since the snapshot leaves `added`; one of the snapshot's
             // (never both: a snapshot rule inserted again was removed first) is marked.
@@ -620,17 +631,22 @@ impl<A: Addr> Classifier<A> {
                     if !f.removed[i] {
                         f.removed[i] = true;
                         f.removed_count += 1;
+                        marked = true;
                     }
                 }
             }
         }
-        if first {
-            self.rebuild(self.all_rules());
-        } else {
+        if self.trees_current() {
             match &mut self.linear {
                 Some(l) => l.retain(|r| r.rank as u32 != id),
                 None if self.rules.len() <= LINEAR_MAX / 2 => self.rebuild(self.all_rules()),
                 None => self.engine.remove(&rule),
+            }
+        } else if marked {
+            // The keys the removed rule answered need the trees from now on.
+            self.rebuild(self.all_rules());
+            if let Some(f) = &mut self.fast {
+                f.trees = true;
             }
         }
         self.tables_check_bounds();

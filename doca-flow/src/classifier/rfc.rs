@@ -29,11 +29,11 @@
 //! (`Rfc::indexes_in_bounds`) or is refused, and the tables are read-only after. The
 //! checks were a fifth of a lookup's instructions.
 //!
-//! The snapshot does not follow updates: [`Classifier`](super::Classifier) rebuilds
-//! its trees at the first insert or remove after it, answers beside a few updates
-//! (the tables' answers are rule indexes, [`Rfc::classify_batch_index`], which it
-//! combines with the rules inserted and removed since), drops it after more, and
-//! builds it again on [`Classifier::optimize`](super::Classifier::optimize). It is only built for
+//! The snapshot does not follow updates: [`Classifier`](super::Classifier) answers
+//! beside a few (the tables' answers are rule indexes, [`Rfc::classify_batch_index`],
+//! which it combines with the rules inserted and removed since, its trees rebuilt at
+//! the first removal for the keys whose rule went), drops it after more, and builds
+//! it again on [`Classifier::optimize`](super::Classifier::optimize). It is only built for
 //! IPv4 sets of at most [`RFC_MAX_RULES`] rules whose tables fit the caller's
 //! byte budget; on the ClassBench 1k sets its lookups are 3-4x the trees', on
 //! acl1_10k 2.5-2.8x (`docs/classifier.md`, "RFC tables").

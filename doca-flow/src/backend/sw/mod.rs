@@ -372,7 +372,7 @@ impl SwBackend {
     /// off. Default [`ACL_OPTIMIZE_BYTES`]. Lookups answer the same either way. Smaller
     /// batches (single rule changes) keep the tables, combined with the changes, until
     /// more than 8 rules were inserted or an eighth of the tables' rules removed since
-    /// (the first change rebuilds the pipe's trees on the spot, about a millisecond per
+    /// (the first removal rebuilds the pipe's trees on the spot, about a millisecond per
     /// 1k entries, for the keys whose rule was removed); then the pipe answers from its
     /// trees until the next large batch builds the tables anew. The
     /// build runs in `entries_process`, under the flow's lock: 5-150 ms for 1k rules,
