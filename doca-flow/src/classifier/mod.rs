@@ -483,9 +483,10 @@ impl<A: Addr> Classifier<A> {
     /// 1k rules), and later updates are the trees' usual in-place ones; insertions
     /// alone leave the trees unbuilt. More than 8 insertions, or removals of more than
     /// an eighth of the snapshot, drop the tables (rebuilding the trees if needed),
-    /// and the trees answer. Lookups stay exact throughout. Building the tables costs far more than an update (5-150 ms for
-    /// the ClassBench 1k sets, 0.3-0.5 s for acl1_10k, see `docs/classifier.md`),
-    /// so call it after a batch of changes, not after each. A set whose tables are
+    /// and the trees answer. Lookups stay exact throughout. Building the tables costs
+    /// far more than an update (5-150 ms for the ClassBench 1k sets, 0.3-0.5 s for
+    /// acl1_10k, see `docs/classifier.md`), so call it after a batch of changes, not
+    /// after each. A set whose tables are
     /// not built keeps its trees, unchanged; the build gives up within about a
     /// second on sets whose classes are too costly to combine (ClassBench's
     /// fw1_10k and ipc1_10k). Calling it again with no update in between does
