@@ -612,6 +612,29 @@ fn json_opt<T: ToString>(v: Option<T>) -> String {
 }
 
 impl BenchReport {
+    /// Per lookup checked against the match file (the trees; the RFC tables; the
+    /// tables after the edits; the trees after churn), the trace lines it got wrong,
+    /// for those that got any.
+    #[must_use]
+    pub fn mismatched(&self) -> Vec<(&'static str, u64)> {
+        let optimized = self.optimized.as_ref();
+        [
+            ("the trees", self.mismatches),
+            ("the RFC tables", optimized.and_then(|o| o.mismatches)),
+            (
+                "the RFC tables after the edits",
+                optimized.and_then(|o| o.edited.as_ref()?.mismatches),
+            ),
+            (
+                "after the churn",
+                self.churn.as_ref().and_then(|c| c.mismatches),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(what, n)| n.filter(|&n| n > 0).map(|n| (what, n)))
+        .collect()
+    }
+
     /// The report as one JSON object (keys include `build_s`,
     /// `memory_bytes`, `lookup_ns_per_packet`, `mpps`).
     #[must_use]
@@ -883,6 +906,16 @@ mod tests {
             assert!(j.contains(k), "{j}");
         }
         assert!(j.starts_with("{\"rules_file\":\"a\\\"b\""));
+    }
+
+    #[test]
+    fn mismatches_are_named_by_the_lookup_that_made_them() {
+        let mut r = report();
+        assert!(r.mismatched().is_empty());
+        if let Some(e) = r.optimized.as_mut().and_then(|o| o.edited.as_mut()) {
+            e.mismatches = Some(3);
+        }
+        assert_eq!(r.mismatched(), [("the RFC tables after the edits", 3)]);
     }
 
     #[test]

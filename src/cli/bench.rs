@@ -157,28 +157,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             println!();
         }
     }
-    if report.mismatches.unwrap_or(0) > 0
-        || report
-            .optimized
-            .as_ref()
-            .and_then(|o| o.mismatches)
-            .unwrap_or(0)
-            > 0
-        || report
-            .optimized
-            .as_ref()
-            .and_then(|o| o.edited.as_ref())
-            .and_then(|e| e.mismatches)
-            .unwrap_or(0)
-            > 0
-        || report
-            .churn
-            .as_ref()
-            .and_then(|c| c.mismatches)
-            .unwrap_or(0)
-            > 0
-    {
-        eprintln!("error: lookups disagree with the match file (see `mismatches`)");
+    let wrong = report.mismatched();
+    if !wrong.is_empty() {
+        let parts: Vec<String> = wrong
+            .iter()
+            .map(|(what, n)| format!("{what}: {n} trace lines"))
+            .collect();
+        eprintln!(
+            "error: lookups disagree with the match file ({}; a classifier bug: keep the \
+             rule, trace and match files to reproduce it)",
+            parts.join(", ")
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

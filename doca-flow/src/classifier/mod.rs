@@ -523,7 +523,6 @@ impl<A: Addr> Classifier<A> {
         // Lookups use the tables now; the trees come back at the first removal of a
         // rule the tables hold (or when too many updates drop the tables).
         self.engine = Engine::new();
-        self.linear = None;
         Ok(())
     }
 
