@@ -237,6 +237,13 @@ fn check_updates<A: Addr>(
             snap = Some(live.iter().map(|r| r.id).collect());
             added.clear();
             removed.clear();
+            // Refused updates as the first after the tables change nothing.
+            if let Some(&r) = live.first() {
+                prop_assert_eq!(c.insert(r), Err(ClassifierError::DuplicateId { id: r.id }));
+            }
+            if let Some(r) = pool.first() {
+                prop_assert!(c.remove(r.id).is_none());
+            }
         }
         if ins && !pool.is_empty() {
             let r = pool.swap_remove(pick % pool.len());

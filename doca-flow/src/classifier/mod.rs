@@ -45,7 +45,10 @@
 mod rfc;
 mod tree;
 
-use std::collections::HashMap;
+// Rule ids are the operator's, not the traffic's: the Fx hash needs no flooding
+// resistance (tree/mod.rs).
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::hash_map::Entry;
 
 pub use rfc::{NotOptimized, RFC_MAX_RULES};
 
@@ -196,7 +199,7 @@ impl<A: Addr> Fast<A> {
             ranks: Vec::new(),
             removed: Vec::new(),
             removed_count: 0,
-            index_of: HashMap::new(),
+            index_of: HashMap::default(),
             added: Vec::new(),
             added_pos: Vec::new(),
         }
@@ -296,7 +299,7 @@ impl<A: Addr> Classifier<A> {
     #[must_use]
     pub fn new() -> Self {
         Classifier {
-            rules: HashMap::new(),
+            rules: HashMap::default(),
             engine: Engine::new(),
             linear: Some(Vec::new()),
             fast: None,
@@ -310,7 +313,7 @@ impl<A: Addr> Classifier<A> {
     /// [`ClassifierError::DuplicateId`] when two rules share an id. (Prefixes and port
     /// ranges cannot be malformed: [`Prefix::new`] and [`PortRange::new`] check them.)
     pub fn build(rules: &[Rule<A>]) -> Result<Self, ClassifierError> {
-        let mut map = HashMap::with_capacity(rules.len());
+        let mut map = HashMap::with_capacity_and_hasher(rules.len(), Default::default());
         let mut valid = Vec::with_capacity(rules.len());
         for r in rules {
             let r = r.normalized();
@@ -540,6 +543,12 @@ impl<A: Addr> Classifier<A> {
 
     /// Before an update (`rules` not yet changed): when the tables answer with no
     /// update since, they start recording changes.
+    /// Whether there are tables that have not recorded their snapshot yet (no update
+    /// since they were built).
+    fn tables_unchanged(&self) -> bool {
+        self.fast.as_ref().is_some_and(|f| !f.changed)
+    }
+
     fn tables_start_changes(&mut self) {
         if let Some(f) = &mut self.fast {
             if !f.changed {
@@ -591,11 +600,17 @@ impl<A: Addr> Classifier<A> {
     /// As [`Classifier::build`]; the classifier is unchanged on error.
     pub fn insert(&mut self, rule: Rule<A>) -> Result<(), ClassifierError> {
         let rule = rule.normalized();
-        if self.rules.contains_key(&rule.id) {
-            return Err(ClassifierError::DuplicateId { id: rule.id });
+        if self.tables_unchanged() {
+            // The tables record what they hold (from the map as it is) before a change.
+            if self.rules.contains_key(&rule.id) {
+                return Err(ClassifierError::DuplicateId { id: rule.id });
+            }
+            self.tables_start_changes();
         }
-        self.tables_start_changes();
-        self.rules.insert(rule.id, rule);
+        match self.rules.entry(rule.id) {
+            Entry::Occupied(_) => return Err(ClassifierError::DuplicateId { id: rule.id }),
+            Entry::Vacant(v) => v.insert(rule),
+        };
         if let Some(f) = &mut self.fast {
             f.add(&rule);
         }
@@ -616,10 +631,13 @@ impl<A: Addr> Classifier<A> {
 
     /// Removes the rule with this id and returns it (`None` if absent).
     pub fn remove(&mut self, id: u32) -> Option<Rule<A>> {
-        if !self.rules.contains_key(&id) {
-            return None;
+        if self.tables_unchanged() {
+            // As in `insert`: the tables' record comes before the change.
+            if !self.rules.contains_key(&id) {
+                return None;
+            }
+            self.tables_start_changes();
         }
-        self.tables_start_changes();
         let rule = self.rules.remove(&id)?;
         let mut marked = false;
         if let Some(f) = &mut self.fast {

@@ -335,8 +335,11 @@ impl<A: Addr> Engine<A> {
     }
 
     pub(super) fn reorder(&mut self) {
-        let mut o: Vec<usize> = (0..self.parts.len()).collect();
-        o.sort_by_key(|&i| self.parts[i].best);
-        self.order = o;
+        // In place: this runs after every update.
+        let parts = &self.parts;
+        if self.order.len() != parts.len() {
+            self.order = (0..parts.len()).collect();
+        }
+        self.order.sort_unstable_by_key(|&i| (parts[i].best, i));
     }
 }

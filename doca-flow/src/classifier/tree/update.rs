@@ -156,16 +156,19 @@ impl<A: Addr> Part<A> {
 
     fn remove(&mut self, r: &Rule<A>) {
         self.remove_member(r.id);
-        self.remove_at(Slot::Root, &Region::ALL, r);
+        let pruner = self.pruners.contains(&r.id);
+        self.remove_at(Slot::Root, &Region::ALL, r, pruner);
         self.maybe_compact();
     }
 
-    fn remove_at(&mut self, s: Slot, region: &Region, r: &Rule<A>) {
+    /// `pruner`: whether `r` shadowed rules somewhere at build or insert time (only
+    /// then can a box it covers need a rebuild).
+    fn remove_at(&mut self, s: Slot, region: &Region, r: &Rule<A>, pruner: bool) {
         let e = self.get(s);
         if e == EMPTY {
             return;
         }
-        if self.pruners.contains(&r.id) && region.covered_by(r) {
+        if pruner && region.covered_by(r) {
             // `r` may have shadowed (pruned) rules below this point: rebuild
             // the subtree from the partition's rules that overlap the box.
             self.rebuild_from_members(s, e, region);
@@ -179,7 +182,7 @@ impl<A: Addr> Part<A> {
             let (c0, c1) = region.span(r, f, shift, k);
             for c in c0..=c1 {
                 let child = region.child::<A>(f, shift, k, c);
-                self.remove_at(Slot::Child(base + c), &child, r);
+                self.remove_at(Slot::Child(base + c), &child, r, pruner);
             }
             return;
         }
