@@ -541,14 +541,14 @@ impl<A: Addr> Classifier<A> {
         self.fast.as_ref().is_some_and(|f| !f.changed)
     }
 
-    /// Before an update (`rules` not yet changed): when the tables answer with no
-    /// update since, they start recording changes.
     /// Whether there are tables that have not recorded their snapshot yet (no update
     /// since they were built).
     fn tables_unchanged(&self) -> bool {
         self.fast.as_ref().is_some_and(|f| !f.changed)
     }
 
+    /// Before an update (`rules` not yet changed): when the tables answer with no
+    /// update since, they start recording changes.
     fn tables_start_changes(&mut self) {
         if let Some(f) = &mut self.fast {
             if !f.changed {
