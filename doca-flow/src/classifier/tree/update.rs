@@ -84,8 +84,10 @@ impl<A: Addr> Part<A> {
                     *b = (*b).min(lr.rank);
                 }
             }
+            // The children's boxes differ only in the cut field's value.
+            let mut child = region.child::<A>(f, shift, k, 0);
             for c in c0..=c1 {
-                let child = region.child::<A>(f, shift, k, c);
+                child.v[f] = region.v[f] | (c as u128) << shift;
                 self.insert_at(Slot::Child(base + c), &child, r, lr);
             }
             return;
@@ -97,12 +99,15 @@ impl<A: Addr> Part<A> {
         let at = cur.partition_point(|x| x.rank < lr.rank);
         // As at build time: a higher-priority rule covering the whole box
         // shadows the new one here (for keys with ports, if both need them).
-        if let Some(by) = cur[..at]
-            .iter()
-            .find(|x| (!x.needs_ports() || lr.needs_ports()) && x.covers(region))
-        {
-            self.pruners.insert(by.rank as u32);
-            return;
+        if at > 0 {
+            let ext = region.extent::<A>();
+            if let Some(by) = cur[..at]
+                .iter()
+                .find(|x| (!x.needs_ports() || lr.needs_ports()) && x.covers(&ext))
+            {
+                self.pruners.insert(by.rank as u32);
+                return;
+            }
         }
         let split = 2 * self.binth;
         if len < cap && !(len + 1 > split && (len + 1).is_power_of_two()) {
@@ -180,8 +185,10 @@ impl<A: Addr> Part<A> {
             let shift = ((e >> 35) & 127) as u32;
             let k = ((e >> 42) & 31) as u32;
             let (c0, c1) = region.span(r, f, shift, k);
+            // The children's boxes differ only in the cut field's value.
+            let mut child = region.child::<A>(f, shift, k, 0);
             for c in c0..=c1 {
-                let child = region.child::<A>(f, shift, k, c);
+                child.v[f] = region.v[f] | (c as u128) << shift;
                 self.remove_at(Slot::Child(base + c), &child, r, pruner);
             }
             return;
