@@ -25,17 +25,12 @@ impl<A: Addr> Part<A> {
             p.binth = SMALL_BINTH;
         }
         p.best = rules.first().map_or(SENTINEL_RANK, Rule::rank);
-        p.pos = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id, i as u32))
-            .collect();
         let idx: Vec<u32> = (0..rules.len() as u32).collect();
         p.bulk = true;
         p.root = p.build_node(&rules, idx, &Region::ALL);
         p.bulk = false;
         p.scratch = Scratch::default();
-        p.members = rules;
+        p.members = rules.iter().map(|r| (r.id, *r)).collect();
         p.children.shrink_to_fit();
         p.leaves.shrink_to_fit();
         p

@@ -38,26 +38,18 @@ impl<A: Addr> Part<A> {
     }
 
     fn add_member(&mut self, r: &Rule<A>) {
-        self.pos.insert(r.id, self.members.len() as u32);
-        self.members.push(*r);
+        self.members.insert(r.id, *r);
         self.best = self.best.min(r.rank());
     }
 
     fn remove_member(&mut self, id: u32) {
-        let Some(p) = self.pos.remove(&id) else {
+        let Some(r) = self.members.remove(&id) else {
             return;
         };
-        let p = p as usize;
-        let last = self.members.len() - 1;
-        if p != last {
-            self.members.swap(p, last);
-            self.pos.insert(self.members[p].id, p as u32);
-        }
-        let r = self.members.pop().map(|r| r.rank());
-        if r == Some(self.best) {
+        if r.rank() == self.best {
             self.best = self
                 .members
-                .iter()
+                .values()
                 .map(Rule::rank)
                 .min()
                 .unwrap_or(SENTINEL_RANK);
@@ -123,8 +115,8 @@ impl<A: Addr> Part<A> {
             // Rebuild this leaf as a subtree of its own rules.
             let rules: Vec<Rule<A>> = v
                 .iter()
-                .filter_map(|x| self.pos.get(&(x.rank as u32)))
-                .map(|&p| self.members[p as usize])
+                .filter_map(|x| self.members.get(&(x.rank as u32)))
+                .copied()
                 .collect();
             let idx = (0..rules.len() as u32).collect();
             self.free_leaf(e);
@@ -147,7 +139,7 @@ impl<A: Addr> Part<A> {
     fn rebuild_from_members(&mut self, s: Slot, e: u64, region: &Region) {
         let mut rules: Vec<Rule<A>> = self
             .members
-            .iter()
+            .values()
             .filter(|m| overlaps(m, region))
             .copied()
             .collect();
@@ -213,7 +205,8 @@ impl<A: Addr> Part<A> {
         let size = self.children.len() + self.leaves.len();
         if self.garbage > 4096 && self.garbage * 2 > size {
             let small = self.binth == SMALL_BINTH;
-            *self = Part::from_rules(std::mem::take(&mut self.members), small);
+            let rules = std::mem::take(&mut self.members).into_values().collect();
+            *self = Part::from_rules(rules, small);
         }
     }
 }
