@@ -3,8 +3,8 @@
 //! pruning rule, and compacting a partition whose storage is mostly garbage.
 
 use super::{
-    Addr, EMPTY, Engine, LEAF, LeafRule, Part, Region, Rule, SENTINEL_RANK, SMALL_BINTH, Scratch,
-    Slot, interval, low_mask, signature,
+    Addr, EMPTY, Engine, Extent, LEAF, LeafRule, Part, Region, Rule, SENTINEL_RANK, SMALL_BINTH,
+    Scratch, Slot, interval, signature,
 };
 
 impl<A: Addr> Part<A> {
@@ -137,10 +137,11 @@ impl<A: Addr> Part<A> {
     /// Replaces the subtree `e` at `s` by one built from the partition's
     /// members that can match keys in the box.
     fn rebuild_from_members(&mut self, s: Slot, e: u64, region: &Region) {
+        let ext = region.extent::<A>();
         let mut rules: Vec<Rule<A>> = self
             .members
             .values()
-            .filter(|m| overlaps(m, region))
+            .filter(|m| overlaps(m, &ext))
             .copied()
             .collect();
         rules.sort_by_key(Rule::rank);
@@ -211,20 +212,18 @@ impl<A: Addr> Part<A> {
     }
 }
 
-/// Whether `r` can match some key in the box.
-fn overlaps<A: Addr>(r: &Rule<A>, region: &Region) -> bool {
-    for f in 0..4 {
+/// Whether `r` can match some key in the box (its [`Region::extent`]).
+fn overlaps<A: Addr>(r: &Rule<A>, ext: &Extent) -> bool {
+    for (f, &(lo, hi)) in ext.bounds.iter().enumerate() {
         let (a, b) = interval(r, f);
-        let (lo, hi) = region.true_bounds::<A>(f);
         if b < lo || a > hi {
             return false;
         }
     }
     // Protocol: the box fixes the top d bits; the rule needs the bits under
     // its mask; they conflict only on bits both fix.
-    let top = (!low_mask(8 - region.d[4])) & 0xff;
-    let m = u128::from(r.proto_mask) & top;
-    (region.v[4] & m) == (u128::from(r.proto) & m)
+    let m = u128::from(r.proto_mask) & !ext.proto_free & 0xff;
+    (ext.proto & m) == (u128::from(r.proto) & m)
 }
 
 impl<A: Addr> Engine<A> {
