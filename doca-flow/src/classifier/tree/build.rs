@@ -3,7 +3,7 @@
 //! whole rule set.
 
 use super::{
-    Addr, EMPTY, Engine, KMAX, LeafRule, NF, NPARTS, Part, Region, Rule, SENTINEL_RANK,
+    Addr, EMPTY, Engine, KMAX, LeafRule, Member, NF, NPARTS, Part, Region, Rule, SENTINEL_RANK,
     SMALL_BINTH, SMALL_PART, SMALL_SPFAC, grow_gently, interval, low_mask, needs_ports, signature,
     width,
 };
@@ -25,12 +25,12 @@ impl<A: Addr> Part<A> {
             p.binth = SMALL_BINTH;
         }
         p.best = rules.first().map_or(SENTINEL_RANK, Rule::rank);
+        p.members = rules.iter().map(|r| (r.id, Member::new(r))).collect();
         let idx: Vec<u32> = (0..rules.len() as u32).collect();
         p.bulk = true;
         p.root = p.build_node(&rules, idx, &Region::ALL);
         p.bulk = false;
         p.scratch = Scratch::default();
-        p.members = rules.iter().map(|r| (r.id, *r)).collect();
         p.children.shrink_to_fit();
         p.leaves.shrink_to_fit();
         p
@@ -46,7 +46,7 @@ impl<A: Addr> Part<A> {
             let np = needs_ports(r);
             if np {
                 if let Some(by) = shadow {
-                    self.pruners.insert(by);
+                    self.mark_pruner(by);
                     continue;
                 }
             }
@@ -55,7 +55,7 @@ impl<A: Addr> Part<A> {
             if region.covered_by(r) {
                 if !np {
                     if i + 1 < idx.len() {
-                        self.pruners.insert(r.id);
+                        self.mark_pruner(r.id);
                     }
                     break;
                 }

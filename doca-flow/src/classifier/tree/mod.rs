@@ -23,7 +23,7 @@ use build::Scratch;
 // Rule ids are the operator's, not the traffic's: the Fx hash (a multiply) needs no
 // flooding resistance here; SipHash itself was about a sixth of an update's time on
 // fw1_100k (perf), the maps' cache misses most of the rest of their share.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 /// Number of fields: src, dst, src port, dst port, protocol.
 const NF: usize = 5;
@@ -362,6 +362,25 @@ impl<A: Addr, const N: usize> KeyColumns<A, N> {
     }
 }
 
+/// A partition's rule.
+#[derive(Clone, Copy, Debug)]
+struct Member<A: Addr> {
+    rule: Rule<A>,
+    /// Whether the rule shadowed (pruned) other rules somewhere in the tree
+    /// (at a build, or an insertion it kept out of a leaf): removing it
+    /// rebuilds the subtrees it covers. Set until the rule is removed.
+    pruner: bool,
+}
+
+impl<A: Addr> Member<A> {
+    fn new(rule: &Rule<A>) -> Self {
+        Member {
+            rule: *rule,
+            pruner: false,
+        }
+    }
+}
+
 /// Where an entry lives: the partition root or a child slot.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -381,14 +400,12 @@ struct Part<A: Addr> {
     free: Vec<Vec<u32>>,
     /// Entries and leaf slots no longer reachable.
     garbage: usize,
-    /// The partition's rules by id (for rebuilds). One map, not a list and a
-    /// map of positions in it: a removal on a large set then misses the cache
-    /// once here instead of three times (the position, the list slot, the moved
-    /// rule's position).
-    members: HashMap<u32, Rule<A>>,
-    /// Ids of rules that shadowed (pruned) other rules somewhere in the
-    /// tree: removing one of them rebuilds the subtrees it covers.
-    pruners: HashSet<u32>,
+    /// The partition's rules by id (for rebuilds), each with whether it is a
+    /// pruner. One map, not a list, a map of positions in it and a set of
+    /// pruners: a removal on a large set then misses the cache once here
+    /// instead of four times (the position, the list slot, the moved rule's
+    /// position, the pruner set).
+    members: HashMap<u32, Member<A>>,
     /// Per child of the root cut, a rank no worse than the best rule in
     /// that child's subtree (exact after a build, lowered by inserts, never
     /// raised by removes): a batch key whose best match already beats it
@@ -419,7 +436,6 @@ impl<A: Addr> Part<A> {
             free: Vec::new(),
             garbage: 0,
             members: HashMap::default(),
-            pruners: HashSet::default(),
             bounds: Vec::new(),
             spfac: SPFAC,
             bulk: false,
@@ -436,8 +452,7 @@ impl<A: Addr> Part<A> {
                 .iter()
                 .map(|v| v.capacity() * 4 + 24)
                 .sum::<usize>()
-            + self.members.capacity() * (size_of::<(u32, Rule<A>)>() + 8)
-            + self.pruners.capacity() * 5
+            + self.members.capacity() * (size_of::<(u32, Member<A>)>() + 8)
             + self.bounds.capacity() * 8
     }
 
@@ -467,6 +482,15 @@ impl<A: Addr> Part<A> {
         self.leaves
             .resize(self.leaves.len() + want + 1, LeafRule::SENTINEL);
         (off, want)
+    }
+
+    /// Records that the member `id` shadowed rules (see [`Member::pruner`]).
+    fn mark_pruner(&mut self, id: u32) {
+        let m = self.members.get_mut(&id);
+        debug_assert!(m.is_some(), "pruner {id} is not a member");
+        if let Some(m) = m {
+            m.pruner = true;
+        }
     }
 
     fn free_leaf(&mut self, e: u64) {

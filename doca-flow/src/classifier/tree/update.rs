@@ -3,8 +3,8 @@
 //! pruning rule, and compacting a partition whose storage is mostly garbage.
 
 use super::{
-    Addr, EMPTY, Engine, Extent, LEAF, LeafRule, Part, Region, Rule, SENTINEL_RANK, SMALL_BINTH,
-    Scratch, Slot, interval, signature,
+    Addr, EMPTY, Engine, Extent, LEAF, LeafRule, Member, Part, Region, Rule, SENTINEL_RANK,
+    SMALL_BINTH, Scratch, Slot, interval, signature,
 };
 
 impl<A: Addr> Part<A> {
@@ -38,22 +38,24 @@ impl<A: Addr> Part<A> {
     }
 
     fn add_member(&mut self, r: &Rule<A>) {
-        self.members.insert(r.id, *r);
+        self.members.insert(r.id, Member::new(r));
         self.best = self.best.min(r.rank());
     }
 
-    fn remove_member(&mut self, id: u32) {
-        let Some(r) = self.members.remove(&id) else {
-            return;
+    /// Takes a rule out of the members; whether it was a pruner.
+    fn remove_member(&mut self, id: u32) -> bool {
+        let Some(m) = self.members.remove(&id) else {
+            return false;
         };
-        if r.rank() == self.best {
+        if m.rule.rank() == self.best {
             self.best = self
                 .members
                 .values()
-                .map(Rule::rank)
+                .map(|m| m.rule.rank())
                 .min()
                 .unwrap_or(SENTINEL_RANK);
         }
+        m.pruner
     }
 
     fn insert(&mut self, r: &Rule<A>) {
@@ -97,7 +99,7 @@ impl<A: Addr> Part<A> {
                 .iter()
                 .find(|x| (!x.needs_ports() || lr.needs_ports()) && x.covers(&ext))
             {
-                self.pruners.insert(by.rank as u32);
+                self.mark_pruner(by.rank as u32);
                 return;
             }
         }
@@ -116,7 +118,7 @@ impl<A: Addr> Part<A> {
             let rules: Vec<Rule<A>> = v
                 .iter()
                 .filter_map(|x| self.members.get(&(x.rank as u32)))
-                .copied()
+                .map(|m| m.rule)
                 .collect();
             let idx = (0..rules.len() as u32).collect();
             self.free_leaf(e);
@@ -141,6 +143,7 @@ impl<A: Addr> Part<A> {
         let mut rules: Vec<Rule<A>> = self
             .members
             .values()
+            .map(|m| &m.rule)
             .filter(|m| overlaps(m, &ext))
             .copied()
             .collect();
@@ -153,8 +156,7 @@ impl<A: Addr> Part<A> {
     }
 
     fn remove(&mut self, r: &Rule<A>) {
-        self.remove_member(r.id);
-        let pruner = self.pruners.contains(&r.id);
+        let pruner = self.remove_member(r.id);
         self.remove_at(Slot::Root, &Region::ALL, r, pruner);
         self.maybe_compact();
     }
@@ -206,7 +208,8 @@ impl<A: Addr> Part<A> {
         let size = self.children.len() + self.leaves.len();
         if self.garbage > 4096 && self.garbage * 2 > size {
             let small = self.binth == SMALL_BINTH;
-            let rules = std::mem::take(&mut self.members).into_values().collect();
+            let members = std::mem::take(&mut self.members);
+            let rules = members.into_values().map(|m| m.rule).collect();
             *self = Part::from_rules(rules, small);
         }
     }
