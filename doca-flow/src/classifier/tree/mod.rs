@@ -419,9 +419,9 @@ struct Part<A: Addr> {
     bulk: bool,
     /// The cut chooser's buffers, kept between nodes.
     scratch: Scratch,
-    /// Leaf size for this partition's builds; an insert rebuilds a leaf
-    /// into a subtree once it holds more than twice this (and then at
-    /// each doubling).
+    /// Leaf size for this partition's builds; an insert into a full leaf
+    /// rebuilds it as a subtree once it would hold more than twice this
+    /// (a leaf whose rules no cut separates gets room to double first).
     binth: usize,
 }
 
@@ -510,8 +510,13 @@ impl<A: Addr> Part<A> {
     /// Writes `rules` into a new leaf with room for `want` rules, or for fewer (down to
     /// their number) where a freed block fits ([`Part::alloc_leaf`]).
     fn write_leaf(&mut self, want: usize, rules: &[LeafRule<A>]) -> u64 {
+        self.write_leaf_with(rules.len().max(1), want, rules)
+    }
+
+    /// [`Part::write_leaf`] with room for at least `min` rules.
+    fn write_leaf_with(&mut self, min: usize, want: usize, rules: &[LeafRule<A>]) -> u64 {
         debug_assert!(rules.len() <= want);
-        let (off, cap) = self.alloc_leaf(rules.len().max(1), want);
+        let (off, cap) = self.alloc_leaf(min, want);
         let o = off as usize;
         self.leaves[o..o + rules.len()].copy_from_slice(rules);
         self.leaves[o + rules.len()] = LeafRule::SENTINEL;

@@ -103,37 +103,43 @@ impl<A: Addr> Part<A> {
                 return;
             }
         }
-        let split = 2 * self.binth;
-        if len < cap && !(len + 1 > split && (len + 1).is_power_of_two()) {
+        if len < cap {
             // Room in place: shift the tail (and the sentinel) right.
             self.leaves.copy_within(off + at..=off + len, off + at + 1);
             self.leaves[off + at] = *lr;
             return;
         }
+        // Full: move to a larger block or, past twice the leaf size, rebuild the leaf as
+        // a subtree of its rules. Only a full leaf splits: one the builder left large
+        // (no cut separates its rules) takes a removal and re-insertion in place.
         let mut v: Vec<LeafRule<A>> = self.leaf_rules(e).to_vec();
         v.insert(at, *lr);
         let len = v.len();
-        if len > split && len.is_power_of_two() {
-            // Rebuild this leaf as a subtree of its own rules.
+        self.free_leaf(e);
+        let ne = if len > 2 * self.binth {
             let rules: Vec<Rule<A>> = v
                 .iter()
                 .filter_map(|x| self.members.get(&(x.rank as u32)))
                 .map(|m| m.rule)
                 .collect();
             let idx = (0..rules.len() as u32).collect();
-            self.free_leaf(e);
             let ne = self.build_node(&rules, idx, region);
             self.scratch = Scratch::default();
-            self.set(s, ne);
-        } else if len <= cap {
-            let off = e as u32 as usize;
-            self.leaves[off..off + len].copy_from_slice(&v);
-            self.leaves[off + len] = LeafRule::SENTINEL;
+            if ne & LEAF != 0 && ne != EMPTY {
+                // No cut: room to double before the next attempt (written before the
+                // exact-sized block is freed, which it must not take back).
+                let v: Vec<LeafRule<A>> = self.leaf_rules(ne).to_vec();
+                let want = (2 * v.len()).next_power_of_two();
+                let grown = self.write_leaf_with(want, want, &v);
+                self.free_leaf(ne);
+                grown
+            } else {
+                ne
+            }
         } else {
-            self.free_leaf(e);
-            let ne = self.write_leaf(len.next_power_of_two().max(2), &v);
-            self.set(s, ne);
-        }
+            self.write_leaf(len.next_power_of_two().max(2), &v)
+        };
+        self.set(s, ne);
     }
 
     /// Replaces the subtree `e` at `s` by one built from the partition's
